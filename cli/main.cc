@@ -1,0 +1,28 @@
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace siteplane::cli {
+namespace {
+int exitCode = kExitOk;
+}  // namespace
+
+void setExitCode(int code) { exitCode = code; }
+
+}  // namespace siteplane::cli
+
+int main(int argc, char** argv) {
+  using namespace siteplane::cli;
+  CLI::App app{"siteplane — declarative HTTPS site hosting", "siteplane"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SITEPLANE_VERSION);
+
+  registerVersionCommand(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? kExitOk : kExitUsage;
+  }
+  return exitCode;
+}

@@ -1,0 +1,125 @@
+#include "dataplane/table/binding_table.h"
+
+#include <algorithm>
+#include <functional>
+
+
+namespace siteplane::table {
+namespace {
+
+std::string lowerCase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// A trailing dot names the same host ("www.contoso.com." == "www.contoso.com").
+std::string_view withoutTrailingDot(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return host;
+}
+
+std::string describe(const ListenerKey& key) {
+  bool ipv6 = key.address.find(':') != std::string::npos;
+  return (ipv6 ? "[" + key.address + "]" : key.address) + ":" + std::to_string(key.port);
+}
+
+}  // namespace
+
+const char* toString(Protocol protocol) { return protocol == Protocol::kHttps ? "https" : "http"; }
+
+size_t ListenerKeyHash::operator()(const ListenerKey& key) const noexcept {
+  return std::hash<std::string>()(key.address) * 31 + key.port;
+}
+
+const Route* Listener::findHost(std::string_view host) const {
+  std::string name = lowerCase(withoutTrailingDot(host));
+  if (!name.empty()) {
+    if (auto exact = exactHosts_.find(name); exact != exactHosts_.end()) return exact->second;
+    // "*.contoso.com" covers exactly one label in front of "contoso.com", as in RFC 6125.
+    if (auto dot = name.find('.'); dot != std::string::npos) {
+      if (auto wild = wildcardHosts_.find(name.substr(dot + 1)); wild != wildcardHosts_.end())
+        return wild->second;
+    }
+  }
+  return defaultRoute_;
+}
+
+Status BindingTable::Builder::add(Entry entry) {
+  const bool https = entry.protocol == Protocol::kHttps;
+  if (https && !entry.route.tls)
+    return Status::error("binding " + entry.route.binding + ": https needs a TLS context");
+  if (!https && entry.route.tls)
+    return Status::error("binding " + entry.route.binding + ": http cannot carry a TLS context");
+  if (!entry.route.site) return Status::error("binding " + entry.route.binding + ": no site");
+  entry.route.hostName = lowerCase(withoutTrailingDot(entry.route.hostName));
+  for (const auto& existing : entries_) {
+    if (!(existing.listener == entry.listener)) continue;
+    if (existing.protocol != entry.protocol)
+      return Status::error("binding " + entry.route.binding + ": " + describe(entry.listener) +
+                           " is already " + toString(existing.protocol) + " (binding " +
+                           existing.route.binding + ")");
+    if (existing.route.hostName == entry.route.hostName)
+      return Status::error("binding " + entry.route.binding + ": host '" + entry.route.hostName +
+                           "' on " + describe(entry.listener) + " is already bound by " +
+                           existing.route.binding);
+  }
+  entries_.push_back(std::move(entry));
+  return Status::ok();
+}
+
+std::shared_ptr<const BindingTable> BindingTable::Builder::build() && {
+  // Linear duplicate checks in add() are a controller-side cost; index here so that the data
+  // plane's per-request lookups are hash lookups regardless of the number of bindings.
+  std::shared_ptr<BindingTable> table(new BindingTable());
+  table->generation_ = generation_;
+  table->bindingCount_ = entries_.size();
+  std::unordered_map<ListenerKey, Listener*, ListenerKeyHash> building;
+  for (auto& entry : entries_) {
+    auto [it, inserted] = building.try_emplace(entry.listener, nullptr);
+    if (inserted) {
+      table->listeners_.push_back(std::make_unique<Listener>());
+      it->second = table->listeners_.back().get();
+      it->second->key_ = entry.listener;
+      it->second->protocol_ = entry.protocol;
+    }
+    it->second->routes_.push_back(std::move(entry.route));
+  }
+  // Maps point into routes_, which no longer grows.
+  for (auto& listener : table->listeners_) {
+    for (const Route& route : listener->routes_) {
+      const std::string& host = route.hostName;
+      if (host.empty()) {
+        listener->defaultRoute_ = &route;
+      } else if (host.starts_with("*.")) {
+        listener->wildcardHosts_.emplace(host.substr(2), &route);
+      } else {
+        listener->exactHosts_.emplace(host, &route);
+      }
+    }
+    table->byKey_.emplace(listener->key_, listener.get());
+  }
+  return table;
+}
+
+const Listener* BindingTable::findListener(const ListenerKey& key) const {
+  auto it = byKey_.find(key);
+  return it == byKey_.end() ? nullptr : it->second;
+}
+
+const Listener* BindingTable::listenerFor(std::string_view localAddress, uint16_t port) const {
+  if (auto exact = findListener({std::string(localAddress), port})) return exact;
+  return findListener({"*", port});
+}
+
+const Route* BindingTable::route(std::string_view localAddress, uint16_t port,
+                                 std::string_view host) const {
+  if (auto exact = findListener({std::string(localAddress), port})) {
+    if (auto found = exact->findHost(host)) return found;
+  }
+  if (auto any = findListener({"*", port})) return any->findHost(host);
+  return nullptr;
+}
+
+}  // namespace siteplane::table

@@ -1,0 +1,53 @@
+#pragma once
+
+// A TLS server context for one certificate and one site's SSL settings: an OpenSSL SSL_CTX built
+// once by the controller, before a table is published, and shared read-only by every worker. A
+// connection copies the shared_ptr once (at handshake) and uses only that copy, so a swap never
+// changes the context under a live connection.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "dataplane/table/binding_table.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace siteplane::tls {
+
+struct ServerContextOptions {
+  std::string name;                 // "namespace/name" of the Certificate, for logs
+  std::string certificateChainPem;  // leaf first, then intermediates
+  std::string privateKeyPem;        // never logged
+  table::TlsVersion minVersion = table::TlsVersion::k1_2;
+  bool require128BitCiphers = false;
+  table::ClientCertificateMode clientCertificate = table::ClientCertificateMode::kIgnore;
+  std::vector<std::string> clientCAPems;  // trusted issuers of client certificates
+};
+
+class ServerContext {
+ public:
+  // Fails with a message naming what is wrong (unparseable PEM, key does not match the certificate,
+  // no client CA for Accept/Require, ...). Never logs key material.
+  static Result<std::shared_ptr<const ServerContext>> create(const ServerContextOptions& options);
+  ~ServerContext();
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+
+  SSL_CTX* native() const { return ctx_; }
+  const std::string& name() const { return name_; }
+  // SHA-1 of the leaf certificate's DER, upper-case hex: the hash IIS / netsh show, and what status
+  // reports as the thumbprint actually served.
+  const std::string& thumbprint() const { return thumbprint_; }
+  const ServerContextOptions& options() const { return options_; }
+
+ private:
+  ServerContext() = default;
+  SSL_CTX* ctx_ = nullptr;
+  std::string name_;
+  std::string thumbprint_;
+  ServerContextOptions options_;  // privateKeyPem cleared after the context is built
+};
+
+}  // namespace siteplane::tls
