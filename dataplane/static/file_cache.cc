@@ -1,0 +1,97 @@
+#include "dataplane/static/file_cache.h"
+
+#include <sys/stat.h>
+
+#include "common/logging.h"
+#include "dataplane/static/content_type.h"
+#include "dataplane/static/path_resolver.h"
+
+namespace siteplane::staticfiles {
+namespace {
+
+void buildKey(std::string& key, const std::filesystem::path& root, std::string_view path) {
+  key.clear();
+  key.append(root.native());
+  key.push_back('\0');  // cannot occur in a path, so (root, path) pairs never collide
+  key.append(path);
+}
+
+}  // namespace
+
+FileCache::FileCache(FileCacheOptions options, Clock clock)
+    : options_(std::move(options)),
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
+
+FileCache::Lookup FileCache::find(const std::filesystem::path& root, std::string_view path) {
+  TimePoint now = clock_();
+  if (options_.maxEntries > 0) {
+    buildKey(scratchKey_, root, path);
+    auto it = index_.find(std::string_view(scratchKey_));
+    if (it != index_.end()) {
+      EntryList::iterator entry = it->second;
+      if (stillValid(*entry, now)) {
+        ++stats_.hits;
+        lru_.splice(lru_.begin(), lru_, entry);  // iterators stay valid across splice
+        return Lookup{0, "ok", entry->file};
+      }
+      ++stats_.invalidations;
+      index_.erase(it);
+      lru_.erase(entry);
+    }
+  }
+  return resolveAndInsert(root, path, now);
+}
+
+bool FileCache::stillValid(Entry& entry, TimePoint now) {
+  if (now - entry.checkedAt < options_.revalidateAfter) return true;
+  ++stats_.revalidations;
+  struct stat st {};
+  // stat() follows symlinks, which is fine here: the result is only compared with the identity of
+  // the file opened safely before. Anything else (a symlink retargeted outside the root included)
+  // differs and sends the path through resolveBeneath again.
+  if (::stat(entry.statPath.c_str(), &st) != 0 || !entry.file->matches(st)) return false;
+  entry.checkedAt = now;
+  return true;
+}
+
+FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
+                                              std::string_view path, TimePoint now) {
+  ++stats_.misses;
+  Resolution resolution = resolveBeneath(root, path, options_.indexFile);
+  if (resolution.status != 0) return Lookup{resolution.status, resolution.reason, nullptr};
+
+  auto file = OpenFile::create(std::move(resolution.fd), contentTypeFor(resolution.typeName),
+                               options_.maxInMemoryBytes);
+  if (!file) {
+    logger("dataplane.static")
+        ->warn("open_failed root={} path={} error=\"{}\"", root.native(), path, file.message());
+    return Lookup{500, "file could not be read", nullptr};
+  }
+  if (options_.maxEntries == 0) return Lookup{0, "ok", std::move(file).value()};
+
+  Entry entry;
+  buildKey(entry.key, root, path);
+  entry.statPath = root.native();
+  if (!entry.statPath.empty() && entry.statPath.back() == '/') entry.statPath.pop_back();
+  entry.statPath.append(path);
+  if (!path.empty() && path.back() == '/') entry.statPath.append(options_.indexFile);
+  entry.file = file.value();
+  entry.checkedAt = now;
+  lru_.push_front(std::move(entry));
+  // The key string lives in the list node, which never moves, so the view stays valid.
+  index_.emplace(std::string_view(lru_.front().key), lru_.begin());
+
+  while (index_.size() > options_.maxEntries) {
+    ++stats_.evictions;
+    index_.erase(std::string_view(lru_.back().key));
+    lru_.pop_back();
+  }
+  return Lookup{0, "ok", std::move(file).value()};
+}
+
+void FileCache::clear() {
+  index_.clear();
+  lru_.clear();
+}
+
+}  // namespace siteplane::staticfiles

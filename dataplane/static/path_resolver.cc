@@ -1,0 +1,173 @@
+#include "dataplane/static/path_resolver.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+namespace siteplane::staticfiles {
+namespace {
+
+constexpr int kMaxSymlinks = 40;
+
+Resolution fail(int status, std::string_view reason) {
+  Resolution resolution;
+  resolution.status = status;
+  resolution.reason = reason;
+  return resolution;
+}
+
+Resolution failErrno(int error) {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return fail(404, "not found");
+    case ENAMETOOLONG:
+      return fail(404, "name too long");
+    case EACCES:
+    case EPERM:
+      return fail(403, "permission denied");
+    case ELOOP:
+      // O_NOFOLLOW met a symlink that was not one at lstat time: refuse rather than follow.
+      return fail(403, "path changed during lookup");
+    default:
+      return fail(500, "system error during lookup");
+  }
+}
+
+// Pushes the components of `text` onto `pending` so that the first one is popped first.
+void pushComponents(std::string_view text, std::vector<std::string>& pending) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t slash = text.find('/', start);
+    if (slash == std::string_view::npos) slash = text.size();
+    if (slash > start) parts.push_back(text.substr(start, slash - start));
+    start = slash + 1;
+  }
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending.emplace_back(*it);
+}
+
+// When `target` (absolute) lies under `base`, returns true and the rest of it in `rest`.
+bool underBase(std::string_view target, std::string_view base, std::string_view& rest) {
+  while (base.size() > 1 && base.back() == '/') base.remove_suffix(1);
+  if (base.empty() || target.substr(0, base.size()) != base) return false;
+  rest = target.substr(base.size());
+  if (base == "/") return true;
+  return rest.empty() || rest.front() == '/';
+}
+
+}  // namespace
+
+Resolution resolveBeneath(const std::filesystem::path& root, std::string_view path,
+                          std::string_view indexFile) {
+  UniqueFd rootFd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!rootFd.valid()) {
+    Resolution resolution = failErrno(errno);
+    if (resolution.status == 404) resolution.reason = "site root not found";
+    return resolution;
+  }
+
+  bool trailingSlash = !path.empty() && path.back() == '/';
+  std::string_view typeName = path.substr(path.rfind('/') + 1);
+
+  // Directories entered below the root; the current directory is the last one (or the root).
+  std::vector<UniqueFd> stack;
+  auto current = [&]() { return stack.empty() ? rootFd.get() : stack.back().get(); };
+  // Components still to walk, next one last.
+  std::vector<std::string> pending;
+  pushComponents(path, pending);
+  int symlinks = 0;
+  bool indexTried = false;
+  std::string realRoot;  // computed on the first absolute symlink only
+
+  while (true) {
+    while (!pending.empty()) {
+      std::string name = std::move(pending.back());
+      pending.pop_back();
+      if (name.empty() || name == ".") continue;
+      if (name == "..") {
+        // Only symlink targets produce ".." here (decodeRequestPath refuses it in requests).
+        if (stack.empty()) return fail(403, "symlink escapes the site root");
+        stack.pop_back();
+        continue;
+      }
+
+      struct stat st {};
+      if (::fstatat(current(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int error = errno;
+        if (error == ENOENT && indexTried && pending.empty() && name == indexFile) {
+          return fail(403, "directory has no index");
+        }
+        return failErrno(error);
+      }
+
+      if (S_ISLNK(st.st_mode)) {
+        if (++symlinks > kMaxSymlinks) return fail(403, "too many symlinks");
+        char target[PATH_MAX];
+        ssize_t length = ::readlinkat(current(), name.c_str(), target, sizeof(target));
+        if (length < 0) return failErrno(errno);
+        if (static_cast<size_t>(length) >= sizeof(target)) return fail(403, "symlink too long");
+        std::string_view targetView(target, static_cast<size_t>(length));
+        if (!targetView.empty() && targetView.front() == '/') {
+          if (realRoot.empty()) {
+            char resolved[PATH_MAX];
+            if (::realpath(root.c_str(), resolved) == nullptr) return failErrno(errno);
+            realRoot = resolved;
+          }
+          std::string_view rest;
+          if (!underBase(targetView, root.native(), rest) &&
+              !underBase(targetView, realRoot, rest)) {
+            return fail(403, "symlink escapes the site root");
+          }
+          stack.clear();  // walk the rest from the root again
+          targetView = rest;
+        }
+        pushComponents(targetView, pending);
+        continue;
+      }
+
+      if (S_ISDIR(st.st_mode)) {
+        UniqueFd dir(
+            ::openat(current(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dir.valid()) return failErrno(errno);
+        stack.push_back(std::move(dir));
+        continue;
+      }
+
+      if (!S_ISREG(st.st_mode)) return fail(403, "not a regular file");
+      // A file in the middle of the path ("/index.html/x") or named as a directory ("/a.txt/").
+      if (!pending.empty() || (trailingSlash && !indexTried)) return fail(404, "not found");
+      // O_NONBLOCK: should the file be swapped for a FIFO after the lstat, open must not block.
+      UniqueFd file(::openat(current(), name.c_str(),
+                             O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+      if (!file.valid()) return failErrno(errno);
+      struct stat opened {};
+      if (::fstat(file.get(), &opened) != 0) return failErrno(errno);
+      if (!S_ISREG(opened.st_mode)) return fail(403, "not a regular file");
+      // Regular-file reads ignore O_NONBLOCK, but clear it so a caller handing the descriptor to
+      // sendfile or splice sees ordinary blocking semantics.
+      int flags = ::fcntl(file.get(), F_GETFL);
+      if (flags >= 0) (void)::fcntl(file.get(), F_SETFL, flags & ~O_NONBLOCK);
+
+      Resolution resolution;
+      resolution.status = 0;
+      resolution.reason = "ok";
+      resolution.fd = std::move(file);
+      resolution.typeName = indexTried ? indexFile : typeName;
+      return resolution;
+    }
+
+    // The walk ended on a directory.
+    if (!trailingSlash) return fail(301, "directory needs a trailing slash");
+    if (indexTried || indexFile.empty()) return fail(403, "directory has no index");
+    indexTried = true;
+    pending.emplace_back(indexFile);
+  }
+}
+
+}  // namespace siteplane::staticfiles
