@@ -1,0 +1,45 @@
+#pragma once
+
+// The format rules shared by every kind's validation (and usable by the controller and the API
+// server): DNS names, IP literals, label keys, "did you mean" suggestions.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace siteplane::api {
+
+// RFC 1123 label as Kubernetes uses it for names: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63.
+bool isDns1123Label(std::string_view text);
+inline constexpr const char* kDns1123LabelRule =
+    "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a "
+    "letter or digit, at most 63 characters)";
+
+// A host name: dot-separated labels of letters, digits and '-' (not at either end), each at most
+// 63 characters, at most 253 in all, at least one label. Case-insensitive.
+bool isDnsName(std::string_view text);
+// "*." followed by a DNS name.
+bool isWildcardDnsName(std::string_view text);
+
+bool isIPv4Address(std::string_view text);
+bool isIPv6Address(std::string_view text);
+bool isIPAddress(std::string_view text);
+
+// A Kubernetes label/annotation key: an optional DNS-subdomain prefix and '/', then a name of at
+// most 63 alphanumerics, '-', '_', '.', starting and ending with an alphanumeric.
+bool isQualifiedName(std::string_view text);
+// A label value: empty, or at most 63 of the same characters as a qualified name's name part.
+bool isLabelValue(std::string_view text);
+
+// A condition reason: CamelCase, [A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?, as in metav1.Condition.
+bool isConditionReason(std::string_view text);
+
+size_t editDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `text` when it is close enough to be a plausible typo (same word in a
+// different case, or a small edit distance relative to its length).
+std::optional<std::string> closestMatch(std::string_view text,
+                                        const std::vector<std::string>& candidates);
+
+}  // namespace siteplane::api
