@@ -99,6 +99,24 @@ bool ifNoneMatchMatches(std::string_view headerValue, std::string_view etag) {
   return false;
 }
 
+bool ifMatchMatches(std::string_view headerValue, std::string_view etag) {
+  std::string_view list = trim(headerValue);
+  if (list == "*") return true;
+  std::string_view ours = etag;
+  if (stripWeak(ours)) return false;  // a weak validator never passes the strong comparison
+  std::string_view tag;
+  bool malformed = false;
+  while (nextEntityTag(list, tag, malformed)) {
+    if (tag == ours) return true;
+  }
+  return false;
+}
+
+bool unmodifiedSince(std::string_view headerValue, std::time_t mtime) {
+  std::optional<std::time_t> since = HttpDate::parse(headerValue);
+  return !since.has_value() || mtime <= *since;
+}
+
 bool notModifiedSince(std::string_view headerValue, std::time_t mtime) {
   std::optional<std::time_t> since = HttpDate::parse(headerValue);
   return since.has_value() && mtime <= *since;

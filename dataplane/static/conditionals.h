@@ -9,6 +9,16 @@
 
 namespace siteplane::staticfiles {
 
+// If-Match: true when the list contains `etag` under the strong comparison (a "W/" tag never
+// matches), or is "*" (the file exists). False means 412 Precondition Failed. A malformed list
+// matches nothing: a client that asked for a precondition gets 412 rather than an unchecked write
+// of its assumptions.
+bool ifMatchMatches(std::string_view headerValue, std::string_view etag);
+
+// If-Unmodified-Since: true when the file was not modified after the date. An invalid date is
+// ignored (true), as RFC 9110 requires. False means 412 Precondition Failed.
+bool unmodifiedSince(std::string_view headerValue, std::time_t mtime);
+
 // If-None-Match: true when the list ("\"a\", W/\"b\"") contains `etag` under the weak comparison
 // (a "W/" prefix is ignored on both sides), or is "*". A malformed list matches nothing, so the
 // request is answered in full rather than wrongly with 304.

@@ -31,15 +31,32 @@ FileCache::Lookup FileCache::find(const std::filesystem::path& root, std::string
       EntryList::iterator entry = it->second;
       if (stillValid(*entry, now)) {
         ++stats_.hits;
+        entry->usedAt = now;
         lru_.splice(lru_.begin(), lru_, entry);  // iterators stay valid across splice
         return Lookup{0, "ok", entry->file};
       }
       ++stats_.invalidations;
-      index_.erase(it);
-      lru_.erase(entry);
+      remove(entry);
     }
+    dropIdle(now);
   }
   return resolveAndInsert(root, path, now);
+}
+
+void FileCache::sweep() { dropIdle(clock_()); }
+
+void FileCache::dropIdle(TimePoint now) {
+  // The list is ordered by last use, so the idle entries are all at its back.
+  while (!lru_.empty() && now - lru_.back().usedAt >= options_.evictUnusedAfter) {
+    ++stats_.expirations;
+    remove(std::prev(lru_.end()));
+  }
+}
+
+void FileCache::remove(EntryList::iterator entry) {
+  if (entry->file->inMemory()) cachedBytes_ -= entry->file->size();
+  index_.erase(std::string_view(entry->key));
+  lru_.erase(entry);
 }
 
 bool FileCache::stillValid(Entry& entry, TimePoint now) {
@@ -77,14 +94,16 @@ FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
   if (!path.empty() && path.back() == '/') entry.statPath.append(options_.indexFile);
   entry.file = file.value();
   entry.checkedAt = now;
+  entry.usedAt = now;
+  if (entry.file->inMemory()) cachedBytes_ += entry.file->size();
   lru_.push_front(std::move(entry));
   // The key string lives in the list node, which never moves, so the view stays valid.
   index_.emplace(std::string_view(lru_.front().key), lru_.begin());
 
-  while (index_.size() > options_.maxEntries) {
+  while (!lru_.empty() &&
+         (index_.size() > options_.maxEntries || cachedBytes_ > options_.maxCachedBytes)) {
     ++stats_.evictions;
-    index_.erase(std::string_view(lru_.back().key));
-    lru_.pop_back();
+    remove(std::prev(lru_.end()));
   }
   return Lookup{0, "ok", std::move(file).value()};
 }
@@ -92,6 +111,7 @@ FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
 void FileCache::clear() {
   index_.clear();
   lru_.clear();
+  cachedBytes_ = 0;
 }
 
 }  // namespace siteplane::staticfiles

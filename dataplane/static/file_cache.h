@@ -25,6 +25,12 @@ struct FileCacheOptions {
   std::chrono::milliseconds revalidateAfter{1000};
   // Files up to this size are held in memory (no descriptor kept); larger ones are streamed.
   uint64_t maxInMemoryBytes = 64 * 1024;
+  // Bound on the bytes of in-memory files held by the cache; least recently used entries are
+  // evicted beyond it, so maxEntries small files cannot add up to an unbounded amount of memory.
+  uint64_t maxCachedBytes = 32 * 1024 * 1024;
+  // An entry not used for this long is dropped (its descriptor closed) on the next miss or
+  // sweep(), as nginx's open_file_cache inactive=: files of a removed site do not stay open.
+  std::chrono::milliseconds evictUnusedAfter{60000};
   // Served for a request naming a directory with a trailing slash.
   std::string indexFile = "index.html";
 };
@@ -54,7 +60,8 @@ class FileCache {
     uint64_t misses = 0;         // resolved from the file system
     uint64_t revalidations = 0;  // stat() calls on cached entries
     uint64_t invalidations = 0;  // entries dropped because the file changed or vanished
-    uint64_t evictions = 0;      // entries dropped for room (LRU)
+    uint64_t evictions = 0;      // entries dropped for room (LRU, count or bytes)
+    uint64_t expirations = 0;    // entries dropped after evictUnusedAfter without use
   };
 
   explicit FileCache(FileCacheOptions options = {}, Clock clock = nullptr);
@@ -65,10 +72,15 @@ class FileCache {
   // no revalidation this does not allocate.
   Lookup find(const std::filesystem::path& root, std::string_view path);
 
+  // Drops the entries unused for evictUnusedAfter. find() does this on every miss; a worker may
+  // also call it from a timer so an idle worker releases descriptors too.
+  void sweep();
   // Drops every entry (e.g. when a worker wants to release descriptors).
   void clear();
 
   size_t size() const { return index_.size(); }
+  // Bytes of in-memory file contents currently held.
+  uint64_t cachedBytes() const { return cachedBytes_; }
   const Stats& stats() const { return stats_; }
   const FileCacheOptions& options() const { return options_; }
 
@@ -77,19 +89,23 @@ class FileCache {
     std::string key;       // root + '\0' + path: the index below holds views into it
     std::string statPath;  // what to stat() to revalidate: root + path (+ index file)
     std::shared_ptr<const OpenFile> file;
-    TimePoint checkedAt;
+    TimePoint checkedAt;  // last stat() (or the open)
+    TimePoint usedAt;     // last find() that returned it
   };
   using EntryList = std::list<Entry>;
 
   // Whether the entry still describes the file on disk, refreshing checkedAt when it does.
   bool stillValid(Entry& entry, TimePoint now);
   Lookup resolveAndInsert(const std::filesystem::path& root, std::string_view path, TimePoint now);
+  void dropIdle(TimePoint now);
+  void remove(EntryList::iterator entry);
 
   FileCacheOptions options_;
   Clock clock_;
   EntryList lru_;  // most recently used first
   std::unordered_map<std::string_view, EntryList::iterator> index_;
   std::string scratchKey_;  // reused for lookups so that a hit does not allocate
+  uint64_t cachedBytes_ = 0;
   Stats stats_;
 };
 

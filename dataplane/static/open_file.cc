@@ -1,5 +1,8 @@
 #include "dataplane/static/open_file.h"
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -70,7 +73,12 @@ Result<std::shared_ptr<const OpenFile>> OpenFile::create(UniqueFd fd, std::strin
       file->contents_.shrink_to_fit();
     }
   }
-  if (fd.valid()) file->fd_ = std::move(fd);
+  if (fd.valid()) {
+    // Streamed files are read front to back: let the kernel read ahead aggressively. Advice only;
+    // a failure changes nothing.
+    (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    file->fd_ = std::move(fd);
+  }
 
   file->size_ = static_cast<uint64_t>(st.st_size);
   file->device_ = st.st_dev;

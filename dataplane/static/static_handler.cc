@@ -51,6 +51,7 @@ void StaticResponse::appendHeaders(std::string& out) const {
       appendHeader(out, "Accept-Ranges", "bytes");
       break;
     case 304:
+    case 412:
       appendHeader(out, "ETag", file->etag());
       appendHeader(out, "Last-Modified", file->lastModified());
       break;
@@ -96,7 +97,18 @@ StaticResponse StaticHandler::handle(const StaticRequest& request,
   response.file = std::move(lookup.file);
   const OpenFile& file = *response.file;
 
-  // RFC 9110 13.2.2: If-None-Match, when present, decides alone; If-Modified-Since only without it.
+  // RFC 9110 13.2.2: If-Match, when present, decides alone; If-Unmodified-Since only without it.
+  bool preconditionFailed = !request.ifMatch.empty()
+                                ? !ifMatchMatches(request.ifMatch, file.etag())
+                                : !request.ifUnmodifiedSince.empty() &&
+                                      !unmodifiedSince(request.ifUnmodifiedSince, file.mtime());
+  if (preconditionFailed) {
+    response.status = 412;
+    response.reason = "precondition failed";
+    return response;
+  }
+
+  // If-None-Match, when present, decides alone; If-Modified-Since only without it.
   bool notModified = !request.ifNoneMatch.empty()
                          ? ifNoneMatchMatches(request.ifNoneMatch, file.etag())
                          : !request.ifModifiedSince.empty() &&

@@ -27,10 +27,12 @@ struct StaticRequest {
   std::string_view ifModifiedSince;
   std::string_view range;
   std::string_view ifRange;
+  std::string_view ifMatch;
+  std::string_view ifUnmodifiedSince;
 };
 
 struct StaticResponse {
-  // 200, 206, 301, 304, 400, 403, 404, 405, 416 or 500.
+  // 200, 206, 301, 304, 400, 403, 404, 405, 412, 416 or 500.
   int status = 500;
   // Why, in a few words, for the access log ("dot-dot segment", "not modified"). Static storage.
   std::string_view reason;
@@ -49,6 +51,7 @@ struct StaticResponse {
   // Appends this response's header lines ("Name: value\r\n" each) to `out`:
   //   200/206: Content-Type, Content-Length, ETag, Last-Modified, Accept-Ranges (+ Content-Range)
   //   304:     ETag, Last-Modified
+  //   412:     ETag, Last-Modified (so the client sees what it raced with)
   //   301:     Location
   //   405:     Allow: GET, HEAD
   //   416:     Content-Range: bytes */size, Accept-Ranges
@@ -71,9 +74,10 @@ class StaticHandler {
   StaticHandler(const StaticHandler&) = delete;
   StaticHandler& operator=(const StaticHandler&) = delete;
 
-  // Evaluates, in RFC 9110 order: method (405), path decoding and resolution (400/403/404/301),
-  // If-None-Match (weak comparison; "*") or else If-Modified-Since (304), then for GET only
-  // Range honouring If-Range (206/416; several ranges or an invalid header give 200).
+  // Evaluates, in RFC 9110 section 13.2.2 order: method (405), path decoding and resolution
+  // (400/403/404/301), If-Match (strong) or else If-Unmodified-Since (412), If-None-Match (weak
+  // comparison; "*") or else If-Modified-Since (304), then for GET only Range honouring If-Range
+  // (206/416; several ranges or an invalid header give 200).
   StaticResponse handle(const StaticRequest& request, const std::filesystem::path& root);
 
   FileCache& cache() { return cache_; }

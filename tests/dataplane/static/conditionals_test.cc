@@ -90,3 +90,25 @@ TEST_CASE("parseRange selects one byte range", "[dataplane][static][range]") {
 }
 
 }  // namespace siteplane::staticfiles
+
+namespace siteplane::staticfiles {
+
+TEST_CASE("If-Match uses the strong comparison", "[dataplane][static][conditional]") {
+  CHECK(ifMatchMatches("\"1a-2b-3c\"", kEtag));
+  CHECK(ifMatchMatches("\"x\", \"1a-2b-3c\"", kEtag));
+  CHECK(ifMatchMatches("*", kEtag));
+  CHECK_FALSE(ifMatchMatches("W/\"1a-2b-3c\"", kEtag));
+  CHECK_FALSE(ifMatchMatches("\"1a-2b-3c\"", "W/\"1a-2b-3c\""));
+  CHECK_FALSE(ifMatchMatches("\"x\"", kEtag));
+  CHECK_FALSE(ifMatchMatches("garbage", kEtag));
+}
+
+TEST_CASE("If-Unmodified-Since fails only for a later modification",
+          "[dataplane][static][conditional]") {
+  CHECK(unmodifiedSince("Sun, 06 Nov 1994 08:49:37 GMT", kMtime));
+  CHECK(unmodifiedSince("Mon, 07 Nov 1994 00:00:00 GMT", kMtime));
+  CHECK_FALSE(unmodifiedSince("Sun, 06 Nov 1994 08:49:36 GMT", kMtime));
+  CHECK(unmodifiedSince("not a date", kMtime));  // ignored
+}
+
+}  // namespace siteplane::staticfiles

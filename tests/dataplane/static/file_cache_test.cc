@@ -199,4 +199,56 @@ TEST_CASE("FileCache with no entries resolves every lookup", "[dataplane][static
   CHECK(cache.stats().misses == 2);
 }
 
+TEST_CASE("FileCache bounds the bytes of in-memory files", "[dataplane][static][cache]") {
+  SiteDir site;
+  site.write("a.txt", std::string(400, 'a'));
+  site.write("b.txt", std::string(400, 'b'));
+  site.write("c.txt", std::string(400, 'c'));
+  site.write("large.bin", std::string(4000, 'l'));  // streamed: costs a descriptor, not memory
+  FileCacheOptions limited = options();
+  limited.maxCachedBytes = 1000;
+  FileCache cache(limited);
+
+  REQUIRE(cache.find(site.root(), "/a.txt").status == 0);
+  REQUIRE(cache.find(site.root(), "/b.txt").status == 0);
+  REQUIRE(cache.find(site.root(), "/large.bin").status == 0);
+  CHECK(cache.cachedBytes() == 800);
+  CHECK(cache.stats().evictions == 0);
+
+  REQUIRE(cache.find(site.root(), "/c.txt").status == 0);  // 1200 bytes: a goes
+  CHECK(cache.cachedBytes() == 800);
+  CHECK(cache.size() == 3);
+  CHECK(cache.stats().evictions == 1);
+  REQUIRE(cache.find(site.root(), "/b.txt").status == 0);
+  CHECK(cache.stats().hits == 1);
+  REQUIRE(cache.find(site.root(), "/a.txt").status == 0);
+  CHECK(cache.stats().misses == 5);
+}
+
+TEST_CASE("FileCache drops entries left unused", "[dataplane][static][cache]") {
+  SiteDir site;
+  site.write("old.txt", "old");
+  site.write("recent.txt", "recent");
+  site.write("new.txt", "new");
+  ManualClock clock;
+  FileCacheOptions idle = options(16, 1000ms);
+  idle.evictUnusedAfter = 10000ms;
+  FileCache cache(idle, clock.clock());
+
+  REQUIRE(cache.find(site.root(), "/old.txt").status == 0);
+  clock.advance(6000ms);
+  REQUIRE(cache.find(site.root(), "/recent.txt").status == 0);
+  clock.advance(4000ms);
+  // A miss drops what has not been used for 10 s: old.txt, not recent.txt.
+  REQUIRE(cache.find(site.root(), "/new.txt").status == 0);
+  CHECK(cache.stats().expirations == 1);
+  CHECK(cache.size() == 2);
+
+  clock.advance(10000ms);
+  cache.sweep();
+  CHECK(cache.size() == 0);
+  CHECK(cache.stats().expirations == 3);
+  CHECK(cache.cachedBytes() == 0);
+}
+
 }  // namespace siteplane::staticfiles

@@ -13,7 +13,12 @@ namespace {
 
 using testing::SiteDir;
 
-StaticRequest get(std::string_view target) { return StaticRequest{"GET", target, {}, {}, {}, {}}; }
+StaticRequest get(std::string_view target) {
+  StaticRequest request;
+  request.method = "GET";
+  request.target = target;
+  return request;
+}
 
 std::string body(const StaticResponse& response) {
   REQUIRE(response.file);
@@ -335,6 +340,57 @@ TEST_CASE("StaticHandler checks preconditions before ranges", "[dataplane][stati
   request.ifNoneMatch = etag;
   request.range = "bytes=0-1";
   CHECK(handler.handle(request, site.root()).status == 304);
+}
+
+TEST_CASE("StaticHandler answers failed preconditions with 412", "[dataplane][static][handler]") {
+  SiteDir site;
+  site.write("doc.txt", "content");
+  site.touch("doc.txt", 784111777);  // Sun, 06 Nov 1994 08:49:37 GMT
+  StaticHandler handler;
+  std::string etag(handler.handle(get("/doc.txt"), site.root()).file->etag());
+
+  auto conditional = [&](std::string_view ifMatch, std::string_view ifUnmodifiedSince) {
+    StaticRequest request = get("/doc.txt");
+    request.ifMatch = ifMatch;
+    request.ifUnmodifiedSince = ifUnmodifiedSince;
+    request.ifNoneMatch = "\"unrelated\"";
+    return handler.handle(request, site.root());
+  };
+
+  StaticResponse failed = conditional("\"stale\"", "");
+  CHECK(failed.status == 412);
+  CHECK_FALSE(failed.sendBody);
+  CHECK(headers(failed) ==
+        "ETag: " + etag + "\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+  CHECK(conditional("W/" + etag, "").status == 412);
+  CHECK(conditional(etag, "").status == 200);
+  CHECK(conditional("*", "").status == 200);
+
+  CHECK(conditional("", "Sat, 05 Nov 1994 00:00:00 GMT").status == 412);
+  CHECK(conditional("", "Sun, 06 Nov 1994 08:49:37 GMT").status == 200);
+  CHECK(conditional("", "not a date").status == 200);
+  // If-Match decides alone when present.
+  CHECK(conditional(etag, "Sat, 05 Nov 1994 00:00:00 GMT").status == 200);
+}
+
+TEST_CASE("StaticHandler serves a root reached through a symlink", "[dataplane][static][handler]") {
+  SiteDir site;
+  site.write("real/page.html", "page");
+  site.writeOutside("secret.txt", "secret");
+  std::filesystem::path linkedRoot = site.base() / "current";
+  std::filesystem::create_directory_symlink(site.root() / "real", linkedRoot);
+  // Absolute links that name the root by its configured (symlinked) path or its real path.
+  site.symlink("real/by-link", linkedRoot / "page.html");
+  site.symlink("real/by-real", site.root() / "real" / "page.html");
+  site.symlink("real/escape", site.base() / "secret.txt");
+  StaticHandler handler;
+
+  StaticResponse page = handler.handle(get("/page.html"), linkedRoot);
+  REQUIRE(page.status == 200);
+  CHECK(body(page) == "page");
+  CHECK(body(handler.handle(get("/by-link"), linkedRoot)) == "page");
+  CHECK(body(handler.handle(get("/by-real"), linkedRoot)) == "page");
+  CHECK(handler.handle(get("/escape"), linkedRoot).status == 403);
 }
 
 }  // namespace siteplane::staticfiles
