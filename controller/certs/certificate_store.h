@@ -1,0 +1,81 @@
+#pragma once
+
+// The certificate store: a directory in the state dir holding each Certificate's chain and private
+// key, keyed "namespace/name". It survives `kill -9` and power loss at any point of a write: a
+// reader sees the previous pair or the new one, never half of each.
+//
+// Layout (the names inside follow kubernetes.io/tls Secrets):
+//   <dir>/                           0700
+//     <namespace>/                   0700
+//       <name> -> .<name>.<random>   symlink to the current version
+//       .<name>.<random>/            0700, one complete version
+//         tls.crt                    0644, chain PEM, leaf first
+//         tls.key                    0600 from creation, PKCS#8 PEM
+//
+// Why a symlink swap (as Kubernetes' AtomicWriter does for volume mounts) rather than renaming
+// the two files one after the other: a certificate and its key must change together. A crash
+// between two renames would leave a new key next to the old certificate, and the only way back
+// would be re-issuing. Here a put writes a fresh version directory whose name no reader looks at,
+// fsyncs the files and the directory, then renames a new symlink over <name> (rename is atomic)
+// and fsyncs the namespace directory; only then is the old version removed. Leftovers of an
+// interrupted put (an unreferenced version directory, a temporary symlink) are swept by open().
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "controller/certs/certificate_bundle.h"
+
+namespace siteplane::certs {
+
+class CertificateStore {
+ public:
+  // Creates `dir` (mode 0700; an existing directory is tightened to 0700) and sweeps what an
+  // interrupted write left behind.
+  static Result<std::unique_ptr<CertificateStore>> open(const std::filesystem::path& dir);
+
+  CertificateStore(const CertificateStore&) = delete;
+  CertificateStore& operator=(const CertificateStore&) = delete;
+
+  // Stores `bundle` under `key` ("namespace/name", both DNS-1123 labels), replacing any previous
+  // version atomically. Returns once the new version is durable.
+  Status put(const std::string& key, const CertificateBundle& bundle);
+
+  // The stored bundle, nullopt when `key` has none. A stored pair that no longer parses or whose
+  // key does not match its leaf (edited by hand, disk damage) is an error naming the file.
+  Result<std::optional<CertificateBundle>> get(const std::string& key) const;
+
+  // Removes `key`'s certificate and key; removing an absent key is ok.
+  Status remove(const std::string& key);
+
+  // Every stored key, sorted.
+  Result<std::vector<std::string>> list() const;
+
+  // Where `key`'s files are (through the symlink, so the paths stay valid across puts), for tools
+  // and for the data plane to read.
+  std::filesystem::path chainPath(const std::string& key) const;
+  std::filesystem::path keyPath(const std::string& key) const;
+
+  const std::filesystem::path& directory() const { return dir_; }
+
+  static constexpr const char* kChainFile = "tls.crt";
+  static constexpr const char* kKeyFile = "tls.key";
+
+ private:
+  explicit CertificateStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  Status sweep();
+
+  const std::filesystem::path dir_;
+  // Serialises put/remove/sweep, so two writers of one key never race on its symlink and the old
+  // version one of them is about to delete. Readers take no lock: the symlink swap is atomic.
+  std::mutex writeMutex_;
+};
+
+// Checks a store key: "namespace/name", both DNS-1123 labels.
+Status validateStoreKey(const std::string& key);
+
+}  // namespace siteplane::certs
