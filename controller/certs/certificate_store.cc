@@ -105,6 +105,27 @@ Result<std::string> readLink(const fs::path& link) {
   return std::string(target, static_cast<size_t>(n));
 }
 
+// A file of one stored version; nullopt when it does not exist (the version was replaced and
+// removed by a concurrent put).
+Result<std::optional<std::string>> readVersionFile(const fs::path& path) {
+  using ReadResult = Result<std::optional<std::string>>;
+  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (file.get() < 0) {
+    if (errno == ENOENT) return ReadResult(std::nullopt);
+    return errnoError("cannot open " + path.string());
+  }
+  std::string content;
+  char buffer[16384];
+  while (true) {
+    ssize_t n = ::read(file.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errnoError("cannot read " + path.string());
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  return ReadResult(std::optional<std::string>(std::move(content)));
+}
+
 bool isDnsLabel(std::string_view label) {
   if (label.empty() || label.size() > 63) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -235,15 +256,28 @@ Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string
   using GetResult = Result<std::optional<CertificateBundle>>;
   if (auto valid = validateStoreKey(key); !valid) return valid;
   auto [space, name] = splitKey(key);
-  std::error_code error;
-  auto link = fs::symlink_status(dir_ / space / name, error);
-  if (error || !fs::exists(link)) {
-    if (!error || error == std::errc::no_such_file_or_directory) return GetResult(std::nullopt);
-    return Status::error("certificate store " + key + ": " + error.message());
+  const fs::path spaceDir = dir_ / space;
+  // The link is resolved once and both files read from that one version, so a concurrent put can
+  // never pair the new key with the old chain. A put that completes meanwhile may delete the
+  // version being read; then the files vanish and the read starts over from the new link.
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto target = readLink(spaceDir / name);
+    if (!target) return target.status();
+    if (target->empty()) return GetResult(std::nullopt);
+    const fs::path versionDir = spaceDir / *target;
+    auto chainPem = readVersionFile(versionDir / kChainFile);
+    if (!chainPem) return chainPem.status().withContext("certificate store " + key);
+    auto keyPem = readVersionFile(versionDir / kKeyFile);
+    if (!keyPem) return keyPem.status().withContext("certificate store " + key);
+    if (!*chainPem || !*keyPem) continue;  // replaced while reading
+    auto bundle = importPem(**chainPem, **keyPem);
+    OPENSSL_cleanse((*keyPem)->data(), (*keyPem)->size());
+    if (!bundle) return bundle.status().withContext("certificate store " + key + " (" + versionDir.string() + ")");
+    return GetResult(std::optional<CertificateBundle>(std::move(bundle).value()));
   }
-  auto bundle = importPemFiles(chainPath(key), keyPath(key));
-  if (!bundle) return bundle.status().withContext("certificate store " + key);
-  return GetResult(std::optional<CertificateBundle>(std::move(bundle).value()));
+  return Status::error("certificate store " + key + ": replaced " + std::to_string(kAttempts) +
+                       " times while being read");
 }
 
 Status CertificateStore::remove(const std::string& key) {

@@ -56,7 +56,7 @@ class CertificateStore {
   Result<std::vector<std::string>> list() const;
 
   // Where `key`'s files are (through the symlink, so the paths stay valid across puts), for tools
-  // and for the data plane to read.
+  // that read one of them. Reading both through these paths can straddle a put; get() cannot.
   std::filesystem::path chainPath(const std::string& key) const;
   std::filesystem::path keyPath(const std::string& key) const;
 

@@ -70,7 +70,8 @@ class PrivateKey {
   // True when `certificate`'s public key is this key's public half.
   bool matches(const Certificate& certificate) const;
   KeyAlgorithm algorithm() const { return algorithm_; }
-  // Key size in bits: the curve size for ECDSA, the modulus for RSA, 253 for Ed25519.
+  // Key size in bits: the curve size for ECDSA, the modulus for RSA, 256 for Ed25519
+  // (OpenSSL counts the encoded public key).
   int bits() const;
   EVP_PKEY* native() const { return key_.get(); }
 
