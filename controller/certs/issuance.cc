@@ -95,7 +95,9 @@ Result<Certificate> issueSignedBy(const CertificateTemplate& request, const Publ
                                   std::chrono::system_clock::time_point now) {
   if (auto valid = validateTemplate(request); !valid) return valid;
   const CertificateInfo& ca = caCertificate.info();
-  const std::string who = "CA certificate " + ca.subject;
+  // Named by subject as people know it; a certificate with an empty subject by its thumbprint.
+  const std::string who =
+      "CA certificate " + (ca.subject.empty() ? "with thumbprint " + ca.thumbprint : ca.subject);
   if (!ca.isCA) return Result<Certificate>::error(who + " is not a CA (basicConstraints CA:TRUE is missing)");
   if (!ca.keyUsages.empty() &&
       std::find(ca.keyUsages.begin(), ca.keyUsages.end(), "cert sign") == ca.keyUsages.end()) {
