@@ -7,8 +7,8 @@ namespace {
 
 std::string describe(const Certificate& certificate) {
   const CertificateInfo& info = certificate.info();
-  return "'" + (info.subject.empty() ? std::string("(empty subject)") : info.subject) +
-         "' (thumbprint " + info.thumbprint + ")";
+  if (info.subject.empty()) return "(thumbprint " + info.thumbprint + ", empty subject)";
+  return "'" + info.subject + "' (thumbprint " + info.thumbprint + ")";
 }
 
 }  // namespace
