@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
+
 #include "common/logging.h"
 #include "dataplane/static/content_type.h"
 #include "dataplane/static/path_resolver.h"
@@ -75,7 +77,15 @@ FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
                                               std::string_view path, TimePoint now) {
   ++stats_.misses;
   Resolution resolution = resolveBeneath(root, path, options_.indexFile);
-  if (resolution.status != 0) return Lookup{resolution.status, resolution.reason, nullptr};
+  if (resolution.status != 0) {
+    if (resolution.status == 500) {
+      // Descriptor exhaustion or I/O errors: the operator must see them, the client only a 500.
+      logger("dataplane.static")
+          ->warn("lookup_failed root={} path={} error=\"{}\"", root.native(), path,
+                 std::strerror(resolution.error));
+    }
+    return Lookup{resolution.status, resolution.reason, nullptr};
+  }
 
   auto file = OpenFile::create(std::move(resolution.fd), contentTypeFor(resolution.typeName),
                                options_.maxInMemoryBytes);

@@ -57,9 +57,11 @@ Result<std::shared_ptr<const OpenFile>> OpenFile::create(UniqueFd fd, std::strin
       Status status = readWhole(fd.get(), file->contents_, static_cast<size_t>(st.st_size));
       struct stat after {};
       if (::fstat(fd.get(), &after) != 0) return errnoStatus("fstat");
-      // A short read or changed metadata means a writer is active; start over with what the
-      // file looks like now.
-      stable = status.isOk() && sameContentState(st, after);
+      bool unchanged = sameContentState(st, after);
+      // A read error on a file nobody touched is an I/O error, not a race: report it.
+      if (!status.isOk() && unchanged) return status;
+      // Changed metadata means a writer is active; start over with what the file looks like now.
+      stable = status.isOk() && unchanged;
       st = after;
       if (static_cast<uint64_t>(st.st_size) > maxInMemoryBytes) break;
     }

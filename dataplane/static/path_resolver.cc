@@ -34,8 +34,11 @@ Resolution failErrno(int error) {
     case ELOOP:
       // O_NOFOLLOW met a symlink that was not one at lstat time: refuse rather than follow.
       return fail(403, "path changed during lookup");
-    default:
-      return fail(500, "system error during lookup");
+    default: {
+      Resolution resolution = fail(500, "system error during lookup");
+      resolution.error = error;
+      return resolution;
+    }
   }
 }
 

@@ -14,6 +14,7 @@ struct Resolution {
   // 404: missing; 500: unexpected system error (descriptor exhaustion, I/O error).
   int status = 500;
   std::string_view reason;    // short, static: for the access log
+  int error = 0;              // the errno behind a 500, for the operator's log
   UniqueFd fd;                // the file, when status == 0
   std::string_view typeName;  // the name whose extension gives the Content-Type (points into the
                               // caller's path or indexFile)

@@ -1,5 +1,6 @@
 #include "dataplane/static/static_handler.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -391,6 +392,35 @@ TEST_CASE("StaticHandler serves a root reached through a symlink", "[dataplane][
   CHECK(body(handler.handle(get("/by-link"), linkedRoot)) == "page");
   CHECK(body(handler.handle(get("/by-real"), linkedRoot)) == "page");
   CHECK(handler.handle(get("/escape"), linkedRoot).status == 403);
+}
+
+TEST_CASE("StaticHandler answers 500 when it runs out of descriptors",
+          "[dataplane][static][handler]") {
+  SiteDir site;
+  site.write("a.txt", "a");
+  site.write("b.txt", "b");
+  StaticHandler handler;
+  REQUIRE(handler.handle(get("/a.txt"), site.root()).status == 200);
+
+  // Exhaust the descriptor table under a lowered limit, then put everything back.
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit lowered = saved;
+  lowered.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  std::vector<int> filler;
+  for (int fd = ::dup(0); fd >= 0; fd = ::dup(0)) filler.push_back(fd);
+
+  StaticResponse cached = handler.handle(get("/a.txt"), site.root());
+  StaticResponse uncached = handler.handle(get("/b.txt"), site.root());
+
+  for (int fd : filler) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+
+  CHECK(cached.status == 200);  // a cached small file needs no descriptor
+  CHECK(uncached.status == 500);
+  CHECK(uncached.reason == "system error during lookup");
+  CHECK(handler.handle(get("/b.txt"), site.root()).status == 200);
 }
 
 }  // namespace siteplane::staticfiles
