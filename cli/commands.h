@@ -5,6 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+namespace siteplane::manifest {
+struct LoadResult;
+}
+
 namespace siteplane::cli {
 
 // Exit codes shared by every command.
@@ -16,5 +20,11 @@ inline constexpr int kExitUsage = 2;    // bad arguments
 void setExitCode(int code);
 
 void registerVersionCommand(CLI::App& app);
+void registerValidateCommand(CLI::App& app);
+void registerServeCommand(CLI::App& app);
+
+// Prints a manifest load: every error to stderr (returns kExitFailure), or one summary line per
+// object to stdout (returns kExitOk). Shared by validate and serve.
+int printLoadResult(const manifest::LoadResult& result);
 
 }  // namespace siteplane::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SITEPLANE_VERSION);
 
   registerVersionCommand(app);
+  registerValidateCommand(app);
+  registerServeCommand(app);
 
   try {
     app.parse(argc, argv);
