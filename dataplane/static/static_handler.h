@@ -21,14 +21,14 @@ namespace siteplane::staticfiles {
 // handle() only. An absent header is an empty view; repeated header lines must be joined with
 // ", " by the caller (RFC 9110 list semantics).
 struct StaticRequest {
-  std::string_view method;  // case-sensitive, as HTTP methods are
-  std::string_view target;  // raw path of the request-target, still percent-encoded, no query
-  std::string_view ifNoneMatch;
-  std::string_view ifModifiedSince;
-  std::string_view range;
-  std::string_view ifRange;
-  std::string_view ifMatch;
-  std::string_view ifUnmodifiedSince;
+  std::string_view method = {};  // case-sensitive, as HTTP methods are
+  std::string_view target = {};  // raw path of the request-target, still percent-encoded, no query
+  std::string_view ifNoneMatch = {};
+  std::string_view ifModifiedSince = {};
+  std::string_view range = {};
+  std::string_view ifRange = {};
+  std::string_view ifMatch = {};
+  std::string_view ifUnmodifiedSince = {};
 };
 
 struct StaticResponse {
