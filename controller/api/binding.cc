@@ -1,5 +1,6 @@
 #include "controller/api/binding.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "controller/api/codec_internal.h"
@@ -42,6 +43,11 @@ Result<BindingInformation> parseBindingInformation(std::string_view text) {
     size_t colon = rest.find(':');
     if (colon == std::string_view::npos) {
       return R::error(form + ", got \"" + std::string(text) + "\"");
+    }
+    // "::1:443:host" splits into nonsense; say what is wrong instead.
+    if (std::count(text.begin(), text.end(), ':') > 2) {
+      return R::error("an IPv6 address must be in brackets, as in \"[::1]:443:www.contoso.com\", "
+                      "got \"" + std::string(text) + "\"");
     }
     out.address = std::string(rest.substr(0, colon));
     if (out.address != "*" && !isIPv4Address(out.address)) {

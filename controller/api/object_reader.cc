@@ -27,6 +27,17 @@ std::string jsonTypeName(const nlohmann::json& value) {
   }
 }
 
+std::string describeValue(const nlohmann::json& value) {
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    constexpr size_t kMax = 40;
+    std::string shown = text.size() > kMax ? text.substr(0, kMax) + "..." : text;
+    return "string \"" + shown + "\"";
+  }
+  if (value.is_number() || value.is_boolean()) return jsonTypeName(value) + " " + value.dump();
+  return jsonTypeName(value);
+}
+
 std::string describeChoices(std::initializer_list<std::string_view> choices) {
   std::string out;
   if (choices.size() == 2) {
@@ -71,8 +82,7 @@ std::optional<std::string> ObjectReader::enumeration(
   const nlohmann::json* value = get(field);
   if (!value) return std::nullopt;
   if (!value->is_string()) {
-    error(field, "must be " + describeChoices(choices) + ", got " + jsonTypeName(*value) + " " +
-                     value->dump());
+    error(field, "must be " + describeChoices(choices) + ", got " + describeValue(*value));
     return std::nullopt;
   }
   auto text = value->get<std::string>();
@@ -87,7 +97,7 @@ std::optional<bool> ObjectReader::boolean(std::string_view field) {
   const nlohmann::json* value = get(field);
   if (!value) return std::nullopt;
   if (!value->is_boolean()) {
-    error(field, "must be a boolean (true or false), got " + jsonTypeName(*value));
+    error(field, "must be a boolean (true or false), got " + describeValue(*value));
     return std::nullopt;
   }
   return value->get<bool>();
@@ -104,7 +114,7 @@ std::optional<int64_t> ObjectReader::integer(std::string_view field) {
     return static_cast<int64_t>(value->get<uint64_t>());
   }
   if (!value->is_number_integer()) {
-    error(field, "must be an integer, got " + jsonTypeName(*value));
+    error(field, "must be an integer, got " + describeValue(*value));
     return std::nullopt;
   }
   return value->get<int64_t>();

@@ -44,6 +44,10 @@ class DecodeContext {
 // "string", "integer", "number", "boolean", "object", "list" or "null".
 std::string jsonTypeName(const nlohmann::json& value);
 
+// The type and, for scalars, the value, for "got ..." in messages: `string "yes"`, `number 1.5`,
+// `boolean true`, `object`. Long strings are cut.
+std::string describeValue(const nlohmann::json& value);
+
 // `"a" or "b"` / `one of "a", "b", "c"`, for enum error messages.
 std::string describeChoices(std::initializer_list<std::string_view> choices);
 

@@ -152,7 +152,7 @@ TEST_CASE("decodeObject reports each validation rule with its exact path and mes
       {withSpec("Binding", patched(kHttpsBinding, {{"port", 0}})),
        {b + "spec.port: must be between 1 and 65535, got 0"}},
       {withSpec("Binding", patched(kHttpsBinding, {{"port", "443"}})),
-       {b + "spec.port: must be an integer, got string"}},
+       {b + "spec.port: must be an integer, got string \"443\""}},
       {withSpec("Binding", patched(kHttpsBinding, {{"protocol", "ftp"}})),
        {b + "spec.protocol: must be \"http\" or \"https\", got \"ftp\""}},
       {withSpec("Binding", patched(kHttpsBinding, {{"protocol", nullptr}})),
@@ -179,8 +179,13 @@ TEST_CASE("decodeObject reports each validation rule with its exact path and mes
       {withSpec("Binding", patched(kHttpsBinding, {{"bindingInformation", "*:99999:a.com"}})),
        {b + "spec.bindingInformation: port must be between 1 and 65535, got \"99999\""}},
       {withSpec("Binding", patched(kHttpsBinding, {{"bindingInformation", "::1:443:a.com"}})),
+       {b + "spec.bindingInformation: an IPv6 address must be in brackets, as in "
+            "\"[::1]:443:www.contoso.com\", got \"::1:443:a.com\""}},
+      {withSpec("Binding", patched(kHttpsBinding, {{"bindingInformation", "1.2.3:443:a.com"}})),
        {b + "spec.bindingInformation: IP must be \"*\", an IPv4 address or a bracketed IPv6 "
-            "address, got \"\""}},
+            "address, got \"1.2.3\""}},
+      {withSpec("Binding", patched(kHttpsBinding, {{"port", 443.5}})),
+       {b + "spec.port: must be an integer, got number 443.5"}},
       {withSpec("Binding", patched(kHttpsBinding, {{"bindingInformation", "*:443"}})),
        {b + "spec.bindingInformation: must have the form \"IP:port:hostName\" (e.g. "
             "\"*:443:www.contoso.com\"), got \"*:443\""}},
@@ -216,7 +221,7 @@ TEST_CASE("decodeObject reports each validation rule with its exact path and mes
       {withSpec("Site", {{"root", "/a"}, {"ssl", {{"redirectHTTP", true}}}}),
        {s + "spec.ssl.redirectHTTP: requires requireSSL: true"}},
       {withSpec("Site", {{"root", "/a"}, {"ssl", {{"requireSSL", "yes"}}}}),
-       {s + "spec.ssl.requireSSL: must be a boolean (true or false), got string"}},
+       {s + "spec.ssl.requireSSL: must be a boolean (true or false), got string \"yes\""}},
       {withSpec("Site", {{"root", "/a"}, {"ssl", {{"requiressl", true}}}}),
        {s + "spec.ssl.requiressl: unknown field; did you mean \"requireSSL\"?"}},
       // Certificate
