@@ -34,7 +34,7 @@ std::vector<std::string> expectedErrors(const fs::path& file) {
 
 TEST_CASE("every invalid manifest is rejected with exactly its expected errors",
           "[controller][manifest][invalid]") {
-  fs::path directory = testing::sourceDir() / "tests/manifests/invalid";
+  fs::path directory = std::filesystem::path(SITEPLANE_SOURCE_DIR) / "tests/manifests/invalid";
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(directory)) {
     if (entry.path().extension() == ".yaml") files.push_back(entry.path());

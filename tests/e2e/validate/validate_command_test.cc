@@ -7,7 +7,9 @@
 namespace siteplane::testing {
 namespace {
 
-std::string siteplane() { return (binaryDir() / "siteplane").string(); }
+// The compile-time paths rather than binaryDir()/sourceDir(): ctest passes only the first of the
+// two environment variables siteplane_test() sets.
+std::string siteplane() { return (std::filesystem::path(SITEPLANE_BINARY_DIR) / "siteplane").string(); }
 
 const std::string kValid =
     "# contoso\n"
@@ -98,7 +100,7 @@ TEST_CASE("siteplane validate reports a missing path and an empty directory", "[
 }
 
 TEST_CASE("siteplane validate accepts every example manifest", "[e2e][validate][examples]") {
-  auto examples = sourceDir() / "manifests";
+  auto examples = std::filesystem::path(SITEPLANE_SOURCE_DIR) / "manifests";
   if (!std::filesystem::exists(examples)) {
     SUCCEED("no manifests/ directory in this checkout");
     return;
