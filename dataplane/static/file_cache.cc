@@ -56,9 +56,32 @@ void FileCache::dropIdle(TimePoint now) {
 }
 
 void FileCache::remove(EntryList::iterator entry) {
-  if (entry->file->inMemory()) cachedBytes_ -= entry->file->size();
+  if (entry->file->inMemory()) {
+    cachedBytes_ -= entry->file->size();
+  } else {
+    --openDescriptors_;
+  }
   index_.erase(std::string_view(entry->key));
   lru_.erase(entry);
+}
+
+void FileCache::evictForRoom() {
+  while (!lru_.empty() &&
+         (index_.size() > options_.maxEntries || cachedBytes_ > options_.maxCachedBytes)) {
+    ++stats_.evictions;
+    remove(std::prev(lru_.end()));
+  }
+  // Too many descriptors: evict the least recently used streamed entries only, so that small
+  // in-memory files (which cost none) are not thrown out for them.
+  auto it = lru_.end();
+  while (openDescriptors_ > options_.maxOpenDescriptors && it != lru_.begin()) {
+    --it;
+    if (it->file->inMemory()) continue;
+    ++stats_.evictions;
+    auto victim = it;
+    ++it;  // stay valid: continue from the element after the victim
+    remove(victim);
+  }
 }
 
 bool FileCache::stillValid(Entry& entry, TimePoint now) {
@@ -105,16 +128,15 @@ FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
   entry.file = file.value();
   entry.checkedAt = now;
   entry.usedAt = now;
-  if (entry.file->inMemory()) cachedBytes_ += entry.file->size();
+  if (entry.file->inMemory()) {
+    cachedBytes_ += entry.file->size();
+  } else {
+    ++openDescriptors_;
+  }
   lru_.push_front(std::move(entry));
   // The key string lives in the list node, which never moves, so the view stays valid.
   index_.emplace(std::string_view(lru_.front().key), lru_.begin());
-
-  while (!lru_.empty() &&
-         (index_.size() > options_.maxEntries || cachedBytes_ > options_.maxCachedBytes)) {
-    ++stats_.evictions;
-    remove(std::prev(lru_.end()));
-  }
+  evictForRoom();
   return Lookup{0, "ok", std::move(file).value()};
 }
 
@@ -122,6 +144,7 @@ void FileCache::clear() {
   index_.clear();
   lru_.clear();
   cachedBytes_ = 0;
+  openDescriptors_ = 0;
 }
 
 }  // namespace siteplane::staticfiles

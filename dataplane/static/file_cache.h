@@ -28,6 +28,10 @@ struct FileCacheOptions {
   // Bound on the bytes of in-memory files held by the cache; least recently used entries are
   // evicted beyond it, so maxEntries small files cannot add up to an unbounded amount of memory.
   uint64_t maxCachedBytes = 32 * 1024 * 1024;
+  // Bound on the descriptors of streamed (larger) files held open by the cache; beyond it the
+  // least recently used streamed entry is evicted. Keeps the cache from starving accept() of
+  // descriptors: every worker has its own cache, and connections need descriptors too.
+  size_t maxOpenDescriptors = 256;
   // An entry not used for this long is dropped (its descriptor closed) on the next miss or
   // sweep(), as nginx's open_file_cache inactive=: files of a removed site do not stay open.
   std::chrono::milliseconds evictUnusedAfter{60000};
@@ -81,6 +85,8 @@ class FileCache {
   size_t size() const { return index_.size(); }
   // Bytes of in-memory file contents currently held.
   uint64_t cachedBytes() const { return cachedBytes_; }
+  // Descriptors of streamed files currently held by the cache (responses may hold more).
+  size_t openDescriptors() const { return openDescriptors_; }
   const Stats& stats() const { return stats_; }
   const FileCacheOptions& options() const { return options_; }
 
@@ -99,6 +105,7 @@ class FileCache {
   Lookup resolveAndInsert(const std::filesystem::path& root, std::string_view path, TimePoint now);
   void dropIdle(TimePoint now);
   void remove(EntryList::iterator entry);
+  void evictForRoom();
 
   FileCacheOptions options_;
   Clock clock_;
@@ -106,6 +113,7 @@ class FileCache {
   std::unordered_map<std::string_view, EntryList::iterator> index_;
   std::string scratchKey_;  // reused for lookups so that a hit does not allocate
   uint64_t cachedBytes_ = 0;
+  size_t openDescriptors_ = 0;
   Stats stats_;
 };
 

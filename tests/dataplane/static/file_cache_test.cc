@@ -251,4 +251,38 @@ TEST_CASE("FileCache drops entries left unused", "[dataplane][static][cache]") {
   CHECK(cache.cachedBytes() == 0);
 }
 
+TEST_CASE("FileCache bounds the descriptors it keeps open", "[dataplane][static][cache]") {
+  SiteDir site;
+  const std::string large(2000, 'L');  // above the 1024-byte in-memory limit: streamed
+  site.write("small-a.txt", "a");
+  site.write("one.bin", large);
+  site.write("two.bin", large);
+  site.write("small-b.txt", "b");
+  site.write("three.bin", large);
+  FileCacheOptions limited = options();
+  limited.maxOpenDescriptors = 2;
+  FileCache cache(limited);
+
+  for (const char* path : {"/small-a.txt", "/one.bin", "/two.bin", "/small-b.txt"}) {
+    REQUIRE(cache.find(site.root(), path).status == 0);
+  }
+  CHECK(cache.openDescriptors() == 2);
+  REQUIRE(cache.find(site.root(), "/one.bin").status == 0);    // one is now more recent than two
+  REQUIRE(cache.find(site.root(), "/three.bin").status == 0);  // evicts two, not the small files
+  CHECK(cache.openDescriptors() == 2);
+  CHECK(cache.size() == 4);
+  CHECK(cache.stats().evictions == 1);
+
+  uint64_t misses = cache.stats().misses;
+  for (const char* path : {"/small-a.txt", "/small-b.txt", "/one.bin", "/three.bin"}) {
+    REQUIRE(cache.find(site.root(), path).status == 0);
+  }
+  CHECK(cache.stats().misses == misses);
+  REQUIRE(cache.find(site.root(), "/two.bin").status == 0);
+  CHECK(cache.stats().misses == misses + 1);
+
+  cache.clear();
+  CHECK(cache.openDescriptors() == 0);
+}
+
 }  // namespace siteplane::staticfiles
