@@ -13,6 +13,7 @@
 #include "dataplane/table/binding_table.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 namespace siteplane::tls {
 
@@ -41,6 +42,17 @@ class ServerContext {
   // reports as the thumbprint actually served.
   const std::string& thumbprint() const { return thumbprint_; }
   const ServerContextOptions& options() const { return options_; }
+
+  // Moves a connection that started on another context (the listener's first one) onto this one,
+  // during the client hello. SSL_set_SSL_CTX copies only the certificate and key, so the settings
+  // OpenSSL reads from the SSL object itself (minimum version, verify mode and callback, the
+  // client-CA store and the CA names sent in the CertificateRequest) are set here explicitly.
+  // Returns false when OpenSSL refuses (out of memory); the handshake must then fail.
+  bool applyTo(SSL* ssl) const noexcept;
+  // Whether this context asks clients for a certificate (Accept or Require).
+  bool requestsClientCertificate() const {
+    return options_.clientCertificate != table::ClientCertificateMode::kIgnore;
+  }
 
  private:
   ServerContext() = default;

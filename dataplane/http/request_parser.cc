@@ -1,0 +1,215 @@
+#include "dataplane/http/request_parser.h"
+
+#include <strings.h>
+
+#include <algorithm>
+
+namespace siteplane::http {
+namespace {
+
+// Beyond these, the buffers of a long-lived keep-alive connection are given back on reset() so that
+// one large request does not pin memory on an otherwise idle connection.
+constexpr size_t kKeepStorage = 4096;
+constexpr size_t kKeepBody = 16 * 1024;
+// Per-header overhead http-parser strips (": " and CRLF), counted towards maxHeaderBytes.
+constexpr size_t kHeaderOverhead = 4;
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+RequestParser& self(http_parser* parser) { return *static_cast<RequestParser*>(parser->data); }
+
+}  // namespace
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& header : headers)
+    if (equalsIgnoreCase(header.name, name)) return header.value;
+  return {};
+}
+
+RequestParser::RequestParser(size_t maxHeaderBytes, size_t maxBodyBytes)
+    : maxHeaderBytes_(maxHeaderBytes), maxBodyBytes_(maxBodyBytes) {
+  http_parser_settings_init(&settings_);
+  settings_.on_message_begin = &RequestParser::onMessageBegin;
+  settings_.on_url = &RequestParser::onUrl;
+  settings_.on_header_field = &RequestParser::onHeaderField;
+  settings_.on_header_value = &RequestParser::onHeaderValue;
+  settings_.on_headers_complete = &RequestParser::onHeadersComplete;
+  settings_.on_body = &RequestParser::onBody;
+  settings_.on_message_complete = &RequestParser::onMessageComplete;
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+}
+
+void RequestParser::reset() {
+  if (storage_.capacity() > kKeepStorage) std::string().swap(storage_);
+  storage_.clear();
+  if (request_.body.capacity() > kKeepBody) std::string().swap(request_.body);
+  request_.body.clear();
+  spans_.clear();
+  request_.headers.clear();
+  urlLength_ = 0;
+  inValue_ = false;
+  started_ = false;
+  headersComplete_ = false;
+  complete_ = false;
+  error_ = Error::kNone;
+  // After a paused message http-parser continues with the next one; a fresh init is only needed
+  // after an error, and reset() is never called then (the connection closes).
+  http_parser_pause(&parser_, 0);
+}
+
+size_t RequestParser::feed(const char* data, size_t length) {
+  if (complete_ || error_ != Error::kNone || length == 0) return 0;
+  size_t consumed = http_parser_execute(&parser_, &settings_, data, length);
+  auto code = HTTP_PARSER_ERRNO(&parser_);
+  if (code == HPE_PAUSED) return consumed;  // one complete request; the rest waits
+  if (code != HPE_OK && error_ == Error::kNone) {
+    error_ = code == HPE_HEADER_OVERFLOW ? Error::kHeaderTooLarge : Error::kBadRequest;
+  }
+  if (!complete_ && error_ == Error::kNone && parser_.upgrade) {
+    // CONNECT / Upgrade: http-parser stops at the end of the headers and treats the rest as
+    // another protocol. Report the request so the server can refuse it.
+    request_.upgrade = true;
+    if (!headersComplete_) finishHeaders();
+    complete_ = true;
+  }
+  return consumed;
+}
+
+bool RequestParser::append(const char* at, size_t length) noexcept {
+  if (storage_.size() + length + spans_.size() * kHeaderOverhead > maxHeaderBytes_) {
+    error_ = Error::kHeaderTooLarge;
+    return false;
+  }
+  try {
+    storage_.append(at, length);
+  } catch (...) {
+    error_ = Error::kHeaderTooLarge;
+    return false;
+  }
+  return true;
+}
+
+int RequestParser::onMessageBegin(http_parser* parser) noexcept {
+  self(parser).started_ = true;
+  return 0;
+}
+
+int RequestParser::onUrl(http_parser* parser, const char* at, size_t length) noexcept {
+  auto& p = self(parser);
+  if (!p.append(at, length)) return -1;
+  p.urlLength_ += length;
+  return 0;
+}
+
+int RequestParser::onHeaderField(http_parser* parser, const char* at, size_t length) noexcept {
+  auto& p = self(parser);
+  if (p.inValue_ || p.spans_.empty()) {
+    try {
+      p.spans_.push_back({p.storage_.size(), 0, p.storage_.size(), 0});
+    } catch (...) {
+      p.error_ = Error::kHeaderTooLarge;
+      return -1;
+    }
+    p.inValue_ = false;
+  }
+  if (!p.append(at, length)) return -1;
+  p.spans_.back().nameLength += length;
+  p.spans_.back().valueOffset = p.storage_.size();
+  return 0;
+}
+
+int RequestParser::onHeaderValue(http_parser* parser, const char* at, size_t length) noexcept {
+  auto& p = self(parser);
+  if (p.spans_.empty()) return -1;  // http-parser never sends a value first
+  p.inValue_ = true;
+  if (!p.append(at, length)) return -1;
+  p.spans_.back().valueLength += length;
+  return 0;
+}
+
+void RequestParser::finishHeaders() {
+  headersComplete_ = true;
+  Request& r = request_;
+  const char* base = storage_.data();
+  r.method = static_cast<http_method>(parser_.method);
+  r.methodName = http_method_str(r.method);
+  r.versionMajor = parser_.http_major;
+  r.versionMinor = parser_.http_minor;
+  r.keepAlive = http_should_keep_alive(&parser_) != 0;
+  r.upgrade = parser_.upgrade != 0;
+  r.headers.clear();
+  for (const auto& span : spans_) {
+    r.headers.push_back({std::string_view(base + span.nameOffset, span.nameLength),
+                         std::string_view(base + span.valueOffset, span.valueLength)});
+  }
+  r.target = std::string_view(base, urlLength_);
+  r.host = {};
+  r.hasHost = false;
+  std::string_view rest = r.target;
+  if (!rest.empty() && rest.front() != '/' && rest != "*") {
+    // Absolute form ("http://host:port/path"): its authority overrides Host (RFC 9112 3.2.2).
+    auto scheme = rest.find("://");
+    if (scheme != std::string_view::npos) {
+      rest.remove_prefix(scheme + 3);
+      auto slash = rest.find_first_of("/?");
+      r.host = rest.substr(0, slash);
+      r.hasHost = true;
+      rest = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+    }
+  }
+  auto question = rest.find('?');
+  r.path = rest.substr(0, question);
+  r.query = question == std::string_view::npos ? std::string_view() : rest.substr(question + 1);
+  if (!r.hasHost) {
+    for (const auto& header : r.headers) {
+      if (equalsIgnoreCase(header.name, "host")) {
+        r.host = header.value;
+        r.hasHost = true;
+        break;
+      }
+    }
+  }
+}
+
+int RequestParser::onHeadersComplete(http_parser* parser) noexcept {
+  auto& p = self(parser);
+  try {
+    p.finishHeaders();
+  } catch (...) {
+    p.error_ = Error::kHeaderTooLarge;
+    return -1;
+  }
+  if ((parser->flags & F_CONTENTLENGTH) && parser->content_length > p.maxBodyBytes_) {
+    p.error_ = Error::kBodyTooLarge;
+    return -1;
+  }
+  return 0;
+}
+
+int RequestParser::onBody(http_parser* parser, const char* at, size_t length) noexcept {
+  auto& p = self(parser);
+  if (p.request_.body.size() + length > p.maxBodyBytes_) {
+    p.error_ = Error::kBodyTooLarge;
+    return -1;
+  }
+  try {
+    p.request_.body.append(at, length);
+  } catch (...) {
+    p.error_ = Error::kBodyTooLarge;
+    return -1;
+  }
+  return 0;
+}
+
+int RequestParser::onMessageComplete(http_parser* parser) noexcept {
+  auto& p = self(parser);
+  p.complete_ = true;
+  p.request_.keepAlive = http_should_keep_alive(parser) != 0;
+  http_parser_pause(parser, 1);
+  return 0;
+}
+
+}  // namespace siteplane::http

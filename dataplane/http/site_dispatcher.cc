@@ -1,0 +1,140 @@
+#include "dataplane/http/site_dispatcher.h"
+
+#include "dataplane/tls/server_context.h"
+
+namespace siteplane::http {
+namespace {
+
+using table::ClientCertificateMode;
+using ClientCertificateState = tls::TlsSession::ClientCertificateState;
+
+bool validHostCharacter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_' || c == ':';
+}
+
+// Same certificate? Compared by thumbprint, not by context object: the controller may build two
+// contexts around one certificate (different site SSL settings), and a renewed certificate has a
+// new context on both sides of the comparison since both come from the same table.
+bool sameCertificate(const table::Route& a, const table::Route& b) {
+  if (a.tls == b.tls) return true;
+  if (!a.tls || !b.tls) return false;
+  return a.tls->thumbprint() == b.tls->thumbprint();
+}
+
+Decision respond(int status, int substatus, std::string_view message) {
+  Decision decision;
+  decision.status = status;
+  decision.substatus = substatus;
+  decision.message = message;
+  return decision;
+}
+
+}  // namespace
+
+std::string_view hostWithoutPort(std::string_view host) {
+  if (host.empty()) return host;
+  if (host.front() == '[') {
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return {};
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return {};
+    return host.substr(1, close - 1);
+  }
+  auto colon = host.find(':');
+  std::string_view name = host.substr(0, colon);
+  for (char c : name)
+    if (!validHostCharacter(c) || c == ':') return {};
+  if (colon != std::string_view::npos) {
+    std::string_view port = host.substr(colon + 1);
+    if (port.empty() || port.size() > 5) return {};
+    for (char c : port)
+      if (c < '0' || c > '9') return {};
+  }
+  return name;
+}
+
+Decision dispatch(const table::BindingTable& table, const ConnectionFacts& connection,
+                  const Request& request) {
+  const bool http11 = request.versionMajor == 1 && request.versionMinor >= 1;
+  if (http11 && !request.hasHost) return respond(400, 0, "Bad Request - Missing Host header");
+  std::string_view host = hostWithoutPort(request.host);
+  if (request.hasHost && host.empty() && !request.host.empty())
+    return respond(400, 0, "Bad Request - Invalid Hostname");
+
+  const table::Route* route = table.route(connection.localAddress, connection.localPort, host);
+  if (!route) return respond(400, 0, "Bad Request - Invalid Hostname");
+  const table::SitePolicy& site = *route->site;
+
+  // Past this point the request belongs to a site: rejections are counted and logged against it.
+  auto reject = [&](int status, int substatus, std::string_view message) {
+    Decision rejected = respond(status, substatus, message);
+    rejected.route = route;
+    rejected.host = host;
+    return rejected;
+  };
+  Decision decision;
+  decision.route = route;
+  decision.host = host;
+
+  if (connection.tls) {
+    const tls::TlsSession& tls = *connection.tls;
+    if (route->tls == nullptr) return reject(421, 0, "Misdirected Request");
+    if (!tls.serverName().empty()) {
+      // Re-resolved in the current table, so a certificate renewed by a swap still matches.
+      const table::Route* sniRoute =
+          table.route(connection.localAddress, connection.localPort, tls.serverName());
+      if (!sniRoute || !sameCertificate(*sniRoute, *route))
+        return reject(421, 0, "Misdirected Request - the certificate does not cover this host");
+    }
+    if (site.require128BitCiphers && tls.cipherBits() < 128)
+      return reject(403, 5, "403.5 - SSL 128 required: this site requires a 128-bit cipher");
+    if (site.clientCertificate != ClientCertificateMode::kIgnore) {
+      switch (tls.clientCertificate()) {
+        case ClientCertificateState::kNone:
+          if (site.clientCertificate == ClientCertificateMode::kRequire)
+            return reject(403, 7, "403.7 - Client certificate required");
+          break;
+        case ClientCertificateState::kUntrusted:
+          return reject(403, 16, "403.16 - Client certificate is untrusted or invalid");
+        case ClientCertificateState::kExpired:
+          return reject(403, 17, "403.17 - Client certificate has expired or is not yet valid");
+        case ClientCertificateState::kValid:
+          break;
+      }
+    }
+  } else if (site.requireSSL) {
+    if (!site.redirectHTTP)
+      return reject(403, 4, "403.4 - SSL required: this site requires a secure (https) connection");
+    Decision redirect = respond(301, 0, "Moved Permanently");
+    redirect.route = route;
+    redirect.host = host;
+    redirect.location.reserve(16 + host.size() + request.path.size() + request.query.size());
+    redirect.location.append("https://");
+    std::string_view authority = host.empty() ? connection.localAddress : host;
+    const bool ipv6 = authority.find(':') != std::string_view::npos;
+    if (ipv6) redirect.location.push_back('[');
+    redirect.location.append(authority);
+    if (ipv6) redirect.location.push_back(']');
+    if (site.httpsRedirectPort != 443) {
+      redirect.location.push_back(':');
+      redirect.location.append(std::to_string(site.httpsRedirectPort));
+    }
+    redirect.location.append(request.path.empty() ? std::string_view("/") : request.path);
+    if (!request.query.empty()) {
+      redirect.location.push_back('?');
+      redirect.location.append(request.query);
+    }
+    return redirect;
+  }
+
+  if (request.upgrade) return reject(501, 0, "Not Implemented - protocol upgrades are not served");
+  if (request.method != HTTP_GET && request.method != HTTP_HEAD) {
+    return reject(405, 0, "Method Not Allowed");
+  }
+  if (!site.upstream.empty() && site.root.empty())
+    return reject(501, 0, "Not Implemented - this data plane serves static sites only");
+  return decision;
+}
+
+}  // namespace siteplane::http

@@ -1,0 +1,47 @@
+#pragma once
+
+// Decides what a request gets before any content is looked at: the IIS / HTTP.sys semantics of
+// bindings and site SSL settings. Pure (no I/O), so every rule is unit-tested without sockets.
+//
+//   Host no binding on the listener accepts        -> 400 "Bad Request - Invalid Hostname"
+//   SNI and Host resolve to different certificates -> 421 Misdirected Request
+//   requireSSL site over plain http               -> 403.4, or 301 to https with redirectHTTP
+//   require128BitCiphers with a weaker cipher      -> 403.5
+//   clientCertificate Require without certificate  -> 403.7
+//   client certificate not trusted / expired       -> 403.16 / 403.17
+//   anything but GET/HEAD on a static site         -> 405
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dataplane/http/request_parser.h"
+#include "dataplane/table/binding_table.h"
+#include "dataplane/tls/tls_session.h"
+
+namespace siteplane::http {
+
+// What the connection knows about itself.
+struct ConnectionFacts {
+  std::string_view localAddress;  // normalized IP literal the connection arrived on
+  uint16_t localPort = 0;
+  const tls::TlsSession* tls = nullptr;  // null for plain http; handshake done otherwise
+};
+
+struct Decision {
+  int status = 200;
+  int substatus = 0;
+  const table::Route* route = nullptr;  // the binding that serves the request (null for 400)
+  std::string_view message;             // body text of an error page
+  std::string location;                 // for 301
+  std::string_view host;                // Host without port, lower-case not guaranteed
+  bool serve() const { return status == 200 && route != nullptr; }
+};
+
+Decision dispatch(const table::BindingTable& table, const ConnectionFacts& connection,
+                  const Request& request);
+
+// "www.contoso.com:8443" -> "www.contoso.com", "[::1]:80" -> "::1". Empty when malformed.
+std::string_view hostWithoutPort(std::string_view host);
+
+}  // namespace siteplane::http

@@ -1,0 +1,74 @@
+#pragma once
+
+// One HTTP/1.1 server connection: a Stream (TLS or plain) plus a RequestParser, answering requests
+// in order with the binding table of its worker. Requests are handled one at a time: pipelined
+// bytes that arrive while a response is still going out wait in pending_.
+
+#include <list>
+#include <memory>
+#include <string>
+
+#include "dataplane/http/request_parser.h"
+#include "dataplane/http/site_dispatcher.h"
+#include "dataplane/loop/stream.h"
+#include "dataplane/tls/tls_session.h"
+
+namespace siteplane::loop {
+
+class Worker;
+struct WorkerListener;
+
+class HttpConnection final : public StreamHandler, public tls::TlsSession::ContextSelector {
+ public:
+  HttpConnection(Worker& worker, std::shared_ptr<WorkerListener> listener, uint64_t id);
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Accepts from server and starts serving. On failure the connection closes (and is released).
+  void begin(uv_stream_t* server);
+  // Finish the request in flight (answered with Connection: close) and close; idle: close now.
+  // The worker aborts it if it is still open at deadlineMs.
+  void drain(uint64_t deadlineMs);
+  // The worker switched tables. lastRoute_ points into the previous one, still alive during the
+  // call. A connection whose binding disappeared drains.
+  void onTableSwapped(const table::BindingTable& next);
+  void abort() { stream_.close(Stream::CloseMode::kAbort); }
+  uint64_t drainDeadline() const { return drainDeadline_; }
+  const WorkerListener& listener() const { return *listener_; }
+
+  std::list<std::unique_ptr<HttpConnection>>::iterator position;  // in the worker's list
+
+  // StreamHandler
+  void onStreamOpen() noexcept override;
+  void onStreamData(const char* data, size_t length) noexcept override;
+  void onStreamEnd() noexcept override;
+  void onStreamDrained() noexcept override;
+  void onStreamTimeout() noexcept override;
+  void onStreamHandshakeFailed(const std::string& reason) noexcept override;
+  void onStreamClosed() noexcept override;
+  // ContextSelector
+  std::shared_ptr<const tls::ServerContext> selectContext(std::string_view serverName) noexcept override;
+
+ private:
+  void parse(const char* data, size_t length);
+  void handleRequest();
+  void respond(const http::Request* request, int status, int substatus, std::string_view body,
+               std::string_view extraHeaders, const table::Route* route, bool keepAlive);
+  void respondToParseError();
+  void armTimer();
+  bool idle() const { return !parser_.started() && pending_.empty(); }
+
+  Worker& worker_;
+  std::shared_ptr<WorkerListener> listener_;
+  Stream stream_;
+  http::RequestParser parser_;
+  std::string pending_;  // plaintext not parsed yet (pipelined behind an unfinished response)
+  const table::Route* lastRoute_ = nullptr;  // in the worker's current table
+  uint64_t requestStart_ = 0;                // uv_now when the request's first byte came
+  uint64_t drainDeadline_ = 0;
+  bool requestTimerArmed_ = false;
+  bool closeAfterResponse_ = false;
+  bool counted_ = false;
+};
+
+}  // namespace siteplane::loop

@@ -1,0 +1,293 @@
+#include "dataplane/loop/worker.h"
+
+#include <unistd.h>
+
+#include "common/logging.h"
+#include "dataplane/loop/http_connection.h"
+
+namespace siteplane::loop {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& log() {
+  static auto instance = logger("dataplane.loop");
+  return instance;
+}
+
+int statusClass(int status) {
+  int index = status / 100 - 1;
+  return index < 0 ? 0 : index > 4 ? 4 : index;
+}
+
+}  // namespace
+
+void WorkerStats::countRequest(const std::string& site, int status) {
+  std::lock_guard lock(mutex_);
+  auto it = bySite_.find(site);
+  if (it == bySite_.end()) it = bySite_.emplace(site, std::array<uint64_t, 5>{}).first;
+  ++it->second[statusClass(status)];
+}
+
+void WorkerStats::countHandshakeFailure(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++failures_[reason];
+}
+
+void WorkerStats::addTo(Stats& stats) const {
+  stats.activeConnections += active.load(std::memory_order_relaxed);
+  stats.acceptedConnections += accepted.load(std::memory_order_relaxed);
+  stats.handshakes += handshakes.load(std::memory_order_relaxed);
+  stats.resumedHandshakes += resumed.load(std::memory_order_relaxed);
+  stats.requests += requests.load(std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  for (const auto& [site, counts] : bySite_) {
+    auto& total = stats.requestsBySite[site];
+    for (size_t i = 0; i < counts.size(); ++i) total[i] += counts[i];
+  }
+  for (const auto& [reason, count] : failures_) stats.handshakeFailures[reason] += count;
+}
+
+Worker::Worker(DataPlane& owner, unsigned index, const DataPlaneOptions& options,
+               const http::AccessLog& accessLog)
+    : owner_(owner),
+      index_(index),
+      options_(options),
+      accessLog_(accessLog),
+      // Connection ids are unique across workers: the worker index in the top bits.
+      nextConnectionId_((static_cast<uint64_t>(index) << 48) + 1) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &wake_, &Worker::onWake);
+  wake_.data = this;
+  uv_timer_init(&loop_, &drainTimer_);
+  drainTimer_.data = this;
+}
+
+Worker::~Worker() {
+  join();
+  // The loop ran to completion (every handle closed) unless the thread never started.
+  if (!running_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop_);
+}
+
+Status Worker::start() {
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::exception& error) {
+    return Status::error(std::string("cannot start worker thread: ") + error.what());
+  }
+  running_ = true;
+  return Status::ok();
+}
+
+void Worker::run() noexcept {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  log()->debug("worker_stopped index={}", index_);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post(std::shared_ptr<Publication> publication) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(publication));
+  }
+  uv_async_send(&wake_);
+}
+
+void Worker::postStop(std::chrono::milliseconds drain) {
+  {
+    std::lock_guard lock(mutex_);
+    stopRequested_ = true;
+    stopDrain_ = drain;
+  }
+  uv_async_send(&wake_);
+}
+
+void Worker::onWake(uv_async_t* async) noexcept {
+  auto* self = static_cast<Worker*>(async->data);
+  std::deque<std::shared_ptr<Publication>> queue;
+  bool stop = false;
+  std::chrono::milliseconds drain{0};
+  {
+    std::lock_guard lock(self->mutex_);
+    queue.swap(self->queue_);
+    stop = self->stopRequested_;
+    drain = self->stopDrain_;
+  }
+  for (auto& publication : queue) {
+    if (self->stopping_) {
+      // Still count the worker in, so onApplied is not lost for a publish racing with stop.
+      if (publication->remaining.fetch_sub(1) == 1) {
+        self->owner_.applied(publication->table);
+        if (publication->onApplied) publication->onApplied(publication->report);
+      }
+      continue;
+    }
+    self->apply(*publication);
+  }
+  if (stop && !self->stopping_) self->beginStop(drain);
+}
+
+void Worker::apply(Publication& publication) {
+  for (auto& opened : publication.opened) openListener(opened);
+  const uint64_t deadline = uv_now(&loop_) + static_cast<uint64_t>(options_.drainTimeout.count());
+  for (const auto& key : publication.removed) {
+    auto it = listeners_.find(key);
+    if (it == listeners_.end()) continue;
+    closeListener(*it->second);
+    listeners_.erase(it);
+  }
+  // Keep the previous table alive while connections translate their routes into the new one.
+  std::shared_ptr<const table::BindingTable> previous = std::move(table_);
+  table_ = publication.table;
+  for (auto& connection : connections_) {
+    if (connection->listener().removed) {
+      connection->drain(deadline);
+    } else {
+      connection->onTableSwapped(*table_);
+    }
+  }
+  previous.reset();
+  log()->debug("table_applied worker={} generation={} connections={}", index_,
+               table_ ? table_->generation() : 0, connections_.size());
+  if (publication.remaining.fetch_sub(1) == 1) {
+    owner_.applied(publication.table);
+    if (publication.onApplied) {
+      try {
+        publication.onApplied(publication.report);
+      } catch (...) {
+        log()->error("publish_callback_threw generation={}", publication.report.generation);
+      }
+    }
+  }
+}
+
+void Worker::openListener(Publication::Opened& opened) {
+  std::vector<int> fds = opened.sockets.take(index_);
+  auto listener = std::make_shared<WorkerListener>();
+  listener->worker = this;
+  listener->key = opened.key;
+  for (int fd : fds) {
+    auto* handle = new uv_tcp_t;
+    uv_tcp_init(&loop_, handle);
+    handle->data = listener.get();
+    int rc = uv_tcp_open(handle, fd);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, &Worker::onConnection);
+    if (rc != 0) {
+      // The socket was bound and listening when the publisher checked it; this only fails when
+      // the process is out of resources. The other workers still serve the listener.
+      log()->error("listener_open_failed worker={} address={} port={} error={}", index_,
+                   opened.key.address, opened.key.port, uv_strerror(rc));
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle), nullptr) != 0) ::close(fd);
+      uv_close(reinterpret_cast<uv_handle_t*>(handle),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      continue;
+    }
+    listener->handles.push_back(handle);
+  }
+  listeners_[opened.key] = std::move(listener);
+}
+
+void Worker::closeListener(WorkerListener& listener) {
+  listener.removed = true;
+  for (auto* handle : listener.handles) {
+    std::erase_if(deferred_, [handle](const auto& entry) {
+      return entry.first == reinterpret_cast<uv_stream_t*>(handle);
+    });
+    uv_close(reinterpret_cast<uv_handle_t*>(handle),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  }
+  listener.handles.clear();
+}
+
+void Worker::onConnection(uv_stream_t* server, int status) noexcept {
+  auto* listener = static_cast<WorkerListener*>(server->data);
+  Worker* self = listener->worker;
+  if (status < 0) {
+    log()->warn("accept_error worker={} error={}", self->index_, uv_strerror(status));
+    return;
+  }
+  auto it = self->listeners_.find(listener->key);
+  if (it == self->listeners_.end() || it->second.get() != listener) return;
+  if (self->connections_.size() >= self->options_.limits.maxConnectionsPerWorker) {
+    // Back-pressure: leaving the connection unaccepted makes libuv stop polling this socket, so
+    // new clients wait in the kernel backlog until a connection closes (acceptDeferred).
+    self->deferred_.emplace_back(server, it->second);
+    return;
+  }
+  self->accept(server, *it->second);
+}
+
+void Worker::accept(uv_stream_t* server, WorkerListener& listener) {
+  std::shared_ptr<WorkerListener> shared = listeners_.at(listener.key);
+  auto connection = std::make_unique<HttpConnection>(*this, shared, nextConnectionId_++);
+  HttpConnection* raw = connection.get();
+  connections_.push_front(std::move(connection));
+  raw->position = connections_.begin();
+  raw->begin(server);
+}
+
+void Worker::acceptDeferred() {
+  while (!deferred_.empty() && connections_.size() < options_.limits.maxConnectionsPerWorker &&
+         !stopping_) {
+    auto [server, listener] = deferred_.back();
+    deferred_.pop_back();
+    if (!listener->removed) accept(server, *listener);
+  }
+}
+
+void Worker::release(HttpConnection* connection) {
+  connections_.erase(connection->position);
+  if (!deferred_.empty()) acceptDeferred();
+  if (stopping_) maybeFinishStop();
+}
+
+void Worker::scheduleDrainDeadline(uint64_t deadlineMs) {
+  if (drainDeadline_ != 0 && drainDeadline_ <= deadlineMs) return;
+  drainDeadline_ = deadlineMs;
+  uint64_t now = uv_now(&loop_);
+  uv_timer_start(&drainTimer_, &Worker::onDrainTimer, deadlineMs > now ? deadlineMs - now : 0, 0);
+}
+
+void Worker::onDrainTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Worker*>(timer->data);
+  uint64_t now = uv_now(&self->loop_);
+  uint64_t next = 0;
+  self->drainDeadline_ = 0;
+  for (auto& connection : self->connections_) {
+    uint64_t deadline = connection->drainDeadline();
+    if (deadline == 0) continue;
+    if (deadline <= now) {
+      log()->debug("drain_timeout worker={}", self->index_);
+      connection->abort();
+    } else if (next == 0 || deadline < next) {
+      next = deadline;
+    }
+  }
+  if (next != 0) self->scheduleDrainDeadline(next);
+}
+
+void Worker::beginStop(std::chrono::milliseconds drain) {
+  stopping_ = true;
+  for (auto& [key, listener] : listeners_) closeListener(*listener);
+  listeners_.clear();
+  deferred_.clear();
+  const uint64_t deadline = uv_now(&loop_) + static_cast<uint64_t>(drain.count());
+  for (auto& connection : connections_) connection->drain(deadline);
+  maybeFinishStop();
+}
+
+void Worker::maybeFinishStop() {
+  if (stopped_ || !connections_.empty()) return;
+  stopped_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), nullptr);
+  table_.reset();
+}
+
+}  // namespace siteplane::loop
