@@ -48,9 +48,10 @@ void formatHead(HeadBuffer& out, const ResponseHead& head, std::string_view date
   fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: siteplane\r\nDate: {}\r\n", head.status,
                  reasonPhrase(head.status), date);
   if (head.substatus != 0) fmt::format_to(it, "X-Status: {}.{}\r\n", head.status, head.substatus);
-  if (!head.contentType.empty()) fmt::format_to(it, "Content-Type: {}\r\n", head.contentType);
+  if (!head.framingInExtra && !head.contentType.empty())
+    fmt::format_to(it, "Content-Type: {}\r\n", head.contentType);
   // 304 and 1xx carry no body and no length (RFC 9110 8.6).
-  if (head.status != 304 && head.status >= 200)
+  if (!head.framingInExtra && head.status != 304 && head.status >= 200)
     fmt::format_to(it, "Content-Length: {}\r\n", head.contentLength);
   if (!head.keepAlive) {
     out.append(std::string_view("Connection: close\r\n"));

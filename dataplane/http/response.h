@@ -35,6 +35,8 @@ struct ResponseHead {
   bool keepAlive = true;
   bool http10 = false;            // an HTTP/1.0 client: keep-alive must be announced
   std::string_view extraHeaders;  // complete "Name: value\r\n" lines
+  // extraHeaders already carry Content-Type and Content-Length (static file responses).
+  bool framingInExtra = false;
 };
 
 // Appends the status line and headers, ending with the blank line.

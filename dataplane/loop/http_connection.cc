@@ -100,7 +100,12 @@ void HttpConnection::armTimer() {
 void HttpConnection::onStreamData(const char* data, size_t length) noexcept {
   if (stream_.closing()) return;
   try {
-    if (!pending_.empty()) {
+    if (responding_) {
+      // Pipelined requests behind a response still streaming wait their turn; stop reading so a
+      // client cannot queue unbounded input.
+      pending_.append(data, length);
+      stream_.pauseReading();
+    } else if (!pending_.empty()) {
       pending_.append(data, length);
       std::string buffered;
       buffered.swap(pending_);
@@ -116,9 +121,9 @@ void HttpConnection::onStreamData(const char* data, size_t length) noexcept {
 
 void HttpConnection::parse(const char* data, size_t length) {
   while (!stream_.closing()) {
-    if (stream_.backlog() > Stream::kHighWatermark) {
-      // The client is not reading its responses: keep its remaining requests for later and stop
-      // reading until the output drains.
+    if (responding_ || stream_.backlog() > Stream::kHighWatermark) {
+      // A file is still streaming, or the client is not reading its responses: keep the rest of
+      // its requests for later and stop reading until the output drains.
       pending_.append(data, length);
       stream_.pauseReading();
       stream_.notifyWhenDrained();
@@ -134,18 +139,24 @@ void HttpConnection::parse(const char* data, size_t length) {
     }
     if (!parser_.complete()) break;
     handleRequest();
-    parser_.reset();
-    requestTimerArmed_ = false;
   }
   armTimer();
 }
 
 void HttpConnection::onStreamDrained() noexcept {
-  if (stream_.closing() || pending_.empty()) return;
-  std::string buffered;
-  buffered.swap(pending_);
-  stream_.resumeReading();
+  if (stream_.closing()) return;
   try {
+    if (responding_) {
+      continueBody();
+      if (responding_) return;
+    }
+    if (pending_.empty()) {
+      stream_.resumeReading();
+      return;
+    }
+    std::string buffered;
+    buffered.swap(pending_);
+    stream_.resumeReading();
     parse(buffered.data(), buffered.size());
   } catch (...) {
     stream_.close(Stream::CloseMode::kAbort);
@@ -155,16 +166,16 @@ void HttpConnection::onStreamDrained() noexcept {
 void HttpConnection::respondToParseError() {
   using Error = http::RequestParser::Error;
   const http::Request* request = parser_.headersComplete() ? &parser_.request() : nullptr;
+  keepAlive_ = false;
   switch (parser_.error()) {
     case Error::kHeaderTooLarge:
-      respond(nullptr, 431, 0, "Request Header Fields Too Large", {}, nullptr, false);
+      respond(nullptr, 431, 0, "Request Header Fields Too Large", {}, nullptr);
       break;
     case Error::kBodyTooLarge:
-      respond(request, 413, 0, "Content Too Large - the request body exceeds the limit", {}, nullptr,
-              false);
+      respond(request, 413, 0, "Content Too Large - the request body exceeds the limit", {}, nullptr);
       break;
     default:
-      respond(nullptr, 400, 0, "Bad Request", {}, nullptr, false);
+      respond(nullptr, 400, 0, "Bad Request", {}, nullptr);
       break;
   }
   log()->debug("[C{}] request_refused peer={} error={}", stream_.id(), stream_.peerAddress(),
@@ -176,94 +187,198 @@ void HttpConnection::handleRequest() {
   const http::Request& request = parser_.request();
   const table::BindingTable* table = worker_.table().get();
   if (!table) {
-    respond(&request, 503, 0, "Service Unavailable", {}, nullptr, false);
-    stream_.close(Stream::CloseMode::kGraceful);
+    keepAlive_ = false;
+    respond(&request, 503, 0, "Service Unavailable", {}, nullptr);
+    finishResponse();
     return;
   }
   http::ConnectionFacts facts{stream_.localAddress(), stream_.localPort(), stream_.tls()};
   http::Decision decision = http::dispatch(*table, facts, request);
-  const bool keepAlive = request.keepAlive && !closeAfterResponse_ && !worker_.stopping() &&
-                         !request.upgrade && decision.status != 400;
+  keepAlive_ = request.keepAlive && !closeAfterResponse_ && !worker_.stopping() &&
+               !request.upgrade && decision.status != 400;
   if (decision.route) lastRoute_ = decision.route;
 
   if (decision.serve()) {
-    // Until static files are wired in, a served request gets a short page naming its site.
-    const table::SitePolicy& site = *decision.route->site;
-    fmt::basic_memory_buffer<char, 256> body;
-    fmt::format_to(std::back_inserter(body), "siteplane site {} binding {}\n", site.name,
-                   decision.route->binding);
-    respond(&request, 200, 0, std::string_view(body.data(), body.size()), {}, decision.route,
-            keepAlive);
+    serveStatic(request, decision);
   } else if (decision.status == 301) {
     fmt::basic_memory_buffer<char, 256> location;
     fmt::format_to(std::back_inserter(location), "Location: {}\r\n", decision.location);
     respond(&request, 301, 0, decision.message, std::string_view(location.data(), location.size()),
-            decision.route, keepAlive);
+            decision.route);
   } else if (decision.status == 405) {
-    respond(&request, 405, 0, decision.message, "Allow: GET, HEAD\r\n", decision.route, keepAlive);
+    respond(&request, 405, 0, decision.message, "Allow: GET, HEAD\r\n", decision.route);
   } else {
-    respond(&request, decision.status, decision.substatus, decision.message, {}, decision.route,
-            keepAlive);
+    respond(&request, decision.status, decision.substatus, decision.message, {}, decision.route);
   }
-  if (!keepAlive) stream_.close(Stream::CloseMode::kGraceful);
+  if (!responding_) finishResponse();
+}
+
+void HttpConnection::serveStatic(const http::Request& request, const http::Decision& decision) {
+  staticfiles::StaticRequest query;
+  query.method = request.methodName;
+  query.target = request.path;
+  query.ifNoneMatch = request.header("if-none-match");
+  query.ifModifiedSince = request.header("if-modified-since");
+  query.range = request.header("range");
+  query.ifRange = request.header("if-range");
+  query.ifMatch = request.header("if-match");
+  query.ifUnmodifiedSince = request.header("if-unmodified-since");
+  staticfiles::StaticResponse response =
+      worker_.staticHandler().handle(query, decision.route->site->root);
+
+  std::string& headers = worker_.headerScratch();
+  headers.clear();
+  response.appendHeaders(headers);
+  const int status = response.status;
+  if (status == 200 || status == 206 || status == 304) {
+    size_t headBytes = writeHead(&request, status, 0, {}, 0, headers, true);
+    uint64_t bodyBytes = response.sendBody ? response.length : 0;
+    record(&request, status, 0, decision.route, headBytes + bodyBytes);
+    if (bodyBytes > 0) {
+      body_ = std::move(response.file);
+      bodyOffset_ = response.offset;
+      bodyRemaining_ = bodyBytes;
+      responding_ = true;
+      continueBody();
+    }
+    return;
+  }
+  if (status == 301) {
+    // A directory without its trailing slash: the static module gives the path, the query is ours.
+    headers.append("Location: ").append(response.location);
+    if (!request.query.empty()) headers.append("?").append(request.query);
+    headers.append("\r\n");
+    respond(&request, 301, 0, "Moved Permanently", headers, decision.route);
+    return;
+  }
+  std::string_view message = http::reasonPhrase(status);
+  respond(&request, status, 0, message, headers, decision.route);
+}
+
+void HttpConnection::continueBody() {
+  auto& buffer = worker_.fileBuffer();
+  while (bodyRemaining_ > 0 && !stream_.closing()) {
+    if (stream_.backlog() >= Stream::kHighWatermark) {
+      stream_.notifyWhenDrained();
+      // Progress restarts the clock: only a client that stops reading for keepAliveTimeout is cut.
+      stream_.setTimer(worker_.limits().keepAliveTimeout);
+      return;
+    }
+    if (body_->inMemory()) {
+      std::string_view contents = body_->contents();
+      if (bodyOffset_ + bodyRemaining_ > contents.size()) {
+        stream_.close(Stream::CloseMode::kAbort);
+        return;
+      }
+      stream_.write(contents.data() + bodyOffset_, static_cast<size_t>(bodyRemaining_));
+      bodyOffset_ += bodyRemaining_;
+      bodyRemaining_ = 0;
+      break;
+    }
+    size_t want = static_cast<size_t>(std::min<uint64_t>(bodyRemaining_, buffer.size()));
+    auto read = body_->read(bodyOffset_, buffer.data(), want);
+    if (!read || *read == 0) {
+      // The file shrank on disk after Content-Length went out: the only honest end is an abort.
+      log()->warn("[C{}] file_read_failed error={}", stream_.id(),
+                  read ? std::string("truncated") : read.message());
+      stream_.close(Stream::CloseMode::kAbort);
+      return;
+    }
+    stream_.write(buffer.data(), *read);
+    bodyOffset_ += *read;
+    bodyRemaining_ -= *read;
+  }
+  if (bodyRemaining_ == 0 && responding_) {
+    responding_ = false;
+    body_.reset();
+    finishResponse();
+  }
+}
+
+void HttpConnection::finishResponse() {
+  parser_.reset();
+  requestTimerArmed_ = false;
+  if (!keepAlive_) {
+    stream_.close(Stream::CloseMode::kGraceful);
+    return;
+  }
+  armTimer();
+  // Pipelined requests that waited for this response go next (from onStreamDrained, so that the
+  // stack does not grow with the pipeline depth).
+  if (!pending_.empty()) stream_.notifyWhenDrained();
+}
+
+size_t HttpConnection::writeHead(const http::Request* request, int status, int substatus,
+                                 std::string_view contentType, size_t contentLength,
+                                 std::string_view extraHeaders, bool framingInExtra) {
+  http::ResponseHead head;
+  head.status = status;
+  head.substatus = substatus;
+  head.contentType = contentType;
+  head.contentLength = contentLength;
+  head.keepAlive = keepAlive_;
+  head.http10 = request && request->versionMajor == 1 && request->versionMinor == 0;
+  head.extraHeaders = extraHeaders;
+  head.framingInExtra = framingInExtra;
+  http::HeadBuffer out;
+  http::formatHead(out, head, worker_.date().now());
+  stream_.write(out.data(), out.size());
+  return out.size();
 }
 
 void HttpConnection::respond(const http::Request* request, int status, int substatus,
                              std::string_view body, std::string_view extraHeaders,
-                             const table::Route* route, bool keepAlive) {
+                             const table::Route* route) {
   const bool head = request && request->method == HTTP_HEAD;
   // Error pages end with a newline so that terminals show them cleanly.
-  const bool errorPage = status >= 300;
-  http::ResponseHead responseHead;
-  responseHead.status = status;
-  responseHead.substatus = substatus;
-  responseHead.contentType = kTextPlain;
-  responseHead.contentLength = body.size() + (errorPage ? 1 : 0);
-  responseHead.keepAlive = keepAlive;
-  responseHead.http10 = request && request->versionMajor == 1 && request->versionMinor == 0;
-  responseHead.extraHeaders = extraHeaders;
-  http::HeadBuffer out;
-  http::formatHead(out, responseHead, worker_.date().now());
+  size_t headBytes = writeHead(request, status, substatus, kTextPlain, body.size() + 1,
+                               extraHeaders, false);
+  size_t bodyBytes = 0;
   if (!head) {
-    out.append(body);
-    if (errorPage) out.push_back('\n');
+    stream_.write(body);
+    stream_.write("\n", 1);
+    bodyBytes = body.size() + 1;
   }
-  stream_.write(out.data(), out.size());
+  record(request, status, substatus, route, headBytes + bodyBytes);
+}
 
-  const std::string& siteName = route ? route->site->name : std::string();
+void HttpConnection::record(const http::Request* request, int status, int substatus,
+                            const table::Route* route, uint64_t bytes) {
+  static const std::string kNoSite;
+  const std::string& siteName = route ? route->site->name : kNoSite;
   worker_.mutableStats().requests.fetch_add(1, std::memory_order_relaxed);
   worker_.mutableStats().countRequest(siteName, status);
   const http::AccessLog& accessLog = worker_.accessLog();
   if (!accessLog.enabled()) return;
-  http::AccessRecord record;
-  record.time = std::chrono::system_clock::now();
-  record.serverIp = stream_.localAddress();
-  record.serverPort = stream_.localPort();
-  record.clientIp = stream_.peerAddress();
+  http::AccessRecord entry;
+  entry.time = std::chrono::system_clock::now();
+  entry.serverIp = stream_.localAddress();
+  entry.serverPort = stream_.localPort();
+  entry.clientIp = stream_.peerAddress();
   if (request) {
-    record.method = request->methodName;
-    record.uriStem = request->path;
-    record.uriQuery = request->query;
-    record.host = request->host;
+    entry.method = request->methodName;
+    entry.uriStem = request->path;
+    entry.uriQuery = request->query;
+    entry.host = request->host;
   }
-  record.status = status;
-  record.substatus = substatus;
-  record.bytes = out.size();
+  entry.status = status;
+  entry.substatus = substatus;
+  entry.bytes = bytes;
   uint64_t now = uv_now(worker_.loop());
-  record.timeTakenMs = requestTimerArmed_ && now >= requestStart_ ? now - requestStart_ : 0;
+  entry.timeTakenMs = requestTimerArmed_ && now >= requestStart_ ? now - requestStart_ : 0;
   std::string subject;
   if (const auto* tls = stream_.tls()) {
-    record.tlsVersion = tls->version();
-    record.tlsCipher = tls->cipher();
-    record.sni = tls->serverName();
+    entry.tlsVersion = tls->version();
+    entry.tlsCipher = tls->cipher();
+    entry.sni = tls->serverName();
     if (route && route->site->clientCertificate != table::ClientCertificateMode::kIgnore &&
         tls->clientCertificate() == tls::TlsSession::ClientCertificateState::kValid) {
       subject = tls->clientSubject();
-      record.clientSubject = subject;
+      entry.clientSubject = subject;
     }
   }
-  record.site = siteName;
-  accessLog.write(record);
+  entry.site = siteName;
+  accessLog.write(entry);
 }
 
 void HttpConnection::onStreamEnd() noexcept {
@@ -273,9 +388,15 @@ void HttpConnection::onStreamEnd() noexcept {
 }
 
 void HttpConnection::onStreamTimeout() noexcept {
+  if (responding_) {
+    log()->debug("[C{}] send_timeout peer={}", stream_.id(), stream_.peerAddress());
+    stream_.close(Stream::CloseMode::kAbort);
+    return;
+  }
   if (parser_.started()) {
     log()->debug("[C{}] request_timeout peer={}", stream_.id(), stream_.peerAddress());
-    respond(nullptr, 408, 0, "Request Timeout", {}, nullptr, false);
+    keepAlive_ = false;
+    respond(nullptr, 408, 0, "Request Timeout", {}, nullptr);
   } else {
     log()->trace("[C{}] keepalive_timeout", stream_.id());
   }

@@ -11,6 +11,7 @@
 #include "dataplane/http/request_parser.h"
 #include "dataplane/http/site_dispatcher.h"
 #include "dataplane/loop/stream.h"
+#include "dataplane/static/open_file.h"
 #include "dataplane/tls/tls_session.h"
 
 namespace siteplane::loop {
@@ -52,11 +53,22 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
  private:
   void parse(const char* data, size_t length);
   void handleRequest();
+  void serveStatic(const http::Request& request, const http::Decision& decision);
+  // A complete text response (error pages, redirects).
   void respond(const http::Request* request, int status, int substatus, std::string_view body,
-               std::string_view extraHeaders, const table::Route* route, bool keepAlive);
+               std::string_view extraHeaders, const table::Route* route);
+  // Status line and headers; the body (if any) follows from the caller.
+  size_t writeHead(const http::Request* request, int status, int substatus,
+                   std::string_view contentType, size_t contentLength,
+                   std::string_view extraHeaders, bool framingInExtra);
+  void record(const http::Request* request, int status, int substatus, const table::Route* route,
+              uint64_t bytes);
+  // Streams the file body in flight until done or the output is full; then finishes the response.
+  void continueBody();
+  void finishResponse();
   void respondToParseError();
   void armTimer();
-  bool idle() const { return !parser_.started() && pending_.empty(); }
+  bool idle() const { return !parser_.started() && pending_.empty() && !responding_; }
 
   Worker& worker_;
   std::shared_ptr<WorkerListener> listener_;
@@ -67,6 +79,11 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   uint64_t requestStart_ = 0;                // uv_now when the request's first byte came
   uint64_t drainDeadline_ = 0;
   bool requestTimerArmed_ = false;
+  bool keepAlive_ = true;   // of the response being written
+  bool responding_ = false;  // a file body is still streaming
+  std::shared_ptr<const staticfiles::OpenFile> body_;
+  uint64_t bodyOffset_ = 0;
+  uint64_t bodyRemaining_ = 0;
   bool closeAfterResponse_ = false;
   bool counted_ = false;
 };

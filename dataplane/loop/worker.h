@@ -22,6 +22,7 @@
 #include "dataplane/loop/data_plane.h"
 #include "dataplane/loop/listener_socket.h"
 #include "dataplane/loop/stream.h"
+#include "dataplane/static/static_handler.h"
 
 namespace siteplane::loop {
 
@@ -93,6 +94,12 @@ class Worker {
   WorkerStats& mutableStats() { return stats_; }
   StreamBuffers& buffers() { return buffers_; }
   http::HttpDate& date() { return date_; }
+  staticfiles::StaticHandler& staticHandler() { return staticHandler_; }
+  // Scratch for response header lines; reused, never shrunk (one per worker).
+  std::string& headerScratch() { return headerScratch_; }
+  // Scratch for reading file bodies, separate from StreamBuffers: a body may be produced while
+  // the stream's plaintext buffer still holds pipelined requests being parsed.
+  std::array<char, 64 * 1024>& fileBuffer() { return fileBuffer_; }
   bool stopping() const { return stopping_; }
   // Called by a connection from its close callback; frees it.
   void release(HttpConnection* connection);
@@ -138,6 +145,9 @@ class Worker {
   bool stopped_ = false;
   StreamBuffers buffers_;
   http::HttpDate date_;
+  staticfiles::StaticHandler staticHandler_;
+  std::string headerScratch_;
+  std::array<char, 64 * 1024> fileBuffer_;
   WorkerStats stats_;
 };
 
