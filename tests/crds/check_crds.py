@@ -590,7 +590,7 @@ def check_manifests(args):
     objects = load_manifests(args, problems)
     for document, _ in objects:
         for position, field, message in validator.errors(document):
-            problems.add(position, "%s %s: %s" % (document.describe(), field, message))
+            problems.add(position, "%s: %s" % (" ".join(filter(None, [document.describe(), field])), message))
     if not problems.lines:
         check_coherence(objects, problems, examples=args.examples)
     kinds = {}
@@ -790,7 +790,7 @@ def schema_errors(validator, path, shown):
     lines = []
     for document in documents:
         for position, field, message in validator.errors(document):
-            lines.append("%s: %s %s: %s" % (position, document.describe(), field, message))
+            lines.append("%s: %s: %s" % (position, " ".join(filter(None, [document.describe(), field])), message))
     return lines
 
 
