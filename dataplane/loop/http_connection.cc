@@ -63,7 +63,7 @@ void HttpConnection::begin(uv_stream_t* server) {
 
 std::shared_ptr<const tls::ServerContext> HttpConnection::selectContext(
     std::string_view serverName) noexcept {
-  const table::BindingTable* table = worker_.table().get();
+  const table::BindingTable* table = drainTable_ ? drainTable_.get() : worker_.table().get();
   if (!table) return nullptr;
   const table::Route* route = table->route(stream_.localAddress(), stream_.localPort(), serverName);
   if (!route) return nullptr;
@@ -185,7 +185,7 @@ void HttpConnection::respondToParseError() {
 
 void HttpConnection::handleRequest() {
   const http::Request& request = parser_.request();
-  const table::BindingTable* table = worker_.table().get();
+  const table::BindingTable* table = drainTable_ ? drainTable_.get() : worker_.table().get();
   if (!table) {
     keepAlive_ = false;
     respond(&request, 503, 0, "Service Unavailable", {}, nullptr);
@@ -407,15 +407,17 @@ void HttpConnection::onStreamHandshakeFailed(const std::string& reason) noexcept
   worker_.mutableStats().countHandshakeFailure(reason);
 }
 
-void HttpConnection::drain(uint64_t deadlineMs) {
+void HttpConnection::drain(uint64_t deadlineMs, std::shared_ptr<const table::BindingTable> served) {
   if (stream_.closing()) return;
   closeAfterResponse_ = true;
+  if (served && !drainTable_) drainTable_ = std::move(served);
   if (drainDeadline_ == 0 || deadlineMs < drainDeadline_) drainDeadline_ = deadlineMs;
   worker_.scheduleDrainDeadline(drainDeadline_);
   if (idle()) stream_.close(Stream::CloseMode::kGraceful);
 }
 
-void HttpConnection::onTableSwapped(const table::BindingTable& next) {
+void HttpConnection::onTableSwapped(const std::shared_ptr<const table::BindingTable>& previous,
+                                    const table::BindingTable& next) {
   if (!lastRoute_ || stream_.closing()) return;
   // The binding this connection last served, looked up by its declared host name: the same
   // binding name means it survived the swap (perhaps with a new certificate or site settings).
@@ -426,7 +428,7 @@ void HttpConnection::onTableSwapped(const table::BindingTable& next) {
   }
   lastRoute_ = nullptr;
   log()->debug("[C{}] binding_removed draining", stream_.id());
-  drain(uv_now(worker_.loop()) + static_cast<uint64_t>(worker_.drainTimeout().count()));
+  drain(uv_now(worker_.loop()) + static_cast<uint64_t>(worker_.drainTimeout().count()), previous);
 }
 
 void HttpConnection::onStreamClosed() noexcept {

@@ -29,10 +29,13 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   void begin(uv_stream_t* server);
   // Finish the request in flight (answered with Connection: close) and close; idle: close now.
   // The worker aborts it if it is still open at deadlineMs.
-  void drain(uint64_t deadlineMs);
-  // The worker switched tables. lastRoute_ points into the previous one, still alive during the
-  // call. A connection whose binding disappeared drains.
-  void onTableSwapped(const table::BindingTable& next);
+  // `served` is the table its request in flight is answered with: the one the connection was
+  // served by before its listener or binding went away (null: the worker's current table).
+  void drain(uint64_t deadlineMs, std::shared_ptr<const table::BindingTable> served = nullptr);
+  // The worker switched from `previous` to `next`. lastRoute_ points into previous. A connection
+  // whose binding disappeared drains, answering its request in flight with the previous table.
+  void onTableSwapped(const std::shared_ptr<const table::BindingTable>& previous,
+                      const table::BindingTable& next);
   void abort() { stream_.close(Stream::CloseMode::kAbort); }
   uint64_t drainDeadline() const { return drainDeadline_; }
   const WorkerListener& listener() const { return *listener_; }
@@ -76,6 +79,8 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   http::RequestParser parser_;
   std::string pending_;  // plaintext not parsed yet (pipelined behind an unfinished response)
   const table::Route* lastRoute_ = nullptr;  // in the worker's current table
+  // While draining: the table the connection's binding still exists in.
+  std::shared_ptr<const table::BindingTable> drainTable_;
   uint64_t requestStart_ = 0;                // uv_now when the request's first byte came
   uint64_t drainDeadline_ = 0;
   bool requestTimerArmed_ = false;

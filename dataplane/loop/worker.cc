@@ -147,9 +147,9 @@ void Worker::apply(Publication& publication) {
   table_ = publication.table;
   for (auto& connection : connections_) {
     if (connection->listener().removed) {
-      connection->drain(deadline);
+      connection->drain(deadline, previous);
     } else {
-      connection->onTableSwapped(*table_);
+      connection->onTableSwapped(previous, *table_);
     }
   }
   previous.reset();
