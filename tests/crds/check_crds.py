@@ -4,6 +4,8 @@
     check_crds.py crds       every CRD is well-formed: a structural schema Kubernetes accepts, CEL
                              rules and printer columns that name fields the schema has
     check_crds.py cases      the schema accepts and rejects what tests/crds/schema_cases.yaml says
+    check_crds.py parity     `siteplane validate` gives the same verdict on those cases (skipped,
+                             exit 77, while the binary has no validate command)
     check_crds.py manifests  every object under manifests/ (or --manifests DIR) meets its kind's
                              schema, and the set is coherent (references resolve, roots exist,
                              loopback only)
@@ -25,6 +27,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 try:
     import jsonschema
@@ -495,18 +498,14 @@ def resolve_column(json_path, schema):
 
 def check_cases(args):
     validator = crd_schema.SchemaValidator(args.source_dir)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema_cases.yaml")
-    documents = crd_schema.load_documents(path, os.path.relpath(path, args.source_dir))
+    path, bases, cases = load_cases(args)
     problems = Problems()
-    bases = documents[0].data["bases"]
-    cases = documents[0].data["cases"]
     for case in cases:
         name = case["name"]
-        data = copy.deepcopy(bases[case["kind"]])
-        for dotted, value in case.get("set", {}).items():
-            set_path(data, dotted, value)
-        for dotted in case.get("unset", []):
-            unset_path(data, dotted)
+        if case.get("decoder") not in (None, "rejects", "lenient") or (
+                case.get("decoder") == "rejects" and "reject" in case):
+            problems.add(name, "decoder: must be rejects (only on accepted cases) or lenient")
+        data = case_object(bases, case)
         document = crd_schema.Document(path, 0, yaml.compose(yaml.safe_dump(data)), data)
         errors = validator.errors(document)
         paths = [field for _, field, _ in errors]
@@ -523,6 +522,67 @@ def check_cases(args):
     print("checked %d schema case(s): %d must be accepted, %d rejected"
           % (len(cases), len(cases) - rejected, rejected))
     return problems.report("schema_cases.yaml")
+
+
+def load_cases(args):
+    """(path, bases, cases) of tests/crds/schema_cases.yaml."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema_cases.yaml")
+    table = crd_schema.load_documents(path, os.path.relpath(path, args.source_dir))[0].data
+    return path, table["bases"], table["cases"]
+
+
+def case_object(bases, case):
+    """The object of a case: its kind's base with the case's set and unset applied."""
+    data = copy.deepcopy(bases[case["kind"]])
+    for dotted, value in case.get("set", {}).items():
+        set_path(data, dotted, value)
+    for dotted in case.get("unset", []):
+        unset_path(data, dotted)
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+# parity: siteplane's decoder agrees with the schema on every case
+
+def check_parity(args):
+    """Runs every schema case through `siteplane validate`: both validators must give the same
+    verdict, except where a case's `decoder:` says the decoder knowingly differs:
+      decoder: rejects  -- a rule the schema cannot express (the decoder must reject);
+      decoder: lenient  -- a known gap in the decoder (it may accept; reported while it does).
+    """
+    binary = validate_binary(args)
+    if binary is None:
+        return SKIP
+    _, bases, cases = load_cases(args)
+    problems = Problems()
+    lenient = []
+    with tempfile.TemporaryDirectory(prefix="siteplane-parity-") as directory:
+        for case in cases:
+            path = os.path.join(directory, "case.yaml")
+            with open(path, "w") as stream:
+                stream.write("# %s\n" % case["name"])
+                yaml.safe_dump(case_object(bases, case), stream, sort_keys=False)
+            run = subprocess.run([binary, "validate", path], capture_output=True, text=True,
+                                 timeout=60)
+            if run.returncode not in (0, 1):
+                problems.add(case["name"], "siteplane validate exited %d: %s"
+                             % (run.returncode, run.stderr.strip()))
+                continue
+            decoder_rejects = run.returncode == 1
+            expected = case.get("decoder", "rejects" if "reject" in case else "accepts")
+            output = (run.stderr or run.stdout).strip().replace(directory + os.sep, "")
+            if expected == "lenient":
+                if decoder_rejects:
+                    print("%s: the decoder now rejects it; drop 'decoder: lenient'" % case["name"])
+                else:
+                    lenient.append(case["name"])
+            elif decoder_rejects != (expected == "rejects"):
+                problems.add(case["name"], "the schema %s it but siteplane validate %s: %s"
+                             % ("rejects" if "reject" in case else "accepts",
+                                "rejects" if decoder_rejects else "accepts", output))
+    print("checked %d case(s) through siteplane validate; known decoder gaps: %s"
+          % (len(cases), "; ".join(lenient) or "none"))
+    return problems.report("parity of crds/ and siteplane validate")
 
 
 def split_path(dotted):
@@ -797,19 +857,29 @@ def schema_errors(validator, path, shown):
 # ----------------------------------------------------------------------------------------------
 # cli: siteplane validate manifests/
 
-def check_cli(args):
+def validate_binary(args):
+    """The siteplane binary when it has a validate command, else None (and says why)."""
     binary = os.path.join(args.binary_dir, "siteplane")
     if not os.access(binary, os.X_OK):
         print("skipped: %s is not built" % binary)
-        return SKIP
+        return None
+    # `siteplane validate --help` alone proves nothing: CLI11 prints the top-level help and exits
+    # 0 for an unknown subcommand followed by --help. The command must be listed.
     help_run = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
     if not re.search(r"^\s+validate\b", help_run.stdout, re.MULTILINE):
         print("skipped: siteplane has no validate command yet")
-        return SKIP
+        return None
     probe = subprocess.run([binary, "validate", "--help"], capture_output=True, text=True,
                            timeout=60)
     if probe.returncode != 0:
         print("skipped: `siteplane validate --help` exits %d" % probe.returncode)
+        return None
+    return binary
+
+
+def check_cli(args):
+    binary = validate_binary(args)
+    if binary is None:
         return SKIP
     problems = Problems()
     run = subprocess.run([binary, "validate", args.manifests], capture_output=True, text=True,
@@ -830,7 +900,7 @@ def check_cli(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("check", choices=["crds", "cases", "manifests", "invalid", "cli"])
+    parser.add_argument("check", choices=["crds", "cases", "parity", "manifests", "invalid", "cli"])
     parser.add_argument("--source-dir", default=os.environ.get("SITEPLANE_SOURCE_DIR"))
     parser.add_argument("--binary-dir", default=os.environ.get("SITEPLANE_BINARY_DIR"))
     parser.add_argument("--manifests", help="directory to check instead of the examples in "
@@ -842,7 +912,8 @@ def main():
     args.manifests = os.path.abspath(args.manifests or os.path.join(args.source_dir, "manifests"))
     if args.check == "cli" and not args.binary_dir:
         parser.error("--binary-dir (or SITEPLANE_BINARY_DIR) is required for cli")
-    checks = {"crds": check_crds, "cases": check_cases, "manifests": check_manifests,
+    checks = {"crds": check_crds, "cases": check_cases, "parity": check_parity,
+              "manifests": check_manifests,
               "invalid": check_invalid, "cli": check_cli}
     return checks[args.check](args)
 
