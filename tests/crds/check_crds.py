@@ -64,6 +64,27 @@ METADATA_COLUMNS = {"name": "string", "namespace": "string", "creationTimestamp"
                     "generation": "integer", "resourceVersion": "string", "uid": "string"}
 PYTHON_TYPES = {"string": str, "boolean": bool, "object": dict, "array": list}
 
+# The contract every engineer codes against (DESIGN.md and the resource schema): the columns
+# `kubectl get` shows by default, in this order before AGE ...
+REQUIRED_COLUMNS = {
+    "Site": ["ID", "Root", "Upstream", "Require SSL", "Client Cert", "Ready"],
+    "Binding": ["Site", "Protocol", "Address", "Port", "Host", "Certificate", "Programmed"],
+    "Certificate": ["Ready", "Not After", "Thumbprint", "Issuer"],
+    "Issuer": ["Ready"],
+}
+# ... and the defaults that do not depend on another field. Every `default:` in a CRD must be
+# listed here, so that a default cannot be added or changed without changing the contract.
+EXPECTED_DEFAULTS = {
+    "Site": {"spec.ssl": {}, "spec.ssl.requireSSL": False, "spec.ssl.redirectHTTP": False,
+             "spec.ssl.require128BitCiphers": False, "spec.ssl.clientCertificate": "Ignore",
+             "spec.ssl.minTLSVersion": "1.2"},
+    "Binding": {},
+    "Certificate": {"spec.duration": "2160h", "spec.privateKey": {},
+                    "spec.privateKey.algorithm": "ECDSA", "spec.privateKey.rotationPolicy": "Never",
+                    "spec.isCA": False, "spec.issuerRef.kind": "Issuer"},
+    "Issuer": {},
+}
+
 
 class Problems:
     """Collects every problem of a check, so that one run reports all of them."""
@@ -202,8 +223,35 @@ def check_crds(args):
             problems.add(where, "not a valid JSON Schema once converted: %s" % error.message)
         version = crd["spec"]["versions"][0]
         check_columns(version.get("additionalPrinterColumns", []), schema, where, problems)
+        check_contract(kind, version.get("additionalPrinterColumns", []), schema, where,
+                       problems)
     print("checked %d CRD file(s): %s" % (len(files), ", ".join(sorted(crds))))
     return problems.report("crds/")
+
+
+def check_contract(kind, columns, schema, where, problems):
+    shown = [column.get("name") for column in columns if not column.get("priority")]
+    if shown[:len(REQUIRED_COLUMNS[kind])] != REQUIRED_COLUMNS[kind]:
+        problems.add(where, "default columns must start with %s, got %s"
+                     % (", ".join(REQUIRED_COLUMNS[kind]), ", ".join(map(str, shown))))
+    defaults = {}
+    collect_defaults(schema.get("properties", {}).get("spec", {}), "spec", defaults)
+    if defaults != EXPECTED_DEFAULTS[kind]:
+        for field in sorted(set(defaults) | set(EXPECTED_DEFAULTS[kind])):
+            have = defaults.get(field, "(none)")
+            want = EXPECTED_DEFAULTS[kind].get(field, "(none)")
+            if have != want:
+                problems.add(where, "default of %s is %r, the contract says %r"
+                             % (field, have, want))
+
+
+def collect_defaults(node, path, defaults):
+    if "default" in node:
+        defaults[path] = node["default"]
+    for name, sub in node.get("properties", {}).items():
+        collect_defaults(sub, "%s.%s" % (path, name), defaults)
+    if isinstance(node.get("items"), dict):
+        collect_defaults(node["items"], path + "[*]", defaults)
 
 
 def check_root(schema, kind, where, problems):
