@@ -50,7 +50,8 @@ struct FileCacheOptions {
 class FileCache {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
-  // Injectable so tests can step time; defaults to steady_clock::now.
+  // Injectable so tests can step time; defaults to steady_clock::now. A worker may pass its
+  // loop's cached time (uv_now) and save a clock_gettime per request.
   using Clock = std::function<TimePoint()>;
 
   struct Lookup {

@@ -97,6 +97,14 @@ Result<std::shared_ptr<const OpenFile>> OpenFile::create(UniqueFd fd, std::strin
   // Three 64-bit hex numbers, two dashes and two quotes always fit in 64 bytes.
   file->etagLength_ = static_cast<size_t>(length);
   HttpDate::format(st.st_mtim.tv_sec, file->lastModified_);
+
+  std::string& headers = file->headers_;
+  headers.reserve(128 + contentType.size());
+  headers.append("Content-Type: ").append(contentType).append("\r\n");
+  headers.append("Accept-Ranges: bytes\r\n");
+  file->validatorsOffset_ = headers.size();
+  headers.append("ETag: ").append(file->etag()).append("\r\n");
+  headers.append("Last-Modified: ").append(file->lastModified()).append("\r\n");
   return std::shared_ptr<const OpenFile>(std::move(file));
 }
 

@@ -42,6 +42,14 @@ class OpenFile {
   }
   std::string_view contentType() const { return contentType_; }
 
+  // Header lines precomputed once per file, so that a response's headers are one append:
+  //   "Content-Type: ...\r\nAccept-Ranges: bytes\r\nETag: ...\r\nLast-Modified: ...\r\n"
+  std::string_view representationHeaders() const { return headers_; }
+  // The "ETag: ...\r\nLast-Modified: ...\r\n" tail of representationHeaders(), for 304 and 412.
+  std::string_view validatorHeaders() const {
+    return std::string_view(headers_).substr(validatorsOffset_);
+  }
+
   // True when the whole body is in memory (contents()); false when it is read with read().
   bool inMemory() const { return !fd_.valid(); }
   // The body of an in-memory file. Precondition: inMemory().
@@ -74,6 +82,8 @@ class OpenFile {
   char etag_[64] = {};
   size_t etagLength_ = 0;
   char lastModified_[HttpDate::kLength] = {};
+  std::string headers_;
+  size_t validatorsOffset_ = 0;
 };
 
 }  // namespace siteplane::staticfiles

@@ -33,7 +33,6 @@ void StaticResponse::appendHeaders(std::string& out) const {
   switch (status) {
     case 200:
     case 206:
-      appendHeader(out, "Content-Type", file->contentType());
       out.append("Content-Length: ");
       appendNumber(out, length);
       out.append("\r\n");
@@ -46,14 +45,11 @@ void StaticResponse::appendHeaders(std::string& out) const {
         appendNumber(out, file->size());
         out.append("\r\n");
       }
-      appendHeader(out, "ETag", file->etag());
-      appendHeader(out, "Last-Modified", file->lastModified());
-      appendHeader(out, "Accept-Ranges", "bytes");
+      out.append(file->representationHeaders());
       break;
     case 304:
     case 412:
-      appendHeader(out, "ETag", file->etag());
-      appendHeader(out, "Last-Modified", file->lastModified());
+      out.append(file->validatorHeaders());
       break;
     case 301:
       appendHeader(out, "Location", location);
@@ -64,8 +60,7 @@ void StaticResponse::appendHeaders(std::string& out) const {
     case 416:
       out.append("Content-Range: bytes */");
       appendNumber(out, file->size());
-      out.append("\r\n");
-      appendHeader(out, "Accept-Ranges", "bytes");
+      out.append("\r\nAccept-Ranges: bytes\r\n");
       break;
     default:
       break;

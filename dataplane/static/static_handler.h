@@ -49,7 +49,7 @@ struct StaticResponse {
   std::string location;
 
   // Appends this response's header lines ("Name: value\r\n" each) to `out`:
-  //   200/206: Content-Type, Content-Length, ETag, Last-Modified, Accept-Ranges (+ Content-Range)
+  //   200/206: Content-Length (+ Content-Range), Content-Type, Accept-Ranges, ETag, Last-Modified
   //   304:     ETag, Last-Modified
   //   412:     ETag, Last-Modified (so the client sees what it raced with)
   //   301:     Location

@@ -226,13 +226,13 @@ TEST_CASE("StaticHandler writes the full metadata of a 200", "[dataplane][static
   CHECK(response.offset == 0);
   CHECK(response.length == 7);
   CHECK(headers(response) ==
-        "Content-Type: application/json\r\n"
         "Content-Length: 7\r\n"
+        "Content-Type: application/json\r\n"
+        "Accept-Ranges: bytes\r\n"
         "ETag: " +
             std::string(response.file->etag()) +
             "\r\n"
-            "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Accept-Ranges: bytes\r\n");
+            "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
 }
 
 TEST_CASE("StaticHandler answers conditional requests with 304", "[dataplane][static][handler]") {
@@ -295,14 +295,14 @@ TEST_CASE("StaticHandler serves a single byte range with 206", "[dataplane][stat
   CHECK(body(partial) == "2345");
   std::string etag(partial.file->etag());
   CHECK(headers(partial) ==
-        "Content-Type: text/plain; charset=utf-8\r\n"
         "Content-Length: 4\r\n"
         "Content-Range: bytes 2-5/10\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Accept-Ranges: bytes\r\n"
         "ETag: " +
             etag +
             "\r\n"
-            "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Accept-Ranges: bytes\r\n");
+            "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
 
   CHECK(body(ranged("bytes=7-")) == "789");
   CHECK(body(ranged("bytes=-3")) == "789");
