@@ -1,0 +1,264 @@
+#include "controller/store/object_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "common/logging.h"
+#include "controller/store/resource_version.h"
+
+namespace siteplane::store {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kCounterFile = "resource-version";
+constexpr const char* kObjectSuffix = ".json";
+constexpr const char* kTempSuffix = ".tmp";
+
+std::string errnoText(int error) { return std::system_category().message(error); }
+
+Status fsyncDirectory(const fs::path& directory) {
+  int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::error("open " + directory.string() + ": " + errnoText(errno));
+  int result = ::fsync(fd);
+  int error = errno;
+  ::close(fd);
+  if (result != 0) return Status::error("fsync " + directory.string() + ": " + errnoText(error));
+  return Status::ok();
+}
+
+// Creates `directory` if missing and makes its entry in the parent durable.
+Status makeDirectoryDurably(const fs::path& directory) {
+  if (::mkdir(directory.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return Status::ok();
+    return Status::error("mkdir " + directory.string() + ": " + errnoText(errno));
+  }
+  return fsyncDirectory(directory.parent_path());
+}
+
+Result<std::string> readWholeFile(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Result<std::string>::error(errnoText(errno));
+  std::string content;
+  char buffer[16384];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      return Result<std::string>::error(errnoText(error));
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return content;
+}
+
+bool endsWith(const std::string& text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(),
+                                                      suffix) == 0;
+}
+
+// Checks that a loaded object is the one its path says it is; returns what is wrong, or "".
+std::string checkObject(const nlohmann::json& object, const ObjectKey& key) {
+  if (!object.is_object()) return "not a JSON object";
+  auto kind = object.find("kind");
+  if (kind == object.end() || !kind->is_string() || *kind != key.kind) {
+    return "kind does not match the directory " + key.kind;
+  }
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "metadata is missing";
+  auto ns = metadata->find("namespace");
+  if (ns == metadata->end() || !ns->is_string() || *ns != key.ns) {
+    return "metadata.namespace does not match the directory " + key.ns;
+  }
+  auto name = metadata->find("name");
+  if (name == metadata->end() || !name->is_string() || *name != key.name) {
+    return "metadata.name does not match the file name";
+  }
+  auto version = metadata->find("resourceVersion");
+  if (version == metadata->end() || !version->is_string() ||
+      !toResourceVersion(version->get<std::string>())) {
+    return "metadata.resourceVersion is missing or not a number";
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<ObjectFiles> ObjectFiles::create(const fs::path& stateDir) {
+  std::error_code error;
+  fs::create_directories(stateDir, error);
+  if (error) {
+    return Result<ObjectFiles>::error("create state directory " + stateDir.string() + ": " +
+                                      error.message());
+  }
+  fs::path root = stateDir / "objects";
+  if (Status made = makeDirectoryDurably(root); !made) return made;
+  return ObjectFiles(root);
+}
+
+fs::path ObjectFiles::pathOf(const ObjectKey& key) const {
+  return root_ / key.kind / key.ns / (key.name + kObjectSuffix);
+}
+
+Status ObjectFiles::ensureDirectory(const ObjectKey& key) {
+  fs::path directory = root_ / key.kind / key.ns;
+  if (knownDirectories_.count(directory)) return Status::ok();
+  if (Status made = makeDirectoryDurably(root_ / key.kind); !made) return made;
+  if (Status made = makeDirectoryDurably(directory); !made) return made;
+  knownDirectories_.insert(directory);
+  return Status::ok();
+}
+
+Status ObjectFiles::writeFileDurably(const fs::path& path, const std::string& content) {
+  fs::path temp = path;
+  temp += kTempSuffix;
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::error("open " + temp.string() + ": " + errnoText(errno));
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return Status::error("write " + temp.string() + ": " + errnoText(error));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int error = errno;
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return Status::error("fsync " + temp.string() + ": " + errnoText(error));
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int error = errno;
+    ::unlink(temp.c_str());
+    return Status::error("rename " + temp.string() + ": " + errnoText(error));
+  }
+  // The rename is durable only once the directory entry is.
+  return fsyncDirectory(path.parent_path());
+}
+
+Status ObjectFiles::write(const ObjectKey& key, const nlohmann::json& object) {
+  if (Status made = ensureDirectory(key); !made) return made;
+  return writeFileDurably(pathOf(key), object.dump() + "\n");
+}
+
+Status ObjectFiles::remove(const ObjectKey& key, uint64_t resourceVersion) {
+  // The counter first: if we crash after it, the object is still there (the delete was not
+  // acknowledged) and the counter is merely ahead, which is harmless.
+  if (Status saved = writeFileDurably(root_ / kCounterFile, formatResourceVersion(resourceVersion) +
+                                                                "\n");
+      !saved) {
+    return saved;
+  }
+  fs::path path = pathOf(key);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::error("unlink " + path.string() + ": " + errnoText(errno));
+  }
+  return fsyncDirectory(path.parent_path());
+}
+
+Result<ObjectFiles::Loaded> ObjectFiles::load() {
+  auto log = logger("controller.store");
+  Loaded loaded;
+  auto skip = [&](const fs::path& path, const std::string& why) {
+    log->error("state_file_skipped path={} error=\"{}\"", path.string(), why);
+    ++loaded.skipped;
+  };
+  auto removeTemp = [&](const fs::path& path) {
+    // An interrupted write: it never reached its rename, so it was never acknowledged.
+    log->warn("state_temp_file_removed path={}", path.string());
+    std::error_code ignored;
+    fs::remove(path, ignored);
+  };
+
+  std::error_code error;
+  for (const auto& kindEntry : fs::directory_iterator(root_, error)) {
+    const fs::path& kindPath = kindEntry.path();
+    std::string kindName = kindPath.filename().string();
+    if (kindName == kCounterFile) {
+      auto content = readWholeFile(kindPath);
+      std::string text = content ? *content : "";
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      auto counter = toResourceVersion(text);
+      if (!content) {
+        skip(kindPath, content.message());
+      } else if (!counter) {
+        skip(kindPath, "not a resourceVersion");
+      } else {
+        loaded.resourceVersion = std::max(loaded.resourceVersion, *counter);
+      }
+      continue;
+    }
+    if (endsWith(kindName, kTempSuffix)) {
+      removeTemp(kindPath);
+      continue;
+    }
+    if (!kindEntry.is_directory() || !isValidKind(kindName)) {
+      skip(kindPath, "not a kind directory");
+      continue;
+    }
+    std::error_code kindError;
+    for (const auto& nsEntry : fs::directory_iterator(kindPath, kindError)) {
+      const fs::path& nsPath = nsEntry.path();
+      std::string nsName = nsPath.filename().string();
+      if (!nsEntry.is_directory() || !isDns1123Label(nsName)) {
+        skip(nsPath, "not a namespace directory");
+        continue;
+      }
+      std::error_code nsError;
+      for (const auto& fileEntry : fs::directory_iterator(nsPath, nsError)) {
+        const fs::path& filePath = fileEntry.path();
+        std::string fileName = filePath.filename().string();
+        if (endsWith(fileName, kTempSuffix)) {
+          removeTemp(filePath);
+          continue;
+        }
+        std::string name = fileName.substr(0, fileName.size() - std::string_view(kObjectSuffix).size());
+        if (!endsWith(fileName, kObjectSuffix) || !isDns1123Label(name)) {
+          skip(filePath, "not an object file");
+          continue;
+        }
+        auto content = readWholeFile(filePath);
+        if (!content) {
+          skip(filePath, content.message());
+          continue;
+        }
+        nlohmann::json object = nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
+        if (object.is_discarded()) {
+          skip(filePath, "not valid JSON (corrupt or partial file)");
+          continue;
+        }
+        std::string problem = checkObject(object, ObjectKey{kindName, nsName, name});
+        if (!problem.empty()) {
+          skip(filePath, problem);
+          continue;
+        }
+        uint64_t version = *toResourceVersion(
+            object["metadata"]["resourceVersion"].get_ref<const std::string&>());
+        loaded.resourceVersion = std::max(loaded.resourceVersion, version);
+        loaded.objects.push_back(std::move(object));
+      }
+      if (nsError) skip(nsPath, nsError.message());
+      else knownDirectories_.insert(nsPath);
+    }
+    if (kindError) skip(kindPath, kindError.message());
+  }
+  if (error) {
+    return Result<Loaded>::error("read state directory " + root_.string() + ": " + error.message());
+  }
+  return loaded;
+}
+
+}  // namespace siteplane::store

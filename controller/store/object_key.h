@@ -1,0 +1,37 @@
+#pragma once
+
+#include <compare>
+#include <string>
+#include <string_view>
+
+#include "controller/store/store_error.h"
+
+namespace siteplane::store {
+
+// The namespace objects land in when metadata.namespace is absent or empty.
+inline constexpr std::string_view kDefaultNamespace = "default";
+
+// Identifies one object: kind ("Site"), namespace and name. Keys order by kind, then namespace,
+// then name, so that all objects of one kind (and of one namespace within it) are one range.
+struct ObjectKey {
+  std::string kind;
+  std::string ns;  // metadata.namespace
+  std::string name;
+
+  auto operator<=>(const ObjectKey&) const = default;
+  bool operator==(const ObjectKey&) const = default;
+
+  // "Kind/namespace/name": the work-queue key and the form used in logs.
+  std::string toString() const;
+  // Parses toString()'s form; Invalid when a part is missing or not a valid kind/DNS-1123 label.
+  static StoreResult<ObjectKey> parse(std::string_view text);
+};
+
+// A Kubernetes kind: an upper-case letter followed by letters and digits, at most 63 characters.
+bool isValidKind(std::string_view kind);
+// An RFC 1123 label (metadata.name, metadata.namespace): lower-case alphanumerics and '-',
+// starting and ending alphanumeric, at most 63 characters. Also what makes a name safe as a file
+// name in the state directory.
+bool isDns1123Label(std::string_view value);
+
+}  // namespace siteplane::store

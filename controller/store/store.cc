@@ -1,0 +1,418 @@
+#include "controller/store/store.h"
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+
+#include "common/logging.h"
+
+namespace siteplane::store {
+namespace {
+
+using nlohmann::json;
+
+std::shared_ptr<spdlog::logger> log() { return logger("controller.store"); }
+
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+std::string describe(const ObjectKey& key) {
+  return key.kind + " \"" + key.ns + "/" + key.name + "\"";
+}
+
+const std::string* stringField(const json& object, const char* name) {
+  auto found = object.find(name);
+  if (found == object.end() || !found->is_string()) return nullptr;
+  return found->get_ptr<const std::string*>();
+}
+
+// Checks a string map (labels, annotations) and drops it when null or empty, so that `{}`,
+// `null` and an absent map are one state and updating between them is a no-op.
+void checkStringMap(json& metadata, const char* field, bool valuesAreLabelValues,
+                    std::vector<std::string>& errors) {
+  auto found = metadata.find(field);
+  if (found == metadata.end()) return;
+  if (found->is_null() || (found->is_object() && found->empty())) {
+    metadata.erase(found);
+    return;
+  }
+  std::string path = std::string("metadata.") + field;
+  if (!found->is_object()) {
+    errors.push_back(path + ": must be a map of strings");
+    return;
+  }
+  for (const auto& [key, value] : found->items()) {
+    if (!isValidLabelKey(key)) {
+      errors.push_back(path + "." + key + ": not a valid key (name or prefix/name)");
+    }
+    if (!value.is_string()) {
+      errors.push_back(path + "." + key + ": must be a string");
+    } else if (valuesAreLabelValues && !isValidLabelValue(value.get_ref<const std::string&>())) {
+      errors.push_back(path + "." + key + ": \"" + value.get<std::string>() +
+                       "\" is not a valid label value (at most 63 characters, alphanumeric at "
+                       "both ends, '-', '_', '.' inside)");
+    }
+  }
+}
+
+StoreError invalidObject(const json& object, const std::vector<std::string>& errors) {
+  std::string what = "object";
+  if (object.is_object()) {
+    const std::string* kind = stringField(object, "kind");
+    auto metadata = object.find("metadata");
+    const std::string* name =
+        metadata != object.end() && metadata->is_object() ? stringField(*metadata, "name") : nullptr;
+    what = (kind ? *kind : std::string("object")) + (name ? " \"" + *name + "\"" : "");
+  }
+  std::string message = what + " is invalid: ";
+  for (size_t i = 0; i < errors.size(); ++i) message += (i ? "; " : "") + errors[i];
+  return invalid(message);
+}
+
+// Validates what the store itself relies on (the key, label and annotation maps) and fills in
+// the default namespace. Everything under spec is the business of controller/api validation.
+StoreResult<ObjectKey> checkObject(json& object, bool checkMaps) {
+  std::vector<std::string> errors;
+  if (!object.is_object()) return invalidObject(object, {"must be a JSON object"});
+  const std::string* apiVersion = stringField(object, "apiVersion");
+  if (!apiVersion || apiVersion->empty()) errors.push_back("apiVersion: required");
+  const std::string* kind = stringField(object, "kind");
+  if (!kind || kind->empty()) {
+    errors.push_back("kind: required");
+  } else if (!isValidKind(*kind)) {
+    errors.push_back("kind: \"" + *kind + "\" is not a kind (PascalCase letters and digits)");
+  }
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) {
+    errors.push_back("metadata: required");
+    return invalidObject(object, errors);
+  }
+  const std::string* name = stringField(*metadata, "name");
+  if (!name || name->empty()) {
+    errors.push_back("metadata.name: required");
+  } else if (!isDns1123Label(*name)) {
+    errors.push_back("metadata.name: \"" + *name +
+                     "\" is not a DNS-1123 label (lower-case letters, digits and '-', "
+                     "alphanumeric at both ends, at most 63 characters)");
+  }
+  auto ns = metadata->find("namespace");
+  if (ns == metadata->end() || ns->is_null() || (ns->is_string() && ns->get_ref<const std::string&>().empty())) {
+    (*metadata)["namespace"] = std::string(kDefaultNamespace);
+  } else if (!ns->is_string() || !isDns1123Label(ns->get_ref<const std::string&>())) {
+    errors.push_back("metadata.namespace: " + ns->dump() + " is not a DNS-1123 label");
+  }
+  if (checkMaps) {
+    checkStringMap(*metadata, "labels", true, errors);
+    checkStringMap(*metadata, "annotations", false, errors);
+  }
+  if (!errors.empty()) return invalidObject(object, errors);
+  return ObjectKey{*kind, (*metadata)["namespace"].get<std::string>(), *name};
+}
+
+// The resourceVersion and uid preconditions of an update or delete: a non-empty value that is
+// not the stored one means the caller worked from a stale copy.
+std::optional<StoreError> checkPreconditions(const ObjectKey& key, const json& request,
+                                             const json& current) {
+  const json& metadata = request["metadata"];
+  const json& stored = current["metadata"];
+  const std::string* version = stringField(metadata, "resourceVersion");
+  if (version && !version->empty() && *version != stored["resourceVersion"]) {
+    return conflict("Operation cannot be fulfilled on " + describe(key) +
+                    ": the object has been modified (resourceVersion " + *version + " is not " +
+                    stored["resourceVersion"].get<std::string>() +
+                    "); please apply your changes to the latest version and try again");
+  }
+  const std::string* uid = stringField(metadata, "uid");
+  if (uid && !uid->empty() && *uid != stored["uid"]) {
+    return conflict("Precondition failed for " + describe(key) + ": uid " + *uid +
+                    " is not the stored object's uid " + stored["uid"].get<std::string>());
+  }
+  return std::nullopt;
+}
+
+// True when the two objects differ outside metadata and status (apiVersion and kind included,
+// as they name the same resource): a change there is a spec change and bumps generation.
+bool specDiffers(const json& a, const json& b) {
+  auto isSpec = [](const std::string& field) {
+    return field != "metadata" && field != "status" && field != "apiVersion" && field != "kind";
+  };
+  for (const auto& [field, value] : a.items()) {
+    if (!isSpec(field)) continue;
+    auto other = b.find(field);
+    if (other == b.end() || *other != value) return true;
+  }
+  for (const auto& [field, value] : b.items()) {
+    if (isSpec(field) && !a.contains(field)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::chrono::system_clock::time_point systemNow() { return std::chrono::system_clock::now(); }
+
+Store::Store(ObjectFiles files, WallClock clock, StoreOptions options)
+    : clock_(std::move(clock)), options_(options), files_(std::move(files)) {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+  random_.seed(seed);
+}
+
+Result<std::unique_ptr<Store>> Store::create(const std::filesystem::path& stateDir,
+                                             WallClock clock, StoreOptions options) {
+  auto files = ObjectFiles::create(stateDir);
+  if (!files) return files.status().withContext("opening the store");
+  auto loaded = files->load();
+  if (!loaded) return loaded.status().withContext("loading the store");
+
+  std::unique_ptr<Store> store(new Store(std::move(files).value(), std::move(clock), options));
+  for (auto& object : loaded->objects) {
+    ObjectKey key{object["kind"].get<std::string>(),
+                  object["metadata"]["namespace"].get<std::string>(),
+                  object["metadata"]["name"].get<std::string>()};
+    store->objects_.emplace(std::move(key), std::make_shared<const json>(std::move(object)));
+  }
+  store->resourceVersion_ = loaded->resourceVersion;
+  store->nextVersion_ = loaded->resourceVersion + 1;
+  // Events from before the restart are gone: a watch from an older version must list again.
+  store->historyStart_ = loaded->resourceVersion;
+  log()->info("store_loaded dir={} objects={} resourceVersion={} skipped={}",
+              store->directory().string(), store->objects_.size(), loaded->resourceVersion,
+              loaded->skipped);
+  return store;
+}
+
+std::string Store::newUid() {
+  // UUID version 4 (RFC 4122 section 4.4): 122 random bits, version and variant fixed.
+  uint64_t high = random_();
+  uint64_t low = random_();
+  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(high >> 32), static_cast<unsigned>((high >> 16) & 0xFFFF),
+                static_cast<unsigned>(high & 0xFFFF), static_cast<unsigned>(low >> 48),
+                static_cast<unsigned long long>(low & 0xFFFFFFFFFFFFULL));
+  return buffer;
+}
+
+ObjectPtr Store::find(const ObjectKey& key) const {
+  std::lock_guard lock(mutex_);
+  auto found = objects_.find(key);
+  return found == objects_.end() ? nullptr : found->second;
+}
+
+StoreResult<ObjectPtr> Store::commit(const ObjectKey& key, WatchEvent::Type type, json object,
+                                     uint64_t version) {
+  // Spent even if persisting fails: the file may have reached the disk, so the number must not
+  // be handed to a different change.
+  nextVersion_ = version + 1;
+  Status persisted = type == WatchEvent::Type::kDeleted ? files_.remove(key, version)
+                                                        : files_.write(key, object);
+  if (!persisted) {
+    log()->error("object_write_failed key={} resourceVersion={} error=\"{}\"", key.toString(),
+                 version, persisted.message());
+    return internal("storing " + describe(key) + ": " + persisted.message());
+  }
+  auto stored = std::make_shared<const json>(std::move(object));
+  WatchEvent event{type, key, stored, version};
+  {
+    std::lock_guard lock(mutex_);
+    if (type == WatchEvent::Type::kDeleted) {
+      objects_.erase(key);
+    } else {
+      objects_[key] = stored;
+    }
+    resourceVersion_ = version;
+    history_.push_back(event);
+    while (history_.size() > options_.historyLimit) {
+      historyStart_ = history_.front().resourceVersion;
+      history_.pop_front();
+    }
+    dispatcher_->enqueue(std::move(event));
+  }
+  log()->debug("object_{} key={} resourceVersion={}",
+               type == WatchEvent::Type::kAdded      ? "added"
+               : type == WatchEvent::Type::kModified ? "modified"
+                                                     : "deleted",
+               key.toString(), version);
+  return stored;
+}
+
+StoreResult<ObjectPtr> Store::createObject(json object) {
+  auto key = checkObject(object, true);
+  if (!key) return key.error();
+  json& metadata = object["metadata"];
+  const std::string* version = stringField(metadata, "resourceVersion");
+  if (version && !version->empty()) {
+    return invalidObject(object, {"metadata.resourceVersion: must not be set on create"});
+  }
+  StoreResult<ObjectPtr> result = internal("unreachable");
+  {
+    std::lock_guard write(writeMutex_);
+    if (find(*key)) return alreadyExists(describe(*key) + " already exists");
+    metadata["uid"] = newUid();
+    metadata["creationTimestamp"] = rfc3339(clock_());
+    metadata["generation"] = 1;
+    metadata["resourceVersion"] = formatResourceVersion(nextVersion_);
+    object.erase("status");
+    result = commit(*key, WatchEvent::Type::kAdded, std::move(object), nextVersion_);
+  }
+  dispatcher_->deliver();
+  return result;
+}
+
+StoreResult<ObjectPtr> Store::updateObject(json object) {
+  auto key = checkObject(object, true);
+  if (!key) return key.error();
+  StoreResult<ObjectPtr> result = internal("unreachable");
+  {
+    std::lock_guard write(writeMutex_);
+    ObjectPtr current = find(*key);
+    if (!current) return notFound(describe(*key) + " not found");
+    if (auto failed = checkPreconditions(*key, object, *current)) return *failed;
+
+    json& metadata = object["metadata"];
+    const json& stored = (*current)["metadata"];
+    for (const char* field : {"uid", "creationTimestamp", "generation", "resourceVersion"}) {
+      metadata[field] = stored[field];
+    }
+    if (current->contains("status")) {
+      object["status"] = (*current)["status"];
+    } else {
+      object.erase("status");
+    }
+    if (object == *current) return current;
+    if (specDiffers(object, *current)) metadata["generation"] = stored["generation"].get<int64_t>() + 1;
+    metadata["resourceVersion"] = formatResourceVersion(nextVersion_);
+    result = commit(*key, WatchEvent::Type::kModified, std::move(object), nextVersion_);
+  }
+  dispatcher_->deliver();
+  return result;
+}
+
+StoreResult<ObjectPtr> Store::updateStatus(json object) {
+  auto key = checkObject(object, false);
+  if (!key) return key.error();
+  auto status = object.find("status");
+  bool hasStatus = status != object.end() && !status->is_null();
+  if (hasStatus && !status->is_object()) return invalidObject(object, {"status: must be an object"});
+  StoreResult<ObjectPtr> result = internal("unreachable");
+  {
+    std::lock_guard write(writeMutex_);
+    ObjectPtr current = find(*key);
+    if (!current) return notFound(describe(*key) + " not found");
+    if (auto failed = checkPreconditions(*key, object, *current)) return *failed;
+
+    json next = *current;
+    if (hasStatus) {
+      next["status"] = std::move(*status);
+    } else {
+      next.erase("status");
+    }
+    if (next == *current) return current;
+    next["metadata"]["resourceVersion"] = formatResourceVersion(nextVersion_);
+    result = commit(*key, WatchEvent::Type::kModified, std::move(next), nextVersion_);
+  }
+  dispatcher_->deliver();
+  return result;
+}
+
+StoreResult<ObjectPtr> Store::removeObject(const ObjectKey& key,
+                                           std::optional<std::string> resourceVersion) {
+  StoreResult<ObjectPtr> result = internal("unreachable");
+  {
+    std::lock_guard write(writeMutex_);
+    ObjectPtr current = find(key);
+    if (!current) return notFound(describe(key) + " not found");
+    json request = {{"metadata", json::object()}};
+    if (resourceVersion) request["metadata"]["resourceVersion"] = *resourceVersion;
+    if (auto failed = checkPreconditions(key, request, *current)) return *failed;
+
+    json last = *current;
+    last["metadata"]["resourceVersion"] = formatResourceVersion(nextVersion_);
+    result = commit(key, WatchEvent::Type::kDeleted, std::move(last), nextVersion_);
+  }
+  dispatcher_->deliver();
+  return result;
+}
+
+StoreResult<ObjectPtr> Store::get(const ObjectKey& key) const {
+  ObjectPtr object = find(key);
+  if (!object) return notFound(describe(key) + " not found");
+  return object;
+}
+
+ObjectList Store::list(const ListOptions& options) const {
+  ObjectList list;
+  std::lock_guard lock(mutex_);
+  list.resourceVersion = resourceVersion_;
+  auto it = options.kind.empty() ? objects_.begin()
+                                 : objects_.lower_bound(ObjectKey{options.kind, options.ns.value_or(""), ""});
+  for (; it != objects_.end(); ++it) {
+    const ObjectKey& key = it->first;
+    if (!options.kind.empty() && key.kind != options.kind) break;
+    if (options.ns && key.ns != *options.ns) {
+      // Within one kind the namespace is the next sort key: past it, nothing more can match.
+      if (!options.kind.empty()) break;
+      continue;
+    }
+    if (options.selector.matchesObject(*it->second)) list.items.push_back(it->second);
+  }
+  return list;
+}
+
+uint64_t Store::resourceVersion() const {
+  std::lock_guard lock(mutex_);
+  return resourceVersion_;
+}
+
+StoreResult<std::vector<WatchEvent>> Store::historySinceLocked(uint64_t resourceVersion) const {
+  if (resourceVersion > resourceVersion_) {
+    return invalid("resourceVersion " + formatResourceVersion(resourceVersion) +
+                   " is newer than the store's " + formatResourceVersion(resourceVersion_));
+  }
+  if (resourceVersion < historyStart_) {
+    return expired("too old resource version: " + formatResourceVersion(resourceVersion) + " (" +
+                   formatResourceVersion(historyStart_) + ")");
+  }
+  auto first = std::partition_point(history_.begin(), history_.end(), [&](const WatchEvent& e) {
+    return e.resourceVersion <= resourceVersion;
+  });
+  return std::vector<WatchEvent>(first, history_.end());
+}
+
+StoreResult<std::vector<WatchEvent>> Store::eventsSince(uint64_t resourceVersion) const {
+  std::lock_guard lock(mutex_);
+  return historySinceLocked(resourceVersion);
+}
+
+Subscription Store::subscribe(WatchCallback callback) {
+  uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    id = dispatcher_->addSubscriber(std::move(callback), {}, resourceVersion_);
+  }
+  return Subscription(dispatcher_, id);
+}
+
+StoreResult<Subscription> Store::watch(uint64_t resourceVersion, WatchCallback callback) {
+  uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    auto backlog = historySinceLocked(resourceVersion);
+    if (!backlog) return backlog.error();
+    id = dispatcher_->addSubscriber(std::move(callback), std::move(backlog).value(),
+                                    resourceVersion_);
+  }
+  dispatcher_->deliver();
+  return Subscription(dispatcher_, id);
+}
+
+}  // namespace siteplane::store

@@ -1,0 +1,161 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "controller/store/event_dispatcher.h"
+#include "controller/store/label_selector.h"
+#include "controller/store/object_files.h"
+#include "controller/store/object_key.h"
+#include "controller/store/resource_version.h"
+#include "controller/store/store_error.h"
+#include "controller/store/watch_event.h"
+
+namespace siteplane::store {
+
+// Where creationTimestamp comes from; tests inject a fixed or stepping clock.
+using WallClock = std::function<std::chrono::system_clock::time_point()>;
+std::chrono::system_clock::time_point systemNow();
+
+struct StoreOptions {
+  // How many events eventsSince()/watch() can replay; an older resourceVersion gets Expired
+  // (410 Gone), after which a client lists again. Events share the stored objects, so each costs
+  // little more than a pointer.
+  size_t historyLimit = 10000;
+};
+
+struct ListOptions {
+  std::string kind;              // empty: every kind
+  std::optional<std::string> ns;  // nullopt: every namespace
+  LabelSelector selector;         // empty: every object
+};
+
+struct ObjectList {
+  std::vector<ObjectPtr> items;  // ordered by kind, namespace, name
+  uint64_t resourceVersion = 0;  // the store's resourceVersion the list is a snapshot of
+};
+
+// The versioned object store: every Site, Binding, Certificate and Issuer (and any other kind),
+// stored unstructured as the Kubernetes API server stores them — apiVersion, kind, metadata,
+// spec, status — and persisted in <state>/objects (see ObjectFiles for the on-disk format).
+//
+// Server-managed metadata:
+//   uid                UUID v4, set on create, never changes
+//   creationTimestamp  RFC 3339 UTC from the injected clock, set on create
+//   generation         1 on create; +1 on every update that changes anything outside metadata
+//                      and status (the spec); labels, annotations and status leave it alone
+//   resourceVersion    one counter across the store, bumped by every change and rendered as a
+//                      decimal string; persisted, so it never goes backwards or repeats across
+//                      restarts
+//
+// Writes are acknowledged (the call returns success) only after they are durable on disk, and
+// watchers see an event only for an acknowledged write.
+//
+// Threading contract:
+//   - Every method is safe to call from any thread. Writes are serialized (one at a time, in
+//     resourceVersion order); reads take a short lock and never wait for a write's fsync.
+//   - Watch callbacks run on a thread that made a write (or subscribed), after the store's locks
+//     are released: in resourceVersion order, one at a time across all subscribers, never
+//     reentrantly. A callback may call the store, writes included; the event of such a write is
+//     delivered after the callback returns. Callbacks should be quick (enqueue a key, signal a
+//     loop): a writer may wait for another thread's callbacks to finish.
+//   - A callback must not block on a thread that is cancelling a subscription, and Subscriptions
+//     should be cancelled before the Store is destroyed (cancelling after is harmless).
+class Store {
+ public:
+  // Opens (creating if needed) <stateDir>/objects and loads every object before returning, so
+  // nothing is served from a partial state. Corrupt or partial files are logged with their path
+  // and skipped. Fails only when the directory cannot be created or read.
+  static Result<std::unique_ptr<Store>> create(const std::filesystem::path& stateDir,
+                                               WallClock clock = systemNow,
+                                               StoreOptions options = {});
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Stores a new object. The input needs apiVersion, kind and metadata.name; metadata.namespace
+  // defaults to "default"; metadata.resourceVersion must be empty. Server-managed metadata is
+  // assigned and status is dropped (status is written with updateStatus). Returns the stored
+  // object. Invalid, AlreadyExists, Internal.
+  StoreResult<ObjectPtr> createObject(nlohmann::json object);
+
+  // Replaces an object's spec, labels, annotations and other fields, keeping its status and
+  // server-managed metadata. A non-empty metadata.resourceVersion (or metadata.uid) that is not
+  // the current one is a Conflict. An update that changes nothing is not written, keeps the
+  // resourceVersion and emits no event. Returns the stored object. NotFound, Conflict, Invalid,
+  // Internal.
+  StoreResult<ObjectPtr> updateObject(nlohmann::json object);
+
+  // Replaces only the status (the Kubernetes status subresource): everything else in the input
+  // is ignored except the key and the resourceVersion/uid preconditions. Same no-op rule.
+  StoreResult<ObjectPtr> updateStatus(nlohmann::json object);
+
+  // Deletes an object; when `resourceVersion` is given and not current, Conflict. Returns the
+  // object's last state, carrying the deletion's resourceVersion.
+  StoreResult<ObjectPtr> removeObject(const ObjectKey& key,
+                                      std::optional<std::string> resourceVersion = std::nullopt);
+
+  StoreResult<ObjectPtr> get(const ObjectKey& key) const;
+  ObjectList list(const ListOptions& options) const;
+  // The resourceVersion of the latest change (0 for a store that has never been written).
+  uint64_t resourceVersion() const;
+
+  // Calls `callback` for every change after this call.
+  Subscription subscribe(WatchCallback callback);
+  // Calls `callback` for every change after `resourceVersion` (replayed from history), then for
+  // every later change. Expired when history no longer reaches back that far; Invalid when
+  // `resourceVersion` is newer than the store's.
+  StoreResult<Subscription> watch(uint64_t resourceVersion, WatchCallback callback);
+  // The events after `resourceVersion`, oldest first. Expired / Invalid as for watch().
+  StoreResult<std::vector<WatchEvent>> eventsSince(uint64_t resourceVersion) const;
+
+  const std::filesystem::path& directory() const { return files_.directory(); }
+
+ private:
+  Store(ObjectFiles files, WallClock clock, StoreOptions options);
+
+  // The common tail of every write: persists `object` (null for a delete), installs it, records
+  // and enqueues the event. Precondition: writeMutex_ held, mutex_ not held.
+  StoreResult<ObjectPtr> commit(const ObjectKey& key, WatchEvent::Type type,
+                                nlohmann::json object, uint64_t version);
+  // The current object under `key`, or null. Takes mutex_.
+  ObjectPtr find(const ObjectKey& key) const;
+  // Precondition: mutex_ held.
+  StoreResult<std::vector<WatchEvent>> historySinceLocked(uint64_t resourceVersion) const;
+  std::string newUid();
+
+  const WallClock clock_;
+  const StoreOptions options_;
+
+  // Serializes writers for the whole write, fsync included, so resourceVersions are assigned,
+  // persisted and published in one order. Readers never take it.
+  std::mutex writeMutex_;
+  ObjectFiles files_;          // guarded by writeMutex_
+  uint64_t nextVersion_ = 1;   // guarded by writeMutex_; never reused, even by a failed write
+  std::mt19937_64 random_;     // guarded by writeMutex_; uids
+
+  // Guards everything below; held only briefly (never across I/O or callbacks).
+  mutable std::mutex mutex_;
+  std::map<ObjectKey, ObjectPtr> objects_;
+  uint64_t resourceVersion_ = 0;
+  std::deque<WatchEvent> history_;
+  // Every event with a resourceVersion above this is in history_.
+  uint64_t historyStart_ = 0;
+
+  std::shared_ptr<EventDispatcher> dispatcher_ = std::make_shared<EventDispatcher>();
+};
+
+}  // namespace siteplane::store
