@@ -149,19 +149,25 @@ Status ObjectFiles::writeFileDurably(const fs::path& path, const std::string& co
   return fsyncDirectory(path.parent_path());
 }
 
-Status ObjectFiles::write(const ObjectKey& key, const nlohmann::json& object) {
+Status ObjectFiles::reserve(uint64_t version) {
+  if (version <= reservedThrough_) return Status::ok();
+  uint64_t ceiling = version + kVersionBlock - 1;
+  if (Status saved = writeFileDurably(root_ / kCounterFile, formatResourceVersion(ceiling) + "\n");
+      !saved) {
+    return saved;
+  }
+  reservedThrough_ = ceiling;
+  return Status::ok();
+}
+
+Status ObjectFiles::write(const ObjectKey& key, const nlohmann::json& object, uint64_t version) {
+  if (Status reserved = reserve(version); !reserved) return reserved;
   if (Status made = ensureDirectory(key); !made) return made;
   return writeFileDurably(pathOf(key), object.dump() + "\n");
 }
 
-Status ObjectFiles::remove(const ObjectKey& key, uint64_t resourceVersion) {
-  // The counter first: if we crash after it, the object is still there (the delete was not
-  // acknowledged) and the counter is merely ahead, which is harmless.
-  if (Status saved = writeFileDurably(root_ / kCounterFile, formatResourceVersion(resourceVersion) +
-                                                                "\n");
-      !saved) {
-    return saved;
-  }
+Status ObjectFiles::remove(const ObjectKey& key, uint64_t version) {
+  if (Status reserved = reserve(version); !reserved) return reserved;
   fs::path path = pathOf(key);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return Status::error("unlink " + path.string() + ": " + errnoText(errno));
@@ -197,6 +203,7 @@ Result<ObjectFiles::Loaded> ObjectFiles::load() {
       } else if (!counter) {
         skip(kindPath, "not a resourceVersion");
       } else {
+        reservedThrough_ = *counter;
         loaded.resourceVersion = std::max(loaded.resourceVersion, *counter);
       }
       continue;

@@ -13,7 +13,7 @@
 namespace siteplane::store {
 
 // The store's objects on disk: <state>/objects/<Kind>/<namespace>/<name>.json, one file per object,
-// plus <state>/objects/resource-version holding the resourceVersion of the last deletion.
+// plus <state>/objects/resource-version, the highest resourceVersion the store may have used.
 //
 // Why one file per object rather than a write-ahead log: a write replaces one small file with
 // write-to-temp, fsync, rename, fsync-directory, so at every instant each object's file is either
@@ -24,16 +24,24 @@ namespace siteplane::store {
 // which a manifest change (a handful of objects) does not notice; a log would win only for bulk
 // loads, and those happen once.
 //
-// The resourceVersion counter is recovered as the largest resourceVersion found in any object
-// file; a deletion leaves no file behind, so before unlinking it persists its resourceVersion in
-// the counter file. Together they make the counter never go backwards across a restart.
+// The resourceVersion counter must never go backwards or repeat across restarts, even when the
+// newest objects were deleted or their files are found corrupt. So versions are reserved in
+// blocks: before using a version beyond the reserved ceiling, the next ceiling is written
+// durably to the counter file (one extra fsync per kVersionBlock writes). After a restart the
+// counter resumes above the ceiling; versions reserved but unused are simply skipped, which
+// clients never notice since resourceVersions are opaque to them.
 //
 // Not thread-safe: the Store serializes every call.
 class ObjectFiles {
  public:
+  // How many resourceVersions one durable counter write reserves.
+  static constexpr uint64_t kVersionBlock = 1000;
+
   struct Loaded {
     std::vector<nlohmann::json> objects;
-    uint64_t resourceVersion = 0;  // the largest resourceVersion seen (objects and counter file)
+    // The highest resourceVersion that may have been used: the reserved ceiling, or the largest
+    // version found in an object file if that is higher.
+    uint64_t resourceVersion = 0;
     size_t skipped = 0;            // files that were corrupt, partial or misplaced (each logged)
   };
 
@@ -45,10 +53,11 @@ class ObjectFiles {
   // removed.
   Result<Loaded> load();
 
-  // Durably replaces the object's file with `object`.
-  Status write(const ObjectKey& key, const nlohmann::json& object);
-  // Durably records `resourceVersion` as the deletion's version, then removes the object's file.
-  Status remove(const ObjectKey& key, uint64_t resourceVersion);
+  // Durably replaces the object's file with `object`, which carries resourceVersion `version`.
+  // Precondition: versions passed to write/remove only grow.
+  Status write(const ObjectKey& key, const nlohmann::json& object, uint64_t version);
+  // Durably removes the object's file; `version` is the deletion's resourceVersion.
+  Status remove(const ObjectKey& key, uint64_t version);
 
   const std::filesystem::path& directory() const { return root_; }
 
@@ -59,9 +68,12 @@ class ObjectFiles {
   // Creates <root>/<kind>/<namespace> (fsyncing each parent it adds an entry to).
   Status ensureDirectory(const ObjectKey& key);
   Status writeFileDurably(const std::filesystem::path& path, const std::string& content);
+  // Makes sure `version` is at or below the durable ceiling, raising it by a block if not.
+  Status reserve(uint64_t version);
 
   std::filesystem::path root_;
   std::set<std::filesystem::path> knownDirectories_;
+  uint64_t reservedThrough_ = 0;  // the ceiling in the counter file
 };
 
 }  // namespace siteplane::store

@@ -214,7 +214,7 @@ StoreResult<ObjectPtr> Store::commit(const ObjectKey& key, WatchEvent::Type type
   // be handed to a different change.
   nextVersion_ = version + 1;
   Status persisted = type == WatchEvent::Type::kDeleted ? files_.remove(key, version)
-                                                        : files_.write(key, object);
+                                                        : files_.write(key, object, version);
   if (!persisted) {
     log()->error("object_write_failed key={} resourceVersion={} error=\"{}\"", key.toString(),
                  version, persisted.message());
