@@ -54,7 +54,8 @@ SCHEMA_KEYS = {
 }
 TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 # A structural schema forbids these inside allOf/anyOf/oneOf/not.
-JUNCTOR_FORBIDDEN = {"description", "type", "default", "additionalProperties", "nullable"}
+JUNCTOR_FORBIDDEN = {"description", "title", "type", "default", "additionalProperties",
+                     "nullable"}
 JUNCTORS = ("allOf", "anyOf", "oneOf")
 VALIDATION_REASONS = {"FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired",
                       "FieldValueDuplicate"}
@@ -245,6 +246,17 @@ def check_contract(kind, columns, schema, where, problems):
                              % (field, have, want))
 
 
+def collect_defaults_anywhere(node):
+    if not isinstance(node, dict):
+        return False
+    if "default" in node:
+        return True
+    children = list(node.get("properties", {}).values())
+    children += [node[key] for key in ("items", "additionalProperties", "not") if key in node]
+    children += [sub for key in JUNCTORS for sub in node.get(key, [])]
+    return any(collect_defaults_anywhere(child) for child in children)
+
+
 def collect_defaults(node, path, defaults):
     if "default" in node:
         defaults[path] = node["default"]
@@ -254,8 +266,23 @@ def collect_defaults(node, path, defaults):
         collect_defaults(node["items"], path + "[*]", defaults)
 
 
+# With the status subresource, Kubernetes allows only these keys at the root of the schema (so that
+# properties["status"] can be extracted without losing validation).
+ROOT_KEYS = {"description", "type", "format", "title", "maximum", "exclusiveMaximum", "minimum",
+             "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+             "uniqueItems", "multipleOf", "required", "items", "properties", "externalDocs",
+             "example", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-validations"}
+
+
 def check_root(schema, kind, where, problems):
+    for key in schema:
+        if key not in ROOT_KEYS:
+            problems.add(where, "openAPIV3Schema: %s is not allowed at the root with the status "
+                         "subresource" % key)
     properties = schema.get("properties", {})
+    for field in ("apiVersion", "kind", "metadata"):
+        if collect_defaults_anywhere(properties.get(field, {})):
+            problems.add(where, "openAPIV3Schema.%s: defaults are forbidden in %s" % (field, field))
     for field in ("apiVersion", "kind", "metadata", "spec", "status"):
         if field not in properties:
             problems.add(where, "openAPIV3Schema.properties has no %s" % field)
@@ -264,10 +291,11 @@ def check_root(schema, kind, where, problems):
 
 
 def check_metadata(metadata, where, problems):
-    """Kubernetes allows only restrictions on metadata.name and metadata.generateName."""
+    """Kubernetes allows only `type: object` and restrictions on metadata.name and
+    metadata.generateName; anything else, a description included, makes the schema invalid."""
     for key in metadata:
-        if key not in ("type", "description", "properties"):
-            problems.add(where, "metadata may not set %s" % key)
+        if key not in ("type", "properties"):
+            problems.add(where, "metadata may not set %s (only type and properties.name)" % key)
     for name, sub in metadata.get("properties", {}).items():
         if name not in ("name", "generateName"):
             problems.add(where, "metadata.%s may not be restricted (only name, generateName)"
@@ -288,7 +316,7 @@ def check_node(node, path, where, problems, root=False):
             "x-kubernetes-preserve-unknown-fields")) and node.get("type") not in TYPES:
         problems.add(where, "%s: a structural schema needs a type, got %r"
                      % (path, node.get("type")))
-    if not root and not node.get("description"):
+    if not root and not node.get("description") and path != "openAPIV3Schema.metadata":
         problems.add(where, "%s: needs a description (kubectl explain shows it)" % path)
     if "properties" in node and "additionalProperties" in node:
         problems.add(where, "%s: properties and additionalProperties are exclusive in a CRD" % path)
@@ -434,8 +462,12 @@ def check_validations(node, path, where, problems):
             if key not in ("rule", "message", "messageExpression", "fieldPath", "reason",
                            "optionalOldSelf"):
                 problems.add(where, "%s: unknown key %s" % (at, key))
-        if not rule.get("message") and not rule.get("messageExpression"):
+        message = rule.get("message", "")
+        if not message.strip() and not rule.get("messageExpression"):
             problems.add(where, "%s: needs a message users can act on" % at)
+        if "\n" in message or "\r" in message or (("\n" in rule["rule"]) and not message):
+            problems.add(where, "%s: a message must be one line (and multi-line rules need one)"
+                         % at)
         if "reason" in rule and rule["reason"] not in VALIDATION_REASONS:
             problems.add(where, "%s: reason %r is not one of %s"
                          % (at, rule["reason"], ", ".join(sorted(VALIDATION_REASONS))))
