@@ -729,8 +729,7 @@ def check_manifests(args):
     validator = crd_schema.SchemaValidator(args.source_dir)
     objects = load_manifests(args, problems)
     for document, _ in objects:
-        for position, field, message in validator.errors(document):
-            problems.add(position, "%s: %s" % (" ".join(filter(None, [document.describe(), field])), message))
+        report_schema_errors(validator, document, problems)
     if not problems.lines:
         check_coherence(objects, problems, examples=args.examples)
     kinds = {}
@@ -740,7 +739,48 @@ def check_manifests(args):
           % (len(objects), len(manifest_files(args.manifests)),
              display_path(args.manifests, args.source_dir),
              ", ".join("%d %s" % (count, kind) for kind, count in sorted(kinds.items()))))
+    if args.examples:
+        check_readme_snippets(args, validator, problems)
     return problems.report(display_path(args.manifests, args.source_dir))
+
+
+def report_schema_errors(validator, document, problems):
+    for position, field, message in validator.errors(document):
+        problems.add(position, "%s: %s" % (" ".join(filter(None, [document.describe(), field])),
+                                           message))
+
+
+SNIPPET = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def check_readme_snippets(args, validator, problems):
+    """The ```yaml snippets of the READMEs that show siteplane objects meet the schema too, so the
+    documentation cannot drift from the CRDs."""
+    count = 0
+    for readme in ("manifests/README.md", "crds/README.md", "README.md"):
+        path = os.path.join(args.source_dir, readme)
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+        for match in SNIPPET.finditer(text):
+            first_line = text.count("\n", 0, match.start(1))
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml") as snippet:
+                # Pad with blank lines so that positions are those in the README.
+                snippet.write("\n" * first_line + match.group(1))
+                snippet.flush()
+                try:
+                    documents = crd_schema.load_documents(snippet.name, readme)
+                except yaml.YAMLError as error:
+                    problems.add(readme, "snippet is not valid YAML: %s"
+                                 % str(error).replace("\n", " "))
+                    continue
+            for document in documents:
+                if isinstance(document.data, dict) and document.data.get(
+                        "apiVersion") == crd_schema.API_VERSION:
+                    count += 1
+                    report_schema_errors(validator, document, problems)
+    print("checked %d object(s) in README snippets" % count)
 
 
 def check_coherence(objects, problems, examples):
