@@ -151,13 +151,18 @@ void HttpConnection::onStreamDrained() noexcept {
       if (responding_) return;
     }
     if (pending_.empty()) {
-      stream_.resumeReading();
+      if (peerEnded_) {
+        stream_.close(Stream::CloseMode::kGraceful);
+      } else {
+        stream_.resumeReading();
+      }
       return;
     }
     std::string buffered;
     buffered.swap(pending_);
-    stream_.resumeReading();
+    if (!peerEnded_) stream_.resumeReading();
     parse(buffered.data(), buffered.size());
+    if (peerEnded_ && pending_.empty() && !responding_) stream_.close(Stream::CloseMode::kGraceful);
   } catch (...) {
     stream_.close(Stream::CloseMode::kAbort);
   }
@@ -298,7 +303,7 @@ void HttpConnection::continueBody() {
 void HttpConnection::finishResponse() {
   parser_.reset();
   requestTimerArmed_ = false;
-  if (!keepAlive_) {
+  if (!keepAlive_ || (peerEnded_ && pending_.empty())) {
     stream_.close(Stream::CloseMode::kGraceful);
     return;
   }
@@ -382,8 +387,11 @@ void HttpConnection::record(const http::Request* request, int status, int substa
 }
 
 void HttpConnection::onStreamEnd() noexcept {
-  // The client sent everything it will send. Requests already complete were answered in order; a
-  // half-received one can never complete.
+  // The client sent everything it will send (e.g. a pipeline followed by shutdown(SHUT_WR)).
+  // Complete requests still waiting or streaming are answered first; a half-received request can
+  // never complete.
+  peerEnded_ = true;
+  if (responding_ || !pending_.empty()) return;
   stream_.close(Stream::CloseMode::kGraceful);
 }
 

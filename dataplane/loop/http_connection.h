@@ -90,6 +90,7 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   uint64_t bodyOffset_ = 0;
   uint64_t bodyRemaining_ = 0;
   bool closeAfterResponse_ = false;
+  bool peerEnded_ = false;  // the client half-closed: answer what it sent, then close
   bool counted_ = false;
 };
 

@@ -121,6 +121,7 @@ class Client {
     buffer_.erase(0, end + 4);
     return head;
   }
+  void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
   // True when the server closed the connection within `timeout`, with nothing more to read.
   bool closedByServer(std::chrono::milliseconds timeout) {
     pollfd pfd{fd_, POLLIN, 0};
@@ -448,6 +449,81 @@ TEST_CASE("DataPlane answers pipelined requests in order on one connection", "[d
   auto headResponse = client.receiveHeadOnly();
   CHECK(headResponse.find("Content-Length: 6") != std::string::npos);
   CHECK(client.receive().status == 404);
+  plane->stop(5s);
+}
+
+TEST_CASE("DataPlane answers a pipeline with a streamed file before closing a half-closed connection",
+          "[dataplane][loop]") {
+  Site site;
+  const std::string big(700 * 1024, 'b');
+  site.dir.write("www/big.bin", big);
+  const int port = testing::freePort();
+  auto plane = startPlane();
+  table::BindingTable::Builder builder(1);
+  REQUIRE(builder.add(entry("a", port, "", site.policy)).isOk());
+  publishAndWait(*plane, std::move(builder).build());
+
+  Client client(port);
+  REQUIRE(client.send(get("a.test") + get("a.test", "/big.bin") + get("a.test")));
+  client.shutdownWrite();
+  CHECK(client.receive().body == "hello\n");
+  auto streamed = client.receive();
+  CHECK(streamed.status == 200);
+  CHECK(streamed.body == big);
+  CHECK(client.receive().body == "hello\n");
+  CHECK(client.closedByServer(5s));
+  plane->stop(5s);
+}
+
+TEST_CASE("DataPlane closes idle keep-alive connections after keepAliveTimeout", "[dataplane][loop][limits]") {
+  Site site;
+  const int port = testing::freePort();
+  DataPlaneOptions options;
+  options.limits.keepAliveTimeout = 300ms;
+  auto plane = startPlane(options);
+  table::BindingTable::Builder builder(1);
+  REQUIRE(builder.add(entry("a", port, "", site.policy)).isOk());
+  publishAndWait(*plane, std::move(builder).build());
+  Client client(port);
+  REQUIRE(client.send(get("a.test")));
+  REQUIRE(client.receive().status == 200);
+  CHECK(client.closedByServer(10s));
+  plane->stop(5s);
+}
+
+TEST_CASE("DataPlane serves a \"*\" listener on IPv4 and IPv6", "[dataplane][loop]") {
+  Site site;
+  const int port = testing::freePort();
+  auto plane = startPlane();
+  table::BindingTable::Builder builder(1);
+  auto any = entry("any", port, "", site.policy);
+  any.listener.address = "*";
+  REQUIRE(builder.add(std::move(any)).isOk());
+  auto report = publishAndWait(*plane, std::move(builder).build());
+  REQUIRE(report.listeners.size() == 1);
+  REQUIRE(report.listeners[0].listening);
+  CHECK(report.listeners[0].boundAddresses.front() == "0.0.0.0:" + std::to_string(port));
+  Client v4(port);
+  REQUIRE(v4.send(get("a.test")));
+  CHECK(v4.receive().status == 200);
+  if (report.listeners[0].boundAddresses.size() == 2) {
+    CHECK(report.listeners[0].boundAddresses[1] == "[::]:" + std::to_string(port));
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_port = htons(static_cast<uint16_t>(port));
+    address.sin6_addr = in6addr_loopback;
+    // Loopback IPv6 may be disabled in a container; the binding itself is what is checked then.
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      std::string request = get("[::1]");
+      CHECK(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+      char buffer[512];
+      ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      REQUIRE(n > 12);
+      CHECK(std::string(buffer, 12) == "HTTP/1.1 200");
+    }
+    ::close(fd);
+  }
   plane->stop(5s);
 }
 

@@ -1,0 +1,294 @@
+#include "dataplane/tls/tls_session.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "dataplane/tls/server_context.h"
+#include "tests/support/test_support.h"
+
+namespace siteplane::tls {
+namespace {
+
+using testing::TempDir;
+using testing::TestCertificate;
+
+ServerContextOptions optionsFor(const TestCertificate& certificate) {
+  ServerContextOptions options;
+  options.name = "default/" + certificate.cert.stem().string();
+  options.certificateChainPem = testing::readFile(certificate.cert);
+  options.privateKeyPem = testing::readFile(certificate.key);
+  return options;
+}
+
+std::shared_ptr<const ServerContext> make(const ServerContextOptions& options) {
+  auto created = ServerContext::create(options);
+  INFO((created ? std::string() : created.message()));
+  REQUIRE(created.isOk());
+  return *created;
+}
+
+// Serves contexts by SNI name; "" and unknown names get `fallback` (may be null).
+class MapSelector : public TlsSession::ContextSelector {
+ public:
+  std::map<std::string, std::shared_ptr<const ServerContext>> byName;
+  std::shared_ptr<const ServerContext> fallback;
+  std::shared_ptr<const ServerContext> selectContext(std::string_view name) noexcept override {
+    auto it = byName.find(std::string(name));
+    return it == byName.end() ? fallback : it->second;
+  }
+};
+
+// An OpenSSL client on memory BIOs, pumped against a TlsSession.
+struct Handshake {
+  SSL_CTX* clientCtx = SSL_CTX_new(TLS_client_method());
+  SSL* client = nullptr;
+  BIO* toClient = nullptr;  // client's read side
+  BIO* fromClient = nullptr;
+  std::string serverOutput;
+  std::unique_ptr<TlsSession> session;
+  bool failed = false;
+
+  Handshake() { SSL_CTX_set_verify(clientCtx, SSL_VERIFY_NONE, nullptr); }
+  ~Handshake() {
+    if (client) SSL_free(client);
+    SSL_CTX_free(clientCtx);
+  }
+
+  void useClientCertificate(const TestCertificate& certificate) {
+    REQUIRE(SSL_CTX_use_certificate_file(clientCtx, certificate.cert.c_str(), SSL_FILETYPE_PEM) == 1);
+    REQUIRE(SSL_CTX_use_PrivateKey_file(clientCtx, certificate.key.c_str(), SSL_FILETYPE_PEM) == 1);
+  }
+
+  // Runs the handshake to the end; true when both sides completed it.
+  bool run(std::shared_ptr<const ServerContext> initial, TlsSession::ContextSelector& selector,
+           const std::string& sni, SSL_SESSION* resume = nullptr) {
+    client = SSL_new(clientCtx);
+    toClient = BIO_new(BIO_s_mem());
+    fromClient = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(toClient, -1);  // empty means "wait", not end of stream
+    SSL_set_bio(client, toClient, fromClient);
+    if (!sni.empty()) SSL_set_tlsext_host_name(client, sni.c_str());
+    if (resume) SSL_set_session(client, resume);
+    SSL_set_connect_state(client);
+    auto created = TlsSession::create(std::move(initial), selector, serverOutput);
+    REQUIRE(created.isOk());
+    session = std::move(created).value();
+    for (int round = 0; round < 20; ++round) {
+      int rc = SSL_do_handshake(client);
+      // Read the error now: writing into the client's BIO below clears its retry flags.
+      int error = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(client, rc);
+      pumpToServer();
+      if (!failed && !session->handshakeDone()) {
+        if (session->handshake() == TlsSession::Progress::kFailed) failed = true;
+      }
+      pumpToClient();
+      if (rc == 1 && session->handshakeDone()) return true;
+      if (rc != 1 && error != SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  void pumpToServer() {
+    char buffer[16384];
+    int n;
+    while ((n = BIO_read(fromClient, buffer, sizeof buffer)) > 0) {
+      session->setInput(buffer, static_cast<size_t>(n));
+      if (!session->handshakeDone()) {
+        if (session->handshake() == TlsSession::Progress::kFailed) failed = true;
+      }
+      if (session->handshakeDone()) {
+        char plain[16384];
+        long got;
+        while ((got = session->read(plain, sizeof plain)) > 0) received.append(plain, static_cast<size_t>(got));
+      }
+    }
+  }
+  void pumpToClient() {
+    if (!serverOutput.empty()) {
+      BIO_write(toClient, serverOutput.data(), static_cast<int>(serverOutput.size()));
+      serverOutput.clear();
+    }
+  }
+  std::string received;
+};
+
+}  // namespace
+
+TEST_CASE("ServerContext refuses broken material with a message naming the certificate",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  auto b = testing::makeCertificate(dir.path(), "b", {"b.test"});
+
+  auto garbage = optionsFor(a);
+  garbage.certificateChainPem = "not a certificate";
+  auto refused = ServerContext::create(garbage);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() == "certificate default/a: no PEM certificate found");
+
+  auto mismatched = optionsFor(a);
+  mismatched.privateKeyPem = testing::readFile(b.key);
+  refused = ServerContext::create(mismatched);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() == "certificate default/a: private key does not match the certificate");
+
+  auto noKey = optionsFor(a);
+  noKey.privateKeyPem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  refused = ServerContext::create(noKey);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() == "certificate default/a: private key is not an unencrypted PEM key");
+
+  auto noCA = optionsFor(a);
+  noCA.clientCertificate = table::ClientCertificateMode::kRequire;
+  refused = ServerContext::create(noCA);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() ==
+        "certificate default/a: clientCertificate Accept/Require needs at least one client CA");
+}
+
+TEST_CASE("ServerContext reports the SHA-1 thumbprint IIS shows and keeps no private key",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  auto context = make(optionsFor(a));
+  CHECK(context->thumbprint() == a.thumbprint);
+  CHECK(context->options().privateKeyPem.empty());
+  CHECK(context->name() == "default/a");
+}
+
+TEST_CASE("TlsSession switches to the context the SNI name selects and prefers AES-128-GCM",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  auto b = testing::makeCertificate(dir.path(), "b", {"b.test"});
+  MapSelector selector;
+  selector.fallback = make(optionsFor(a));
+  selector.byName["b.test"] = make(optionsFor(b));
+
+  Handshake handshake;
+  // The client prefers AES-256; the server's preference wins.
+  SSL_CTX_set_ciphersuites(handshake.clientCtx, "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256");
+  REQUIRE(handshake.run(selector.fallback, selector, "b.test"));
+  CHECK(handshake.session->serverName() == "b.test");
+  CHECK(handshake.session->context()->thumbprint() == b.thumbprint);
+  CHECK(std::string(handshake.session->version()) == "TLSv1.3");
+  CHECK(std::string(handshake.session->cipher()) == "TLS_AES_128_GCM_SHA256");
+  X509* peer = SSL_get0_peer_certificate(handshake.client);
+  REQUIRE(peer != nullptr);
+  CHECK(X509_check_host(peer, "b.test", 0, 0, nullptr) == 1);
+
+  // Application data both ways.
+  REQUIRE(SSL_write(handshake.client, "ping", 4) == 4);
+  handshake.pumpToServer();
+  CHECK(handshake.received == "ping");
+  REQUIRE(handshake.session->write("pong", 4));
+  handshake.pumpToClient();
+  char buffer[8];
+  CHECK(SSL_read(handshake.client, buffer, sizeof buffer) == 4);
+}
+
+TEST_CASE("TlsSession fails with unrecognized_name when the selector has no context", "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  MapSelector selector;
+  selector.byName["a.test"] = make(optionsFor(a));
+  Handshake handshake;
+  CHECK_FALSE(handshake.run(selector.byName["a.test"], selector, "other.test"));
+  CHECK(handshake.failed);
+  CHECK(handshake.session->failureReason() == "unrecognized_name");
+}
+
+TEST_CASE("TlsSession applies the selected context's minimum TLS version", "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  auto b = testing::makeCertificate(dir.path(), "b", {"b.test"});
+  MapSelector selector;
+  selector.fallback = make(optionsFor(a));
+  auto strict = optionsFor(b);
+  strict.minVersion = table::TlsVersion::k1_3;
+  selector.byName["b.test"] = make(strict);
+
+  Handshake old;
+  SSL_CTX_set_max_proto_version(old.clientCtx, TLS1_2_VERSION);
+  CHECK_FALSE(old.run(selector.fallback, selector, "b.test"));
+
+  Handshake lenient;
+  SSL_CTX_set_max_proto_version(lenient.clientCtx, TLS1_2_VERSION);
+  REQUIRE(lenient.run(selector.fallback, selector, "a.test"));
+  CHECK(std::string(lenient.session->version()) == "TLSv1.2");
+  CHECK(std::string(lenient.session->cipher()) == "ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+
+TEST_CASE("TlsSession requests and classifies client certificates after switching context",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto ca = testing::makeCertificate(dir.path(), "ca", {}, nullptr, true);
+  auto server = testing::makeCertificate(dir.path(), "server", {"a.test", "strict.test"});
+  auto trusted = testing::makeCertificate(dir.path(), "trusted", {"client.test"}, &ca);
+  auto stranger = testing::makeCertificate(dir.path(), "stranger", {"stranger.test"});
+  MapSelector selector;
+  selector.fallback = make(optionsFor(server));  // asks for no client certificate
+  auto strict = optionsFor(server);
+  strict.clientCertificate = table::ClientCertificateMode::kRequire;
+  strict.clientCAPems = {testing::readFile(ca.cert)};
+  selector.byName["strict.test"] = make(strict);
+
+  using State = TlsSession::ClientCertificateState;
+  {
+    Handshake handshake;
+    handshake.useClientCertificate(trusted);
+    REQUIRE(handshake.run(selector.fallback, selector, "strict.test"));
+    CHECK(handshake.session->clientCertificate() == State::kValid);
+    CHECK(handshake.session->clientSubject() == "CN=client.test");
+  }
+  {
+    Handshake handshake;
+    handshake.useClientCertificate(stranger);
+    REQUIRE(handshake.run(selector.fallback, selector, "strict.test"));
+    CHECK(handshake.session->clientCertificate() == State::kUntrusted);
+  }
+  {
+    Handshake handshake;
+    REQUIRE(handshake.run(selector.fallback, selector, "strict.test"));
+    CHECK(handshake.session->clientCertificate() == State::kNone);
+  }
+  {
+    // The default context does not ask, so a client with a certificate does not send it.
+    Handshake handshake;
+    handshake.useClientCertificate(trusted);
+    REQUIRE(handshake.run(selector.fallback, selector, "a.test"));
+    CHECK(handshake.session->clientCertificate() == State::kNone);
+  }
+}
+
+TEST_CASE("TlsSession resumes sessions from tickets", "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  MapSelector selector;
+  selector.fallback = make(optionsFor(a));
+
+  Handshake first;
+  REQUIRE(first.run(selector.fallback, selector, "a.test"));
+  CHECK_FALSE(first.session->resumed());
+  // TLS 1.3 tickets arrive after the handshake: let the client read them.
+  char buffer[16];
+  SSL_read(first.client, buffer, sizeof buffer);
+  ERR_clear_error();
+  SSL_SESSION* ticket = SSL_get1_session(first.client);
+  REQUIRE(ticket != nullptr);
+  REQUIRE(SSL_SESSION_is_resumable(ticket) == 1);
+
+  Handshake second;
+  REQUIRE(second.run(selector.fallback, selector, "a.test", ticket));
+  CHECK(second.session->resumed());
+  SSL_SESSION_free(ticket);
+}
+
+}  // namespace siteplane::tls
