@@ -970,7 +970,8 @@ def schema_errors(validator, path, shown):
     lines = []
     for document in documents:
         for position, field, message in validator.errors(document):
-            lines.append("%s: %s: %s" % (position, " ".join(filter(None, [document.describe(), field])), message))
+            subject = " ".join(filter(None, [document.describe(), field]))
+            lines.append("%s: %s: %s" % (position, subject, message))
     return lines
 
 

@@ -204,7 +204,7 @@ def to_json_schema(schema):
 
 
 def object_json_schema(kind, open_api_schema):
-    """The JSON Schema a whole `kind` object (apiVersion, kind, metadata, spec, status) must meet."""
+    """The JSON Schema a whole object of `kind` (apiVersion, kind, metadata, spec, status) meets."""
     schema = to_json_schema(open_api_schema)
     properties = schema.setdefault("properties", {})
     metadata = copy.deepcopy(OBJECT_META)
@@ -285,7 +285,8 @@ class SchemaValidator:
 def _message(error):
     """jsonschema's message, except for oneOf/anyOf/not, whose default repeats the whole object."""
     if error.validator == "oneOf":
-        return "must match exactly one of: " + " | ".join(describe(s) for s in error.validator_value)
+        return "must match exactly one of: " + " | ".join(
+            describe(s) for s in error.validator_value)
     if error.validator == "anyOf":
         return "must match at least one of: " + " | ".join(
             describe(s) for s in error.validator_value)
@@ -295,7 +296,8 @@ def _message(error):
 
 
 def describe(schema):
-    """A short reading of a oneOf/anyOf/not branch: 'certificateRef is set and protocol is "https"'."""
+    """A short reading of a oneOf/anyOf/not branch: 'certificateRef is set and protocol is
+    "https"'."""
     parts = []
     if "enum" in schema:
         parts.append("is " + " or ".join(json.dumps(value) for value in schema["enum"]))
