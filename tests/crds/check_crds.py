@@ -753,10 +753,9 @@ def report_schema_errors(validator, document, problems):
 SNIPPET = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def check_readme_snippets(args, validator, problems):
-    """The ```yaml snippets of the READMEs that show siteplane objects meet the schema too, so the
-    documentation cannot drift from the CRDs."""
-    count = 0
+def readme_snippets(args):
+    """(README path, snippet text padded with blank lines so that positions are the README's)
+    for every ```yaml block of the READMEs that declares siteplane objects."""
     for readme in ("manifests/README.md", "crds/README.md", "README.md"):
         path = os.path.join(args.source_dir, readme)
         if not os.path.isfile(path):
@@ -764,22 +763,27 @@ def check_readme_snippets(args, validator, problems):
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
         for match in SNIPPET.finditer(text):
-            first_line = text.count("\n", 0, match.start(1))
-            with tempfile.NamedTemporaryFile("w", suffix=".yaml") as snippet:
-                # Pad with blank lines so that positions are those in the README.
-                snippet.write("\n" * first_line + match.group(1))
-                snippet.flush()
-                try:
-                    documents = crd_schema.load_documents(snippet.name, readme)
-                except yaml.YAMLError as error:
-                    problems.add(readme, "snippet is not valid YAML: %s"
-                                 % str(error).replace("\n", " "))
-                    continue
-            for document in documents:
-                if isinstance(document.data, dict) and document.data.get(
-                        "apiVersion") == crd_schema.API_VERSION:
-                    count += 1
-                    report_schema_errors(validator, document, problems)
+            if "apiVersion: " + crd_schema.API_VERSION in match.group(1):
+                yield readme, "\n" * text.count("\n", 0, match.start(1)) + match.group(1)
+
+
+def check_readme_snippets(args, validator, problems):
+    """The READMEs' snippets meet the schema too, so the documentation cannot drift from the
+    CRDs."""
+    count = 0
+    for readme, snippet in readme_snippets(args):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as stream:
+            stream.write(snippet)
+            stream.flush()
+            try:
+                documents = crd_schema.load_documents(stream.name, readme)
+            except yaml.YAMLError as error:
+                problems.add(readme, "snippet is not valid YAML: %s"
+                             % str(error).replace("\n", " "))
+                continue
+        for document in documents:
+            count += 1
+            report_schema_errors(validator, document, problems)
     print("checked %d object(s) in README snippets" % count)
 
 
@@ -1015,7 +1019,20 @@ def check_cli(args):
         if not re.search(r"\b%s\b" % re.escape(name), run.stdout):
             problems.add(document.position(["metadata", "name"]), "%s is not in the summary "
                          "siteplane validate printed" % document.describe())
-    print("checked %d object(s) through siteplane validate" % len(objects))
+    snippets = 0
+    with tempfile.TemporaryDirectory(prefix="siteplane-snippets-") as directory:
+        for readme, snippet in readme_snippets(args):
+            snippets += 1
+            path = os.path.join(directory, "snippet-%d.yaml" % snippets)
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(snippet)
+            run = subprocess.run([binary, "validate", path], capture_output=True, text=True,
+                                 timeout=60)
+            if run.returncode != 0:
+                problems.add(readme, "a snippet fails siteplane validate: %s"
+                             % run.stderr.strip().replace(path, readme))
+    print("checked %d object(s) and %d README snippet(s) through siteplane validate"
+          % (len(objects), snippets))
     return problems.report("siteplane validate")
 
 
