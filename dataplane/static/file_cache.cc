@@ -22,7 +22,8 @@ void buildKey(std::string& key, const std::filesystem::path& root, std::string_v
 
 FileCache::FileCache(FileCacheOptions options, Clock clock)
     : options_(std::move(options)),
-      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })),
+      log_(logger("dataplane.static")) {}
 
 FileCache::Lookup FileCache::find(const std::filesystem::path& root, std::string_view path) {
   TimePoint now = clock_();
@@ -103,8 +104,7 @@ FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
   if (resolution.status != 0) {
     if (resolution.status == 500) {
       // Descriptor exhaustion or I/O errors: the operator must see them, the client only a 500.
-      logger("dataplane.static")
-          ->warn("lookup_failed root={} path={} error=\"{}\"", root.native(), path,
+      log_->warn("lookup_failed root={} path={} error=\"{}\"", root.native(), path,
                  std::strerror(resolution.error));
     }
     return Lookup{resolution.status, resolution.reason, nullptr};
@@ -113,8 +113,7 @@ FileCache::Lookup FileCache::resolveAndInsert(const std::filesystem::path& root,
   auto file = OpenFile::create(std::move(resolution.fd), contentTypeFor(resolution.typeName),
                                options_.maxInMemoryBytes);
   if (!file) {
-    logger("dataplane.static")
-        ->warn("open_failed root={} path={} error=\"{}\"", root.native(), path, file.message());
+    log_->warn("open_failed root={} path={} error=\"{}\"", root.native(), path, file.message());
     return Lookup{500, "file could not be read", nullptr};
   }
   if (options_.maxEntries == 0) return Lookup{0, "ok", std::move(file).value()};

@@ -12,6 +12,10 @@
 
 #include "dataplane/static/open_file.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace siteplane::staticfiles {
 
 struct FileCacheOptions {
@@ -110,6 +114,9 @@ class FileCache {
 
   FileCacheOptions options_;
   Clock clock_;
+  // Taken at construction so that logging a failure never has to create the logger, which may
+  // be exactly when descriptors or memory have run out.
+  std::shared_ptr<spdlog::logger> log_;
   EntryList lru_;  // most recently used first
   std::unordered_map<std::string_view, EntryList::iterator> index_;
   std::string scratchKey_;  // reused for lookups so that a hit does not allocate
