@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -20,9 +21,10 @@ namespace siteplane::store {
 // the old or the new complete version, and an acknowledged write (rename and directory fsync
 // done) survives kill -9 and power loss. There is no log to compact, load is "read every file",
 // and damage stays local: a corrupt file costs one object, which is reported and skipped, where a
-// torn record in a log would put everything after it in doubt. The price is two fsyncs per write,
-// which a manifest change (a handful of objects) does not notice; a log would win only for bulk
-// loads, and those happen once.
+// torn record in a log would put everything after it in doubt. The price is two fsyncs per single
+// write, which a manifest change or a status update does not notice. Bulk loads (thousands of
+// objects on a first start) go through commit() as one batch: all temporary files, one syncfs,
+// all renames, one syncfs — so batching, not a log, is what keeps them fast.
 //
 // The resourceVersion counter must never go backwards or repeat across restarts, even when the
 // newest objects were deleted or their files are found corrupt. So versions are reserved in
@@ -53,11 +55,18 @@ class ObjectFiles {
   // removed.
   Result<Loaded> load();
 
-  // Durably replaces the object's file with `object`, which carries resourceVersion `version`.
-  // Precondition: versions passed to write/remove only grow.
-  Status write(const ObjectKey& key, const nlohmann::json& object, uint64_t version);
-  // Durably removes the object's file; `version` is the deletion's resourceVersion.
-  Status remove(const ObjectKey& key, uint64_t version);
+  // One object write (object set) or deletion (object null) with its resourceVersion.
+  struct Change {
+    ObjectKey key;
+    std::shared_ptr<const nlohmann::json> object;
+    uint64_t version = 0;
+  };
+
+  // Makes `changes` durable, applied in order; versions only grow across calls. `applied` gets
+  // how many leading changes reached the disk (renamed or unlinked). On success all of them are
+  // durable. On error the first `applied` are on disk but maybe not durable, and the rest are
+  // not on disk at all.
+  Status commit(const std::vector<Change>& changes, size_t& applied);
 
   const std::filesystem::path& directory() const { return root_; }
 
@@ -68,6 +77,9 @@ class ObjectFiles {
   // Creates <root>/<kind>/<namespace> (fsyncing each parent it adds an entry to).
   Status ensureDirectory(const ObjectKey& key);
   Status writeFileDurably(const std::filesystem::path& path, const std::string& content);
+  Status writeTemp(const std::filesystem::path& temp, const std::string& content, bool sync);
+  // syncfs() on the state directory's filesystem.
+  Status syncFilesystem();
   // Makes sure `version` is at or below the durable ceiling, raising it by a block if not.
   Status reserve(uint64_t version);
 

@@ -208,139 +208,199 @@ ObjectPtr Store::find(const ObjectKey& key) const {
   return found == objects_.end() ? nullptr : found->second;
 }
 
-StoreResult<ObjectPtr> Store::commit(const ObjectKey& key, WatchEvent::Type type, json object,
-                                     uint64_t version) {
-  // Spent even if persisting fails: the file may have reached the disk, so the number must not
-  // be handed to a different change.
-  nextVersion_ = version + 1;
-  Status persisted = type == WatchEvent::Type::kDeleted ? files_.remove(key, version)
-                                                        : files_.write(key, object, version);
-  if (!persisted) {
-    log()->error("object_write_failed key={} resourceVersion={} error=\"{}\"", key.toString(),
-                 version, persisted.message());
-    return internal("storing " + describe(key) + ": " + persisted.message());
+StoreResult<ObjectKey> Store::keyOf(WriteOp& op) {
+  if (op.type == WriteOp::Type::kRemove) return op.key;
+  return checkObject(op.object, /*checkMaps=*/op.type != WriteOp::Type::kUpdateStatus);
+}
+
+StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectKey& key,
+                                                           const ObjectPtr& current,
+                                                           uint64_t version) {
+  using Type = WriteOp::Type;
+  json& object = op.object;
+  Type type = op.type;
+  if (type == Type::kUpsert) {
+    const std::string* requested = stringField(object["metadata"], "resourceVersion");
+    // A resourceVersion says the caller expects the object to exist: then it is an update.
+    type = current || (requested && !requested->empty()) ? Type::kUpdate : Type::kCreate;
   }
-  auto stored = std::make_shared<const json>(std::move(object));
-  WatchEvent event{type, key, stored, version};
+  if (type != Type::kCreate && !current) return notFound(describe(key) + " not found");
+
+  switch (type) {
+    case Type::kCreate: {
+      json& metadata = object["metadata"];
+      const std::string* requested = stringField(metadata, "resourceVersion");
+      if (requested && !requested->empty()) {
+        return invalidObject(object, {"metadata.resourceVersion: must not be set on create"});
+      }
+      if (current) return alreadyExists(describe(key) + " already exists");
+      metadata["uid"] = newUid();
+      metadata["creationTimestamp"] = rfc3339(clock_());
+      metadata["generation"] = 1;
+      metadata["resourceVersion"] = formatResourceVersion(version);
+      object.erase("status");
+      return std::optional<Prepared>(
+          Prepared{key, WatchEvent::Type::kAdded, std::make_shared<const json>(std::move(object))});
+    }
+    case Type::kUpsert:
+    case Type::kUpdate: {
+      if (auto failed = checkPreconditions(key, object, *current)) return *failed;
+      json& metadata = object["metadata"];
+      const json& stored = (*current)["metadata"];
+      for (const char* field : {"uid", "creationTimestamp", "generation", "resourceVersion"}) {
+        metadata[field] = stored[field];
+      }
+      if (current->contains("status")) {
+        object["status"] = (*current)["status"];
+      } else {
+        object.erase("status");
+      }
+      if (object == *current) return std::optional<Prepared>();
+      if (specDiffers(object, *current)) {
+        metadata["generation"] = stored["generation"].get<int64_t>() + 1;
+      }
+      metadata["resourceVersion"] = formatResourceVersion(version);
+      return std::optional<Prepared>(Prepared{key, WatchEvent::Type::kModified,
+                                              std::make_shared<const json>(std::move(object))});
+    }
+    case Type::kUpdateStatus: {
+      auto status = object.find("status");
+      bool hasStatus = status != object.end() && !status->is_null();
+      if (hasStatus && !status->is_object()) {
+        return invalidObject(object, {"status: must be an object"});
+      }
+      if (auto failed = checkPreconditions(key, object, *current)) return *failed;
+      json next = *current;
+      if (hasStatus) {
+        next["status"] = std::move(*status);
+      } else {
+        next.erase("status");
+      }
+      if (next == *current) return std::optional<Prepared>();
+      next["metadata"]["resourceVersion"] = formatResourceVersion(version);
+      return std::optional<Prepared>(Prepared{key, WatchEvent::Type::kModified,
+                                              std::make_shared<const json>(std::move(next))});
+    }
+    case Type::kRemove: {
+      json request = {{"metadata", json::object()}};
+      if (op.resourceVersion) request["metadata"]["resourceVersion"] = *op.resourceVersion;
+      if (auto failed = checkPreconditions(key, request, *current)) return *failed;
+      json last = *current;
+      last["metadata"]["resourceVersion"] = formatResourceVersion(version);
+      return std::optional<Prepared>(
+          Prepared{key, WatchEvent::Type::kDeleted, std::make_shared<const json>(std::move(last))});
+    }
+  }
+  return internal("unknown write operation");
+}
+
+std::vector<StoreResult<ObjectPtr>> Store::writeBatch(std::vector<WriteOp> ops) {
+  std::vector<StoreResult<ObjectPtr>> results;
+  results.reserve(ops.size());
   {
-    std::lock_guard lock(mutex_);
-    if (type == WatchEvent::Type::kDeleted) {
-      objects_.erase(key);
+    std::lock_guard write(writeMutex_);
+    // Later operations of the batch see the earlier ones: `overlay` holds what they wrote
+    // (null for a deletion) until the batch is installed.
+    std::map<ObjectKey, ObjectPtr> overlay;
+    std::vector<Prepared> writes;
+    std::vector<size_t> writeOps;  // the index in `ops` of each write
+    uint64_t version = nextVersion_;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      auto key = keyOf(ops[i]);
+      if (!key) {
+        results.push_back(key.error());
+        continue;
+      }
+      auto pending = overlay.find(*key);
+      ObjectPtr current = pending != overlay.end() ? pending->second : find(*key);
+      auto prepared = prepare(ops[i], *key, current, version);
+      if (!prepared) {
+        results.push_back(prepared.error());
+      } else if (!prepared->has_value()) {
+        results.push_back(current);  // changes nothing: not written, no event
+      } else {
+        Prepared& change = **prepared;
+        overlay[*key] = change.type == WatchEvent::Type::kDeleted ? nullptr : change.object;
+        results.push_back(change.object);
+        writes.push_back(std::move(change));
+        writeOps.push_back(i);
+        ++version;
+      }
+    }
+    if (!writes.empty()) {
+      // Spent even if persisting fails: a file may have reached the disk, so these numbers must
+      // never be handed to a different change.
+      uint64_t first = nextVersion_;
+      nextVersion_ = version;
+      std::vector<ObjectFiles::Change> changes;
+      changes.reserve(writes.size());
+      for (size_t k = 0; k < writes.size(); ++k) {
+        bool deleted = writes[k].type == WatchEvent::Type::kDeleted;
+        changes.push_back({writes[k].key, deleted ? nullptr : writes[k].object, first + k});
+      }
+      size_t applied = 0;
+      Status persisted = files_.commit(changes, applied);
+      // What reached the disk is installed even when the final sync failed, so that memory
+      // never disagrees with what a restart would load.
+      install(writes, applied, first);
+      if (!persisted) {
+        log()->error("object_write_failed objects={} applied={} error=\"{}\"", writes.size(),
+                     applied, persisted.message());
+        for (size_t k = 0; k < writes.size(); ++k) {
+          results[writeOps[k]] = internal("storing " + describe(writes[k].key) + ": " +
+                                          persisted.message());
+        }
+      }
+    }
+  }
+  dispatcher_->deliver();
+  return results;
+}
+
+void Store::install(const std::vector<Prepared>& writes, size_t count, uint64_t firstVersion) {
+  std::lock_guard lock(mutex_);
+  for (size_t k = 0; k < count; ++k) {
+    const Prepared& change = writes[k];
+    uint64_t version = firstVersion + k;
+    if (change.type == WatchEvent::Type::kDeleted) {
+      objects_.erase(change.key);
     } else {
-      objects_[key] = stored;
+      objects_[change.key] = change.object;
     }
     resourceVersion_ = version;
+    WatchEvent event{change.type, change.key, change.object, version};
     history_.push_back(event);
     while (history_.size() > options_.historyLimit) {
       historyStart_ = history_.front().resourceVersion;
       history_.pop_front();
     }
     dispatcher_->enqueue(std::move(event));
+    log()->debug("object_written event={} key={} resourceVersion={}", toString(change.type),
+                 change.key.toString(), version);
   }
-  log()->debug("object_{} key={} resourceVersion={}",
-               type == WatchEvent::Type::kAdded      ? "added"
-               : type == WatchEvent::Type::kModified ? "modified"
-                                                     : "deleted",
-               key.toString(), version);
-  return stored;
+}
+
+StoreResult<ObjectPtr> Store::writeOne(WriteOp op) {
+  std::vector<WriteOp> ops;
+  ops.push_back(std::move(op));
+  return std::move(writeBatch(std::move(ops)).front());
 }
 
 StoreResult<ObjectPtr> Store::createObject(json object) {
-  auto key = checkObject(object, true);
-  if (!key) return key.error();
-  json& metadata = object["metadata"];
-  const std::string* version = stringField(metadata, "resourceVersion");
-  if (version && !version->empty()) {
-    return invalidObject(object, {"metadata.resourceVersion: must not be set on create"});
-  }
-  StoreResult<ObjectPtr> result = internal("unreachable");
-  {
-    std::lock_guard write(writeMutex_);
-    if (find(*key)) return alreadyExists(describe(*key) + " already exists");
-    metadata["uid"] = newUid();
-    metadata["creationTimestamp"] = rfc3339(clock_());
-    metadata["generation"] = 1;
-    metadata["resourceVersion"] = formatResourceVersion(nextVersion_);
-    object.erase("status");
-    result = commit(*key, WatchEvent::Type::kAdded, std::move(object), nextVersion_);
-  }
-  dispatcher_->deliver();
-  return result;
+  return writeOne(WriteOp::create(std::move(object)));
 }
-
 StoreResult<ObjectPtr> Store::updateObject(json object) {
-  auto key = checkObject(object, true);
-  if (!key) return key.error();
-  StoreResult<ObjectPtr> result = internal("unreachable");
-  {
-    std::lock_guard write(writeMutex_);
-    ObjectPtr current = find(*key);
-    if (!current) return notFound(describe(*key) + " not found");
-    if (auto failed = checkPreconditions(*key, object, *current)) return *failed;
-
-    json& metadata = object["metadata"];
-    const json& stored = (*current)["metadata"];
-    for (const char* field : {"uid", "creationTimestamp", "generation", "resourceVersion"}) {
-      metadata[field] = stored[field];
-    }
-    if (current->contains("status")) {
-      object["status"] = (*current)["status"];
-    } else {
-      object.erase("status");
-    }
-    if (object == *current) return current;
-    if (specDiffers(object, *current)) metadata["generation"] = stored["generation"].get<int64_t>() + 1;
-    metadata["resourceVersion"] = formatResourceVersion(nextVersion_);
-    result = commit(*key, WatchEvent::Type::kModified, std::move(object), nextVersion_);
-  }
-  dispatcher_->deliver();
-  return result;
+  return writeOne(WriteOp::update(std::move(object)));
 }
-
+StoreResult<ObjectPtr> Store::upsertObject(json object) {
+  return writeOne(WriteOp::upsert(std::move(object)));
+}
 StoreResult<ObjectPtr> Store::updateStatus(json object) {
-  auto key = checkObject(object, false);
-  if (!key) return key.error();
-  auto status = object.find("status");
-  bool hasStatus = status != object.end() && !status->is_null();
-  if (hasStatus && !status->is_object()) return invalidObject(object, {"status: must be an object"});
-  StoreResult<ObjectPtr> result = internal("unreachable");
-  {
-    std::lock_guard write(writeMutex_);
-    ObjectPtr current = find(*key);
-    if (!current) return notFound(describe(*key) + " not found");
-    if (auto failed = checkPreconditions(*key, object, *current)) return *failed;
-
-    json next = *current;
-    if (hasStatus) {
-      next["status"] = std::move(*status);
-    } else {
-      next.erase("status");
-    }
-    if (next == *current) return current;
-    next["metadata"]["resourceVersion"] = formatResourceVersion(nextVersion_);
-    result = commit(*key, WatchEvent::Type::kModified, std::move(next), nextVersion_);
-  }
-  dispatcher_->deliver();
-  return result;
+  return writeOne(WriteOp::updateStatus(std::move(object)));
 }
-
 StoreResult<ObjectPtr> Store::removeObject(const ObjectKey& key,
                                            std::optional<std::string> resourceVersion) {
-  StoreResult<ObjectPtr> result = internal("unreachable");
-  {
-    std::lock_guard write(writeMutex_);
-    ObjectPtr current = find(key);
-    if (!current) return notFound(describe(key) + " not found");
-    json request = {{"metadata", json::object()}};
-    if (resourceVersion) request["metadata"]["resourceVersion"] = *resourceVersion;
-    if (auto failed = checkPreconditions(key, request, *current)) return *failed;
-
-    json last = *current;
-    last["metadata"]["resourceVersion"] = formatResourceVersion(nextVersion_);
-    result = commit(key, WatchEvent::Type::kDeleted, std::move(last), nextVersion_);
-  }
-  dispatcher_->deliver();
-  return result;
+  return writeOne(WriteOp::remove(key, std::move(resourceVersion)));
 }
 
 StoreResult<ObjectPtr> Store::get(const ObjectKey& key) const {

@@ -407,3 +407,112 @@ TEST_CASE("StoreError codes map to the Kubernetes HTTP statuses and reasons",
 
 }  // namespace
 }  // namespace siteplane::store
+
+namespace siteplane::store {
+namespace {
+
+using namespace siteplane::store::testing;
+
+TEST_CASE("Store upsertObject creates a missing object and updates an existing one",
+          "[controller][store]") {
+  StoreFixture f;
+  auto created = f.store->upsertObject(site("www"));
+  REQUIRE(created.isOk());
+  CHECK((**created)["metadata"]["generation"] == 1);
+  CHECK(versionOf(**created) == "1");
+
+  auto same = f.store->upsertObject(site("www"));
+  REQUIRE(same.isOk());
+  CHECK(versionOf(**same) == "1");  // unchanged manifest: no write
+
+  auto changed = f.store->upsertObject(site("www", {{"root", "/srv/new"}}));
+  REQUIRE(changed.isOk());
+  CHECK((**changed)["metadata"]["generation"] == 2);
+  CHECK((**changed)["metadata"]["uid"] == (**created)["metadata"]["uid"]);
+
+  json expectsExisting = site("gone");
+  expectsExisting["metadata"]["resourceVersion"] = "1";
+  auto missing = f.store->upsertObject(expectsExisting);
+  REQUIRE_FALSE(missing.isOk());
+  CHECK(missing.code() == StoreError::Code::kNotFound);
+}
+
+TEST_CASE("Store writeBatch applies operations in order, each succeeding or failing on its own",
+          "[controller][store]") {
+  StoreFixture f;
+  REQUIRE(f.store->createObject(site("old")).isOk());
+  std::vector<std::string> events;
+  Subscription subscription = f.store->subscribe([&](const WatchEvent& event) {
+    events.push_back(std::string(toString(event.type)) + " " + event.key.name + " " +
+                     std::to_string(event.resourceVersion));
+  });
+
+  json status = site("www");
+  status["status"] = {{"siteId", 4}};
+  std::vector<WriteOp> ops;
+  ops.push_back(WriteOp::create(site("www")));
+  ops.push_back(WriteOp::create(site("www")));         // AlreadyExists: sees the first
+  ops.push_back(WriteOp::updateStatus(status));         // sees the create
+  ops.push_back(WriteOp::update(site("missing")));      // NotFound
+  ops.push_back(WriteOp::upsert(site("old")));          // unchanged: no write
+  ops.push_back(WriteOp::remove(siteKey("old"), "7"));  // stale precondition
+  ops.push_back(WriteOp::remove(siteKey("old")));
+  ops.push_back(WriteOp::create(site("Bad_Name")));     // Invalid
+  auto results = f.store->writeBatch(std::move(ops));
+
+  REQUIRE(results.size() == 8);
+  REQUIRE(results[0].isOk());
+  CHECK(versionOf(*results[0].value()) == "2");
+  CHECK(results[1].code() == StoreError::Code::kAlreadyExists);
+  REQUIRE(results[2].isOk());
+  CHECK((*results[2].value())["status"]["siteId"] == 4);
+  CHECK(versionOf(*results[2].value()) == "3");
+  CHECK(results[3].code() == StoreError::Code::kNotFound);
+  REQUIRE(results[4].isOk());
+  CHECK(versionOf(*results[4].value()) == "1");
+  CHECK(results[5].code() == StoreError::Code::kConflict);
+  REQUIRE(results[6].isOk());
+  CHECK(versionOf(*results[6].value()) == "4");
+  CHECK(results[7].code() == StoreError::Code::kInvalid);
+
+  CHECK(events == std::vector<std::string>{"ADDED www 2", "MODIFIED www 3", "DELETED old 4"});
+  CHECK(f.store->resourceVersion() == 4);
+
+  f.reopen();
+  auto www = f.store->get(siteKey("www"));
+  REQUIRE(www.isOk());
+  CHECK((**www)["status"]["siteId"] == 4);
+  CHECK(versionOf(**www) == "3");
+  CHECK_FALSE(f.store->get(siteKey("old")).isOk());
+}
+
+TEST_CASE("Store writeBatch persists a large batch that survives a reopen", "[controller][store]") {
+  StoreFixture f;
+  std::vector<WriteOp> ops;
+  for (int i = 0; i < 500; ++i) {
+    std::string name = "site";
+    name += std::to_string(i);
+    ops.push_back(WriteOp::upsert(site(name, {{"root", "/srv"}, {"index", i}})));
+  }
+  auto results = f.store->writeBatch(std::move(ops));
+  for (const auto& result : results) REQUIRE(result.isOk());
+  CHECK(f.store->resourceVersion() == 500);
+  f.reopen();
+  ObjectList all = f.store->list({"Site", std::nullopt, {}});
+  REQUIRE(all.items.size() == 500);
+  CHECK((**f.store->get(siteKey("site499")))["spec"]["index"] == 499);
+  CHECK(versionOf(**f.store->get(siteKey("site499"))) == "500");
+  // Nothing but the object files and the counter is left behind.
+  size_t files = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(f.state.path() / "objects")) {
+    if (entry.is_regular_file()) {
+      ++files;
+      CHECK(entry.path().extension() != ".tmp");
+    }
+  }
+  CHECK(files == 501);
+}
+
+}  // namespace
+}  // namespace siteplane::store
