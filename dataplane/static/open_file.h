@@ -23,6 +23,9 @@ namespace siteplane::staticfiles {
 // descriptor closed: serving them is a memcpy and they cost no descriptor while cached. Larger
 // files keep the descriptor and are read with pread at the caller's offset, so concurrent
 // responses share one descriptor and no file is ever loaded whole.
+//
+// Every member function is const and pread is positionless, so an OpenFile may be read from any
+// thread, even though the FileCache that hands it out belongs to one worker.
 class OpenFile {
  public:
   // Takes `fd`, a regular file opened for reading; `contentType` must point to static storage
