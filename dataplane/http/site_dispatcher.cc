@@ -1,5 +1,7 @@
 #include "dataplane/http/site_dispatcher.h"
 
+#include <strings.h>
+
 #include "dataplane/tls/server_context.h"
 
 namespace siteplane::http {
@@ -80,7 +82,10 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
   if (connection.tls) {
     const tls::TlsSession& tls = *connection.tls;
     if (route->tls == nullptr) return reject(421, 0, "Misdirected Request");
-    if (!tls.serverName().empty()) {
+    const std::string& sni = tls.serverName();
+    // The usual case, SNI and Host naming the same host, needs no second lookup.
+    const bool sameName = sni.size() == host.size() && strncasecmp(sni.data(), host.data(), host.size()) == 0;
+    if (!sni.empty() && !sameName) {
       // Re-resolved in the current table, so a certificate renewed by a swap still matches.
       const table::Route* sniRoute =
           table.route(connection.localAddress, connection.localPort, tls.serverName());

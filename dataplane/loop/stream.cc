@@ -15,6 +15,10 @@ constexpr uint64_t kLingerMs = 2000;
 // Output buffers larger than this are released once drained, so that one big response does not
 // pin memory on an idle keep-alive connection.
 constexpr size_t kKeepOutputCapacity = 16 * 1024;
+// The largest TLS record payload: staging more would only split it again.
+constexpr size_t kRecordPlaintext = 16 * 1024;
+// Staging capacity kept between responses; a typical head and small body fit well below it.
+constexpr size_t kKeepStagedCapacity = 4096;
 
 void formatAddress(const sockaddr_storage& address, char* out, size_t size, uint16_t& port) {
   if (address.ss_family == AF_INET) {
@@ -82,22 +86,50 @@ void Stream::start() {
 
 void Stream::write(const char* data, size_t length) {
   if (closing_ || lingering_ || length == 0) return;
-  if (tls_) {
-    if (!tls_->write(data, length)) {
-      log()->debug("[C{}] tls_write_failed reason={}", id_, tls_->failureReason());
-      close(CloseMode::kAbort);
-    }
-  } else {
+  if (!tls_) {
     output_.append(data, length);
+    return;
+  }
+  if (staged_.size() + length <= kRecordPlaintext) {
+    staged_.append(data, length);
+    return;
+  }
+  if (!sealStaged()) return;
+  if (length < kRecordPlaintext) {
+    staged_.append(data, length);
+    return;
+  }
+  // Large writes (file bodies) are sealed straight from the caller's buffer: no staging copy.
+  if (!tls_->write(data, length)) {
+    log()->debug("[C{}] tls_write_failed reason={}", id_, tls_->failureReason());
+    close(CloseMode::kAbort);
   }
 }
 
+bool Stream::sealStaged() {
+  if (staged_.empty()) return true;
+  bool sealed = tls_->write(staged_.data(), staged_.size());
+  staged_.clear();
+  if (staged_.capacity() > kKeepStagedCapacity) std::string().swap(staged_);
+  if (!sealed) {
+    log()->debug("[C{}] tls_write_failed reason={}", id_, tls_->failureReason());
+    close(CloseMode::kAbort);
+  }
+  return sealed;
+}
+
 void Stream::flush() {
-  if (flushing_ || writing_ || closing_) return;
+  if (closing_) return;
+  if (tls_ && !sealStaged()) return;
+  if (flushing_ || writing_) return;
   flushing_ = true;
   // Bounded: each round either sends output or ends; a handler that keeps producing after every
   // drain is throttled by the loop turn once a write goes asynchronous.
   for (int round = 0; round < 64; ++round) {
+    if (tls_ && !sealStaged()) {
+      flushing_ = false;
+      return;
+    }
     if (!output_.empty()) {
       uv_buf_t buffer = uv_buf_init(output_.data(), static_cast<unsigned>(output_.size()));
       int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buffer, 1);
@@ -262,7 +294,7 @@ void Stream::close(CloseMode mode) {
   }
   if (closeRequested_) return;
   closeRequested_ = true;
-  if (tls_ && tls_->handshakeDone()) tls_->shutdown();
+  if (tls_ && tls_->handshakeDone() && sealStaged()) tls_->shutdown();
   if (!flushing_) flush();
 }
 

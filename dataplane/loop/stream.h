@@ -6,9 +6,11 @@
 //
 // - Reads land in a buffer shared by every stream of the loop (StreamBuffers): a stream processes
 //   each read completely inside the callback, so idle connections own no read buffer at all.
-// - Writes (plaintext, encrypted on the way in when TLS is on) accumulate in one output buffer and
-//   go to the kernel at flush(): uv_try_write first, one uv_write for whatever remains, so all the
-//   responses produced by one read (pipelining) leave in one system call.
+// - Writes accumulate in one output buffer and go to the kernel at flush(): uv_try_write first, one
+//   uv_write for whatever remains, so all the responses produced by one read (pipelining) leave in
+//   one system call. With TLS, small writes are staged as plaintext and sealed together at flush()
+//   (or when a record's worth has gathered): a response head and its small body, or a batch of
+//   pipelined responses, become one TLS record instead of one record per write.
 // - close(kGraceful) sends the pending output, TLS close_notify and a FIN, then drains what the
 //   peer still sends for a short while before closing, so that an error response is not destroyed
 //   by a TCP reset (nginx's lingering close).
@@ -81,7 +83,9 @@ class Stream {
   // Hands queued output to the kernel. Called by the stream at the end of each of its callbacks;
   // call it after writing from outside one (a timer or async of the handler's own).
   void flush();
-  size_t backlog() const { return output_.size() + (sending_.size() - sendingOffset_); }
+  size_t backlog() const {
+    return staged_.size() + output_.size() + (sending_.size() - sendingOffset_);
+  }
   void notifyWhenDrained() { notifyDrained_ = true; }
 
   void pauseReading();
@@ -114,6 +118,8 @@ class Stream {
   void handshakeFailed(const std::string& reason);
   void finishGracefulClose();
   void closeHandles();
+  // TLS: encrypts the staged plaintext into output_. False (and the stream aborts) on failure.
+  bool sealStaged();
 
   uv_loop_t* loop_;
   StreamHandler& handler_;
@@ -124,7 +130,8 @@ class Stream {
   uv_write_t writeRequest_;
   uv_shutdown_t shutdownRequest_;
   std::unique_ptr<tls::TlsSession> tls_;
-  std::string output_;   // accumulating
+  std::string staged_;   // TLS plaintext waiting to be sealed into one record at flush()
+  std::string output_;   // accumulating (ciphertext for TLS)
   std::string sending_;  // owned by the in-flight uv_write
   size_t sendingOffset_ = 0;
   bool writing_ = false;
