@@ -89,12 +89,20 @@ void HttpConnection::armTimer() {
     if (!requestTimerArmed_) {
       requestTimerArmed_ = true;
       requestStart_ = uv_now(worker_.loop());
-      stream_.setTimer(worker_.limits().headerTimeout);
+      setDeadline(worker_.limits().headerTimeout);
     }
   } else {
     requestTimerArmed_ = false;
-    stream_.setTimer(worker_.limits().keepAliveTimeout);
+    setDeadline(worker_.limits().keepAliveTimeout);
   }
+}
+
+void HttpConnection::setDeadline(std::chrono::milliseconds timeout) {
+  const uint64_t now = uv_now(worker_.loop());
+  deadline_ = now + static_cast<uint64_t>(timeout.count());
+  if (timerArmedFor_ != 0 && timerArmedFor_ <= deadline_) return;
+  timerArmedFor_ = deadline_;
+  stream_.setTimer(timeout);
 }
 
 void HttpConnection::onStreamData(const char* data, size_t length) noexcept {
@@ -266,7 +274,7 @@ void HttpConnection::continueBody() {
     if (stream_.backlog() >= Stream::kHighWatermark) {
       stream_.notifyWhenDrained();
       // Progress restarts the clock: only a client that stops reading for keepAliveTimeout is cut.
-      stream_.setTimer(worker_.limits().keepAliveTimeout);
+      setDeadline(worker_.limits().keepAliveTimeout);
       return;
     }
     if (body_->inMemory()) {
@@ -396,6 +404,14 @@ void HttpConnection::onStreamEnd() noexcept {
 }
 
 void HttpConnection::onStreamTimeout() noexcept {
+  timerArmedFor_ = 0;
+  const uint64_t now = uv_now(worker_.loop());
+  if (now < deadline_) {
+    // The deadline moved later since the timer was armed: sleep the rest.
+    timerArmedFor_ = deadline_;
+    stream_.setTimer(std::chrono::milliseconds(deadline_ - now));
+    return;
+  }
   if (responding_) {
     log()->debug("[C{}] send_timeout peer={}", stream_.id(), stream_.peerAddress());
     stream_.close(Stream::CloseMode::kAbort);

@@ -71,6 +71,10 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   void finishResponse();
   void respondToParseError();
   void armTimer();
+  // Moves the connection's deadline. The stream timer is re-armed only when the deadline moves
+  // earlier; a later one is picked up when the timer fires (onStreamTimeout), so the common
+  // request -> keep-alive transition costs no timer operation.
+  void setDeadline(std::chrono::milliseconds timeout);
   bool idle() const { return !parser_.started() && pending_.empty() && !responding_; }
 
   Worker& worker_;
@@ -83,6 +87,8 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   std::shared_ptr<const table::BindingTable> drainTable_;
   uint64_t requestStart_ = 0;                // uv_now when the request's first byte came
   uint64_t drainDeadline_ = 0;
+  uint64_t deadline_ = 0;       // uv_now when the current timeout expires
+  uint64_t timerArmedFor_ = 0;  // deadline the stream timer will fire at, 0: not armed
   bool requestTimerArmed_ = false;
   bool keepAlive_ = true;   // of the response being written
   bool responding_ = false;  // a file body is still streaming

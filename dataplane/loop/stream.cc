@@ -264,6 +264,7 @@ void Stream::handleTls(const char* data, size_t length) {
     long n = tls_->read(buffers_.plaintext.data(), buffers_.plaintext.size());
     if (n > 0) {
       handler_.onStreamData(buffers_.plaintext.data(), static_cast<size_t>(n));
+      if (!tls_->hasBufferedData()) break;  // everything read: a further SSL_read would only fail
       continue;
     }
     if (n < 0) {

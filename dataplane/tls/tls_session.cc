@@ -243,6 +243,8 @@ int TlsSession::cipherBits() const {
   return cipher ? SSL_CIPHER_get_bits(cipher, nullptr) : 0;
 }
 
+bool TlsSession::hasBufferedData() const { return inputLength_ > 0 || SSL_has_pending(ssl_) == 1; }
+
 bool TlsSession::resumed() const { return SSL_session_reused(ssl_) == 1; }
 
 TlsSession::ClientCertificateState TlsSession::clientCertificate() const {

@@ -53,6 +53,9 @@ class TlsSession {
     inputLength_ = length;
   }
   size_t pendingInput() const { return inputLength_; }
+  // Whether read() could return more without new input: unconsumed ciphertext or decrypted bytes
+  // OpenSSL still holds. Lets the caller skip a read that would only say "want more".
+  bool hasBufferedData() const;
 
   Progress handshake();
   bool handshakeDone() const { return handshakeDone_; }
