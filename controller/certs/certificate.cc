@@ -61,8 +61,8 @@ std::string serialHex(X509* x509) {
 }
 
 void addSubjectAltNames(X509* x509, CertificateInfo& info) {
-  detail::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(x509, NID_subject_alt_name, nullptr, nullptr)));
+  detail::GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x509, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
@@ -82,10 +82,14 @@ void addKeyUsages(X509* x509, CertificateInfo& info) {
   if (!(X509_get_extension_flags(x509) & EXFLAG_KUSAGE)) return;
   uint32_t bits = X509_get_key_usage(x509);
   static constexpr std::pair<uint32_t, const char*> kBits[] = {
-      {KU_DIGITAL_SIGNATURE, "digital signature"}, {KU_NON_REPUDIATION, "content commitment"},
-      {KU_KEY_ENCIPHERMENT, "key encipherment"},   {KU_DATA_ENCIPHERMENT, "data encipherment"},
-      {KU_KEY_AGREEMENT, "key agreement"},         {KU_KEY_CERT_SIGN, "cert sign"},
-      {KU_CRL_SIGN, "crl sign"},                   {KU_ENCIPHER_ONLY, "encipher only"},
+      {KU_DIGITAL_SIGNATURE, "digital signature"},
+      {KU_NON_REPUDIATION, "content commitment"},
+      {KU_KEY_ENCIPHERMENT, "key encipherment"},
+      {KU_DATA_ENCIPHERMENT, "data encipherment"},
+      {KU_KEY_AGREEMENT, "key agreement"},
+      {KU_KEY_CERT_SIGN, "cert sign"},
+      {KU_CRL_SIGN, "crl sign"},
+      {KU_ENCIPHER_ONLY, "encipher only"},
       {KU_DECIPHER_ONLY, "decipher only"}};
   for (const auto& [bit, name] : kBits) {
     if (bits & bit) info.keyUsages.emplace_back(name);
@@ -178,7 +182,8 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-// Lower-cases and drops one trailing dot (the absolute form "www.contoso.com." names the same host).
+// Lower-cases and drops one trailing dot (the absolute form "www.contoso.com." names the same
+// host).
 std::string canonicalHost(std::string_view host) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   return lower(host);
@@ -186,11 +191,14 @@ std::string canonicalHost(std::string_view host) {
 
 // The address bytes of an IP literal ("10.0.0.1", "::1", "[::1]"), or nullopt for a name.
 std::optional<std::string> parseIpLiteral(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::string text(host);
   std::array<unsigned char, 16> bytes{};
-  if (inet_pton(AF_INET, text.c_str(), bytes.data()) == 1) return std::string(bytes.begin(), bytes.begin() + 4);
-  if (inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1) return std::string(bytes.begin(), bytes.end());
+  if (inet_pton(AF_INET, text.c_str(), bytes.data()) == 1)
+    return std::string(bytes.begin(), bytes.begin() + 4);
+  if (inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1)
+    return std::string(bytes.begin(), bytes.end());
   return std::nullopt;
 }
 
@@ -260,7 +268,8 @@ Result<std::vector<Certificate>> Certificate::chainFromPem(std::string_view pem)
     long length = 0;
     if (PEM_read_bio(bio.get(), &name, &header, &data, &length) != 1) {
       unsigned long error = ERR_peek_last_error();
-      bool atEnd = ERR_GET_LIB(error) == ERR_LIB_PEM && ERR_GET_REASON(error) == PEM_R_NO_START_LINE;
+      bool atEnd =
+          ERR_GET_LIB(error) == ERR_LIB_PEM && ERR_GET_REASON(error) == PEM_R_NO_START_LINE;
       if (!atEnd) return detail::failure("PEM block " + std::to_string(block) + " is malformed");
       ERR_clear_error();
       break;
@@ -272,7 +281,8 @@ Result<std::vector<Certificate>> Certificate::chainFromPem(std::string_view pem)
     const unsigned char* cursor = data;
     X509* x509 = d2i_X509(nullptr, &cursor, length);
     if (!x509) {
-      return detail::failure("PEM block " + std::to_string(block) + " is not a valid X.509 certificate");
+      return detail::failure("PEM block " + std::to_string(block) +
+                             " is not a valid X.509 certificate");
     }
     chain.push_back(adopt(x509));
   }
@@ -287,7 +297,8 @@ Result<Certificate> Certificate::fromPem(std::string_view pem) {
   auto chain = chainFromPem(pem);
   if (!chain) return chain.status();
   if (chain->size() != 1) {
-    return Result<Certificate>::error("expected one certificate, found " + std::to_string(chain->size()));
+    return Result<Certificate>::error("expected one certificate, found " +
+                                      std::to_string(chain->size()));
   }
   return std::move(chain->front());
 }
@@ -330,12 +341,14 @@ bool dnsNameMatches(std::string_view sanName, std::string_view host) {
   std::string name = canonicalHost(host);
   if (pattern.empty() || name.empty()) return false;
   if (pattern == name) return true;
-  // A binding's own wildcard host is matched above, by the identical wildcard SAN, and nothing else.
+  // A binding's own wildcard host is matched above, by the identical wildcard SAN, and nothing
+  // else.
   if (name.find('*') != std::string::npos) return false;
   if (pattern.size() < 3 || pattern.compare(0, 2, "*.") != 0) return false;
   std::string_view base = std::string_view(pattern).substr(2);
   // "*.com": a wildcard over a bare label would span a whole top-level domain.
-  if (base.find('.') == std::string_view::npos || base.find('*') != std::string_view::npos) return false;
+  if (base.find('.') == std::string_view::npos || base.find('*') != std::string_view::npos)
+    return false;
   if (name.size() <= base.size() + 1) return false;
   std::string_view nameView(name);
   size_t labelLength = nameView.size() - base.size() - 1;
@@ -376,8 +389,9 @@ bool Certificate::isSignedBy(const Certificate& issuer) const {
 
 std::chrono::system_clock::time_point renewalTime(const CertificateInfo& info,
                                                   std::optional<std::chrono::seconds> renewBefore) {
-  auto before = renewBefore ? std::chrono::duration_cast<std::chrono::system_clock::duration>(*renewBefore)
-                            : (info.notAfter - info.notBefore) / 3;
+  auto before = renewBefore
+                    ? std::chrono::duration_cast<std::chrono::system_clock::duration>(*renewBefore)
+                    : (info.notAfter - info.notBefore) / 3;
   return info.notAfter - before;
 }
 

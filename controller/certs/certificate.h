@@ -21,7 +21,14 @@ namespace siteplane::certs {
 // The values of Certificate spec.usages. The first four-and-two split matters to X.509: digital
 // signature, key encipherment, cert sign and crl sign are keyUsage bits; server auth and client
 // auth are extendedKeyUsage purposes.
-enum class Usage { kDigitalSignature, kKeyEncipherment, kServerAuth, kClientAuth, kCertSign, kCrlSign };
+enum class Usage {
+  kDigitalSignature,
+  kKeyEncipherment,
+  kServerAuth,
+  kClientAuth,
+  kCertSign,
+  kCrlSign
+};
 
 // "digital signature", "key encipherment", "server auth", "client auth", "cert sign", "crl sign".
 std::string_view usageName(Usage usage);
@@ -45,8 +52,8 @@ struct CertificateInfo {
   // Upper-case hex of the serial number's magnitude, two digits per byte, as `openssl x509 -serial`
   // prints it; "-" prefixed for the (non-conforming) negative serials some old CAs issued.
   std::string serialNumber;
-  std::string subject;  // RFC 2253, most significant RDN last ("CN=www.contoso.com,O=Contoso")
-  std::string issuer;   // RFC 2253
+  std::string subject;     // RFC 2253, most significant RDN last ("CN=www.contoso.com,O=Contoso")
+  std::string issuer;      // RFC 2253
   std::string commonName;  // the subject's CN, "" when absent
   std::chrono::system_clock::time_point notBefore;
   std::chrono::system_clock::time_point notAfter;
@@ -54,7 +61,7 @@ struct CertificateInfo {
   std::vector<std::string> ipAddresses;  // subjectAltName iPAddress entries, textual (inet_ntop)
   bool isCA = false;                     // basicConstraints CA:TRUE
   std::optional<int> pathLength;         // basicConstraints pathLenConstraint
-  bool selfSigned = false;               // issuer == subject and the signature verifies with its own key
+  bool selfSigned = false;  // issuer == subject and the signature verifies with its own key
   // keyUsage bits by usage name ("digital signature", "key encipherment", "cert sign", "crl sign",
   // and the others X.509 defines: "content commitment", "key agreement", "data encipherment",
   // "encipher only", "decipher only"). Empty when the extension is absent.

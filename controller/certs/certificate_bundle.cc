@@ -37,14 +37,16 @@ Result<std::vector<Certificate>> orderChain(std::vector<Certificate> certificate
     if (!signedAnother) leaves.push_back(i);
   }
   if (leaves.empty()) {
-    return ChainResult::error(leafKey ? "the private key matches none of the " +
-                                            std::to_string(unique.size()) + " certificate(s)"
-                                      : "no certificate is a leaf: the certificates sign each other in a cycle");
+    return ChainResult::error(
+        leafKey ? "the private key matches none of the " + std::to_string(unique.size()) +
+                      " certificate(s)"
+                : "no certificate is a leaf: the certificates sign each other in a cycle");
   }
   if (leaves.size() > 1) {
-    return ChainResult::error(
-        (leafKey ? "the private key matches more than one certificate: " : "more than one leaf certificate: ") +
-        describe(unique[leaves[0]]) + " and " + describe(unique[leaves[1]]) + "; keep only one");
+    return ChainResult::error((leafKey ? "the private key matches more than one certificate: "
+                                       : "more than one leaf certificate: ") +
+                              describe(unique[leaves[0]]) + " and " + describe(unique[leaves[1]]) +
+                              "; keep only one");
   }
 
   std::vector<Certificate> chain{unique[leaves.front()]};

@@ -69,17 +69,20 @@ Result<std::string> readSmallFile(const std::filesystem::path& path) {
   auto size = std::filesystem::file_size(path, error);
   if (error) return Result<std::string>::error(path.string() + ": cannot read: " + error.message());
   if (size > kMaxFileSize) {
-    return Result<std::string>::error(path.string() + ": larger than 16 MiB, not a certificate or key file");
+    return Result<std::string>::error(path.string() +
+                                      ": larger than 16 MiB, not a certificate or key file");
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Result<std::string>::error(path.string() + ": cannot open: " + std::strerror(errno));
+  if (!in)
+    return Result<std::string>::error(path.string() + ": cannot open: " + std::strerror(errno));
   std::string content(static_cast<size_t>(size), '\0');
   in.read(content.data(), static_cast<std::streamsize>(size));
   content.resize(static_cast<size_t>(in.gcount()));
   return content;
 }
 
-Result<CertificateBundle> importPem(std::string_view certificatePem, std::string_view privateKeyPem) {
+Result<CertificateBundle> importPem(std::string_view certificatePem,
+                                    std::string_view privateKeyPem) {
   auto certificates = Certificate::chainFromPem(certificatePem);
   if (!certificates) return certificates.status().withContext("certificate");
   auto key = PrivateKey::fromPem(privateKeyPem);
@@ -99,12 +102,14 @@ Result<CertificateBundle> importPemFiles(const std::filesystem::path& certificat
   if (!key) return key.status().withContext(privateKeyFile.string());
   auto bundle = assemble(std::move(certificates).value(), std::move(key).value());
   if (!bundle) {
-    return bundle.status().withContext(certificateFile.string() + " with key " + privateKeyFile.string());
+    return bundle.status().withContext(certificateFile.string() + " with key " +
+                                       privateKeyFile.string());
   }
   return bundle;
 }
 
-Result<CertificateBundle> importPkcs12(std::string_view der, const std::optional<std::string>& password) {
+Result<CertificateBundle> importPkcs12(std::string_view der,
+                                       const std::optional<std::string>& password) {
   ERR_clear_error();
   auto bio = detail::readBio(der);
   detail::Pkcs12Ptr p12(d2i_PKCS12_bio(bio.get(), nullptr));
@@ -140,27 +145,31 @@ Result<CertificateBundle> importPkcs12(std::string_view der, const std::optional
   if (!contents) {
     // Most likely RC2/3DES encryption from an older exporter; retry once with the legacy provider.
     if (!loadLegacyProvider()) {
-      return contents.status().withContext("the OpenSSL legacy provider (for RC2-encrypted files) is unavailable");
+      return contents.status().withContext(
+          "the OpenSSL legacy provider (for RC2-encrypted files) is unavailable");
     }
     contents = parsePkcs12(p12.get(), unlocking);
     if (!contents) return contents.status();
   }
-  if (!contents->key) return Result<CertificateBundle>::error("the PKCS#12 file holds no private key");
+  if (!contents->key)
+    return Result<CertificateBundle>::error("the PKCS#12 file holds no private key");
 
   std::vector<Certificate> certificates;
-  if (contents->certificate) certificates.push_back(Certificate::fromNative(contents->certificate.get()));
+  if (contents->certificate)
+    certificates.push_back(Certificate::fromNative(contents->certificate.get()));
   for (int i = 0; contents->extra && i < sk_X509_num(contents->extra.get()); ++i) {
     certificates.push_back(Certificate::fromNative(sk_X509_value(contents->extra.get(), i)));
   }
-  if (certificates.empty()) return Result<CertificateBundle>::error("the PKCS#12 file holds no certificate");
+  if (certificates.empty())
+    return Result<CertificateBundle>::error("the PKCS#12 file holds no certificate");
 
   auto key = PrivateKey::fromNative(contents->key.get());
   if (!key) return key.status().withContext("PKCS#12 private key");
   return assemble(std::move(certificates), std::move(key).value());
 }
 
-Result<CertificateBundle> importPkcs12File(const std::filesystem::path& file,
-                                           const std::optional<std::filesystem::path>& passwordFile) {
+Result<CertificateBundle> importPkcs12File(
+    const std::filesystem::path& file, const std::optional<std::filesystem::path>& passwordFile) {
   std::optional<std::string> password;
   if (passwordFile) {
     auto content = readSmallFile(*passwordFile);

@@ -18,7 +18,8 @@
 namespace siteplane::certs {
 
 // `certificatePem` holds the leaf and any intermediates in any order.
-Result<CertificateBundle> importPem(std::string_view certificatePem, std::string_view privateKeyPem);
+Result<CertificateBundle> importPem(std::string_view certificatePem,
+                                    std::string_view privateKeyPem);
 
 // Errors name the file they are about ("/etc/tls/site.key: the private key is encrypted; ...").
 Result<CertificateBundle> importPemFiles(const std::filesystem::path& certificateFile,
@@ -26,12 +27,13 @@ Result<CertificateBundle> importPemFiles(const std::filesystem::path& certificat
 
 // `password`: nullopt when none was given; then both an empty password and no password are tried,
 // as exporters differ on which they write.
-Result<CertificateBundle> importPkcs12(std::string_view der, const std::optional<std::string>& password);
+Result<CertificateBundle> importPkcs12(std::string_view der,
+                                       const std::optional<std::string>& password);
 
 // The password file's content is the password; one trailing newline ("\n" or "\r\n") is dropped,
 // since `echo secret > file` adds one.
-Result<CertificateBundle> importPkcs12File(const std::filesystem::path& file,
-                                           const std::optional<std::filesystem::path>& passwordFile);
+Result<CertificateBundle> importPkcs12File(
+    const std::filesystem::path& file, const std::optional<std::filesystem::path>& passwordFile);
 
 // Reads a whole file (certificates, keys and PKCS#12 files are small: larger than 16 MiB is
 // refused). The error names the path.

@@ -8,7 +8,8 @@
 
 namespace siteplane::certs {
 
-Result<std::string> createCertificateRequest(const CertificateTemplate& request, const PrivateKey& key) {
+Result<std::string> createCertificateRequest(const CertificateTemplate& request,
+                                             const PrivateKey& key) {
   // A CSR has no validity period; give the check a valid one so only real problems are reported.
   CertificateTemplate checked = request;
   checked.notBefore = {};
@@ -22,8 +23,10 @@ Result<std::string> createCertificateRequest(const CertificateTemplate& request,
   }
   auto subject = detail::subjectName(request);
   if (!subject) return subject.status();
-  if (X509_REQ_set_subject_name(csr.get(), subject->get()) != 1) return detail::failure("cannot set the subject");
-  if (X509_REQ_set_pubkey(csr.get(), key.native()) != 1) return detail::failure("cannot set the public key");
+  if (X509_REQ_set_subject_name(csr.get(), subject->get()) != 1)
+    return detail::failure("cannot set the subject");
+  if (X509_REQ_set_pubkey(csr.get(), key.native()) != 1)
+    return detail::failure("cannot set the public key");
   auto extensions = detail::requestExtensions(request);
   if (!extensions) return extensions.status();
   if (X509_REQ_add_extensions(csr.get(), extensions->get()) != 1) {
@@ -33,7 +36,8 @@ Result<std::string> createCertificateRequest(const CertificateTemplate& request,
     return detail::failure("signing the certificate request failed");
   }
   auto bio = detail::writeBio();
-  if (PEM_write_bio_X509_REQ(bio.get(), csr.get()) != 1) return detail::failure("cannot encode the request");
+  if (PEM_write_bio_X509_REQ(bio.get(), csr.get()) != 1)
+    return detail::failure("cannot encode the request");
   return detail::bioContents(bio.get());
 }
 

@@ -15,6 +15,7 @@ namespace siteplane::certs {
 // extensions (subjectAltName, basicConstraints, keyUsage, extendedKeyUsage) as requested
 // extensions. The template's validity period is not part of a CSR and is ignored; the rest is
 // checked as validateTemplate does.
-Result<std::string> createCertificateRequest(const CertificateTemplate& request, const PrivateKey& key);
+Result<std::string> createCertificateRequest(const CertificateTemplate& request,
+                                             const PrivateKey& key);
 
 }  // namespace siteplane::certs

@@ -25,7 +25,9 @@ constexpr mode_t kKeyMode = 0600;
 constexpr mode_t kChainMode = 0644;
 constexpr const char* kLinkSuffix = ".link";
 
-Status errnoError(const std::string& what) { return Status::error(what + ": " + std::strerror(errno)); }
+Status errnoError(const std::string& what) {
+  return Status::error(what + ": " + std::strerror(errno));
+}
 
 // Closes the descriptor on every path out.
 class FileDescriptor {
@@ -51,7 +53,8 @@ class FileDescriptor {
 // Creates `path` with `mode` from the start (O_EXCL: never reuses or follows an existing file, so
 // a key is never briefly readable by others), writes `content` and fsyncs it.
 Status writeNewFile(const fs::path& path, std::string_view content, mode_t mode) {
-  FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  FileDescriptor file(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (file.get() < 0) return errnoError("cannot create " + path.string());
   size_t done = 0;
   while (done < content.size()) {
@@ -147,7 +150,8 @@ Status validateStoreKey(const std::string& key) {
   }
   auto [space, name] = splitKey(key);
   if (!isDnsLabel(space) || !isDnsLabel(name)) {
-    return Status::error("certificate store key '" + key + "': namespace and name must be DNS-1123 labels");
+    return Status::error("certificate store key '" + key +
+                         "': namespace and name must be DNS-1123 labels");
   }
   return Status::ok();
 }
@@ -155,7 +159,8 @@ Status validateStoreKey(const std::string& key) {
 Result<std::unique_ptr<CertificateStore>> CertificateStore::open(const fs::path& dir) {
   std::error_code error;
   if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), error);
-  if (error) return Status::error("cannot create " + dir.parent_path().string() + ": " + error.message());
+  if (error)
+    return Status::error("cannot create " + dir.parent_path().string() + ": " + error.message());
   if (auto made = ensureDirectory(dir); !made) return made;
   // An existing store directory made looser by hand is tightened: it holds private keys.
   struct stat info {};
@@ -184,12 +189,15 @@ Status CertificateStore::sweep() {
         if (target && !target->empty()) live.insert(*target);
       }
     }
-    if (error) return Status::error("cannot list " + space.path().string() + ": " + error.message());
+    if (error)
+      return Status::error("cannot list " + space.path().string() + ": " + error.message());
     for (const auto& path : hidden) {
       if (live.count(path.filename().string())) continue;
       // An interrupted put: a version no link points to, or the link that was never renamed.
       fs::remove_all(path, error);
-      if (error) return Status::error("cannot remove the leftover " + path.string() + ": " + error.message());
+      if (error)
+        return Status::error("cannot remove the leftover " + path.string() + ": " +
+                             error.message());
       logger("controller.certs")->info("event=store_sweep removed={}", path.string());
     }
   }
@@ -201,7 +209,8 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
   if (auto valid = validateStoreKey(key); !valid) return valid;
   if (bundle.chain.empty()) return Status::error("certificate store " + key + ": empty chain");
   if (!bundle.key.matches(bundle.leaf())) {
-    return Status::error("certificate store " + key + ": the private key does not match the leaf certificate");
+    return Status::error("certificate store " + key +
+                         ": the private key does not match the leaf certificate");
   }
   auto [space, name] = splitKey(key);
   const fs::path spaceDir = dir_ / space;
@@ -218,7 +227,8 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
     return std::move(status).withContext("certificate store " + key);
   };
 
-  if (::mkdir(versionDir.c_str(), kDirectoryMode) != 0) return abandon(errnoError("cannot create " + versionDir.string()));
+  if (::mkdir(versionDir.c_str(), kDirectoryMode) != 0)
+    return abandon(errnoError("cannot create " + versionDir.string()));
   std::string keyPem = bundle.key.toPem();
   Status wroteKey = writeNewFile(versionDir / kKeyFile, keyPem, kKeyMode);
   OPENSSL_cleanse(keyPem.data(), keyPem.size());
@@ -238,15 +248,17 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
   }
   // From here the new version is the store's content; what follows only makes it durable and
   // tidies up, and must not remove the new version on failure.
-  if (auto synced = syncDirectory(spaceDir); !synced) return std::move(synced).withContext("certificate store " + key);
+  if (auto synced = syncDirectory(spaceDir); !synced)
+    return std::move(synced).withContext("certificate store " + key);
   if (!previous->empty() && *previous != versionName && !previous->starts_with("/") &&
       previous->find('/') == std::string::npos) {
     std::error_code error;
     fs::remove_all(spaceDir / *previous, error);
     if (error) {
       // Harmless: open() sweeps unreferenced versions.
-      logger("controller.certs")->warn("event=store_cleanup_failed key={} path={} error={}", key,
-                                       (spaceDir / *previous).string(), error.message());
+      logger("controller.certs")
+          ->warn("event=store_cleanup_failed key={} path={} error={}", key,
+                 (spaceDir / *previous).string(), error.message());
     }
   }
   return Status::ok();
@@ -273,7 +285,9 @@ Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string
     if (!*chainPem || !*keyPem) continue;  // replaced while reading
     auto bundle = importPem(**chainPem, **keyPem);
     OPENSSL_cleanse((*keyPem)->data(), (*keyPem)->size());
-    if (!bundle) return bundle.status().withContext("certificate store " + key + " (" + versionDir.string() + ")");
+    if (!bundle)
+      return bundle.status().withContext("certificate store " + key + " (" + versionDir.string() +
+                                         ")");
     return GetResult(std::optional<CertificateBundle>(std::move(bundle).value()));
   }
   return Status::error("certificate store " + key + ": replaced " + std::to_string(kAttempts) +
@@ -288,14 +302,16 @@ Status CertificateStore::remove(const std::string& key) {
   auto target = readLink(spaceDir / name);
   if (!target) return target.status();
   if (target->empty()) return Status::ok();
-  if (::unlink((spaceDir / name).c_str()) != 0) return errnoError("cannot remove " + (spaceDir / name).string());
+  if (::unlink((spaceDir / name).c_str()) != 0)
+    return errnoError("cannot remove " + (spaceDir / name).string());
   if (auto synced = syncDirectory(spaceDir); !synced) return synced;
   if (!target->starts_with("/") && target->find('/') == std::string::npos) {
     std::error_code error;
     fs::remove_all(spaceDir / *target, error);
     if (error) {
-      logger("controller.certs")->warn("event=store_cleanup_failed key={} path={} error={}", key,
-                                       (spaceDir / *target).string(), error.message());
+      logger("controller.certs")
+          ->warn("event=store_cleanup_failed key={} path={} error={}", key,
+                 (spaceDir / *target).string(), error.message());
     }
   }
   return Status::ok();
@@ -312,7 +328,8 @@ Result<std::vector<std::string>> CertificateStore::list() const {
       if (name.starts_with(".") || !entry.is_symlink()) continue;
       keys.push_back(spaceName + "/" + name);
     }
-    if (error) return Status::error("cannot list " + space.path().string() + ": " + error.message());
+    if (error)
+      return Status::error("cannot list " + space.path().string() + ": " + error.message());
   }
   if (error) return Status::error("cannot list " + dir_.string() + ": " + error.message());
   std::sort(keys.begin(), keys.end());

@@ -15,9 +15,8 @@ constexpr size_t kMaxCommonNameLength = 64;
 bool validLabel(std::string_view label) {
   if (label.empty() || label.size() > 63) return false;
   if (label.front() == '-' || label.back() == '-') return false;
-  return std::all_of(label.begin(), label.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-';
-  });
+  return std::all_of(label.begin(), label.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-'; });
 }
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
@@ -32,7 +31,8 @@ bool isValidDnsName(std::string_view name) {
   size_t start = 0;
   while (true) {
     size_t dot = name.find('.', start);
-    if (!validLabel(name.substr(start, dot == std::string_view::npos ? dot : dot - start))) return false;
+    if (!validLabel(name.substr(start, dot == std::string_view::npos ? dot : dot - start)))
+      return false;
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
   }
@@ -84,7 +84,8 @@ std::vector<Usage> effectiveUsages(const CertificateTemplate& request) {
 std::vector<std::string> effectiveDnsNames(const CertificateTemplate& request) {
   std::vector<std::string> names = request.dnsNames;
   const std::string& cn = request.commonName;
-  if (!request.isCA && !cn.empty() && !isIpLiteral(cn) && isValidDnsName(cn) && !contains(names, cn)) {
+  if (!request.isCA && !cn.empty() && !isIpLiteral(cn) && isValidDnsName(cn) &&
+      !contains(names, cn)) {
     names.insert(names.begin(), cn);
   }
   return names;
@@ -93,7 +94,8 @@ std::vector<std::string> effectiveDnsNames(const CertificateTemplate& request) {
 std::vector<std::string> effectiveIpAddresses(const CertificateTemplate& request) {
   std::vector<std::string> addresses = request.ipAddresses;
   const std::string& cn = request.commonName;
-  if (!request.isCA && !cn.empty() && isIpLiteral(cn) && !contains(addresses, cn)) addresses.insert(addresses.begin(), cn);
+  if (!request.isCA && !cn.empty() && isIpLiteral(cn) && !contains(addresses, cn))
+    addresses.insert(addresses.begin(), cn);
   return addresses;
 }
 

@@ -13,8 +13,8 @@
 namespace siteplane::certs {
 
 struct CertificateTemplate {
-  std::string commonName;                // subject CN; at most 64 characters (RFC 5280 ub-common-name)
-  std::vector<std::string> dnsNames;     // DNS names, "*.name" wildcards allowed
+  std::string commonName;             // subject CN; at most 64 characters (RFC 5280 ub-common-name)
+  std::vector<std::string> dnsNames;  // DNS names, "*.name" wildcards allowed
   std::vector<std::string> ipAddresses;  // IPv4/IPv6 literals
   std::chrono::system_clock::time_point notBefore;
   std::chrono::system_clock::time_point notAfter;

@@ -42,13 +42,15 @@ Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectK
                           EVP_PKEY* signingKey, std::chrono::system_clock::time_point notAfter) {
   ERR_clear_error();
   detail::X509Ptr x509(X509_new());
-  if (!x509 || X509_set_version(x509.get(), X509_VERSION_3) != 1) return failure("cannot allocate a certificate");
+  if (!x509 || X509_set_version(x509.get(), X509_VERSION_3) != 1)
+    return failure("cannot allocate a certificate");
   if (auto serial = setRandomSerial(x509.get()); !serial) return serial;
 
   auto subject = detail::subjectName(request);
   if (!subject) return subject.status();
   if (X509_set_subject_name(x509.get(), subject->get()) != 1 ||
-      X509_set_issuer_name(x509.get(), issuer ? X509_get_subject_name(issuer) : subject->get()) != 1) {
+      X509_set_issuer_name(x509.get(), issuer ? X509_get_subject_name(issuer) : subject->get()) !=
+          1) {
     return failure("cannot set the subject or issuer name");
   }
   if (!ASN1_TIME_set(X509_getm_notBefore(x509.get()), detail::toTimeT(request.notBefore)) ||
@@ -69,10 +71,12 @@ Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectK
   // exist first: for a self-signed certificate the authority key identifier copies it.
   X509V3_CTX context;
   X509V3_set_ctx(&context, issuer ? issuer : x509.get(), x509.get(), nullptr, nullptr, 0);
-  if (auto added = addConfiguredExtension(&context, x509.get(), NID_subject_key_identifier, "hash"); !added) {
+  if (auto added = addConfiguredExtension(&context, x509.get(), NID_subject_key_identifier, "hash");
+      !added) {
     return added;
   }
-  if (auto added = addConfiguredExtension(&context, x509.get(), NID_authority_key_identifier, "keyid:always");
+  if (auto added = addConfiguredExtension(&context, x509.get(), NID_authority_key_identifier,
+                                          "keyid:always");
       !added) {
     return added;
   }
@@ -98,16 +102,19 @@ Result<Certificate> issueSignedBy(const CertificateTemplate& request, const Publ
   // Named by subject as people know it; a certificate with an empty subject by its thumbprint.
   const std::string who =
       "CA certificate " + (ca.subject.empty() ? "with thumbprint " + ca.thumbprint : ca.subject);
-  if (!ca.isCA) return Result<Certificate>::error(who + " is not a CA (basicConstraints CA:TRUE is missing)");
+  if (!ca.isCA)
+    return Result<Certificate>::error(who + " is not a CA (basicConstraints CA:TRUE is missing)");
   if (!ca.keyUsages.empty() &&
       std::find(ca.keyUsages.begin(), ca.keyUsages.end(), "cert sign") == ca.keyUsages.end()) {
-    return Result<Certificate>::error(who + " may not sign certificates (its keyUsage lacks cert sign)");
+    return Result<Certificate>::error(who +
+                                      " may not sign certificates (its keyUsage lacks cert sign)");
   }
   switch (caCertificate.validityAt(now)) {
     case Validity::kExpired:
       return Result<Certificate>::error(who + " expired at " + detail::formatTime(ca.notAfter));
     case Validity::kNotYetValid:
-      return Result<Certificate>::error(who + " is not valid before " + detail::formatTime(ca.notBefore));
+      return Result<Certificate>::error(who + " is not valid before " +
+                                        detail::formatTime(ca.notBefore));
     case Validity::kValid:
       break;
   }

@@ -11,7 +11,9 @@ namespace {
 
 using detail::EvpPkeyCtxPtr;
 
-std::shared_ptr<EVP_PKEY> share(EVP_PKEY* key) { return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free); }
+std::shared_ptr<EVP_PKEY> share(EVP_PKEY* key) {
+  return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
+}
 
 std::optional<KeyAlgorithm> algorithmOf(EVP_PKEY* key) {
   switch (EVP_PKEY_get_base_id(key)) {
@@ -96,18 +98,21 @@ Result<PrivateKey> PrivateKey::generate(KeyAlgorithm algorithm, int size) {
                                                        : "ED25519";
   EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   if (!context || EVP_PKEY_keygen_init(context.get()) <= 0) {
-    return detail::failure("cannot start " + std::string(keyAlgorithmName(algorithm)) + " key generation");
+    return detail::failure("cannot start " + std::string(keyAlgorithmName(algorithm)) +
+                           " key generation");
   }
   if (algorithm == KeyAlgorithm::kEcdsa &&
       EVP_PKEY_CTX_set_group_name(context.get(), size == 384 ? "P-384" : "P-256") <= 0) {
     return detail::failure("cannot select the ECDSA curve");
   }
-  if (algorithm == KeyAlgorithm::kRsa && EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), size) <= 0) {
+  if (algorithm == KeyAlgorithm::kRsa &&
+      EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), size) <= 0) {
     return detail::failure("cannot set the RSA key size");
   }
   EVP_PKEY* key = nullptr;
   if (EVP_PKEY_generate(context.get(), &key) <= 0) {
-    return detail::failure("generating a " + std::string(keyAlgorithmName(algorithm)) + " key failed");
+    return detail::failure("generating a " + std::string(keyAlgorithmName(algorithm)) +
+                           " key failed");
   }
   return PrivateKey(share(key), algorithm);
 }
@@ -115,11 +120,13 @@ Result<PrivateKey> PrivateKey::generate(KeyAlgorithm algorithm, int size) {
 Result<PrivateKey> PrivateKey::fromPem(std::string_view pem) {
   ERR_clear_error();
   auto bio = detail::readBio(pem);
-  EVP_PKEY* raw = PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, noPassphrase, nullptr, nullptr, nullptr);
+  EVP_PKEY* raw =
+      PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, noPassphrase, nullptr, nullptr, nullptr);
   if (!raw) {
     bool encrypted = pem.find("ENCRYPTED") != std::string_view::npos;
     detail::drainErrors();  // the reasons would only repeat "bad decrypt"/"no start line"
-    if (encrypted) return Result<PrivateKey>::error("the private key is encrypted; provide it unencrypted");
+    if (encrypted)
+      return Result<PrivateKey>::error("the private key is encrypted; provide it unencrypted");
     return Result<PrivateKey>::error("no PEM private key found (expected a \"PRIVATE KEY\" block)");
   }
   auto key = share(raw);
@@ -164,7 +171,8 @@ int PrivateKey::bits() const { return EVP_PKEY_get_bits(key_.get()); }
 Result<PublicKey> PublicKey::fromPem(std::string_view pem) {
   ERR_clear_error();
   auto bio = detail::readBio(pem);
-  EVP_PKEY* raw = PEM_read_bio_PUBKEY_ex(bio.get(), nullptr, noPassphrase, nullptr, nullptr, nullptr);
+  EVP_PKEY* raw =
+      PEM_read_bio_PUBKEY_ex(bio.get(), nullptr, noPassphrase, nullptr, nullptr, nullptr);
   if (!raw) {
     detail::drainErrors();
     return Result<PublicKey>::error("no PEM public key found (expected a \"PUBLIC KEY\" block)");

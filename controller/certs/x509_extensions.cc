@@ -122,10 +122,13 @@ Result<X509ExtensionStackPtr> requestExtensions(const CertificateTemplate& reque
   X509ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
   if (!extensions) return failure("cannot allocate extensions");
   std::vector<Usage> usages = effectiveUsages(request);
-  if (!push(extensions.get(), basicConstraints(request.isCA))) return failure("cannot encode basicConstraints");
-  bool wantsKeyUsage = has(usages, Usage::kDigitalSignature) || has(usages, Usage::kKeyEncipherment) ||
-                       has(usages, Usage::kCertSign) || has(usages, Usage::kCrlSign);
-  if (wantsKeyUsage && !push(extensions.get(), keyUsage(usages))) return failure("cannot encode keyUsage");
+  if (!push(extensions.get(), basicConstraints(request.isCA)))
+    return failure("cannot encode basicConstraints");
+  bool wantsKeyUsage = has(usages, Usage::kDigitalSignature) ||
+                       has(usages, Usage::kKeyEncipherment) || has(usages, Usage::kCertSign) ||
+                       has(usages, Usage::kCrlSign);
+  if (wantsKeyUsage && !push(extensions.get(), keyUsage(usages)))
+    return failure("cannot encode keyUsage");
   if ((has(usages, Usage::kServerAuth) || has(usages, Usage::kClientAuth)) &&
       !push(extensions.get(), extendedKeyUsage(usages))) {
     return failure("cannot encode extendedKeyUsage");
@@ -142,9 +145,9 @@ Result<X509NamePtr> subjectName(const CertificateTemplate& request) {
   X509NamePtr name(X509_NAME_new());
   if (!name) return failure("cannot allocate the subject name");
   if (!request.commonName.empty() &&
-      !X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>(request.commonName.c_str()),
-                                  -1, -1, 0)) {
+      !X509_NAME_add_entry_by_NID(
+          name.get(), NID_commonName, MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char*>(request.commonName.c_str()), -1, -1, 0)) {
     return failure("commonName: cannot encode '" + request.commonName + "'");
   }
   return name;

@@ -14,14 +14,15 @@ std::vector<std::string> thumbprints(const std::vector<Certificate>& chain) {
 }
 
 // `openssl pkcs12 -export` of the hierarchy's leaf, key and CA chain, plus `extra` arguments.
-std::filesystem::path exportPkcs12(const TempDir& dir, const Hierarchy& hierarchy, const std::string& name,
-                                   const std::vector<std::string>& extra) {
+std::filesystem::path exportPkcs12(const TempDir& dir, const Hierarchy& hierarchy,
+                                   const std::string& name, const std::vector<std::string>& extra) {
   auto key = dir.write(name + ".key", hierarchy.leaf.key.toPem());
   auto leaf = dir.write(name + ".crt", hierarchy.leaf.leaf().toPem());
   auto cas = dir.write(name + "-ca.crt", hierarchy.intermediate.chainPem());
   auto out = dir.path() / (name + ".p12");
-  std::vector<std::string> argv = {"openssl", "pkcs12", "-export", "-inkey", key.string(), "-in",
-                                   leaf.string(), "-certfile", cas.string(), "-out", out.string()};
+  std::vector<std::string> argv = {"openssl",    "pkcs12", "-export",     "-inkey",
+                                   key.string(), "-in",    leaf.string(), "-certfile",
+                                   cas.string(), "-out",   out.string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto made = run(argv);
   INFO(made.err);
@@ -39,8 +40,9 @@ TEST_CASE("importPemFiles orders a chain given in any order leaf first", "[contr
   const auto& leaf = hierarchy.leaf.leaf();
   auto key = dir.write("site.key", hierarchy.leaf.key.toPem());
 
-  auto order = GENERATE(std::vector<int>{0, 1, 2}, std::vector<int>{2, 1, 0}, std::vector<int>{1, 0, 2},
-                        std::vector<int>{2, 0, 1, 0});  // the last one repeats the leaf
+  auto order =
+      GENERATE(std::vector<int>{0, 1, 2}, std::vector<int>{2, 1, 0}, std::vector<int>{1, 0, 2},
+               std::vector<int>{2, 0, 1, 0});  // the last one repeats the leaf
   std::vector<Certificate> all = {leaf, intermediate, root};
   std::string pem;
   for (int index : order) pem += all[static_cast<size_t>(index)].toPem();
@@ -56,24 +58,29 @@ TEST_CASE("importPemFiles rejects a key that matches no certificate", "[controll
   TempDir dir;
   auto hierarchy = makeHierarchy({"www.contoso.com"});
   auto certificate = dir.write("site.crt", hierarchy.leaf.chainPem());
-  auto otherKey = dir.write("other.key", valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa)).toPem());
+  auto otherKey =
+      dir.write("other.key", valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa)).toPem());
   auto result = importPemFiles(certificate, otherKey);
   REQUIRE_FALSE(result.isOk());
   CHECK(result.message() == certificate.string() + " with key " + otherKey.string() +
                                 ": the private key matches none of the 3 certificate(s)");
 }
 
-TEST_CASE("importPem rejects a certificate that is not part of the leaf's chain", "[controller][certs]") {
+TEST_CASE("importPem rejects a certificate that is not part of the leaf's chain",
+          "[controller][certs]") {
   auto hierarchy = makeHierarchy({"www.contoso.com"});
   auto stranger = makeHierarchy({"www.fabrikam.com"});
-  auto result = importPem(hierarchy.leaf.chainPem() + stranger.root.chainPem(), hierarchy.leaf.key.toPem());
+  auto result =
+      importPem(hierarchy.leaf.chainPem() + stranger.root.chainPem(), hierarchy.leaf.key.toPem());
   REQUIRE_FALSE(result.isOk());
-  CHECK(result.message() == "certificate 'CN=Siteplane Test Root' (thumbprint " + stranger.root.leaf().thumbprint() +
+  CHECK(result.message() == "certificate 'CN=Siteplane Test Root' (thumbprint " +
+                                stranger.root.leaf().thumbprint() +
                                 ") is not part of the chain of (thumbprint " +
                                 hierarchy.leaf.leaf().thumbprint() + ", empty subject)");
 
   // A gap in the chain (the intermediate missing) is the same problem.
-  auto gap = importPem(hierarchy.leaf.leaf().toPem() + hierarchy.root.chainPem(), hierarchy.leaf.key.toPem());
+  auto gap = importPem(hierarchy.leaf.leaf().toPem() + hierarchy.root.chainPem(),
+                       hierarchy.leaf.key.toPem());
   REQUIRE_FALSE(gap.isOk());
   CHECK(gap.message().find("is not part of the chain of") != std::string::npos);
 }
@@ -81,7 +88,8 @@ TEST_CASE("importPem rejects a certificate that is not part of the leaf's chain"
 TEST_CASE("orderChain without a key finds the leaf as the certificate that signed no other",
           "[controller][certs]") {
   auto hierarchy = makeHierarchy({"www.contoso.com"});
-  auto chain = valueOf(orderChain({hierarchy.root.leaf(), hierarchy.leaf.leaf(), hierarchy.intermediate.leaf()}));
+  auto chain = valueOf(
+      orderChain({hierarchy.root.leaf(), hierarchy.leaf.leaf(), hierarchy.intermediate.leaf()}));
   CHECK(thumbprints(chain) == thumbprints(hierarchy.leaf.chain));
 
   auto other = makeHierarchy({"www.fabrikam.com"});
@@ -93,7 +101,8 @@ TEST_CASE("orderChain without a key finds the leaf as the certificate that signe
 TEST_CASE("An expired certificate imports and reports itself expired", "[controller][certs]") {
   auto longAgo = nowSeconds() - std::chrono::hours(24 * 30);
   auto key = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
-  auto old = valueOf(issueSelfSigned(serverTemplate({"old.contoso.com"}, longAgo, std::chrono::hours(24)), key));
+  auto old = valueOf(
+      issueSelfSigned(serverTemplate({"old.contoso.com"}, longAgo, std::chrono::hours(24)), key));
   auto bundle = valueOf(importPem(old.toPem(), key.toPem()));
   CHECK(bundle.leaf().validityAt(Clock::now()) == Validity::kExpired);
   CHECK(validityReason(bundle.leaf().validityAt(Clock::now())) == "Expired");
@@ -110,7 +119,8 @@ TEST_CASE("importPemFiles names the file it cannot read or parse", "[controller]
   auto notPem = dir.write("garbage.crt", "garbage");
   auto garbage = importPemFiles(notPem, key);
   REQUIRE_FALSE(garbage.isOk());
-  CHECK(garbage.message() == notPem.string() + ": no PEM certificate found (expected a \"CERTIFICATE\" block)");
+  CHECK(garbage.message() ==
+        notPem.string() + ": no PEM certificate found (expected a \"CERTIFICATE\" block)");
 
   auto hierarchy = makeHierarchy({"www.contoso.com"});
   auto certificate = dir.write("site.crt", hierarchy.leaf.chainPem());
@@ -138,8 +148,8 @@ TEST_CASE("importPkcs12File reads password-protected, empty-password and unprote
     CHECK(thumbprints(bundle.chain) == thumbprints(hierarchy.leaf.chain));
   }
   SECTION("no encryption and no integrity check") {
-    auto p12 = exportPkcs12(dir, hierarchy, "open", {"-keypbe", "NONE", "-certpbe", "NONE", "-nomac",
-                                                     "-passout", "pass:"});
+    auto p12 = exportPkcs12(dir, hierarchy, "open",
+                            {"-keypbe", "NONE", "-certpbe", "NONE", "-nomac", "-passout", "pass:"});
     auto bundle = valueOf(importPkcs12File(p12, std::nullopt));
     CHECK(thumbprints(bundle.chain) == thumbprints(hierarchy.leaf.chain));
   }
@@ -159,12 +169,14 @@ TEST_CASE("importPkcs12File says when the password is wrong or missing", "[contr
 
   auto wrong = importPkcs12File(p12, wrongFile);
   REQUIRE_FALSE(wrong.isOk());
-  CHECK(wrong.message() == p12.string() + " (password from " + wrongFile.string() +
-                               "): wrong password for the PKCS#12 file (its integrity check failed)");
+  CHECK(wrong.message() ==
+        p12.string() + " (password from " + wrongFile.string() +
+            "): wrong password for the PKCS#12 file (its integrity check failed)");
 
   auto none = importPkcs12File(p12, std::nullopt);
   REQUIRE_FALSE(none.isOk());
-  CHECK(none.message() == p12.string() + ": the PKCS#12 file is password-protected and no password was given");
+  CHECK(none.message() ==
+        p12.string() + ": the PKCS#12 file is password-protected and no password was given");
 
   auto notPkcs12 = importPkcs12("definitely not DER", std::nullopt);
   REQUIRE_FALSE(notPkcs12.isOk());

@@ -22,14 +22,14 @@ TEST_CASE("createCertificateRequest makes a CSR that openssl req verifies", "[co
   REQUIRE(verified.exitCode == 0);
   CHECK(verified.err.find("verify OK") != std::string::npos);
   CHECK(verified.out.find("Subject: CN = www.contoso.com") != std::string::npos);
-  CHECK(verified.out.find("DNS:www.contoso.com, DNS:contoso.com, IP Address:192.0.2.10") != std::string::npos);
+  CHECK(verified.out.find("DNS:www.contoso.com, DNS:contoso.com, IP Address:192.0.2.10") !=
+        std::string::npos);
   CHECK(verified.out.find("TLS Web Server Authentication") != std::string::npos);
 
   // The CSR carries the key's public half.
   auto publicKey = run({"openssl", "req", "-noout", "-pubkey"}, csr);
   REQUIRE(publicKey.exitCode == 0);
   CHECK(publicKey.out == key.publicKeyPem());
-
 }
 
 TEST_CASE("createCertificateRequest refuses an invalid template", "[controller][certs]") {

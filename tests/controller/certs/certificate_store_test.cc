@@ -64,7 +64,8 @@ TEST_CASE("CertificateStore stores, replaces, lists and removes bundles", "[cont
 
   requireOk(store->put("shop/api", hierarchy.intermediate));
   requireOk(store->put("default/admin", replacement));
-  CHECK(valueOf(store->list()) == std::vector<std::string>{"default/admin", "default/web", "shop/api"});
+  CHECK(valueOf(store->list()) ==
+        std::vector<std::string>{"default/admin", "default/web", "shop/api"});
 
   requireOk(store->remove("default/web"));
   requireOk(store->remove("default/web"));  // already gone: fine
@@ -97,18 +98,20 @@ TEST_CASE("CertificateStore refuses bad keys and mismatched bundles", "[controll
   TempDir dir;
   auto store = valueOf(CertificateStore::open(dir.path() / "certificates"));
   auto bundle = selfSigned("www.contoso.com");
-  for (std::string key : {"web", "default/web/extra", "Default/web", "default/", "/web", "default/../web",
-                          "default/.web", "-bad/web"}) {
+  for (std::string key : {"web", "default/web/extra", "Default/web", "default/", "/web",
+                          "default/../web", "default/.web", "-bad/web"}) {
     CAPTURE(key);
     auto put = store->put(key, bundle);
     REQUIRE_FALSE(put.isOk());
     CHECK(put.message().find("certificate store key '" + key + "'") == 0);
     CHECK_FALSE(store->get(key).isOk());
   }
-  auto mismatched = CertificateBundle{bundle.chain, valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa))};
+  auto mismatched =
+      CertificateBundle{bundle.chain, valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa))};
   auto put = store->put("default/web", mismatched);
   REQUIRE_FALSE(put.isOk());
-  CHECK(put.message() == "certificate store default/web: the private key does not match the leaf certificate");
+  CHECK(put.message() ==
+        "certificate store default/web: the private key does not match the leaf certificate");
   CHECK(valueOf(store->list()).empty());
 }
 
@@ -124,11 +127,13 @@ TEST_CASE("CertificateStore reports a damaged stored pair naming the key", "[con
   auto damaged = store->get("default/web");
   REQUIRE_FALSE(damaged.isOk());
   CHECK(damaged.message().rfind("certificate store default/web (", 0) == 0);
-  CHECK(damaged.message().find("the private key matches none of the 1 certificate(s)") != std::string::npos);
+  CHECK(damaged.message().find("the private key matches none of the 1 certificate(s)") !=
+        std::string::npos);
 }
 
-TEST_CASE("CertificateStore sweeps what an interrupted write left and keeps the last complete version",
-          "[controller][certs]") {
+TEST_CASE(
+    "CertificateStore sweeps what an interrupted write left and keeps the last complete version",
+    "[controller][certs]") {
   TempDir dir;
   auto storeDir = dir.path() / "certificates";
   auto current = selfSigned("www.contoso.com");
@@ -141,7 +146,8 @@ TEST_CASE("CertificateStore sweeps what an interrupted write left and keeps the 
   auto spaceDir = storeDir / "default";
   fs::create_directory(spaceDir / ".web.0123456789ABCDEF");
   siteplane::testing::TempDir scratch;
-  fs::copy_file(scratch.write("partial", "-----BEGIN PRIVATE KEY-----\nMIG"), spaceDir / ".web.0123456789ABCDEF" / "tls.key");
+  fs::copy_file(scratch.write("partial", "-----BEGIN PRIVATE KEY-----\nMIG"),
+                spaceDir / ".web.0123456789ABCDEF" / "tls.key");
   fs::create_symlink(".web.0123456789ABCDEF", spaceDir / ".web.0123456789ABCDEF.link");
   REQUIRE(hiddenEntries(spaceDir).size() == 3);
 
@@ -151,10 +157,12 @@ TEST_CASE("CertificateStore sweeps what an interrupted write left and keeps the 
   CHECK(valueOf(store->list()) == std::vector<std::string>{"default/web"});
 }
 
-TEST_CASE("CertificateStore readers see a whole pair while a writer replaces it", "[controller][certs]") {
+TEST_CASE("CertificateStore readers see a whole pair while a writer replaces it",
+          "[controller][certs]") {
   TempDir dir;
   auto store = valueOf(CertificateStore::open(dir.path() / "certificates"));
-  std::vector<CertificateBundle> bundles = {selfSigned("a.contoso.com"), selfSigned("b.contoso.com")};
+  std::vector<CertificateBundle> bundles = {selfSigned("a.contoso.com"),
+                                            selfSigned("b.contoso.com")};
   requireOk(store->put("default/web", bundles[0]));
 
   std::atomic<bool> done{false};
@@ -186,10 +194,12 @@ TEST_CASE("CertificateStore readers see a whole pair while a writer replaces it"
   CHECK(hiddenEntries(store->directory() / "default").size() == 1);
 }
 
-TEST_CASE("CertificateStore survives a writer killed at any point of a put", "[controller][certs]") {
+TEST_CASE("CertificateStore survives a writer killed at any point of a put",
+          "[controller][certs]") {
   TempDir dir;
   auto storeDir = dir.path() / "certificates";
-  std::vector<CertificateBundle> bundles = {selfSigned("a.contoso.com"), selfSigned("b.contoso.com")};
+  std::vector<CertificateBundle> bundles = {selfSigned("a.contoso.com"),
+                                            selfSigned("b.contoso.com")};
   {
     auto store = valueOf(CertificateStore::open(storeDir));
     requireOk(store->put("default/web", bundles[0]));

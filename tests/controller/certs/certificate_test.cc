@@ -17,8 +17,9 @@ Certificate certificateFromFile(const std::filesystem::path& path) {
 
 }  // namespace
 
-TEST_CASE("Certificate info agrees with the openssl CLI on thumbprint, fingerprint, serial and names",
-          "[controller][certs]") {
+TEST_CASE(
+    "Certificate info agrees with the openssl CLI on thumbprint, fingerprint, serial and names",
+    "[controller][certs]") {
   TempDir dir;
   auto made = makeCertificate(dir.path(), "site", {"www.contoso.com", "contoso.com"});
   auto certificate = certificateFromFile(made.cert);
@@ -34,7 +35,8 @@ TEST_CASE("Certificate info agrees with the openssl CLI on thumbprint, fingerpri
   REQUIRE(serial.exitCode == 0);
   CHECK("serial=" + info.serialNumber + "\n" == serial.out);
 
-  auto subject = run({"openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253"}, certificate.toPem());
+  auto subject =
+      run({"openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253"}, certificate.toPem());
   CHECK("subject=" + info.subject + "\n" == subject.out);
   CHECK(info.subject == "CN=www.contoso.com");
   CHECK(info.issuer == "CN=www.contoso.com");
@@ -90,15 +92,18 @@ TEST_CASE("Certificate parsing reports what is wrong with the input", "[controll
   REQUIRE_FALSE(none.isOk());
   CHECK(none.message() == "no PEM certificate found (expected a \"CERTIFICATE\" block)");
 
-  auto keyOnly = Certificate::chainFromPem(valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa)).toPem());
+  auto keyOnly =
+      Certificate::chainFromPem(valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa)).toPem());
   REQUIRE_FALSE(keyOnly.isOk());
   CHECK(keyOnly.message() == "no PEM certificate found (expected a \"CERTIFICATE\" block)");
 
-  auto notX509 = Certificate::chainFromPem("-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n");
+  auto notX509 = Certificate::chainFromPem(
+      "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n");
   REQUIRE_FALSE(notX509.isOk());
   CHECK(notX509.message().rfind("PEM block 1 is not a valid X.509 certificate", 0) == 0);
 
-  auto badBase64 = Certificate::chainFromPem("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
+  auto badBase64 =
+      Certificate::chainFromPem("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
   REQUIRE_FALSE(badBase64.isOk());
   CHECK(badBase64.message().rfind("PEM block 1 is malformed", 0) == 0);
 
@@ -122,34 +127,30 @@ TEST_CASE("Certificate coversHost follows RFC 6125 for names, wildcards and IP a
   request.ipAddresses = {"10.0.0.1", "2001:db8::1"};
   auto certificate = valueOf(issueSelfSigned(request, key));
 
-  auto hostCase = GENERATE(HostCase{"www.contoso.com", true},
-                           HostCase{"WWW.Contoso.COM", true},          // case-insensitive
-                           HostCase{"www.contoso.com.", true},         // absolute form
-                           HostCase{"contoso.com", false},
-                           HostCase{"w.www.contoso.com", false},
-                           HostCase{"a.shop.contoso.com", true},       // wildcard: one label
-                           HostCase{"A-B.Shop.Contoso.com", true},
-                           HostCase{"shop.contoso.com", false},        // wildcard needs a label
-                           HostCase{"a.b.shop.contoso.com", false},    // ... exactly one
-                           HostCase{".shop.contoso.com", false},       // ... non-empty
-                           HostCase{"*.shop.contoso.com", true},       // a binding's wildcard host
-                           HostCase{"*.contoso.com", false},           // not covered by a narrower SAN
-                           HostCase{"mixed.example.org", true},
-                           HostCase{"anything.test", false},           // "*.test": bare label
-                           HostCase{"10.0.0.1", true},
-                           HostCase{"10.0.0.2", false},
-                           HostCase{"2001:db8::1", true},
-                           HostCase{"2001:0db8:0:0:0:0:0:1", true},    // same address, other spelling
-                           HostCase{"[2001:db8::1]", true},
-                           HostCase{"::1", false},
-                           HostCase{"", false});
+  auto hostCase = GENERATE(
+      HostCase{"www.contoso.com", true}, HostCase{"WWW.Contoso.COM", true},  // case-insensitive
+      HostCase{"www.contoso.com.", true},                                    // absolute form
+      HostCase{"contoso.com", false}, HostCase{"w.www.contoso.com", false},
+      HostCase{"a.shop.contoso.com", true},  // wildcard: one label
+      HostCase{"A-B.Shop.Contoso.com", true},
+      HostCase{"shop.contoso.com", false},      // wildcard needs a label
+      HostCase{"a.b.shop.contoso.com", false},  // ... exactly one
+      HostCase{".shop.contoso.com", false},     // ... non-empty
+      HostCase{"*.shop.contoso.com", true},     // a binding's wildcard host
+      HostCase{"*.contoso.com", false},         // not covered by a narrower SAN
+      HostCase{"mixed.example.org", true},
+      HostCase{"anything.test", false},  // "*.test": bare label
+      HostCase{"10.0.0.1", true}, HostCase{"10.0.0.2", false}, HostCase{"2001:db8::1", true},
+      HostCase{"2001:0db8:0:0:0:0:0:1", true},  // same address, other spelling
+      HostCase{"[2001:db8::1]", true}, HostCase{"::1", false}, HostCase{"", false});
   CAPTURE(hostCase.host);
   CHECK(certificate.coversHost(hostCase.host) == hostCase.covered);
 
   // OpenSSL's own verifier agrees on every plain host name (it has no notion of a binding's
   // wildcard host, its IP check is separate, and it reads a leading dot as "any subdomain").
   std::string host = hostCase.host;
-  if (!host.empty() && host.front() != '.' && host.find('*') == std::string::npos && host.find(':') == std::string::npos &&
+  if (!host.empty() && host.front() != '.' && host.find('*') == std::string::npos &&
+      host.find(':') == std::string::npos &&
       host.find_first_not_of("0123456789.") != std::string::npos && host.back() != '.') {
     bool openssl = X509_check_host(certificate.native(), host.c_str(), host.size(),
                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
@@ -157,15 +158,17 @@ TEST_CASE("Certificate coversHost follows RFC 6125 for names, wildcards and IP a
   }
 }
 
-TEST_CASE("Certificate coversHost ignores partial-label wildcards and uses the CN only without SANs",
-          "[controller][certs]") {
+TEST_CASE(
+    "Certificate coversHost ignores partial-label wildcards and uses the CN only without SANs",
+    "[controller][certs]") {
   TempDir dir;
   auto partial = makeCertificate(dir.path(), "partial", {"w*.contoso.com"});
   CHECK_FALSE(certificateFromFile(partial.cert).coversHost("www.contoso.com"));
 
-  auto legacy = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                     "-nodes", "-keyout", (dir.path() / "legacy.key").string(), "-days", "1", "-subj",
-                     "/CN=legacy.contoso.com"});
+  auto legacy =
+      run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-keyout", (dir.path() / "legacy.key").string(), "-days", "1", "-subj",
+           "/CN=legacy.contoso.com"});
   REQUIRE(legacy.exitCode == 0);
   auto cnOnly = valueOf(Certificate::fromPem(legacy.out));
   CHECK(cnOnly.info().dnsNames.empty());
@@ -191,8 +194,8 @@ TEST_CASE("dnsNameMatches compares one SAN with one host", "[controller][certs]"
 TEST_CASE("Certificate validity is judged at an injected time", "[controller][certs]") {
   auto start = Clock::time_point(std::chrono::seconds(1'900'000'000));  // 2030-03-17
   auto key = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
-  auto certificate =
-      valueOf(issueSelfSigned(serverTemplate({"www.contoso.com"}, start, std::chrono::hours(1)), key));
+  auto certificate = valueOf(
+      issueSelfSigned(serverTemplate({"www.contoso.com"}, start, std::chrono::hours(1)), key));
   CHECK(certificate.info().notBefore == start);
   CHECK(certificate.info().notAfter == start + std::chrono::hours(1));
 
@@ -208,7 +211,8 @@ TEST_CASE("Certificate validity is judged at an injected time", "[controller][ce
 
   // Renewal defaults to a third of the lifetime before notAfter.
   CHECK(renewalTime(certificate.info(), std::nullopt) == start + std::chrono::minutes(40));
-  CHECK(renewalTime(certificate.info(), std::chrono::minutes(10)) == start + std::chrono::minutes(50));
+  CHECK(renewalTime(certificate.info(), std::chrono::minutes(10)) ==
+        start + std::chrono::minutes(50));
 }
 
 TEST_CASE("Usage names parse as the Certificate spec spells them", "[controller][certs]") {

@@ -4,7 +4,6 @@
 // under test, and reading what the openssl CLI says about a certificate.
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -48,8 +47,10 @@ inline CertificateTemplate caTemplate(const std::string& commonName, Clock::time
   return request;
 }
 
-inline CertificateTemplate serverTemplate(std::vector<std::string> dnsNames, Clock::time_point start,
-                                          std::chrono::hours lifetime = std::chrono::hours(24 * 90)) {
+inline CertificateTemplate serverTemplate(std::vector<std::string> dnsNames,
+                                          Clock::time_point start,
+                                          std::chrono::hours lifetime = std::chrono::hours(24 *
+                                                                                           90)) {
   CertificateTemplate request;
   request.dnsNames = std::move(dnsNames);
   request.validFor(start, lifetime);
@@ -63,7 +64,8 @@ struct Hierarchy {
   CertificateBundle leaf;
 };
 
-inline Hierarchy makeHierarchy(std::vector<std::string> dnsNames, Clock::time_point start = nowSeconds()) {
+inline Hierarchy makeHierarchy(std::vector<std::string> dnsNames,
+                               Clock::time_point start = nowSeconds()) {
   auto rootKey = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
   auto root = valueOf(issueSelfSigned(caTemplate("Siteplane Test Root", start), rootKey));
   auto intermediateKey = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
@@ -72,7 +74,8 @@ inline Hierarchy makeHierarchy(std::vector<std::string> dnsNames, Clock::time_po
   auto leafKey = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
   auto leaf = valueOf(issueSignedBy(serverTemplate(std::move(dnsNames), start), leafKey.publicKey(),
                                     intermediate, intermediateKey, start));
-  return {CertificateBundle{{root}, rootKey}, CertificateBundle{{intermediate, root}, intermediateKey},
+  return {CertificateBundle{{root}, rootKey},
+          CertificateBundle{{intermediate, root}, intermediateKey},
           CertificateBundle{{leaf, intermediate, root}, leafKey}};
 }
 
@@ -92,7 +95,8 @@ inline std::string opensslText(const Certificate& certificate) {
 
 // The hex digits of `openssl x509 -fingerprint -<digest>`, colons removed.
 inline std::string opensslFingerprint(const Certificate& certificate, const std::string& digest) {
-  auto result = run({"openssl", "x509", "-noout", "-fingerprint", "-" + digest}, certificate.toPem());
+  auto result =
+      run({"openssl", "x509", "-noout", "-fingerprint", "-" + digest}, certificate.toPem());
   REQUIRE(result.exitCode == 0);
   std::string hex;
   for (char c : result.out.substr(result.out.find('=') + 1)) {

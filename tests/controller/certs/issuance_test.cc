@@ -20,13 +20,14 @@ std::string verifyChain(const Certificate& leaf, const std::vector<Certificate>&
   std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
   X509_STORE_add_cert(store.get(), root.native());
   std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> untrusted(
-      sk_X509_new_null(), [](STACK_OF(X509)* stack) { sk_X509_free(stack); });
+      sk_X509_new_null(), [](STACK_OF(X509) * stack) { sk_X509_free(stack); });
   for (const auto& certificate : intermediates) sk_X509_push(untrusted.get(), certificate.native());
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> context(X509_STORE_CTX_new(),
-                                                                           X509_STORE_CTX_free);
+                                                                          X509_STORE_CTX_free);
   X509_STORE_CTX_init(context.get(), store.get(), leaf.native(), untrusted.get());
   X509_STORE_CTX_set_purpose(context.get(), purpose);
-  if (!host.empty()) X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(context.get()), host.c_str(), 0);
+  if (!host.empty())
+    X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(context.get()), host.c_str(), 0);
   if (X509_verify_cert(context.get()) == 1) return "OK";
   return X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()));
 }
@@ -34,12 +35,16 @@ std::string verifyChain(const Certificate& leaf, const std::vector<Certificate>&
 // `openssl verify` with the root as the only trust anchor.
 siteplane::testing::CommandResult opensslVerify(const TempDir& dir, const Certificate& leaf,
                                                 const std::vector<Certificate>& intermediates,
-                                                const Certificate& root, const std::string& purpose) {
+                                                const Certificate& root,
+                                                const std::string& purpose) {
   auto rootFile = dir.write("root.pem", root.toPem());
   auto leafFile = dir.write("leaf.pem", leaf.toPem());
-  std::vector<std::string> argv = {"openssl", "verify", "-purpose", purpose, "-CAfile", rootFile.string()};
+  std::vector<std::string> argv = {"openssl", "verify",  "-purpose",
+                                   purpose,   "-CAfile", rootFile.string()};
   if (!intermediates.empty()) {
-    argv.insert(argv.end(), {"-untrusted", dir.write("chain.pem", Certificate::chainToPem(intermediates)).string()});
+    argv.insert(
+        argv.end(),
+        {"-untrusted", dir.write("chain.pem", Certificate::chainToPem(intermediates)).string()});
   }
   argv.push_back(leafFile.string());
   return run(argv);
@@ -73,8 +78,10 @@ TEST_CASE("issueSelfSigned makes a server certificate OpenSSL and the openssl CL
   CHECK(text.find("Version: 3 (0x2)") != std::string::npos);
   CHECK(text.find("Subject: CN = www.contoso.com") != std::string::npos);
   CHECK(text.find("X509v3 Basic Constraints: critical CA:FALSE") != std::string::npos);
-  CHECK(text.find("X509v3 Key Usage: critical Digital Signature, Key Encipherment") != std::string::npos);
-  CHECK(text.find("X509v3 Extended Key Usage: TLS Web Server Authentication ") != std::string::npos);
+  CHECK(text.find("X509v3 Key Usage: critical Digital Signature, Key Encipherment") !=
+        std::string::npos);
+  CHECK(text.find("X509v3 Extended Key Usage: TLS Web Server Authentication ") !=
+        std::string::npos);
   CHECK(text.find("X509v3 Subject Alternative Name: DNS:www.contoso.com, DNS:*.contoso.com, "
                   "IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1") != std::string::npos);
   CHECK(text.find("X509v3 Subject Key Identifier:") != std::string::npos);
@@ -98,7 +105,8 @@ TEST_CASE("issueSelfSigned makes a server certificate OpenSSL and the openssl CL
   CHECK(again.thumbprint() != certificate.thumbprint());
 }
 
-TEST_CASE("issueSignedBy builds a root, intermediate and leaf chain that verifies", "[controller][certs]") {
+TEST_CASE("issueSignedBy builds a root, intermediate and leaf chain that verifies",
+          "[controller][certs]") {
   TempDir dir;
   auto hierarchy = makeHierarchy({"www.contoso.com"});
   const Certificate& root = hierarchy.root.leaf();
@@ -138,7 +146,8 @@ TEST_CASE("issueSignedBy builds a root, intermediate and leaf chain that verifie
         keyId(opensslText(intermediate), "X509v3 Subject Key Identifier: "));
 }
 
-TEST_CASE("issueSignedBy issues client certificates and CA usages as requested", "[controller][certs]") {
+TEST_CASE("issueSignedBy issues client certificates and CA usages as requested",
+          "[controller][certs]") {
   auto hierarchy = makeHierarchy({"unused.contoso.com"});
   auto key = valueOf(PrivateKey::generate(KeyAlgorithm::kEd25519));
   CertificateTemplate request;
@@ -156,7 +165,8 @@ TEST_CASE("issueSignedBy issues client certificates and CA usages as requested",
                     X509_PURPOSE_SSL_SERVER) == "unsuitable certificate purpose");
 }
 
-TEST_CASE("issueSignedBy refuses a CA certificate that cannot sign, saying why", "[controller][certs]") {
+TEST_CASE("issueSignedBy refuses a CA certificate that cannot sign, saying why",
+          "[controller][certs]") {
   auto start = nowSeconds();
   auto hierarchy = makeHierarchy({"www.contoso.com"}, start);
   auto subject = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa)).publicKey();
@@ -165,7 +175,8 @@ TEST_CASE("issueSignedBy refuses a CA certificate that cannot sign, saying why",
   SECTION("not a CA") {
     auto result = issueSignedBy(request, subject, hierarchy.leaf.leaf(), hierarchy.leaf.key, start);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.message() == "CA certificate with thumbprint " + hierarchy.leaf.leaf().thumbprint() +
+    CHECK(result.message() == "CA certificate with thumbprint " +
+                                  hierarchy.leaf.leaf().thumbprint() +
                                   " is not a CA (basicConstraints CA:TRUE is missing)");
   }
   SECTION("a CA whose keyUsage lacks cert sign") {
@@ -173,33 +184,38 @@ TEST_CASE("issueSignedBy refuses a CA certificate that cannot sign, saying why",
     // effectiveUsages adds cert sign for every CA, so build this one with the openssl CLI instead.
     TempDir dir;
     auto keyFile = dir.write("ca.key", key.toPem());
-    auto made = run({"openssl", "req", "-x509", "-new", "-key", keyFile.string(), "-days", "1", "-subj",
-                     "/CN=No Sign CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                     "keyUsage=critical,digitalSignature"});
+    auto made = run({"openssl", "req", "-x509", "-new", "-key", keyFile.string(), "-days", "1",
+                     "-subj", "/CN=No Sign CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,digitalSignature"});
     REQUIRE(made.exitCode == 0);
     auto ca = valueOf(Certificate::fromPem(made.out));
     auto result = issueSignedBy(request, subject, ca, key, start);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.message() == "CA certificate CN=No Sign CA may not sign certificates (its keyUsage lacks cert sign)");
+    CHECK(result.message() ==
+          "CA certificate CN=No Sign CA may not sign certificates (its keyUsage lacks cert sign)");
   }
   SECTION("expired") {
     auto later = start + std::chrono::hours(24 * 366);
     auto result = issueSignedBy(serverTemplate({"api.contoso.com"}, later), subject,
                                 hierarchy.intermediate.leaf(), hierarchy.intermediate.key, later);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.message().rfind("CA certificate CN=Siteplane Test Intermediate expired at ", 0) == 0);
+    CHECK(result.message().rfind("CA certificate CN=Siteplane Test Intermediate expired at ", 0) ==
+          0);
   }
   SECTION("not yet valid") {
     auto earlier = start - std::chrono::hours(1);
     auto result = issueSignedBy(serverTemplate({"api.contoso.com"}, earlier), subject,
                                 hierarchy.intermediate.leaf(), hierarchy.intermediate.key, earlier);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.message().rfind("CA certificate CN=Siteplane Test Intermediate is not valid before ", 0) == 0);
+    CHECK(result.message().rfind(
+              "CA certificate CN=Siteplane Test Intermediate is not valid before ", 0) == 0);
   }
   SECTION("the key is not the CA's") {
-    auto result = issueSignedBy(request, subject, hierarchy.intermediate.leaf(), hierarchy.root.key, start);
+    auto result =
+        issueSignedBy(request, subject, hierarchy.intermediate.leaf(), hierarchy.root.key, start);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.message() == "the CA private key does not match CA certificate CN=Siteplane Test Intermediate");
+    CHECK(result.message() ==
+          "the CA private key does not match CA certificate CN=Siteplane Test Intermediate");
   }
 }
 
@@ -208,8 +224,9 @@ TEST_CASE("issueSignedBy ends a certificate no later than its CA", "[controller]
   auto caKey = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
   auto ca = valueOf(issueSelfSigned(caTemplate("Short CA", start, std::chrono::hours(2)), caKey));
   auto key = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
-  auto leaf = valueOf(issueSignedBy(serverTemplate({"www.contoso.com"}, start, std::chrono::hours(24)),
-                                    key.publicKey(), ca, caKey, start));
+  auto leaf =
+      valueOf(issueSignedBy(serverTemplate({"www.contoso.com"}, start, std::chrono::hours(24)),
+                            key.publicKey(), ca, caKey, start));
   CHECK(leaf.info().notAfter == ca.info().notAfter);
   CHECK(verifyChain(leaf, {}, ca) == "OK");
 }
@@ -249,7 +266,8 @@ TEST_CASE("A certificate with only IP addresses has an empty subject and a criti
   CHECK(certificate.coversHost("127.0.0.1"));
   std::string text = opensslText(certificate);
   CAPTURE(text);
-  CHECK(text.find("X509v3 Subject Alternative Name: critical IP Address:127.0.0.1") != std::string::npos);
+  CHECK(text.find("X509v3 Subject Alternative Name: critical IP Address:127.0.0.1") !=
+        std::string::npos);
   CHECK(verifyChain(certificate, {}, certificate) == "OK");
 }
 

@@ -16,15 +16,17 @@ struct KeyCase {
 
 }  // namespace
 
-TEST_CASE("PrivateKey generates every allowed algorithm and size and round-trips through PKCS#8 PEM",
-          "[controller][certs]") {
-  auto keyCase = GENERATE(KeyCase{KeyAlgorithm::kEcdsa, 0, 256, "ASN1 OID: prime256v1"},
-                          KeyCase{KeyAlgorithm::kEcdsa, 256, 256, "ASN1 OID: prime256v1"},
-                          KeyCase{KeyAlgorithm::kEcdsa, 384, 384, "ASN1 OID: secp384r1"},
-                          KeyCase{KeyAlgorithm::kRsa, 0, 2048, "Private-Key: (2048 bit, 2 primes)"},
-                          KeyCase{KeyAlgorithm::kRsa, 3072, 3072, "Private-Key: (3072 bit, 2 primes)"},
-                          KeyCase{KeyAlgorithm::kRsa, 4096, 4096, "Private-Key: (4096 bit, 2 primes)"},
-                          KeyCase{KeyAlgorithm::kEd25519, 0, 256, "ED25519 Private-Key"});
+TEST_CASE(
+    "PrivateKey generates every allowed algorithm and size and round-trips through PKCS#8 PEM",
+    "[controller][certs]") {
+  auto keyCase =
+      GENERATE(KeyCase{KeyAlgorithm::kEcdsa, 0, 256, "ASN1 OID: prime256v1"},
+               KeyCase{KeyAlgorithm::kEcdsa, 256, 256, "ASN1 OID: prime256v1"},
+               KeyCase{KeyAlgorithm::kEcdsa, 384, 384, "ASN1 OID: secp384r1"},
+               KeyCase{KeyAlgorithm::kRsa, 0, 2048, "Private-Key: (2048 bit, 2 primes)"},
+               KeyCase{KeyAlgorithm::kRsa, 3072, 3072, "Private-Key: (3072 bit, 2 primes)"},
+               KeyCase{KeyAlgorithm::kRsa, 4096, 4096, "Private-Key: (4096 bit, 2 primes)"},
+               KeyCase{KeyAlgorithm::kEd25519, 0, 256, "ED25519 Private-Key"});
   CAPTURE(keyAlgorithmName(keyCase.algorithm), keyCase.size);
 
   auto key = valueOf(PrivateKey::generate(keyCase.algorithm, keyCase.size));
@@ -82,8 +84,8 @@ TEST_CASE("PrivateKey reads traditional PEM keys made by the openssl CLI", "[con
 TEST_CASE("PrivateKey refuses encrypted, unsupported and malformed keys with a clear error",
           "[controller][certs]") {
   auto key = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
-  auto encrypted = run({"openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:secret"},
-                       key.toPem());
+  auto encrypted = run(
+      {"openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:secret"}, key.toPem());
   REQUIRE(encrypted.exitCode == 0);
   auto fromEncrypted = PrivateKey::fromPem(encrypted.out);
   REQUIRE_FALSE(fromEncrypted.isOk());
@@ -93,7 +95,8 @@ TEST_CASE("PrivateKey refuses encrypted, unsupported and malformed keys with a c
   REQUIRE(ed448.exitCode == 0);
   auto fromEd448 = PrivateKey::fromPem(ed448.out);
   REQUIRE_FALSE(fromEd448.isOk());
-  CHECK(fromEd448.message() == "unsupported private key type ED448 (supported: ECDSA, RSA, Ed25519)");
+  CHECK(fromEd448.message() ==
+        "unsupported private key type ED448 (supported: ECDSA, RSA, Ed25519)");
 
   auto garbage = PrivateKey::fromPem("not a key");
   REQUIRE_FALSE(garbage.isOk());
@@ -103,7 +106,8 @@ TEST_CASE("PrivateKey refuses encrypted, unsupported and malformed keys with a c
   CHECK_FALSE(PrivateKey::fromPem(key.publicKeyPem()).isOk());
 }
 
-TEST_CASE("PrivateKey matches only the certificate that carries its public key", "[controller][certs]") {
+TEST_CASE("PrivateKey matches only the certificate that carries its public key",
+          "[controller][certs]") {
   auto start = nowSeconds();
   for (auto algorithm : {KeyAlgorithm::kEcdsa, KeyAlgorithm::kRsa, KeyAlgorithm::kEd25519}) {
     CAPTURE(keyAlgorithmName(algorithm));
