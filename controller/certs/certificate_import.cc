@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 
 #include "common/logging.h"
 #include "controller/certs/openssl_util.h"
@@ -23,17 +22,34 @@ constexpr std::uintmax_t kMaxFileSize = 16 * 1024 * 1024;
 // appears, because it makes weak algorithms available to the whole process. The default provider
 // is loaded explicitly alongside it: once any provider is loaded explicitly, OpenSSL stops loading
 // the default one implicitly.
-bool loadLegacyProvider() {
-  static std::once_flag once;
-  static bool loaded = false;
-  std::call_once(once, [] {
-    OSSL_PROVIDER* defaults = OSSL_PROVIDER_load(nullptr, "default");
-    OSSL_PROVIDER* legacy = OSSL_PROVIDER_load(nullptr, "legacy");
-    loaded = defaults != nullptr && legacy != nullptr;
-    logger("controller.certs")->info("event=legacy_provider_load loaded={}", loaded);
+//
+// The providers are unloaded by a static destructor at exit. It is registered after OpenSSL's own
+// atexit cleanup (OpenSSL initialised itself before any PKCS#12 file could be read), so it runs
+// first, while OpenSSL is still up.
+class LegacyProviders {
+ public:
+  LegacyProviders()
+      : defaults_(OSSL_PROVIDER_load(nullptr, "default")),
+        legacy_(OSSL_PROVIDER_load(nullptr, "legacy")) {
+    logger("controller.certs")->info("event=legacy_provider_load loaded={}", loaded());
     ERR_clear_error();
-  });
-  return loaded;
+  }
+  ~LegacyProviders() {
+    if (legacy_) OSSL_PROVIDER_unload(legacy_);
+    if (defaults_) OSSL_PROVIDER_unload(defaults_);
+  }
+  LegacyProviders(const LegacyProviders&) = delete;
+  LegacyProviders& operator=(const LegacyProviders&) = delete;
+  bool loaded() const { return defaults_ != nullptr && legacy_ != nullptr; }
+
+ private:
+  OSSL_PROVIDER* defaults_;
+  OSSL_PROVIDER* legacy_;
+};
+
+bool loadLegacyProvider() {
+  static LegacyProviders providers;  // thread-safe initialisation, once per process
+  return providers.loaded();
 }
 
 struct Pkcs12Contents {

@@ -27,7 +27,7 @@ Result<std::string> createCertificateRequest(const CertificateTemplate& request,
     return detail::failure("cannot set the subject");
   if (X509_REQ_set_pubkey(csr.get(), key.native()) != 1)
     return detail::failure("cannot set the public key");
-  auto extensions = detail::requestExtensions(request);
+  auto extensions = detail::requestExtensions(request, key.algorithm());
   if (!extensions) return extensions.status();
   if (X509_REQ_add_extensions(csr.get(), extensions->get()) != 1) {
     return detail::failure("cannot add the requested extensions");

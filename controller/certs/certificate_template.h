@@ -35,9 +35,20 @@ struct CertificateTemplate {
 // reconciler prefixes "spec.".
 Status validateTemplate(const CertificateTemplate& request);
 
-// The usages a certificate issued from `request` carries: usages (or the defaults when empty),
-// plus "cert sign" for a CA, without duplicates, in Usage order.
-std::vector<Usage> effectiveUsages(const CertificateTemplate& request);
+// The usages a certificate for a `subjectKey` key issued from `request` carries: usages (or the
+// defaults when empty), plus "cert sign" for a CA, without duplicates, in Usage order. "key
+// encipherment" is dropped for ECDSA and Ed25519 keys, which cannot encipher keys: RFC 5480 and
+// RFC 8410 forbid the bit for them (it is in the defaults for RSA, as cert-manager has it).
+std::vector<Usage> effectiveUsages(const CertificateTemplate& request, KeyAlgorithm subjectKey);
+
+// Why a certificate issued earlier for `request` no longer fits it, e.g. after a spec change (what
+// cert-manager calls RequestChanged): one "field: certificate has X, spec wants Y" line per
+// difference, empty when it still fits. Compares what the request controls: commonName, the
+// effective DNS names and IP addresses (as sets, case- and spelling-insensitive), isCA and the
+// effective usages. Not the validity period (renewal handles time, and a CA may have shortened
+// it) nor the key (see PrivateKey::matchesSpec).
+std::vector<std::string> differencesFrom(const CertificateTemplate& request,
+                                         KeyAlgorithm subjectKey, const CertificateInfo& issued);
 
 // The SAN entries a certificate issued from `request` carries: dnsNames and ipAddresses, plus (for
 // a non-CA certificate) the commonName when it is a DNS name or IP literal not already listed.

@@ -38,8 +38,9 @@ Status addConfiguredExtension(X509V3_CTX* context, X509* x509, int nid, const ch
 }
 
 // Builds and signs the certificate. `issuer` is nullptr for a self-signed certificate.
-Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectKey, X509* issuer,
-                          EVP_PKEY* signingKey, std::chrono::system_clock::time_point notAfter) {
+Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectKey,
+                          KeyAlgorithm subjectAlgorithm, X509* issuer, EVP_PKEY* signingKey,
+                          std::chrono::system_clock::time_point notAfter) {
   ERR_clear_error();
   detail::X509Ptr x509(X509_new());
   if (!x509 || X509_set_version(x509.get(), X509_VERSION_3) != 1)
@@ -59,7 +60,7 @@ Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectK
   }
   if (X509_set_pubkey(x509.get(), subjectKey) != 1) return failure("cannot set the public key");
 
-  auto extensions = detail::requestExtensions(request);
+  auto extensions = detail::requestExtensions(request, subjectAlgorithm);
   if (!extensions) return extensions.status();
   for (int i = 0; i < sk_X509_EXTENSION_num(extensions->get()); ++i) {
     if (X509_add_ext(x509.get(), sk_X509_EXTENSION_value(extensions->get(), i), -1) != 1) {
@@ -91,7 +92,7 @@ Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectK
 
 Result<Certificate> issueSelfSigned(const CertificateTemplate& request, const PrivateKey& key) {
   if (auto valid = validateTemplate(request); !valid) return valid;
-  return build(request, key.native(), nullptr, key.native(), request.notAfter);
+  return build(request, key.native(), key.algorithm(), nullptr, key.native(), request.notAfter);
 }
 
 Result<Certificate> issueSignedBy(const CertificateTemplate& request, const PublicKey& subjectKey,
@@ -126,7 +127,8 @@ Result<Certificate> issueSignedBy(const CertificateTemplate& request, const Publ
     return Result<Certificate>::error(who + " expires at " + detail::formatTime(ca.notAfter) +
                                       ", before the certificate's notBefore");
   }
-  return build(request, subjectKey.native(), caCertificate.native(), caKey.native(), notAfter);
+  return build(request, subjectKey.native(), subjectKey.algorithm(), caCertificate.native(),
+               caKey.native(), notAfter);
 }
 
 }  // namespace siteplane::certs

@@ -166,6 +166,12 @@ bool PrivateKey::matches(const Certificate& certificate) const {
   return equalKeys(X509_get0_pubkey(certificate.native()), key_.get());
 }
 
+bool PrivateKey::matchesSpec(KeyAlgorithm algorithm, int size) const {
+  if (algorithm != algorithm_) return false;
+  if (algorithm == KeyAlgorithm::kEd25519) return true;
+  return bits() == (size == 0 ? defaultKeySize(algorithm) : size);
+}
+
 int PrivateKey::bits() const { return EVP_PKEY_get_bits(key_.get()); }
 
 Result<PublicKey> PublicKey::fromPem(std::string_view pem) {

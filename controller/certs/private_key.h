@@ -70,6 +70,9 @@ class PrivateKey {
   // True when `certificate`'s public key is this key's public half.
   bool matches(const Certificate& certificate) const;
   KeyAlgorithm algorithm() const { return algorithm_; }
+  // True when this key is what spec.privateKey asks for (size 0: the default size). A key that is
+  // not must be replaced even under rotationPolicy Never, as cert-manager does.
+  bool matchesSpec(KeyAlgorithm algorithm, int size) const;
   // Key size in bits: the curve size for ECDSA, the modulus for RSA, 256 for Ed25519
   // (OpenSSL counts the encoded public key).
   int bits() const;

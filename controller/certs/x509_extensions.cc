@@ -118,10 +118,11 @@ X509_EXTENSION* subjectAltName(const CertificateTemplate& request, bool critical
 
 }  // namespace
 
-Result<X509ExtensionStackPtr> requestExtensions(const CertificateTemplate& request) {
+Result<X509ExtensionStackPtr> requestExtensions(const CertificateTemplate& request,
+                                                KeyAlgorithm subjectKey) {
   X509ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
   if (!extensions) return failure("cannot allocate extensions");
-  std::vector<Usage> usages = effectiveUsages(request);
+  std::vector<Usage> usages = effectiveUsages(request, subjectKey);
   if (!push(extensions.get(), basicConstraints(request.isCA)))
     return failure("cannot encode basicConstraints");
   bool wantsKeyUsage = has(usages, Usage::kDigitalSignature) ||

@@ -11,7 +11,8 @@ namespace siteplane::certs::detail {
 // basicConstraints (critical), keyUsage (critical), extendedKeyUsage (when the usages include
 // server or client auth) and subjectAltName (critical when the subject is empty, RFC 5280
 // 4.2.1.6). Precondition: validateTemplate(request) is ok.
-Result<X509ExtensionStackPtr> requestExtensions(const CertificateTemplate& request);
+Result<X509ExtensionStackPtr> requestExtensions(const CertificateTemplate& request,
+                                                KeyAlgorithm subjectKey);
 
 // The subject name: CN=commonName, or empty.
 Result<X509NamePtr> subjectName(const CertificateTemplate& request);

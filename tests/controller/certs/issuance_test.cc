@@ -78,8 +78,13 @@ TEST_CASE("issueSelfSigned makes a server certificate OpenSSL and the openssl CL
   CHECK(text.find("Version: 3 (0x2)") != std::string::npos);
   CHECK(text.find("Subject: CN = www.contoso.com") != std::string::npos);
   CHECK(text.find("X509v3 Basic Constraints: critical CA:FALSE") != std::string::npos);
-  CHECK(text.find("X509v3 Key Usage: critical Digital Signature, Key Encipherment") !=
-        std::string::npos);
+  // Key encipherment only where the key can encipher (RFC 5480, RFC 8410).
+  if (algorithm == KeyAlgorithm::kRsa) {
+    CHECK(text.find("X509v3 Key Usage: critical Digital Signature, Key Encipherment X509v3") !=
+          std::string::npos);
+  } else {
+    CHECK(text.find("X509v3 Key Usage: critical Digital Signature X509v3") != std::string::npos);
+  }
   CHECK(text.find("X509v3 Extended Key Usage: TLS Web Server Authentication ") !=
         std::string::npos);
   CHECK(text.find("X509v3 Subject Alternative Name: DNS:www.contoso.com, DNS:*.contoso.com, "
@@ -269,6 +274,68 @@ TEST_CASE("A certificate with only IP addresses has an empty subject and a criti
   CHECK(text.find("X509v3 Subject Alternative Name: critical IP Address:127.0.0.1") !=
         std::string::npos);
   CHECK(verifyChain(certificate, {}, certificate) == "OK");
+}
+
+TEST_CASE("differencesFrom names what a spec change means for an issued certificate",
+          "[controller][certs]") {
+  auto key = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
+  CertificateTemplate request = serverTemplate({"www.contoso.com", "Contoso.com"}, nowSeconds());
+  request.ipAddresses = {"2001:0db8::1"};
+  auto issued = valueOf(issueSelfSigned(request, key)).info();
+  CHECK(differencesFrom(request, KeyAlgorithm::kEcdsa, issued).empty());
+
+  // Renewal at another time, another order of names: still the same request.
+  CertificateTemplate same = request;
+  same.dnsNames = {"contoso.com", "www.contoso.com"};
+  same.validFor(nowSeconds() + std::chrono::hours(5), std::chrono::hours(1));
+  CHECK(differencesFrom(same, KeyAlgorithm::kEcdsa, issued).empty());
+
+  CertificateTemplate changed = request;
+  changed.commonName = "www.contoso.com";  // also a SAN already, so dnsNames stay equal
+  changed.dnsNames = {"www.contoso.com", "shop.contoso.com"};
+  changed.ipAddresses = {};
+  changed.usages = {Usage::kDigitalSignature, Usage::kServerAuth, Usage::kClientAuth};
+  CHECK(
+      differencesFrom(changed, KeyAlgorithm::kEcdsa, issued) ==
+      std::vector<std::string>{
+          "commonName: certificate has '', spec wants 'www.contoso.com'",
+          "dnsNames: certificate has [contoso.com, www.contoso.com], spec wants [shop.contoso.com, "
+          "www.contoso.com]",
+          "ipAddresses: certificate has [2001:db8::1], spec wants []",
+          "usages: certificate has [digital signature, server auth], spec wants [client auth, "
+          "digital signature, server auth]"});
+
+  CertificateTemplate ca = request;
+  ca.isCA = true;
+  CHECK(differencesFrom(ca, KeyAlgorithm::kEcdsa, issued) ==
+        std::vector<std::string>{
+            "isCA: certificate has false, spec wants true",
+            "usages: certificate has [digital signature, server auth], spec wants [cert sign, "
+            "digital signature, server auth]"});
+}
+
+TEST_CASE("effectiveUsages applies the defaults, the CA bit and the key's abilities",
+          "[controller][certs]") {
+  CertificateTemplate request;
+  CHECK(effectiveUsages(request, KeyAlgorithm::kRsa) == defaultUsages());
+  CHECK(effectiveUsages(request, KeyAlgorithm::kEcdsa) ==
+        std::vector<Usage>{Usage::kDigitalSignature, Usage::kServerAuth});
+  request.isCA = true;
+  request.usages = {Usage::kCrlSign, Usage::kDigitalSignature, Usage::kDigitalSignature};
+  CHECK(effectiveUsages(request, KeyAlgorithm::kEd25519) ==
+        std::vector<Usage>{Usage::kDigitalSignature, Usage::kCertSign, Usage::kCrlSign});
+}
+
+TEST_CASE("PrivateKey matchesSpec compares algorithm and size with the spec's defaults",
+          "[controller][certs]") {
+  auto ecdsa = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
+  CHECK(ecdsa.matchesSpec(KeyAlgorithm::kEcdsa, 0));
+  CHECK(ecdsa.matchesSpec(KeyAlgorithm::kEcdsa, 256));
+  CHECK_FALSE(ecdsa.matchesSpec(KeyAlgorithm::kEcdsa, 384));
+  CHECK_FALSE(ecdsa.matchesSpec(KeyAlgorithm::kRsa, 0));
+  auto ed25519 = valueOf(PrivateKey::generate(KeyAlgorithm::kEd25519));
+  CHECK(ed25519.matchesSpec(KeyAlgorithm::kEd25519, 0));
+  CHECK_FALSE(ed25519.matchesSpec(KeyAlgorithm::kEcdsa, 0));
 }
 
 }  // namespace siteplane::certs
