@@ -237,6 +237,9 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
     return abandon(std::move(wrote));
   }
   if (auto synced = syncDirectory(versionDir); !synced) return abandon(std::move(synced));
+  // The version directory's own entry must be durable before any link to it can be: POSIX does
+  // not order the two otherwise, and a durable link to a lost directory would lose both versions.
+  if (auto synced = syncDirectory(spaceDir); !synced) return abandon(std::move(synced));
 
   auto previous = readLink(spaceDir / name);
   if (!previous) return abandon(previous.status());
@@ -282,7 +285,16 @@ Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string
     if (!chainPem) return chainPem.status().withContext("certificate store " + key);
     auto keyPem = readVersionFile(versionDir / kKeyFile);
     if (!keyPem) return keyPem.status().withContext("certificate store " + key);
-    if (!*chainPem || !*keyPem) continue;  // replaced while reading
+    if (!*chainPem || !*keyPem) {
+      // Replaced while reading, unless the link still points here: then the version was removed
+      // by something other than this store.
+      auto now = readLink(spaceDir / name);
+      if (now && *now == *target) {
+        return Status::error("certificate store " + key + ": " + versionDir.string() + " lacks " +
+                             (*chainPem ? kKeyFile : kChainFile));
+      }
+      continue;
+    }
     auto bundle = importPem(**chainPem, **keyPem);
     OPENSSL_cleanse((*keyPem)->data(), (*keyPem)->size());
     if (!bundle)

@@ -129,6 +129,15 @@ TEST_CASE("CertificateStore reports a damaged stored pair naming the key", "[con
   CHECK(damaged.message().rfind("certificate store default/web (", 0) == 0);
   CHECK(damaged.message().find("the private key matches none of the 1 certificate(s)") !=
         std::string::npos);
+
+  fs::remove(store->keyPath("default/web"));
+  auto missing = store->get("default/web");
+  REQUIRE_FALSE(missing.isOk());
+  CHECK(missing.message() == "certificate store default/web: " +
+                                 (store->directory() / "default" /
+                                  fs::read_symlink(store->directory() / "default" / "web"))
+                                     .string() +
+                                 " lacks tls.key");
 }
 
 TEST_CASE(
