@@ -158,7 +158,8 @@ void Stream::flush() {
         return;
       }
       output_.clear();
-      if (output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
+      // A producer waiting for the drain (a file body) refills it at once: keep the memory.
+      if (!notifyDrained_ && output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
     }
     if (closeRequested_) {
       flushing_ = false;
@@ -177,7 +178,8 @@ void Stream::onWrite(uv_write_t* request, int status) noexcept {
   auto* self = static_cast<Stream*>(request->data);
   self->writing_ = false;
   self->sending_.clear();
-  if (self->sending_.capacity() > kKeepOutputCapacity) std::string().swap(self->sending_);
+  if (!self->notifyDrained_ && self->sending_.capacity() > kKeepOutputCapacity)
+    std::string().swap(self->sending_);
   self->sendingOffset_ = 0;
   if (status < 0) {
     if (status != UV_ECANCELED) self->close(CloseMode::kAbort);
