@@ -220,14 +220,19 @@ void Worker::onConnection(uv_stream_t* server, int status) noexcept {
     self->deferred_.emplace_back(server, it->second);
     return;
   }
-  self->accept(server, *it->second);
+  self->accept(server, it->second);
 }
 
-void Worker::accept(uv_stream_t* server, WorkerListener& listener) {
-  std::shared_ptr<WorkerListener> shared = listeners_.at(listener.key);
-  auto connection = std::make_unique<HttpConnection>(*this, shared, nextConnectionId_++);
-  HttpConnection* raw = connection.get();
-  connections_.push_front(std::move(connection));
+void Worker::accept(uv_stream_t* server, const std::shared_ptr<WorkerListener>& listener) {
+  HttpConnection* raw = nullptr;
+  try {
+    connections_.push_front(std::make_unique<HttpConnection>(*this, listener, nextConnectionId_++));
+    raw = connections_.front().get();
+  } catch (...) {
+    // Out of memory: leave the connection in the backlog; libuv retries on the next readiness.
+    log()->error("accept_out_of_memory worker={}", index_);
+    return;
+  }
   raw->position = connections_.begin();
   raw->begin(server);
 }
@@ -237,7 +242,7 @@ void Worker::acceptDeferred() {
          !stopping_) {
     auto [server, listener] = deferred_.back();
     deferred_.pop_back();
-    if (!listener->removed) accept(server, *listener);
+    if (!listener->removed) accept(server, listener);
   }
 }
 

@@ -114,7 +114,7 @@ class Worker {
   void apply(Publication& publication);
   void openListener(Publication::Opened& opened);
   void closeListener(WorkerListener& listener);
-  void accept(uv_stream_t* server, WorkerListener& listener);
+  void accept(uv_stream_t* server, const std::shared_ptr<WorkerListener>& listener);
   void acceptDeferred();
   void beginStop(std::chrono::milliseconds drain);
   void maybeFinishStop();

@@ -293,6 +293,35 @@ TEST_CASE("DataPlane swaps the table 200 times under keep-alive load without fai
   plane->stop(5s);
 }
 
+TEST_CASE("DataPlane counts handshakes, their failures by reason and requests by site",
+          "[dataplane][loop]") {
+  Site site;
+  TempDir certs;
+  auto only = testing::makeCertificate(certs.path(), "only", {"only.test"});
+  const int port = testing::freePort();
+  auto plane = startPlane();
+  table::BindingTable::Builder builder(1);
+  REQUIRE(builder.add(entry("only", port, "only.test", site.policy, context(only))).isOk());
+  publishAndWait(*plane, std::move(builder).build());
+
+  ClientContext clientTls;
+  Client refused(port, clientTls.ctx, "elsewhere.test");
+  CHECK_FALSE(refused.connected());
+  Client good(port, clientTls.ctx, "only.test");
+  REQUIRE(good.connected());
+  REQUIRE(good.send(get("only.test") + get("only.test", "/missing")));
+  CHECK(good.receive().status == 200);
+  CHECK(good.receive().status == 404);
+
+  REQUIRE(testing::waitUntil([&] { return plane->stats().handshakeFailures.count("unrecognized_name") == 1; }));
+  auto stats = plane->stats();
+  CHECK(stats.handshakes == 1);
+  CHECK(stats.requests == 2);
+  CHECK(stats.requestsBySite["default/main"] == std::array<uint64_t, 5>{0, 1, 0, 1, 0});
+  CHECK(stats.activeConnections >= 1);
+  plane->stop(5s);
+}
+
 TEST_CASE("DataPlane drains a removed listener: the request in flight is answered with Connection: close",
           "[dataplane][loop][swap]") {
   Site site;

@@ -366,6 +366,31 @@ TEST_CASE("The data plane answers oversized headers with 431 and a slow request 
   CHECK(slow.closed());
 }
 
+TEST_CASE("The data plane writes one W3C access log line per request, or JSON on request",
+          "[e2e][dataplane]") {
+  {
+    Fixture f;
+    f.start();
+    REQUIRE(curl(true, "a.test", f.sniPort, "/index.html?x=1").status == 200);
+    REQUIRE(curl(false, "secure.test", f.httpPort, "/p").status == 403);
+    CHECK(f.server->waitForOutput("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port"));
+    CHECK(f.server->waitForOutput(" 127.0.0.1 GET /index.html x=1 " + std::to_string(f.sniPort) +
+                                  " 127.0.0.1 a.test:" + std::to_string(f.sniPort) + " 200 0 "));
+    CHECK(f.server->waitForOutput(" TLSv1.3 TLS_AES_128_GCM_SHA256 a.test default/main -"));
+    CHECK(f.server->waitForOutput(" GET /p - " + std::to_string(f.httpPort) + " 127.0.0.1 secure.test:" +
+                                  std::to_string(f.httpPort) + " 403 4 "));
+  }
+  {
+    Fixture f;
+    f.start({"--access-log", "json"});
+    REQUIRE(curl(true, "a.test", f.sniPort, "/index.html?x=1").status == 200);
+    CHECK(f.server->waitForOutput("\"cs-method\":\"GET\",\"cs-uri-stem\":\"/index.html\",\"cs-uri-query\":\"x=1\""));
+    CHECK(f.server->waitForOutput("\"sc-status\":200,\"sc-substatus\":0"));
+    CHECK(f.server->waitForOutput("\"sni\":\"a.test\",\"site\":\"default/main\""));
+    CHECK(f.server->output().find("#Fields") == std::string::npos);
+  }
+}
+
 TEST_CASE("The data plane survives garbage bytes and failed handshakes at the cost of one connection",
           "[e2e][dataplane]") {
   Fixture f;

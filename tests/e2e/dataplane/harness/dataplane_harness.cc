@@ -101,7 +101,10 @@ Result<std::shared_ptr<const table::BindingTable>> load(const fs::path& file, ui
       site->upstream = field<std::string>(spec, "upstream", "");
       site->requireSSL = field<bool>(spec, "requireSSL", false);
       site->redirectHTTP = field<bool>(spec, "redirectHTTP", false);
-      site->httpsRedirectPort = field<uint16_t>(spec, "httpsRedirectPort", 443);
+      const int64_t redirectPort = field<int64_t>(spec, "httpsRedirectPort", 443);
+      if (redirectPort < 1 || redirectPort > 65535)
+        return Out::error("sites." + name + ".httpsRedirectPort: must be 1..65535");
+      site->httpsRedirectPort = static_cast<uint16_t>(redirectPort);
       site->require128BitCiphers = field<bool>(spec, "require128BitCiphers", false);
       std::string mode = field<std::string>(spec, "clientCertificate", "Ignore");
       if (mode == "Ignore") site->clientCertificate = table::ClientCertificateMode::kIgnore;
@@ -147,7 +150,9 @@ Result<std::shared_ptr<const table::BindingTable>> load(const fs::path& file, ui
       table::BindingTable::Entry entry;
       entry.protocol = https ? table::Protocol::kHttps : table::Protocol::kHttp;
       entry.listener.address = field<std::string>(binding, "address", "*");
-      entry.listener.port = field<uint16_t>(binding, "port", https ? 443 : 80);
+      const int64_t port = field<int64_t>(binding, "port", https ? 443 : 80);
+      if (port < 1 || port > 65535) return Out::error(where + ".port: must be 1..65535");
+      entry.listener.port = static_cast<uint16_t>(port);
       entry.route.binding = "default/" + field<std::string>(binding, "name", "binding-" + std::to_string(index));
       entry.route.bindingGeneration = static_cast<int64_t>(generation);
       entry.route.hostName = field<std::string>(binding, "hostName", "");
