@@ -147,7 +147,8 @@ size_t WorkQueue::length() const {
   // Delayed keys whose time has come count as ready even before a get() moves them.
   for (const auto& [readyAt, key] : delayed_) {
     if (readyAt > now) break;
-    if (!dirty_.count(key)) ++due;
+    // Promotion would fold it into a waiting entry or park it behind its processing.
+    if (!dirty_.count(key) && !processing_.count(key)) ++due;
   }
   return queue_.size() + due;
 }

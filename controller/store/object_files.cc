@@ -102,6 +102,17 @@ std::string checkObject(const nlohmann::json& object, const ObjectKey& key) {
       !toResourceVersion(version->get<std::string>())) {
     return "metadata.resourceVersion is missing or not a number";
   }
+  // The server-managed fields every stored object has; the store relies on their types.
+  auto uid = metadata->find("uid");
+  if (uid == metadata->end() || !uid->is_string()) return "metadata.uid is missing";
+  auto created = metadata->find("creationTimestamp");
+  if (created == metadata->end() || !created->is_string()) {
+    return "metadata.creationTimestamp is missing";
+  }
+  auto generation = metadata->find("generation");
+  if (generation == metadata->end() || !generation->is_number_integer() || *generation < 1) {
+    return "metadata.generation is missing or not a positive integer";
+  }
   return "";
 }
 
@@ -197,7 +208,7 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
   for (const auto& change : changes) highest = std::max(highest, change.version);
   if (Status reserved = reserve(highest); !reserved) return reserved;
   for (const auto& change : changes) {
-    if (!change.object) continue;
+    if (change.deleted) continue;
     if (Status made = ensureDirectory(change.key); !made) return made;
   }
 
@@ -205,9 +216,9 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
     // One change: fsync the file, rename, fsync the directory.
     const Change& change = changes.front();
     fs::path path = pathOf(change.key);
-    if (change.object) {
+    if (!change.deleted) {
       fs::path temp = tempOf(path);
-      if (Status written = writeTemp(temp, change.object->dump() + "\n", /*sync=*/true); !written) {
+      if (Status written = writeTemp(temp, *change.content, /*sync=*/true); !written) {
         return written;
       }
       if (::rename(temp.c_str(), path.c_str()) != 0) {
@@ -234,9 +245,9 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
     }
   };
   for (size_t i = 0; i < changes.size(); ++i) {
-    if (!changes[i].object) continue;
+    if (changes[i].deleted) continue;
     fs::path temp = tempOf(pathOf(changes[i].key), changes[i].version);
-    if (Status written = writeTemp(temp, changes[i].object->dump() + "\n", /*sync=*/false);
+    if (Status written = writeTemp(temp, *changes[i].content, /*sync=*/false);
         !written) {
       discardTemps(0);
       return written;
@@ -249,7 +260,7 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
   }
   for (size_t i = 0; i < changes.size(); ++i) {
     fs::path path = pathOf(changes[i].key);
-    if (changes[i].object) {
+    if (!changes[i].deleted) {
       if (::rename(temps[i].c_str(), path.c_str()) != 0) {
         int error = errno;
         discardTemps(i);
@@ -266,6 +277,16 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
 }
 
 Result<ObjectFiles::Loaded> ObjectFiles::load() {
+  // Directory iteration reports errors by exception (advancing past an entry that vanished or
+  // cannot be read); they must not escape, so the walk is one guarded function.
+  try {
+    return loadEntries();
+  } catch (const std::exception& error) {
+    return Result<Loaded>::error("read state directory " + root_.string() + ": " + error.what());
+  }
+}
+
+Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
   auto log = logger("controller.store");
   Loaded loaded;
   auto skip = [&](const fs::path& path, const std::string& why) {
@@ -302,7 +323,8 @@ Result<ObjectFiles::Loaded> ObjectFiles::load() {
       removeTemp(kindPath);
       continue;
     }
-    if (!kindEntry.is_directory() || !isValidKind(kindName)) {
+    std::error_code typeError;
+    if (!kindEntry.is_directory(typeError) || !isValidKind(kindName)) {
       skip(kindPath, "not a kind directory");
       continue;
     }
@@ -310,7 +332,7 @@ Result<ObjectFiles::Loaded> ObjectFiles::load() {
     for (const auto& nsEntry : fs::directory_iterator(kindPath, kindError)) {
       const fs::path& nsPath = nsEntry.path();
       std::string nsName = nsPath.filename().string();
-      if (!nsEntry.is_directory() || !isDns1123Label(nsName)) {
+      if (!nsEntry.is_directory(typeError) || !isDns1123Label(nsName)) {
         skip(nsPath, "not a namespace directory");
         continue;
       }

@@ -55,10 +55,11 @@ class ObjectFiles {
   // removed.
   Result<Loaded> load();
 
-  // One object write (object set) or deletion (object null) with its resourceVersion.
+  // One object write (the file's new content) or deletion, with its resourceVersion.
   struct Change {
     ObjectKey key;
-    std::shared_ptr<const nlohmann::json> object;
+    bool deleted = false;
+    const std::string* content = nullptr;  // the serialized object, unless deleted; borrowed
     uint64_t version = 0;
   };
 
@@ -73,6 +74,7 @@ class ObjectFiles {
  private:
   explicit ObjectFiles(std::filesystem::path root) : root_(std::move(root)) {}
 
+  Result<Loaded> loadEntries();
   std::filesystem::path pathOf(const ObjectKey& key) const;
   // Creates <root>/<kind>/<namespace> (fsyncing each parent it adds an entry to).
   Status ensureDirectory(const ObjectKey& key);

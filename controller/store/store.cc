@@ -155,6 +155,12 @@ bool specDiffers(const json& a, const json& b) {
 
 }  // namespace
 
+bool ListOptions::matches(const ObjectKey& key, const json& object) const {
+  if (!kind.empty() && key.kind != kind) return false;
+  if (ns && key.ns != *ns) return false;
+  return selector.matchesObject(object);
+}
+
 std::chrono::system_clock::time_point systemNow() { return std::chrono::system_clock::now(); }
 
 Store::Store(ObjectFiles files, WallClock clock, StoreOptions options)
@@ -213,6 +219,21 @@ StoreResult<ObjectKey> Store::keyOf(WriteOp& op) {
   return checkObject(op.object, /*checkMaps=*/op.type != WriteOp::Type::kUpdateStatus);
 }
 
+StoreResult<std::optional<Store::Prepared>> Store::serialize(const ObjectKey& key,
+                                                             WatchEvent::Type type, json object) {
+  // Serialized here, once, rather than when the file is written: JSON text must be UTF-8, and a
+  // string that is not is the caller's error (Invalid), found before anything is committed.
+  std::string text;
+  try {
+    text = object.dump();
+  } catch (const json::exception&) {
+    return invalidObject(object, {"contains a string that is not valid UTF-8"});
+  }
+  text += '\n';
+  return std::optional<Prepared>(
+      Prepared{key, type, std::make_shared<const json>(std::move(object)), std::move(text)});
+}
+
 StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectKey& key,
                                                            const ObjectPtr& current,
                                                            uint64_t version) {
@@ -239,8 +260,7 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
       metadata["generation"] = 1;
       metadata["resourceVersion"] = formatResourceVersion(version);
       object.erase("status");
-      return std::optional<Prepared>(
-          Prepared{key, WatchEvent::Type::kAdded, std::make_shared<const json>(std::move(object))});
+      return serialize(key, WatchEvent::Type::kAdded, std::move(object));
     }
     case Type::kUpsert:
     case Type::kUpdate: {
@@ -260,8 +280,7 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
         metadata["generation"] = stored["generation"].get<int64_t>() + 1;
       }
       metadata["resourceVersion"] = formatResourceVersion(version);
-      return std::optional<Prepared>(Prepared{key, WatchEvent::Type::kModified,
-                                              std::make_shared<const json>(std::move(object))});
+      return serialize(key, WatchEvent::Type::kModified, std::move(object));
     }
     case Type::kUpdateStatus: {
       auto status = object.find("status");
@@ -278,8 +297,7 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
       }
       if (next == *current) return std::optional<Prepared>();
       next["metadata"]["resourceVersion"] = formatResourceVersion(version);
-      return std::optional<Prepared>(Prepared{key, WatchEvent::Type::kModified,
-                                              std::make_shared<const json>(std::move(next))});
+      return serialize(key, WatchEvent::Type::kModified, std::move(next));
     }
     case Type::kRemove: {
       json request = {{"metadata", json::object()}};
@@ -287,8 +305,8 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
       if (auto failed = checkPreconditions(key, request, *current)) return *failed;
       json last = *current;
       last["metadata"]["resourceVersion"] = formatResourceVersion(version);
-      return std::optional<Prepared>(
-          Prepared{key, WatchEvent::Type::kDeleted, std::make_shared<const json>(std::move(last))});
+      return std::optional<Prepared>(Prepared{key, WatchEvent::Type::kDeleted,
+                                              std::make_shared<const json>(std::move(last)), ""});
     }
   }
   return internal("unknown write operation");
@@ -336,7 +354,7 @@ std::vector<StoreResult<ObjectPtr>> Store::writeBatch(std::vector<WriteOp> ops) 
       changes.reserve(writes.size());
       for (size_t k = 0; k < writes.size(); ++k) {
         bool deleted = writes[k].type == WatchEvent::Type::kDeleted;
-        changes.push_back({writes[k].key, deleted ? nullptr : writes[k].object, first + k});
+        changes.push_back({writes[k].key, deleted, &writes[k].text, first + k});
       }
       size_t applied = 0;
       Status persisted = files_.commit(changes, applied);

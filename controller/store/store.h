@@ -41,6 +41,10 @@ struct ListOptions {
   std::string kind;              // empty: every kind
   std::optional<std::string> ns;  // nullopt: every namespace
   LabelSelector selector;         // empty: every object
+
+  // Whether an object (e.g. one from a WatchEvent) is one this list would return, so that a watch
+  // filters events exactly as the list it resumes from.
+  bool matches(const ObjectKey& key, const nlohmann::json& object) const;
 };
 
 // One write of a batch (Store::writeBatch); the factories mirror Store's single-object methods.
@@ -165,11 +169,15 @@ class Store {
     ObjectKey key;
     WatchEvent::Type type = WatchEvent::Type::kAdded;
     ObjectPtr object;  // the new state; for kDeleted the last state
+    std::string text;  // the file content (not for kDeleted)
   };
 
   StoreResult<ObjectPtr> writeOne(WriteOp op);
   // Validates the operation's object (filling in the default namespace) and returns its key.
   static StoreResult<ObjectKey> keyOf(WriteOp& op);
+  // A Prepared write of `object`, or Invalid when it cannot be serialized.
+  static StoreResult<std::optional<Prepared>> serialize(const ObjectKey& key, WatchEvent::Type type,
+                                                        nlohmann::json object);
   // What `op` does to `current` (null when absent): an error, nothing (nullopt: a no-op), or a
   // write that gets resourceVersion `version`. Precondition: writeMutex_ held.
   StoreResult<std::optional<Prepared>> prepare(WriteOp& op, const ObjectKey& key,

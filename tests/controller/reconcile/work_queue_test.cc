@@ -120,6 +120,21 @@ TEST_CASE("WorkQueue addAfter makes a key ready when the clock reaches its time"
   CHECK(queue.tryGet() == "c");
 }
 
+TEST_CASE("WorkQueue holds back a delayed key whose time came while it is processed",
+          "[controller][reconcile]") {
+  FakeClock clock;
+  WorkQueue queue(clock);
+  queue.add("a");
+  REQUIRE(queue.tryGet() == "a");
+  queue.addAfter("a", 1s);  // e.g. a reconciler's requeue-after, set while it runs
+  clock.advance(1s);
+  CHECK(queue.length() == 0);
+  CHECK(queue.tryGet() == std::nullopt);
+  queue.done("a");
+  CHECK(queue.length() == 1);
+  CHECK(queue.tryGet() == "a");
+}
+
 TEST_CASE("WorkQueue wakes a worker blocked in get() when the clock reaches a delay",
           "[controller][reconcile]") {
   FakeClock clock;

@@ -116,6 +116,9 @@ TEST_CASE("Store skips corrupt and misplaced files, reports their paths and load
   std::ofstream(dir / "torn.json", std::ios::trunc) << torn.substr(0, torn.size() / 2);
   fs::rename(dir / "moved.json", dir / "elsewhere.json");
   std::ofstream(dir / "half-written.json.tmp") << "{\"kind\":";
+  // Valid JSON, right name, but not something the store wrote: no server-managed metadata.
+  std::ofstream(dir / "handmade.json")
+      << R"({"apiVersion":"v1","kind":"Site","metadata":{"name":"handmade","namespace":"default","resourceVersion":"2"}})";
   std::ofstream(dir / "notes.txt") << "hello";
   std::ofstream(f.state.path() / "objects" / "resource-version.tmp") << "9";
 
@@ -133,7 +136,10 @@ TEST_CASE("Store skips corrupt and misplaced files, reports their paths and load
   CHECK_THAT(text, Catch::Contains("state_file_skipped path=" + (dir / "elsewhere.json").string() +
                                    " error=\"metadata.name does not match the file name\""));
   CHECK_THAT(text, Catch::Contains("state_file_skipped path=" + (dir / "notes.txt").string()));
-  CHECK_THAT(text, Catch::Contains("skipped=3"));
+  CHECK_THAT(text, Catch::Contains("state_file_skipped path=" + (dir / "handmade.json").string() +
+                                   " error=\"metadata.uid is missing\""));
+  CHECK_FALSE(f.store->get(siteKey("handmade")).isOk());
+  CHECK_THAT(text, Catch::Contains("skipped=4"));
   // Interrupted writes were never acknowledged: their temporary files are cleaned up.
   CHECK_FALSE(fs::exists(dir / "half-written.json.tmp"));
   CHECK_FALSE(fs::exists(f.state.path() / "objects" / "resource-version.tmp"));

@@ -121,6 +121,17 @@ TEST_CASE("Store rejects objects it cannot key, naming every bad field", "[contr
   CHECK(f.store->resourceVersion() == 0);
 }
 
+TEST_CASE("Store rejects strings that are not UTF-8 before writing anything",
+          "[controller][store]") {
+  StoreFixture f;
+  auto rejected = f.store->createObject(site("www", {{"root", "/srv/\xff"}}));
+  REQUIRE_FALSE(rejected.isOk());
+  CHECK(rejected.code() == StoreError::Code::kInvalid);
+  CHECK(rejected.message() == "Site \"www\" is invalid: contains a string that is not valid UTF-8");
+  CHECK(f.store->resourceVersion() == 0);
+  CHECK_FALSE(f.store->get(siteKey("www")).isOk());
+}
+
 TEST_CASE("Store update bumps generation only when the spec changes", "[controller][store]") {
   StoreFixture f;
   auto created = f.store->createObject(site("www"));
