@@ -45,7 +45,7 @@ TEST_CASE("decodeObject applies Binding defaults", "[controller][api]") {
   CHECK(binding.spec.certificateRef->name == "web-tls");
   CHECK(keyOf(*result.object).toString() == "Binding/default/web-https");
   CHECK(describe(*result.object) ==
-        "Binding default/web-https: https *:443 host=*any* site=web cert=web-tls");
+        "Binding default/web-https: https *:443 host=(any) site=web cert=web-tls");
 
   auto http = decodeObject(withSpec("Binding", {{"siteRef", {{"name", "web"}}}, {"protocol", "http"}}));
   REQUIRE(http.ok());

@@ -110,3 +110,26 @@ TEST_CASE("every example manifest decodes without error", "[controller][manifest
 }
 
 }  // namespace siteplane::manifest
+
+namespace siteplane::manifest {
+
+TEST_CASE("loadManifestText decodes JSON bodies with positions, as YAML 1.2 is a superset of JSON",
+          "[controller][manifest]") {
+  auto ok = loadManifestText(
+      R"({"apiVersion": "siteplane.io/v1alpha1", "kind": "Issuer",
+          "metadata": {"name": "selfsigned"}, "spec": {"selfSigned": {}}})",
+      "request body");
+  REQUIRE(ok.ok());
+  REQUIRE(ok.objects.size() == 1);
+  CHECK(api::keyOf(ok.objects[0].object).toString() == "Issuer/default/selfsigned");
+
+  auto duplicate = loadManifestText(
+      "{\"apiVersion\": \"siteplane.io/v1alpha1\", \"kind\": \"Issuer\",\n"
+      " \"kind\": \"Site\", \"metadata\": {\"name\": \"x\"}, \"spec\": {}}",
+      "request body");
+  REQUIRE(duplicate.errors.size() == 1);
+  CHECK(duplicate.errors[0].toString() ==
+        "request body:2:2: duplicate key \"kind\" (first defined at line 1)");
+}
+
+}  // namespace siteplane::manifest
