@@ -1,11 +1,13 @@
 #include "controller/store/object_files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
+#include <utility>
 
 #include "common/logging.h"
 #include "controller/store/resource_version.h"
@@ -15,6 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCounterFile = "resource-version";
+constexpr const char* kLockFile = "lock";
 constexpr const char* kObjectSuffix = ".json";
 constexpr const char* kTempSuffix = ".tmp";
 
@@ -127,8 +130,31 @@ Result<ObjectFiles> ObjectFiles::create(const fs::path& stateDir) {
   }
   fs::path root = stateDir / "objects";
   if (Status made = makeDirectoryDurably(root); !made) return made;
-  return ObjectFiles(root);
+  fs::path lockPath = root / kLockFile;
+  int lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lockFd < 0) return Status::error("open " + lockPath.string() + ": " + errnoText(errno));
+  if (::flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
+    int error = errno;
+    ::close(lockFd);
+    if (error == EWOULDBLOCK) {
+      return Status::error("state directory " + stateDir.string() +
+                           " is in use by another siteplane process (lock " + lockPath.string() +
+                           ")");
+    }
+    return Status::error("lock " + lockPath.string() + ": " + errnoText(error));
+  }
+  return ObjectFiles(root, lockFd);
 }
+
+ObjectFiles::~ObjectFiles() {
+  if (lockFd_ >= 0) ::close(lockFd_);
+}
+
+ObjectFiles::ObjectFiles(ObjectFiles&& other) noexcept
+    : root_(std::move(other.root_)),
+      lockFd_(std::exchange(other.lockFd_, -1)),
+      knownDirectories_(std::move(other.knownDirectories_)),
+      reservedThrough_(other.reservedThrough_) {}
 
 fs::path ObjectFiles::pathOf(const ObjectKey& key) const {
   return root_ / key.kind / key.ns / (key.name + kObjectSuffix);
@@ -319,6 +345,7 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
       }
       continue;
     }
+    if (kindName == kLockFile) continue;
     if (endsWith(kindName, kTempSuffix)) {
       removeTemp(kindPath);
       continue;

@@ -47,8 +47,18 @@ class ObjectFiles {
     size_t skipped = 0;            // files that were corrupt, partial or misplaced (each logged)
   };
 
-  // Creates <stateDir>/objects if needed. Fails when the directory cannot be created.
+  // Creates <stateDir>/objects if needed and takes the exclusive lock <stateDir>/objects/lock
+  // (flock), held until destruction: two processes writing one state directory would hand out
+  // the same resourceVersions. Fails when the directory cannot be created or another process
+  // (or another ObjectFiles in this one) holds the lock. The kernel drops the lock when its
+  // holder dies, so a kill -9 never leaves the directory locked.
   static Result<ObjectFiles> create(const std::filesystem::path& stateDir);
+
+  ~ObjectFiles();
+  ObjectFiles(ObjectFiles&& other) noexcept;
+  ObjectFiles& operator=(ObjectFiles&& other) = delete;
+  ObjectFiles(const ObjectFiles&) = delete;
+  ObjectFiles& operator=(const ObjectFiles&) = delete;
 
   // Reads every object file. Never fails on a bad file: it is logged with its path and skipped.
   // Leftover temporary files (a write interrupted before its rename, never acknowledged) are
@@ -72,7 +82,7 @@ class ObjectFiles {
   const std::filesystem::path& directory() const { return root_; }
 
  private:
-  explicit ObjectFiles(std::filesystem::path root) : root_(std::move(root)) {}
+  ObjectFiles(std::filesystem::path root, int lockFd) : root_(std::move(root)), lockFd_(lockFd) {}
 
   Result<Loaded> loadEntries();
   std::filesystem::path pathOf(const ObjectKey& key) const;
@@ -86,6 +96,7 @@ class ObjectFiles {
   Status reserve(uint64_t version);
 
   std::filesystem::path root_;
+  int lockFd_ = -1;  // holds the flock on <root>/lock
   std::set<std::filesystem::path> knownDirectories_;
   uint64_t reservedThrough_ = 0;  // the ceiling in the counter file
 };

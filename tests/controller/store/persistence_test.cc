@@ -152,3 +152,26 @@ TEST_CASE("Store skips corrupt and misplaced files, reports their paths and load
 
 }  // namespace
 }  // namespace siteplane::store
+
+namespace siteplane::store {
+namespace {
+
+using namespace siteplane::store::testing;
+
+TEST_CASE("Store refuses a state directory another store holds until it is released",
+          "[controller][store][persistence]") {
+  StoreFixture f;
+  REQUIRE(f.store->createObject(site("www")).isOk());
+  auto second = Store::create(f.state.path());
+  REQUIRE_FALSE(second.isOk());
+  CHECK(second.message() == "opening the store: state directory " + f.state.path().string() +
+                                " is in use by another siteplane process (lock " +
+                                (f.state.path() / "objects" / "lock").string() + ")");
+  f.store.reset();
+  auto reopened = Store::create(f.state.path());
+  REQUIRE(reopened.isOk());
+  CHECK((*reopened)->get(siteKey("www")).isOk());
+}
+
+}  // namespace
+}  // namespace siteplane::store
