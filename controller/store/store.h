@@ -102,7 +102,8 @@ class Store {
  public:
   // Opens (creating if needed) <stateDir>/objects and loads every object before returning, so
   // nothing is served from a partial state. Corrupt or partial files are logged with their path
-  // and skipped. Fails only when the directory cannot be created or read.
+  // and skipped. Fails only when the directory cannot be created or read, or when another store
+  // (in this or another process) has it open: the store locks it for its lifetime.
   static Result<std::unique_ptr<Store>> create(const std::filesystem::path& stateDir,
                                                WallClock clock = systemNow,
                                                StoreOptions options = {});
