@@ -149,7 +149,7 @@ std::shared_ptr<const CertificateInfo> describe(X509* x509) {
   if (long pathLength = X509_get_pathlen(x509); info->isCA && pathLength >= 0) {
     info->pathLength = static_cast<int>(pathLength);
   }
-  info->selfSigned = X509_self_signed(x509, 1) == 1;
+  info->selfSigned = X509_self_signed(x509, 0) == 1;
   addKeyUsages(x509, *info);
   addExtendedKeyUsages(x509, *info);
   if (EVP_PKEY* key = X509_get0_pubkey(x509)) {

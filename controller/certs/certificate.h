@@ -61,7 +61,10 @@ struct CertificateInfo {
   std::vector<std::string> ipAddresses;  // subjectAltName iPAddress entries, textual (inet_ntop)
   bool isCA = false;                     // basicConstraints CA:TRUE
   std::optional<int> pathLength;         // basicConstraints pathLenConstraint
-  bool selfSigned = false;  // issuer == subject and the signature verifies with its own key
+  // Issuer name == subject name and, when both are present, the authority key identifier is the
+  // subject key identifier. The signature itself is not checked here: that costs a public-key
+  // operation per certificate and isSignedBy does it where it matters.
+  bool selfSigned = false;
   // keyUsage bits by usage name ("digital signature", "key encipherment", "cert sign", "crl sign",
   // and the others X.509 defines: "content commitment", "key agreement", "data encipherment",
   // "encipher only", "decipher only"). Empty when the extension is absent.

@@ -129,6 +129,22 @@ Result<std::optional<std::string>> readVersionFile(const fs::path& path) {
   return ReadResult(std::optional<std::string>(std::move(content)));
 }
 
+// A stored pair. put() checked the chain's order and signatures, so reading trusts the order
+// (re-verifying every link would cost a signature check per certificate at each start) and checks
+// only what damage would break: that both parse and the key is the leaf's.
+Result<CertificateBundle> parseStored(const std::string& chainPem, const std::string& keyPem) {
+  auto chain = Certificate::chainFromPem(chainPem);
+  if (!chain) return chain.status().withContext(CertificateStore::kChainFile);
+  auto key = PrivateKey::fromPem(keyPem);
+  if (!key) return key.status().withContext(CertificateStore::kKeyFile);
+  if (!key->matches(chain->front())) {
+    return Result<CertificateBundle>::error(std::string(CertificateStore::kKeyFile) +
+                                            " does not match the leaf certificate in " +
+                                            CertificateStore::kChainFile);
+  }
+  return CertificateBundle{std::move(chain).value(), std::move(key).value()};
+}
+
 bool isDnsLabel(std::string_view label) {
   if (label.empty() || label.size() > 63) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -211,6 +227,13 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
   if (!bundle.key.matches(bundle.leaf())) {
     return Status::error("certificate store " + key +
                          ": the private key does not match the leaf certificate");
+  }
+  for (size_t i = 0; i + 1 < bundle.chain.size(); ++i) {
+    if (!bundle.chain[i].isSignedBy(bundle.chain[i + 1])) {
+      return Status::error("certificate store " + key + ": chain certificate " + std::to_string(i) +
+                           " is not signed by certificate " + std::to_string(i + 1) +
+                           "; the chain must be ordered leaf first");
+    }
   }
   auto [space, name] = splitKey(key);
   const fs::path spaceDir = dir_ / space;
@@ -295,7 +318,7 @@ Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string
       }
       continue;
     }
-    auto bundle = importPem(**chainPem, **keyPem);
+    auto bundle = parseStored(**chainPem, **keyPem);
     OPENSSL_cleanse((*keyPem)->data(), (*keyPem)->size());
     if (!bundle)
       return bundle.status().withContext("certificate store " + key + " (" + versionDir.string() +

@@ -42,7 +42,8 @@ class CertificateStore {
   CertificateStore& operator=(const CertificateStore&) = delete;
 
   // Stores `bundle` under `key` ("namespace/name", both DNS-1123 labels), replacing any previous
-  // version atomically. Returns once the new version is durable.
+  // version atomically. Returns once the new version is durable. The bundle must be well formed:
+  // the key matches the leaf and each certificate is signed by the next (orderChain's output).
   Status put(const std::string& key, const CertificateBundle& bundle);
 
   // The stored bundle, nullopt when `key` has none. A stored pair that no longer parses or whose

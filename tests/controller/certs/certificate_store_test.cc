@@ -112,6 +112,15 @@ TEST_CASE("CertificateStore refuses bad keys and mismatched bundles", "[controll
   REQUIRE_FALSE(put.isOk());
   CHECK(put.message() ==
         "certificate store default/web: the private key does not match the leaf certificate");
+
+  auto hierarchy = makeHierarchy({"www.contoso.com"});
+  auto reversed = hierarchy.leaf;
+  std::swap(reversed.chain[1], reversed.chain[2]);
+  auto unordered = store->put("default/web", reversed);
+  REQUIRE_FALSE(unordered.isOk());
+  CHECK(unordered.message() ==
+        "certificate store default/web: chain certificate 0 is not signed by "
+        "certificate 1; the chain must be ordered leaf first");
   CHECK(valueOf(store->list()).empty());
 }
 
@@ -127,7 +136,7 @@ TEST_CASE("CertificateStore reports a damaged stored pair naming the key", "[con
   auto damaged = store->get("default/web");
   REQUIRE_FALSE(damaged.isOk());
   CHECK(damaged.message().rfind("certificate store default/web (", 0) == 0);
-  CHECK(damaged.message().find("the private key matches none of the 1 certificate(s)") !=
+  CHECK(damaged.message().find("tls.key does not match the leaf certificate in tls.crt") !=
         std::string::npos);
 
   fs::remove(store->keyPath("default/web"));
