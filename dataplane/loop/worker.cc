@@ -1,5 +1,7 @@
 #include "dataplane/loop/worker.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "common/logging.h"
@@ -83,6 +85,13 @@ Status Worker::start() {
 }
 
 void Worker::run() noexcept {
+  // libuv writes with write(2): a peer that reset its connection would raise SIGPIPE and kill the
+  // process. Blocked in this thread only, the write fails with EPIPE (one connection closes) and
+  // the embedding program's own SIGPIPE disposition is left alone.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   log()->debug("worker_stopped index={}", index_);
 }

@@ -63,6 +63,8 @@ class Client {
     if (ssl_) SSL_free(ssl_);
     if (fd_ >= 0) ::close(fd_);
   }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
   bool connected() const { return fd_ >= 0; }
 
   // SHA-1 of the server certificate, upper-case hex.
@@ -122,6 +124,13 @@ class Client {
     return head;
   }
   void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  // Closes with a TCP reset (SO_LINGER 0), as a client that crashed.
+  void reset() {
+    linger hard{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    ::close(fd_);
+    fd_ = -1;
+  }
   // True when the server closed the connection within `timeout`, with nothing more to read.
   bool closedByServer(std::chrono::milliseconds timeout) {
     pollfd pfd{fd_, POLLIN, 0};
@@ -501,6 +510,28 @@ TEST_CASE("DataPlane answers a pipeline with a streamed file before closing a ha
   CHECK(streamed.body == big);
   CHECK(client.receive().body == "hello\n");
   CHECK(client.closedByServer(5s));
+  plane->stop(5s);
+}
+
+TEST_CASE("DataPlane survives clients that reset the connection in the middle of a response",
+          "[dataplane][loop]") {
+  Site site;
+  site.dir.write("www/big.bin", std::string(2 * 1024 * 1024, 'r'));
+  const int port = testing::freePort();
+  auto plane = startPlane();
+  table::BindingTable::Builder builder(1);
+  REQUIRE(builder.add(entry("a", port, "", site.policy)).isOk());
+  publishAndWait(*plane, std::move(builder).build());
+  // Each reset costs its own connection only; the worker closes it and keeps serving.
+  for (int i = 0; i < 5; ++i) {
+    Client rude(port);
+    REQUIRE(rude.send(get("a.test", "/big.bin")));
+    rude.reset();
+  }
+  Client polite(port);
+  REQUIRE(polite.send(get("a.test")));
+  CHECK(polite.receive().status == 200);
+  CHECK(testing::waitUntil([&] { return plane->stats().activeConnections == 1; }));
   plane->stop(5s);
 }
 
