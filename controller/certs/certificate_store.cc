@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <set>
 
 #include "common/logging.h"
@@ -189,8 +190,11 @@ Result<std::unique_ptr<CertificateStore>> CertificateStore::open(const fs::path&
   return store;
 }
 
+std::mutex& CertificateStore::writeMutexFor(const std::string& key) {
+  return writeMutexes_[std::hash<std::string>{}(key) % kWriteMutexes];
+}
+
 Status CertificateStore::sweep() {
-  std::lock_guard lock(writeMutex_);
   std::error_code error;
   for (const auto& space : fs::directory_iterator(dir_, error)) {
     if (!space.is_directory() || space.path().filename().string().starts_with(".")) continue;
@@ -237,7 +241,7 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
   }
   auto [space, name] = splitKey(key);
   const fs::path spaceDir = dir_ / space;
-  std::lock_guard lock(writeMutex_);
+  std::lock_guard lock(writeMutexFor(key));
   if (auto made = ensureDirectory(spaceDir); !made) return made;
 
   const std::string versionName = "." + name + "." + randomSuffix();
@@ -333,7 +337,7 @@ Status CertificateStore::remove(const std::string& key) {
   if (auto valid = validateStoreKey(key); !valid) return valid;
   auto [space, name] = splitKey(key);
   const fs::path spaceDir = dir_ / space;
-  std::lock_guard lock(writeMutex_);
+  std::lock_guard lock(writeMutexFor(key));
   auto target = readLink(spaceDir / name);
   if (!target) return target.status();
   if (target->empty()) return Status::ok();

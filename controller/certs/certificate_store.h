@@ -20,6 +20,7 @@
 // and fsyncs the namespace directory; only then is the old version removed. Leftovers of an
 // interrupted put (an unreferenced version directory, a temporary symlink) are swept by open().
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -68,12 +69,16 @@ class CertificateStore {
 
  private:
   explicit CertificateStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Runs in open(), before the store is shared, so it takes no lock.
   Status sweep();
+  std::mutex& writeMutexFor(const std::string& key);
 
   const std::filesystem::path dir_;
-  // Serialises put/remove/sweep, so two writers of one key never race on its symlink and the old
-  // version one of them is about to delete. Readers take no lock: the symlink swap is atomic.
-  std::mutex writeMutex_;
+  // Writers of one key (put/remove) hold the mutex its hash picks, so they never race on its
+  // symlink and the old version one of them is about to delete; writers of different keys mostly
+  // hold different mutexes, so their fsyncs overlap. Readers take no lock: the swap is atomic.
+  static constexpr size_t kWriteMutexes = 64;
+  std::array<std::mutex, kWriteMutexes> writeMutexes_;
 };
 
 // Checks a store key: "namespace/name", both DNS-1123 labels.

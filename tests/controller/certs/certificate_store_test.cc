@@ -265,4 +265,49 @@ TEST_CASE("CertificateStore survives a writer killed at any point of a put",
   }
 }
 
+namespace {
+
+// "ns<t % 2>/cert<t>", built with appends (GCC 12 misreports chained string + as overlapping).
+std::string threadKey(size_t t) {
+  std::string key = "ns";
+  key += std::to_string(t % 2);
+  key += "/cert";
+  key += std::to_string(t);
+  return key;
+}
+
+}  // namespace
+
+TEST_CASE("CertificateStore takes puts of different keys from several threads",
+          "[controller][certs]") {
+  TempDir dir;
+  auto store = valueOf(CertificateStore::open(dir.path() / "certificates"));
+  std::vector<CertificateBundle> bundles;
+  for (const char* host :
+       {"h0.contoso.com", "h1.contoso.com", "h2.contoso.com", "h3.contoso.com"}) {
+    bundles.push_back(selfSigned(host));
+  }
+  std::vector<std::thread> writers;
+  std::vector<std::string> errors(bundles.size());
+  for (size_t t = 0; t < bundles.size(); ++t) {
+    writers.emplace_back([&, t] {
+      for (int round = 0; round < 5 && errors[t].empty(); ++round) {
+        auto put = store->put(threadKey(t), bundles[t]);
+        if (!put.isOk()) errors[t] = put.message();
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  for (const auto& error : errors) CHECK(error.empty());
+  CHECK(valueOf(store->list()) ==
+        std::vector<std::string>{"ns0/cert0", "ns0/cert2", "ns1/cert1", "ns1/cert3"});
+  for (size_t t = 0; t < bundles.size(); ++t) {
+    auto got = valueOf(store->get(threadKey(t)));
+    REQUIRE(got.has_value());
+    CHECK(got->leaf() == bundles[t].leaf());
+  }
+  CHECK(hiddenEntries(store->directory() / "ns0").size() == 2);
+  CHECK(hiddenEntries(store->directory() / "ns1").size() == 2);
+}
+
 }  // namespace siteplane::certs
