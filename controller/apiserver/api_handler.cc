@@ -1,0 +1,977 @@
+#include "controller/apiserver/api_handler.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/logging.h"
+#include "controller/api/object_codec.h"
+#include "controller/api/object_meta.h"
+#include "controller/apiserver/discovery.h"
+#include "controller/apiserver/field_manager.h"
+#include "controller/apiserver/field_selector.h"
+#include "controller/apiserver/table_converter.h"
+#include "controller/apiserver/yaml_body.h"
+
+namespace siteplane::apiserver {
+
+struct ApiHandler::Target {
+  const ResourceType* type = nullptr;
+  std::optional<std::string> ns;  // set when the URL names a namespace
+  std::string name;               // empty for the collection
+  std::string subresource;        // "" or "status"
+};
+
+struct ApiHandler::Output {
+  enum class Form { kObject, kTable, kPartialMetadata } form = Form::kObject;
+};
+
+namespace {
+
+constexpr int kUpdateAttempts = 5;
+constexpr const char* kTableContentType = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+std::shared_ptr<spdlog::logger> log() { return logger("controller.apiserver"); }
+
+std::vector<std::string> splitPath(const std::string& path) {
+  std::vector<std::string> segments;
+  std::stringstream stream(path);
+  std::string segment;
+  while (std::getline(stream, segment, '/')) {
+    if (!segment.empty()) segments.push_back(segment);
+  }
+  return segments;
+}
+
+ApiResponse jsonResponse(int status, const nlohmann::json& body,
+                         std::string contentType = "application/json") {
+  ApiResponse response;
+  response.status = status;
+  response.contentType = std::move(contentType);
+  response.body = body.dump();
+  return response;
+}
+
+ApiReply reply(ApiResponse response) { return ApiReply{std::move(response), nullptr}; }
+ApiReply reply(const ApiError& error) { return ApiReply{error.toResponse(), nullptr}; }
+
+ApiResponse textResponse(int status, std::string body) {
+  ApiResponse response;
+  response.status = status;
+  response.contentType = "text/plain; charset=utf-8";
+  response.body = std::move(body);
+  return response;
+}
+
+std::string metaString(const nlohmann::json& object, const char* field) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+    return "";
+  }
+  const auto& metadata = object["metadata"];
+  auto it = metadata.find(field);
+  return it != metadata.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// The Kubernetes wording for an error about one object: `bindings.siteplane.io "web"`.
+std::string qualified(const ResourceType& type, const std::string& name) {
+  return type.groupResource() + " \"" + name + "\"";
+}
+
+ApiError fromStoreError(const store::StoreError& error, const ResourceType& type,
+                        const std::string& name) {
+  ApiError out;
+  switch (error.code) {
+    case store::StoreError::Code::kNotFound:
+      out = ApiError::notFound(qualified(type, name) + " not found");
+      break;
+    case store::StoreError::Code::kAlreadyExists:
+      out = ApiError::alreadyExists(qualified(type, name) + " already exists");
+      break;
+    case store::StoreError::Code::kConflict:
+      out = ApiError::conflict("Operation cannot be fulfilled on " + qualified(type, name) +
+                               ": the object has been modified; please apply your changes to the "
+                               "latest version and try again (" + error.message + ")");
+      break;
+    case store::StoreError::Code::kInvalid:
+      out = ApiError::invalid(type.kind + "." + type.group + " \"" + name + "\" is invalid: " +
+                                  error.message,
+                              {});
+      break;
+    case store::StoreError::Code::kExpired:
+      out = ApiError::gone("too old resource version: " + error.message);
+      break;
+    case store::StoreError::Code::kInternal:
+      out = ApiError::internal("storing " + qualified(type, name) + " failed: " + error.message);
+      break;
+  }
+  out.name = name;
+  out.group = type.group;
+  out.kind = type.plural;
+  return out;
+}
+
+// Which apidiscovery.k8s.io version the client accepts, if it asked for aggregated discovery.
+std::string aggregatedDiscoveryVersion(const ApiRequest& request) {
+  for (const auto& media : parseMediaTypes(request.header("Accept"))) {
+    if (media.param("g") == "apidiscovery.k8s.io" &&
+        media.param("as") == "APIGroupDiscoveryList" &&
+        (media.param("v") == "v2" || media.param("v") == "v2beta1")) {
+      return media.param("v");
+    }
+  }
+  return "";
+}
+
+bool acceptsJson(const std::string& accept) {
+  if (accept.empty()) return true;
+  for (const auto& media : parseMediaTypes(accept)) {
+    if (media.type == "application/json" || media.type == "*/*" || media.type == "application/*") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The field manager of a non-apply write: ?fieldManager, else the User-Agent's product name
+// ("kubectl/v1.32 (linux/amd64) ..." -> "kubectl"), as Kubernetes derives it.
+std::string fieldManagerOf(const ApiRequest& request) {
+  if (auto manager = request.param("fieldManager"); manager && !manager->empty()) return *manager;
+  std::string agent = request.header("User-Agent");
+  agent = agent.substr(0, agent.find('/'));
+  return agent.empty() ? "unknown" : agent.substr(0, 128);
+}
+
+std::string randomSuffix() {
+  static const char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+  unsigned char bytes[5];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return "00000";
+  std::string out;
+  for (unsigned char byte : bytes) out.push_back(kAlphabet[byte % (sizeof kAlphabet - 1)]);
+  return out;
+}
+
+// Kubernetes' wording for an invalid object, with every field path:
+//   Binding.siteplane.io "web" is invalid: [spec.port: Invalid value: ..., spec.siteRef: ...]
+ApiError invalidObject(const ResourceType& type, const std::string& name,
+                       std::vector<StatusCause> causes) {
+  std::string joined;
+  for (const auto& cause : causes) {
+    if (!joined.empty()) joined += ", ";
+    joined += cause.field.empty() ? cause.message : cause.field + ": " + cause.message;
+  }
+  if (causes.size() > 1) joined = "[" + joined + "]";
+  ApiError error = ApiError::invalid(
+      type.kind + "." + type.group + " \"" + name + "\" is invalid: " + joined, std::move(causes));
+  error.name = name;
+  error.group = type.group;
+  error.kind = type.kind;
+  return error;
+}
+
+// Server-set metadata a client may echo back from a GET but never sets.
+void clearServerMetadata(nlohmann::json& object) {
+  if (!object.contains("metadata") || !object["metadata"].is_object()) return;
+  for (const char* field : {"uid", "creationTimestamp", "generation", "managedFields",
+                            "selfLink", "deletionTimestamp"}) {
+    object["metadata"].erase(field);
+  }
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(store::Store& store, ResourceRegistry registry, ApiHandlerOptions options)
+    : store_(store),
+      registry_(std::move(registry)),
+      options_(std::move(options)),
+      openApi_(registry_) {}
+
+std::string ApiHandler::now() const { return formatRfc3339(options_.clock()); }
+
+void ApiHandler::count(const std::string& verb, int code) {
+  std::lock_guard lock(metricsMutex_);
+  ++requests_[{verb, code}];
+}
+
+ApiReply ApiHandler::handle(const ApiRequest& request) {
+  std::string verb = "unknown";
+  ApiReply result;
+  try {
+    result = route(request, verb);
+  } catch (const std::exception& error) {
+    // Nothing above should throw; if something does, the client gets a 500, never a crash.
+    log()->error("request_failed method={} path={} error=\"{}\"", request.method, request.path,
+                 error.what());
+    result = reply(ApiError::internal(std::string("internal error: ") + error.what()));
+  }
+  int code = result.response.status;
+  count(verb, code);
+  if (code == 401) {
+    log()->warn("unauthorized method={} path={} remote={}", request.method, request.path,
+                request.remoteAddress);
+  } else if (code >= 500 && verb != "health") {
+    log()->error("request method={} path={} code={} body={}", request.method, request.path, code,
+                 result.response.body);
+  } else {
+    log()->debug("request method={} path={} verb={} code={}", request.method, request.path, verb,
+                 code);
+  }
+  return result;
+}
+
+ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
+  const std::vector<std::string> segments = splitPath(request.path);
+  const std::string first = segments.empty() ? "" : segments[0];
+
+  // Probes and the version are open (Kubernetes' system:public-info-viewer); all else needs the
+  // token.
+  bool open = first == "healthz" || first == "livez" || first == "readyz" || first == "version";
+  if (!open && !options_.token.empty()) {
+    std::string header = request.header("Authorization");
+    const std::string prefix = "Bearer ";
+    bool valid = header.size() == prefix.size() + options_.token.size() &&
+                 header.compare(0, prefix.size(), prefix) == 0 &&
+                 CRYPTO_memcmp(header.data() + prefix.size(), options_.token.data(),
+                               options_.token.size()) == 0;
+    if (!valid) {
+      verb = "unauthorized";
+      return reply(ApiError::unauthorized(header.empty() ? "Unauthorized: no bearer token"
+                                                         : "Unauthorized: invalid bearer token"));
+    }
+  }
+  if (request.body.size() > options_.maxBodyBytes) {
+    verb = "toolarge";
+    return reply(ApiError::requestEntityTooLarge(
+        "the request body is " + std::to_string(request.body.size()) + " bytes; the limit is " +
+        std::to_string(options_.maxBodyBytes)));
+  }
+
+  bool isGet = request.method == "GET" || request.method == "HEAD";
+  if (first == "healthz" || first == "livez") {
+    verb = "health";
+    return reply(textResponse(200, "ok"));
+  }
+  if (first == "readyz") {
+    verb = "health";
+    bool ready = !options_.ready || options_.ready();
+    return reply(ready ? textResponse(200, "ok")
+                       : textResponse(503, "not ready: state loading or no binding table live"));
+  }
+  if (first == "metrics") {
+    verb = "metrics";
+    return reply(metricsResponse());
+  }
+  if (first == "version") {
+    verb = "version";
+    return reply(jsonResponse(200, {{"major", "1"},
+                                    {"minor", "32"},
+                                    {"gitVersion", "v1.32.0+siteplane." + options_.version},
+                                    {"gitCommit", ""},
+                                    {"gitTreeState", "clean"},
+                                    {"buildDate", ""},
+                                    {"goVersion", ""},
+                                    {"compiler", "gcc"},
+                                    {"platform", "linux/amd64"}}));
+  }
+  if (first == "openapi") {
+    verb = "openapi";
+    if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
+    if (segments.size() == 2 && segments[1] == "v3") return reply(jsonResponse(200, openApi_.index()));
+    if (segments.size() > 2 && segments[1] == "v3") {
+      std::string key;
+      for (size_t i = 2; i < segments.size(); ++i) key += (i > 2 ? "/" : "") + segments[i];
+      if (const nlohmann::json* document = openApi_.document(key)) {
+        return reply(jsonResponse(200, *document));
+      }
+    }
+    return reply(ApiError::notFound("no OpenAPI document at " + request.path));
+  }
+
+  bool core = first == "api";
+  if (!core && first != "apis") {
+    verb = "notfound";
+    return reply(ApiError::notFound("the server could not find the requested resource (" +
+                                    request.path + ")"));
+  }
+  // Discovery: /api, /apis, /apis/{group}, /apis/{group}/{version}, /api/{version}.
+  size_t groupVersionEnd = core ? 2 : 3;
+  if (segments.size() <= groupVersionEnd) {
+    verb = "discovery";
+    if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
+    nlohmann::json document;
+    if (segments.size() == 1) {
+      std::string aggregated = aggregatedDiscoveryVersion(request);
+      if (!aggregated.empty()) {
+        return reply(jsonResponse(
+            200, aggregatedDiscovery(registry_, core, aggregated),
+            "application/json;g=apidiscovery.k8s.io;v=" + aggregated + ";as=APIGroupDiscoveryList"));
+      }
+      document = core ? apiVersions(registry_) : apiGroupList(registry_);
+    } else if (core) {
+      document = apiResourceList(registry_, "", segments[1]);
+    } else if (segments.size() == 2) {
+      document = apiGroup(registry_, segments[1]);
+    } else {
+      document = apiResourceList(registry_, segments[1], segments[2]);
+    }
+    if (document.is_null()) {
+      return reply(ApiError::notFound("the server could not find the requested resource (" +
+                                      request.path + ")"));
+    }
+    return reply(jsonResponse(200, document));
+  }
+
+  // Resources: {gv}/{plural} or {gv}/namespaces/{ns}/{plural}[/{name}[/status]].
+  std::string group = core ? "" : segments[1];
+  std::string version = core ? segments[1] : segments[2];
+  std::vector<std::string> rest(segments.begin() + static_cast<long>(groupVersionEnd),
+                                segments.end());
+  Target target;
+  if (rest.size() >= 3 && rest[0] == "namespaces") {
+    target.ns = rest[1];
+    rest.erase(rest.begin(), rest.begin() + 2);
+  }
+  if (!rest.empty()) target.type = registry_.findByPlural(group, version, rest[0]);
+  if (!target.type || rest.size() > 3 || (target.type->namespaced && !target.ns && rest.size() > 1)) {
+    verb = "notfound";
+    return reply(ApiError::notFound("the server could not find the requested resource (" +
+                                    request.path + ")"));
+  }
+  if (rest.size() >= 2) target.name = rest[1];
+  if (rest.size() == 3) {
+    if (rest[2] != "status" || !target.type->statusSubresource) {
+      verb = "notfound";
+      return reply(ApiError::notFound("the server could not find the requested resource (" +
+                                      request.path + ")"));
+    }
+    target.subresource = "status";
+  }
+  return serveResource(request, target, verb);
+}
+
+ApiReply ApiHandler::serveResource(const ApiRequest& request, const Target& target,
+                                   std::string& verb) {
+  const std::string& method = request.method;
+  Output output;
+  std::string accept = request.header("Accept");
+  bool jsonOk = acceptsJson(accept);
+  for (const auto& media : parseMediaTypes(accept)) {
+    std::string as = media.param("as");
+    if (media.param("g") != "meta.k8s.io" || as.empty()) continue;
+    if (as == "Table") {
+      output.form = Output::Form::kTable;
+      break;
+    }
+    if (as == "PartialObjectMetadata" || as == "PartialObjectMetadataList") {
+      output.form = Output::Form::kPartialMetadata;
+      break;
+    }
+  }
+  if (output.form == Output::Form::kObject && !jsonOk) {
+    return reply(ApiError::notAcceptable("only application/json (optionally as=Table) is served, "
+                                         "not \"" + accept + "\""));
+  }
+
+  if (target.name.empty()) {
+    if (method == "GET") {
+      if (request.flag("watch")) {
+        verb = "watch";
+        return watch(request, target, output);
+      }
+      verb = "list";
+      return list(request, target, output);
+    }
+    if (method == "POST" && target.ns) {
+      verb = "create";
+      return create(request, target);
+    }
+    verb = "unsupported";
+    return reply(ApiError::methodNotAllowed(method + " is not supported on " + request.path));
+  }
+  if (method == "GET") {
+    verb = "get";
+    return get(target, output);
+  }
+  if (method == "PUT") {
+    verb = "update";
+    return update(request, target);
+  }
+  if (method == "PATCH") {
+    verb = "patch";
+    return patch(request, target);
+  }
+  if (method == "DELETE" && target.subresource.empty()) {
+    verb = "delete";
+    return remove(request, target);
+  }
+  verb = "unsupported";
+  return reply(ApiError::methodNotAllowed(method + " is not supported on " + request.path));
+}
+
+namespace {
+
+// The parser's message names the byte offset and what it expected.
+Result<nlohmann::json> parseJson(const std::string& text, const std::string& what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& error) {
+    return Result<nlohmann::json>::error(what + " is not valid JSON: " + error.what());
+  }
+}
+
+// Parses a request body by its Content-Type: JSON or YAML.
+Result<nlohmann::json> parseBody(const ApiRequest& request) {
+  auto types = parseMediaTypes(request.header("Content-Type"));
+  std::string type = types.empty() ? "application/json" : types.front().type;
+  if (request.body.empty()) return Result<nlohmann::json>::error("the request body is empty");
+  if (type == "application/json") {
+    return parseJson(request.body, "the body");
+  }
+  if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
+    auto body = parseYamlBody(request.body);
+    if (!body) return Result<nlohmann::json>::error("the body is not valid YAML: " + body.message());
+    return body;
+  }
+  return Result<nlohmann::json>::error("unsupported:" + type);
+}
+
+ApiError bodyError(const std::string& message) {
+  if (message.rfind("unsupported:", 0) == 0) {
+    return ApiError::unsupportedMediaType(
+        "the body of the request was in an unknown format (" + message.substr(12) +
+        ") - accepted media types include: application/json, application/yaml");
+  }
+  return ApiError::badRequest(message);
+}
+
+}  // namespace
+
+ApiReply ApiHandler::get(const Target& target, const Output& output) {
+  auto object = store_.get(store::ObjectKey{target.type->kind, *target.ns, target.name});
+  if (!object) return reply(fromStoreError(object.error(), *target.type, target.name));
+  const nlohmann::json& value = **object;
+  if (output.form == Output::Form::kTable) {
+    TableConverter converter(*target.type, options_.clock());
+    return reply(jsonResponse(200, converter.table({value}, metaString(value, "resourceVersion")),
+                              kTableContentType));
+  }
+  if (output.form == Output::Form::kPartialMetadata) {
+    return reply(jsonResponse(200, {{"kind", "PartialObjectMetadata"},
+                                    {"apiVersion", "meta.k8s.io/v1"},
+                                    {"metadata", value["metadata"]}}));
+  }
+  return reply(jsonResponse(200, value));
+}
+
+ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const Output& output) {
+  store::ListOptions options;
+  options.kind = target.type->kind;
+  options.ns = target.ns;
+  if (auto selector = request.param("labelSelector"); selector && !selector->empty()) {
+    auto parsed = store::LabelSelector::parse(*selector);
+    if (!parsed) return reply(ApiError::badRequest("labelSelector: " + parsed.message()));
+    options.selector = std::move(parsed).value();
+  }
+  FieldSelector fields;
+  if (auto selector = request.param("fieldSelector"); selector && !selector->empty()) {
+    auto parsed = FieldSelector::parse(*selector);
+    if (!parsed) return reply(ApiError::badRequest(parsed.message()));
+    fields = std::move(parsed).value();
+  }
+  store::ObjectList objects = store_.list(options);
+  std::vector<nlohmann::json> items;
+  for (const auto& object : objects.items) {
+    if (fields.matches(*object)) items.push_back(*object);
+  }
+  std::string resourceVersion = store::formatResourceVersion(objects.resourceVersion);
+  if (output.form == Output::Form::kTable) {
+    TableConverter converter(*target.type, options_.clock());
+    return reply(jsonResponse(200, converter.table(items, resourceVersion), kTableContentType));
+  }
+  if (output.form == Output::Form::kPartialMetadata) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& item : items) {
+      list.push_back({{"kind", "PartialObjectMetadata"},
+                      {"apiVersion", "meta.k8s.io/v1"},
+                      {"metadata", item["metadata"]}});
+    }
+    return reply(jsonResponse(200, {{"kind", "PartialObjectMetadataList"},
+                                    {"apiVersion", "meta.k8s.io/v1"},
+                                    {"metadata", {{"resourceVersion", resourceVersion}}},
+                                    {"items", list}}));
+  }
+  return reply(jsonResponse(200, {{"apiVersion", target.type->apiVersion()},
+                                  {"kind", target.type->listKind},
+                                  {"metadata", {{"resourceVersion", resourceVersion}}},
+                                  {"items", items}}));
+}
+
+ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, const Output& output) {
+  store::LabelSelector labels;
+  if (auto selector = request.param("labelSelector"); selector && !selector->empty()) {
+    auto parsed = store::LabelSelector::parse(*selector);
+    if (!parsed) return reply(ApiError::badRequest("labelSelector: " + parsed.message()));
+    labels = std::move(parsed).value();
+  }
+  FieldSelector fields;
+  if (auto selector = request.param("fieldSelector"); selector && !selector->empty()) {
+    auto parsed = FieldSelector::parse(*selector);
+    if (!parsed) return reply(ApiError::badRequest(parsed.message()));
+    fields = std::move(parsed).value();
+  }
+  long timeoutSeconds = 0;
+  if (auto timeout = request.param("timeoutSeconds"); timeout && !timeout->empty()) {
+    try {
+      timeoutSeconds = std::stol(*timeout);
+    } catch (const std::exception&) {
+      return reply(ApiError::badRequest("timeoutSeconds: \"" + *timeout + "\" is not a number"));
+    }
+  }
+
+  // Everything the callback needs is captured by value: it runs on store threads and may
+  // outlive this call.
+  struct Encoder {
+    ResourceType type;
+    std::optional<std::string> ns;
+    store::LabelSelector labels;
+    FieldSelector fields;
+    bool table = false;
+    std::function<std::chrono::system_clock::time_point()> clock;
+    bool headersSent = false;  // touched only by the thread delivering events (one at a time)
+
+    std::optional<std::string> encode(const char* type, const nlohmann::json& object) {
+      if (object.value("kind", "") != this->type.kind) return std::nullopt;
+      if (ns && metaString(object, "namespace") != *ns) return std::nullopt;
+      if (!labels.matchesObject(object) || !fields.matches(object)) return std::nullopt;
+      nlohmann::json event = {{"type", type}};
+      if (table) {
+        // Like Kubernetes, only the first event carries the column definitions.
+        TableConverter converter(this->type, clock());
+        event["object"] =
+            converter.table({object}, metaString(object, "resourceVersion"), !headersSent);
+        headersSent = true;
+      } else {
+        event["object"] = object;
+      }
+      return event.dump() + "\n";
+    }
+  };
+  auto encoder = std::make_shared<Encoder>();
+  encoder->type = *target.type;
+  encoder->ns = target.ns;
+  encoder->labels = labels;
+  encoder->fields = fields;
+  encoder->table = output.form == Output::Form::kTable;
+  encoder->clock = options_.clock;
+
+  auto stream = std::make_shared<WatchStream>(std::chrono::seconds(std::max(0L, timeoutSeconds)));
+  uint64_t from = 0;
+  std::string resourceVersion = request.param("resourceVersion").value_or("");
+  if (resourceVersion.empty() || resourceVersion == "0") {
+    // No starting point: the current state as synthetic ADDED events, then every change.
+    store::ListOptions options;
+    options.kind = target.type->kind;
+    options.ns = target.ns;
+    options.selector = labels;
+    store::ObjectList current = store_.list(options);
+    for (const auto& object : current.items) {
+      if (auto chunk = encoder->encode("ADDED", *object)) stream->push(std::move(*chunk));
+    }
+    from = current.resourceVersion;
+  } else {
+    auto parsed = store::parseResourceVersion(resourceVersion);
+    if (!parsed) return reply(ApiError::badRequest("resourceVersion: " + parsed.message()));
+    from = *parsed;
+  }
+  std::weak_ptr<WatchStream> weak = stream;
+  auto subscription = store_.watch(from, [weak, encoder](const store::WatchEvent& event) {
+    auto stream = weak.lock();
+    if (!stream) return;
+    if (auto chunk = encoder->encode(store::toString(event.type), *event.object)) {
+      stream->push(std::move(*chunk));
+    }
+  });
+  if (!subscription) return reply(fromStoreError(subscription.error(), *target.type, ""));
+  stream->adopt(std::move(subscription).value());
+  ApiResponse head;
+  head.status = 200;
+  head.contentType = "application/json";
+  return ApiReply{std::move(head), stream};
+}
+
+std::optional<ApiError> ApiHandler::checkOwnership(const Target& target,
+                                                   const nlohmann::json& current) {
+  if (options_.allowApiOverride || !target.subresource.empty()) return std::nullopt;
+  if (!current.is_object() || !current.contains("metadata")) return std::nullopt;
+  const auto& metadata = current["metadata"];
+  if (!metadata.contains("annotations") || !metadata["annotations"].is_object()) {
+    return std::nullopt;
+  }
+  auto it = metadata["annotations"].find(kManifestFileAnnotation);
+  if (it == metadata["annotations"].end() || !it->is_string()) return std::nullopt;
+  ApiError error = ApiError::forbidden(
+      target.type->kind + " \"" + target.name + "\" is declared by the manifest file \"" +
+      it->get<std::string>() + "\", which is its source of truth: change that file instead (or "
+      "run siteplane serve with --allow-api-override to allow API writes)");
+  error.name = target.name;
+  error.group = target.type->group;
+  error.kind = target.type->plural;
+  return error;
+}
+
+std::optional<ApiError> ApiHandler::validateObject(const Target& target,
+                                                   const nlohmann::json& object) {
+  std::string name = metaString(object, "name");
+  if (target.type->group != api::kGroup) {
+    if (name.empty()) {
+      return invalidObject(*target.type, name,
+                           {{"FieldValueRequired", "Required value: name is required",
+                             "metadata.name"}});
+    }
+    return std::nullopt;
+  }
+  // The decoder checks what a user writes; server-set metadata is the store's business.
+  nlohmann::json document = {{"apiVersion", object.value("apiVersion", nlohmann::json())},
+                             {"kind", object.value("kind", nlohmann::json())}};
+  nlohmann::json metadata = nlohmann::json::object();
+  if (object.contains("metadata") && object["metadata"].is_object()) {
+    for (const char* field : {"name", "namespace", "labels", "annotations"}) {
+      if (object["metadata"].contains(field)) metadata[field] = object["metadata"][field];
+    }
+  }
+  document["metadata"] = metadata;
+  if (object.contains("spec")) document["spec"] = object["spec"];
+  if (target.subresource == "status" && object.contains("status")) {
+    document["status"] = object["status"];
+  }
+  api::DecodeResult decoded = api::decodeObject(document);
+  if (decoded.ok()) return std::nullopt;
+  std::vector<StatusCause> causes;
+  for (const auto& error : decoded.errors) {
+    causes.push_back({error.message.rfind("unknown field", 0) == 0 ? "FieldValueNotSupported"
+                                                                    : "FieldValueInvalid",
+                      error.message, error.path.toString()});
+  }
+  return invalidObject(*target.type, name, std::move(causes));
+}
+
+ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
+                            const nlohmann::json& current, nlohmann::json object,
+                            int successCode) {
+  if (auto dryRun = request.param("dryRun"); dryRun && *dryRun != "All") {
+    return reply(ApiError::badRequest("dryRun: the only supported value is \"All\", got \"" +
+                                      *dryRun + "\""));
+  }
+  if (auto error = validateObject(target, object)) return reply(*error);
+  if (request.param("dryRun")) {
+    // Validated and not stored: answer with what would have been stored.
+    if (current.is_object()) {
+      nlohmann::json preview = current;
+      if (target.subresource == "status") {
+        preview["status"] = object.value("status", nlohmann::json::object());
+      } else {
+        nlohmann::json status = current.value("status", nlohmann::json());
+        preview = object;
+        if (!status.is_null()) preview["status"] = status;
+      }
+      return reply(jsonResponse(successCode, preview));
+    }
+    object.erase("status");
+    return reply(jsonResponse(successCode, object));
+  }
+  store::StoreResult<store::ObjectPtr> stored =
+      !current.is_object()             ? store_.createObject(std::move(object))
+      : target.subresource == "status" ? store_.updateStatus(std::move(object))
+                                       : store_.updateObject(std::move(object));
+  if (!stored) return reply(fromStoreError(stored.error(), *target.type, target.name));
+  return reply(jsonResponse(successCode, **stored));
+}
+
+ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
+  auto body = parseBody(request);
+  if (!body) return reply(bodyError(body.message()));
+  nlohmann::json object = std::move(body).value();
+  if (!object.is_object()) {
+    return reply(ApiError::badRequest("the body must be a JSON object, got " +
+                                      std::string(object.type_name())));
+  }
+  const ResourceType& type = *target.type;
+  if (!object.contains("apiVersion")) object["apiVersion"] = type.apiVersion();
+  if (!object.contains("kind")) object["kind"] = type.kind;
+  if (object["apiVersion"] != type.apiVersion() || object["kind"] != type.kind) {
+    return reply(ApiError::badRequest(
+        "the object is " + object["apiVersion"].dump() + " " + object["kind"].dump() +
+        " but the URL is for " + type.apiVersion() + " " + type.kind));
+  }
+  if (!object.contains("metadata") || !object["metadata"].is_object()) {
+    object["metadata"] = nlohmann::json::object();
+  }
+  nlohmann::json& metadata = object["metadata"];
+  std::string ns = metaString(object, "namespace");
+  if (!ns.empty() && ns != *target.ns) {
+    return reply(ApiError::badRequest("the namespace of the provided object (" + ns +
+                                      ") does not match the namespace sent on the request (" +
+                                      *target.ns + ")"));
+  }
+  metadata["namespace"] = *target.ns;
+  if (metaString(object, "name").empty() && !metaString(object, "generateName").empty()) {
+    metadata["name"] = metaString(object, "generateName") + randomSuffix();
+  }
+  if (!metaString(object, "resourceVersion").empty()) {
+    return reply(ApiError::badRequest("metadata.resourceVersion must not be set on an object to "
+                                      "be created"));
+  }
+  metadata.erase("resourceVersion");
+  clearServerMetadata(object);
+  Target named = target;
+  named.name = metaString(object, "name");
+  if (!options_.allowApiOverride && metadata.contains("annotations") &&
+      metadata["annotations"].is_object() &&
+      metadata["annotations"].contains(kManifestFileAnnotation)) {
+    return reply(ApiError::forbidden(
+        std::string("the annotation ") + kManifestFileAnnotation +
+        " is set only by the manifest source; objects created through the API are owned by "
+        "their field manager (run siteplane serve with --allow-api-override to allow it)"));
+  }
+  recordUpdate(nlohmann::json(), object, fieldManagerOf(request), "", type.apiVersion(), now());
+  return commit(request, named, nlohmann::json(), std::move(object), 201);
+}
+
+ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
+  auto body = parseBody(request);
+  if (!body) return reply(bodyError(body.message()));
+  nlohmann::json object = std::move(body).value();
+  if (!object.is_object()) {
+    return reply(ApiError::badRequest("the body must be a JSON object, got " +
+                                      std::string(object.type_name())));
+  }
+  const ResourceType& type = *target.type;
+  if (!object.contains("apiVersion")) object["apiVersion"] = type.apiVersion();
+  if (!object.contains("kind")) object["kind"] = type.kind;
+  if (object["apiVersion"] != type.apiVersion() || object["kind"] != type.kind) {
+    return reply(ApiError::badRequest(
+        "the object is " + object["apiVersion"].dump() + " " + object["kind"].dump() +
+        " but the URL is for " + type.apiVersion() + " " + type.kind));
+  }
+  std::string name = metaString(object, "name");
+  if (name != target.name) {
+    return reply(ApiError::badRequest("the name of the object (" + name +
+                                      ") does not match the name on the URL (" + target.name +
+                                      ")"));
+  }
+  std::string ns = metaString(object, "namespace");
+  if (!ns.empty() && ns != *target.ns) {
+    return reply(ApiError::badRequest("the namespace of the provided object (" + ns +
+                                      ") does not match the namespace sent on the request (" +
+                                      *target.ns + ")"));
+  }
+  object["metadata"]["namespace"] = *target.ns;
+  bool clientPrecondition = !metaString(object, "resourceVersion").empty();
+  for (int attempt = 0;; ++attempt) {
+    auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
+    if (!current) return reply(fromStoreError(current.error(), type, target.name));
+    if (auto error = checkOwnership(target, **current)) return reply(*error);
+    nlohmann::json candidate = object;
+    clearServerMetadata(candidate);
+    // Without a client precondition the write is unconditional, but managedFields were computed
+    // from `current`: pin it, and start over if someone wrote in between.
+    if (!clientPrecondition) candidate["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
+    recordUpdate(**current, candidate, fieldManagerOf(request), target.subresource,
+                 type.apiVersion(), now());
+    ApiReply result = commit(request, target, **current, std::move(candidate), 200);
+    if (result.response.status != 409 || clientPrecondition || attempt + 1 >= kUpdateAttempts) {
+      return result;
+    }
+  }
+}
+
+ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
+  auto types = parseMediaTypes(request.header("Content-Type"));
+  std::string contentType = types.empty() ? "" : types.front().type;
+  const ResourceType& type = *target.type;
+  static const char* kAccepted =
+      "accepted media types include: application/json-patch+json, application/merge-patch+json, "
+      "application/apply-patch+yaml";
+  if (contentType == "application/apply-patch+yaml") {
+    auto applied = parseYamlBody(request.body);
+    if (!applied) return reply(ApiError::badRequest("the apply configuration is not valid YAML "
+                                                    "or JSON: " + applied.message()));
+    return apply(request, target, *applied);
+  }
+  bool merge = contentType == "application/merge-patch+json";
+  bool jsonPatch = contentType == "application/json-patch+json";
+  if (!merge && !jsonPatch) {
+    return reply(ApiError::unsupportedMediaType(
+        "the body of the request was in an unknown format (" +
+        (contentType.empty() ? std::string("no Content-Type") : contentType) + ") - " + kAccepted));
+  }
+  auto parsedPatch = parseJson(request.body, "the patch");
+  if (!parsedPatch) return reply(ApiError::badRequest(parsedPatch.message()));
+  nlohmann::json patchBody = std::move(parsedPatch).value();
+  if (merge && !patchBody.is_object()) {
+    return reply(ApiError::badRequest("a merge patch must be a JSON object"));
+  }
+  if (jsonPatch && !patchBody.is_array()) {
+    return reply(ApiError::badRequest("a JSON patch must be an array of operations"));
+  }
+  bool patchSetsVersion = merge && patchBody.contains("metadata") &&
+                          patchBody["metadata"].is_object() &&
+                          patchBody["metadata"].contains("resourceVersion");
+  for (int attempt = 0;; ++attempt) {
+    auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
+    if (!current) return reply(fromStoreError(current.error(), type, target.name));
+    if (auto error = checkOwnership(target, **current)) return reply(*error);
+    nlohmann::json patched = **current;
+    if (merge) {
+      patched.merge_patch(patchBody);
+    } else {
+      try {
+        patched = patched.patch(patchBody);
+      } catch (const nlohmann::json::exception& error) {
+        return reply(ApiError::invalid(std::string("the JSON patch could not be applied: ") +
+                                           error.what(),
+                                       {}));
+      }
+    }
+    if (!patched.is_object() || metaString(patched, "name") != target.name ||
+        metaString(patched, "namespace") != *target.ns ||
+        patched.value("kind", "") != type.kind ||
+        patched.value("apiVersion", "") != type.apiVersion()) {
+      return reply(invalidObject(type, target.name,
+                                 {{"FieldValueInvalid",
+                                   "apiVersion, kind, metadata.name and metadata.namespace "
+                                   "cannot be changed by a patch",
+                                   "metadata"}}));
+    }
+    bool pinned = patchSetsVersion || (jsonPatch && metaString(patched, "resourceVersion") !=
+                                                        metaString(**current, "resourceVersion"));
+    if (!pinned) patched["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
+    clearServerMetadata(patched);
+    recordUpdate(**current, patched, fieldManagerOf(request), target.subresource,
+                 type.apiVersion(), now());
+    ApiReply result = commit(request, target, **current, std::move(patched), 200);
+    if (result.response.status != 409 || pinned || attempt + 1 >= kUpdateAttempts) return result;
+  }
+}
+
+ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
+                           const nlohmann::json& applied) {
+  const ResourceType& type = *target.type;
+  auto manager = request.param("fieldManager");
+  if (!manager || manager->empty()) {
+    return reply(ApiError::badRequest("PATCH with application/apply-patch+yaml requires the "
+                                      "fieldManager parameter"));
+  }
+  if (!applied.is_object()) {
+    return reply(ApiError::badRequest("the apply configuration must be an object, got " +
+                                      std::string(applied.type_name())));
+  }
+  if (applied.value("apiVersion", "") != type.apiVersion() || applied.value("kind", "") != type.kind) {
+    return reply(ApiError::badRequest("the apply configuration must have apiVersion \"" +
+                                      type.apiVersion() + "\" and kind \"" + type.kind + "\""));
+  }
+  if (metaString(applied, "name") != target.name) {
+    return reply(ApiError::badRequest("the name of the object (" + metaString(applied, "name") +
+                                      ") does not match the name on the URL (" + target.name +
+                                      ")"));
+  }
+  std::string ns = metaString(applied, "namespace");
+  if (!ns.empty() && ns != *target.ns) {
+    return reply(ApiError::badRequest("the namespace of the provided object (" + ns +
+                                      ") does not match the namespace sent on the request (" +
+                                      *target.ns + ")"));
+  }
+  bool force = request.flag("force");
+  for (int attempt = 0;; ++attempt) {
+    auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
+    bool exists = current.isOk();
+    if (!exists && current.code() != store::StoreError::Code::kNotFound) {
+      return reply(fromStoreError(current.error(), type, target.name));
+    }
+    if (!exists && target.subresource == "status") {
+      return reply(fromStoreError(current.error(), type, target.name));
+    }
+    nlohmann::json base = exists ? **current : nlohmann::json();
+    if (exists) {
+      if (auto error = checkOwnership(target, base)) return reply(*error);
+    } else if (!options_.allowApiOverride && applied.contains("metadata") &&
+               applied["metadata"].contains("annotations") &&
+               applied["metadata"]["annotations"].is_object() &&
+               applied["metadata"]["annotations"].contains(kManifestFileAnnotation)) {
+      return reply(ApiError::forbidden(std::string("the annotation ") + kManifestFileAnnotation +
+                                       " is set only by the manifest source"));
+    }
+    ApplyOutcome outcome = applyConfiguration(base, applied, *manager, force, target.subresource,
+                                              type.apiVersion(), now());
+    if (!outcome.conflicts.empty()) {
+      ApiError error = ApiError::conflict(conflictMessage(outcome.conflicts));
+      for (const auto& conflict : outcome.conflicts) {
+        error.causes.push_back({"FieldManagerConflict",
+                                "conflict with \"" + conflict.manager + "\" using " +
+                                    conflict.apiVersion,
+                                formatFieldPath(conflict.path)});
+      }
+      error.name = target.name;
+      error.group = type.group;
+      error.kind = type.plural;
+      return reply(error);
+    }
+    nlohmann::json object = std::move(outcome.object);
+    object["metadata"]["namespace"] = *target.ns;
+    object["metadata"]["name"] = target.name;
+    if (exists) object["metadata"]["resourceVersion"] = metaString(base, "resourceVersion");
+    ApiReply result = commit(request, target, base, std::move(object), exists ? 200 : 201);
+    // A concurrent write moved the object (or created it): apply again on the new state.
+    bool raced = result.response.status == 409 &&
+                 (exists || result.response.body.find("AlreadyExists") != std::string::npos);
+    if (!raced || attempt + 1 >= kUpdateAttempts) return result;
+  }
+}
+
+ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
+  const ResourceType& type = *target.type;
+  std::optional<std::string> precondition;
+  bool dryRun = request.param("dryRun").has_value();
+  if (!request.body.empty()) {
+    nlohmann::json options = nlohmann::json::parse(request.body, nullptr, false);
+    if (options.is_discarded() || !options.is_object()) {
+      return reply(ApiError::badRequest("the DeleteOptions body is not a JSON object"));
+    }
+    if (options.contains("preconditions") && options["preconditions"].is_object() &&
+        options["preconditions"].contains("resourceVersion") &&
+        options["preconditions"]["resourceVersion"].is_string()) {
+      precondition = options["preconditions"]["resourceVersion"].get<std::string>();
+    }
+    if (options.contains("dryRun") && options["dryRun"].is_array() && !options["dryRun"].empty()) {
+      dryRun = true;
+    }
+  }
+  store::ObjectKey key{type.kind, *target.ns, target.name};
+  auto current = store_.get(key);
+  if (!current) return reply(fromStoreError(current.error(), type, target.name));
+  if (auto error = checkOwnership(target, **current)) return reply(*error);
+  if (dryRun) return reply(jsonResponse(200, **current));
+  auto removed = store_.removeObject(key, precondition);
+  if (!removed) return reply(fromStoreError(removed.error(), type, target.name));
+  return reply(jsonResponse(200, **removed));
+}
+
+ApiResponse ApiHandler::metricsResponse() {
+  std::string text =
+      "# HELP siteplane_api_requests_total API requests by verb and HTTP status code.\n"
+      "# TYPE siteplane_api_requests_total counter\n";
+  {
+    std::lock_guard lock(metricsMutex_);
+    for (const auto& [key, value] : requests_) {
+      text += "siteplane_api_requests_total{verb=\"" + key.first + "\",code=\"" +
+              std::to_string(key.second) + "\"} " + std::to_string(value) + "\n";
+    }
+  }
+  if (options_.metrics) text += options_.metrics();
+  ApiResponse response = textResponse(200, std::move(text));
+  response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+  return response;
+}
+
+}  // namespace siteplane::apiserver

@@ -1,0 +1,106 @@
+#pragma once
+
+// The Kubernetes-compatible REST API over the object store, independent of any transport: it
+// takes a parsed request and returns a response (or, for `?watch=1`, a WatchStream the transport
+// pumps to the client). It serves discovery, OpenAPI v3, list/get/watch, create, update,
+// delete, merge / JSON / server-side-apply patches, the status subresource, Table output,
+// health, readiness and metrics — enough that the real kubectl works against siteplane.
+//
+// Objects declared by a manifest file carry the annotation siteplane.io/manifest-file; the
+// directory is the source of truth for them, so API writes to such an object are refused
+// (403, naming the file) unless allowApiOverride is set.
+//
+// Thread-safety: handle() may be called from any number of threads at once.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/apiserver/api_error.h"
+#include "controller/apiserver/api_request.h"
+#include "controller/apiserver/open_api.h"
+#include "controller/apiserver/resource_registry.h"
+#include "controller/apiserver/watch_stream.h"
+#include "controller/store/store.h"
+
+namespace siteplane::apiserver {
+
+// The annotation that marks an object as declared by a manifest file (value: the file's path).
+inline constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-file";
+// Bodies above this are refused with 413 before they are parsed.
+inline constexpr size_t kDefaultMaxBodyBytes = 3 * 1024 * 1024;
+
+struct ApiHandlerOptions {
+  // Bearer token every request must present (Authorization: Bearer ...); empty disables the
+  // check (tests). /healthz, /livez, /readyz and /version are open, as in Kubernetes.
+  std::string token;
+  bool allowApiOverride = false;
+  size_t maxBodyBytes = kDefaultMaxBodyBytes;
+  std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;
+  // /readyz answers 200 once this returns true (state loaded, first table live); null: ready.
+  std::function<bool()> ready;
+  // Extra Prometheus text appended to /metrics (data-plane and controller figures); null: none.
+  std::function<std::string()> metrics;
+  std::string version = "0.0.0";  // siteplane's version, reported by /version
+};
+
+struct ApiReply {
+  ApiResponse response;
+  // Set for a watch: send `response`'s status and headers, then stream chunks from the watch
+  // (WatchStream::start) until the client goes away or the timeout passes.
+  std::shared_ptr<WatchStream> watch;
+};
+
+class ApiHandler {
+ public:
+  ApiHandler(store::Store& store, ResourceRegistry registry, ApiHandlerOptions options);
+  ApiHandler(const ApiHandler&) = delete;
+  ApiHandler& operator=(const ApiHandler&) = delete;
+
+  ApiReply handle(const ApiRequest& request);
+
+  const ResourceRegistry& registry() const { return registry_; }
+
+ private:
+  struct Target;  // a parsed resource URL
+  struct Output;  // how the client wants objects rendered
+
+  ApiReply route(const ApiRequest& request, std::string& verb);
+  ApiReply serveResource(const ApiRequest& request, const Target& target, std::string& verb);
+
+  ApiReply list(const ApiRequest& request, const Target& target, const Output& output);
+  ApiReply watch(const ApiRequest& request, const Target& target, const Output& output);
+  ApiReply get(const Target& target, const Output& output);
+  ApiReply create(const ApiRequest& request, const Target& target);
+  ApiReply update(const ApiRequest& request, const Target& target);
+  ApiReply patch(const ApiRequest& request, const Target& target);
+  ApiReply apply(const ApiRequest& request, const Target& target, const nlohmann::json& applied);
+  ApiReply remove(const ApiRequest& request, const Target& target);
+
+  // Validates `object` with the decoder (422 with field paths) and stores it: created when
+  // `current` is null, otherwise updated (status only for the status subresource). Honors
+  // dryRun.
+  ApiReply commit(const ApiRequest& request, const Target& target, const nlohmann::json& current,
+                  nlohmann::json object, int successCode);
+  std::optional<ApiError> validateObject(const Target& target, const nlohmann::json& object);
+  std::optional<ApiError> checkOwnership(const Target& target, const nlohmann::json& current);
+
+  ApiResponse metricsResponse();
+  void count(const std::string& verb, int code);
+  std::string now() const;
+
+  store::Store& store_;
+  const ResourceRegistry registry_;
+  const ApiHandlerOptions options_;
+  const OpenApi openApi_;
+
+  std::mutex metricsMutex_;  // guards requests_
+  std::map<std::pair<std::string, int>, uint64_t> requests_;  // (verb, code) -> count
+};
+
+}  // namespace siteplane::apiserver
