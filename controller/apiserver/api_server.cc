@@ -1,0 +1,460 @@
+#include "controller/apiserver/api_server.h"
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "common/logging.h"
+#include "controller/apiserver/embedded_crds.h"
+#include "dataplane/http/request_parser.h"
+#include "dataplane/loop/stream.h"
+#include "dataplane/tls/server_context.h"
+#include "dataplane/tls/tls_session.h"
+
+namespace siteplane::apiserver {
+namespace {
+
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+
+std::shared_ptr<spdlog::logger> log() { return logger("controller.apiserver"); }
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+struct ListenAddress {
+  std::string host;  // as given, without brackets
+  int port = 0;
+  sockaddr_storage address{};
+};
+
+Result<ListenAddress> parseListen(const std::string& text) {
+  ListenAddress out;
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return Result<ListenAddress>::error("--api-listen \"" + text + "\" is not host:port");
+  }
+  out.host = text.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  try {
+    size_t used = 0;
+    out.port = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || out.port < 0 || out.port > 65535) throw std::range_error("");
+  } catch (const std::exception&) {
+    return Result<ListenAddress>::error("--api-listen \"" + text + "\": the port must be 0..65535");
+  }
+  std::string ip = out.host == "localhost" || out.host.empty() ? "127.0.0.1" : out.host;
+  if (uv_ip4_addr(ip.c_str(), out.port, reinterpret_cast<sockaddr_in*>(&out.address)) != 0 &&
+      uv_ip6_addr(ip.c_str(), out.port, reinterpret_cast<sockaddr_in6*>(&out.address)) != 0) {
+    return Result<ListenAddress>::error("--api-listen \"" + text +
+                                        "\": the host must be an IP address or localhost");
+  }
+  if (out.host.empty()) out.host = "127.0.0.1";
+  return out;
+}
+
+// Hands watch events from store threads to the connection's loop.
+class PipeSink final : public WatchSink {
+ public:
+  explicit PipeSink(uv_async_t* async) : async_(async) {}
+  void write(std::string chunk) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    chunks_.push_back(std::move(chunk));
+    uv_async_send(async_);
+  }
+  std::deque<std::string> take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(chunks_, {});
+  }
+  // After close() no write touches the async handle, so the loop may close it.
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    chunks_.clear();
+  }
+
+ private:
+  std::mutex mutex_;  // guards everything below
+  uv_async_t* async_;
+  std::deque<std::string> chunks_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+class ApiConnection;
+
+class ApiServer::Impl {
+ public:
+  Impl(ApiServerOptions options, store::Store& store, ResourceRegistry registry,
+       ApiCredentials credentials, std::shared_ptr<const tls::ServerContext> context)
+      : options_(std::move(options)),
+        credentials_(std::move(credentials)),
+        context_(std::move(context)),
+        handler_(store, std::move(registry), handlerOptions(options_, credentials_)) {}
+
+  ~Impl() { stop(); }
+
+  static ApiHandlerOptions handlerOptions(const ApiServerOptions& options,
+                                          const ApiCredentials& credentials) {
+    ApiHandlerOptions out;
+    out.token = credentials.token;
+    out.allowApiOverride = options.allowApiOverride;
+    out.maxBodyBytes = options.maxBodyBytes;
+    out.ready = options.ready;
+    out.metrics = options.metrics;
+    out.version = options.version;
+    return out;
+  }
+
+  Status start();
+  void stop();
+  void release(ApiConnection* connection);
+
+  ApiServerOptions options_;
+  ApiCredentials credentials_;
+  std::shared_ptr<const tls::ServerContext> context_;
+  ApiHandler handler_;
+  std::string host_;
+  int port_ = 0;
+  std::filesystem::path kubeconfig_;
+
+  uv_loop_t loop_{};
+  uv_tcp_t listener_{};
+  uv_async_t stopAsync_{};
+  loop::StreamBuffers buffers_;
+  std::thread thread_;
+  bool started_ = false;
+  bool stopped_ = false;
+  uint64_t nextId_ = 1;
+  std::list<std::unique_ptr<ApiConnection>> connections_;  // loop thread only
+
+ private:
+  static void onConnection(uv_stream_t* server, int status) noexcept;
+  static void onStop(uv_async_t* async) noexcept;
+};
+
+// One client connection: TLS stream, HTTP/1.1 requests answered in order, and at most one watch
+// (a watch response runs until the client goes away or its timeout ends it).
+class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::ContextSelector {
+ public:
+  ApiConnection(ApiServer::Impl& server, uint64_t id)
+      : server_(server),
+        stream_(&server.loop_, *this, server.buffers_, id),
+        parser_(kMaxHeaderBytes, server.options_.maxBodyBytes) {}
+
+  void begin(uv_stream_t* listener) {
+    if (auto accepted = stream_.accept(listener); !accepted) {
+      log()->debug("[C{}] api_accept_failed error={}", stream_.id(), accepted.message());
+      return;  // the stream closes itself; onStreamClosed releases us
+    }
+    if (auto enabled = stream_.enableTls(server_.context_, *this); !enabled) {
+      log()->warn("[C{}] api_tls_setup_failed error={}", stream_.id(), enabled.message());
+      stream_.close(loop::Stream::CloseMode::kAbort);
+      return;
+    }
+    stream_.setTimer(std::chrono::seconds(10));  // the handshake must not take longer
+    stream_.start();
+  }
+
+  void shutdown() {
+    endWatch();
+    stream_.close(loop::Stream::CloseMode::kAbort);
+  }
+
+  std::list<std::unique_ptr<ApiConnection>>::iterator position;
+
+  std::shared_ptr<const tls::ServerContext> selectContext(std::string_view) noexcept override {
+    return server_.context_;
+  }
+
+  void onStreamOpen() noexcept override { stream_.setTimer(server_.options_.idleTimeout); }
+
+  void onStreamData(const char* data, size_t length) noexcept override {
+    // A watch response owns the connection until it ends; clients send nothing meanwhile.
+    while (length > 0 && !watch_ && !stream_.closing()) {
+      size_t used = parser_.feed(data, length);
+      data += used;
+      length -= used;
+      if (parser_.error() != http::RequestParser::Error::kNone) {
+        failRequest(parser_.error());
+        return;
+      }
+      if (!parser_.complete()) break;
+      serve(parser_.request());
+      parser_.reset();
+    }
+  }
+
+  void onStreamEnd() noexcept override {
+    endWatch();
+    stream_.close(loop::Stream::CloseMode::kGraceful);
+  }
+  void onStreamDrained() noexcept override {}
+  void onStreamTimeout() noexcept override {
+    if (watch_) {
+      // timeoutSeconds passed: end the chunked response cleanly, as Kubernetes does.
+      endWatch();
+      stream_.write("0\r\n\r\n");
+    }
+    stream_.close(loop::Stream::CloseMode::kGraceful);
+  }
+  void onStreamHandshakeFailed(const std::string& reason) noexcept override {
+    log()->info("[C{}] api_handshake_failed peer={} reason={}", stream_.id(),
+                stream_.peerAddress(), reason);
+  }
+  void onStreamClosed() noexcept override {
+    endWatch();
+    server_.release(this);
+  }
+
+ private:
+  static void onAsync(uv_async_t* async) noexcept {
+    auto* self = static_cast<ApiConnection*>(async->data);
+    if (!self || !self->sink_) return;
+    for (auto& chunk : self->sink_->take()) {
+      char size[20];
+      std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+      self->stream_.write(size);
+      self->stream_.write(chunk);
+      self->stream_.write("\r\n");
+    }
+    self->stream_.flush();
+  }
+
+  void endWatch() {
+    if (!watch_) return;
+    // Stop the subscription first: after cancel() nothing writes to the sink.
+    watch_->cancel();
+    watch_.reset();
+    sink_->close();
+    sink_.reset();
+    async_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(async_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+    async_ = nullptr;
+  }
+
+  void failRequest(http::RequestParser::Error error) {
+    ApiError status =
+        error == http::RequestParser::Error::kBodyTooLarge
+            ? ApiError::requestEntityTooLarge("the request body is larger than " +
+                                              std::to_string(server_.options_.maxBodyBytes) +
+                                              " bytes")
+        : error == http::RequestParser::Error::kHeaderTooLarge
+            ? ApiError::badRequest("the request headers are larger than " +
+                                   std::to_string(kMaxHeaderBytes) + " bytes")
+            : ApiError::badRequest("malformed HTTP request");
+    ApiResponse response = status.toResponse();
+    if (error == http::RequestParser::Error::kHeaderTooLarge) response.status = 431;
+    log()->info("[C{}] api_bad_request peer={} code={}", stream_.id(), stream_.peerAddress(),
+                response.status);
+    writeResponse(response, false, false);
+    stream_.close(loop::Stream::CloseMode::kGraceful);
+  }
+
+  void writeResponse(const ApiResponse& response, bool keepAlive, bool head) {
+    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                      reasonPhrase(response.status) + "\r\nContent-Type: " + response.contentType +
+                      "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                      "\r\nCache-Control: no-cache, private\r\n";
+    for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
+    if (!keepAlive) out += "Connection: close\r\n";
+    out += "\r\n";
+    stream_.write(out);
+    if (!head) stream_.write(response.body);
+  }
+
+  void serve(const http::Request& raw) {
+    Headers headers;
+    for (const auto& header : raw.headers) {
+      std::string name(header.name);
+      auto it = headers.find(name);
+      // Repeated headers combine with commas, as HTTP allows for list-valued headers (Accept).
+      if (it != headers.end()) {
+        it->second += ", " + std::string(header.value);
+      } else {
+        headers.emplace(std::move(name), std::string(header.value));
+      }
+    }
+    ApiRequest request =
+        ApiRequest::make(std::string(raw.methodName), raw.target, raw.body, std::move(headers));
+    request.remoteAddress =
+        std::string(stream_.peerAddress()) + ":" + std::to_string(stream_.peerPort());
+    ApiReply reply = server_.handler_.handle(request);
+    bool head = request.method == "HEAD";
+    if (!reply.watch) {
+      writeResponse(reply.response, raw.keepAlive, head);
+      if (!raw.keepAlive) {
+        stream_.close(loop::Stream::CloseMode::kGraceful);
+      } else {
+        stream_.setTimer(server_.options_.idleTimeout);
+      }
+      return;
+    }
+    std::string out = "HTTP/1.1 200 OK\r\nContent-Type: " + reply.response.contentType +
+                      "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n";
+    stream_.write(out);
+    async_ = new uv_async_t;
+    uv_async_init(&server_.loop_, async_, &ApiConnection::onAsync);
+    async_->data = this;
+    sink_ = std::make_shared<PipeSink>(async_);
+    watch_ = reply.watch;
+    // No idle timeout while watching; only the requested timeoutSeconds ends the response.
+    stream_.setTimer(reply.watch->timeout());
+    watch_->start(sink_);
+  }
+
+  ApiServer::Impl& server_;
+  loop::Stream stream_;
+  http::RequestParser parser_;
+  std::shared_ptr<WatchStream> watch_;
+  std::shared_ptr<PipeSink> sink_;
+  uv_async_t* async_ = nullptr;  // owned; freed in its close callback
+};
+
+void ApiServer::Impl::release(ApiConnection* connection) { connections_.erase(connection->position); }
+
+void ApiServer::Impl::onConnection(uv_stream_t* server, int status) noexcept {
+  auto* self = static_cast<Impl*>(server->data);
+  if (status < 0) {
+    log()->warn("api_accept_error error={}", uv_strerror(status));
+    return;
+  }
+  auto connection = std::make_unique<ApiConnection>(*self, self->nextId_++);
+  ApiConnection* raw = connection.get();
+  self->connections_.push_front(std::move(connection));
+  raw->position = self->connections_.begin();
+  raw->begin(server);
+}
+
+void ApiServer::Impl::onStop(uv_async_t* async) noexcept {
+  auto* self = static_cast<Impl*>(async->data);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->listener_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->stopAsync_), nullptr);
+  // shutdown() may release the connection (and erase it) later, from its close callback.
+  for (auto it = self->connections_.begin(); it != self->connections_.end();) {
+    ApiConnection* connection = (it++)->get();
+    connection->shutdown();
+  }
+}
+
+Status ApiServer::Impl::start() {
+  auto listen = parseListen(options_.listen);
+  if (!listen) return listen.status();
+  host_ = listen->host;
+  uv_loop_init(&loop_);
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&listen->address), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, &Impl::onConnection);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return Status::error("API server cannot listen on " + options_.listen + ": " + uv_strerror(rc));
+  }
+  sockaddr_storage bound{};
+  int length = sizeof bound;
+  uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  uv_async_init(&loop_, &stopAsync_, &Impl::onStop);
+  stopAsync_.data = this;
+
+  std::string hostForUrl = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
+  auto kubeconfig = writeKubeconfig(options_.stateDir,
+                                    "https://" + hostForUrl + ":" + std::to_string(port_),
+                                    credentials_);
+  if (!kubeconfig) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return kubeconfig.status();
+  }
+  kubeconfig_ = *kubeconfig;
+  started_ = true;
+  thread_ = std::thread([this] {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  });
+  log()->info("api_listening address={}:{} kubeconfig={}", hostForUrl, port_,
+              kubeconfig_.string());
+  return Status::ok();
+}
+
+void ApiServer::Impl::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  uv_async_send(&stopAsync_);
+  thread_.join();
+  log()->info("api_stopped");
+}
+
+ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ApiServer::~ApiServer() { stop(); }
+
+Result<std::unique_ptr<ApiServer>> ApiServer::create(ApiServerOptions options,
+                                                     store::Store& store) {
+  if (options.stateDir.empty()) {
+    return Result<std::unique_ptr<ApiServer>>::error("the API server needs a state directory");
+  }
+  auto registry = builtinResourceRegistry();
+  if (!registry) return registry.status().withContext("loading the embedded CRDs");
+  auto listen = parseListen(options.listen);
+  if (!listen) return listen.status();
+  auto credentials =
+      ApiCredentials::loadOrCreate(options.stateDir, listen->host, std::chrono::system_clock::now());
+  if (!credentials) return credentials.status().withContext("API credentials");
+  tls::ServerContextOptions tlsOptions;
+  tlsOptions.name = "siteplane-api";
+  tlsOptions.certificateChainPem = credentials->certificatePem;
+  tlsOptions.privateKeyPem = credentials->privateKeyPem;
+  auto context = tls::ServerContext::create(tlsOptions);
+  if (!context) return context.status().withContext("API TLS context");
+  auto impl = std::make_unique<Impl>(std::move(options), store, std::move(registry).value(),
+                                     std::move(credentials).value(), std::move(context).value());
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
+}
+
+Status ApiServer::start() { return impl_->start(); }
+void ApiServer::stop() { impl_->stop(); }
+int ApiServer::port() const { return impl_->port_; }
+std::string ApiServer::url() const {
+  std::string host = impl_->host_.find(':') != std::string::npos ? "[" + impl_->host_ + "]"
+                                                                 : impl_->host_;
+  return "https://" + host + ":" + std::to_string(impl_->port_);
+}
+std::filesystem::path ApiServer::kubeconfigPath() const { return impl_->kubeconfig_; }
+const ApiCredentials& ApiServer::credentials() const { return impl_->credentials_; }
+ApiHandler& ApiServer::handler() { return impl_->handler_; }
+
+}  // namespace siteplane::apiserver

@@ -1,0 +1,82 @@
+#pragma once
+
+// The API server as `siteplane serve` runs it: the ApiHandler served over HTTPS on its own libuv
+// loop thread, with a serving certificate and bearer token siteplane issues for itself (kept in
+// <state>/api/) and a kubeconfig written to <state>/kubeconfig, so that
+//   kubectl --kubeconfig <state>/kubeconfig get bindings
+// just works. The transport is the data plane's TLS stream (dataplane/loop Stream) and HTTP/1.1
+// request parser (dataplane/http).
+//
+// Usage (from the serve command):
+//   ApiServerOptions options;
+//   options.listen = "127.0.0.1:6443";            // --api-listen; port 0 picks a free port
+//   options.stateDir = stateDir;                  // --state
+//   options.allowApiOverride = allowOverride;     // --allow-api-override
+//   options.ready = [&] { return controllerReady(); };     // /readyz
+//   options.metrics = [&] { return prometheusText(); };    // appended to /metrics
+//   auto server = ApiServer::create(std::move(options), store);   // credentials, certificates
+//   if (!server) fail(server.message());
+//   if (auto started = (*server)->start(); !started) fail(started.message());  // binds, kubeconfig
+//   ...
+//   (*server)->stop();                            // also done by the destructor
+//
+// Requests are handled on the loop thread one at a time (a store write waits for its fsync);
+// watches stream from store threads through a queue and uv_async_send.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "controller/apiserver/api_credentials.h"
+#include "controller/apiserver/api_handler.h"
+#include "controller/store/store.h"
+
+namespace siteplane::apiserver {
+
+struct ApiServerOptions {
+  // host:port to listen on: "127.0.0.1:6443", "[::1]:6443", "localhost:0". Loopback by default;
+  // anything else listens beyond this machine, which the operator must ask for.
+  std::string listen = "127.0.0.1:6443";
+  std::filesystem::path stateDir;
+  bool allowApiOverride = false;
+  size_t maxBodyBytes = kDefaultMaxBodyBytes;
+  std::function<bool()> ready;
+  std::function<std::string()> metrics;
+  std::string version = "0.0.0";
+  // A connection idle this long between requests is closed.
+  std::chrono::seconds idleTimeout{120};
+};
+
+class ApiServer {
+ public:
+  // Loads the CRD registry and the credentials (creating token, CA and serving certificate on
+  // first use). Fails naming what could not be read or written. Does not listen yet.
+  static Result<std::unique_ptr<ApiServer>> create(ApiServerOptions options, store::Store& store);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds the listen address (the error names it), writes <state>/kubeconfig and starts the
+  // loop thread. Precondition: called once.
+  Status start();
+  // Closes the listener and every connection (ending watches) and joins the thread. Idempotent.
+  void stop();
+
+  // Valid after start(): the bound port and "https://127.0.0.1:PORT".
+  int port() const;
+  std::string url() const;
+  std::filesystem::path kubeconfigPath() const;
+  const ApiCredentials& credentials() const;
+  ApiHandler& handler();
+
+  class Impl;
+
+ private:
+  explicit ApiServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace siteplane::apiserver

@@ -1,0 +1,259 @@
+// The API server over real HTTPS on 127.0.0.1, driven by curl and the real kubectl with the
+// kubeconfig the server writes.
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "controller/apiserver/api_server.h"
+#include "tests/controller/apiserver/api_test_support.h"
+
+using namespace siteplane::apiserver;
+using namespace siteplane::testing;
+using nlohmann::json;
+
+namespace {
+
+struct Server {
+  Server() {
+    auto made = siteplane::store::Store::create(state.path() / "store");
+    if (!made) throw std::runtime_error(made.message());
+    store = std::move(made).value();
+    ApiServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.stateDir = state.path();
+    options.ready = [] { return true; };
+    auto created = ApiServer::create(std::move(options), *store);
+    if (!created) throw std::runtime_error(created.message());
+    server = std::move(created).value();
+    siteplane::Status started = server->start();
+    if (!started) throw std::runtime_error(started.message());
+  }
+
+  std::vector<std::string> kubectl(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {"kubectl", "--kubeconfig", server->kubeconfigPath().string(),
+                                     "--cache-dir", (state.path() / "kubecache").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  CommandResult curl(std::vector<std::string> args, bool withToken = true) const {
+    std::vector<std::string> argv = {"curl", "-sS", "--cacert",
+                                     (state.path() / "api" / "ca.crt").string(), "-w",
+                                     "\n%{http_code}"};
+    if (withToken) {
+      argv.push_back("-H");
+      argv.push_back("Authorization: Bearer " + server->credentials().token);
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  }
+  static int code(const CommandResult& result) {
+    return std::stoi(result.out.substr(result.out.rfind('\n') + 1));
+  }
+
+  TempDir state;
+  std::unique_ptr<siteplane::store::Store> store;
+  std::unique_ptr<ApiServer> server;
+};
+
+const char* kManifests = R"(apiVersion: siteplane.io/v1alpha1
+kind: Site
+metadata:
+  name: web
+spec:
+  root: /srv/www
+---
+apiVersion: siteplane.io/v1alpha1
+kind: Binding
+metadata:
+  name: web-http
+  labels:
+    app: web
+spec:
+  siteRef:
+    name: web
+  protocol: http
+  port: 8080
+)";
+
+void markProgrammed(siteplane::store::Store& store, const std::string& name) {
+  auto current = store.get({"Binding", "default", name});
+  REQUIRE(current.isOk());
+  json object = **current;
+  object["status"] = {{"listenAddress", "127.0.0.1:8080"},
+                      {"conditions",
+                       {{{"type", "Programmed"},
+                         {"status", "True"},
+                         {"reason", "Programmed"},
+                         {"message", "serving"},
+                         {"lastTransitionTime", "2026-11-25T06:00:00Z"},
+                         {"observedGeneration", 1}}}}};
+  REQUIRE(store.updateStatus(object).isOk());
+}
+
+}  // namespace
+
+TEST_CASE("The API server serves HTTPS with its own CA, a 0600 token and a kubeconfig",
+          "[apiserver][https]") {
+  Server s;
+  struct stat info {};
+  REQUIRE(stat((s.state.path() / "api" / "token").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+  REQUIRE(stat(s.server->kubeconfigPath().c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+  std::string kubeconfig = readFile(s.server->kubeconfigPath());
+  CHECK_THAT(kubeconfig, Catch::Contains(s.server->url()));
+  CHECK_THAT(kubeconfig, Catch::Contains("certificate-authority-data"));
+
+  auto anonymous = s.curl({s.server->url() + "/apis/siteplane.io/v1alpha1/sites"}, false);
+  REQUIRE(anonymous.exitCode == 0);
+  CHECK(Server::code(anonymous) == 401);
+  CHECK_THAT(anonymous.out, Catch::Contains("\"kind\":\"Status\""));
+
+  auto listed = s.curl({s.server->url() + "/apis/siteplane.io/v1alpha1/sites"});
+  CHECK(Server::code(listed) == 200);
+  CHECK(Server::code(s.curl({s.server->url() + "/readyz"}, false)) == 200);
+
+  std::string sites = s.server->url() + "/apis/siteplane.io/v1alpha1/namespaces/default/sites";
+  auto malformed = s.curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                           "{not json", sites});
+  CHECK(Server::code(malformed) == 400);
+  auto unknown = s.curl({"-X", "POST", "-H", "Content-Type: text/csv", "--data-binary", "a,b",
+                         sites});
+  CHECK(Server::code(unknown) == 415);
+  TempDir big;
+  auto bigFile = big.write("big.json", std::string(10 * 1024 * 1024, 'x'));
+  auto tooLarge = s.curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                          "@" + bigFile.string(), sites});
+  CHECK(Server::code(tooLarge) == 413);
+  // Still serving after all that.
+  CHECK(Server::code(s.curl({sites})) == 200);
+
+  // A restart keeps the token and CA.
+  std::string token = s.server->credentials().token;
+  std::string ca = s.server->credentials().caPem;
+  s.server->stop();
+  ApiServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.stateDir = s.state.path();
+  auto again = ApiServer::create(std::move(options), *s.store);
+  REQUIRE(again.isOk());
+  CHECK((*again)->credentials().token == token);
+  CHECK((*again)->credentials().caPem == ca);
+}
+
+TEST_CASE("kubectl applies, lists, explains, waits for and deletes siteplane objects",
+          "[apiserver][https][kubectl]") {
+  Server s;
+  TempDir work;
+  auto manifests = work.write("manifests/web.yaml", kManifests);
+
+  auto applied = run(s.kubectl({"apply", "-f", manifests.parent_path().string()}));
+  INFO(applied.err);
+  REQUIRE(applied.exitCode == 0);
+  CHECK_THAT(applied.out, Catch::Contains("site.siteplane.io/web created"));
+  CHECK_THAT(applied.out, Catch::Contains("binding.siteplane.io/web-http created"));
+
+  // Applying again is a no-op merge patch.
+  auto reapplied = run(s.kubectl({"apply", "-f", manifests.string()}));
+  REQUIRE(reapplied.exitCode == 0);
+  CHECK_THAT(reapplied.out, Catch::Contains("binding.siteplane.io/web-http unchanged"));
+
+  auto table = run(s.kubectl({"get", "sites,bindings"}));
+  INFO(table.err);
+  REQUIRE(table.exitCode == 0);
+  CHECK_THAT(table.out, Catch::Contains("site.siteplane.io/web"));
+  CHECK_THAT(table.out, Catch::Contains("binding.siteplane.io/web-http"));
+  CHECK_THAT(table.out, Catch::Contains("PROTOCOL"));
+
+  markProgrammed(*s.store, "web-http");
+  auto wide = run(s.kubectl({"get", "bindings", "-o", "wide"}));
+  REQUIRE(wide.exitCode == 0);
+  CHECK_THAT(wide.out, Catch::Contains("LISTEN"));
+  CHECK_THAT(wide.out, Catch::Contains("127.0.0.1:8080"));
+  CHECK_THAT(wide.out, Catch::Contains("8080"));
+
+  auto jsonpath =
+      run(s.kubectl({"get", "binding", "web-http", "-o", "jsonpath={.spec.siteRef.name}"}));
+  REQUIRE(jsonpath.exitCode == 0);
+  CHECK(jsonpath.out == "web");
+
+  auto yaml = run(s.kubectl({"get", "site", "web", "-o", "yaml"}));
+  REQUIRE(yaml.exitCode == 0);
+  CHECK_THAT(yaml.out, Catch::Contains("root: /srv/www"));
+
+  auto waited = run(s.kubectl({"wait", "--for=condition=Programmed", "binding/web-http",
+                               "--timeout=20s"}));
+  INFO(waited.err);
+  REQUIRE(waited.exitCode == 0);
+  CHECK_THAT(waited.out, Catch::Contains("condition met"));
+
+  auto described = run(s.kubectl({"describe", "binding", "web-http"}));
+  INFO(described.err);
+  REQUIRE(described.exitCode == 0);
+  CHECK_THAT(described.out, Catch::Contains("web-http"));
+  CHECK_THAT(described.out, Catch::Contains("Programmed"));
+
+  auto explained = run(s.kubectl({"explain", "binding.spec"}));
+  INFO(explained.err);
+  REQUIRE(explained.exitCode == 0);
+  CHECK_THAT(explained.out, Catch::Contains("siteRef"));
+  CHECK_THAT(explained.out, Catch::Contains("certificateRef"));
+
+  auto invalid = work.write("bad/bad.yaml", R"(apiVersion: siteplane.io/v1alpha1
+kind: Binding
+metadata:
+  name: broken
+spec:
+  siteRef:
+    name: web
+  protocol: http
+  port: 70000
+)");
+  auto refused = run(s.kubectl({"apply", "-f", invalid.string()}));
+  CHECK(refused.exitCode != 0);
+  CHECK_THAT(refused.err, Catch::Contains("spec.port"));
+
+  auto serverSide = work.write("ssa/web.yaml", R"(apiVersion: siteplane.io/v1alpha1
+kind: Binding
+metadata:
+  name: web-ssa
+spec:
+  siteRef:
+    name: web
+  protocol: http
+  port: 8081
+)");
+  auto ssa = run(s.kubectl({"apply", "--server-side", "-f", serverSide.string()}));
+  INFO(ssa.err);
+  REQUIRE(ssa.exitCode == 0);
+  CHECK_THAT(ssa.out, Catch::Contains("binding.siteplane.io/web-ssa serverside-applied"));
+  auto managers = run(s.kubectl({"get", "binding", "web-ssa", "--show-managed-fields", "-o",
+                                 "jsonpath={.metadata.managedFields[*].manager}"}));
+  CHECK(managers.out == "kubectl");
+
+  auto deleted = run(s.kubectl({"delete", "-f", manifests.string()}));
+  INFO(deleted.err);
+  REQUIRE(deleted.exitCode == 0);
+  CHECK_THAT(deleted.out, Catch::Contains("binding.siteplane.io \"web-http\" deleted"));
+  CHECK_FALSE(s.store->get({"Binding", "default", "web-http"}).isOk());
+}
+
+TEST_CASE("kubectl get -w sees ADDED, MODIFIED and DELETED as they happen",
+          "[apiserver][https][kubectl]") {
+  Server s;
+  Process watch(s.kubectl({"get", "bindings", "-w", "--output-watch-events"}));
+  // The watch starts on an empty list; each change below must show up as it happens.
+  REQUIRE(waitUntil([&] {
+    return run(s.kubectl({"get", "--raw", "/readyz"})).exitCode == 0;
+  }));
+  TempDir work;
+  auto manifests = work.write("web.yaml", kManifests);
+  REQUIRE(run(s.kubectl({"apply", "-f", manifests.string()})).exitCode == 0);
+  REQUIRE(watch.waitForOutput("ADDED"));
+  REQUIRE(run(s.kubectl({"label", "binding", "web-http", "stage=two"})).exitCode == 0);
+  REQUIRE(watch.waitForOutput("MODIFIED"));
+  REQUIRE(run(s.kubectl({"delete", "binding", "web-http"})).exitCode == 0);
+  REQUIRE(watch.waitForOutput("DELETED"));
+  CHECK_THAT(watch.output(), Catch::Contains("web-http"));
+}
