@@ -42,7 +42,8 @@ nlohmann::json ApiError::toJson() const {
 ApiResponse ApiError::toResponse() const {
   ApiResponse response;
   response.status = code;
-  response.body = toJson().dump();
+  // Messages may quote request bytes that are not UTF-8: replace them rather than throw.
+  response.body = toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (retryAfterSeconds > 0) {
     response.headers.emplace_back("Retry-After", std::to_string(retryAfterSeconds));
   }

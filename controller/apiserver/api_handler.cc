@@ -50,7 +50,7 @@ ApiResponse jsonResponse(int status, const nlohmann::json& body,
   ApiResponse response;
   response.status = status;
   response.contentType = std::move(contentType);
-  response.body = body.dump();
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
 }
 
@@ -554,7 +554,7 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
       } else {
         event["object"] = object;
       }
-      return event.dump() + "\n";
+      return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     }
   };
   auto encoder = std::make_shared<Encoder>();
@@ -588,8 +588,13 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
   auto subscription = store_.watch(from, [weak, encoder](const store::WatchEvent& event) {
     auto stream = weak.lock();
     if (!stream) return;
-    if (auto chunk = encoder->encode(store::toString(event.type), *event.object)) {
-      stream->push(std::move(*chunk));
+    // Runs on a store thread: nothing may escape it.
+    try {
+      if (auto chunk = encoder->encode(store::toString(event.type), *event.object)) {
+        stream->push(std::move(*chunk));
+      }
+    } catch (const std::exception& error) {
+      log()->error("watch_event_dropped kind={} error=\"{}\"", event.key.kind, error.what());
     }
   });
   if (!subscription) return reply(fromStoreError(subscription.error(), *target.type, ""));
