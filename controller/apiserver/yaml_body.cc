@@ -5,7 +5,7 @@
 namespace siteplane::apiserver {
 
 Result<nlohmann::json> parseYamlBody(std::string_view text) {
-  manifest::YamlParseResult parsed = manifest::parseYaml(text, "body");
+  manifest::YamlParseResult parsed = manifest::parseYaml(text, "request body");
   if (!parsed.ok()) {
     std::string message;
     for (const auto& error : parsed.errors) {
