@@ -13,8 +13,8 @@
 namespace siteplane::apiserver {
 
 // One YAML document to JSON (controller/manifest's reader: YAML 1.2 core schema, size and
-// alias limits). Fails with "request body:line:column: ..." for a syntax error, or when the body holds
-// no document or more than one.
+// alias limits). Fails with "request body:line:column: ..." for a syntax error, or when the
+// body holds no document or more than one.
 Result<nlohmann::json> parseYamlBody(std::string_view text);
 
 }  // namespace siteplane::apiserver
