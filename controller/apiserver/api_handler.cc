@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "common/logging.h"
@@ -540,10 +541,26 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
     std::function<std::chrono::system_clock::time_point()> clock;
     bool headersSent = false;  // touched only by the thread delivering events (one at a time)
 
+    // Objects the client currently sees as matching the selectors (namespace/name): a change
+    // that makes one stop matching is a DELETED for this watch, one that makes it start
+    // matching an ADDED, as Kubernetes reports them.
+    std::set<std::string> visible;
+
     std::optional<std::string> encode(const char* type, const nlohmann::json& object) {
       if (object.value("kind", "") != this->type.kind) return std::nullopt;
       if (ns && metaString(object, "namespace") != *ns) return std::nullopt;
-      if (!labels.matchesObject(object) || !fields.matches(object)) return std::nullopt;
+      std::string key = metaString(object, "namespace") + "/" + metaString(object, "name");
+      bool matches = labels.matchesObject(object) && fields.matches(object);
+      bool deleted = std::string_view(type) == "DELETED";
+      bool seen = visible.count(key) > 0;
+      if (!matches && !seen) return std::nullopt;
+      if (!matches || deleted) {
+        visible.erase(key);
+        type = "DELETED";
+      } else {
+        if (!seen) type = "ADDED";
+        visible.insert(key);
+      }
       nlohmann::json event = {{"type", type}};
       if (table) {
         // Like Kubernetes, only the first event carries the column definitions.
@@ -583,6 +600,18 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
     auto parsed = store::parseResourceVersion(resourceVersion);
     if (!parsed) return reply(ApiError::badRequest("resourceVersion: " + parsed.message()));
     from = *parsed;
+    // The client listed at `from`; what matches now is the best estimate of what it saw, so a
+    // later change that makes one of those stop matching reports DELETED.
+    store::ListOptions options;
+    options.kind = target.type->kind;
+    options.ns = target.ns;
+    options.selector = labels;
+    for (const auto& object : store_.list(options).items) {
+      if (fields.matches(*object)) {
+        encoder->visible.insert(metaString(*object, "namespace") + "/" +
+                                metaString(*object, "name"));
+      }
+    }
   }
   std::weak_ptr<WatchStream> weak = stream;
   auto subscription = store_.watch(from, [weak, encoder](const store::WatchEvent& event) {
@@ -625,8 +654,9 @@ std::optional<ApiError> ApiHandler::checkOwnership(const Target& target,
   return error;
 }
 
-std::optional<ApiError> ApiHandler::validateObject(const Target& target,
-                                                   const nlohmann::json& object) {
+std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohmann::json& object,
+                                                   bool dropUnknown,
+                                                   std::vector<std::string>& warnings) {
   std::string name = metaString(object, "name");
   if (target.type->group != api::kGroup) {
     if (name.empty()) {
@@ -637,20 +667,38 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target,
     return std::nullopt;
   }
   // The decoder checks what a user writes; server-set metadata is the store's business.
-  nlohmann::json document = {{"apiVersion", object.value("apiVersion", nlohmann::json())},
-                             {"kind", object.value("kind", nlohmann::json())}};
-  nlohmann::json metadata = nlohmann::json::object();
-  if (object.contains("metadata") && object["metadata"].is_object()) {
-    for (const char* field : {"name", "namespace", "labels", "annotations"}) {
-      if (object["metadata"].contains(field)) metadata[field] = object["metadata"][field];
+  auto decode = [&] {
+    nlohmann::json document = {{"apiVersion", object.value("apiVersion", nlohmann::json())},
+                               {"kind", object.value("kind", nlohmann::json())}};
+    nlohmann::json metadata = nlohmann::json::object();
+    if (object.contains("metadata") && object["metadata"].is_object()) {
+      for (const char* field : {"name", "namespace", "labels", "annotations"}) {
+        if (object["metadata"].contains(field)) metadata[field] = object["metadata"][field];
+      }
     }
+    document["metadata"] = metadata;
+    if (object.contains("spec")) document["spec"] = object["spec"];
+    if (target.subresource == "status" && object.contains("status")) {
+      document["status"] = object["status"];
+    }
+    return api::decodeObject(document);
+  };
+  api::DecodeResult decoded = decode();
+  if (dropUnknown && !decoded.ok()) {
+    // fieldValidation=Ignore/Warn: unknown fields are dropped (and reported as warnings), as
+    // Kubernetes prunes them; every other error still fails the write.
+    bool dropped = false;
+    for (const auto& error : decoded.errors) {
+      if (error.message.rfind("unknown field", 0) != 0 || error.path.empty()) continue;
+      nlohmann::json::json_pointer pointer(error.path.toPointer());
+      nlohmann::json::json_pointer parent = pointer.parent_pointer();
+      if (!object.contains(parent) || !object[parent].is_object()) continue;
+      object[parent].erase(pointer.back());
+      warnings.push_back("unknown field \"" + error.path.toString() + "\"");
+      dropped = true;
+    }
+    if (dropped) decoded = decode();
   }
-  document["metadata"] = metadata;
-  if (object.contains("spec")) document["spec"] = object["spec"];
-  if (target.subresource == "status" && object.contains("status")) {
-    document["status"] = object["status"];
-  }
-  api::DecodeResult decoded = api::decodeObject(document);
   if (decoded.ok()) return std::nullopt;
   std::vector<StatusCause> causes;
   for (const auto& error : decoded.errors) {
@@ -668,7 +716,28 @@ ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
     return reply(ApiError::badRequest("dryRun: the only supported value is \"All\", got \"" +
                                       *dryRun + "\""));
   }
-  if (auto error = validateObject(target, object)) return reply(*error);
+  std::string fieldValidation = request.param("fieldValidation").value_or("Strict");
+  if (fieldValidation != "Strict" && fieldValidation != "Warn" && fieldValidation != "Ignore") {
+    return reply(ApiError::badRequest("fieldValidation: must be Strict, Warn or Ignore, got \"" +
+                                      fieldValidation + "\""));
+  }
+  std::vector<std::string> warnings;
+  if (auto error = validateObject(target, object, fieldValidation != "Strict", warnings)) {
+    return reply(*error);
+  }
+  ApiReply result = commitValidated(request, target, current, std::move(object), successCode);
+  if (fieldValidation == "Warn") {
+    for (const auto& warning : warnings) {
+      nlohmann::json quoted = warning;
+      result.response.headers.emplace_back("Warning", "299 - " + quoted.dump());
+    }
+  }
+  return result;
+}
+
+ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& target,
+                                     const nlohmann::json& current, nlohmann::json object,
+                                     int successCode) {
   if (request.param("dryRun")) {
     // Validated and not stored: answer with what would have been stored.
     if (current.is_object()) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -82,12 +83,17 @@ class ApiHandler {
   ApiReply apply(const ApiRequest& request, const Target& target, const nlohmann::json& applied);
   ApiReply remove(const ApiRequest& request, const Target& target);
 
-  // Validates `object` with the decoder (422 with field paths) and stores it: created when
-  // `current` is null, otherwise updated (status only for the status subresource). Honors
-  // dryRun.
+  // Validates `object` with the decoder (422 with field paths; ?fieldValidation=Strict by
+  // default) and stores it: created when `current` is null, otherwise updated (status only for
+  // the status subresource). Honors dryRun.
   ApiReply commit(const ApiRequest& request, const Target& target, const nlohmann::json& current,
                   nlohmann::json object, int successCode);
-  std::optional<ApiError> validateObject(const Target& target, const nlohmann::json& object);
+  ApiReply commitValidated(const ApiRequest& request, const Target& target,
+                           const nlohmann::json& current, nlohmann::json object, int successCode);
+  // 422 with every field path the decoder reports. With dropUnknown (fieldValidation Warn or
+  // Ignore) unknown fields are removed from `object` and listed in `warnings` instead.
+  std::optional<ApiError> validateObject(const Target& target, nlohmann::json& object,
+                                         bool dropUnknown, std::vector<std::string>& warnings);
   std::optional<ApiError> checkOwnership(const Target& target, const nlohmann::json& current);
 
   ApiResponse metricsResponse();

@@ -530,3 +530,55 @@ TEST_CASE("Core v1 events are listed and filtered like kubectl describe asks",
   REQUIRE(table["rows"].size() == 1);
   CHECK(table["rows"][0]["cells"][2] == "Warning");
 }
+
+TEST_CASE("fieldValidation Warn and Ignore drop unknown fields, Strict refuses them",
+          "[apiserver][validation]") {
+  Harness h;
+  json extra = site("web");
+  extra["spec"]["bogus"] = 1;
+  auto strict = h.call("POST", kSites + "?fieldValidation=Strict", extra.dump());
+  REQUIRE(strict.response.status == 422);
+  CHECK(h.json(strict)["details"]["causes"][0]["field"] == "spec.bogus");
+
+  auto warned = h.call("POST", kSites + "?fieldValidation=Warn", extra.dump());
+  REQUIRE(warned.response.status == 201);
+  CHECK_FALSE(h.json(warned)["spec"].contains("bogus"));
+  REQUIRE(warned.response.headers.size() == 1);
+  CHECK(warned.response.headers[0].first == "Warning");
+  CHECK(warned.response.headers[0].second == "299 - \"unknown field \\\"spec.bogus\\\"\"");
+
+  extra["metadata"]["name"] = "quiet";
+  auto ignored = h.call("POST", kSites + "?fieldValidation=Ignore", extra.dump());
+  REQUIRE(ignored.response.status == 201);
+  CHECK(ignored.response.headers.empty());
+
+  json invalid = extra;
+  invalid["metadata"]["name"] = "bad";
+  invalid["spec"].erase("root");
+  CHECK(h.call("POST", kSites + "?fieldValidation=Ignore", invalid.dump()).response.status == 422);
+  CHECK(h.call("POST", kSites + "?fieldValidation=Loose", site("x").dump()).response.status == 400);
+}
+
+TEST_CASE("A watch with a label selector reports objects leaving and entering it",
+          "[apiserver][watch]") {
+  Harness h;
+  REQUIRE(h.call("POST", kBindings, binding("a", 8080).dump()).response.status == 201);
+  auto reply = h.call("GET", kBindings + "?watch=1&labelSelector=tier%3Dweb");
+  REQUIRE(reply.watch != nullptr);
+  auto sink = std::make_shared<CollectingSink>();
+  reply.watch->start(sink);
+  Headers merge = {{"Content-Type", "application/merge-patch+json"}};
+  REQUIRE(h.call("PATCH", kBindings + "/a", R"({"metadata":{"labels":{"tier":"api"}}})", merge)
+              .response.status == 200);
+  REQUIRE(h.call("PATCH", kBindings + "/a", R"({"spec":{"port":9}})", merge).response.status ==
+          200);
+  REQUIRE(h.call("PATCH", kBindings + "/a", R"({"metadata":{"labels":{"tier":"web"}}})", merge)
+              .response.status == 200);
+  auto events = sink->events();
+  REQUIRE(events.size() == 3);
+  CHECK(events[0]["type"] == "ADDED");
+  CHECK(events[1]["type"] == "DELETED");
+  CHECK(events[2]["type"] == "ADDED");
+  CHECK(events[2]["object"]["spec"]["port"] == 9);
+  reply.watch->cancel();
+}
