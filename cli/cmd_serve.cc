@@ -1,20 +1,94 @@
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "cli/commands.h"
 #include "common/logging.h"
-#include "controller/manifest/manifest_loader.h"
+#include "controller/certs/certificate_store.h"
+#include "controller/compile/compile_reconciler.h"
+#include "controller/reconcile/controller_manager.h"
+#include "controller/source/manifest_source.h"
+#include "controller/store/store.h"
+#include "dataplane/loop/data_plane.h"
+#include "dataplane/tls/server_context.h"
 
 namespace siteplane::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct ServeOptions {
   std::string manifests;
   std::string state;
+  unsigned workers = 0;
   std::string logLevel = "info";
   std::string logFormat = "text";
+  std::string accessLogFormat = "w3c";
+  double drainSeconds = 10;
 };
+
+// What the reconcilers share: the process's store, certificate store and data plane.
+struct ControllerContext {
+  store::Store& store;
+  certs::CertificateStore& certificates;
+  loop::DataPlane& dataPlane;
+  reconcile::ControllerManager& manager;
+  fs::path manifestsDir;
+};
+
+// Every reconciler of the controller, registered by kind. Each module adds its own here.
+bool addReconcilers(const ControllerContext& context) {
+  compile::CompileOptions compileOptions;
+  compileOptions.manifestsDir = context.manifestsDir;
+  loop::DataPlane* dataPlane = &context.dataPlane;
+  return context.manager.add(std::make_unique<compile::CompileReconciler>(
+      context.store, context.certificates,
+      [dataPlane](std::shared_ptr<const table::BindingTable> table,
+                  std::function<void(const loop::PublishReport&)> onApplied) {
+        dataPlane->publish(std::move(table), std::move(onApplied));
+      },
+      compileOptions));
+}
+
+// How to try what is served, printed once the first table is live.
+void printHowToTry(const table::BindingTable& table, const certs::CertificateStore& certificates,
+                   std::ostream& out) {
+  std::set<std::string> lines;
+  for (const auto& listener : table.listeners()) {
+    const auto& key = listener->key();
+    std::string ip = key.address == "*" ? "127.0.0.1" : key.address;
+    std::string authority = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+    for (const auto& route : listener->routes()) {
+      bool wildcard = route.hostName.rfind("*.", 0) == 0;
+      std::string host = route.hostName.empty() ? authority
+                         : wildcard             ? "www" + route.hostName.substr(1)
+                                                : route.hostName;
+      std::string port = std::to_string(key.port);
+      std::string resolve = route.hostName.empty()
+                                ? std::string()
+                                : " --resolve " + host + ":" + port + ":" + ip;
+      if (listener->protocol() == table::Protocol::kHttps && route.tls) {
+        lines.insert("curl --cacert " + certificates.chainPath(route.tls->name()).string() +
+                     resolve + " https://" + host + ":" + port + "/");
+      } else {
+        lines.insert("curl" + resolve + " http://" + host + ":" + port + "/");
+      }
+    }
+  }
+  if (lines.empty()) {
+    out << "siteplane: serving, no binding is programmed yet\n";
+    return;
+  }
+  out << "siteplane: serving " << table.bindingCount() << " bindings; try:\n";
+  for (const auto& line : lines) out << "  " << line << "\n";
+  out.flush();
+}
 
 int serve(const ServeOptions& options) {
   if (!configureLogging(options.logLevel,
@@ -23,16 +97,101 @@ int serve(const ServeOptions& options) {
               << "\" (trace, debug, info, warn, error, critical, off)\n";
     return kExitUsage;
   }
+  http::AccessLogFormat accessLog;
+  if (!http::parseAccessLogFormat(options.accessLogFormat, accessLog)) {
+    std::cerr << "unknown --access-log-format \"" << options.accessLogFormat
+              << "\" (w3c, json, off)\n";
+    return kExitUsage;
+  }
   auto log = logger("cli.serve");
-  auto result = manifest::loadManifests({options.manifests});
-  int code = printLoadResult(result);
-  if (code != kExitOk) return code;
-  log->info("manifests_loaded dir={} files={} objects={}", options.manifests, result.files.size(),
-            result.objects().size());
-  std::cout << "loaded " << result.objects().size() << " objects from " << result.files.size()
-            << " files in " << options.manifests
-            << "; serving is not available yet in this build (state dir " << options.state
-            << ")\n";
+
+  // The signals that stop the server are blocked before any thread starts, so every thread
+  // inherits the mask and only the sigwait below receives them.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+  std::error_code ec;
+  fs::path manifests = fs::absolute(options.manifests, ec);
+  fs::path state = fs::absolute(options.state, ec);
+  fs::create_directories(state, ec);
+  if (ec) {
+    std::cerr << "siteplane serve: state directory " << state.string() << ": " << ec.message()
+              << "\n";
+    return kExitFailure;
+  }
+
+  // State loads before anything is served.
+  auto store = store::Store::create(state);
+  if (!store) {
+    std::cerr << "siteplane serve: " << store.message() << "\n";
+    return kExitFailure;
+  }
+  auto certificates = certs::CertificateStore::open(state / "certificates");
+  if (!certificates) {
+    std::cerr << "siteplane serve: " << certificates.message() << "\n";
+    return kExitFailure;
+  }
+  loop::DataPlaneOptions planeOptions;
+  planeOptions.workers = options.workers;
+  planeOptions.accessLog = accessLog;
+  auto dataPlane = loop::DataPlane::create(planeOptions);
+  if (!dataPlane) {
+    std::cerr << "siteplane serve: " << dataPlane.message() << "\n";
+    return kExitFailure;
+  }
+  if (Status started = (*dataPlane)->start(); !started) {
+    std::cerr << "siteplane serve: " << started.message() << "\n";
+    return kExitFailure;
+  }
+  auto source = source::ManifestSource::create(**store, {manifests});
+  if (!source) {
+    std::cerr << "siteplane serve: " << source.message() << "\n";
+    (*dataPlane)->stop(std::chrono::milliseconds(0));
+    return kExitFailure;
+  }
+
+  reconcile::ControllerManager manager(**store);
+  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests})) {
+    std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
+    (*dataPlane)->stop(std::chrono::milliseconds(0));
+    return kExitFailure;
+  }
+  if (Status started = (*source)->start(); !started) {
+    std::cerr << "siteplane serve: " << started.message() << "\n";
+    (*dataPlane)->stop(std::chrono::milliseconds(0));
+    return kExitFailure;
+  }
+  manager.start(2);
+  log->info("serve_started manifests={} state={} workers={} pid={}", manifests.string(),
+            state.string(), (*dataPlane)->workers(), ::getpid());
+
+  // Say how to try it once the first table is live (a store with no bindings publishes none).
+  std::thread hint([&dataPlane, &certificates] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto table = (*dataPlane)->currentTable()) {
+        printHowToTry(*table, **certificates, std::cout);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::cout << "siteplane: serving; no binding is programmed yet\n" << std::flush;
+  });
+
+  int signal = 0;
+  sigwait(&stopSignals, &signal);
+  log->info("serve_stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  hint.join();
+  // Stop the inputs first (no new work), then the reconcilers (a pass in flight finishes and
+  // writes its status), then the data plane (stop accepting, drain). Every store write was
+  // durable when it returned, so there is nothing left to flush.
+  (*source)->stop();
+  manager.stop();
+  (*dataPlane)->stop(std::chrono::milliseconds(static_cast<int64_t>(options.drainSeconds * 1000)));
+  log->info("serve_stopped");
   return kExitOk;
 }
 
@@ -41,14 +200,25 @@ int serve(const ServeOptions& options) {
 void registerServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   auto* command = app.add_subcommand("serve", "Serve the sites declared in a manifest directory");
-  command->add_option("--manifests", options->manifests, "Directory of manifest files")
+  command->add_option("--manifests", options->manifests, "Directory of manifest files (watched)")
       ->required();
-  command->add_option("--state", options->state, "Directory for persistent state")->required();
+  command->add_option("--state", options->state,
+                      "Directory for persistent state (objects, certificates)")
+      ->required();
+  command->add_option("--workers", options->workers, "Data plane worker threads (0: one per core)")
+      ->capture_default_str();
   command->add_option("--log-level", options->logLevel,
                       "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   command->add_option("--log-format", options->logFormat, "Log line format")
       ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  command->add_option("--access-log-format", options->accessLogFormat, "w3c, json or off")
+      ->check(CLI::IsMember({"w3c", "json", "off"}))
+      ->capture_default_str();
+  command->add_option("--drain-seconds", options->drainSeconds,
+                      "How long connections may take to finish on shutdown")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   command->callback([options] { setExitCode(serve(*options)); });
 }

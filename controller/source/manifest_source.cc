@@ -1,0 +1,490 @@
+#include "controller/source/manifest_source.h"
+
+#include <sys/stat.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "controller/api/object.h"
+#include "controller/api/object_codec.h"
+#include "controller/api/time.h"
+#include "controller/manifest/manifest_loader.h"
+
+namespace siteplane::source {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kKinds[] = {"Binding", "Certificate", "Issuer", "Site"};
+
+bool isManifestName(const std::string& name) {
+  auto ends = [&](std::string_view suffix) {
+    return name.size() > suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends(".yaml") || ends(".yml");
+}
+
+int64_t nanos(const struct timespec& time) {
+  return static_cast<int64_t>(time.tv_sec) * 1000000000 + time.tv_nsec;
+}
+
+const nlohmann::json& fieldOr(const nlohmann::json& object, const char* pointer,
+                              const nlohmann::json& fallback) {
+  nlohmann::json::json_pointer path(pointer);
+  return object.contains(path) ? object.at(path) : fallback;
+}
+
+// Labels and annotations compare as maps: absent and {} are the same.
+nlohmann::json mapField(const nlohmann::json& object, const char* pointer) {
+  static const nlohmann::json kNull;
+  const nlohmann::json& value = fieldOr(object, pointer, kNull);
+  return value.is_null() ? nlohmann::json::object() : value;
+}
+
+// Whether the stored object already says what the file says (spec, labels, annotations), so that
+// a rescan writes nothing when nothing changed.
+bool sameDeclaration(const nlohmann::json& stored, const nlohmann::json& desired) {
+  static const nlohmann::json kNull;
+  return stored.value("apiVersion", "") == desired.value("apiVersion", "") &&
+         fieldOr(stored, "/spec", kNull) == fieldOr(desired, "/spec", kNull) &&
+         mapField(stored, "/metadata/labels") == mapField(desired, "/metadata/labels") &&
+         mapField(stored, "/metadata/annotations") == mapField(desired, "/metadata/annotations");
+}
+
+store::ObjectKey keyOfJson(const nlohmann::json& object) {
+  return {object.value("kind", ""), object["metadata"].value("namespace", "default"),
+          object["metadata"].value("name", "")};
+}
+
+}  // namespace
+
+// The watching thread's libuv state. Every handle is embedded here and closed before the loop is
+// closed; callbacks find the source through `data`.
+struct ManifestSource::Loop {
+  struct DirectoryWatch {
+    uv_fs_event_t handle;
+    Loop* loop = nullptr;
+    dev_t device = 0;
+    ino_t inode = 0;
+  };
+
+  uv_loop_t loop;
+  uv_async_t stopAsync;
+  uv_timer_t debounce;
+  uv_timer_t rescan;
+  ManifestSource* source = nullptr;
+  // Watches by directory path; each is heap-allocated and freed in its close callback.
+  std::map<std::string, DirectoryWatch*> watches;
+  uint64_t firstPendingMs = 0;  // when the oldest event not yet scanned arrived, 0 when none
+
+  static void onFsEvent(uv_fs_event_t* handle, const char*, int, int status) noexcept {
+    auto* watch = static_cast<DirectoryWatch*>(handle->data);
+    Loop& self = *watch->loop;
+    if (status < 0)
+      logger("controller.source")->warn("watch_error error=\"{}\"", uv_strerror(status));
+    self.schedule();
+  }
+
+  // Debounce: every event restarts the timer, so an editor's temp-file-and-rename is one scan; a
+  // never-ending stream of events still gets a scan every ten debounce periods.
+  void schedule() {
+    uint64_t now = uv_now(&loop);
+    uint64_t delay = static_cast<uint64_t>(source->options_.debounce.count());
+    if (firstPendingMs == 0) firstPendingMs = now;
+    if (now - firstPendingMs >= 10 * delay && uv_is_active(reinterpret_cast<uv_handle_t*>(&debounce)))
+      return;
+    uv_timer_start(&debounce, onScanTimer, delay, 0);
+  }
+
+  static void onScanTimer(uv_timer_t* timer) noexcept {
+    Loop& self = *static_cast<Loop*>(timer->data);
+    self.firstPendingMs = 0;
+    self.scan();
+  }
+
+  void scan() noexcept {
+    try {
+      source->syncNow();
+    } catch (const std::exception& error) {
+      logger("controller.source")->error("scan_failed error=\"{}\"", error.what());
+    }
+    updateWatches();
+  }
+
+  // Watches exactly the directories of the last walk; a path whose directory was replaced (a
+  // ConfigMap flip re-points it) gets a fresh watch.
+  void updateWatches() {
+    std::set<std::string> wanted;
+    for (const auto& directory : source->directories_) {
+      std::string path = directory.path.string();
+      wanted.insert(path);
+      auto found = watches.find(path);
+      if (found != watches.end()) {
+        if (found->second->device == directory.device && found->second->inode == directory.inode)
+          continue;
+        closeWatch(found->second);
+        watches.erase(found);
+      }
+      auto* watch = new DirectoryWatch();
+      watch->loop = this;
+      watch->device = directory.device;
+      watch->inode = directory.inode;
+      uv_fs_event_init(&loop, &watch->handle);
+      watch->handle.data = watch;
+      int rc = uv_fs_event_start(&watch->handle, onFsEvent, path.c_str(), 0);
+      if (rc < 0) {
+        logger("controller.source")
+            ->warn("watch_failed directory={} error=\"{}\"", path, uv_strerror(rc));
+        closeWatch(watch);
+        continue;
+      }
+      watches.emplace(path, watch);
+    }
+    for (auto it = watches.begin(); it != watches.end();) {
+      if (wanted.count(it->first)) {
+        ++it;
+        continue;
+      }
+      closeWatch(it->second);
+      it = watches.erase(it);
+    }
+  }
+
+  static void closeWatch(DirectoryWatch* watch) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), [](uv_handle_t* handle) {
+      delete static_cast<DirectoryWatch*>(handle->data);
+    });
+  }
+
+  static void onStop(uv_async_t* async) noexcept {
+    Loop& self = *static_cast<Loop*>(async->data);
+    for (auto& [path, watch] : self.watches) closeWatch(watch);
+    self.watches.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&self.debounce), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self.rescan), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self.stopAsync), nullptr);
+  }
+};
+
+Result<std::unique_ptr<ManifestSource>> ManifestSource::create(store::Store& store,
+                                                               ManifestSourceOptions options) {
+  std::error_code ec;
+  if (!fs::is_directory(options.directory, ec))
+    return Result<std::unique_ptr<ManifestSource>>::error(
+        fmt::format("manifest directory {}: not a directory{}", options.directory.string(),
+                    ec ? " (" + ec.message() + ")" : ""));
+  return std::unique_ptr<ManifestSource>(new ManifestSource(store, std::move(options)));
+}
+
+ManifestSource::ManifestSource(store::Store& store, ManifestSourceOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+ManifestSource::~ManifestSource() { stop(); }
+
+Status ManifestSource::start() {
+  SyncReport report = syncNow();
+  logger("controller.source")
+      ->info("manifests_synced dir={} files={} invalid={} created={} updated={} deleted={}",
+             options_.directory.string(), report.files, report.invalidFiles, report.created,
+             report.updated, report.deleted);
+
+  loop_ = std::make_unique<Loop>();
+  Loop& loop = *loop_;
+  loop.source = this;
+  int rc = uv_loop_init(&loop.loop);
+  if (rc < 0) {
+    loop_.reset();
+    return Status::error(std::string("manifest source: uv_loop_init: ") + uv_strerror(rc));
+  }
+  uv_async_init(&loop.loop, &loop.stopAsync, Loop::onStop);
+  loop.stopAsync.data = &loop;
+  uv_timer_init(&loop.loop, &loop.debounce);
+  loop.debounce.data = &loop;
+  uv_timer_init(&loop.loop, &loop.rescan);
+  loop.rescan.data = &loop;
+  auto interval = static_cast<uint64_t>(options_.rescanInterval.count());
+  uv_timer_start(&loop.rescan, Loop::onScanTimer, interval, interval);
+  loop.updateWatches();
+  thread_ = std::thread([&loop] {
+    uv_run(&loop.loop, UV_RUN_DEFAULT);
+    // Every handle is closed by onStop; the loop has nothing left.
+    uv_loop_close(&loop.loop);
+  });
+  return Status::ok();
+}
+
+void ManifestSource::stop() {
+  if (!loop_) return;
+  uv_async_send(&loop_->stopAsync);
+  if (thread_.joinable()) thread_.join();
+  loop_.reset();
+}
+
+void ManifestSource::walk(std::vector<std::string>& files,
+                          std::vector<WatchedDirectory>& directories) const {
+  std::set<std::pair<dev_t, ino_t>> visited;
+  // Directory symlinks are followed (a ConfigMap's subdirectories are symlinks through ..data);
+  // `visited` stops a symlink loop.
+  std::function<void(const fs::path&, const std::string&)> visit = [&](const fs::path& dir,
+                                                                      const std::string& prefix) {
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return;
+    if (!visited.emplace(info.st_dev, info.st_ino).second) return;
+    directories.push_back({dir, info.st_dev, info.st_ino});
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      names.push_back(it->path().filename().string());
+    if (ec)
+      logger("controller.source")->warn("list_failed directory={} error=\"{}\"", dir.string(),
+                                        ec.message());
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      // Dot names are editor temp files, VCS metadata and the ConfigMap's ..data/..<timestamp>
+      // (reached through the top-level symlinks instead, so nothing is read twice).
+      if (name.empty() || name[0] == '.') continue;
+      fs::path path = dir / name;
+      struct stat entry {};
+      if (::stat(path.c_str(), &entry) != 0) continue;  // dangling symlink or just removed
+      if (S_ISDIR(entry.st_mode)) {
+        visit(path, prefix + name + "/");
+      } else if (S_ISREG(entry.st_mode) && isManifestName(name)) {
+        files.push_back(prefix + name);
+      }
+    }
+  };
+  visit(options_.directory, "");
+}
+
+std::string ManifestSource::eventName(const std::string& relative) const {
+  return fmt::format("invalid-manifest-{:016x}", std::hash<std::string>{}(relative));
+}
+
+void ManifestSource::loadFile(const std::string& relative, FileState& state) {
+  manifest::FileLoadResult result = manifest::loadManifestFile(options_.directory / relative);
+  state.ok = result.ok();
+  if (!state.ok) {
+    std::string text;
+    for (const auto& error : result.errors) text += error.toString() + "\n";
+    state.errorText = std::move(text);
+    return;
+  }
+  state.errorText.clear();
+  state.lastGood.clear();
+  for (const auto& loaded : result.objects) {
+    nlohmann::json object = api::encodeObject(loaded.object);
+    object.erase("status");
+    object["metadata"]["annotations"][kManifestFileAnnotation] = relative;
+    state.lastGood.push_back(std::move(object));
+  }
+  state.hasLastGood = true;
+}
+
+void ManifestSource::reportErrors(const std::string& relative, FileState& state,
+                                  const std::string& errorText, const std::string& involvedKind,
+                                  const std::string& involvedName) {
+  auto log = logger("controller.source");
+  size_t start = 0;
+  while (start < errorText.size()) {
+    size_t end = errorText.find('\n', start);
+    if (end == std::string::npos) end = errorText.size();
+    log->error("manifest_invalid file={} error=\"{}\"", relative,
+               errorText.substr(start, end - start));
+    start = end + 1;
+  }
+  std::string now = api::formatTime(api::now());
+  std::string message = errorText;
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  store::ObjectKey key{"Event", "default", eventName(relative)};
+  auto existing = store_.get(key);
+  nlohmann::json event;
+  if (existing) {
+    event = **existing;
+    event["count"] = event.value("count", 0) + 1;
+  } else {
+    event = {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata",
+              {{"name", key.name},
+               {"namespace", key.ns},
+               {"annotations", {{kManifestFileAnnotation, relative}}}}},
+             {"count", 1},
+             {"firstTimestamp", now}};
+  }
+  event["involvedObject"] = {{"apiVersion", "siteplane.io/v1alpha1"},
+                             {"kind", involvedKind.empty() ? "ManifestFile" : involvedKind},
+                             {"namespace", "default"},
+                             {"name", involvedName.empty() ? relative : involvedName}};
+  event["reason"] = kInvalidManifestReason;
+  event["message"] = message;
+  event["type"] = "Warning";
+  event["source"] = {{"component", "siteplane-manifest-source"}};
+  event["lastTimestamp"] = now;
+  auto written = existing ? store_.updateObject(event) : store_.createObject(event);
+  if (!written)
+    log->warn("event_not_written file={} error=\"{}\"", relative, written.message());
+  state.reportedText = errorText;
+}
+
+void ManifestSource::clearErrors(const std::string& relative, FileState& state) {
+  if (state.reportedText.empty()) return;
+  logger("controller.source")->info("manifest_valid file={}", relative);
+  auto removed = store_.removeObject({"Event", "default", eventName(relative)});
+  if (!removed && removed.code() != store::StoreError::Code::kNotFound)
+    logger("controller.source")
+        ->warn("event_not_removed file={} error=\"{}\"", relative, removed.message());
+  state.reportedText.clear();
+}
+
+SyncReport ManifestSource::syncNow() {
+  std::lock_guard lock(syncMutex_);
+  auto log = logger("controller.source");
+  SyncReport report;
+
+  std::vector<std::string> found;
+  std::vector<WatchedDirectory> directories;
+  walk(found, directories);
+  directories_ = std::move(directories);
+  std::set<std::string> present(found.begin(), found.end());
+
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    log->info("manifest_removed file={}", it->first);
+    clearErrors(it->first, it->second);
+    it = files_.erase(it);
+  }
+
+  for (const auto& relative : found) {
+    auto [entry, isNew] = files_.try_emplace(relative);
+    FileState& state = entry->second;
+    struct stat info {};
+    FileSignature signature;
+    if (::stat((options_.directory / relative).c_str(), &info) == 0)
+      signature = {info.st_dev, info.st_ino, info.st_size, nanos(info.st_mtim), nanos(info.st_ctim)};
+    if (!isNew && signature == state.signature) continue;
+    state.signature = signature;
+    loadFile(relative, state);
+  }
+  report.files = files_.size();
+
+  // Who declares what. A file that does not load declares its last good objects; a file that has
+  // never loaded protects the objects already annotated with it.
+  std::map<store::ObjectKey, std::vector<std::pair<const std::string*, const nlohmann::json*>>> claims;
+  std::set<std::string> protectedFiles;
+  for (const auto& [relative, state] : files_) {
+    if (!state.ok) {
+      ++report.invalidFiles;
+      protectedFiles.insert(relative);
+    }
+    if (!state.hasLastGood) continue;
+    for (const auto& object : state.lastGood)
+      claims[keyOfJson(object)].push_back({&relative, &object});
+  }
+
+  std::map<std::string, std::string> conflicts;  // file -> error lines
+  std::map<store::ObjectKey, const nlohmann::json*> desired;
+  std::map<store::ObjectKey, store::ObjectPtr> stored;
+  for (const auto& kind : kKinds) {
+    for (auto& object : store_.list({kind, std::nullopt, {}}).items)
+      stored.emplace(keyOfJson(*object), object);
+  }
+  for (const auto& [key, claimants] : claims) {
+    size_t winner = 0;
+    if (claimants.size() > 1) {
+      // The file that already owns the object keeps it; otherwise the first in path order.
+      auto current = stored.find(key);
+      if (current != stored.end()) {
+        std::string owner = current->second->value(
+            nlohmann::json::json_pointer("/metadata/annotations/siteplane.io~1manifest-file"),
+            std::string());
+        for (size_t i = 0; i < claimants.size(); ++i)
+          if (*claimants[i].first == owner) winner = i;
+      }
+      for (size_t i = 0; i < claimants.size(); ++i) {
+        if (i == winner) continue;
+        conflicts[*claimants[i].first] +=
+            fmt::format("{}: {} \"{}\" in namespace \"{}\" is already declared by {}\n",
+                        (options_.directory / *claimants[i].first).string(), key.kind, key.name,
+                        key.ns, *claimants[winner].first);
+      }
+    }
+    desired.emplace(key, claimants[winner].second);
+  }
+
+  // Errors: each change of a file's errors is logged once and kept as an Event.
+  for (auto& [relative, state] : files_) {
+    std::string text = state.errorText + conflicts[relative];
+    if (text == state.reportedText) continue;
+    if (text.empty()) {
+      clearErrors(relative, state);
+    } else {
+      reportErrors(relative, state, text, "", "");
+    }
+  }
+
+  // Create or update what the files declare.
+  for (const auto& [key, object] : desired) {
+    auto current = stored.find(key);
+    if (current == stored.end()) {
+      auto created = store_.createObject(*object);
+      if (created) {
+        ++report.created;
+        log->info("object_created key={} file={}", key.toString(),
+                  (*object)["metadata"]["annotations"][kManifestFileAnnotation].get<std::string>());
+      } else {
+        ++report.failedWrites;
+        log->error("object_not_created key={} error=\"{}\"", key.toString(), created.message());
+      }
+      continue;
+    }
+    if (sameDeclaration(*current->second, *object)) {
+      ++report.unchanged;
+      continue;
+    }
+    nlohmann::json update = *object;
+    update["metadata"]["resourceVersion"] = (*current->second)["metadata"]["resourceVersion"];
+    auto updated = store_.updateObject(std::move(update));
+    if (updated) {
+      ++report.updated;
+      log->info("object_updated key={} generation={}", key.toString(),
+                (**updated)["metadata"].value("generation", int64_t{0}));
+    } else {
+      // A conflict means another writer got there first; the next scan compares again.
+      ++report.failedWrites;
+      log->warn("object_not_updated key={} error=\"{}\"", key.toString(), updated.message());
+    }
+  }
+
+  // Prune: objects a manifest file declared and no file declares any more.
+  for (const auto& [key, object] : stored) {
+    if (desired.count(key)) continue;
+    nlohmann::json::json_pointer annotation("/metadata/annotations/siteplane.io~1manifest-file");
+    if (!object->contains(annotation)) continue;  // created through the API: not ours
+    const auto& owner = object->at(annotation);
+    if (owner.is_string() && protectedFiles.count(owner.get<std::string>())) continue;
+    auto removed = store_.removeObject(key, (*object)["metadata"].value("resourceVersion", ""));
+    if (removed) {
+      ++report.deleted;
+      log->info("object_pruned key={} file={}", key.toString(), owner.dump());
+    } else if (removed.code() != store::StoreError::Code::kNotFound) {
+      ++report.failedWrites;
+      log->warn("object_not_pruned key={} error=\"{}\"", key.toString(), removed.message());
+    }
+  }
+  if (report.created || report.updated || report.deleted || report.failedWrites)
+    log->info("manifests_scanned files={} invalid={} created={} updated={} deleted={} failed={}",
+              report.files, report.invalidFiles, report.created, report.updated, report.deleted,
+              report.failedWrites);
+  return report;
+}
+
+}  // namespace siteplane::source
