@@ -21,10 +21,13 @@ TEST_CASE("siteplane serve applies manifest edits without restarting", "[e2e][se
                     kDeadline));
   CHECK(server.statusField("Binding", "web-a", "listenAddress") ==
         "127.0.0.1:" + std::to_string(first));
-  CHECK(server.statusField("Site", "web", "siteId") == "1");
-  CHECK(server.condition("Site", "web", "Ready") == "True/Ready");
-  CHECK(server.log().find("reconcile key=BindingTable/siteplane/table generation=") !=
-        std::string::npos);
+  CHECK(waitUntil([&] { return server.statusField("Site", "web", "siteId") == "1"; }, kDeadline));
+  CHECK(waitUntil([&] { return server.condition("Site", "web", "Ready") == "True/Ready"; },
+                  kDeadline));
+  CHECK(waitUntil([&] {
+    return server.log().find("reconcile key=BindingTable/siteplane/table generation=") !=
+           std::string::npos;
+  }, kDeadline));
 
   SECTION("a binding on a new port is served") {
     int second = freePort();
@@ -44,7 +47,9 @@ TEST_CASE("siteplane serve applies manifest edits without restarting", "[e2e][se
     CHECK(waitUntil([&] { return server.condition("Binding", "web-a", "ResolvedRefs") ==
                                  "False/SiteNotFound"; },
                     kDeadline));
-    CHECK(server.condition("Binding", "web-a", "Programmed") == "False/RefsNotResolved");
+    CHECK(waitUntil([&] { return server.condition("Binding", "web-a", "Programmed") ==
+                                 "False/RefsNotResolved"; },
+                    kDeadline));
     CHECK_FALSE(server.object("Site", "web"));
   }
 
@@ -165,7 +170,9 @@ TEST_CASE("siteplane serve reports a port in use on its binding and serves the o
   CHECK(waitUntil([&] { return server.condition("Binding", "busy", "Programmed") ==
                                "False/PortUnavailable"; },
                   kDeadline));
-  CHECK(server.condition("Binding", "free", "Programmed") == "True/Programmed");
+  CHECK(waitUntil([&] { return server.condition("Binding", "free", "Programmed") ==
+                               "True/Programmed"; },
+                  kDeadline));
   auto busyBinding = server.object("Binding", "busy");
   REQUIRE(busyBinding);
   for (const auto& condition : (*busyBinding)["status"]["conditions"])
@@ -185,7 +192,9 @@ TEST_CASE("siteplane serve lets the oldest of two bindings for one host serve", 
   CHECK(waitUntil([&] { return server.condition("Binding", "second", "Conflicted") ==
                                "True/HostnameConflict"; },
                   kDeadline));
-  CHECK(server.condition("Binding", "second", "Programmed") == "False/Conflicted");
+  CHECK(waitUntil([&] { return server.condition("Binding", "second", "Programmed") ==
+                               "False/Conflicted"; },
+                  kDeadline));
   CHECK(server.condition("Binding", "first", "Conflicted") == "False/NoConflicts");
   CHECK(httpGet(port, "www.example.test") == "hello from siteplane\n 200");
 }
