@@ -1,5 +1,6 @@
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -10,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "common/logging.h"
+#include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
 #include "controller/compile/compile_reconciler.h"
 #include "controller/reconcile/controller_manager.h"
@@ -31,6 +33,8 @@ struct ServeOptions {
   std::string logFormat = "text";
   std::string accessLogFormat = "w3c";
   double drainSeconds = 10;
+  std::string apiListen = "127.0.0.1:6443";  // "off": no API server
+  bool allowApiOverride = false;
 };
 
 // What the reconcilers share: the process's store, certificate store and data plane.
@@ -165,6 +169,31 @@ int serve(const ServeOptions& options) {
     return kExitFailure;
   }
   manager.start(2);
+
+  std::atomic<bool> controllerStarted{true};
+  std::unique_ptr<apiserver::ApiServer> api;
+  if (options.apiListen != "off") {
+    apiserver::ApiServerOptions apiOptions;
+    apiOptions.listen = options.apiListen;
+    apiOptions.stateDir = state;
+    apiOptions.allowApiOverride = options.allowApiOverride;
+    apiOptions.version = SITEPLANE_VERSION;
+    apiOptions.ready = [&controllerStarted] { return controllerStarted.load(); };
+    auto created = apiserver::ApiServer::create(apiOptions, **store);
+    Status started = created ? (*created)->start() : created.status();
+    if (!started) {
+      std::cerr << "siteplane serve: API server: " << started.message() << "\n";
+      (*source)->stop();
+      manager.stop();
+      (*dataPlane)->stop(std::chrono::milliseconds(0));
+      return kExitFailure;
+    }
+    api = std::move(created).value();
+    log->info("api_listening url={} kubeconfig={}", api->url(), api->kubeconfigPath().string());
+    std::cout << "siteplane: API at " << api->url() << "; kubectl --kubeconfig "
+              << api->kubeconfigPath().string() << " get sites\n"
+              << std::flush;
+  }
   log->info("serve_started manifests={} state={} workers={} pid={}", manifests.string(),
             state.string(), (*dataPlane)->workers(), ::getpid());
 
@@ -185,6 +214,7 @@ int serve(const ServeOptions& options) {
   sigwait(&stopSignals, &signal);
   log->info("serve_stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   hint.join();
+  if (api) api->stop();
   // Stop the inputs first (no new work), then the reconcilers (a pass in flight finishes and
   // writes its status), then the data plane (stop accepting, drain). Every store write was
   // durable when it returned, so there is nothing left to flush.
@@ -220,6 +250,12 @@ void registerServeCommand(CLI::App& app) {
                       "How long connections may take to finish on shutdown")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  command->add_option("--api-listen", options->apiListen,
+                      "host:port of the Kubernetes-compatible API (loopback by default), or off")
+      ->capture_default_str();
+  command->add_flag("--allow-api-override", options->allowApiOverride,
+                    "Let API writes change objects a manifest file declares (the file wins again "
+                    "on its next change)");
   command->callback([options] { setExitCode(serve(*options)); });
 }
 

@@ -116,7 +116,8 @@ class Server {
   void start() {
     process_ = std::make_unique<Process>(std::vector<std::string>{
         siteplaneBinary(), "serve", "--manifests", manifests().string(), "--state",
-        state().string(), "--workers", "1", "--access-log-format", "off", "--drain-seconds", "1"});
+        state().string(), "--workers", "1", "--access-log-format", "off", "--drain-seconds", "1",
+        "--api-listen", "127.0.0.1:0"});
     if (!process_->waitForOutput("serve_started", kDeadline))
       throw std::runtime_error("siteplane serve did not start:\n" + process_->output());
   }

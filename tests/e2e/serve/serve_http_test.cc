@@ -53,6 +53,16 @@ TEST_CASE("siteplane serve applies manifest edits without restarting", "[e2e][se
     CHECK_FALSE(server.object("Site", "web"));
   }
 
+  // The API server listens on loopback with its own CA and writes a kubeconfig.
+  auto url = server.log().find("api_listening url=");
+  REQUIRE(url != std::string::npos);
+  std::string apiUrl = server.log().substr(url + 18, server.log().find(' ', url + 18) - url - 18);
+  CHECK(apiUrl.rfind("https://127.0.0.1:", 0) == 0);
+  CHECK(std::filesystem::exists(server.state() / "kubeconfig"));
+  auto ready = run({"curl", "-s", "--cacert", (server.state() / "api" / "ca.crt").string(),
+                    apiUrl + "/readyz"});
+  CHECK(ready.out == "ok");
+
   CHECK(server.process().running());
   CHECK(server.process().pid() == pid);
   CHECK(server.process().stop(SIGTERM) == 0);
