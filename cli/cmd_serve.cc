@@ -198,9 +198,11 @@ int serve(const ServeOptions& options) {
             state.string(), (*dataPlane)->workers(), ::getpid());
 
   // Say how to try it once the first table is live (a store with no bindings publishes none).
-  std::thread hint([&dataPlane, &certificates] {
+  std::atomic<bool> stopping{false};
+  std::thread hint([&dataPlane, &certificates, &stopping] {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
+      if (stopping) return;
       if (auto table = (*dataPlane)->currentTable()) {
         printHowToTry(*table, **certificates, std::cout);
         return;
@@ -213,6 +215,7 @@ int serve(const ServeOptions& options) {
   int signal = 0;
   sigwait(&stopSignals, &signal);
   log->info("serve_stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  stopping = true;
   hint.join();
   if (api) api->stop();
   // Stop the inputs first (no new work), then the reconcilers (a pass in flight finishes and

@@ -190,9 +190,8 @@ ManifestSource::~ManifestSource() { stop(); }
 Status ManifestSource::start() {
   SyncReport report = syncNow();
   logger("controller.source")
-      ->info("manifests_synced dir={} files={} invalid={} created={} updated={} deleted={}",
-             options_.directory.string(), report.files, report.invalidFiles, report.created,
-             report.updated, report.deleted);
+      ->info("manifests_loaded dir={} files={} invalid={}", options_.directory.string(),
+             report.files, report.invalidFiles);
 
   loop_ = std::make_unique<Loop>();
   Loop& loop = *loop_;
