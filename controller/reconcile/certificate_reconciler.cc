@@ -1,0 +1,631 @@
+#include "controller/reconcile/certificate_reconciler.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "controller/api/object_codec.h"
+#include "controller/certs/certificate_import.h"
+#include "controller/certs/certificate_template.h"
+#include "controller/certs/issuance.h"
+#include "controller/certs/private_key.h"
+#include "controller/reconcile/status_writer.h"
+
+namespace siteplane::reconcile {
+namespace {
+
+namespace fs = std::filesystem;
+namespace reason = certificate_reason;
+using std::chrono::system_clock;
+
+api::Time toTime(system_clock::time_point time) {
+  return std::chrono::floor<std::chrono::seconds>(time);
+}
+
+std::string formatTime(system_clock::time_point time) { return api::formatTime(toTime(time)); }
+
+certs::KeyAlgorithm keyAlgorithm(api::KeyAlgorithm algorithm) {
+  switch (algorithm) {
+    case api::KeyAlgorithm::kRSA:
+      return certs::KeyAlgorithm::kRsa;
+    case api::KeyAlgorithm::kEd25519:
+      return certs::KeyAlgorithm::kEd25519;
+    case api::KeyAlgorithm::kECDSA:
+      break;
+  }
+  return certs::KeyAlgorithm::kEcdsa;
+}
+
+// The key size spec.privateKey asks for, in the bits PrivateKey::bits() reports; 0 for Ed25519,
+// whose size is fixed.
+int wantedKeyBits(const api::PrivateKeySpec& spec) {
+  auto algorithm = keyAlgorithm(spec.algorithm);
+  if (algorithm == certs::KeyAlgorithm::kEd25519) return 0;
+  return spec.size > 0 ? spec.size : certs::defaultKeySize(algorithm);
+}
+
+bool keyFitsSpec(const certs::PrivateKey& key, const api::PrivateKeySpec& spec) {
+  if (key.algorithm() != keyAlgorithm(spec.algorithm)) return false;
+  int bits = wantedKeyBits(spec);
+  return bits == 0 || key.bits() == bits;
+}
+
+std::string describeKey(certs::KeyAlgorithm algorithm, int bits) {
+  std::string name(certs::keyAlgorithmName(algorithm));
+  return bits > 0 && algorithm != certs::KeyAlgorithm::kEd25519 ? fmt::format("{} {}", name, bits)
+                                                                : name;
+}
+
+// spec -> what to issue (the validity window is set at issuance).
+Result<certs::CertificateTemplate> templateFor(const api::CertificateSpec& spec) {
+  certs::CertificateTemplate request;
+  request.commonName = spec.commonName;
+  request.dnsNames = spec.dnsNames;
+  request.ipAddresses = spec.ipAddresses;
+  request.isCA = spec.isCA;
+  for (size_t i = 0; i < spec.usages.size(); ++i) {
+    auto usage = certs::parseUsage(spec.usages[i]);
+    if (!usage)
+      return Result<certs::CertificateTemplate>::error(
+          fmt::format("spec.usages[{}]: unknown usage \"{}\"", i, spec.usages[i]));
+    request.usages.push_back(*usage);
+  }
+  return request;
+}
+
+std::string lowerCase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::set<std::string> dnsNameSet(const std::vector<std::string>& names) {
+  std::set<std::string> out;
+  for (const auto& name : names) out.insert(lowerCase(name));
+  return out;
+}
+
+// IP literals compared by value: "::1" and "0:0::1" are one address.
+std::set<std::string> ipSet(const std::vector<std::string>& addresses) {
+  std::set<std::string> out;
+  for (const auto& address : addresses) {
+    unsigned char buffer[16];
+    char text[INET6_ADDRSTRLEN];
+    if (inet_pton(AF_INET, address.c_str(), buffer) == 1 &&
+        inet_ntop(AF_INET, buffer, text, sizeof text)) {
+      out.insert(text);
+    } else if (inet_pton(AF_INET6, address.c_str(), buffer) == 1 &&
+               inet_ntop(AF_INET6, buffer, text, sizeof text)) {
+      out.insert(text);
+    } else {
+      out.insert(address);
+    }
+  }
+  return out;
+}
+
+std::string joined(const std::set<std::string>& values) {
+  return values.empty() ? std::string("none") : fmt::format("{}", fmt::join(values, ","));
+}
+
+// Why a piece of stored material no longer is what is wanted: the Issuing condition's reason
+// and message.
+struct Staleness {
+  const char* reason;
+  std::string message;
+};
+
+// Differences between the stored certificate and what spec asks for. `caLeaf` is the signing
+// CA's certificate when known: a leaf's notAfter is shortened to its CA's, which is not a change
+// of spec.duration.
+std::optional<Staleness> specMismatch(const certs::CertificateBundle& bundle,
+                                      const api::CertificateSpec& spec,
+                                      const certs::CertificateTemplate& request,
+                                      const certs::Certificate* caLeaf) {
+  const certs::CertificateInfo& info = bundle.leaf().info();
+  if (!keyFitsSpec(bundle.key, spec.privateKey))
+    return Staleness{reason::kSpecChanged,
+                     fmt::format("the private key is {}, spec.privateKey asks for {}",
+                                 describeKey(bundle.key.algorithm(), bundle.key.bits()),
+                                 describeKey(keyAlgorithm(spec.privateKey.algorithm),
+                                             wantedKeyBits(spec.privateKey)))};
+  auto haveNames = dnsNameSet(info.dnsNames);
+  auto wantNames = dnsNameSet(certs::effectiveDnsNames(request));
+  if (haveNames != wantNames)
+    return Staleness{reason::kSpecChanged,
+                     fmt::format("the certificate's DNS names are {}, the spec asks for {}",
+                                 joined(haveNames), joined(wantNames))};
+  auto haveIps = ipSet(info.ipAddresses);
+  auto wantIps = ipSet(certs::effectiveIpAddresses(request));
+  if (haveIps != wantIps)
+    return Staleness{reason::kSpecChanged,
+                     fmt::format("the certificate's IP addresses are {}, the spec asks for {}",
+                                 joined(haveIps), joined(wantIps))};
+  if (info.commonName != request.commonName)
+    return Staleness{reason::kSpecChanged,
+                     fmt::format("the certificate's common name is \"{}\", the spec asks for \"{}\"",
+                                 info.commonName, request.commonName)};
+  if (info.isCA != request.isCA)
+    return Staleness{reason::kSpecChanged,
+                     fmt::format("the certificate {} a CA, spec.isCA is {}",
+                                 info.isCA ? "is" : "is not", request.isCA)};
+
+  // keyUsage bits and extendedKeyUsage purposes as issuance writes them.
+  std::set<std::string> wantKeyUsages, wantExtended;
+  for (certs::Usage usage : certs::effectiveUsages(request)) {
+    bool extended = usage == certs::Usage::kServerAuth || usage == certs::Usage::kClientAuth;
+    (extended ? wantExtended : wantKeyUsages).insert(std::string(certs::usageName(usage)));
+  }
+  std::set<std::string> haveKeyUsages(info.keyUsages.begin(), info.keyUsages.end());
+  std::set<std::string> haveExtended(info.extendedKeyUsages.begin(), info.extendedKeyUsages.end());
+  if (haveKeyUsages != wantKeyUsages || haveExtended != wantExtended)
+    return Staleness{reason::kSpecChanged,
+                     fmt::format("the certificate's usages are {} + {}, the spec asks for {} + {}",
+                                 joined(haveKeyUsages), joined(haveExtended),
+                                 joined(wantKeyUsages), joined(wantExtended))};
+
+  auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(info.notAfter - info.notBefore);
+  if (lifetime != spec.duration) {
+    // Shortened to the CA's notAfter (or, with the CA unknown right now, possibly so).
+    bool shortenedByCA = lifetime < spec.duration &&
+                         (!caLeaf || toTime(info.notAfter) == toTime(caLeaf->info().notAfter));
+    if (!shortenedByCA)
+      return Staleness{reason::kSpecChanged,
+                       fmt::format("the certificate is valid for {}, spec.duration is {}",
+                                   api::formatDuration(lifetime),
+                                   api::formatDuration(spec.duration))};
+  }
+  return std::nullopt;
+}
+
+// Whether `signer` (ready) is what signed the stored chain.
+std::optional<Staleness> issuerMismatch(const certs::CertificateBundle& bundle, const Signer& signer,
+                                        const std::string& issuerName) {
+  const certs::Certificate& leaf = bundle.leaf();
+  if (signer.selfSigned) {
+    if (!leaf.info().selfSigned || bundle.chain.size() != 1)
+      return Staleness{reason::kIssuerChanged,
+                       fmt::format("the certificate is signed by \"{}\", Issuer {} is self-signed",
+                                   leaf.info().issuer, issuerName)};
+    return std::nullopt;
+  }
+  const std::vector<certs::Certificate>& caChain = signer.ca->chain;
+  bool sameChain = bundle.chain.size() == caChain.size() + 1 &&
+                   std::equal(caChain.begin(), caChain.end(), bundle.chain.begin() + 1);
+  if (!sameChain || !leaf.isSignedBy(signer.ca->leaf()))
+    return Staleness{reason::kIssuerChanged,
+                     fmt::format("the certificate is not signed by the current CA certificate {} "
+                                 "of Issuer {}",
+                                 signer.ca->leaf().thumbprint(), issuerName)};
+  return std::nullopt;
+}
+
+// renewBefore as the spec says, unless the certificate is shorter-lived than that (its CA
+// expires sooner): then a third of its actual lifetime, so that renewal never falls before
+// notBefore and re-issues in a loop.
+system_clock::time_point renewalOf(const certs::CertificateInfo& info,
+                                   const api::CertificateSpec& spec) {
+  std::optional<std::chrono::seconds> renewBefore = spec.renewBefore;
+  if (info.notAfter - info.notBefore <= spec.renewBefore) renewBefore.reset();
+  return certs::renewalTime(info, renewBefore);
+}
+
+std::optional<Staleness> timeMismatch(const certs::Certificate& leaf, system_clock::time_point renewal,
+                                      system_clock::time_point now) {
+  switch (leaf.validityAt(now)) {
+    case certs::Validity::kExpired:
+      return Staleness{reason::kExpired,
+                       fmt::format("the certificate expired at {}", formatTime(leaf.info().notAfter))};
+    case certs::Validity::kNotYetValid:
+      return Staleness{reason::kNotYetValid,
+                       fmt::format("the certificate is not valid before {}",
+                                   formatTime(leaf.info().notBefore))};
+    case certs::Validity::kValid:
+      break;
+  }
+  if (now >= renewal)
+    return Staleness{reason::kRenewing,
+                     fmt::format("renewal time {} reached", formatTime(renewal))};
+  return std::nullopt;
+}
+
+// Status fields describing the stored leaf; revision counts the distinct certificates issued or
+// imported for this object.
+void describe(api::CertificateStatus& status, const certs::Certificate& leaf,
+              std::optional<system_clock::time_point> renewal) {
+  const certs::CertificateInfo& info = leaf.info();
+  if (status.thumbprint != info.thumbprint) status.revision += 1;
+  status.thumbprint = info.thumbprint;
+  status.sha256Fingerprint = info.sha256Fingerprint;
+  status.serialNumber = info.serialNumber;
+  status.issuer = info.issuer;
+  status.subject = info.subject;
+  status.dnsNames = info.dnsNames;
+  status.notBefore = toTime(info.notBefore);
+  status.notAfter = toTime(info.notAfter);
+  status.renewalTime = renewal ? std::optional<api::Time>(toTime(*renewal)) : std::nullopt;
+}
+
+// At least a second, so that a time already reached is looked at again soon rather than in a
+// tight loop, and rounded up, so the reconcile happens at or after `when`, never just before.
+ReconcileResult requeueAt(system_clock::time_point when, system_clock::time_point now) {
+  auto delay = std::chrono::ceil<std::chrono::seconds>(when - now);
+  return ReconcileResult::requeueAfter(std::max(delay, std::chrono::seconds(1)));
+}
+
+std::vector<std::string> thumbprints(const std::vector<certs::Certificate>& chain) {
+  std::vector<std::string> out;
+  out.reserve(chain.size());
+  for (const auto& certificate : chain) out.push_back(certificate.thumbprint());
+  return out;
+}
+
+}  // namespace
+
+CertificateReconciler::CertificateReconciler(store::Store& store,
+                                             certs::CertificateStore& certificates,
+                                             CertificateReconcilerOptions options)
+    : store_(store), certificates_(certificates), options_(std::move(options)) {}
+
+void CertificateReconciler::keysFor(const store::WatchEvent& event,
+                                    std::vector<QueuedKey>& keys) noexcept {
+  try {
+    dependencies_.observe(event);
+    const std::string& ns = event.key.ns;
+    auto certificateKey = [&](const std::string& name) {
+      return store::ObjectKey{kKind, ns, name}.toString();
+    };
+    if (event.key.kind == kKind) {
+      if (generations_.changed(event)) keys.push_back({event.key.toString(), {}});
+      for (const auto& issuer : dependencies_.issuersUsingCA(ns, event.key.name)) {
+        for (const auto& name : dependencies_.certificatesOfIssuer(ns, issuer)) {
+          if (name != event.key.name) keys.push_back({certificateKey(name), {}});
+        }
+      }
+    } else if (event.key.kind == IssuerReconciler::kKind) {
+      for (const auto& name : dependencies_.certificatesOfIssuer(ns, event.key.name))
+        keys.push_back({certificateKey(name), {}});
+    }
+  } catch (const std::exception& error) {
+    logger("controller.reconcile")->error("certificate_keys_failed key={} error=\"{}\"",
+                                          event.key.toString(), error.what());
+  }
+}
+
+ReconcileResult CertificateReconciler::reconcile(const std::string& key) noexcept {
+  try {
+    return run(key);
+  } catch (const std::exception& error) {
+    return ReconcileResult::retry(fmt::format("reconciling {}: {}", key, error.what()));
+  }
+}
+
+fs::path CertificateReconciler::resolve(const std::string& path) const {
+  fs::path file(path);
+  if (file.is_relative() && !options_.manifestsDir.empty()) return options_.manifestsDir / file;
+  return file;
+}
+
+ReconcileResult CertificateReconciler::run(const std::string& key) {
+  auto log = logger("controller.reconcile");
+  auto parsed = store::ObjectKey::parse(key);
+  if (!parsed || parsed->kind != kKind) {
+    log->error("certificate_key_invalid key={}", key);
+    return ReconcileResult::done();
+  }
+  const std::string storeKey = parsed->ns + "/" + parsed->name;
+  auto stored = store_.get(*parsed);
+  if (!stored) {
+    if (stored.code() != store::StoreError::Code::kNotFound)
+      return ReconcileResult::retry(stored.message());
+    // Deleted: its key pair goes with it, so no private key outlives the object that owned it.
+    {
+      std::lock_guard lock(importsMutex_);
+      imports_.erase(storeKey);
+    }
+    Status removed = certificates_.remove(storeKey);
+    if (!removed.isOk()) return ReconcileResult::retry(removed.message());
+    log->debug("certificate_removed key={}", key);
+    return ReconcileResult::done();
+  }
+  api::DecodeResult decoded = api::decodeObject(**stored);
+  if (!decoded.ok() || !std::holds_alternative<api::Certificate>(*decoded.object)) {
+    // Sources validate before storing; this is an object stored by hand or an older version.
+    log->warn("stored_object_invalid key={} error=\"{}\"", key,
+              decoded.diagnostics.empty() ? std::string() : decoded.diagnostics.front().toString());
+    return ReconcileResult::done();
+  }
+  api::Object object = std::move(*decoded.object);
+  auto& certificate = std::get<api::Certificate>(object);
+  const auto now = options_.now();
+  ReconcileResult next = certificate.spec.source ? import(certificate, storeKey, now)
+                                                 : issue(certificate, storeKey, now);
+  auto written = writeStatusIfChanged(store_, object, *stored);
+  if (!written) return ReconcileResult::retry(fmt::format("writing status: {}", written.message()));
+  return next;
+}
+
+ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
+                                             const std::string& storeKey,
+                                             system_clock::time_point now) {
+  auto log = logger("controller.reconcile");
+  const api::CertificateSpec& spec = certificate.spec;
+  const std::string& ns = certificate.metadata.namespaceName;
+  const int64_t generation = certificate.metadata.generation;
+  api::CertificateStatus& status = certificate.status;
+  auto setCondition = [&](const char* type, bool isTrue, const char* why, std::string message) {
+    api::setCondition(status.conditions,
+                      {type, isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
+                       why, std::move(message), {}, generation},
+                      toTime(now));
+  };
+  {
+    // No longer imported: forget what the import saw.
+    std::lock_guard lock(importsMutex_);
+    imports_.erase(storeKey);
+  }
+
+  auto request = templateFor(spec);
+  if (!request) {
+    setCondition("Ready", false, reason::kIssuanceFailed, request.message());
+    setCondition("Issuing", false, reason::kFailed, request.message());
+    return ReconcileResult::done();
+  }
+
+  // What is stored now.
+  std::optional<certs::CertificateBundle> current;
+  Staleness missing{reason::kDoesNotExist, "no certificate has been issued yet"};
+  auto storedBundle = certificates_.get(storeKey);
+  if (!storedBundle) {
+    missing = {reason::kInvalidMaterial,
+               fmt::format("the stored key pair cannot be used: {}", storedBundle.message())};
+  } else if (storedBundle->has_value()) {
+    current = std::move(**storedBundle);
+  }
+
+  // Who signs.
+  const std::string& issuerName = spec.issuerRef->name;
+  const std::string issuerRef = ns + "/" + issuerName;
+  Signer signer;
+  bool issuerFound = true;
+  auto issuerObject = store_.get({IssuerReconciler::kKind, ns, issuerName});
+  if (!issuerObject) {
+    if (issuerObject.code() != store::StoreError::Code::kNotFound)
+      return ReconcileResult::retry(issuerObject.message());
+    issuerFound = false;
+    signer.message = fmt::format("Issuer {} not found", issuerRef);
+  } else {
+    api::DecodeResult decoded = api::decodeObject(**issuerObject);
+    const auto* issuer = decoded.ok() ? std::get_if<api::Issuer>(&*decoded.object) : nullptr;
+    if (!issuer) {
+      signer.message = fmt::format("Issuer {} is stored in a form that does not decode", issuerRef);
+    } else {
+      signer = resolveSigner(store_, certificates_, ns, issuer->spec, now);
+      if (!signer.ready)
+        signer.message = fmt::format("Issuer {} cannot sign: {}: {}", issuerRef, signer.reason,
+                                     signer.message);
+    }
+  }
+
+  // Does the stored material still do?
+  std::optional<Staleness> stale;
+  std::optional<system_clock::time_point> renewal;
+  if (!current) {
+    stale = missing;
+  } else {
+    const certs::Certificate* caLeaf = signer.ca ? &signer.ca->leaf() : nullptr;
+    renewal = renewalOf(current->leaf().info(), spec);
+    stale = specMismatch(*current, spec, *request, caLeaf);
+    if (!stale && signer.ready) stale = issuerMismatch(*current, signer, issuerRef);
+    if (!stale) stale = timeMismatch(current->leaf(), *renewal, now);
+  }
+
+  if (!stale) {
+    describe(status, current->leaf(), renewal);
+    setCondition("Ready", true, reason::kIssued,
+                 fmt::format("certificate {} issued by Issuer {}, valid until {}",
+                             current->leaf().thumbprint(), issuerRef,
+                             formatTime(current->leaf().info().notAfter)));
+    setCondition("Issuing", false, reason::kUpToDate,
+                 fmt::format("the certificate matches the spec; renewal at {}", formatTime(*renewal)));
+    return requeueAt(*renewal, now);
+  }
+
+  if (!signer.ready) {
+    const char* why = issuerFound ? reason::kIssuerNotReady : reason::kIssuerNotFound;
+    // A valid certificate that is merely due for renewal keeps serving while the issuer cannot
+    // sign; one that is missing, expired or no longer what the spec says does not.
+    bool keepServing = current && std::string_view(stale->reason) == reason::kRenewing;
+    if (current) describe(status, current->leaf(), renewal);
+    if (keepServing) {
+      setCondition("Ready", true, reason::kIssued,
+                   fmt::format("certificate {} issued by Issuer {}, valid until {}; renewal waits: {}",
+                               current->leaf().thumbprint(), issuerRef,
+                               formatTime(current->leaf().info().notAfter), signer.message));
+    } else {
+      setCondition("Ready", false, why, signer.message);
+    }
+    setCondition("Issuing", true, stale->reason,
+                 fmt::format("{}; waiting: {}", stale->message, signer.message));
+    log->debug("certificate_issue_blocked key={}/{} generation={} reason={} message=\"{}\"",
+               kKind, storeKey, generation, why, signer.message);
+    if (signer.changesAt && *signer.changesAt > now &&
+        *signer.changesAt - now < options_.blockedRetry)
+      return requeueAt(*signer.changesAt, now);
+    return ReconcileResult::requeueAfter(options_.blockedRetry);
+  }
+
+  // (Re-)issue. The key stays unless the policy rotates it or it no longer fits the spec.
+  const bool reuseKey = current && spec.privateKey.rotationPolicy == api::RotationPolicy::kNever &&
+                        keyFitsSpec(current->key, spec.privateKey);
+  auto fail = [&](const std::string& message) {
+    if (current) describe(status, current->leaf(), renewal);
+    setCondition("Ready", false, reason::kIssuanceFailed, message);
+    setCondition("Issuing", false, reason::kFailed, message);
+    log->warn("certificate_issue_failed key={}/{} generation={} error=\"{}\"", kKind, storeKey,
+              generation, message);
+    return ReconcileResult::retry(message);
+  };
+  std::optional<certs::PrivateKey> key;
+  if (reuseKey) {
+    key = current->key;
+  } else {
+    auto generated = certs::PrivateKey::generate(keyAlgorithm(spec.privateKey.algorithm),
+                                                 wantedKeyBits(spec.privateKey));
+    if (!generated) return fail(fmt::format("generating the private key: {}", generated.message()));
+    key = std::move(*generated);
+  }
+  request->validFor(toTime(now), spec.duration);
+  auto leaf = signer.selfSigned
+                  ? certs::issueSelfSigned(*request, *key)
+                  : certs::issueSignedBy(*request, key->publicKey(), signer.ca->leaf(),
+                                         signer.ca->key, now);
+  if (!leaf) return fail(fmt::format("issuing: {}", leaf.message()));
+  certs::CertificateBundle bundle{{*leaf}, *key};
+  if (signer.ca)
+    bundle.chain.insert(bundle.chain.end(), signer.ca->chain.begin(), signer.ca->chain.end());
+  // The store first, status second: see the class comment.
+  Status put = certificates_.put(storeKey, bundle);
+  if (!put.isOk()) return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
+
+  auto newRenewal = renewalOf(leaf->info(), spec);
+  describe(status, *leaf, newRenewal);
+  log->info("certificate_issued key={}/{} generation={} revision={} thumbprint={} reason={} "
+            "key_reused={} not_after={} renewal={} issuer={}",
+            kKind, storeKey, generation, status.revision, leaf->thumbprint(), stale->reason,
+            reuseKey, formatTime(leaf->info().notAfter), formatTime(newRenewal), issuerRef);
+  setCondition("Ready", true, reason::kIssued,
+               fmt::format("certificate {} issued by Issuer {}, valid until {}", leaf->thumbprint(),
+                           issuerRef, formatTime(leaf->info().notAfter)));
+  setCondition("Issuing", false, reason::kUpToDate,
+               fmt::format("the certificate matches the spec; renewal at {}", formatTime(newRenewal)));
+  return requeueAt(newRenewal, now);
+}
+
+ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
+                                              const std::string& storeKey,
+                                              system_clock::time_point now) {
+  auto log = logger("controller.reconcile");
+  const api::CertificateSource& source = *certificate.spec.source;
+  const int64_t generation = certificate.metadata.generation;
+  api::CertificateStatus& status = certificate.status;
+  auto setCondition = [&](const char* type, bool isTrue, const char* why, std::string message) {
+    api::setCondition(status.conditions,
+                      {type, isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
+                       why, std::move(message), {}, generation},
+                      toTime(now));
+  };
+  auto fail = [&](const char* why, const std::string& message) {
+    setCondition("Ready", false, why, message);
+    setCondition("Issuing", false, reason::kFailed, message);
+    log->warn("certificate_import_failed key={}/{} generation={} reason={} error=\"{}\"", kKind,
+              storeKey, generation, why, message);
+    // A fixed file is picked up by the next look.
+    return ReconcileResult::requeueAfter(options_.sourceCheckInterval);
+  };
+
+  const bool pkcs12 = !source.pkcs12File.empty();
+  std::vector<std::pair<std::string, fs::path>> files;  // field -> resolved path
+  if (pkcs12) {
+    files.emplace_back("spec.source.pkcs12File", resolve(source.pkcs12File));
+    if (!source.pkcs12PasswordFile.empty())
+      files.emplace_back("spec.source.pkcs12PasswordFile", resolve(source.pkcs12PasswordFile));
+  } else {
+    files.emplace_back("spec.source.certificateFile", resolve(source.certificateFile));
+    files.emplace_back("spec.source.privateKeyFile", resolve(source.privateKeyFile));
+  }
+  std::string fileList;
+  for (const auto& [field, path] : files) {
+    if (pkcs12 && field == "spec.source.pkcs12PasswordFile") continue;
+    fileList += (fileList.empty() ? "" : " + ") + path.string();
+  }
+
+  // stat() before reading: a file replaced between the two is seen as changed by the next look.
+  std::vector<FileStamp> stamps;
+  for (const auto& [field, path] : files) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0)
+      return fail(reason::kInvalidSource,
+                  fmt::format("{}: cannot read {}: {}", field, path.string(), std::strerror(errno)));
+    stamps.push_back({path.string(), static_cast<uint64_t>(info.st_dev),
+                      static_cast<uint64_t>(info.st_ino), static_cast<int64_t>(info.st_size),
+                      static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+                      static_cast<int64_t>(info.st_ctim.tv_sec) * 1000000000 + info.st_ctim.tv_nsec});
+  }
+
+  std::optional<certs::Certificate> leaf;
+  {
+    std::lock_guard lock(importsMutex_);
+    auto cached = imports_.find(storeKey);
+    if (cached != imports_.end() && cached->second.files == stamps &&
+        cached->second.leaf.thumbprint() == status.thumbprint)
+      leaf = cached->second.leaf;
+  }
+  if (!leaf) {
+    auto bundle = pkcs12 ? certs::importPkcs12File(
+                               files[0].second, files.size() > 1
+                                                    ? std::optional<fs::path>(files[1].second)
+                                                    : std::nullopt)
+                         : certs::importPemFiles(files[0].second, files[1].second);
+    if (!bundle) {
+      {
+        std::lock_guard lock(importsMutex_);
+        imports_.erase(storeKey);
+      }
+      const bool mismatch = bundle.message().find("private key matches none") != std::string::npos;
+      return fail(mismatch ? reason::kKeyMismatch : reason::kInvalidSource,
+                  fmt::format("spec.source: {}", bundle.message()));
+    }
+    auto chain = thumbprints(bundle->chain);
+    auto existing = certificates_.get(storeKey);
+    const bool same = existing && existing->has_value() && thumbprints((*existing)->chain) == chain;
+    if (!same) {
+      Status put = certificates_.put(storeKey, *bundle);
+      if (!put.isOk())
+        return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
+      log->info("certificate_imported key={}/{} generation={} thumbprint={} chain_length={} from={}",
+                kKind, storeKey, generation, bundle->leaf().thumbprint(), chain.size(), fileList);
+    }
+    leaf = bundle->leaf();
+    std::lock_guard lock(importsMutex_);
+    imports_.insert_or_assign(storeKey, ImportedSource{stamps, std::move(chain), *leaf});
+  }
+
+  describe(status, *leaf, std::nullopt);
+  const certs::CertificateInfo& info = leaf->info();
+  auto next = std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval);
+  switch (leaf->validityAt(now)) {
+    case certs::Validity::kValid:
+      setCondition("Ready", true, reason::kImported,
+                   fmt::format("certificate {} imported from {}, valid until {}", info.thumbprint,
+                               fileList, formatTime(info.notAfter)));
+      next = std::min(next, std::chrono::ceil<std::chrono::seconds>(info.notAfter - now) +
+                                std::chrono::seconds(1));
+      break;
+    case certs::Validity::kExpired:
+      setCondition("Ready", false, reason::kExpired,
+                   fmt::format("certificate {} imported from {} expired at {}", info.thumbprint,
+                               fileList, formatTime(info.notAfter)));
+      break;
+    case certs::Validity::kNotYetValid:
+      setCondition("Ready", false, reason::kNotYetValid,
+                   fmt::format("certificate {} imported from {} is not valid before {}",
+                               info.thumbprint, fileList, formatTime(info.notBefore)));
+      next = std::min(next, std::chrono::ceil<std::chrono::seconds>(info.notBefore - now));
+      break;
+  }
+  setCondition("Issuing", false, reason::kImported,
+               "imported from spec.source; siteplane does not renew imported certificates");
+  return ReconcileResult::requeueAfter(std::max(next, std::chrono::seconds(1)));
+}
+
+}  // namespace siteplane::reconcile

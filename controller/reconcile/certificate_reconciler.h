@@ -1,0 +1,127 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/api/certificate.h"
+#include "controller/certs/certificate.h"
+#include "controller/certs/certificate_bundle.h"
+#include "controller/certs/certificate_store.h"
+#include "controller/reconcile/certificate_dependencies.h"
+#include "controller/reconcile/generation_filter.h"
+#include "controller/reconcile/issuer_reconciler.h"
+#include "controller/reconcile/reconciler.h"
+#include "controller/store/store.h"
+
+namespace siteplane::reconcile {
+
+// Certificate condition reasons.
+namespace certificate_reason {
+// Ready
+inline constexpr const char* kIssued = "Issued";
+inline constexpr const char* kImported = "Imported";
+inline constexpr const char* kExpired = "Expired";
+inline constexpr const char* kNotYetValid = "NotYetValid";
+inline constexpr const char* kIssuerNotFound = "IssuerNotFound";
+inline constexpr const char* kIssuerNotReady = "IssuerNotReady";
+inline constexpr const char* kInvalidSource = "InvalidSource";
+inline constexpr const char* kKeyMismatch = "KeyMismatch";
+inline constexpr const char* kIssuanceFailed = "IssuanceFailed";
+// Issuing: False once the material matches the spec, True (with why) while a re-issue waits.
+inline constexpr const char* kUpToDate = "UpToDate";
+inline constexpr const char* kDoesNotExist = "DoesNotExist";
+inline constexpr const char* kInvalidMaterial = "InvalidMaterial";
+inline constexpr const char* kSpecChanged = "SpecChanged";
+inline constexpr const char* kIssuerChanged = "IssuerChanged";
+inline constexpr const char* kRenewing = "Renewing";
+inline constexpr const char* kFailed = "Failed";
+}  // namespace certificate_reason
+
+struct CertificateReconcilerOptions {
+  // Relative spec.source paths (objects created through the API rather than a manifest file,
+  // whose decoder resolves them against the file's directory) resolve against this directory.
+  std::filesystem::path manifestsDir;
+  // Wall-clock time: notBefore of issued certificates, validity, renewal, lastTransitionTime.
+  // Tests inject a clock that they advance.
+  store::WallClock now = store::systemNow;
+  // How often the files of an imported Certificate are stat()ed, so that a replaced file (an
+  // editor's rename, a ConfigMap's ..data symlink flip, certbot's renewal) is picked up. A stat
+  // of two or three files is the whole cost while nothing changes.
+  Clock::Duration sourceCheckInterval = std::chrono::seconds(5);
+  // How soon a Certificate that waits for something no watch event announces is looked at again
+  // (an Issuer that cannot sign yet; events usually come first).
+  Clock::Duration blockedRetry = std::chrono::seconds(30);
+};
+
+// Issues, renews and imports Certificates; keys are "Certificate/namespace/name". The chain and
+// private key live in the CertificateStore under "namespace/name" (key 0600, never in status or
+// logs); status describes the stored leaf. The store is written before status, so a reader that
+// trusts status.thumbprint (the compile pass) never sees a thumbprint it cannot load; after a
+// crash between the two, the next reconcile finds material that matches the spec and only
+// writes status.
+//
+// Issued (spec.issuerRef): the material is re-issued when it is missing or unreadable, no longer
+// matches the spec (names, key algorithm/size, isCA, usages, duration), was signed by another
+// issuer than the current one, is expired or not yet valid, or its renewal time has come. A
+// re-issue keeps the private key unless privateKey.rotationPolicy is Always or the key no longer
+// has the algorithm/size the spec asks for. Renewal is a requeueAfter at renewalTime.
+//
+// Imported (spec.source): PEM certificate + key files or a PKCS#12 file, checked (key matches
+// leaf, chain ordered leaf first) and copied into the store when they change; their files are
+// stat()ed every sourceCheckInterval. An expired or not yet valid import is Ready=False.
+class CertificateReconciler final : public Reconciler {
+ public:
+  static constexpr const char* kKind = "Certificate";
+
+  // `store` and `certificates` must outlive the reconciler.
+  CertificateReconciler(store::Store& store, certs::CertificateStore& certificates,
+                        CertificateReconcilerOptions options = {});
+
+  std::string_view kind() const override { return kKind; }
+  ReconcileResult reconcile(const std::string& key) noexcept override;
+  // A Certificate's own spec change queues it; an Issuer change queues its Certificates; a CA
+  // Certificate change queues the Certificates of every Issuer signing with it.
+  void keysFor(const store::WatchEvent& event, std::vector<QueuedKey>& keys) noexcept override;
+
+ private:
+  // What an import last saw of its files, so that an unchanged file is not read again.
+  struct FileStamp {
+    std::string path;
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    int64_t size = 0;
+    int64_t modifiedNanos = 0;
+    int64_t changedNanos = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  struct ImportedSource {
+    std::vector<FileStamp> files;
+    std::vector<std::string> chainThumbprints;
+    certs::Certificate leaf;
+  };
+
+  ReconcileResult run(const std::string& key);
+  ReconcileResult issue(api::Certificate& certificate, const std::string& storeKey,
+                        std::chrono::system_clock::time_point now);
+  ReconcileResult import(api::Certificate& certificate, const std::string& storeKey,
+                         std::chrono::system_clock::time_point now);
+  std::filesystem::path resolve(const std::string& path) const;
+
+  store::Store& store_;
+  certs::CertificateStore& certificates_;
+  const CertificateReconcilerOptions options_;
+  CertificateDependencies dependencies_;
+  GenerationFilter generations_;
+
+  std::mutex importsMutex_;  // guards imports_
+  std::unordered_map<std::string, ImportedSource> imports_;  // by "namespace/name"
+};
+
+}  // namespace siteplane::reconcile
