@@ -291,7 +291,10 @@ void CertificateReconciler::keysFor(const store::WatchEvent& event,
           if (name != event.key.name) keys.push_back({certificateKey(name), {}});
         }
       }
-    } else if (event.key.kind == IssuerReconciler::kKind) {
+    } else if (event.key.kind == IssuerReconciler::kKind && generations_.changed(event)) {
+      // Only a new, deleted or re-specified Issuer matters here: Certificates resolve what their
+      // Issuer can sign with themselves (resolveSigner) rather than trusting its status, so the
+      // Issuer's own status writes would only cost every Certificate of it a reconcile.
       for (const auto& name : dependencies_.certificatesOfIssuer(ns, event.key.name))
         keys.push_back({certificateKey(name), {}});
     }

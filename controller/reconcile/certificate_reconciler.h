@@ -86,8 +86,9 @@ class CertificateReconciler final : public Reconciler {
 
   std::string_view kind() const override { return kKind; }
   ReconcileResult reconcile(const std::string& key) noexcept override;
-  // A Certificate's own spec change queues it; an Issuer change queues its Certificates; a CA
-  // Certificate change queues the Certificates of every Issuer signing with it.
+  // A Certificate's own spec change queues it; an Issuer's creation, deletion or spec change
+  // queues its Certificates; any change of a CA Certificate (a re-issue shows only in status)
+  // queues the Certificates of every Issuer signing with it.
   void keysFor(const store::WatchEvent& event, std::vector<QueuedKey>& keys) noexcept override;
 
  private:
