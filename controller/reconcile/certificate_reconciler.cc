@@ -1,16 +1,14 @@
 #include "controller/reconcile/certificate_reconciler.h"
 
-#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <exception>
-#include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/logging.h"
 #include "controller/api/object_codec.h"
@@ -54,9 +52,7 @@ int wantedKeyBits(const api::PrivateKeySpec& spec) {
 }
 
 bool keyFitsSpec(const certs::PrivateKey& key, const api::PrivateKeySpec& spec) {
-  if (key.algorithm() != keyAlgorithm(spec.algorithm)) return false;
-  int bits = wantedKeyBits(spec);
-  return bits == 0 || key.bits() == bits;
+  return key.matchesSpec(keyAlgorithm(spec.algorithm), wantedKeyBits(spec));
 }
 
 std::string describeKey(certs::KeyAlgorithm algorithm, int bits) {
@@ -82,41 +78,6 @@ Result<certs::CertificateTemplate> templateFor(const api::CertificateSpec& spec)
   return request;
 }
 
-std::string lowerCase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-std::set<std::string> dnsNameSet(const std::vector<std::string>& names) {
-  std::set<std::string> out;
-  for (const auto& name : names) out.insert(lowerCase(name));
-  return out;
-}
-
-// IP literals compared by value: "::1" and "0:0::1" are one address.
-std::set<std::string> ipSet(const std::vector<std::string>& addresses) {
-  std::set<std::string> out;
-  for (const auto& address : addresses) {
-    unsigned char buffer[16];
-    char text[INET6_ADDRSTRLEN];
-    if (inet_pton(AF_INET, address.c_str(), buffer) == 1 &&
-        inet_ntop(AF_INET, buffer, text, sizeof text)) {
-      out.insert(text);
-    } else if (inet_pton(AF_INET6, address.c_str(), buffer) == 1 &&
-               inet_ntop(AF_INET6, buffer, text, sizeof text)) {
-      out.insert(text);
-    } else {
-      out.insert(address);
-    }
-  }
-  return out;
-}
-
-std::string joined(const std::set<std::string>& values) {
-  return values.empty() ? std::string("none") : fmt::format("{}", fmt::join(values, ","));
-}
-
 // Why a piece of stored material no longer is what is wanted: the Issuing condition's reason
 // and message.
 struct Staleness {
@@ -138,40 +99,10 @@ std::optional<Staleness> specMismatch(const certs::CertificateBundle& bundle,
                                  describeKey(bundle.key.algorithm(), bundle.key.bits()),
                                  describeKey(keyAlgorithm(spec.privateKey.algorithm),
                                              wantedKeyBits(spec.privateKey)))};
-  auto haveNames = dnsNameSet(info.dnsNames);
-  auto wantNames = dnsNameSet(certs::effectiveDnsNames(request));
-  if (haveNames != wantNames)
-    return Staleness{reason::kSpecChanged,
-                     fmt::format("the certificate's DNS names are {}, the spec asks for {}",
-                                 joined(haveNames), joined(wantNames))};
-  auto haveIps = ipSet(info.ipAddresses);
-  auto wantIps = ipSet(certs::effectiveIpAddresses(request));
-  if (haveIps != wantIps)
-    return Staleness{reason::kSpecChanged,
-                     fmt::format("the certificate's IP addresses are {}, the spec asks for {}",
-                                 joined(haveIps), joined(wantIps))};
-  if (info.commonName != request.commonName)
-    return Staleness{reason::kSpecChanged,
-                     fmt::format("the certificate's common name is \"{}\", the spec asks for \"{}\"",
-                                 info.commonName, request.commonName)};
-  if (info.isCA != request.isCA)
-    return Staleness{reason::kSpecChanged,
-                     fmt::format("the certificate {} a CA, spec.isCA is {}",
-                                 info.isCA ? "is" : "is not", request.isCA)};
-
-  // keyUsage bits and extendedKeyUsage purposes as issuance writes them.
-  std::set<std::string> wantKeyUsages, wantExtended;
-  for (certs::Usage usage : certs::effectiveUsages(request)) {
-    bool extended = usage == certs::Usage::kServerAuth || usage == certs::Usage::kClientAuth;
-    (extended ? wantExtended : wantKeyUsages).insert(std::string(certs::usageName(usage)));
-  }
-  std::set<std::string> haveKeyUsages(info.keyUsages.begin(), info.keyUsages.end());
-  std::set<std::string> haveExtended(info.extendedKeyUsages.begin(), info.extendedKeyUsages.end());
-  if (haveKeyUsages != wantKeyUsages || haveExtended != wantExtended)
-    return Staleness{reason::kSpecChanged,
-                     fmt::format("the certificate's usages are {} + {}, the spec asks for {} + {}",
-                                 joined(haveKeyUsages), joined(haveExtended),
-                                 joined(wantKeyUsages), joined(wantExtended))};
+  std::vector<std::string> differences =
+      certs::differencesFrom(request, bundle.key.algorithm(), info);
+  if (!differences.empty())
+    return Staleness{reason::kSpecChanged, fmt::format("{}", fmt::join(differences, "; "))};
 
   auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(info.notAfter - info.notBefore);
   if (lifetime != spec.duration) {
