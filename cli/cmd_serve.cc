@@ -14,7 +14,9 @@
 #include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
 #include "controller/compile/compile_reconciler.h"
+#include "controller/reconcile/certificate_reconciler.h"
 #include "controller/reconcile/controller_manager.h"
+#include "controller/reconcile/issuer_reconciler.h"
 #include "controller/source/manifest_source.h"
 #include "controller/store/store.h"
 #include "dataplane/loop/data_plane.h"
@@ -48,6 +50,14 @@ struct ControllerContext {
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
 bool addReconcilers(const ControllerContext& context) {
+  reconcile::CertificateReconcilerOptions certificateOptions;
+  certificateOptions.manifestsDir = context.manifestsDir;
+  if (!context.manager.add(std::make_unique<reconcile::CertificateReconciler>(
+          context.store, context.certificates, certificateOptions)))
+    return false;
+  if (!context.manager.add(
+          std::make_unique<reconcile::IssuerReconciler>(context.store, context.certificates)))
+    return false;
   compile::CompileOptions compileOptions;
   compileOptions.manifestsDir = context.manifestsDir;
   loop::DataPlane* dataPlane = &context.dataPlane;
