@@ -22,6 +22,11 @@ void setExitCode(int code);
 void registerVersionCommand(CLI::App& app);
 void registerValidateCommand(CLI::App& app);
 void registerServeCommand(CLI::App& app);
+void registerApplyCommand(CLI::App& app);
+void registerGetCommand(CLI::App& app);
+void registerDescribeCommand(CLI::App& app);
+void registerDeleteCommand(CLI::App& app);
+void registerCertCommand(CLI::App& app);
 
 // Prints a manifest load: every error to stderr (returns kExitFailure), or one summary line per
 // object to stdout (returns kExitOk). Shared by validate and serve.

@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
   registerVersionCommand(app);
   registerValidateCommand(app);
   registerServeCommand(app);
+  registerApplyCommand(app);
+  registerGetCommand(app);
+  registerDescribeCommand(app);
+  registerDeleteCommand(app);
+  registerCertCommand(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,39 @@
+#pragma once
+
+// Options and helpers shared by the commands that talk to the API server (apply, get, describe,
+// delete, diff, wait, ...).
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/client/api_client.h"
+#include "common/status.h"
+
+namespace siteplane::cli {
+
+struct ApiOptions {
+  std::string kubeconfig;  // --kubeconfig
+  std::string state;       // --state: use <state>/kubeconfig
+  std::string nameSpace;   // -n; empty = the kubeconfig context's namespace
+  double timeoutSeconds = 30;
+};
+
+// Adds --kubeconfig, --state, --request-timeout and (when `withNamespace`) -n/--namespace.
+void addApiOptions(CLI::App& command, ApiOptions& options, bool withNamespace = true);
+
+// Loads the kubeconfig (search order in cli/client/kubeconfig.h) and makes a client.
+Result<std::unique_ptr<ApiClient>> connectApi(const ApiOptions& options);
+
+// -n if given, else the kubeconfig context's namespace.
+std::string effectiveNamespace(const ApiOptions& options, const ApiClient& client);
+
+// Prints "error: <message>" on stderr and returns kExitFailure.
+int failWith(const std::string& message);
+
+// "binding.siteplane.io/contoso-https", the way kubectl names an object in its output.
+std::string objectRef(const ResourceType& type, const std::string& name);
+
+}  // namespace siteplane::cli
