@@ -27,6 +27,8 @@ void registerGetCommand(CLI::App& app);
 void registerDescribeCommand(CLI::App& app);
 void registerDeleteCommand(CLI::App& app);
 void registerCertCommand(CLI::App& app);
+void registerDiffCommand(CLI::App& app);
+void registerWaitCommand(CLI::App& app);
 
 // Prints a manifest load: every error to stderr (returns kExitFailure), or one summary line per
 // object to stdout (returns kExitOk). Shared by validate and serve.

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   registerDescribeCommand(app);
   registerDeleteCommand(app);
   registerCertCommand(app);
+  registerDiffCommand(app);
+  registerWaitCommand(app);
 
   try {
     app.parse(argc, argv);
