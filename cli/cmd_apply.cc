@@ -83,7 +83,7 @@ int apply(const ApplyOptions& options) {
     pruneSource = fs::weakly_canonical(options.files.front(), error).string();
     if (error) pruneSource = fs::absolute(options.files.front()).string();
   }
-  auto objects = readManifestObjects(options.files);
+  auto objects = readManifestObjects(options.files, options.api.nameSpace);
   if (!objects) return kExitFailure;
   auto client = connectApi(options.api);
   if (!client) return failWith(client.message());
@@ -94,8 +94,8 @@ int apply(const ApplyOptions& options) {
   std::set<std::tuple<std::string, std::string, std::string>> declared;
   for (auto& object : *objects) {
     if (!options.api.nameSpace.empty() && object.nameSpace != options.api.nameSpace) {
-      // The manifest's namespace is the one applied; -n only fills in where it is absent, which
-      // the decoder has already defaulted, so a mismatch is the user's mistake to see.
+      // -n fills in a namespace the manifest leaves out; one the manifest names wins, and a
+      // mismatch is the user's mistake to see, as kubectl treats it.
       std::cerr << "error: " << object.file << ": " << object.type.kind << " \"" << object.name
                 << "\" is in namespace \"" << object.nameSpace << "\", not \""
                 << options.api.nameSpace << "\"\n";

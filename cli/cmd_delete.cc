@@ -29,7 +29,7 @@ int remove(const DeleteOptions& options) {
       std::cerr << "error: give either KIND NAME... or -f, not both\n";
       return kExitUsage;
     }
-    auto objects = readManifestObjects(options.files);
+    auto objects = readManifestObjects(options.files, options.api.nameSpace);
     if (!objects) return kExitFailure;
     for (const auto& object : *objects) {
       targets.push_back({object.type, object.nameSpace, object.name});

@@ -62,7 +62,7 @@ int runDiff(const fs::path& live, const fs::path& merged) {
 }
 
 int diff(const DiffOptions& options) {
-  auto objects = readManifestObjects(options.files);
+  auto objects = readManifestObjects(options.files, options.api.nameSpace);
   if (!objects) return kExitDiffError;
   auto client = connectApi(options.api);
   if (!client) {

@@ -35,7 +35,7 @@ json applyBody(const api::Object& object) {
 }  // namespace
 
 std::optional<std::vector<ManifestObject>> readManifestObjects(
-    const std::vector<std::string>& inputs) {
+    const std::vector<std::string>& inputs, const std::string& defaultNamespace) {
   std::vector<manifest::FileLoadResult> files;
   std::vector<api::Diagnostic> errors;
   std::vector<fs::path> paths;
@@ -73,8 +73,14 @@ std::optional<std::vector<ManifestObject>> readManifestObjects(
                   << " is not served by the API\n";
         return std::nullopt;
       }
-      objects.push_back(
-          {*type, meta.namespaceName, meta.name, applyBody(loaded.object), loaded.file});
+      ManifestObject object{*type, meta.namespaceName, meta.name, applyBody(loaded.object),
+                            loaded.file};
+      bool namespaceGiven = loaded.positions && loaded.positions->count("/metadata/namespace") != 0;
+      if (!namespaceGiven && !defaultNamespace.empty()) {
+        object.nameSpace = defaultNamespace;
+        object.body["metadata"]["namespace"] = defaultNamespace;
+      }
+      objects.push_back(std::move(object));
     }
   }
   if (objects.empty()) {

@@ -24,8 +24,10 @@ struct ManifestObject {
   std::string file;
 };
 
-// Reads every input. On any error prints each one to stderr and returns nullopt.
+// Reads every input. On any error prints each one to stderr and returns nullopt. An object whose
+// manifest names no namespace goes to `defaultNamespace` when that is non-empty (-n), else to
+// "default".
 std::optional<std::vector<ManifestObject>> readManifestObjects(
-    const std::vector<std::string>& inputs);
+    const std::vector<std::string>& inputs, const std::string& defaultNamespace = "");
 
 }  // namespace siteplane::cli
