@@ -39,6 +39,16 @@ int failWith(const std::string& message) {
   return kExitFailure;
 }
 
+nlohmann::json withoutBookkeeping(nlohmann::json object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+    return object;
+  }
+  for (const char* field : {"managedFields", "resourceVersion", "generation"}) {
+    object["metadata"].erase(field);
+  }
+  return object;
+}
+
 std::string objectRef(const ResourceType& type, const std::string& name) {
   std::string kind = type.kind;
   for (auto& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

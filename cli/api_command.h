@@ -33,6 +33,11 @@ std::string effectiveNamespace(const ApiOptions& options, const ApiClient& clien
 // Prints "error: <message>" on stderr and returns kExitFailure.
 int failWith(const std::string& message);
 
+// The object without what the server rewrites on writes that change nothing a user declared
+// (managedFields with their timestamps, resourceVersion, generation): what apply's "unchanged" and
+// diff compare.
+nlohmann::json withoutBookkeeping(nlohmann::json object);
+
 // "binding.siteplane.io/contoso-https", the way kubectl names an object in its output.
 std::string objectRef(const ResourceType& type, const std::string& name);
 

@@ -124,9 +124,10 @@ int apply(const ApplyOptions& options) {
     }
     std::string verb = "created";
     if (before) {
-      std::string oldVersion = (*before)["metadata"].value("resourceVersion", "");
-      std::string newVersion = (*after)["metadata"].value("resourceVersion", "");
-      verb = oldVersion == newVersion ? "unchanged" : "configured";
+      // Compared without bookkeeping: the server may store a no-op apply with a fresh
+      // managedFields timestamp, which is not a change the user made.
+      verb = withoutBookkeeping(*before) == withoutBookkeeping(*after) ? "unchanged"
+                                                                        : "configured";
     }
     std::cout << objectRef(object.type, object.name) << " " << verb << dryRunSuffix << "\n";
   }

@@ -26,16 +26,6 @@ struct DiffOptions {
   std::vector<std::string> files;
 };
 
-// What a user compares: fields the server rewrites on every write would show as noise.
-json comparable(json object) {
-  if (object.is_null()) return object;
-  json& metadata = object["metadata"];
-  for (const char* field : {"managedFields", "resourceVersion", "generation"}) {
-    metadata.erase(field);
-  }
-  return object;
-}
-
 // A temporary directory removed on scope exit.
 struct ScratchDir {
   fs::path path;
@@ -95,9 +85,9 @@ int diff(const DiffOptions& options) {
     std::string fileName = "siteplane.io.v1alpha1." + object.type.kind + "." + object.nameSpace +
                            "." + object.name;
     if (live) {
-      std::ofstream(scratch.path / "live" / fileName) << manifest::emitYaml(comparable(*live));
+      std::ofstream(scratch.path / "live" / fileName) << manifest::emitYaml(withoutBookkeeping(*live));
     }
-    std::ofstream(scratch.path / "merged" / fileName) << manifest::emitYaml(comparable(*merged));
+    std::ofstream(scratch.path / "merged" / fileName) << manifest::emitYaml(withoutBookkeeping(*merged));
   }
   std::cout.flush();
   int code = runDiff(scratch.path / "live", scratch.path / "merged");
