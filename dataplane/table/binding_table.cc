@@ -54,24 +54,28 @@ Status BindingTable::Builder::add(Entry entry) {
     return Status::error("binding " + entry.route.binding + ": http cannot carry a TLS context");
   if (!entry.route.site) return Status::error("binding " + entry.route.binding + ": no site");
   entry.route.hostName = lowerCase(withoutTrailingDot(entry.route.hostName));
-  for (const auto& existing : entries_) {
-    if (!(existing.listener == entry.listener)) continue;
-    if (existing.protocol != entry.protocol)
+  auto [claim, isNewListener] = claims_.try_emplace(entry.listener, Claim{entry.protocol, {}});
+  if (!isNewListener) {
+    const Claim& existing = claim->second;
+    if (existing.protocol != entry.protocol) {
+      const auto& holder = entries_[existing.hosts.begin()->second];
       return Status::error("binding " + entry.route.binding + ": " + describe(entry.listener) +
                            " is already " + toString(existing.protocol) + " (binding " +
-                           existing.route.binding + ")");
-    if (existing.route.hostName == entry.route.hostName)
+                           holder.route.binding + ")");
+    }
+    if (auto taken = existing.hosts.find(entry.route.hostName); taken != existing.hosts.end())
       return Status::error("binding " + entry.route.binding + ": host '" + entry.route.hostName +
                            "' on " + describe(entry.listener) + " is already bound by " +
-                           existing.route.binding);
+                           entries_[taken->second].route.binding);
   }
+  claim->second.hosts.emplace(entry.route.hostName, entries_.size());
   entries_.push_back(std::move(entry));
   return Status::ok();
 }
 
 std::shared_ptr<const BindingTable> BindingTable::Builder::build() && {
-  // Linear duplicate checks in add() are a controller-side cost; index here so that the data
-  // plane's per-request lookups are hash lookups regardless of the number of bindings.
+  // Index here so that the data plane's per-request lookups are hash lookups regardless of the
+  // number of bindings.
   std::shared_ptr<BindingTable> table(new BindingTable());
   table->generation_ = generation_;
   table->bindingCount_ = entries_.size();
