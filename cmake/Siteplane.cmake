@@ -13,7 +13,7 @@ endfunction()
 # siteplane_test(NAME DEPS...)
 # One Catch2 executable from the *.cc files of the calling test folder; every TEST_CASE becomes a
 # ctest test. Tests find checked-in data under SITEPLANE_SOURCE_DIR and built binaries under
-# SITEPLANE_BINARY_DIR.
+# SITEPLANE_BINARY_DIR (compile-time paths; testing::sourceDir()/binaryDir() return them).
 function(siteplane_test name)
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
   add_executable(${name} ${sources})
@@ -21,6 +21,5 @@ function(siteplane_test name)
   target_compile_definitions(${name} PRIVATE
     SITEPLANE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     SITEPLANE_BINARY_DIR="${PROJECT_BINARY_DIR}")
-  catch_discover_tests(${name} DISCOVERY_MODE PRE_TEST
-    PROPERTIES ENVIRONMENT "SITEPLANE_SOURCE_DIR=${PROJECT_SOURCE_DIR};SITEPLANE_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  catch_discover_tests(${name} DISCOVERY_MODE PRE_TEST)
 endfunction()

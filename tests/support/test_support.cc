@@ -22,14 +22,16 @@ namespace siteplane::testing {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// The environment can point a test at another tree (e.g. a copied build); by default the paths
+// CMake compiled in.
 fs::path sourceDir() {
   const char* dir = std::getenv("SITEPLANE_SOURCE_DIR");
-  return dir ? fs::path(dir) : fs::current_path();
+  return dir ? fs::path(dir) : fs::path(SITEPLANE_SOURCE_DIR);
 }
 
 fs::path binaryDir() {
   const char* dir = std::getenv("SITEPLANE_BINARY_DIR");
-  return dir ? fs::path(dir) : fs::current_path();
+  return dir ? fs::path(dir) : fs::path(SITEPLANE_BINARY_DIR);
 }
 
 TempDir::TempDir() {
