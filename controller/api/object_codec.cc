@@ -95,6 +95,14 @@ ObjectMeta decodeMetadata(ObjectReader& metadata) {
   out.resourceVersion = metadata.string("resourceVersion").value_or("");
   out.uid = metadata.string("uid").value_or("");
   out.creationTimestamp = readTime(metadata, "creationTimestamp");
+  // Kubernetes ObjectMeta the API server maintains (server-side apply's field ownership) or that
+  // clients round-trip from a GET. They are the API server's business: accepted here so that a
+  // stored object decodes, and not part of the typed model.
+  for (std::string_view serverManaged :
+       {"managedFields", "finalizers", "ownerReferences", "deletionTimestamp",
+        "deletionGracePeriodSeconds", "generateName", "selfLink"}) {
+    (void)metadata.has(serverManaged);
+  }
   return out;
 }
 

@@ -391,3 +391,23 @@ TEST_CASE("validate reports rule violations of objects built in code", "[control
 }
 
 }  // namespace siteplane::api
+
+namespace siteplane::api {
+
+// Objects written through the API come back from the store with server-side apply's
+// managedFields and other server-maintained metadata; the controller must still decode them.
+TEST_CASE("decodeObject accepts the metadata the API server maintains", "[controller][api]") {
+  auto document = withSpec("Binding", kHttpsBinding, "web-https");
+  document["metadata"]["managedFields"] = nlohmann::json::array(
+      {{{"manager", "kubectl"}, {"operation", "Apply"}, {"fieldsType", "FieldsV1"},
+        {"fieldsV1", {{"f:spec", {{"f:port", nlohmann::json::object()}}}}}}});
+  document["metadata"]["finalizers"] = nlohmann::json::array({"siteplane.io/cleanup"});
+  REQUIRE(errorsOf(document).empty());
+
+  document["metadata"]["managedField"] = nlohmann::json::array();
+  CHECK(errorsOf(document) == std::vector<std::string>{
+                                  "Binding \"web-https\" metadata.managedField: unknown field; did "
+                                  "you mean \"managedFields\"?"});
+}
+
+}  // namespace siteplane::api
