@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -437,6 +438,11 @@ Result<nlohmann::json> parseBody(const ApiRequest& request) {
   return Result<nlohmann::json>::error("unsupported:" + type);
 }
 
+// The object a create or update sends: a JSON object whose apiVersion and kind, when given, are
+// those of the URL's resource (filled in when left out). Returns the error to answer otherwise.
+std::optional<ApiError> readObjectBody(const ApiRequest& request, const ResourceType& type,
+                                       nlohmann::json& object);
+
 ApiError bodyError(const std::string& message) {
   if (message.rfind("unsupported:", 0) == 0) {
     return ApiError::unsupportedMediaType(
@@ -444,6 +450,25 @@ ApiError bodyError(const std::string& message) {
         ") - accepted media types include: application/json, application/yaml");
   }
   return ApiError::badRequest(message);
+}
+
+std::optional<ApiError> readObjectBody(const ApiRequest& request, const ResourceType& type,
+                                       nlohmann::json& object) {
+  auto body = parseBody(request);
+  if (!body) return bodyError(body.message());
+  object = std::move(body).value();
+  if (!object.is_object()) {
+    return ApiError::badRequest("the body must be a JSON object, got " +
+                                std::string(object.type_name()));
+  }
+  if (!object.contains("apiVersion")) object["apiVersion"] = type.apiVersion();
+  if (!object.contains("kind")) object["kind"] = type.kind;
+  if (object["apiVersion"] != type.apiVersion() || object["kind"] != type.kind) {
+    return ApiError::badRequest("the object is " + object["apiVersion"].dump() + " " +
+                                object["kind"].dump() + " but the URL is for " +
+                                type.apiVersion() + " " + type.kind);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -763,21 +788,9 @@ ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& ta
 }
 
 ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
-  auto body = parseBody(request);
-  if (!body) return reply(bodyError(body.message()));
-  nlohmann::json object = std::move(body).value();
-  if (!object.is_object()) {
-    return reply(ApiError::badRequest("the body must be a JSON object, got " +
-                                      std::string(object.type_name())));
-  }
+  nlohmann::json object;
+  if (auto error = readObjectBody(request, *target.type, object)) return reply(*error);
   const ResourceType& type = *target.type;
-  if (!object.contains("apiVersion")) object["apiVersion"] = type.apiVersion();
-  if (!object.contains("kind")) object["kind"] = type.kind;
-  if (object["apiVersion"] != type.apiVersion() || object["kind"] != type.kind) {
-    return reply(ApiError::badRequest(
-        "the object is " + object["apiVersion"].dump() + " " + object["kind"].dump() +
-        " but the URL is for " + type.apiVersion() + " " + type.kind));
-  }
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
     object["metadata"] = nlohmann::json::object();
   }
@@ -813,21 +826,9 @@ ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
 }
 
 ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
-  auto body = parseBody(request);
-  if (!body) return reply(bodyError(body.message()));
-  nlohmann::json object = std::move(body).value();
-  if (!object.is_object()) {
-    return reply(ApiError::badRequest("the body must be a JSON object, got " +
-                                      std::string(object.type_name())));
-  }
+  nlohmann::json object;
+  if (auto error = readObjectBody(request, *target.type, object)) return reply(*error);
   const ResourceType& type = *target.type;
-  if (!object.contains("apiVersion")) object["apiVersion"] = type.apiVersion();
-  if (!object.contains("kind")) object["kind"] = type.kind;
-  if (object["apiVersion"] != type.apiVersion() || object["kind"] != type.kind) {
-    return reply(ApiError::badRequest(
-        "the object is " + object["apiVersion"].dump() + " " + object["kind"].dump() +
-        " but the URL is for " + type.apiVersion() + " " + type.kind));
-  }
   std::string name = metaString(object, "name");
   if (name != target.name) {
     return reply(ApiError::badRequest("the name of the object (" + name +
