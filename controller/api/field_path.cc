@@ -13,7 +13,8 @@ bool isIdentifier(std::string_view text) {
   return true;
 }
 
-// RFC 6901: "~" and "/" inside a reference token are escaped.
+}  // namespace
+
 std::string escapePointerToken(std::string_view token) {
   std::string out;
   for (char c : token) {
@@ -27,8 +28,6 @@ std::string escapePointerToken(std::string_view token) {
   }
   return out;
 }
-
-}  // namespace
 
 FieldPath::FieldPath(std::string_view dotted) {
   while (!dotted.empty()) {

@@ -39,4 +39,8 @@ class FieldPath {
   std::vector<std::variant<Field, size_t>> segments_;
 };
 
+// RFC 6901: "~" and "/" inside a JSON Pointer reference token are escaped ("~0", "~1"). Position
+// maps are keyed by these pointers, so the manifest reader and FieldPath must escape alike.
+std::string escapePointerToken(std::string_view token);
+
 }  // namespace siteplane::api

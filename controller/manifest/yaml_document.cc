@@ -1,5 +1,7 @@
 #include "controller/manifest/yaml_document.h"
 
+#include "controller/api/field_path.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -76,20 +78,6 @@ api::Position positionOfOffset(std::string_view text, size_t offset) {
     }
   }
   return position;
-}
-
-std::string escapePointerToken(const std::string& token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 bool isDigits(std::string_view text, bool hex = false) {
@@ -263,7 +251,7 @@ class Converter {
             continue;
           }
           std::string name = key.Scalar();
-          std::string childPointer = pointer + "/" + escapePointerToken(name);
+          std::string childPointer = pointer + "/" + api::escapePointerToken(name);
           if (out.contains(name)) {
             auto first = positions_->find(childPointer);
             std::string where = first != positions_->end()
