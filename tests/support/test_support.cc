@@ -5,12 +5,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -199,17 +201,79 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
 }
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+namespace {
+
+// The kernel hands out ephemeral ports (port 0, outgoing connections) from
+// ip_local_port_range; ports from below that range are never given to anyone implicitly.
+std::pair<int, int> testPortRange() {
+  int low = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int ephemeralLow = 0;
+  int ephemeralHigh = 0;
+  if (range >> ephemeralLow >> ephemeralHigh && ephemeralLow > 12000) low = ephemeralLow;
+  return {low - 10000, low};
+}
+
+bool bindable(int port, uint32_t address) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in socketAddress{};
+  socketAddress.sin_family = AF_INET;
+  socketAddress.sin_addr.s_addr = htonl(address);
+  socketAddress.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&socketAddress), sizeof socketAddress) == 0;
   close(fd);
-  return ntohs(address.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+// Why not bind port 0 and release it: until the server under test binds the port, the kernel may
+// hand the same ephemeral port to any other process's connect() or bind(0), and parallel ctest
+// runs did collide that way. So ports come from just below the ephemeral range, and every test
+// process on the machine hands them out through one flock-protected ledger, which remembers each
+// port for ten minutes so two tests never get the same one.
+int freePort() {
+  static constexpr int64_t kReservedSeconds = 600;
+  auto [low, high] = testPortRange();
+  fs::path ledgerPath = fs::temp_directory_path() / "siteplane-test-ports";
+  int ledger = open(ledgerPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (ledger < 0) throw std::runtime_error("cannot open " + ledgerPath.string());
+  if (flock(ledger, LOCK_EX) != 0) {
+    close(ledger);
+    throw std::runtime_error("cannot lock " + ledgerPath.string());
+  }
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::map<int, int64_t> reserved;  // port -> when it was handed out
+  {
+    std::ifstream in(ledgerPath);
+    int port = 0;
+    int64_t when = 0;
+    while (in >> port >> when)
+      if (now - when < kReservedSeconds) reserved[port] = when;
+  }
+  std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  int span = high - low;
+  int start = static_cast<int>(random() % static_cast<unsigned>(span));
+  int chosen = 0;
+  for (int i = 0; i < span && chosen == 0; ++i) {
+    int port = low + (start + i) % span;
+    if (reserved.count(port)) continue;
+    if (bindable(port, INADDR_ANY) && bindable(port, INADDR_LOOPBACK)) chosen = port;
+  }
+  if (chosen != 0) {
+    reserved[chosen] = now;
+    std::string text;
+    for (const auto& [port, when] : reserved)
+      text += std::to_string(port) + " " + std::to_string(when) + "\n";
+    if (ftruncate(ledger, 0) != 0 || pwrite(ledger, text.data(), text.size(), 0) < 0) chosen = 0;
+  }
+  flock(ledger, LOCK_UN);
+  close(ledger);
+  if (chosen == 0) throw std::runtime_error("no free test port in the ledger's range");
+  return chosen;
 }
 
 TestCertificate makeCertificate(const fs::path& dir, const std::string& name,

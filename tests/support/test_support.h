@@ -74,7 +74,8 @@ class Process {
 bool waitUntil(const std::function<bool()>& condition,
                std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
+// A TCP port that is free on 127.0.0.1 and 0.0.0.0 and that no other test process of this
+// machine gets for the next ten minutes (outside the kernel's ephemeral range; see the .cc).
 int freePort();
 
 // Generates with the openssl CLI an ECDSA P-256 key and a certificate for `dnsNames` signed by the
