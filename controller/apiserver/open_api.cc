@@ -408,7 +408,11 @@ std::string OpenApi::definitionName(const ResourceType& type, const std::string&
 
 OpenApi::OpenApi(const ResourceRegistry& registry) {
   index_ = {{"paths", nlohmann::json::object()}};
-  for (const auto& group : registry.groups()) {
+  // The core group ("", served under /api) first: kubectl validates a core kind (an Event)
+  // against the api/v1 document and, finding none, takes the kind for a CRD it cannot look up.
+  std::vector<std::string> groups = {""};
+  for (const auto& group : registry.groups()) groups.push_back(group);
+  for (const auto& group : groups) {
     for (const auto& version : registry.versions(group)) {
       nlohmann::json schemas = metaDefinitions();
       nlohmann::json paths = nlohmann::json::object();
@@ -429,7 +433,7 @@ OpenApi::OpenApi(const ResourceRegistry& registry) {
             {"securitySchemes",
              {{"BearerToken",
                {{"type", "apiKey"}, {"name", "authorization"}, {"in", "header"}}}}}}}};
-      std::string key = "apis/" + group + "/" + version;
+      std::string key = group.empty() ? "api/" + version : "apis/" + group + "/" + version;
       // The hash lets clients cache the document; it changes only when the document does.
       char hash[32];
       std::snprintf(hash, sizeof hash, "%016zX", std::hash<std::string>{}(document.dump()));

@@ -120,6 +120,66 @@ Result<ResourceRegistry> ResourceRegistry::fromCrds(const std::vector<nlohmann::
   return registry;
 }
 
+namespace {
+
+// core/v1 Event as Kubernetes publishes it, so that kubectl validates, creates and explains
+// Events (a controller's or an operator's) like any other object.
+nlohmann::json coreEventSchema() {
+  auto text = [](const char* description) {
+    return nlohmann::json{{"type", "string"}, {"description", description}};
+  };
+  auto time = [](const char* description) {
+    return nlohmann::json{{"type", "string"}, {"format", "date-time"}, {"description", description}};
+  };
+  nlohmann::json reference = {
+      {"type", "object"},
+      {"description", "A reference to an object."},
+      {"properties",
+       {{"apiVersion", text("API version of the referent.")},
+        {"fieldPath", text("The field of the referent the event is about, if any.")},
+        {"kind", text("Kind of the referent.")},
+        {"name", text("Name of the referent.")},
+        {"namespace", text("Namespace of the referent.")},
+        {"resourceVersion", text("The referent's resourceVersion the event is about.")},
+        {"uid", text("UID of the referent.")}}},
+      {"x-kubernetes-map-type", "atomic"}};
+  return {
+      {"type", "object"},
+      {"description",
+       "Event is a report of an event somewhere in the cluster: here, about a siteplane object "
+       "or a manifest file."},
+      {"required", {"metadata", "involvedObject"}},
+      {"properties",
+       {{"action", text("What action was taken or failed regarding the involved object.")},
+        {"count", {{"type", "integer"}, {"format", "int32"},
+                   {"description", "The number of times this event has occurred."}}},
+        {"eventTime", {{"type", "string"}, {"format", "date-time"},
+                       {"description", "When this event was first observed (MicroTime)."}}},
+        {"firstTimestamp", time("When this event was first recorded.")},
+        {"involvedObject", reference},
+        {"lastTimestamp", time("When this event was most recently recorded.")},
+        {"message", text("A human-readable description of the status of this operation.")},
+        {"reason", text("Short, machine understandable reason for the transition, CamelCase.")},
+        {"related", reference},
+        {"reportingComponent", text("Name of the controller that emitted this event.")},
+        {"reportingInstance", text("ID of the controller instance.")},
+        {"series",
+         {{"type", "object"},
+          {"description", "Data about the series this event represents, if any."},
+          {"properties",
+           {{"count", {{"type", "integer"}, {"format", "int32"}}},
+            {"lastObservedTime", {{"type", "string"}, {"format", "date-time"}}}}}}},
+        {"source",
+         {{"type", "object"},
+          {"description", "The component reporting this event."},
+          {"properties",
+           {{"component", text("Component from which the event is generated.")},
+            {"host", text("Node name on which the event is generated.")}}}}},
+        {"type", text("Type of this event (Normal, Warning).")}}}};
+}
+
+}  // namespace
+
 ResourceType ResourceRegistry::coreEventType() {
   ResourceType type;
   type.group = "";
@@ -146,6 +206,7 @@ ResourceType ResourceRegistry::coreEventType() {
       {"Kind", "string", ".involvedObject.kind", 1},
       {"Count", "integer", ".count", 1},
   };
+  type.schema = coreEventSchema();
   for (const auto& column : kColumns) {
     PrinterColumn printer;
     printer.name = column.name;

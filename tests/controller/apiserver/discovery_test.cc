@@ -141,3 +141,23 @@ TEST_CASE("OpenAPI v3 documents carry the CRD schemas, meta definitions and fiel
   CHECK(fieldValidation);
   CHECK(h.call("GET", "/openapi/v3/apis/other.io/v1").response.status == 404);
 }
+
+TEST_CASE("OpenAPI v3 serves the core group's Event at api/v1, so kubectl validates Events",
+          "[apiserver][openapi]") {
+  Harness h;
+  json index = h.json(h.call("GET", "/openapi/v3"));
+  REQUIRE(index["paths"].contains("api/v1"));
+  std::string url = index["paths"]["api/v1"]["serverRelativeURL"];
+  CHECK_THAT(url, Catch::StartsWith("/openapi/v3/api/v1?hash="));
+  auto reply = h.call("GET", url);
+  REQUIRE(reply.response.status == 200);
+  json doc = h.json(reply);
+  const json& event = doc["components"]["schemas"]["io.k8s.api.core.v1.Event"];
+  CHECK(event["x-kubernetes-group-version-kind"][0] ==
+        json{{"group", ""}, {"kind", "Event"}, {"version", "v1"}});
+  for (const char* field : {"involvedObject", "reason", "message", "type", "count",
+                            "firstTimestamp", "lastTimestamp", "source", "metadata"})
+    CHECK(event["properties"].contains(field));
+  CHECK(event["properties"]["involvedObject"]["properties"].contains("uid"));
+  CHECK(doc["paths"].contains("/api/v1/namespaces/{namespace}/events/{name}"));
+}
