@@ -16,6 +16,7 @@
 #include "controller/apiserver/field_selector.h"
 #include "controller/apiserver/table_converter.h"
 #include "controller/apiserver/yaml_body.h"
+#include "controller/store/object_key.h"
 
 namespace siteplane::apiserver {
 
@@ -81,6 +82,11 @@ std::string qualified(const ResourceType& type, const std::string& name) {
   return type.groupResource() + " \"" + name + "\"";
 }
 
+// How Kubernetes names a kind in an Invalid message: "Binding.siteplane.io", "Event" (core).
+std::string qualifiedKind(const ResourceType& type) {
+  return type.group.empty() ? type.kind : type.kind + "." + type.group;
+}
+
 ApiError fromStoreError(const store::StoreError& error, const ResourceType& type,
                         const std::string& name) {
   ApiError out;
@@ -96,11 +102,14 @@ ApiError fromStoreError(const store::StoreError& error, const ResourceType& type
                                ": the object has been modified; please apply your changes to the "
                                "latest version and try again (" + error.message + ")");
       break;
-    case store::StoreError::Code::kInvalid:
-      out = ApiError::invalid(type.kind + "." + type.group + " \"" + name + "\" is invalid: " +
-                                  error.message,
-                              {});
+    case store::StoreError::Code::kInvalid: {
+      // The store names the object itself ("Event \"x\" is invalid: ..."); say it once.
+      std::string detail = error.message;
+      std::string prefix = type.kind + " \"" + name + "\" is invalid: ";
+      if (detail.rfind(prefix, 0) == 0) detail = detail.substr(prefix.size());
+      out = ApiError::invalid(qualifiedKind(type) + " \"" + name + "\" is invalid: " + detail, {});
       break;
+    }
     case store::StoreError::Code::kExpired:
       out = ApiError::gone("too old resource version: " + error.message);
       break;
@@ -165,7 +174,7 @@ ApiError invalidObject(const ResourceType& type, const std::string& name,
   }
   if (causes.size() > 1) joined = "[" + joined + "]";
   ApiError error = ApiError::invalid(
-      type.kind + "." + type.group + " \"" + name + "\" is invalid: " + joined, std::move(causes));
+      qualifiedKind(type) + " \"" + name + "\" is invalid: " + joined, std::move(causes));
   error.name = name;
   error.group = type.group;
   error.kind = type.kind;
@@ -687,6 +696,15 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
     if (name.empty()) {
       return invalidObject(*target.type, name,
                            {{"FieldValueRequired", "Required value: name is required",
+                             "metadata.name"}});
+    }
+    // The store keys every object by DNS-1123 labels; say so with the field path.
+    if (!store::isDns1123Label(name)) {
+      return invalidObject(*target.type, name,
+                           {{"FieldValueInvalid",
+                             "Invalid value: \"" + name + "\": must be a DNS-1123 label "
+                             "(lower-case letters, digits and '-', alphanumeric at both ends, at "
+                             "most 63 characters)",
                              "metadata.name"}});
     }
     return std::nullopt;

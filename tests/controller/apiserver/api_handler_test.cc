@@ -582,3 +582,28 @@ TEST_CASE("A watch with a label selector reports objects leaving and entering it
   CHECK(events[2]["object"]["spec"]["port"] == 9);
   reply.watch->cancel();
 }
+
+TEST_CASE("Core v1 events are created through the API, and a bad name is refused with its path",
+          "[apiserver][events]") {
+  Harness h;
+  json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", "web-checked"}}},
+                {"involvedObject", {{"kind", "Binding"}, {"name", "web"}, {"namespace", "default"}}},
+                {"type", "Normal"},
+                {"reason", "Checked"},
+                {"message", "all good"}};
+  auto created = h.call("POST", "/api/v1/namespaces/default/events", event.dump());
+  REQUIRE(created.response.status == 201);
+  CHECK(h.json(created)["reason"] == "Checked");
+
+  event["metadata"]["name"] = "web.17a2b3c4";
+  auto refused = h.call("POST", "/api/v1/namespaces/default/events", event.dump());
+  REQUIRE(refused.response.status == 422);
+  json status = h.json(refused);
+  CHECK(status["message"] ==
+        "Event \"web.17a2b3c4\" is invalid: metadata.name: Invalid value: \"web.17a2b3c4\": must "
+        "be a DNS-1123 label (lower-case letters, digits and '-', alphanumeric at both ends, at "
+        "most 63 characters)");
+  CHECK(status["details"]["causes"][0]["field"] == "metadata.name");
+}
