@@ -14,6 +14,7 @@
 #include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
 #include "controller/compile/compile_reconciler.h"
+#include "controller/monitoring/serve_metrics.h"
 #include "controller/reconcile/certificate_reconciler.h"
 #include "controller/reconcile/controller_manager.h"
 #include "controller/reconcile/issuer_reconciler.h"
@@ -180,7 +181,7 @@ int serve(const ServeOptions& options) {
   }
   manager.start(2);
 
-  std::atomic<bool> controllerStarted{true};
+  monitoring::ServeMetrics serveMetrics(**dataPlane, manager, **store);
   std::unique_ptr<apiserver::ApiServer> api;
   if (options.apiListen != "off") {
     apiserver::ApiServerOptions apiOptions;
@@ -188,7 +189,17 @@ int serve(const ServeOptions& options) {
     apiOptions.stateDir = state;
     apiOptions.allowApiOverride = options.allowApiOverride;
     apiOptions.version = SITEPLANE_VERSION;
-    apiOptions.ready = [&controllerStarted] { return controllerStarted.load(); };
+    // The store has loaded (the source synced it before the API starts); ready once the data plane
+    // serves a first table. The compile pass publishes one at start even when nothing is declared.
+    loop::DataPlane* plane = dataPlane->get();
+    apiOptions.readyChecks = {{"binding-table", [plane] {
+                                 return plane->currentTable()
+                                            ? std::string()
+                                            : std::string("no binding table is live yet");
+                               }}};
+    apiOptions.metrics = [&serveMetrics](metrics::ExpositionWriter& out) {
+      return serveMetrics.write(out);
+    };
     auto created = apiserver::ApiServer::create(apiOptions, **store);
     Status started = created ? (*created)->start() : created.status();
     if (!started) {
@@ -207,7 +218,7 @@ int serve(const ServeOptions& options) {
   log->info("serve_started manifests={} state={} workers={} pid={}", manifests.string(),
             state.string(), (*dataPlane)->workers(), ::getpid());
 
-  // Say how to try it once the first table is live (a store with no bindings publishes none).
+  // Say how to try it once the first table is live (an empty one when nothing is declared).
   std::atomic<bool> stopping{false};
   std::thread hint([&dataPlane, &certificates, &stopping] {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -265,9 +265,7 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
   }
   if (first == "readyz") {
     verb = "health";
-    bool ready = !options_.ready || options_.ready();
-    return reply(ready ? textResponse(200, "ok")
-                       : textResponse(503, "not ready: state loading or no binding table live"));
+    return reply(readyResponse(request));
   }
   if (first == "metrics") {
     verb = "metrics";
@@ -1050,20 +1048,41 @@ ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
   return reply(jsonResponse(200, **removed));
 }
 
+ApiResponse ApiHandler::readyResponse(const ApiRequest& request) const {
+  // Kubernetes' format: one "[+]name ok" / "[-]name failed: reason" line per check, then the
+  // verdict; a passing /readyz says only "ok" unless ?verbose asks for the list.
+  std::string lines;
+  bool ready = true;
+  for (const auto& check : options_.readyChecks) {
+    std::string failure = check.check ? check.check() : std::string();
+    if (failure.empty()) {
+      lines += "[+]" + check.name + " ok\n";
+    } else {
+      ready = false;
+      lines += "[-]" + check.name + " failed: " + failure + "\n";
+    }
+  }
+  if (!ready) return textResponse(500, lines + "readyz check failed\n");
+  if (request.param("verbose")) return textResponse(200, lines + "readyz check passed\n");
+  return textResponse(200, "ok");
+}
+
 ApiResponse ApiHandler::metricsResponse() {
-  std::string text =
-      "# HELP siteplane_api_requests_total API requests by verb and HTTP status code.\n"
-      "# TYPE siteplane_api_requests_total counter\n";
+  metrics::ExpositionWriter out;
+  Status written = out.declare("siteplane_api_requests_total", metrics::MetricType::kCounter,
+                               "API requests by verb and HTTP status code.");
   {
     std::lock_guard lock(metricsMutex_);
     for (const auto& [key, value] : requests_) {
-      text += "siteplane_api_requests_total{verb=\"" + key.first + "\",code=\"" +
-              std::to_string(key.second) + "\"} " + std::to_string(value) + "\n";
+      if (!written) break;
+      written = out.add("siteplane_api_requests_total",
+                        {{"verb", key.first}, {"code", std::to_string(key.second)}}, value);
     }
   }
-  if (options_.metrics) text += options_.metrics();
-  ApiResponse response = textResponse(200, std::move(text));
-  response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+  if (written && options_.metrics) written = options_.metrics(out);
+  if (!written) log()->error("metrics_incomplete error=\"{}\"", written.message());
+  ApiResponse response = textResponse(200, out.text());
+  response.contentType = metrics::kContentType;
   return response;
 }
 

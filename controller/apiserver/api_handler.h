@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/metrics/exposition_writer.h"
+#include "common/status.h"
 #include "controller/apiserver/api_error.h"
 #include "controller/apiserver/api_request.h"
 #include "controller/apiserver/open_api.h"
@@ -36,6 +38,14 @@ inline constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-fi
 // Bodies above this are refused with 413 before they are parsed.
 inline constexpr size_t kDefaultMaxBodyBytes = 3 * 1024 * 1024;
 
+// One readiness check of /readyz (Kubernetes' readyz checks, e.g. "informer-sync"): `check`
+// returns "" when ready, otherwise why not. Called on the API thread for every /readyz; must be
+// quick and must not throw.
+struct ReadyCheck {
+  std::string name;
+  std::function<std::string()> check;
+};
+
 struct ApiHandlerOptions {
   // Bearer token every request must present (Authorization: Bearer ...); empty disables the
   // check (tests). /healthz, /livez, /readyz and /version are open, as in Kubernetes.
@@ -43,10 +53,13 @@ struct ApiHandlerOptions {
   bool allowApiOverride = false;
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
   std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;
-  // /readyz answers 200 once this returns true (state loaded, first table live); null: ready.
-  std::function<bool()> ready;
-  // Extra Prometheus text appended to /metrics (data-plane and controller figures); null: none.
-  std::function<std::string()> metrics;
+  // /readyz runs every check: 200 "ok" when all pass (or there are none), otherwise 500 listing
+  // each check, as Kubernetes' readyz does.
+  std::vector<ReadyCheck> readyChecks;
+  // Adds the process's own families (data plane, controller, table, certificates) to /metrics,
+  // next to the handler's siteplane_api_requests_total; null: none. An error is logged and the
+  // rest of the exposition is still served.
+  std::function<Status(metrics::ExpositionWriter&)> metrics;
   std::string version = "0.0.0";  // siteplane's version, reported by /version
 };
 
@@ -96,6 +109,7 @@ class ApiHandler {
                                          bool dropUnknown, std::vector<std::string>& warnings);
   std::optional<ApiError> checkOwnership(const Target& target, const nlohmann::json& current);
 
+  ApiResponse readyResponse(const ApiRequest& request) const;
   ApiResponse metricsResponse();
   void count(const std::string& verb, int code);
   std::string now() const;

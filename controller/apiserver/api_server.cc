@@ -128,7 +128,7 @@ class ApiServer::Impl {
     out.token = credentials.token;
     out.allowApiOverride = options.allowApiOverride;
     out.maxBodyBytes = options.maxBodyBytes;
-    out.ready = options.ready;
+    out.readyChecks = options.readyChecks;
     out.metrics = options.metrics;
     out.version = options.version;
     return out;

@@ -12,8 +12,8 @@
 //   options.listen = "127.0.0.1:6443";            // --api-listen; port 0 picks a free port
 //   options.stateDir = stateDir;                  // --state
 //   options.allowApiOverride = allowOverride;     // --allow-api-override
-//   options.ready = [&] { return controllerReady(); };     // /readyz
-//   options.metrics = [&] { return prometheusText(); };    // appended to /metrics
+//   options.readyChecks = {{"table", [&] { return tableLive() ? "" : "no table yet"; }}};  // /readyz
+//   options.metrics = [&](metrics::ExpositionWriter& out) { return addFamilies(out); };  // /metrics
 //   auto server = ApiServer::create(std::move(options), store);   // credentials, certificates
 //   if (!server) fail(server.message());
 //   if (auto started = (*server)->start(); !started) fail(started.message());  // binds, kubeconfig
@@ -43,8 +43,8 @@ struct ApiServerOptions {
   std::filesystem::path stateDir;
   bool allowApiOverride = false;
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
-  std::function<bool()> ready;
-  std::function<std::string()> metrics;
+  std::vector<ReadyCheck> readyChecks;                              // see ApiHandlerOptions
+  std::function<Status(metrics::ExpositionWriter&)> metrics;        // see ApiHandlerOptions
   std::string version = "0.0.0";
   // A connection idle this long between requests is closed.
   std::chrono::seconds idleTimeout{120};

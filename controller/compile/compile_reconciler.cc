@@ -105,6 +105,10 @@ void CompileReconciler::keysFor(const store::WatchEvent& event,
   keys.push_back({kKey, options_.debounce});
 }
 
+void CompileReconciler::initialKeys(std::vector<reconcile::QueuedKey>& keys) noexcept {
+  keys.push_back({kKey, options_.debounce});
+}
+
 reconcile::ReconcileResult CompileReconciler::reconcile(const std::string& key) noexcept {
   if (key != kKey) return reconcile::ReconcileResult::done();
   try {

@@ -59,6 +59,9 @@ class CompileReconciler final : public reconcile::Reconciler {
   reconcile::ReconcileResult reconcile(const std::string& key) noexcept override;
   void keysFor(const store::WatchEvent& event,
                std::vector<reconcile::QueuedKey>& keys) noexcept override;
+  // The pass runs once at start even for a store with no Site, Binding or Certificate, so the
+  // data plane always gets a first table (empty then) and readiness does not wait for an edit.
+  void initialKeys(std::vector<reconcile::QueuedKey>& keys) noexcept override;
 
  private:
   reconcile::ReconcileResult run();

@@ -10,7 +10,7 @@ std::string_view kindOfKey(std::string_view key) { return key.substr(0, key.find
 }  // namespace
 
 ControllerManager::ControllerManager(store::Store& store, Clock& clock, WorkQueueOptions options)
-    : store_(store), queue_(clock, options) {}
+    : store_(store), clock_(clock), queue_(clock, options) {}
 
 ControllerManager::~ControllerManager() { stop(); }
 
@@ -18,6 +18,7 @@ bool ControllerManager::add(std::unique_ptr<Reconciler> reconciler) {
   std::string kind(reconciler->kind());
   if (reconcilers_.count(kind)) return false;
   ordered_.push_back(reconciler.get());
+  metrics_.addKind(kind);
   reconcilers_.emplace(std::move(kind), std::move(reconciler));
   return true;
 }
@@ -26,6 +27,9 @@ void ControllerManager::start(unsigned workers) {
   // Subscribe before listing: a change between the two is then seen twice (harmless, the queue
   // deduplicates) rather than not at all.
   subscription_ = store_.subscribe([this](const store::WatchEvent& event) { onEvent(event); });
+  std::vector<QueuedKey> initial;
+  for (Reconciler* reconciler : ordered_) reconciler->initialKeys(initial);
+  for (const auto& key : initial) queue_.addAfter(key.key, key.delay);
   store::ObjectList all = store_.list({});
   for (const auto& object : all.items) {
     store::WatchEvent event;
@@ -76,7 +80,9 @@ void ControllerManager::work() noexcept {
       queue_.done(*key);
       continue;
     }
+    Clock::TimePoint began = clock_.now();
     ReconcileResult result = reconciler->reconcile(*key);
+    metrics_.record(reconciler->kind(), clock_.now() - began, result.action);
     switch (result.action) {
       case ReconcileResult::Action::kDone:
         queue_.forget(*key);

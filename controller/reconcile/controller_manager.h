@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "controller/reconcile/reconcile_metrics.h"
 #include "controller/reconcile/reconciler.h"
 #include "controller/reconcile/work_queue.h"
 #include "controller/store/store.h"
@@ -26,6 +27,9 @@ namespace siteplane::reconcile {
 //
 // Keys are dispatched by their first segment (up to the first '/') to the reconciler of that
 // kind(); a key no reconciler owns is logged and dropped.
+//
+// Every reconcile is measured (metrics(): duration and outcome per kind, on the manager's clock),
+// and queue() says how many keys wait; /metrics reads both while the workers run.
 class ControllerManager {
  public:
   // `store` and `clock` must outlive the manager.
@@ -39,7 +43,8 @@ class ControllerManager {
   // false when it is).
   bool add(std::unique_ptr<Reconciler> reconciler);
 
-  // Subscribes to the store, queues the keys of every stored object, and starts `workers` threads.
+  // Subscribes to the store, queues every reconciler's initialKeys() and the keys of every stored
+  // object, and starts `workers` threads.
   void start(unsigned workers);
   // Queues a key from outside the store's watch (a file watcher, a timer).
   void enqueue(const QueuedKey& key);
@@ -48,6 +53,8 @@ class ControllerManager {
   void stop();
 
   WorkQueue& queue() { return queue_; }
+  const WorkQueue& queue() const { return queue_; }
+  const ReconcileMetrics& metrics() const { return metrics_; }
 
  private:
   void onEvent(const store::WatchEvent& event) noexcept;
@@ -55,7 +62,9 @@ class ControllerManager {
   Reconciler* owner(std::string_view key) const;
 
   store::Store& store_;
+  Clock& clock_;
   WorkQueue queue_;
+  ReconcileMetrics metrics_;
   // Written only before start(), read-only afterwards: workers and the watch read it unlocked.
   std::unordered_map<std::string, std::unique_ptr<Reconciler>> reconcilers_;
   std::vector<Reconciler*> ordered_;  // registration order, for keysFor()

@@ -57,6 +57,11 @@ class Reconciler {
   // change on the store's watch thread, and once per stored object at start: quick, no store
   // writes, must not throw.
   virtual void keysFor(const store::WatchEvent& event, std::vector<QueuedKey>& keys) noexcept = 0;
+
+  // Keys to reconcile once at start whatever the store holds: a reconciler whose output must
+  // exist even for an empty store (the compile pass publishes an empty table, which is what makes
+  // a server with nothing declared ready) names them here. Called once, before the workers start.
+  virtual void initialKeys(std::vector<QueuedKey>& keys) noexcept { (void)keys; }
 };
 
 }  // namespace siteplane::reconcile

@@ -67,7 +67,8 @@ struct Stats {
   uint64_t handshakes = 0;  // completed TLS handshakes
   uint64_t resumedHandshakes = 0;
   uint64_t requests = 0;
-  std::map<std::string, uint64_t> handshakeFailures;  // reason -> count
+  // tls::handshakeFailureLabel() of the reason -> count: only labels of tls::kHandshakeFailureLabels
+  std::map<std::string, uint64_t> handshakeFailures;
   // site -> requests by status class: [0] 1xx ... [4] 5xx
   std::map<std::string, std::array<uint64_t, 5>> requestsBySite;
 };

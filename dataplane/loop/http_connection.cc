@@ -5,6 +5,7 @@
 #include "common/logging.h"
 #include "dataplane/http/response.h"
 #include "dataplane/loop/worker.h"
+#include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/server_context.h"
 
 namespace siteplane::loop {
@@ -428,7 +429,8 @@ void HttpConnection::onStreamTimeout() noexcept {
 }
 
 void HttpConnection::onStreamHandshakeFailed(const std::string& reason) noexcept {
-  worker_.mutableStats().countHandshakeFailure(reason);
+  // Counted by label, a small fixed set: the detailed reason is in the stream's debug log line.
+  worker_.mutableStats().countHandshakeFailure(std::string(tls::handshakeFailureLabel(reason)));
 }
 
 void HttpConnection::drain(uint64_t deadlineMs, std::shared_ptr<const table::BindingTable> served) {

@@ -486,23 +486,68 @@ TEST_CASE("Requests without the bearer token get 401, probes stay open", "[apise
   CHECK(h.call("GET", "/metrics").response.status == 401);
 }
 
-TEST_CASE("Health, readiness and metrics", "[apiserver][health]") {
-  bool ready = false;
+TEST_CASE("Readiness fails with 500 naming each failing check, as Kubernetes' readyz does",
+          "[apiserver][health]") {
+  std::string tableProblem = "no binding table has been applied yet";
   ApiHandlerOptions options;
-  options.ready = [&] { return ready; };
-  options.metrics = [] { return std::string("siteplane_table_generation 7\n"); };
+  options.token = "s3cret-token";
+  options.readyChecks = {{"store", [] { return std::string(); }},
+                         {"table", [&] { return tableProblem; }}};
   Harness h(options);
   CHECK(h.call("GET", "/healthz").response.status == 200);
-  CHECK(h.call("GET", "/readyz").response.status == 503);
-  ready = true;
-  CHECK(h.call("GET", "/readyz").response.status == 200);
+  auto notReady = h.call("GET", "/readyz");  // no token needed
+  CHECK(notReady.response.status == 500);
+  CHECK(notReady.response.body ==
+        "[+]store ok\n"
+        "[-]table failed: no binding table has been applied yet\n"
+        "readyz check failed\n");
+
+  tableProblem.clear();
+  auto ready = h.call("GET", "/readyz");
+  CHECK(ready.response.status == 200);
+  CHECK(ready.response.body == "ok");
+  auto verbose = h.call("GET", "/readyz?verbose");
+  CHECK(verbose.response.status == 200);
+  CHECK(verbose.response.body == "[+]store ok\n[+]table ok\nreadyz check passed\n");
+}
+
+TEST_CASE("Metrics carry the API's request counts and the process's own families",
+          "[apiserver][health]") {
+  ApiHandlerOptions options;
+  options.metrics = [](siteplane::metrics::ExpositionWriter& out) {
+    if (siteplane::Status s = out.declare("siteplane_table_generation", siteplane::metrics::MetricType::kGauge,
+                               "Generation of the live table.");
+        !s)
+      return s;
+    return out.add("siteplane_table_generation", {}, uint64_t{7});
+  };
+  Harness h(options);
   REQUIRE(h.call("GET", kSites + "/missing").response.status == 404);
   auto metrics = h.call("GET", "/metrics");
   REQUIRE(metrics.response.status == 200);
-  CHECK_THAT(metrics.response.contentType, Catch::StartsWith("text/plain"));
+  CHECK(metrics.response.contentType == "text/plain; version=0.0.4; charset=utf-8");
   CHECK_THAT(metrics.response.body,
-             Catch::Contains("siteplane_api_requests_total{verb=\"get\",code=\"404\"} 1"));
-  CHECK_THAT(metrics.response.body, Catch::Contains("siteplane_table_generation 7\n"));
+             Catch::Contains("# TYPE siteplane_api_requests_total counter\n"));
+  CHECK_THAT(metrics.response.body,
+             Catch::Contains("siteplane_api_requests_total{verb=\"get\",code=\"404\"} 1\n"));
+  CHECK_THAT(metrics.response.body,
+             Catch::Contains("# TYPE siteplane_table_generation gauge\n"
+                             "siteplane_table_generation 7\n"));
+}
+
+TEST_CASE("Metrics are served when the process's families fail, and say what failed in the log",
+          "[apiserver][health]") {
+  ApiHandlerOptions options;
+  options.metrics = [](siteplane::metrics::ExpositionWriter& out) {
+    return out.add("siteplane_undeclared", {}, uint64_t{1});
+  };
+  Harness h(options);
+  REQUIRE(h.call("GET", "/healthz").response.status == 200);
+  auto metrics = h.call("GET", "/metrics");
+  CHECK(metrics.response.status == 200);
+  CHECK_THAT(metrics.response.body,
+             Catch::Contains("siteplane_api_requests_total{verb=\"health\",code=\"200\"} 1\n"));
+  CHECK_THAT(metrics.response.body, !Catch::Contains("siteplane_undeclared"));
 }
 
 TEST_CASE("Core v1 events are listed and filtered like kubectl describe asks",

@@ -22,7 +22,6 @@ struct Server {
     ApiServerOptions options;
     options.listen = "127.0.0.1:0";
     options.stateDir = state.path();
-    options.ready = [] { return true; };
     auto created = ApiServer::create(std::move(options), *store);
     if (!created) throw std::runtime_error(created.message());
     server = std::move(created).value();

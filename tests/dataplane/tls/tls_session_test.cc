@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 
+#include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/server_context.h"
 #include "tests/support/test_support.h"
 
@@ -289,6 +290,58 @@ TEST_CASE("TlsSession resumes sessions from tickets", "[dataplane][tls]") {
   REQUIRE(second.run(selector.fallback, selector, "a.test", ticket));
   CHECK(second.session->resumed());
   SSL_SESSION_free(ticket);
+}
+
+TEST_CASE("Handshake failures fold into a small fixed set of metric labels", "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  MapSelector selector;
+  auto strict = optionsFor(a);
+  strict.minVersion = table::TlsVersion::k1_3;
+  selector.byName["a.test"] = make(strict);
+  auto labelOf = [](const TlsSession& session) {
+    INFO("reason: " << session.failureReason());
+    return std::string(handshakeFailureLabel(session.failureReason()));
+  };
+
+  Handshake old;  // a TLS 1.2 client against minTLSVersion 1.3
+  SSL_CTX_set_max_proto_version(old.clientCtx, TLS1_2_VERSION);
+  CHECK_FALSE(old.run(selector.byName["a.test"], selector, "a.test"));
+  CHECK(labelOf(*old.session) == "protocol_version");
+
+  Handshake unknownName;
+  CHECK_FALSE(unknownName.run(selector.byName["a.test"], selector, "b.test"));
+  CHECK(labelOf(*unknownName.session) == "unrecognized_name");
+
+  Handshake noCipher;  // TLS 1.2 with RSA key exchange only, against an ECDSA certificate
+  selector.byName["c.test"] = make(optionsFor(a));
+  SSL_CTX_set_max_proto_version(noCipher.clientCtx, TLS1_2_VERSION);
+  REQUIRE(SSL_CTX_set_cipher_list(noCipher.clientCtx, "AES128-SHA") == 1);
+  CHECK_FALSE(noCipher.run(selector.byName["c.test"], selector, "c.test"));
+  CHECK(labelOf(*noCipher.session) == "no_shared_cipher");
+
+  // Bytes that are no TLS at all, straight into a session.
+  auto feed = [&](const std::string& bytes) {
+    std::string output;
+    auto created = TlsSession::create(selector.byName["a.test"], selector, output);
+    REQUIRE(created.isOk());
+    (*created)->setInput(bytes.data(), bytes.size());
+    CHECK((*created)->handshake() == TlsSession::Progress::kFailed);
+    return labelOf(**created);
+  };
+  CHECK(feed("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n") == "http_request");
+  CHECK(feed(std::string("\x16\x07\x07\x00\x05hello", 10)) == "malformed");
+
+  // The transport's reasons, and anything unknown.
+  CHECK(handshakeFailureLabel("eof") == "eof");
+  CHECK(handshakeFailureLabel("timeout") == "timeout");
+  CHECK(handshakeFailureLabel("connection reset by peer") == "other");
+  CHECK(handshakeFailureLabel("") == "other");
+  CHECK(handshakeFailureLabel(ERR_reason_error_string(
+            ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TLSV1_ALERT_UNKNOWN_CA))) == "certificate_rejected");
+  CHECK(handshakeFailureLabel(ERR_reason_error_string(
+            ERR_PACK(ERR_LIB_SSL, 0, SSL_AD_REASON_OFFSET + SSL3_AD_HANDSHAKE_FAILURE))) ==
+        "client_alert");
 }
 
 }  // namespace siteplane::tls

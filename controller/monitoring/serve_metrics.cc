@@ -1,0 +1,160 @@
+#include "controller/monitoring/serve_metrics.h"
+
+#include <chrono>
+
+#include "controller/api/certificate.h"
+#include "dataplane/tls/handshake_failure.h"
+
+namespace siteplane::monitoring {
+namespace {
+
+using metrics::ExpositionWriter;
+using metrics::MetricType;
+
+// Keeps the first error of a sequence of writes and lets the others run: a family refused by a
+// bug must not hide every family after it.
+class FirstError {
+ public:
+  void operator()(Status next) {
+    if (status_.isOk() && !next.isOk()) status_ = std::move(next);
+  }
+  Status take() { return std::move(status_); }
+
+ private:
+  Status status_ = Status::ok();
+};
+
+constexpr const char* kCodeClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+}  // namespace
+
+Status writeDataPlane(const loop::Stats& stats, ExpositionWriter& out) {
+  FirstError check;
+  check(out.declare("siteplane_http_requests_total", MetricType::kCounter,
+                    "HTTP requests the data plane answered, by site (namespace/name; empty when no "
+                    "site took the request: malformed, unknown Host, SNI/Host mismatch) and status "
+                    "class."));
+  for (const auto& [site, classes] : stats.requestsBySite) {
+    for (size_t i = 0; i < classes.size(); ++i) {
+      if (classes[i] == 0) continue;  // a class a site never answered is no series
+      check(out.add("siteplane_http_requests_total", {{"site", site}, {"code_class", kCodeClasses[i]}},
+                    classes[i]));
+    }
+  }
+  check(out.declare("siteplane_tls_handshakes_total", MetricType::kCounter,
+                    "TLS handshakes completed, resumed ones included."));
+  check(out.add("siteplane_tls_handshakes_total", {}, stats.handshakes));
+  check(out.declare("siteplane_tls_resumed_handshakes_total", MetricType::kCounter,
+                    "TLS handshakes completed by resuming a session (ticket)."));
+  check(out.add("siteplane_tls_resumed_handshakes_total", {}, stats.resumedHandshakes));
+  check(out.declare("siteplane_tls_handshake_failures_total", MetricType::kCounter,
+                    "TLS handshakes that failed, by reason."));
+  // Every reason is a series from the start, so a rate() over a first failure sees it.
+  for (std::string_view reason : tls::kHandshakeFailureLabels) {
+    auto found = stats.handshakeFailures.find(std::string(reason));
+    uint64_t count = found == stats.handshakeFailures.end() ? 0 : found->second;
+    check(out.add("siteplane_tls_handshake_failures_total", {{"reason", std::string(reason)}},
+                  count));
+  }
+  check(out.declare("siteplane_connections_active", MetricType::kGauge,
+                    "Client connections open now, on every listener."));
+  check(out.add("siteplane_connections_active", {}, stats.activeConnections));
+  check(out.declare("siteplane_connections_accepted_total", MetricType::kCounter,
+                    "Client connections accepted."));
+  check(out.add("siteplane_connections_accepted_total", {}, stats.acceptedConnections));
+  return check.take();
+}
+
+Status writeTable(const table::BindingTable* table, ExpositionWriter& out) {
+  FirstError check;
+  check(out.declare("siteplane_table_generation", MetricType::kGauge,
+                    "Generation of the binding table the data plane serves (0: none yet)."));
+  check(out.add("siteplane_table_generation", {}, table ? table->generation() : uint64_t{0}));
+  check(out.declare("siteplane_table_bindings", MetricType::kGauge,
+                    "Bindings in the binding table the data plane serves."));
+  check(out.add("siteplane_table_bindings", {},
+                static_cast<uint64_t>(table ? table->bindingCount() : 0)));
+  check(out.declare("siteplane_table_listeners", MetricType::kGauge,
+                    "Listeners (address and port) in the binding table the data plane serves."));
+  check(out.add("siteplane_table_listeners", {},
+                static_cast<uint64_t>(table ? table->listeners().size() : 0)));
+  return check.take();
+}
+
+Status writeController(
+    const std::map<std::string, reconcile::ReconcileMetrics::KindSnapshot, std::less<>>& kinds,
+    size_t queueDepth, ExpositionWriter& out) {
+  FirstError check;
+  check(out.declare("siteplane_reconcile_duration_seconds", MetricType::kHistogram,
+                    "How long reconciles took, by kind (Certificate, Issuer, BindingTable: the "
+                    "compile pass)."));
+  check(out.declare("siteplane_reconcile_total", MetricType::kCounter,
+                    "Reconciles by kind and result: success, requeue_after (converged, looks "
+                    "again later), error (retried with backoff)."));
+  check(out.declare("siteplane_reconcile_errors_total", MetricType::kCounter,
+                    "Reconciles that failed and are retried with backoff, by kind."));
+  for (const auto& [kind, figures] : kinds) {
+    check(out.addHistogram("siteplane_reconcile_duration_seconds", {{"kind", kind}},
+                           figures.duration));
+    check(out.add("siteplane_reconcile_total", {{"kind", kind}, {"result", "success"}},
+                  figures.succeeded));
+    check(out.add("siteplane_reconcile_total", {{"kind", kind}, {"result", "requeue_after"}},
+                  figures.requeued));
+    check(out.add("siteplane_reconcile_total", {{"kind", kind}, {"result", "error"}},
+                  figures.failed));
+    check(out.add("siteplane_reconcile_errors_total", {{"kind", kind}}, figures.failed));
+  }
+  check(out.declare("siteplane_workqueue_depth", MetricType::kGauge,
+                    "Keys ready to reconcile and waiting for a worker."));
+  check(out.add("siteplane_workqueue_depth", {}, static_cast<uint64_t>(queueDepth)));
+  return check.take();
+}
+
+Status writeCertificates(const store::ObjectList& certificates, api::Time now,
+                         ExpositionWriter& out) {
+  FirstError check;
+  check(out.declare("siteplane_certificate_expiry_seconds", MetricType::kGauge,
+                    "Seconds until the certificate's notAfter (negative once expired), by "
+                    "Certificate."));
+  check(out.declare("siteplane_certificate_not_after_timestamp_seconds", MetricType::kGauge,
+                    "The certificate's notAfter as a Unix timestamp, by Certificate."));
+  for (const auto& object : certificates.items) {
+    const std::string notAfter = object->value("/status/notAfter"_json_pointer, std::string());
+    // A Certificate not issued or imported yet has no notAfter: nothing expires.
+    if (notAfter.empty()) continue;
+    auto parsed = api::parseTime(notAfter);
+    const std::string ns = object->value("/metadata/namespace"_json_pointer, std::string());
+    const std::string name = object->value("/metadata/name"_json_pointer, std::string());
+    if (!parsed) {
+      check(Status::error("Certificate " + ns + "/" + name + " status.notAfter: " +
+                          parsed.message()));
+      continue;
+    }
+    metrics::Labels labels = {{"namespace", ns}, {"name", name}};
+    check(out.add("siteplane_certificate_expiry_seconds", labels,
+                  static_cast<double>((*parsed - now).count())));
+    check(out.add("siteplane_certificate_not_after_timestamp_seconds", labels,
+                  static_cast<double>(parsed->time_since_epoch().count())));
+  }
+  return check.take();
+}
+
+ServeMetrics::ServeMetrics(const loop::DataPlane& dataPlane,
+                           const reconcile::ControllerManager& controller,
+                           const store::Store& store, std::function<api::Time()> now)
+    : dataPlane_(dataPlane), controller_(controller), store_(store), now_(std::move(now)) {}
+
+Status ServeMetrics::write(ExpositionWriter& out) const {
+  FirstError check;
+  check(writeDataPlane(dataPlane_.stats(), out));
+  check(writeTable(dataPlane_.currentTable().get(), out));
+  check(writeController(controller_.metrics().snapshot(), controller_.queue().length(), out));
+  // From the stored statuses rather than the live table's TLS contexts: the store has every
+  // Certificate — CA certificates and ones no binding uses yet expire too — under the name
+  // operators know, and the compile pass serves exactly the certificate that status describes
+  // (Binding status.servedThumbprint is the Certificate's status.thumbprint).
+  check(writeCertificates(store_.list({api::Certificate::kKind, std::nullopt, {}}), now_(), out));
+  return check.take();
+}
+
+}  // namespace siteplane::monitoring
