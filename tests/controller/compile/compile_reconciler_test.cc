@@ -1,10 +1,13 @@
 #include "controller/compile/compile_reconciler.h"
 
+#include <atomic>
 #include <set>
 
 #include <catch2/catch.hpp>
 
+#include "controller/reconcile/controller_manager.h"
 #include "tests/controller/compile/compile_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace siteplane::compile::testing {
 namespace {
@@ -164,6 +167,31 @@ TEST_CASE("CompileReconciler ignores status-only changes of Sites and Bindings",
   event.key.kind = "Event";
   fixture.reconciler.keysFor(event, keys);
   CHECK(keys.size() == 3);
+}
+
+TEST_CASE("CompileReconciler publishes an empty table at start when nothing is declared",
+          "[controller][compile]") {
+  ReconcilerFixture fixture;
+  std::vector<reconcile::QueuedKey> keys;
+  fixture.reconciler.initialKeys(keys);
+  REQUIRE(keys.size() == 1);
+  CHECK(keys[0].key == CompileReconciler::kKey);
+
+  // Through the manager, with an empty store: no object queues the pass, its initial key does.
+  std::atomic<uint64_t> published{0};
+  PublishFunction publish = [&published](std::shared_ptr<const table::BindingTable> table,
+                                         std::function<void(const loop::PublishReport&)> onApplied) {
+    loop::PublishReport report;
+    report.generation = table->generation();
+    onApplied(report);
+    if (table->bindingCount() == 0) published = table->generation();
+  };
+  reconcile::ControllerManager manager(*fixture.store);
+  REQUIRE(manager.add(std::make_unique<CompileReconciler>(*fixture.store, *fixture.certificates.store,
+                                                          publish, CompileOptions{})));
+  manager.start(1);
+  CHECK(siteplane::testing::waitUntil([&] { return published.load() == 1; }));
+  manager.stop();
 }
 
 }  // namespace siteplane::compile::testing
