@@ -1,10 +1,10 @@
 #include "common/metrics/exposition_writer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace siteplane::metrics {
 namespace {
@@ -40,11 +40,30 @@ const char* typeName(MetricType type) {
   return "untyped";
 }
 
+// Backslash and line feed always; the double quote only inside a label value, where it would end
+// the value (HELP text runs to the end of its line).
+std::string escape(std::string_view text, bool quote) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (quote && c == '"')
+      out += "\\\"";
+    else
+      out += c;
+  }
+  return out;
+}
+
 std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 // `name{a="1",b="2"} value\n`; `extra` is one more label (a histogram's le) appended last.
 void appendLine(std::string& out, std::string_view name, const Labels& labels,
-                const std::pair<std::string_view, std::string_view>* extra, std::string_view value) {
+                const std::pair<std::string_view, std::string_view>* extra,
+                std::string_view value) {
   out += name;
   if (!labels.empty() || extra) {
     out += '{';
@@ -75,27 +94,10 @@ std::string ExpositionWriter::formatValue(double value) {
 }
 
 std::string ExpositionWriter::escapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
+  return escape(value, true);
 }
 
-std::string ExpositionWriter::escapeHelp(std::string_view help) {
-  std::string out;
-  out.reserve(help.size());
-  for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
+std::string ExpositionWriter::escapeHelp(std::string_view help) { return escape(help, false); }
 
 Status ExpositionWriter::declare(std::string_view name, MetricType type, std::string_view help) {
   const std::string where = "metric " + quoted(name);
@@ -133,10 +135,9 @@ Status ExpositionWriter::checkLabels(std::string_view name, const Labels& labels
   for (const auto& [key, value] : labels) {
     const std::string where = "metric " + quoted(name) + ": label " + quoted(key);
     if (!validLabelName(key))
-      return Status::error(where +
-                           ": the name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with \"__\"");
-    if (histogram && key == "le")
-      return Status::error(where + ": a histogram adds le itself");
+      return Status::error(
+          where + ": the name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with \"__\"");
+    if (histogram && key == "le") return Status::error(where + ": a histogram adds le itself");
     if (!seen.insert(key).second) return Status::error(where + ": given twice");
   }
   return Status::ok();

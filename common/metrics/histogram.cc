@@ -19,7 +19,8 @@ Histogram::Histogram(std::vector<double> upperBounds)
 void Histogram::observe(double value) noexcept {
   if (std::isnan(value)) return;
   auto bucket = std::lower_bound(upperBounds_.begin(), upperBounds_.end(), value);
-  buckets_[static_cast<size_t>(bucket - upperBounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+  buckets_[static_cast<size_t>(bucket - upperBounds_.begin())].fetch_add(1,
+                                                                         std::memory_order_relaxed);
   sum_.fetch_add(value, std::memory_order_relaxed);
 }
 

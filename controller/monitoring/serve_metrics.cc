@@ -37,8 +37,8 @@ Status writeDataPlane(const loop::Stats& stats, ExpositionWriter& out) {
   for (const auto& [site, classes] : stats.requestsBySite) {
     for (size_t i = 0; i < classes.size(); ++i) {
       if (classes[i] == 0) continue;  // a class a site never answered is no series
-      check(out.add("siteplane_http_requests_total", {{"site", site}, {"code_class", kCodeClasses[i]}},
-                    classes[i]));
+      check(out.add("siteplane_http_requests_total",
+                    {{"site", site}, {"code_class", kCodeClasses[i]}}, classes[i]));
     }
   }
   check(out.declare("siteplane_tls_handshakes_total", MetricType::kCounter,
@@ -126,8 +126,8 @@ Status writeCertificates(const store::ObjectList& certificates, api::Time now,
     const std::string ns = object->value("/metadata/namespace"_json_pointer, std::string());
     const std::string name = object->value("/metadata/name"_json_pointer, std::string());
     if (!parsed) {
-      check(Status::error("Certificate " + ns + "/" + name + " status.notAfter: " +
-                          parsed.message()));
+      check(Status::error("Certificate " + ns + "/" + name +
+                          " status.notAfter: " + parsed.message()));
       continue;
     }
     metrics::Labels labels = {{"namespace", ns}, {"name", name}};

@@ -5,14 +5,14 @@
 namespace siteplane::reconcile {
 
 const std::vector<double>& ReconcileMetrics::durationBounds() {
-  static const std::vector<double> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                              0.1,    0.25,  0.5,    1,     2.5,  5,     10,
-                                              30,     60};
+  static const std::vector<double> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
   return kBounds;
 }
 
 void ReconcileMetrics::addKind(std::string_view kind) {
-  if (kinds_.find(kind) == kinds_.end()) kinds_.emplace(std::string(kind), std::make_unique<PerKind>());
+  if (kinds_.find(kind) == kinds_.end())
+    kinds_.emplace(std::string(kind), std::make_unique<PerKind>());
 }
 
 void ReconcileMetrics::record(std::string_view kind, Clock::Duration took,

@@ -26,9 +26,9 @@ class ReconcileMetrics {
 
   struct KindSnapshot {
     metrics::HistogramSnapshot duration;  // seconds
-    uint64_t succeeded = 0;  // ReconcileResult::done()
-    uint64_t requeued = 0;   // requeueAfter(): converged, looks again later
-    uint64_t failed = 0;     // retry(): an error, retried with backoff
+    uint64_t succeeded = 0;               // ReconcileResult::done()
+    uint64_t requeued = 0;                // requeueAfter(): converged, looks again later
+    uint64_t failed = 0;                  // retry(): an error, retried with backoff
   };
 
   ReconcileMetrics() = default;

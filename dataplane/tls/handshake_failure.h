@@ -24,7 +24,7 @@ namespace siteplane::tls {
 //   internal_error        our side failed (switching to the SNI-selected context)
 //   other                 anything else
 inline constexpr std::array<std::string_view, 11> kHandshakeFailureLabels = {
-    "protocol_version", "no_shared_cipher", "http_request",   "malformed",
+    "protocol_version",  "no_shared_cipher",     "http_request", "malformed",
     "unrecognized_name", "certificate_rejected", "client_alert", "eof",
     "timeout",           "internal_error",       "other"};
 

@@ -1,7 +1,6 @@
 #include "common/metrics/exposition_writer.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -138,7 +137,8 @@ TEST_CASE("ExpositionWriter refuses what would make an invalid exposition, namin
                    "metric \"ok_total\": declared as a counter already, now as a gauge"});
   cases.push_back({"help changes", out.declare("ok_total", MetricType::kCounter, "Other."),
                    "metric \"ok_total\": declared already with other help text"});
-  cases.push_back({"histogram series name", out.declare("lat_seconds_count", MetricType::kGauge, "x"),
+  cases.push_back({"histogram series name",
+                   out.declare("lat_seconds_count", MetricType::kGauge, "x"),
                    "metric \"lat_seconds_count\": histogram \"lat_seconds\" already writes series "
                    "of that name"});
   cases.push_back({"histogram over a family", out.declare("q", MetricType::kHistogram, "x"),
@@ -164,19 +164,20 @@ TEST_CASE("ExpositionWriter refuses what would make an invalid exposition, namin
                    "metric \"ok_total\": a counter cannot be -1"});
   cases.push_back({"NaN counter", out.add("ok_total", {{"site", "n"}}, std::nan("")),
                    "metric \"ok_total\": a counter cannot be NaN"});
-  cases.push_back({"le on a histogram",
-                   out.addHistogram("lat_seconds", {{"le", "1"}}, HistogramSnapshot{{1}, {0}, 0, 0}),
-                   "metric \"lat_seconds\": label \"le\": a histogram adds le itself"});
+  cases.push_back(
+      {"le on a histogram",
+       out.addHistogram("lat_seconds", {{"le", "1"}}, HistogramSnapshot{{1}, {0}, 0, 0}),
+       "metric \"lat_seconds\": label \"le\": a histogram adds le itself"});
   cases.push_back({"bounds not increasing",
                    out.addHistogram("lat_seconds", {}, HistogramSnapshot{{1, 1}, {0, 0}, 0, 0}),
                    "metric \"lat_seconds\": bucket bounds must be finite and strictly increasing "
                    "(le=1)"});
-  cases.push_back({"infinite bound",
-                   out.addHistogram("lat_seconds", {},
-                                    HistogramSnapshot{{std::numeric_limits<double>::infinity()},
-                                                      {0}, 0, 0}),
-                   "metric \"lat_seconds\": bucket bounds must be finite and strictly increasing "
-                   "(le=+Inf)"});
+  cases.push_back(
+      {"infinite bound",
+       out.addHistogram("lat_seconds", {},
+                        HistogramSnapshot{{std::numeric_limits<double>::infinity()}, {0}, 0, 0}),
+       "metric \"lat_seconds\": bucket bounds must be finite and strictly increasing "
+       "(le=+Inf)"});
   cases.push_back({"counts decrease",
                    out.addHistogram("lat_seconds", {}, HistogramSnapshot{{1, 2}, {2, 1}, 2, 0}),
                    "metric \"lat_seconds\": bucket le=2 counts 1, outside the counts of its "

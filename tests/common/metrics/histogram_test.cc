@@ -1,7 +1,6 @@
 #include "common/metrics/histogram.h"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <thread>
 #include <vector>
@@ -11,11 +10,11 @@ namespace siteplane::metrics {
 TEST_CASE("Histogram counts each observation in the first bucket whose bound is not below it",
           "[common][metrics]") {
   Histogram histogram({0.01, 0.1, 1});
-  histogram.observe(0.01);   // on the bound: le is inclusive
+  histogram.observe(0.01);  // on the bound: le is inclusive
   histogram.observe(0.05);
   histogram.observe(0.1);
-  histogram.observe(5);      // above every bound: +Inf only
-  histogram.observe(-1);     // below every bound: first bucket
+  histogram.observe(5);             // above every bound: +Inf only
+  histogram.observe(-1);            // below every bound: first bucket
   histogram.observe(std::nan(""));  // ignored
 
   HistogramSnapshot snapshot = histogram.snapshot();

@@ -1,9 +1,8 @@
 #include "controller/monitoring/serve_metrics.h"
 
+#include <catch2/catch.hpp>
 #include <set>
 #include <sstream>
-
-#include <catch2/catch.hpp>
 
 #include "dataplane/tls/handshake_failure.h"
 #include "tests/support/test_support.h"
@@ -25,7 +24,8 @@ nlohmann::json certificate(const std::string& name, const std::string& notAfter)
 
 store::ObjectList listOf(const std::vector<nlohmann::json>& objects) {
   store::ObjectList list;
-  for (const auto& object : objects) list.items.push_back(std::make_shared<const nlohmann::json>(object));
+  for (const auto& object : objects)
+    list.items.push_back(std::make_shared<const nlohmann::json>(object));
   return list;
 }
 
@@ -51,22 +51,26 @@ TEST_CASE("Data-plane figures become request, handshake and connection families"
   REQUIRE(writeDataPlane(stats, out));
   std::string text = out.text();
 
-  CHECK_THAT(text, Contains("# TYPE siteplane_http_requests_total counter\n"
-                            "siteplane_http_requests_total{site=\"\",code_class=\"4xx\"} 4\n"
-                            "siteplane_http_requests_total{site=\"default/web\",code_class=\"2xx\"} 5\n"
-                            "siteplane_http_requests_total{site=\"default/web\",code_class=\"4xx\"} 1\n"
-                            "# HELP"));
+  CHECK_THAT(text,
+             Contains("# TYPE siteplane_http_requests_total counter\n"
+                      "siteplane_http_requests_total{site=\"\",code_class=\"4xx\"} 4\n"
+                      "siteplane_http_requests_total{site=\"default/web\",code_class=\"2xx\"} 5\n"
+                      "siteplane_http_requests_total{site=\"default/web\",code_class=\"4xx\"} 1\n"
+                      "# HELP"));
   CHECK_THAT(text, Contains("siteplane_tls_handshakes_total 7\n"));
   CHECK_THAT(text, Contains("siteplane_tls_resumed_handshakes_total 3\n"));
   CHECK_THAT(text, Contains("siteplane_tls_handshake_failures_total{reason=\"http_request\"} 2\n"));
-  CHECK_THAT(text, Contains("siteplane_tls_handshake_failures_total{reason=\"protocol_version\"} 1\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_tls_handshake_failures_total{reason=\"protocol_version\"} 1\n"));
   // Every reason is there from the start, at zero.
   for (std::string_view reason : tls::kHandshakeFailureLabels) {
     CHECK_THAT(text, Contains("siteplane_tls_handshake_failures_total{reason=\"" +
                               std::string(reason) + "\"} "));
   }
   CHECK_THAT(text, Contains("siteplane_tls_handshake_failures_total{reason=\"timeout\"} 0\n"));
-  CHECK_THAT(text, Contains("# TYPE siteplane_connections_active gauge\nsiteplane_connections_active 2\n"));
+  CHECK_THAT(
+      text,
+      Contains("# TYPE siteplane_connections_active gauge\nsiteplane_connections_active 2\n"));
   CHECK_THAT(text, Contains("siteplane_connections_accepted_total 9\n"));
 }
 
@@ -81,8 +85,9 @@ TEST_CASE("The live table's generation, bindings and listeners are gauges, 0 bef
   policy->name = "default/web";
   std::shared_ptr<const table::SitePolicy> site = policy;
   table::BindingTable::Builder builder(12);
-  for (const auto& [name, port, host] : {std::tuple{"a", 8080, "a.test"}, std::tuple{"b", 8080, "b.test"},
-                                         std::tuple{"c", 8081, ""}}) {
+  for (const auto& [name, port, host] :
+       {std::tuple{"a", 8080, "a.test"}, std::tuple{"b", 8080, "b.test"},
+        std::tuple{"c", 8081, ""}}) {
     table::BindingTable::Entry entry;
     entry.listener = {"127.0.0.1", static_cast<uint16_t>(port)};
     entry.route.binding = std::string("default/") + name;
@@ -93,7 +98,8 @@ TEST_CASE("The live table's generation, bindings and listeners are gauges, 0 bef
   auto table = std::move(builder).build();
   ExpositionWriter out;
   REQUIRE(writeTable(table.get(), out));
-  CHECK_THAT(out.text(), Contains("# TYPE siteplane_table_generation gauge\nsiteplane_table_generation 12\n"));
+  CHECK_THAT(out.text(),
+             Contains("# TYPE siteplane_table_generation gauge\nsiteplane_table_generation 12\n"));
   CHECK_THAT(out.text(), Contains("siteplane_table_bindings 3\n"));
   CHECK_THAT(out.text(), Contains("siteplane_table_listeners 2\n"));
 }
@@ -103,52 +109,83 @@ TEST_CASE("Reconcile figures become a duration histogram and result counters by 
   reconcile::ReconcileMetrics recorded;
   recorded.addKind("Certificate");
   recorded.addKind("BindingTable");
-  recorded.record("Certificate", std::chrono::milliseconds(3), reconcile::ReconcileResult::Action::kDone);
+  recorded.record("Certificate", std::chrono::milliseconds(3),
+                  reconcile::ReconcileResult::Action::kDone);
   recorded.record("Certificate", std::chrono::seconds(2),
                   reconcile::ReconcileResult::Action::kRequeueAfter);
-  recorded.record("Certificate", std::chrono::milliseconds(1), reconcile::ReconcileResult::Action::kRetry);
+  recorded.record("Certificate", std::chrono::milliseconds(1),
+                  reconcile::ReconcileResult::Action::kRetry);
   ExpositionWriter out;
   REQUIRE(writeController(recorded.snapshot(), 5, out));
   std::string text = out.text();
 
   CHECK_THAT(text, Contains("# TYPE siteplane_reconcile_duration_seconds histogram\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"0.001\"} 1\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"0.005\"} 2\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"1\"} 2\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"+Inf\"} 3\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_count{kind=\"Certificate\"} 3\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_sum{kind=\"Certificate\"} 2.004\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_duration_seconds_count{kind=\"BindingTable\"} 0\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_total{kind=\"Certificate\",result=\"success\"} 1\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_total{kind=\"Certificate\",result=\"requeue_after\"} 1\n"));
-  CHECK_THAT(text, Contains("siteplane_reconcile_total{kind=\"Certificate\",result=\"error\"} 1\n"));
+  CHECK_THAT(
+      text,
+      Contains(
+          "siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"0.001\"} 1\n"));
+  CHECK_THAT(
+      text,
+      Contains(
+          "siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"0.005\"} 2\n"));
+  CHECK_THAT(
+      text,
+      Contains("siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"1\"} 2\n"));
+  CHECK_THAT(
+      text,
+      Contains(
+          "siteplane_reconcile_duration_seconds_bucket{kind=\"Certificate\",le=\"+Inf\"} 3\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_reconcile_duration_seconds_count{kind=\"Certificate\"} 3\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_reconcile_duration_seconds_sum{kind=\"Certificate\"} 2.004\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_reconcile_duration_seconds_count{kind=\"BindingTable\"} 0\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_reconcile_total{kind=\"Certificate\",result=\"success\"} 1\n"));
+  CHECK_THAT(
+      text,
+      Contains("siteplane_reconcile_total{kind=\"Certificate\",result=\"requeue_after\"} 1\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_reconcile_total{kind=\"Certificate\",result=\"error\"} 1\n"));
   CHECK_THAT(text, Contains("siteplane_reconcile_errors_total{kind=\"BindingTable\"} 0\n"));
   CHECK_THAT(text, Contains("siteplane_reconcile_errors_total{kind=\"Certificate\"} 1\n"));
-  CHECK_THAT(text, Contains("# TYPE siteplane_workqueue_depth gauge\nsiteplane_workqueue_depth 5\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE siteplane_workqueue_depth gauge\nsiteplane_workqueue_depth 5\n"));
 }
 
 TEST_CASE("Certificate expiry is seconds until status.notAfter, negative once expired",
           "[controller][monitoring]") {
   auto list = listOf({certificate("fresh", "2026-12-25T00:00:00Z"),
-                      certificate("old", "2026-11-24T00:00:00Z"),
-                      certificate("pending", "")});
+                      certificate("old", "2026-11-24T00:00:00Z"), certificate("pending", "")});
   ExpositionWriter out;
   REQUIRE(writeCertificates(list, at("2026-11-25T00:00:00Z"), out));
   std::string text = out.text();
-  CHECK_THAT(text, Contains("siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"fresh\"} 2592000\n"));
-  CHECK_THAT(text, Contains("siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"old\"} -86400\n"));
-  CHECK_THAT(text, Contains("siteplane_certificate_not_after_timestamp_seconds{namespace=\"default\",name=\"fresh\"} 1798156800\n"));
+  CHECK_THAT(
+      text,
+      Contains(
+          "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"fresh\"} 2592000\n"));
+  CHECK_THAT(
+      text,
+      Contains(
+          "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"old\"} -86400\n"));
+  CHECK_THAT(text, Contains("siteplane_certificate_not_after_timestamp_seconds{namespace="
+                            "\"default\",name=\"fresh\"} 1798156800\n"));
   CHECK_THAT(text, !Contains("pending"));  // not issued yet: nothing expires
 }
 
 TEST_CASE("A Certificate with an unreadable notAfter is named, and the others are still written",
           "[controller][monitoring]") {
-  auto list = listOf({certificate("broken", "next tuesday"), certificate("fine", "2026-11-26T00:00:00Z")});
+  auto list =
+      listOf({certificate("broken", "next tuesday"), certificate("fine", "2026-11-26T00:00:00Z")});
   ExpositionWriter out;
   Status written = writeCertificates(list, at("2026-11-25T00:00:00Z"), out);
   REQUIRE_FALSE(written.isOk());
   CHECK_THAT(written.message(), Catch::StartsWith("Certificate default/broken status.notAfter: "));
-  CHECK_THAT(out.text(), Contains("siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"fine\"} 86400\n"));
+  CHECK_THAT(
+      out.text(),
+      Contains(
+          "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"fine\"} 86400\n"));
 }
 
 TEST_CASE("ServeMetrics writes every family once, from a data plane, a controller and a store",

@@ -7,11 +7,6 @@
 namespace siteplane::testing {
 namespace {
 
-std::string issuerYaml() {
-  return "apiVersion: siteplane.io/v1alpha1\nkind: Issuer\nmetadata:\n  name: self\nspec:\n"
-         "  selfSigned: {}\n";
-}
-
 // Renewed every ten seconds: valid for two minutes, renewed 1m50s before the end.
 std::string shortLivedCertificateYaml() {
   return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: www-tls\nspec:\n"
@@ -25,7 +20,7 @@ TEST_CASE("siteplane serve renews a short-lived certificate and serves the new o
   Server server;
   int port = freePort();
   server.write("site.yaml",
-               documents({issuerYaml(), shortLivedCertificateYaml(),
+               documents({selfSignedIssuerYaml(), shortLivedCertificateYaml(),
                           siteYaml("www", server.root().string()),
                           bindingYaml("www-https", "www", "https", port, "www.example.test", "www-tls")}));
   server.start();

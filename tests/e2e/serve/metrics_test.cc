@@ -2,7 +2,6 @@
 // requests, handshakes and reconciles it serves.
 
 #include <catch2/catch.hpp>
-
 #include <optional>
 #include <sstream>
 
@@ -10,11 +9,6 @@
 
 namespace siteplane::testing {
 namespace {
-
-std::string selfSignedIssuerYaml() {
-  return "apiVersion: siteplane.io/v1alpha1\nkind: Issuer\nmetadata:\n  name: self\nspec:\n"
-         "  selfSigned: {}\n";
-}
 
 std::string certificateYaml() {
   return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: web-tls\nspec:\n"
@@ -32,13 +26,14 @@ class Api {
     if (at == std::string::npos) throw std::runtime_error("no api_listening line:\n" + log);
     at += 18;
     url_ = log.substr(at, log.find(' ', at) - at);
-    while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.back()))) token_.pop_back();
+    while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.back())))
+      token_.pop_back();
   }
 
   // "<code>\n<body>" of a GET, with the bearer token or without.
   std::pair<int, std::string> get(const std::string& path, bool withToken) const {
-    std::vector<std::string> argv = {"curl", "-s", "--max-time", "10", "--cacert", caFile_,
-                                     "-w", "\n%{http_code}"};
+    std::vector<std::string> argv = {"curl",     "-s",    "--max-time", "10",
+                                     "--cacert", caFile_, "-w",         "\n%{http_code}"};
     if (withToken) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token_});
     argv.push_back(url_ + path);
     auto result = run(argv, "", std::chrono::seconds(15));
@@ -70,19 +65,20 @@ double valueOr0(const std::string& exposition, const std::string& series) {
 
 }  // namespace
 
-TEST_CASE("siteplane serve is ready once its first table is live and its metrics follow what it "
-          "serves",
-          "[e2e][serve][metrics]") {
+TEST_CASE(
+    "siteplane serve is ready once its first table is live and its metrics follow what it "
+    "serves",
+    "[e2e][serve][metrics]") {
   Server server;
   const int port = freePort();
-  server.write("web.yaml", documents({selfSignedIssuerYaml(), certificateYaml(),
-                                      siteYaml("web", server.root().string()),
-                                      bindingYaml("web-https", "web", "https", port,
-                                                  "www.metrics.test", "web-tls")}));
+  server.write(
+      "web.yaml",
+      documents({selfSignedIssuerYaml(), certificateYaml(), siteYaml("web", server.root().string()),
+                 bindingYaml("web-https", "web", "https", port, "www.metrics.test", "web-tls")}));
   server.start();
-  REQUIRE(waitUntil([&] { return server.condition("Binding", "web-https", "Programmed") ==
-                                 "True/Programmed"; },
-                    kDeadline));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Binding", "web-https", "Programmed") == "True/Programmed"; },
+      kDeadline));
   Api api(server);
 
   SECTION("/readyz is open and 200 with a table live; /metrics needs the token") {
@@ -120,11 +116,15 @@ TEST_CASE("siteplane serve is ready once its first table is live and its metrics
     std::string after;
     // The connection counters move when the server has closed the failed connections; wait for it
     // rather than for a fixed time.
-    REQUIRE(waitUntil([&] {
-      after = api.get("/metrics", true).second;
-      return valueOr0(after, "siteplane_tls_handshake_failures_total{reason=\"no_shared_cipher\"}") >
-             valueOr0(before, "siteplane_tls_handshake_failures_total{reason=\"no_shared_cipher\"}");
-    }, kDeadline));
+    REQUIRE(waitUntil(
+        [&] {
+          after = api.get("/metrics", true).second;
+          return valueOr0(after,
+                          "siteplane_tls_handshake_failures_total{reason=\"no_shared_cipher\"}") >
+                 valueOr0(before,
+                          "siteplane_tls_handshake_failures_total{reason=\"no_shared_cipher\"}");
+        },
+        kDeadline));
     INFO(after);
     CHECK(valueOr0(after, "siteplane_http_requests_total" + site + "\"2xx\"}") -
               valueOr0(before, "siteplane_http_requests_total" + site + "\"2xx\"}") ==
@@ -146,13 +146,14 @@ TEST_CASE("siteplane serve is ready once its first table is live and its metrics
     CHECK(valueOr0(after, "siteplane_table_generation") >= 1);
     CHECK(sample(after, "siteplane_table_bindings") == 1);
     CHECK(sample(after, "siteplane_table_listeners") == 1);
-    CHECK(valueOr0(after, "siteplane_reconcile_duration_seconds_count{kind=\"BindingTable\"}") >= 1);
+    CHECK(valueOr0(after, "siteplane_reconcile_duration_seconds_count{kind=\"BindingTable\"}") >=
+          1);
     CHECK(valueOr0(after, "siteplane_reconcile_duration_seconds_count{kind=\"Certificate\"}") >= 1);
     CHECK(sample(after, "siteplane_reconcile_errors_total{kind=\"Certificate\"}").has_value());
 
     // Issued for the default 2160h: positive, and no further away than that.
-    auto expiry = sample(after,
-                         "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"web-tls\"}");
+    auto expiry = sample(
+        after, "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"web-tls\"}");
     REQUIRE(expiry.has_value());
     CHECK(*expiry > 0);
     CHECK(*expiry <= 2160.0 * 3600);

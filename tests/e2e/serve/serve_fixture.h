@@ -47,6 +47,11 @@ inline std::string bindingYaml(const std::string& name, const std::string& site,
   return out;
 }
 
+inline std::string selfSignedIssuerYaml(const std::string& name = "self") {
+  return "apiVersion: siteplane.io/v1alpha1\nkind: Issuer\nmetadata:\n  name: " + name +
+         "\nspec:\n  selfSigned: {}\n";
+}
+
 inline std::string importedCertificateYaml(const std::string& name, const TestCertificate& pem) {
   return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: " + name +
          "\nspec:\n  source:\n    certificateFile: " + pem.cert.string() +
