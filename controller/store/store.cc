@@ -313,66 +313,109 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
 }
 
 std::vector<StoreResult<ObjectPtr>> Store::writeBatch(std::vector<WriteOp> ops) {
-  std::vector<StoreResult<ObjectPtr>> results;
-  results.reserve(ops.size());
+  PendingWrite own;
+  own.ops = std::move(ops);
   {
-    std::lock_guard write(writeMutex_);
-    // Later operations of the batch see the earlier ones: `overlay` holds what they wrote
-    // (null for a deletion) until the batch is installed.
-    std::map<ObjectKey, ObjectPtr> overlay;
-    std::vector<Prepared> writes;
-    std::vector<size_t> writeOps;  // the index in `ops` of each write
-    uint64_t version = nextVersion_;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      auto key = keyOf(ops[i]);
-      if (!key) {
-        results.push_back(key.error());
+    // Group commit: the writer that finds no commit in progress commits every write queued by
+    // then, its own included, as one ObjectFiles::commit; writers that arrive meanwhile queue
+    // and are committed together by the next one. Each commit costs two syncs however many
+    // writes it holds, so N reconcilers writing status at once pay for one commit, not N, and
+    // every write is still durable before its call returns.
+    std::unique_lock lock(groupMutex_);
+    pending_.push_back(&own);
+    while (!own.done) {
+      if (committing_) {
+        groupCommitted_.wait(lock);
         continue;
       }
-      auto pending = overlay.find(*key);
-      ObjectPtr current = pending != overlay.end() ? pending->second : find(*key);
-      auto prepared = prepare(ops[i], *key, current, version);
-      if (!prepared) {
-        results.push_back(prepared.error());
-      } else if (!prepared->has_value()) {
-        results.push_back(current);  // changes nothing: not written, no event
-      } else {
-        Prepared& change = **prepared;
-        overlay[*key] = change.type == WatchEvent::Type::kDeleted ? nullptr : change.object;
-        results.push_back(change.object);
-        writes.push_back(std::move(change));
-        writeOps.push_back(i);
-        ++version;
-      }
-    }
-    if (!writes.empty()) {
-      // Spent even if persisting fails: a file may have reached the disk, so these numbers must
-      // never be handed to a different change.
-      uint64_t first = nextVersion_;
-      nextVersion_ = version;
-      std::vector<ObjectFiles::Change> changes;
-      changes.reserve(writes.size());
-      for (size_t k = 0; k < writes.size(); ++k) {
-        bool deleted = writes[k].type == WatchEvent::Type::kDeleted;
-        changes.push_back({writes[k].key, deleted, &writes[k].text, first + k});
-      }
-      size_t applied = 0;
-      Status persisted = files_.commit(changes, applied);
-      // What reached the disk is installed even when the final sync failed, so that memory
-      // never disagrees with what a restart would load.
-      install(writes, applied, first);
-      if (!persisted) {
-        log()->error("object_write_failed objects={} applied={} error=\"{}\"", writes.size(),
-                     applied, persisted.message());
-        for (size_t k = 0; k < writes.size(); ++k) {
-          results[writeOps[k]] = internal("storing " + describe(writes[k].key) + ": " +
-                                          persisted.message());
-        }
-      }
+      committing_ = true;
+      std::vector<PendingWrite*> group;
+      group.swap(pending_);
+      lock.unlock();
+      commitGroup(group);
+      lock.lock();
+      for (PendingWrite* write : group) write->done = true;
+      committing_ = false;
+      groupCommitted_.notify_all();
     }
   }
   dispatcher_->deliver();
-  return results;
+  return std::move(own.results);
+}
+
+void Store::commitGroup(const std::vector<PendingWrite*>& group) noexcept {
+  size_t total = 0;
+  for (const PendingWrite* write : group) total += write->ops.size();
+  try {
+    std::lock_guard write(writeMutex_);
+    // Later operations see the earlier ones, across the writers of the group as within one
+    // batch: `overlay` holds what they wrote (null for a deletion) until the group is installed.
+    std::map<ObjectKey, ObjectPtr> overlay;
+    std::vector<Prepared> writes;
+    // Where each write's result goes: (writer, index in its ops).
+    std::vector<std::pair<PendingWrite*, size_t>> writeOps;
+    uint64_t version = nextVersion_;
+    for (PendingWrite* pending : group) {
+      pending->results.clear();
+      pending->results.reserve(pending->ops.size());
+      for (size_t i = 0; i < pending->ops.size(); ++i) {
+        WriteOp& op = pending->ops[i];
+        auto key = keyOf(op);
+        if (!key) {
+          pending->results.push_back(key.error());
+          continue;
+        }
+        auto overlaid = overlay.find(*key);
+        ObjectPtr current = overlaid != overlay.end() ? overlaid->second : find(*key);
+        auto prepared = prepare(op, *key, current, version);
+        if (!prepared) {
+          pending->results.push_back(prepared.error());
+        } else if (!prepared->has_value()) {
+          pending->results.push_back(current);  // changes nothing: not written, no event
+        } else {
+          Prepared& change = **prepared;
+          overlay[*key] = change.type == WatchEvent::Type::kDeleted ? nullptr : change.object;
+          pending->results.push_back(change.object);
+          writes.push_back(std::move(change));
+          writeOps.emplace_back(pending, i);
+          ++version;
+        }
+      }
+    }
+    if (writes.empty()) return;
+    // Spent even if persisting fails: a file may have reached the disk, so these numbers must
+    // never be handed to a different change.
+    uint64_t first = nextVersion_;
+    nextVersion_ = version;
+    std::vector<ObjectFiles::Change> changes;
+    changes.reserve(writes.size());
+    for (size_t k = 0; k < writes.size(); ++k) {
+      bool deleted = writes[k].type == WatchEvent::Type::kDeleted;
+      changes.push_back({writes[k].key, deleted, &writes[k].text, first + k});
+    }
+    size_t applied = 0;
+    Status persisted = files_.commit(changes, applied);
+    // What reached the disk is installed even when the final sync failed, so that memory
+    // never disagrees with what a restart would load.
+    install(writes, applied, first);
+    if (!persisted) {
+      log()->error("object_write_failed objects={} applied={} error=\"{}\"", writes.size(),
+                   applied, persisted.message());
+      for (size_t k = 0; k < writes.size(); ++k) {
+        auto [pending, index] = writeOps[k];
+        pending->results[index] =
+            internal("storing " + describe(writes[k].key) + ": " + persisted.message());
+      }
+    }
+  } catch (const std::exception& error) {
+    // Out of memory or a serialization bug: no caller may wait for a result that never comes.
+    log()->error("object_write_failed objects={} error=\"{}\"", total, error.what());
+    for (PendingWrite* pending : group) {
+      pending->results.clear();
+      for (size_t i = 0; i < pending->ops.size(); ++i)
+        pending->results.push_back(internal(std::string("storing: ") + error.what()));
+    }
+  }
 }
 
 void Store::install(const std::vector<Prepared>& writes, size_t count, uint64_t firstVersion) {

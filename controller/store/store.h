@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -144,6 +145,12 @@ class Store {
   // and set its status. Events follow in order once the batch is durable. If the state
   // directory cannot be written, every write of the batch returns Internal; after a crash in
   // the middle of a batch a prefix of it may be applied.
+  //
+  // Group commit: every write (the single-object methods are batches of one) queues, and writes
+  // that queue while a commit is in progress are committed together by the next one, in queue
+  // order, as if they were one batch. Concurrent writers (reconcilers writing status, API
+  // requests) thus share the syncs instead of waiting for each other's; each call still returns
+  // only once its own writes are durable, and one failing commit fails the writes it held.
   std::vector<StoreResult<ObjectPtr>> writeBatch(std::vector<WriteOp> ops);
 
   StoreResult<ObjectPtr> get(const ObjectKey& key) const;
@@ -173,7 +180,17 @@ class Store {
     std::string text;  // the file content (not for kDeleted)
   };
 
+  // One caller's writeBatch, queued for the group commit.
+  struct PendingWrite {
+    std::vector<WriteOp> ops;
+    std::vector<StoreResult<ObjectPtr>> results;  // one per op once done
+    bool done = false;                            // guarded by groupMutex_
+  };
+
   StoreResult<ObjectPtr> writeOne(WriteOp op);
+  // Prepares, persists (one ObjectFiles::commit) and installs every write of `group`, in order,
+  // filling each writer's results. Takes writeMutex_.
+  void commitGroup(const std::vector<PendingWrite*>& group) noexcept;
   // Validates the operation's object (filling in the default namespace) and returns its key.
   static StoreResult<ObjectKey> keyOf(WriteOp& op);
   // A Prepared write of `object`, or Invalid when it cannot be serialized.
@@ -194,6 +211,12 @@ class Store {
 
   const WallClock clock_;
   const StoreOptions options_;
+
+  // The group commit: writers queue in pending_; the one that sets committing_ commits the queue.
+  std::mutex groupMutex_;  // guards pending_, committing_ and every PendingWrite::done
+  std::condition_variable groupCommitted_;
+  std::vector<PendingWrite*> pending_;
+  bool committing_ = false;
 
   // Serializes writers for the whole write, fsync included, so resourceVersions are assigned,
   // persisted and published in one order. Readers never take it.

@@ -1,6 +1,8 @@
 #include "controller/store/store.h"
 
+#include <mutex>
 #include <regex>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -523,6 +525,68 @@ TEST_CASE("Store writeBatch persists a large batch that survives a reopen", "[co
     }
   }
   CHECK(files == 502);
+}
+
+TEST_CASE("Store commits concurrent writers together, each getting its own results in order",
+          "[controller][store]") {
+  StoreFixture f;
+  constexpr int kThreads = 8;
+  constexpr int kWrites = 40;
+  std::mutex eventsMutex;
+  std::vector<uint64_t> versions;
+  Subscription subscription = f.store->subscribe([&](const WatchEvent& event) {
+    std::lock_guard lock(eventsMutex);
+    versions.push_back(event.resourceVersion);
+  });
+
+  std::vector<std::thread> writers;
+  std::vector<std::string> errors(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      std::string name = "site";
+      name += std::to_string(t);
+      auto fail = [&](const std::string& what) {
+        if (errors[t].empty()) errors[t] = what;
+      };
+      auto created = f.store->createObject(site(name));
+      if (!created) return fail("create: " + created.message());
+      for (int i = 0; i < kWrites; ++i) {
+        json status = site(name);
+        status["status"] = {{"siteId", i}};
+        auto written = f.store->updateStatus(status);
+        if (!written) return fail("status: " + written.message());
+        if ((**written)["status"]["siteId"] != i) fail("another writer's result");
+        // A write of the same key with a stale precondition fails on its own; the group it
+        // was committed with is not affected.
+        json stale = site(name);
+        stale["metadata"]["resourceVersion"] = versionOf(**created);
+        stale["status"] = {{"siteId", -1}};
+        auto conflict = f.store->updateStatus(stale);
+        if (conflict.isOk() || conflict.code() != StoreError::Code::kConflict) fail("stale write accepted");
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  for (const auto& error : errors) CHECK(error.empty());
+
+  // One create and kWrites status writes per thread, each with its own resourceVersion, and
+  // the events in resourceVersion order.
+  constexpr uint64_t kTotal = kThreads * (kWrites + 1);
+  CHECK(f.store->resourceVersion() == kTotal);
+  {
+    std::lock_guard lock(eventsMutex);
+    REQUIRE(versions.size() == kTotal);
+    for (size_t i = 0; i < versions.size(); ++i) CHECK(versions[i] == i + 1);
+  }
+  subscription.cancel();
+  f.reopen();
+  for (int t = 0; t < kThreads; ++t) {
+    std::string name = "site";
+    name += std::to_string(t);
+    auto stored = f.store->get(siteKey(name));
+    REQUIRE(stored.isOk());
+    CHECK((**stored)["status"]["siteId"] == kWrites - 1);
+  }
 }
 
 }  // namespace
