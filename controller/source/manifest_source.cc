@@ -430,19 +430,24 @@ SyncReport ManifestSource::syncNow() {
     }
   }
 
-  // Create or update what the files declare.
+  // Create or update what the files declare, and prune what no file declares any more, as one
+  // store batch: a first start from a directory of thousands of objects then costs two
+  // filesystem syncs instead of two fsyncs per object, and every write is still durable before
+  // the scan returns (each operation succeeds or fails on its own).
+  struct Planned {
+    enum class Action { kCreate, kUpdate, kPrune } action;
+    store::ObjectKey key;
+    std::string detail;  // the declaring file (create) or the former owner (prune), for the log
+  };
+  std::vector<store::WriteOp> ops;
+  std::vector<Planned> planned;
   for (const auto& [key, object] : desired) {
     auto current = stored.find(key);
     if (current == stored.end()) {
-      auto created = store_.createObject(*object);
-      if (created) {
-        ++report.created;
-        log->info("object_created key={} file={}", key.toString(),
-                  (*object)["metadata"]["annotations"][kManifestFileAnnotation].get<std::string>());
-      } else {
-        ++report.failedWrites;
-        log->error("object_not_created key={} error=\"{}\"", key.toString(), created.message());
-      }
+      ops.push_back(store::WriteOp::create(*object));
+      planned.push_back({Planned::Action::kCreate, key,
+                         (*object)["metadata"]["annotations"][kManifestFileAnnotation]
+                             .get<std::string>()});
       continue;
     }
     if (sameDeclaration(*current->second, *object)) {
@@ -451,32 +456,57 @@ SyncReport ManifestSource::syncNow() {
     }
     nlohmann::json update = *object;
     update["metadata"]["resourceVersion"] = (*current->second)["metadata"]["resourceVersion"];
-    auto updated = store_.updateObject(std::move(update));
-    if (updated) {
-      ++report.updated;
-      log->info("object_updated key={} generation={}", key.toString(),
-                (**updated)["metadata"].value("generation", int64_t{0}));
-    } else {
-      // A conflict means another writer got there first; the next scan compares again.
-      ++report.failedWrites;
-      log->warn("object_not_updated key={} error=\"{}\"", key.toString(), updated.message());
-    }
+    ops.push_back(store::WriteOp::update(std::move(update)));
+    planned.push_back({Planned::Action::kUpdate, key, ""});
   }
-
-  // Prune: objects a manifest file declared and no file declares any more.
+  nlohmann::json::json_pointer annotation("/metadata/annotations/siteplane.io~1manifest-file");
   for (const auto& [key, object] : stored) {
     if (desired.count(key)) continue;
-    nlohmann::json::json_pointer annotation("/metadata/annotations/siteplane.io~1manifest-file");
     if (!object->contains(annotation)) continue;  // created through the API: not ours
     const auto& owner = object->at(annotation);
     if (owner.is_string() && protectedFiles.count(owner.get<std::string>())) continue;
-    auto removed = store_.removeObject(key, (*object)["metadata"].value("resourceVersion", ""));
-    if (removed) {
-      ++report.deleted;
-      log->info("object_pruned key={} file={}", key.toString(), owner.dump());
-    } else if (removed.code() != store::StoreError::Code::kNotFound) {
-      ++report.failedWrites;
-      log->warn("object_not_pruned key={} error=\"{}\"", key.toString(), removed.message());
+    ops.push_back(store::WriteOp::remove(key, (*object)["metadata"].value("resourceVersion", "")));
+    planned.push_back({Planned::Action::kPrune, key, owner.dump()});
+  }
+
+  std::vector<store::StoreResult<store::ObjectPtr>> results;
+  if (!ops.empty()) results = store_.writeBatch(std::move(ops));
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Planned& plan = planned[i];
+    const auto& result = results[i];
+    switch (plan.action) {
+      case Planned::Action::kCreate:
+        if (result) {
+          ++report.created;
+          log->info("object_created key={} file={}", plan.key.toString(), plan.detail);
+        } else {
+          ++report.failedWrites;
+          log->error("object_not_created key={} error=\"{}\"", plan.key.toString(),
+                     result.message());
+        }
+        break;
+      case Planned::Action::kUpdate:
+        if (result) {
+          ++report.updated;
+          log->info("object_updated key={} generation={}", plan.key.toString(),
+                    (**result)["metadata"].value("generation", int64_t{0}));
+        } else {
+          // A conflict means another writer got there first; the next scan compares again.
+          ++report.failedWrites;
+          log->warn("object_not_updated key={} error=\"{}\"", plan.key.toString(),
+                    result.message());
+        }
+        break;
+      case Planned::Action::kPrune:
+        if (result) {
+          ++report.deleted;
+          log->info("object_pruned key={} file={}", plan.key.toString(), plan.detail);
+        } else if (result.code() != store::StoreError::Code::kNotFound) {
+          ++report.failedWrites;
+          log->warn("object_not_pruned key={} error=\"{}\"", plan.key.toString(),
+                    result.message());
+        }
+        break;
     }
   }
   if (report.created || report.updated || report.deleted || report.failedWrites)
