@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "common/logging.h"
@@ -52,8 +53,8 @@ class FileDescriptor {
 };
 
 // Creates `path` with `mode` from the start (O_EXCL: never reuses or follows an existing file, so
-// a key is never briefly readable by others), writes `content` and fsyncs it.
-Status writeNewFile(const fs::path& path, std::string_view content, mode_t mode) {
+// a key is never briefly readable by others), writes `content` and, with `sync`, fsyncs it.
+Status writeNewFile(const fs::path& path, std::string_view content, mode_t mode, bool sync) {
   FileDescriptor file(
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (file.get() < 0) return errnoError("cannot create " + path.string());
@@ -64,7 +65,7 @@ Status writeNewFile(const fs::path& path, std::string_view content, mode_t mode)
     if (n < 0) return errnoError("cannot write " + path.string());
     done += static_cast<size_t>(n);
   }
-  if (::fsync(file.get()) != 0) return errnoError("cannot fsync " + path.string());
+  if (sync && ::fsync(file.get()) != 0) return errnoError("cannot fsync " + path.string());
   if (!file.close()) return errnoError("cannot close " + path.string());
   return Status::ok();
 }
@@ -74,6 +75,14 @@ Status syncDirectory(const fs::path& dir) {
   FileDescriptor handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (handle.get() < 0) return errnoError("cannot open " + dir.string());
   if (::fsync(handle.get()) != 0) return errnoError("cannot fsync " + dir.string());
+  return Status::ok();
+}
+
+// Makes everything written to the file system holding `dir` durable: one sync for many files.
+Status syncFileSystem(const fs::path& dir) {
+  FileDescriptor handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (handle.get() < 0) return errnoError("cannot open " + dir.string());
+  if (::syncfs(handle.get()) != 0) return errnoError("cannot sync the file system of " + dir.string());
   return Status::ok();
 }
 
@@ -239,59 +248,155 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
                            "; the chain must be ordered leaf first");
     }
   }
-  auto [space, name] = splitKey(key);
-  const fs::path spaceDir = dir_ / space;
-  std::lock_guard lock(writeMutexFor(key));
-  if (auto made = ensureDirectory(spaceDir); !made) return made;
+  // Group commit, as the object store does: the put that finds no commit in progress commits
+  // every put queued by then; puts arriving meanwhile wait for the next commit.
+  PendingPut own{key, &bundle, Status::ok(), false};
+  std::unique_lock lock(groupMutex_);
+  pending_.push_back(&own);
+  while (!own.done) {
+    if (committing_) {
+      groupCommitted_.wait(lock);
+      continue;
+    }
+    committing_ = true;
+    std::vector<PendingPut*> group;
+    group.swap(pending_);
+    lock.unlock();
+    commitPuts(group);
+    lock.lock();
+    for (PendingPut* put : group) put->done = true;
+    committing_ = false;
+    groupCommitted_.notify_all();
+  }
+  return std::move(own.status);
+}
 
-  const std::string versionName = "." + name + "." + randomSuffix();
-  const fs::path versionDir = spaceDir / versionName;
-  const fs::path tempLink = spaceDir / (versionName + kLinkSuffix);
-  auto abandon = [&](Status status) {
-    std::error_code ignored;
-    fs::remove(tempLink, ignored);
-    fs::remove_all(versionDir, ignored);
-    return std::move(status).withContext("certificate store " + key);
+void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcept {
+  // One put alone syncs exactly what it wrote (two files, two directory entries: four fsyncs).
+  // Several sync the file system once instead: the same guarantee for all of them at the cost of
+  // one sync, which is what makes importing thousands of certificates at once take seconds.
+  const bool alone = group.size() == 1;
+  struct Staged {
+    PendingPut* put;
+    fs::path spaceDir;
+    std::string name;
+    std::string versionName;
+    std::string previous;  // the version the link pointed to before this put
+    bool linked = false;
   };
+  std::vector<Staged> staged;
+  staged.reserve(group.size());
+  auto fail = [](PendingPut& put, Status status) {
+    put.status = std::move(status).withContext("certificate store " + put.key);
+  };
+  auto discard = [](const Staged& version) {
+    std::error_code ignored;
+    fs::remove(version.spaceDir / (version.versionName + kLinkSuffix), ignored);
+    fs::remove_all(version.spaceDir / version.versionName, ignored);
+  };
+  try {
+    // 1. Each new version in a directory whose name no reader looks at.
+    for (PendingPut* put : group) {
+      auto [space, name] = splitKey(put->key);
+      Staged version{put, dir_ / space, name, "." + name + "." + randomSuffix(), "", false};
+      if (auto made = ensureDirectory(version.spaceDir); !made) {
+        fail(*put, std::move(made));
+        continue;
+      }
+      const fs::path versionDir = version.spaceDir / version.versionName;
+      if (::mkdir(versionDir.c_str(), kDirectoryMode) != 0) {
+        fail(*put, errnoError("cannot create " + versionDir.string()));
+        continue;
+      }
+      std::string keyPem = put->bundle->key.toPem();
+      Status wrote = writeNewFile(versionDir / kKeyFile, keyPem, kKeyMode, alone);
+      OPENSSL_cleanse(keyPem.data(), keyPem.size());
+      if (wrote) wrote = writeNewFile(versionDir / kChainFile, put->bundle->chainPem(), kChainMode, alone);
+      // The version directory's own entry must be durable before any link to it can be: POSIX
+      // does not order the two otherwise, and a durable link to a lost directory would lose both
+      // versions.
+      if (wrote && alone) wrote = syncDirectory(versionDir);
+      if (wrote && alone) wrote = syncDirectory(version.spaceDir);
+      if (!wrote) {
+        discard(version);
+        fail(*put, std::move(wrote));
+        continue;
+      }
+      staged.push_back(std::move(version));
+    }
+    if (!alone && !staged.empty()) {
+      if (Status synced = syncFileSystem(dir_); !synced) {
+        for (const auto& version : staged) {
+          discard(version);
+          fail(*version.put, synced);
+        }
+        return;
+      }
+    }
 
-  if (::mkdir(versionDir.c_str(), kDirectoryMode) != 0)
-    return abandon(errnoError("cannot create " + versionDir.string()));
-  std::string keyPem = bundle.key.toPem();
-  Status wroteKey = writeNewFile(versionDir / kKeyFile, keyPem, kKeyMode);
-  OPENSSL_cleanse(keyPem.data(), keyPem.size());
-  if (!wroteKey) return abandon(std::move(wroteKey));
-  if (auto wrote = writeNewFile(versionDir / kChainFile, bundle.chainPem(), kChainMode); !wrote) {
-    return abandon(std::move(wrote));
-  }
-  if (auto synced = syncDirectory(versionDir); !synced) return abandon(std::move(synced));
-  // The version directory's own entry must be durable before any link to it can be: POSIX does
-  // not order the two otherwise, and a durable link to a lost directory would lose both versions.
-  if (auto synced = syncDirectory(spaceDir); !synced) return abandon(std::move(synced));
+    // 2. The swaps, in queue order (two puts of one key in a group apply in the order they came).
+    std::set<fs::path> swappedDirs;
+    for (auto& version : staged) {
+      std::lock_guard keyLock(writeMutexFor(version.put->key));
+      const fs::path link = version.spaceDir / version.name;
+      const fs::path tempLink = version.spaceDir / (version.versionName + kLinkSuffix);
+      auto previous = readLink(link);
+      if (!previous) {
+        discard(version);
+        fail(*version.put, previous.status());
+        continue;
+      }
+      if (::symlink(version.versionName.c_str(), tempLink.c_str()) != 0) {
+        discard(version);
+        fail(*version.put, errnoError("cannot create " + tempLink.string()));
+        continue;
+      }
+      if (::rename(tempLink.c_str(), link.c_str()) != 0) {
+        Status status = errnoError("cannot replace " + link.string());
+        discard(version);
+        fail(*version.put, std::move(status));
+        continue;
+      }
+      // From here the new version is the store's content; what follows only makes it durable
+      // and tidies up, and must not remove the new version on failure.
+      version.previous = std::move(previous).value();
+      version.linked = true;
+      remember(version.put->key, version.versionName, version.spaceDir / version.versionName,
+               *version.put->bundle);
+      swappedDirs.insert(version.spaceDir);
+    }
+    std::map<fs::path, Status> syncs;
+    for (const auto& spaceDir : swappedDirs) syncs.emplace(spaceDir, syncDirectory(spaceDir));
 
-  auto previous = readLink(spaceDir / name);
-  if (!previous) return abandon(previous.status());
-  if (::symlink(versionName.c_str(), tempLink.c_str()) != 0) {
-    return abandon(errnoError("cannot create " + tempLink.string()));
-  }
-  if (::rename(tempLink.c_str(), (spaceDir / name).c_str()) != 0) {
-    return abandon(errnoError("cannot replace " + (spaceDir / name).string()));
-  }
-  // From here the new version is the store's content; what follows only makes it durable and
-  // tidies up, and must not remove the new version on failure.
-  if (auto synced = syncDirectory(spaceDir); !synced)
-    return std::move(synced).withContext("certificate store " + key);
-  if (!previous->empty() && *previous != versionName && !previous->starts_with("/") &&
-      previous->find('/') == std::string::npos) {
-    std::error_code error;
-    fs::remove_all(spaceDir / *previous, error);
-    if (error) {
-      // Harmless: open() sweeps unreferenced versions.
-      logger("controller.certs")
-          ->warn("event=store_cleanup_failed key={} path={} error={}", key,
-                 (spaceDir / *previous).string(), error.message());
+    // 3. Old versions go once the new links are durable.
+    for (const auto& version : staged) {
+      if (!version.linked) continue;
+      const Status& synced = syncs.at(version.spaceDir);
+      if (!synced) {
+        fail(*version.put, synced);
+        continue;
+      }
+      const std::string& previous = version.previous;
+      if (previous.empty() || previous == version.versionName || previous.starts_with("/") ||
+          previous.find('/') != std::string::npos)
+        continue;
+      std::error_code error;
+      fs::remove_all(version.spaceDir / previous, error);
+      if (error) {
+        // Harmless: open() sweeps unreferenced versions.
+        logger("controller.certs")
+            ->warn("event=store_cleanup_failed key={} path={} error={}", version.put->key,
+                   (version.spaceDir / previous).string(), error.message());
+      }
+    }
+  } catch (const std::exception& error) {
+    // Out of memory: no put may wait for a commit that never ends. What was staged and not
+    // linked is swept by the next open().
+    for (PendingPut* put : group) {
+      if (put->status.isOk()) put->status = Status::error("certificate store " + put->key + ": " +
+                                                          error.what());
     }
   }
-  return Status::ok();
 }
 
 Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string& key) const {
@@ -308,6 +413,15 @@ Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string
     if (!target) return target.status();
     if (target->empty()) return GetResult(std::nullopt);
     const fs::path versionDir = spaceDir / *target;
+    // Stamped before reading: a file changed after this is seen by the next get.
+    auto stamps = stampsOf(versionDir);
+    if (stamps) {
+      std::lock_guard lock(decodedMutex_);
+      auto kept = decoded_.find(key);
+      if (kept != decoded_.end() && kept->second.version == *target &&
+          kept->second.chain == stamps->first && kept->second.key == stamps->second)
+        return GetResult(std::optional<CertificateBundle>(kept->second.bundle));
+    }
     auto chainPem = readVersionFile(versionDir / kChainFile);
     if (!chainPem) return chainPem.status().withContext("certificate store " + key);
     auto keyPem = readVersionFile(versionDir / kKeyFile);
@@ -327,6 +441,10 @@ Result<std::optional<CertificateBundle>> CertificateStore::get(const std::string
     if (!bundle)
       return bundle.status().withContext("certificate store " + key + " (" + versionDir.string() +
                                          ")");
+    if (stamps) {
+      std::lock_guard lock(decodedMutex_);
+      decoded_.insert_or_assign(key, Decoded{*target, stamps->first, stamps->second, *bundle});
+    }
     return GetResult(std::optional<CertificateBundle>(std::move(bundle).value()));
   }
   return Status::error("certificate store " + key + ": replaced " + std::to_string(kAttempts) +
@@ -341,6 +459,10 @@ Status CertificateStore::remove(const std::string& key) {
   auto target = readLink(spaceDir / name);
   if (!target) return target.status();
   if (target->empty()) return Status::ok();
+  {
+    std::lock_guard decodedLock(decodedMutex_);
+    decoded_.erase(key);
+  }
   if (::unlink((spaceDir / name).c_str()) != 0)
     return errnoError("cannot remove " + (spaceDir / name).string());
   if (auto synced = syncDirectory(spaceDir); !synced) return synced;
@@ -373,6 +495,32 @@ Result<std::vector<std::string>> CertificateStore::list() const {
   if (error) return Status::error("cannot list " + dir_.string() + ": " + error.message());
   std::sort(keys.begin(), keys.end());
   return keys;
+}
+
+std::optional<std::pair<CertificateStore::FileStamp, CertificateStore::FileStamp>>
+CertificateStore::stampsOf(const fs::path& versionDir) {
+  auto stamp = [](const fs::path& path) -> std::optional<FileStamp> {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) != 0) return std::nullopt;
+    return FileStamp{static_cast<uint64_t>(info.st_ino), static_cast<int64_t>(info.st_size),
+                     static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+                     static_cast<int64_t>(info.st_ctim.tv_sec) * 1000000000 + info.st_ctim.tv_nsec};
+  };
+  auto chain = stamp(versionDir / kChainFile);
+  auto key = stamp(versionDir / kKeyFile);
+  if (!chain || !key) return std::nullopt;
+  return std::make_pair(*chain, *key);
+}
+
+void CertificateStore::remember(const std::string& key, const std::string& version,
+                                const fs::path& versionDir, const CertificateBundle& bundle) const {
+  auto stamps = stampsOf(versionDir);
+  std::lock_guard lock(decodedMutex_);
+  if (!stamps) {
+    decoded_.erase(key);
+    return;
+  }
+  decoded_.insert_or_assign(key, Decoded{version, stamps->first, stamps->second, bundle});
 }
 
 fs::path CertificateStore::chainPath(const std::string& key) const {

@@ -21,11 +21,14 @@
 // interrupted put (an unreferenced version directory, a temporary symlink) are swept by open().
 
 #include <array>
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -49,6 +52,10 @@ class CertificateStore {
 
   // The stored bundle, nullopt when `key` has none. A stored pair that no longer parses or whose
   // key does not match its leaf (edited by hand, disk damage) is an error naming the file.
+  // Decoding a key and certificate costs OpenSSL 3 about a millisecond, so the decoded bundle of
+  // each key's current version is kept: a get of a version this store wrote or read before, whose
+  // files are unchanged (same inode, size and times), returns the kept bundle, sharing its
+  // decoded objects, without reading or decoding anything.
   Result<std::optional<CertificateBundle>> get(const std::string& key) const;
 
   // Removes `key`'s certificate and key; removing an absent key is ok.
@@ -73,12 +80,53 @@ class CertificateStore {
   Status sweep();
   std::mutex& writeMutexFor(const std::string& key);
 
+  // One caller's put, queued for the group commit.
+  struct PendingPut {
+    std::string key;
+    const CertificateBundle* bundle;  // the caller's, alive until done
+    Status status;
+    bool done = false;  // guarded by groupMutex_
+  };
+  // Writes, syncs and swaps in every put of `group`, in order, setting each one's status.
+  void commitPuts(const std::vector<PendingPut*>& group) noexcept;
+
+  // What a version's two files looked like when their bundle was decoded; a file replaced or
+  // edited in place by hand changes it.
+  struct FileStamp {
+    uint64_t inode = 0;
+    int64_t size = 0;
+    int64_t modifiedNanos = 0;
+    int64_t changedNanos = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  struct Decoded {
+    std::string version;  // the version directory's name
+    FileStamp chain;
+    FileStamp key;
+    CertificateBundle bundle;
+  };
+  // The stamps of `versionDir`'s two files; nullopt when either cannot be stat()ed.
+  static std::optional<std::pair<FileStamp, FileStamp>> stampsOf(
+      const std::filesystem::path& versionDir);
+  void remember(const std::string& key, const std::string& version,
+                const std::filesystem::path& versionDir, const CertificateBundle& bundle) const;
+
   const std::filesystem::path dir_;
-  // Writers of one key (put/remove) hold the mutex its hash picks, so they never race on its
-  // symlink and the old version one of them is about to delete; writers of different keys mostly
-  // hold different mutexes, so their fsyncs overlap. Readers take no lock: the swap is atomic.
+  // Puts queue here; the one that sets committing_ commits the queue (group commit), so puts
+  // from several threads share their syncs.
+  std::mutex groupMutex_;  // guards pending_, committing_ and every PendingPut::done
+  std::condition_variable groupCommitted_;
+  std::vector<PendingPut*> pending_;
+  bool committing_ = false;
+
+  // Writers of one key (a put's swap, a remove) hold the mutex its hash picks, so they never race
+  // on its symlink and the old version one of them is about to delete. Readers take no lock: the
+  // swap is atomic.
   static constexpr size_t kWriteMutexes = 64;
   std::array<std::mutex, kWriteMutexes> writeMutexes_;
+
+  mutable std::mutex decodedMutex_;  // guards decoded_
+  mutable std::unordered_map<std::string, Decoded> decoded_;  // by key: its current version
 };
 
 // Checks a store key: "namespace/name", both DNS-1123 labels.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "tests/controller/certs/certs_test_helpers.h"
@@ -308,6 +309,102 @@ TEST_CASE("CertificateStore takes puts of different keys from several threads",
   }
   CHECK(hiddenEntries(store->directory() / "ns0").size() == 2);
   CHECK(hiddenEntries(store->directory() / "ns1").size() == 2);
+}
+
+TEST_CASE("CertificateStore hands out the decoded bundle of an unchanged version without decoding",
+          "[controller][certs]") {
+  TempDir dir;
+  auto storeDir = dir.path() / "certificates";
+  auto first = selfSigned("a.contoso.com");
+  auto store = valueOf(CertificateStore::open(storeDir));
+  requireOk(store->put("default/web", first));
+  // The very objects that were put: nothing was read back or decoded.
+  auto got = valueOf(store->get("default/web"));
+  REQUIRE(got.has_value());
+  CHECK(got->leaf().native() == first.leaf().native());
+  CHECK(got->key.native() == first.key.native());
+
+  // A new version is what get returns from then on.
+  auto second = selfSigned("b.contoso.com");
+  requireOk(store->put("default/web", second));
+  got = valueOf(store->get("default/web"));
+  REQUIRE(got.has_value());
+  CHECK(got->leaf().native() == second.leaf().native());
+
+  // Another store on the same directory decodes once, then shares what it decoded.
+  auto reopened = valueOf(CertificateStore::open(storeDir));
+  auto decoded = valueOf(reopened->get("default/web"));
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->leaf() == second.leaf());
+  CHECK(decoded->leaf().native() != second.leaf().native());
+  auto again = valueOf(reopened->get("default/web"));
+  REQUIRE(again.has_value());
+  CHECK(again->leaf().native() == decoded->leaf().native());
+
+  // A chain file rewritten in place by hand (same inode) is read again, not served from memory:
+  // here another certificate, which the stored key does not match.
+  {
+    std::ofstream chain(store->chainPath("default/web"), std::ios::trunc);
+    chain << first.leaf().toPem();
+  }
+  auto edited = store->get("default/web");
+  REQUIRE_FALSE(edited.isOk());
+  CHECK(edited.message().find("certificate store default/web (") == 0);
+
+  // Removed keys are gone from memory too.
+  requireOk(reopened->remove("default/web"));
+  CHECK_FALSE(valueOf(reopened->get("default/web")).has_value());
+}
+
+TEST_CASE("CertificateStore commits puts from many threads together, each durable and whole",
+          "[controller][certs]") {
+  TempDir dir;
+  auto storeDir = dir.path() / "certificates";
+  constexpr size_t kThreads = 8;
+  constexpr int kRounds = 6;
+  std::vector<CertificateBundle> bundles;
+  for (size_t t = 0; t < kThreads; ++t) {
+    std::string host = "h";
+    host += std::to_string(t);
+    host += ".contoso.com";
+    bundles.push_back(selfSigned(host));
+  }
+  {
+    auto store = valueOf(CertificateStore::open(storeDir));
+    std::vector<std::thread> writers;
+    std::vector<std::string> errors(kThreads);
+    for (size_t t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&, t] {
+        // Each thread writes its own key and, every other round, one key all threads share.
+        for (int round = 0; round < kRounds && errors[t].empty(); ++round) {
+          std::string key = "default/shared";
+          if (round % 2 == 0) {
+            key = "default/c";
+            key += std::to_string(t);
+          }
+          auto put = store->put(key, bundles[t]);
+          if (!put.isOk()) errors[t] = put.message();
+        }
+      });
+    }
+    for (auto& writer : writers) writer.join();
+    for (const auto& error : errors) CHECK(error.empty());
+  }
+  // What a restart finds: every key whole, and only the live version of each left on disk.
+  auto store = valueOf(CertificateStore::open(storeDir));
+  auto keys = valueOf(store->list());
+  CHECK(keys.size() == kThreads + 1);
+  for (size_t t = 0; t < kThreads; ++t) {
+    std::string key = "default/c";
+    key += std::to_string(t);
+    auto got = valueOf(store->get(key));
+    REQUIRE(got.has_value());
+    CHECK(got->leaf() == bundles[t].leaf());
+  }
+  auto shared = valueOf(store->get("default/shared"));
+  REQUIRE(shared.has_value());
+  CHECK(shared->key.matches(shared->leaf()));
+  CHECK(hiddenEntries(storeDir / "default").size() == kThreads + 1);
 }
 
 }  // namespace siteplane::certs
