@@ -106,6 +106,41 @@ TEST_CASE("PrivateKey refuses encrypted, unsupported and malformed keys with a c
   CHECK_FALSE(PrivateKey::fromPem(key.publicKeyPem()).isOk());
 }
 
+TEST_CASE("PrivateKey reads the key after a certificate in a combined file, whatever its form",
+          "[controller][certs]") {
+  auto start = nowSeconds();
+  for (auto algorithm : {KeyAlgorithm::kEcdsa, KeyAlgorithm::kRsa, KeyAlgorithm::kEd25519}) {
+    CAPTURE(keyAlgorithmName(algorithm));
+    auto key = valueOf(PrivateKey::generate(algorithm));
+    auto certificate = valueOf(issueSelfSigned(serverTemplate({"www.contoso.com"}, start), key));
+    // certificate first, then the key: what `cat site.crt site.key > site.pem` gives.
+    auto combined = valueOf(PrivateKey::fromPem(certificate.toPem() + key.toPem()));
+    CHECK(combined.algorithm() == algorithm);
+    CHECK(combined.matches(certificate));
+    CHECK(combined.toPem() == key.toPem());
+  }
+  // The traditional EC form after a certificate, and the first key block wins over a second.
+  auto ec = run({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout"});
+  REQUIRE(ec.exitCode == 0);
+  auto ecKey = valueOf(PrivateKey::fromPem(ec.out));
+  auto other = valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa));
+  auto certificate = valueOf(issueSelfSigned(serverTemplate({"www.contoso.com"}, start), ecKey));
+  auto first = valueOf(PrivateKey::fromPem(certificate.toPem() + ec.out + other.toPem()));
+  CHECK(first.matches(certificate));
+}
+
+TEST_CASE("PrivateKey refuses a traditional key encrypted with a PEM header", "[controller][certs]") {
+  auto ec = run({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout"});
+  REQUIRE(ec.exitCode == 0);
+  auto encrypted =
+      run({"openssl", "ec", "-aes256", "-passout", "pass:secret"}, ec.out);
+  REQUIRE(encrypted.exitCode == 0);
+  REQUIRE(encrypted.out.find("Proc-Type: 4,ENCRYPTED") != std::string::npos);
+  auto fromEncrypted = PrivateKey::fromPem(encrypted.out);
+  REQUIRE_FALSE(fromEncrypted.isOk());
+  CHECK(fromEncrypted.message() == "the private key is encrypted; provide it unencrypted");
+}
+
 TEST_CASE("PrivateKey matches only the certificate that carries its public key",
           "[controller][certs]") {
   auto start = nowSeconds();
