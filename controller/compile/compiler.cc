@@ -377,8 +377,11 @@ CompileOutput Compiler::compile(const CompileInput& input) {
       } else {
         tls::ServerContextOptions options;
         options.name = binding.metadata.namespaceName + "/" + binding.spec.certificateRef->name;
-        options.certificateChainPem = winner.bundle->chainPem();
-        options.privateKeyPem = winner.bundle->key.toPem();
+        // The decoded chain and key the certificate store holds: encoding them to PEM for the
+        // context to decode again would cost more than building the context.
+        for (const auto& certificate : winner.bundle->chain)
+          options.certificateChain.push_back(certificate.native());
+        options.privateKey = winner.bundle->key.native();
         options.minVersion = toTable(ssl.minTLSVersion);
         options.require128BitCiphers = ssl.require128BitCiphers;
         options.clientCertificate = toTable(ssl.clientCertificate);

@@ -117,18 +117,31 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
   using Out = Result<std::shared_ptr<const ServerContext>>;
   const std::string what = "certificate " + options.name;
   ERR_clear_error();
-  auto chain = readCertificates(options.certificateChainPem, what);
-  if (!chain) return chain.status();
-
-  BioPtr keyBio(BIO_new_mem_buf(options.privateKeyPem.data(),
-                                static_cast<int>(options.privateKeyPem.size())),
-                BIO_free);
-  KeyPtr key(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr,
-             EVP_PKEY_free);
-  // The OpenSSL error text for a key says nothing secret, but keep the message generic anyway.
-  if (!key) {
-    ERR_clear_error();
-    return Out::error(what + ": private key is not an unencrypted PEM key");
+  // Either decoded objects (shared: SSL_CTX_use_* and add1_chain_cert take references) or PEM.
+  std::vector<X509Ptr> chain;
+  KeyPtr key(nullptr, EVP_PKEY_free);
+  if (!options.certificateChain.empty()) {
+    if (!options.privateKey) return Out::error(what + ": a decoded certificate needs its decoded key");
+    for (X509* certificate : options.certificateChain) {
+      if (!certificate) return Out::error(what + ": missing certificate in the decoded chain");
+      X509_up_ref(certificate);
+      chain.emplace_back(certificate, X509_free);
+    }
+    EVP_PKEY_up_ref(options.privateKey);
+    key.reset(options.privateKey);
+  } else {
+    auto decoded = readCertificates(options.certificateChainPem, what);
+    if (!decoded) return decoded.status();
+    chain = std::move(decoded).value();
+    BioPtr keyBio(BIO_new_mem_buf(options.privateKeyPem.data(),
+                                  static_cast<int>(options.privateKeyPem.size())),
+                  BIO_free);
+    key.reset(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
+    // The OpenSSL error text for a key says nothing secret, but keep the message generic anyway.
+    if (!key) {
+      ERR_clear_error();
+      return Out::error(what + ": private key is not an unencrypted PEM key");
+    }
   }
 
   const bool wantsClientCertificate =
@@ -140,21 +153,23 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
   context->name_ = options.name;
   context->options_ = options;
   context->options_.privateKeyPem.clear();
+  context->options_.certificateChain.clear();
+  context->options_.privateKey = nullptr;
   context->ctx_ = SSL_CTX_new(TLS_server_method());
   SSL_CTX* ctx = context->ctx_;
   if (!ctx) return Out::error(openSslError(what + ": SSL_CTX_new failed"));
 
-  if (SSL_CTX_use_certificate(ctx, chain->front().get()) != 1)
+  if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1)
     return Out::error(openSslError(what + ": certificate refused"));
-  for (size_t i = 1; i < chain->size(); ++i) {
-    if (SSL_CTX_add1_chain_cert(ctx, (*chain)[i].get()) != 1)
+  for (size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1)
       return Out::error(openSslError(what + ": intermediate certificate " + std::to_string(i) + " refused"));
   }
   if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     return Out::error(what + ": private key does not match the certificate");
   }
-  context->thumbprint_ = thumbprintOf(chain->front().get());
+  context->thumbprint_ = thumbprintOf(chain.front().get());
 
   SSL_CTX_set_min_proto_version(ctx, toOpenSsl(options.minVersion));
   if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1 ||

@@ -14,13 +14,23 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
+typedef struct x509_st X509;
+typedef struct evp_pkey_st EVP_PKEY;
 
 namespace siteplane::tls {
 
+// The certificate and key come either as PEM text, decoded here, or already decoded
+// (certificateChain + privateKey), as the controller's certificate store holds them. OpenSSL 3
+// spends several times longer decoding a key and a certificate than building the SSL_CTX around
+// them, so a caller that has decoded objects passes those: with thousands of bindings that is
+// most of the cost of a table. The decoded objects are shared, not copied (OpenSSL reference
+// counts them), and must not be modified afterwards.
 struct ServerContextOptions {
   std::string name;                 // "namespace/name" of the Certificate, for logs
   std::string certificateChainPem;  // leaf first, then intermediates
   std::string privateKeyPem;        // never logged
+  std::vector<X509*> certificateChain;  // borrowed for create(); leaf first; wins over the PEM
+  EVP_PKEY* privateKey = nullptr;       // borrowed for create(); with certificateChain
   table::TlsVersion minVersion = table::TlsVersion::k1_2;
   bool require128BitCiphers = false;
   table::ClientCertificateMode clientCertificate = table::ClientCertificateMode::kIgnore;
@@ -59,7 +69,9 @@ class ServerContext {
   SSL_CTX* ctx_ = nullptr;
   std::string name_;
   std::string thumbprint_;
-  ServerContextOptions options_;  // privateKeyPem cleared after the context is built
+  // privateKeyPem, certificateChain and privateKey cleared after the context is built (the SSL_CTX
+  // holds its own references).
+  ServerContextOptions options_;
 };
 
 }  // namespace siteplane::tls

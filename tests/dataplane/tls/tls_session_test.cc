@@ -1,6 +1,7 @@
 #include "dataplane/tls/tls_session.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -162,6 +163,66 @@ TEST_CASE("ServerContext reports the SHA-1 thumbprint IIS shows and keeps no pri
   CHECK(context->thumbprint() == a.thumbprint);
   CHECK(context->options().privateKeyPem.empty());
   CHECK(context->name() == "default/a");
+}
+
+TEST_CASE("ServerContext serves decoded objects it shares with the caller instead of PEM",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
+  auto b = testing::makeCertificate(dir.path(), "b", {"b.test"});
+  auto decode = [](const std::filesystem::path& certFile, const std::filesystem::path& keyFile) {
+    std::string certPem = testing::readFile(certFile);
+    std::string keyPem = testing::readFile(keyFile);
+    BIO* certBio = BIO_new_mem_buf(certPem.data(), static_cast<int>(certPem.size()));
+    BIO* keyBio = BIO_new_mem_buf(keyPem.data(), static_cast<int>(keyPem.size()));
+    std::pair<X509*, EVP_PKEY*> decoded{PEM_read_bio_X509(certBio, nullptr, nullptr, nullptr),
+                                        PEM_read_bio_PrivateKey(keyBio, nullptr, nullptr, nullptr)};
+    BIO_free(certBio);
+    BIO_free(keyBio);
+    REQUIRE(decoded.first != nullptr);
+    REQUIRE(decoded.second != nullptr);
+    return decoded;
+  };
+  auto [certificate, key] = decode(a.cert, a.key);
+  ServerContextOptions options;
+  options.name = "default/a";
+  options.certificateChain = {certificate};
+  options.privateKey = key;
+  auto context = make(options);
+  // The context holds its own references: the caller's may go.
+  X509_free(certificate);
+  EVP_PKEY_free(key);
+  CHECK(context->thumbprint() == a.thumbprint);
+  CHECK(context->options().certificateChain.empty());
+  CHECK(context->options().privateKey == nullptr);
+
+  MapSelector selector;
+  selector.fallback = context;
+  Handshake handshake;
+  REQUIRE(handshake.run(selector.fallback, selector, "a.test"));
+  CHECK(handshake.session->context()->thumbprint() == a.thumbprint);
+  X509* peer = SSL_get0_peer_certificate(handshake.client);
+  REQUIRE(peer != nullptr);
+  CHECK(X509_check_host(peer, "a.test", 0, 0, nullptr) == 1);
+
+  // The same checks as for PEM: a key of another certificate, or no key at all, is refused.
+  auto [otherCertificate, otherKey] = decode(b.cert, b.key);
+  auto [ownCertificate, ownKey] = decode(a.cert, a.key);
+  ServerContextOptions mismatched;
+  mismatched.name = "default/a";
+  mismatched.certificateChain = {ownCertificate};
+  mismatched.privateKey = otherKey;
+  auto refused = ServerContext::create(mismatched);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() == "certificate default/a: private key does not match the certificate");
+  mismatched.privateKey = nullptr;
+  refused = ServerContext::create(mismatched);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() == "certificate default/a: a decoded certificate needs its decoded key");
+  X509_free(otherCertificate);
+  X509_free(ownCertificate);
+  EVP_PKEY_free(otherKey);
+  EVP_PKEY_free(ownKey);
 }
 
 TEST_CASE("TlsSession switches to the context the SNI name selects and prefers AES-128-GCM",
