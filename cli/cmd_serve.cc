@@ -40,6 +40,11 @@ struct ServeOptions {
   bool allowApiOverride = false;
 };
 
+// Reconcile threads. Most of a reconcile is waiting for a durable write, and the object store
+// and the certificate store commit the writes of concurrent reconcilers together, so more threads
+// than cores is what makes thousands of Certificates import in seconds rather than minutes.
+constexpr unsigned kControllerWorkers = 16;
+
 // What the reconcilers share: the process's store, certificate store and data plane.
 struct ControllerContext {
   store::Store& store;
@@ -179,7 +184,7 @@ int serve(const ServeOptions& options) {
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
   }
-  manager.start(2);
+  manager.start(kControllerWorkers);
 
   monitoring::ServeMetrics serveMetrics(**dataPlane, manager, **store);
   std::unique_ptr<apiserver::ApiServer> api;
