@@ -501,26 +501,62 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   store::ListOptions options;
   options.kind = target.type->kind;
   options.ns = target.ns;
-  if (auto selector = request.param("labelSelector"); selector && !selector->empty()) {
-    auto parsed = store::LabelSelector::parse(*selector);
+  std::string labelText = request.param("labelSelector").value_or("");
+  if (!labelText.empty()) {
+    auto parsed = store::LabelSelector::parse(labelText);
     if (!parsed) return reply(ApiError::badRequest("labelSelector: " + parsed.message()));
     options.selector = std::move(parsed).value();
   }
   FieldSelector fields;
-  if (auto selector = request.param("fieldSelector"); selector && !selector->empty()) {
-    auto parsed = FieldSelector::parse(*selector);
+  std::string fieldText = request.param("fieldSelector").value_or("");
+  if (!fieldText.empty()) {
+    auto parsed = FieldSelector::parse(fieldText);
     if (!parsed) return reply(ApiError::badRequest(parsed.message()));
     fields = std::move(parsed).value();
   }
-  store::ObjectList objects = store_.list(options);
-  std::vector<nlohmann::json> items;
-  for (const auto& object : objects.items) {
-    if (fields.matches(*object)) items.push_back(*object);
+  size_t limit = 0;
+  if (auto text = request.param("limit"); text && !text->empty()) {
+    try {
+      size_t used = 0;
+      long long value = std::stoll(*text, &used);
+      if (used != text->size() || value < 0) throw std::invalid_argument(*text);
+      limit = static_cast<size_t>(value);
+    } catch (const std::exception&) {
+      return reply(ApiError::badRequest("limit: \"" + *text + "\" is not a non-negative integer"));
+    }
   }
-  std::string resourceVersion = store::formatResourceVersion(objects.resourceVersion);
+  // A continue token is good only for the list that issued it.
+  std::string query = target.type->groupResource() + " namespace=" + target.ns.value_or("") +
+                      " labelSelector=" + labelText + " fieldSelector=" + fieldText;
+  ListPage page;
+  if (std::string token = request.param("continue").value_or(""); !token.empty()) {
+    if (!request.param("resourceVersion").value_or("").empty()) {
+      return reply(ApiError::badRequest(
+          "specifying resourceVersion is not allowed when using continue"));
+    }
+    if (auto error = pager_.next(token, query, limit, page)) return reply(*error);
+  } else {
+    store::ObjectList objects = store_.list(options);
+    std::vector<store::ObjectPtr> matching;
+    for (auto& object : objects.items) {
+      if (fields.matches(*object)) matching.push_back(std::move(object));
+    }
+    page = pager_.first(std::move(matching), objects.resourceVersion, query, limit);
+  }
+  std::vector<nlohmann::json> items;
+  items.reserve(page.items.size());
+  for (const auto& object : page.items) items.push_back(*object);
+  nlohmann::json listMeta = {{"resourceVersion", store::formatResourceVersion(page.resourceVersion)}};
+  if (!page.continueToken.empty()) {
+    listMeta["continue"] = page.continueToken;
+    listMeta["remainingItemCount"] = page.remainingItemCount;
+  }
   if (output.form == Output::Form::kTable) {
     TableConverter converter(*target.type, options_.clock());
-    return reply(jsonResponse(200, converter.table(items, resourceVersion), kTableContentType));
+    nlohmann::json table =
+        converter.table(items, listMeta["resourceVersion"].get<std::string>());
+    table["metadata"] = listMeta;
+    return reply(jsonResponse(200, table, kTableContentType));
   }
   if (output.form == Output::Form::kPartialMetadata) {
     nlohmann::json list = nlohmann::json::array();
@@ -531,12 +567,12 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
     }
     return reply(jsonResponse(200, {{"kind", "PartialObjectMetadataList"},
                                     {"apiVersion", "meta.k8s.io/v1"},
-                                    {"metadata", {{"resourceVersion", resourceVersion}}},
+                                    {"metadata", listMeta},
                                     {"items", list}}));
   }
   return reply(jsonResponse(200, {{"apiVersion", target.type->apiVersion()},
                                   {"kind", target.type->listKind},
-                                  {"metadata", {{"resourceVersion", resourceVersion}}},
+                                  {"metadata", listMeta},
                                   {"items", items}}));
 }
 
@@ -645,15 +681,31 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
       }
     }
   }
+  if (request.flag("allowWatchBookmarks")) {
+    nlohmann::json object = {{"apiVersion", target.type->apiVersion()}, {"kind", target.type->kind}};
+    if (output.form == Output::Form::kTable) {
+      object = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "Table"}, {"columnDefinitions", nlohmann::json::array()}, {"rows", nlohmann::json::array()}};
+    } else if (output.form == Output::Form::kPartialMetadata) {
+      object = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "PartialObjectMetadata"}};
+    }
+    stream->enableBookmarks(
+        [object](uint64_t resourceVersion) {
+          nlohmann::json event = {{"type", "BOOKMARK"}, {"object", object}};
+          event["object"]["metadata"] = {
+              {"resourceVersion", store::formatResourceVersion(resourceVersion)}};
+          return event.dump() + "\n";
+        },
+        from);
+  }
   std::weak_ptr<WatchStream> weak = stream;
   auto subscription = store_.watch(from, [weak, encoder](const store::WatchEvent& event) {
     auto stream = weak.lock();
     if (!stream) return;
     // Runs on a store thread: nothing may escape it.
     try {
-      if (auto chunk = encoder->encode(store::toString(event.type), *event.object)) {
-        stream->push(std::move(*chunk));
-      }
+      auto chunk = encoder->encode(store::toString(event.type), *event.object);
+      // An event that does not match still moves the stream's resourceVersion (bookmarks).
+      stream->push(chunk ? std::move(*chunk) : std::string(), event.resourceVersion);
     } catch (const std::exception& error) {
       log()->error("watch_event_dropped kind={} error=\"{}\"", event.key.kind, error.what());
     }

@@ -26,6 +26,7 @@
 #include "common/status.h"
 #include "controller/apiserver/api_error.h"
 #include "controller/apiserver/api_request.h"
+#include "controller/apiserver/list_pager.h"
 #include "controller/apiserver/open_api.h"
 #include "controller/apiserver/resource_registry.h"
 #include "controller/apiserver/watch_stream.h"
@@ -39,8 +40,8 @@ inline constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-fi
 inline constexpr size_t kDefaultMaxBodyBytes = 3 * 1024 * 1024;
 
 // One readiness check of /readyz (Kubernetes' readyz checks, e.g. "informer-sync"): `check`
-// returns "" when ready, otherwise why not. Called on the API thread for every /readyz; must be
-// quick and must not throw.
+// returns "" when ready, otherwise why not. Called on an API handler thread for every /readyz
+// (several /readyz may run at once); should be quick and must not throw.
 struct ReadyCheck {
   std::string name;
   std::function<std::string()> check;
@@ -118,6 +119,8 @@ class ApiHandler {
   const ResourceRegistry registry_;
   const ApiHandlerOptions options_;
   const OpenApi openApi_;
+
+  ListPager pager_;  // continue tokens of paginated lists
 
   std::mutex metricsMutex_;  // guards requests_
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (verb, code) -> count

@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -11,6 +12,7 @@
 
 #include "common/logging.h"
 #include "controller/apiserver/embedded_crds.h"
+#include "controller/apiserver/request_executor.h"
 #include "dataplane/http/request_parser.h"
 #include "dataplane/loop/stream.h"
 #include "dataplane/tls/server_context.h"
@@ -147,8 +149,10 @@ class ApiServer::Impl {
   std::filesystem::path kubeconfig_;
 
   uv_loop_t loop_{};
+  RequestExecutor executor_{&loop_};
   uv_tcp_t listener_{};
   uv_async_t stopAsync_{};
+  uv_timer_t bookmarkTimer_{};
   loop::StreamBuffers buffers_;
   std::thread thread_;
   bool started_ = false;
@@ -159,6 +163,7 @@ class ApiServer::Impl {
  private:
   static void onConnection(uv_stream_t* server, int status) noexcept;
   static void onStop(uv_async_t* async) noexcept;
+  static void onBookmarkTimer(uv_timer_t* timer) noexcept;
 };
 
 // One client connection: TLS stream, HTTP/1.1 requests answered in order, and at most one watch
@@ -189,6 +194,11 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     stream_.close(loop::Stream::CloseMode::kAbort);
   }
 
+  // A BOOKMARK for a watch that asked for them; the event reaches the loop through the sink.
+  void bookmark() {
+    if (watch_) watch_->pushBookmark();
+  }
+
   std::list<std::unique_ptr<ApiConnection>>::iterator position;
 
   std::shared_ptr<const tls::ServerContext> selectContext(std::string_view) noexcept override {
@@ -198,22 +208,22 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
   void onStreamOpen() noexcept override { stream_.setTimer(server_.options_.idleTimeout); }
 
   void onStreamData(const char* data, size_t length) noexcept override {
-    // A watch response owns the connection until it ends; clients send nothing meanwhile.
-    while (length > 0 && !watch_ && !stream_.closing()) {
-      size_t used = parser_.feed(data, length);
-      data += used;
-      length -= used;
-      if (parser_.error() != http::RequestParser::Error::kNone) {
-        failRequest(parser_.error());
-        return;
-      }
-      if (!parser_.complete()) break;
-      serve(parser_.request());
-      parser_.reset();
+    if (busy_) {
+      // A request is with the handler: keep what follows (pipelining) for after its response,
+      // and stop reading once a whole request's worth is waiting.
+      pending_.append(data, length);
+      if (pending_.size() > kMaxHeaderBytes + server_.options_.maxBodyBytes) stream_.pauseReading();
+      return;
     }
+    consume(data, length);
   }
 
   void onStreamEnd() noexcept override {
+    if (busy_) {
+      // The client finished sending but waits for its answer: close after finish().
+      peerEnded_ = true;
+      return;
+    }
     endWatch();
     stream_.close(loop::Stream::CloseMode::kGraceful);
   }
@@ -247,6 +257,27 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
       self->stream_.write("\r\n");
     }
     self->stream_.flush();
+  }
+
+  // Parses requests out of `data` until one goes to the handler; the rest waits in pending_.
+  void consume(const char* data, size_t length) {
+    // A watch response owns the connection until it ends; clients send nothing meanwhile.
+    while (length > 0 && !watch_ && !stream_.closing()) {
+      size_t used = parser_.feed(data, length);
+      data += used;
+      length -= used;
+      if (parser_.error() != http::RequestParser::Error::kNone) {
+        failRequest(parser_.error());
+        return;
+      }
+      if (!parser_.complete()) break;
+      dispatch(parser_.request());
+      parser_.reset();
+      if (busy_) {
+        pending_.append(data, length);
+        return;
+      }
+    }
   }
 
   void endWatch() {
@@ -292,7 +323,8 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     if (!head) stream_.write(response.body);
   }
 
-  void serve(const http::Request& raw) {
+  // Hands the request to the executor; the connection reads nothing more until finish().
+  void dispatch(const http::Request& raw) {
     Headers headers;
     for (const auto& header : raw.headers) {
       std::string name(header.name);
@@ -304,21 +336,58 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
         headers.emplace(std::move(name), std::string(header.value));
       }
     }
-    ApiRequest request =
-        ApiRequest::make(std::string(raw.methodName), raw.target, raw.body, std::move(headers));
-    request.remoteAddress =
+    auto request = std::make_shared<ApiRequest>(
+        ApiRequest::make(std::string(raw.methodName), raw.target, raw.body, std::move(headers)));
+    request->remoteAddress =
         std::string(stream_.peerAddress()) + ":" + std::to_string(stream_.peerPort());
-    ApiReply reply = server_.handler_.handle(request);
-    bool head = request.method == "HEAD";
-    if (!reply.watch) {
-      writeResponse(reply.response, raw.keepAlive, head);
-      if (!raw.keepAlive) {
-        stream_.close(loop::Stream::CloseMode::kGraceful);
-      } else {
-        stream_.setTimer(server_.options_.idleTimeout);
-      }
+    bool keepAlive = raw.keepAlive;
+    busy_ = true;
+    // The handler's time is not the client's idleness.
+    stream_.setTimer(std::chrono::milliseconds(0));
+    ApiHandler* handler = &server_.handler_;
+    // The completion runs on the loop thread, where the connection is also freed: `alive` tells
+    // whether it still exists before `self` is touched.
+    std::weak_ptr<void> alive = lifetime_;
+    ApiConnection* self = this;
+    server_.executor_.submit([request, handler, alive, self, keepAlive] {
+      auto reply = std::make_shared<ApiReply>(handler->handle(*request));
+      return [request, reply, alive, self, keepAlive] {
+        if (alive.expired()) {
+          if (reply->watch) reply->watch->cancel();
+          return;
+        }
+        self->finish(*request, std::move(*reply), keepAlive);
+      };
+    });
+  }
+
+  void finish(const ApiRequest& request, ApiReply reply, bool keepAlive) {
+    busy_ = false;
+    if (stream_.closing()) {
+      if (reply.watch) reply.watch->cancel();
       return;
     }
+    bool head = request.method == "HEAD";
+    if (!reply.watch) {
+      writeResponse(reply.response, keepAlive, head);
+      if (!keepAlive) {
+        stream_.close(loop::Stream::CloseMode::kGraceful);  // sends what is written first
+        return;
+      }
+      stream_.setTimer(server_.options_.idleTimeout);
+      // Requests that arrived meanwhile, in order; then reading resumes.
+      std::string pending = std::exchange(pending_, {});
+      consume(pending.data(), pending.size());
+      if (!busy_ && peerEnded_) {
+        stream_.close(loop::Stream::CloseMode::kGraceful);
+        return;
+      }
+      if (!busy_ && !stream_.closing()) stream_.resumeReading();
+      stream_.flush();
+      return;
+    }
+    pending_.clear();
+    stream_.resumeReading();
     std::string out = "HTTP/1.1 200 OK\r\nContent-Type: " + reply.response.contentType +
                       "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n";
     stream_.write(out);
@@ -330,6 +399,7 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     // No idle timeout while watching; only the requested timeoutSeconds ends the response.
     stream_.setTimer(reply.watch->timeout());
     watch_->start(sink_);
+    stream_.flush();
   }
 
   ApiServer::Impl& server_;
@@ -338,6 +408,10 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
   std::shared_ptr<WatchStream> watch_;
   std::shared_ptr<PipeSink> sink_;
   uv_async_t* async_ = nullptr;  // owned; freed in its close callback
+  bool busy_ = false;            // a request is with the handler
+  std::string pending_;          // bytes received while busy_
+  bool peerEnded_ = false;       // the client's FIN came while busy_
+  std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);  // see dispatch()
 };
 
 void ApiServer::Impl::release(ApiConnection* connection) { connections_.erase(connection->position); }
@@ -355,10 +429,17 @@ void ApiServer::Impl::onConnection(uv_stream_t* server, int status) noexcept {
   raw->begin(server);
 }
 
+void ApiServer::Impl::onBookmarkTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Impl*>(timer->data);
+  for (auto& connection : self->connections_) connection->bookmark();
+}
+
 void ApiServer::Impl::onStop(uv_async_t* async) noexcept {
   auto* self = static_cast<Impl*>(async->data);
   uv_close(reinterpret_cast<uv_handle_t*>(&self->listener_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&self->stopAsync_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->bookmarkTimer_), nullptr);
+  self->executor_.stop();
   // shutdown() may release the connection (and erase it) later, from its close callback.
   for (auto it = self->connections_.begin(); it != self->connections_.end();) {
     ApiConnection* connection = (it++)->get();
@@ -388,6 +469,17 @@ Status ApiServer::Impl::start() {
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   uv_async_init(&loop_, &stopAsync_, &Impl::onStop);
   stopAsync_.data = this;
+  if (Status started = executor_.start(options_.handlerThreads); !started) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return started;
+  }
+  uv_timer_init(&loop_, &bookmarkTimer_);
+  bookmarkTimer_.data = this;
+  uint64_t interval = static_cast<uint64_t>(std::max<int64_t>(1, options_.bookmarkInterval.count()));
+  uv_timer_start(&bookmarkTimer_, &Impl::onBookmarkTimer, interval, interval);
 
   std::string hostForUrl = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
   auto kubeconfig = writeKubeconfig(options_.stateDir,
@@ -396,6 +488,8 @@ Status ApiServer::Impl::start() {
   if (!kubeconfig) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&bookmarkTimer_), nullptr);
+    executor_.stop();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
     return kubeconfig.status();

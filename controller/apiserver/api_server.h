@@ -20,8 +20,11 @@
 //   ...
 //   (*server)->stop();                            // also done by the destructor
 //
-// Requests are handled on the loop thread one at a time (a store write waits for its fsync);
-// watches stream from store threads through a queue and uv_async_send.
+// The loop thread only moves bytes: each request's handler call runs on a small pool
+// (RequestExecutor), so a store write waiting for its fsync or a large body being validated does
+// not stop other clients (or /healthz) from being answered. One connection's requests are
+// answered in the order they came (the next is read only after the previous is answered).
+// Watches stream from store threads through a queue and uv_async_send.
 
 #include <chrono>
 #include <filesystem>
@@ -48,6 +51,11 @@ struct ApiServerOptions {
   std::string version = "0.0.0";
   // A connection idle this long between requests is closed.
   std::chrono::seconds idleTimeout{120};
+  // Threads that run handler calls; requests beyond this many wait in a queue.
+  unsigned handlerThreads = 4;
+  // How often a watch that asked for allowWatchBookmarks gets a BOOKMARK event (Kubernetes sends
+  // one about every minute).
+  std::chrono::milliseconds bookmarkInterval{std::chrono::seconds(60)};
 };
 
 class ApiServer {

@@ -652,3 +652,72 @@ TEST_CASE("Core v1 events are created through the API, and a bad name is refused
         "most 63 characters)");
   CHECK(status["details"]["causes"][0]["field"] == "metadata.name");
 }
+
+TEST_CASE("A list with a limit pages through one snapshot with continue tokens",
+          "[apiserver][list]") {
+  Harness h;
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(h.call("POST", kBindings, binding("b" + std::to_string(i), 8080 + i).dump())
+                .response.status == 201);
+  }
+  json first = h.json(h.call("GET", kBindings + "?limit=2"));
+  REQUIRE(first["items"].size() == 2);
+  std::string token = first["metadata"]["continue"];
+  CHECK(first["metadata"]["remainingItemCount"] == 3);
+  std::string version = first["metadata"]["resourceVersion"];
+
+  // Changes after the first page do not show up in later pages.
+  REQUIRE(h.call("POST", kBindings, binding("b5", 8090).dump()).response.status == 201);
+  REQUIRE(h.call("DELETE", kBindings + "/b4").response.status == 200);
+
+  std::vector<std::string> seen;
+  for (const auto& item : first["items"]) seen.push_back(item["metadata"]["name"]);
+  while (!token.empty()) {
+    auto reply = h.call("GET", kBindings + "?limit=2&continue=" + token);
+    REQUIRE(reply.response.status == 200);
+    json page = h.json(reply);
+    CHECK(page["metadata"]["resourceVersion"] == version);
+    for (const auto& item : page["items"]) seen.push_back(item["metadata"]["name"]);
+    token = page["metadata"].value("continue", "");
+  }
+  CHECK(seen == std::vector<std::string>{"b0", "b1", "b2", "b3", "b4"});
+
+  // Tables page too (kubectl get --chunk-size).
+  json table = h.json(h.call("GET", kBindings + "?limit=4", "",
+                             {{"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io"}}));
+  CHECK(table["rows"].size() == 4);
+  CHECK(table["metadata"].contains("continue"));
+
+  CHECK(h.call("GET", kBindings + "?limit=-1").response.status == 400);
+  CHECK(h.call("GET", kBindings + "?limit=2&continue=nonsense").response.status == 400);
+  std::string another = h.json(h.call("GET", kBindings + "?limit=1"))["metadata"]["continue"];
+  CHECK(h.call("GET", kBindings + "?limit=1&resourceVersion=1&continue=" + another)
+            .response.status == 400);
+  CHECK(h.call("GET", kSites + "?limit=1&continue=" + another).response.status == 400);
+}
+
+TEST_CASE("A watch with allowWatchBookmarks gets BOOKMARKs at the resourceVersion it reached",
+          "[apiserver][watch]") {
+  Harness h;
+  REQUIRE(h.call("POST", kBindings, binding("first", 8080).dump()).response.status == 201);
+  auto reply = h.call("GET", kBindings + "?watch=1&allowWatchBookmarks=true");
+  REQUIRE(reply.watch != nullptr);
+  REQUIRE(reply.watch->bookmarks());
+  auto sink = std::make_shared<CollectingSink>();
+  reply.watch->start(sink);
+  // A write this watch does not match still moves the resourceVersion a bookmark reports.
+  json web = h.json(h.call("POST", kSites, site("web").dump()));
+  reply.watch->pushBookmark();
+  auto events = sink->events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0]["type"] == "ADDED");
+  CHECK(events[1]["type"] == "BOOKMARK");
+  CHECK(events[1]["object"]["kind"] == "Binding");
+  CHECK(events[1]["object"]["metadata"]["resourceVersion"] == web["metadata"]["resourceVersion"]);
+  reply.watch->cancel();
+
+  auto plain = h.call("GET", kBindings + "?watch=1");
+  REQUIRE(plain.watch != nullptr);
+  CHECK_FALSE(plain.watch->bookmarks());
+  plain.watch->cancel();
+}

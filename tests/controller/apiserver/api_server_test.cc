@@ -3,6 +3,11 @@
 
 #include <sys/stat.h>
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "controller/apiserver/api_server.h"
@@ -15,13 +20,15 @@ using nlohmann::json;
 namespace {
 
 struct Server {
-  Server() {
+  // `configure` adjusts the options before the server is created.
+  explicit Server(const std::function<void(ApiServerOptions&)>& configure = {}) {
     auto made = siteplane::store::Store::create(state.path() / "store");
     if (!made) throw std::runtime_error(made.message());
     store = std::move(made).value();
     ApiServerOptions options;
     options.listen = "127.0.0.1:0";
     options.stateDir = state.path();
+    if (configure) configure(options);
     auto created = ApiServer::create(std::move(options), *store);
     if (!created) throw std::runtime_error(created.message());
     server = std::move(created).value();
@@ -255,4 +262,142 @@ TEST_CASE("kubectl get -w sees ADDED, MODIFIED and DELETED as they happen",
   REQUIRE(run(s.kubectl({"delete", "binding", "web-http"})).exitCode == 0);
   REQUIRE(watch.waitForOutput("DELETED"));
   CHECK_THAT(watch.output(), Catch::Contains("web-http"));
+}
+
+// What the loop thread does: it only moves bytes, so a request whose handler call is slow does
+// not stop other clients from being answered, one connection's requests are answered in order,
+// and watches that asked for them get periodic BOOKMARKs. /readyz runs a readiness check that
+// these tests hold until they let go.
+namespace {
+
+// A readiness check that blocks until release().
+class Gate {
+ public:
+  std::string pass() {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return released_; });
+    return "";
+  }
+  bool waitEntered(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [this] { return entered_ > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable changed_;
+  int entered_ = 0;
+  bool released_ = false;
+};
+
+// A server whose /readyz check "gate" blocks until the gate opens.
+struct GatedServer {
+  GatedServer()
+      : server([this](ApiServerOptions& options) {
+          options.handlerThreads = 2;
+          options.bookmarkInterval = std::chrono::milliseconds(100);
+          options.readyChecks = {{"gate", [this] { return gate.pass(); }}};
+        }) {}
+  ~GatedServer() { gate.release(); }  // a handler call in flight must end for stop() to join
+
+  std::vector<std::string> curl(const std::string& path, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"curl", "-sS", "--max-time", "20", "--cacert",
+                                     (server.state.path() / "api" / "ca.crt").string(), "-H",
+                                     "Authorization: Bearer " + server.server->credentials().token};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(server.server->url() + path);
+    return argv;
+  }
+
+  Gate gate;
+  Server server;  // after the gate: destroyed (stopped) first
+};
+
+const std::chrono::seconds kHang{20};  // bounds a hang only
+
+}  // namespace
+
+TEST_CASE("A request stuck in its handler does not stop the API server answering other clients",
+          "[apiserver][https]") {
+  GatedServer s;
+  Process slow(s.curl("/readyz?verbose"));
+  REQUIRE(s.gate.waitEntered(kHang));
+
+  // /readyz is still held: everything below is answered meanwhile, a store write included.
+  auto health = run(s.curl("/healthz"));
+  CHECK(health.out == "ok");
+  auto created = run(s.curl("/apis/siteplane.io/v1alpha1/namespaces/default/sites",
+                            {"-X", "POST", "-H", "Content-Type: application/json", "-d",
+                             R"({"metadata":{"name":"web"},"spec":{"root":"/srv/www"}})"}));
+  CHECK_THAT(created.out, Catch::Contains("\"name\":\"web\""));
+  auto listed = run(s.curl("/apis/siteplane.io/v1alpha1/sites"));
+  CHECK_THAT(listed.out, Catch::Contains("\"name\":\"web\""));
+  CHECK(slow.running());
+  CHECK_THAT(slow.output(), !Catch::Contains("[+]gate ok"));
+
+  s.gate.release();
+  CHECK(slow.waitForOutput("readyz check passed", kHang));
+  CHECK_THAT(slow.output(), Catch::Contains("[+]gate ok"));
+}
+
+TEST_CASE("Pipelined requests on one API connection are answered in the order they were sent",
+          "[apiserver][https]") {
+  GatedServer s;
+  std::string auth = "Authorization: Bearer " + s.server.server->credentials().token + "\r\n";
+  std::string requests = "GET /readyz?verbose HTTP/1.1\r\nHost: api\r\n" + auth +
+                         "\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
+                         "GET /version HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n";
+  // Let /readyz go only once it is with the handler and the later requests had their chance to
+  // overtake it.
+  std::thread releaser([&s] {
+    if (s.gate.waitEntered(kHang)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s.gate.release();
+  });
+  auto answered = run({"openssl", "s_client", "-quiet", "-connect",
+                       "127.0.0.1:" + std::to_string(s.server.server->port()), "-CAfile",
+                       (s.server.state.path() / "api" / "ca.crt").string()},
+                      requests, kHang);
+  releaser.join();
+  INFO(answered.out << answered.err);
+  size_t ready = answered.out.find("[+]gate ok");
+  size_t health = answered.out.find("\r\n\r\nok");
+  size_t version = answered.out.find("gitVersion");
+  REQUIRE(ready != std::string::npos);
+  REQUIRE(health != std::string::npos);
+  REQUIRE(version != std::string::npos);
+  CHECK(ready < health);
+  CHECK(health < version);
+}
+
+TEST_CASE("A watch that allows bookmarks gets periodic BOOKMARKs with the current resourceVersion",
+          "[apiserver][https][watch]") {
+  GatedServer s;
+  nlohmann::json site = {{"apiVersion", "siteplane.io/v1alpha1"},
+                         {"kind", "Site"},
+                         {"metadata", {{"name", "web"}, {"namespace", "default"}}},
+                         {"spec", {{"root", "/srv/www"}}}};
+  auto stored = s.server.store->createObject(site);
+  REQUIRE(stored.isOk());
+  std::string version = (**stored)["metadata"]["resourceVersion"];
+  // Bindings: nothing matches, yet the bookmarks carry the store's resourceVersion.
+  auto watched = run(s.curl("/apis/siteplane.io/v1alpha1/namespaces/default/bindings?watch=1&"
+                            "allowWatchBookmarks=true&timeoutSeconds=1",
+                            {"-N"}),
+                     "", kHang);
+  INFO(watched.out << watched.err);
+  CHECK_THAT(watched.out, Catch::Contains(
+                              R"({"object":{"apiVersion":"siteplane.io/v1alpha1","kind":"Binding",)"
+                              R"("metadata":{"resourceVersion":")" + version + R"("}},"type":"BOOKMARK"})"));
+  auto plain = run(s.curl("/apis/siteplane.io/v1alpha1/namespaces/default/bindings?watch=1&"
+                          "timeoutSeconds=1",
+                          {"-N"}),
+                   "", kHang);
+  CHECK_THAT(plain.out, !Catch::Contains("BOOKMARK"));
 }

@@ -1,0 +1,105 @@
+#include "controller/apiserver/request_executor.h"
+
+#include <cassert>
+#include <exception>
+#include <string>
+
+#include "common/logging.h"
+
+namespace siteplane::apiserver {
+
+RequestExecutor::~RequestExecutor() {
+  // stop() joins the threads and closes the handle on the loop's thread; a destructor running
+  // without it would leave threads touching a freed object.
+  assert(!started_ || stopped_);
+}
+
+Status RequestExecutor::start(unsigned threads) {
+  if (int rc = uv_async_init(loop_, &async_, &RequestExecutor::onAsync); rc != 0) {
+    return Status::error(std::string("API request executor: ") + uv_strerror(rc));
+  }
+  async_.data = this;
+  started_ = true;
+  try {
+    for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { work(); });
+  } catch (const std::exception& error) {
+    stop();
+    return Status::error(std::string("API request executor: cannot start a thread: ") +
+                         error.what());
+  }
+  return Status::ok();
+}
+
+void RequestExecutor::submit(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void RequestExecutor::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    jobs_.clear();
+  }
+  wake_.notify_all();
+  // A thread in the middle of a handler call finishes it first (a store write completes; its
+  // response has nowhere to go). After the joins nothing calls uv_async_send, so the handle may
+  // close.
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    completions_.clear();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+}
+
+void RequestExecutor::work() noexcept {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    Completion completion;
+    try {
+      completion = job();
+    } catch (const std::exception& error) {
+      logger("controller.apiserver")->error("api_job_failed error=\"{}\"", error.what());
+    }
+    if (!completion) continue;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      completions_.push_back(std::move(completion));
+    }
+    uv_async_send(&async_);
+  }
+}
+
+void RequestExecutor::onAsync(uv_async_t* async) noexcept {
+  auto* self = static_cast<RequestExecutor*>(async->data);
+  std::deque<Completion> ready;
+  {
+    std::lock_guard lock(self->mutex_);
+    ready.swap(self->completions_);
+  }
+  for (auto& completion : ready) {
+    try {
+      completion();
+    } catch (const std::exception& error) {
+      logger("controller.apiserver")->error("api_completion_failed error=\"{}\"", error.what());
+    }
+  }
+}
+
+}  // namespace siteplane::apiserver

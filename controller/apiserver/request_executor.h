@@ -1,0 +1,71 @@
+#pragma once
+
+// A few threads that run API handler calls off the API server's loop thread. A handler call may
+// wait (a store write waits for its fsync; a large body takes a while to parse and validate); on
+// the loop thread that would stall every other client, /healthz included. A job runs on a pool
+// thread and returns its completion, which runs back on the loop thread (queue + uv_async_send),
+// where the connection writes the response.
+//
+// Usage (on the loop's thread unless noted):
+//   RequestExecutor executor(loop);
+//   if (auto started = executor.start(4); !started) fail(started.message());
+//   executor.submit([=] {                       // a pool thread
+//     auto reply = std::make_shared<ApiReply>(handler.handle(request));
+//     return [=] { connection.finish(*reply); };  // back on the loop thread
+//   });
+//   executor.stop();  // joins the pool; jobs that did not start and completions not yet run are
+//                     // dropped; closes the async handle
+//
+// Jobs start in submission order; with more than one thread they may finish in any order, so a
+// caller that needs ordering (one connection's requests) submits its next job only after the
+// previous completion ran.
+
+#include <uv.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace siteplane::apiserver {
+
+class RequestExecutor {
+ public:
+  using Completion = std::function<void()>;
+  // Runs on a pool thread; must not throw (an escaping exception is logged and the job dropped).
+  using Job = std::function<Completion()>;
+
+  explicit RequestExecutor(uv_loop_t* loop) : loop_(loop) {}
+  // Precondition: stop() ran, or start() never succeeded.
+  ~RequestExecutor();
+  RequestExecutor(const RequestExecutor&) = delete;
+  RequestExecutor& operator=(const RequestExecutor&) = delete;
+
+  // Registers the async handle on the loop and starts `threads` (at least one) pool threads.
+  Status start(unsigned threads);
+  void submit(Job job);
+  // Idempotent. After it returns no completion runs and the loop may close.
+  void stop();
+
+ private:
+  static void onAsync(uv_async_t* async) noexcept;
+  void work() noexcept;
+
+  uv_loop_t* loop_;
+  uv_async_t async_{};
+  bool started_ = false;
+  bool stopped_ = false;
+  std::vector<std::thread> threads_;
+
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  std::deque<Completion> completions_;
+  bool stopping_ = false;
+};
+
+}  // namespace siteplane::apiserver
