@@ -38,10 +38,7 @@ TEST_CASE("siteplane serve's API refuses bad requests with a Status and keeps se
   auto manifest = server.dir().write(
       "apply/web.yaml", documents({siteYaml("web", server.root().string()),
                                    bindingYaml("web-http", "web", "http", port)}));
-  REQUIRE(session.kubectl({"apply", "-f", manifest.string()}).exitCode == 0);
-  REQUIRE(session.kubectl({"wait", "--for=condition=Programmed", "binding/web-http",
-                           "--timeout=60s"})
-              .exitCode == 0);
+  REQUIRE(session.applyAndWaitProgrammed(manifest, "web-http"));
   auto before = session.api(kBindings + "/web-http");
   REQUIRE(before.code == 200);
   // The reconcilers may still write status; the spec and its generation are the test's.

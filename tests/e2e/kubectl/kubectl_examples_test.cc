@@ -129,6 +129,13 @@ TEST_CASE("kubectl applies the example manifests to siteplane serve, which progr
   REQUIRE(listed.exitCode == 0);
   for (const auto& object : kExampleObjects) CHECK_THAT(listed.out, Catch::Contains(object + " "));
 
+  // kubectl get pages through a list in chunks (limit/continue) and still sees every object.
+  auto chunked = session.kubectl({"get", "bindings", "--chunk-size=2", "-o", "name"});
+  INFO(chunked.err);
+  REQUIRE(chunked.exitCode == 0);
+  for (const auto& object : kExampleObjects)
+    if (object.rfind("binding.", 0) == 0) CHECK_THAT(chunked.out, Catch::Contains(object + "\n"));
+
   // The CRD's printer columns, wide ones included, and the values of one row.
   auto thumbprint =
       session.kubectl({"get", "certificate", "contoso-www", "-o", "jsonpath={.status.thumbprint}"});

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <regex>
 #include <set>
 #include <stdexcept>
@@ -25,6 +26,20 @@ std::vector<std::string> KubectlSession::kubectlArgv(const std::vector<std::stri
 CommandResult KubectlSession::kubectl(const std::vector<std::string>& args,
                                       std::chrono::milliseconds timeout) const {
   return run(kubectlArgv(args), "", timeout);
+}
+
+bool KubectlSession::applyAndWaitProgrammed(const fs::path& manifest, const std::string& binding) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"apply", "-f", manifest.string()},
+           {"wait", "--for=condition=Programmed", "binding/" + binding, "--timeout=60s"}}) {
+    CommandResult result = kubectl(args);
+    if (result.exitCode != 0) {
+      std::fprintf(stderr, "kubectl %s failed:\n%s%s\n", args[0].c_str(), result.out.c_str(),
+                   result.err.c_str());
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string KubectlSession::apiUrl() const {

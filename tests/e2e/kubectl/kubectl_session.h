@@ -25,6 +25,10 @@ class KubectlSession {
                         std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
   std::vector<std::string> kubectlArgv(const std::vector<std::string>& args) const;
 
+  // kubectl apply -f `manifest`, then waits until `binding` is Programmed; false (with the
+  // output in the log) when either fails.
+  bool applyAndWaitProgrammed(const std::filesystem::path& manifest, const std::string& binding);
+
   // The API's https://127.0.0.1:PORT as serve wrote it into the kubeconfig.
   std::string apiUrl() const;
   std::string token() const;

@@ -80,10 +80,7 @@ TEST_CASE("kubectl apply of an invalid manifest to siteplane serve fails naming 
   auto good = server.dir().write(
       "apply/web.yaml", documents({siteYaml("web", server.root().string()),
                                    bindingYaml("web-http", "web", "http", port)}));
-  REQUIRE(session.kubectl({"apply", "-f", good.string()}).exitCode == 0);
-  REQUIRE(session.kubectl({"wait", "--for=condition=Programmed", "binding/web-http",
-                           "--timeout=60s"})
-              .exitCode == 0);
+  REQUIRE(session.applyAndWaitProgrammed(good, "web-http"));
 
   SECTION("a port out of range") {
     auto bad = server.dir().write("bad/port.yaml", bindingYaml("web-http", "web", "http", 70000));
