@@ -18,6 +18,8 @@
 #include "controller/reconcile/certificate_reconciler.h"
 #include "controller/reconcile/controller_manager.h"
 #include "controller/reconcile/issuer_reconciler.h"
+#include "controller/runtime/explanation.h"
+#include "controller/runtime/sslcert_report.h"
 #include "controller/source/manifest_source.h"
 #include "controller/store/store.h"
 #include "dataplane/loop/data_plane.h"
@@ -74,6 +76,22 @@ bool addReconcilers(const ControllerContext& context) {
         dataPlane->publish(std::move(table), std::move(onApplied));
       },
       compileOptions));
+}
+
+// /runtime/sslcert and /runtime/explain answer from the table the workers serve now, never from
+// the spec. The API server is stopped before the data plane goes, so the pointer outlives it.
+apiserver::RuntimeView runtimeView(const loop::DataPlane* dataPlane) {
+  apiserver::RuntimeView view;
+  view.sslcert = [dataPlane] {
+    return runtime::toJson(runtime::sslCertReport(dataPlane->currentTable().get()));
+  };
+  view.explain = [dataPlane](const std::multimap<std::string, std::string>& query)
+      -> Result<nlohmann::json> {
+    auto parsed = runtime::parseExplainQuery(query);
+    if (!parsed) return parsed.status();
+    return runtime::toJson(runtime::explain(dataPlane->currentTable().get(), *parsed));
+  };
+  return view;
 }
 
 // How to try what is served, printed once the first table is live.
@@ -205,6 +223,7 @@ int serve(const ServeOptions& options) {
     apiOptions.metrics = [&serveMetrics](metrics::ExpositionWriter& out) {
       return serveMetrics.write(out);
     };
+    apiOptions.runtime = runtimeView(plane);
     auto created = apiserver::ApiServer::create(apiOptions, **store);
     Status started = created ? (*created)->start() : created.status();
     if (!started) {

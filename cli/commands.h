@@ -29,6 +29,8 @@ void registerDeleteCommand(CLI::App& app);
 void registerCertCommand(CLI::App& app);
 void registerDiffCommand(CLI::App& app);
 void registerWaitCommand(CLI::App& app);
+void registerShowCommand(CLI::App& app);
+void registerExplainCommand(CLI::App& app);
 
 // Prints a manifest load: every error to stderr (returns kExitFailure), or one summary line per
 // object to stdout (returns kExitOk). Shared by validate and serve.

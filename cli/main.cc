@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   registerCertCommand(app);
   registerDiffCommand(app);
   registerWaitCommand(app);
+  registerShowCommand(app);
+  registerExplainCommand(app);
 
   try {
     app.parse(argc, argv);

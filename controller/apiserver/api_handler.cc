@@ -271,6 +271,10 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
     verb = "metrics";
     return reply(metricsResponse());
   }
+  if (first == "runtime") {
+    verb = "runtime";
+    return runtime(request, segments);
+  }
   if (first == "version") {
     verb = "version";
     return reply(jsonResponse(200, {{"major", "1"},
@@ -1117,6 +1121,22 @@ ApiResponse ApiHandler::readyResponse(const ApiRequest& request) const {
   if (!ready) return textResponse(500, lines + "readyz check failed\n");
   if (request.param("verbose")) return textResponse(200, lines + "readyz check passed\n");
   return textResponse(200, "ok");
+}
+
+ApiReply ApiHandler::runtime(const ApiRequest& request, const std::vector<std::string>& segments) {
+  if (request.method != "GET" && request.method != "HEAD")
+    return reply(ApiError::methodNotAllowed(request.method + " is not supported on " + request.path));
+  const std::string view = segments.size() == 2 ? segments[1] : "";
+  if (view == "sslcert" && options_.runtime.sslcert)
+    return reply(jsonResponse(200, options_.runtime.sslcert()));
+  if (view == "explain" && options_.runtime.explain) {
+    auto explained = options_.runtime.explain(request.query);
+    if (!explained) return reply(ApiError::badRequest(explained.message()));
+    return reply(jsonResponse(200, *explained));
+  }
+  return reply(ApiError::notFound("the server could not find the requested resource (" +
+                                  request.path + "); /runtime serves sslcert and explain when a "
+                                  "data plane runs"));
 }
 
 ApiResponse ApiHandler::metricsResponse() {

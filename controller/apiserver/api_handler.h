@@ -47,6 +47,17 @@ struct ReadyCheck {
   std::function<std::string()> check;
 };
 
+// The data plane's live binding table, for /runtime/sslcert and /runtime/explain (`siteplane show
+// sslcert`, `siteplane explain`). The API server does not link the data plane: `serve` supplies
+// these (controller/runtime turns the table into JSON). A null function: that path answers 404.
+struct RuntimeView {
+  std::function<nlohmann::json()> sslcert;
+  // The explanation for the request's query parameters, or an error naming the parameter that is
+  // wrong (answered 400).
+  std::function<Result<nlohmann::json>(const std::multimap<std::string, std::string>& query)>
+      explain;
+};
+
 struct ApiHandlerOptions {
   // Bearer token every request must present (Authorization: Bearer ...); empty disables the
   // check (tests). /healthz, /livez, /readyz and /version are open, as in Kubernetes.
@@ -61,6 +72,7 @@ struct ApiHandlerOptions {
   // next to the handler's siteplane_api_requests_total; null: none. An error is logged and the
   // rest of the exposition is still served.
   std::function<Status(metrics::ExpositionWriter&)> metrics;
+  RuntimeView runtime;
   std::string version = "0.0.0";  // siteplane's version, reported by /version
 };
 
@@ -112,6 +124,7 @@ class ApiHandler {
 
   ApiResponse readyResponse(const ApiRequest& request) const;
   ApiResponse metricsResponse();
+  ApiReply runtime(const ApiRequest& request, const std::vector<std::string>& segments);
   void count(const std::string& verb, int code);
   std::string now() const;
 

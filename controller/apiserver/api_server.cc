@@ -132,6 +132,7 @@ class ApiServer::Impl {
     out.maxBodyBytes = options.maxBodyBytes;
     out.readyChecks = options.readyChecks;
     out.metrics = options.metrics;
+    out.runtime = options.runtime;
     out.version = options.version;
     return out;
   }

@@ -48,6 +48,7 @@ struct ApiServerOptions {
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
   std::vector<ReadyCheck> readyChecks;                              // see ApiHandlerOptions
   std::function<Status(metrics::ExpositionWriter&)> metrics;        // see ApiHandlerOptions
+  RuntimeView runtime;  // /runtime/sslcert and /runtime/explain (see api_handler.h)
   std::string version = "0.0.0";
   // A connection idle this long between requests is closed.
   std::chrono::seconds idleTimeout{120};

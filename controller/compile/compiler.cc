@@ -386,6 +386,13 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         options.require128BitCiphers = ssl.require128BitCiphers;
         options.clientCertificate = toTable(ssl.clientCertificate);
         options.clientCAPems = site.clientCAPems;
+        options.keyStorePath = certificates_.keyPath(options.name).string();
+        if (auto certificate = certificatesByName.find(options.name);
+            certificate != certificatesByName.end() && certificate->second->spec.source) {
+          const api::CertificateSource& source = *certificate->second->spec.source;
+          options.importedFrom =
+              source.pkcs12File.empty() ? source.certificateFile : source.pkcs12File;
+        }
         auto created = tls::ServerContext::create(options);
         if (!created) {
           resolved[winner.binding] =

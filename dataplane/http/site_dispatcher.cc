@@ -34,6 +34,10 @@ Decision respond(int status, int substatus, std::string_view message) {
 
 }  // namespace
 
+TlsFacts tlsFactsOf(const tls::TlsSession& session) {
+  return TlsFacts{session.serverName(), session.cipherBits(), session.clientCertificate()};
+}
+
 std::string_view hostWithoutPort(std::string_view host) {
   if (host.empty()) return host;
   if (host.front() == '[') {
@@ -80,22 +84,21 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
   decision.host = host;
 
   if (connection.tls) {
-    const tls::TlsSession& tls = *connection.tls;
+    const TlsFacts& tls = *connection.tls;
     if (route->tls == nullptr) return reject(421, 0, "Misdirected Request");
-    const std::string& sni = tls.serverName();
+    std::string_view sni = tls.serverName;
     // The usual case, SNI and Host naming the same host, needs no second lookup.
     const bool sameName = sni.size() == host.size() && strncasecmp(sni.data(), host.data(), host.size()) == 0;
     if (!sni.empty() && !sameName) {
       // Re-resolved in the current table, so a certificate renewed by a swap still matches.
-      const table::Route* sniRoute =
-          table.route(connection.localAddress, connection.localPort, tls.serverName());
+      const table::Route* sniRoute = table.route(connection.localAddress, connection.localPort, sni);
       if (!sniRoute || !sameCertificate(*sniRoute, *route))
         return reject(421, 0, "Misdirected Request - the certificate does not cover this host");
     }
-    if (site.require128BitCiphers && tls.cipherBits() < 128)
+    if (site.require128BitCiphers && tls.cipherBits < 128)
       return reject(403, 5, "403.5 - SSL 128 required: this site requires a 128-bit cipher");
     if (site.clientCertificate != ClientCertificateMode::kIgnore) {
-      switch (tls.clientCertificate()) {
+      switch (tls.clientCertificate) {
         case ClientCertificateState::kNone:
           if (site.clientCertificate == ClientCertificateMode::kRequire)
             return reject(403, 7, "403.7 - Client certificate required");

@@ -21,11 +21,24 @@
 
 namespace siteplane::http {
 
+// What the TLS handshake established, as far as dispatch needs it. The data plane reads it from
+// the connection's session (tlsFactsOf); `siteplane explain` states the facts of the client it
+// explains, so both answers come from the same rules.
+struct TlsFacts {
+  std::string_view serverName;  // SNI, "" when the client sent none
+  int cipherBits = 0;           // of the negotiated cipher
+  tls::TlsSession::ClientCertificateState clientCertificate =
+      tls::TlsSession::ClientCertificateState::kNone;
+};
+
+// Precondition: the handshake is done. The views point into `session`.
+TlsFacts tlsFactsOf(const tls::TlsSession& session);
+
 // What the connection knows about itself.
 struct ConnectionFacts {
   std::string_view localAddress;  // normalized IP literal the connection arrived on
   uint16_t localPort = 0;
-  const tls::TlsSession* tls = nullptr;  // null for plain http; handshake done otherwise
+  const TlsFacts* tls = nullptr;  // null for plain http
 };
 
 struct Decision {

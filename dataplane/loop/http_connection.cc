@@ -66,9 +66,9 @@ std::shared_ptr<const tls::ServerContext> HttpConnection::selectContext(
     std::string_view serverName) noexcept {
   const table::BindingTable* table = drainTable_ ? drainTable_.get() : worker_.table().get();
   if (!table) return nullptr;
-  const table::Route* route = table->route(stream_.localAddress(), stream_.localPort(), serverName);
-  if (!route) return nullptr;
-  return route->tls;
+  const table::Route* route =
+      table->handshakeRoute(stream_.localAddress(), stream_.localPort(), serverName);
+  return route ? route->tls : nullptr;
 }
 
 void HttpConnection::onStreamOpen() noexcept {
@@ -206,7 +206,11 @@ void HttpConnection::handleRequest() {
     finishResponse();
     return;
   }
-  http::ConnectionFacts facts{stream_.localAddress(), stream_.localPort(), stream_.tls()};
+  const tls::TlsSession* session = stream_.tls();
+  http::TlsFacts tlsFacts;
+  if (session) tlsFacts = http::tlsFactsOf(*session);
+  http::ConnectionFacts facts{stream_.localAddress(), stream_.localPort(),
+                              session ? &tlsFacts : nullptr};
   http::Decision decision = http::dispatch(*table, facts, request);
   keepAlive_ = request.keepAlive && !closeAfterResponse_ && !worker_.stopping() &&
                !request.upgrade && decision.status != 400;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <functional>
 
-
 namespace siteplane::table {
 namespace {
 
@@ -28,6 +27,20 @@ std::string describe(const ListenerKey& key) {
 }  // namespace
 
 const char* toString(Protocol protocol) { return protocol == Protocol::kHttps ? "https" : "http"; }
+
+const char* toString(ClientCertificateMode mode) {
+  switch (mode) {
+    case ClientCertificateMode::kAccept:
+      return "Accept";
+    case ClientCertificateMode::kRequire:
+      return "Require";
+    case ClientCertificateMode::kIgnore:
+      break;
+  }
+  return "Ignore";
+}
+
+const char* toString(TlsVersion version) { return version == TlsVersion::k1_3 ? "1.3" : "1.2"; }
 
 size_t ListenerKeyHash::operator()(const ListenerKey& key) const noexcept {
   return std::hash<std::string>()(key.address) * 31 + key.port;
@@ -124,6 +137,12 @@ const Route* BindingTable::route(std::string_view localAddress, uint16_t port,
   }
   if (auto any = findListener({"*", port})) return any->findHost(host);
   return nullptr;
+}
+
+const Route* BindingTable::handshakeRoute(std::string_view localAddress, uint16_t port,
+                                          std::string_view serverName) const {
+  const Route* found = route(localAddress, port, serverName);
+  return found && found->tls ? found : nullptr;
 }
 
 }  // namespace siteplane::table

@@ -31,6 +31,8 @@ enum class ClientCertificateMode { kIgnore, kAccept, kRequire };
 enum class TlsVersion { k1_2, k1_3 };
 
 const char* toString(Protocol protocol);
+const char* toString(ClientCertificateMode mode);  // "Ignore", "Accept", "Require" (the spec's words)
+const char* toString(TlsVersion version);          // "1.2", "1.3"
 
 // What the data plane needs of a Site (IIS <access sslFlags> and the content). Shared by every
 // binding of the site.
@@ -133,6 +135,12 @@ class BindingTable {
   const Route* route(std::string_view localAddress, uint16_t port, std::string_view host) const;
   // The listener a connection on localAddress:port belongs to (exact IP, else "*").
   const Listener* listenerFor(std::string_view localAddress, uint16_t port) const;
+  // The route whose TLS context a handshake on localAddress:port gets for serverName (the SNI
+  // name, "" when the client sent none): route()'s answer when it carries a context. nullptr means
+  // the handshake fails with unrecognized_name. The data plane's client-hello callback and
+  // `siteplane explain` both decide through this one function.
+  const Route* handshakeRoute(std::string_view localAddress, uint16_t port,
+                              std::string_view serverName) const;
 
   size_t bindingCount() const { return bindingCount_; }
 

@@ -221,6 +221,17 @@ ServerContext::~ServerContext() {
   if (ctx_) SSL_CTX_free(ctx_);
 }
 
+int ServerContext::weakestCipherBits() const {
+  // SSL_CTX_get_ciphers lists the TLS 1.3 suites and the TLS 1.2 cipher list together.
+  STACK_OF(SSL_CIPHER)* ciphers = SSL_CTX_get_ciphers(ctx_);
+  int weakest = 0;
+  for (int i = 0; ciphers && i < sk_SSL_CIPHER_num(ciphers); ++i) {
+    int bits = SSL_CIPHER_get_bits(sk_SSL_CIPHER_value(ciphers, i), nullptr);
+    if (i == 0 || bits < weakest) weakest = bits;
+  }
+  return weakest;
+}
+
 bool ServerContext::applyTo(SSL* ssl) const noexcept {
   if (SSL_get_SSL_CTX(ssl) != ctx_ && SSL_set_SSL_CTX(ssl, ctx_) != ctx_) return false;
   SSL_set_min_proto_version(ssl, toOpenSsl(options_.minVersion));

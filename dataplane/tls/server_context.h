@@ -35,6 +35,11 @@ struct ServerContextOptions {
   bool require128BitCiphers = false;
   table::ClientCertificateMode clientCertificate = table::ClientCertificateMode::kIgnore;
   std::vector<std::string> clientCAPems;  // trusted issuers of client certificates
+  // Where the key pair lives, for `siteplane show sslcert` (netsh's "Certificate Store Name"):
+  // the key file in siteplane's certificate store, and the file it was imported from ("" when
+  // an Issuer issued it). Informational; the context never reads them.
+  std::string keyStorePath;
+  std::string importedFrom;
 };
 
 class ServerContext {
@@ -63,6 +68,9 @@ class ServerContext {
   bool requestsClientCertificate() const {
     return options_.clientCertificate != table::ClientCertificateMode::kIgnore;
   }
+  // Key bits of the weakest cipher this context can negotiate (TLS 1.2 and 1.3 suites): what a
+  // require128BitCiphers site can at worst see, for `siteplane explain`.
+  int weakestCipherBits() const;
 
  private:
   ServerContext() = default;
