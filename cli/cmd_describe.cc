@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli/api_command.h"
+#include "cli/column_printer.h"
 #include "cli/commands.h"
 #include "controller/manifest/yaml_document.h"
 
@@ -43,22 +44,6 @@ void printMap(const char* title, const json& metadata, const char* key) {
     if (!first) std::cout << std::string(13, ' ');
     std::cout << name << "=" << text(value) << "\n";
     first = false;
-  }
-}
-
-void printRows(const std::vector<std::vector<std::string>>& rows, int indent) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line(static_cast<size_t>(indent), ' ');
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
   }
 }
 
@@ -103,7 +88,7 @@ int describe(const DescribeOptions& options) {
                       text(condition.value("lastTransitionTime", json())),
                       text(condition.value("message", json()))});
     }
-    printRows(rows, 2);
+    printColumns(std::cout, rows, 2, 2);
   }
 
   // Events about this object, the way kubectl describe lists them.
@@ -130,7 +115,7 @@ int describe(const DescribeOptions& options) {
     rows.push_back({text(event.value("type", json())), text(event.value("reason", json())), seen,
                     text(event.value("count", json())), text(event.value("message", json()))});
   }
-  printRows(rows, 2);
+  printColumns(std::cout, rows, 2, 2);
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/api_command.h"
+#include "cli/column_printer.h"
 #include "cli/commands.h"
 #include "controller/manifest/yaml_document.h"
 
@@ -56,18 +57,7 @@ void printTable(const json& table, bool wide, bool withNamespace) {
     }
     lines.push_back(line);
   }
-  std::vector<size_t> widths(header.size(), 0);
-  for (const auto& line : lines) {
-    for (size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
-  }
-  for (const auto& line : lines) {
-    std::string text;
-    for (size_t i = 0; i < line.size(); ++i) {
-      text += line[i];
-      if (i + 1 < line.size()) text += std::string(widths[i] - line[i].size() + 3, ' ');
-    }
-    std::cout << text << "\n";
-  }
+  printColumns(std::cout, lines);
 }
 
 int get(const GetOptions& options) {

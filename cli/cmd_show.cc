@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/api_command.h"
+#include "cli/column_printer.h"
 #include "cli/commands.h"
 #include "controller/manifest/yaml_document.h"
 
@@ -75,17 +76,7 @@ void printTable(const json& report) {
                     entry.value("clientCertificate", ""), entry.value("minTLSVersion", ""),
                     entry.value("site", ""), entry.value("binding", ""), generation});
   }
-  std::vector<size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  for (const auto& row : rows) {
-    std::string text;
-    for (size_t i = 0; i < row.size(); ++i) {
-      text += row[i];
-      if (i + 1 < row.size()) text += std::string(widths[i] - row[i].size() + 3, ' ');
-    }
-    std::cout << text << "\n";
-  }
+  printColumns(std::cout, rows);
 }
 
 int showSslCert(const ShowOptions& options) {
