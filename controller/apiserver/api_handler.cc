@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -580,6 +581,23 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
                                   {"items", items}}));
 }
 
+namespace {
+
+// How long a watch runs. Without timeoutSeconds, Kubernetes picks 30 to 60 minutes at random
+// (--min-request-timeout), so that the watches of many clients do not all end and reconnect at
+// once and a vanished client's watch does not live forever; so does siteplane. A requested
+// timeout is capped at a day, far beyond what clients ask for and far from overflowing a timer.
+std::chrono::seconds watchTimeout(long long requestedSeconds) {
+  constexpr long long kMinRequestTimeout = 1800;
+  constexpr long long kMaxTimeout = 24 * 3600;
+  if (requestedSeconds > 0) return std::chrono::seconds(std::min(requestedSeconds, kMaxTimeout));
+  thread_local std::mt19937_64 random(std::random_device{}());
+  std::uniform_int_distribution<long long> spread(kMinRequestTimeout, 2 * kMinRequestTimeout);
+  return std::chrono::seconds(spread(random));
+}
+
+}  // namespace
+
 ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, const Output& output) {
   store::LabelSelector labels;
   if (auto selector = request.param("labelSelector"); selector && !selector->empty()) {
@@ -593,12 +611,15 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
     if (!parsed) return reply(ApiError::badRequest(parsed.message()));
     fields = std::move(parsed).value();
   }
-  long timeoutSeconds = 0;
+  long long timeoutSeconds = 0;
   if (auto timeout = request.param("timeoutSeconds"); timeout && !timeout->empty()) {
     try {
-      timeoutSeconds = std::stol(*timeout);
+      size_t used = 0;
+      timeoutSeconds = std::stoll(*timeout, &used);
+      if (used != timeout->size() || timeoutSeconds < 0) throw std::invalid_argument(*timeout);
     } catch (const std::exception&) {
-      return reply(ApiError::badRequest("timeoutSeconds: \"" + *timeout + "\" is not a number"));
+      return reply(ApiError::badRequest("timeoutSeconds: \"" + *timeout +
+                                        "\" is not a non-negative number of seconds"));
     }
   }
 
@@ -654,7 +675,7 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
   encoder->table = output.form == Output::Form::kTable;
   encoder->clock = options_.clock;
 
-  auto stream = std::make_shared<WatchStream>(std::chrono::seconds(std::max(0L, timeoutSeconds)));
+  auto stream = std::make_shared<WatchStream>(watchTimeout(timeoutSeconds));
   uint64_t from = 0;
   std::string resourceVersion = request.param("resourceVersion").value_or("");
   if (resourceVersion.empty() || resourceVersion == "0") {

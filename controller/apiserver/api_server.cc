@@ -258,6 +258,12 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
       self->stream_.write("\r\n");
     }
     self->stream_.flush();
+    if (self->stream_.backlog() > self->server_.options_.maxWatchBacklogBytes) {
+      log()->warn("[C{}] api_watch_too_slow peer={} backlog_bytes={}", self->stream_.id(),
+                  self->stream_.peerAddress(), self->stream_.backlog());
+      self->endWatch();
+      self->stream_.close(loop::Stream::CloseMode::kAbort);
+    }
   }
 
   // Parses requests out of `data` until one goes to the handler; the rest waits in pending_.

@@ -57,6 +57,10 @@ struct ApiServerOptions {
   // How often a watch that asked for allowWatchBookmarks gets a BOOKMARK event (Kubernetes sends
   // one about every minute).
   std::chrono::milliseconds bookmarkInterval{std::chrono::seconds(60)};
+  // A watch whose client reads slower than events come is ended (the connection closed) once
+  // this much output waits for it, instead of buffering without bound; the client watches again
+  // from its last resourceVersion, as after Kubernetes drops a slow watcher.
+  size_t maxWatchBacklogBytes = 16 * 1024 * 1024;
 };
 
 class ApiServer {

@@ -721,3 +721,21 @@ TEST_CASE("A watch with allowWatchBookmarks gets BOOKMARKs at the resourceVersio
   CHECK_FALSE(plain.watch->bookmarks());
   plain.watch->cancel();
 }
+
+TEST_CASE("A watch without timeoutSeconds ends after 30 to 60 minutes, as Kubernetes' do",
+          "[apiserver][watch]") {
+  Harness h;
+  for (int i = 0; i < 5; ++i) {
+    auto reply = h.call("GET", kBindings + "?watch=1");
+    REQUIRE(reply.watch != nullptr);
+    CHECK(reply.watch->timeout() >= std::chrono::minutes(30));
+    CHECK(reply.watch->timeout() <= std::chrono::minutes(60));
+    reply.watch->cancel();
+  }
+  auto huge = h.call("GET", kBindings + "?watch=1&timeoutSeconds=99999999999999999");
+  REQUIRE(huge.watch != nullptr);
+  CHECK(huge.watch->timeout() == std::chrono::hours(24));
+  huge.watch->cancel();
+  CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=-5").response.status == 400);
+  CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=5s").response.status == 400);
+}

@@ -1,7 +1,11 @@
 // The API server over real HTTPS on 127.0.0.1, driven by curl and the real kubectl with the
 // kubeconfig the server writes.
 
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <functional>
@@ -400,4 +404,59 @@ TEST_CASE("A watch that allows bookmarks gets periodic BOOKMARKs with the curren
                           {"-N"}),
                    "", kHang);
   CHECK_THAT(plain.out, !Catch::Contains("BOOKMARK"));
+}
+
+TEST_CASE("A watch whose client stops reading is ended instead of buffering without bound",
+          "[apiserver][https][watch]") {
+  Server s([](ApiServerOptions& options) { options.maxWatchBacklogBytes = 64 * 1024; });
+  // A TLS client with a tiny receive window that sends a watch request and then reads nothing.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  int window = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+  timeval readTimeout{20, 0};  // bounds a hang only
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &readTimeout, sizeof readTimeout);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(s.server->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                             SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> tls(SSL_new(context.get()), SSL_free);
+  SSL_set_fd(tls.get(), fd);
+  REQUIRE(SSL_connect(tls.get()) == 1);
+  std::string request = "GET /apis/siteplane.io/v1alpha1/namespaces/default/sites?watch=1 "
+                        "HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer " +
+                        s.server->credentials().token + "\r\n\r\n";
+  REQUIRE(SSL_write(tls.get(), request.data(), static_cast<int>(request.size())) > 0);
+
+  // 40 events of half a megabyte: far more than the kernel's buffers and the 64 KiB allowed.
+  constexpr int kEvents = 40;
+  std::string padding(512 * 1024, 'x');
+  for (int i = 0; i < kEvents; ++i) {
+    json site = {{"apiVersion", "siteplane.io/v1alpha1"},
+                 {"kind", "Site"},
+                 {"metadata",
+                  {{"name", "site-" + std::to_string(i)},
+                   {"namespace", "default"},
+                   {"annotations", {{"example.test/padding", padding}}}}},
+                 {"spec", {{"root", "/srv/www"}}}};
+    REQUIRE(s.store->createObject(site).isOk());
+  }
+
+  // Reading now: the stream ends (the server closed it) before the last event.
+  std::string received;
+  char buffer[64 * 1024];
+  for (;;) {
+    int n = SSL_read(tls.get(), buffer, sizeof buffer);
+    if (n <= 0) break;
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  CHECK(received.find("\"name\":\"site-" + std::to_string(kEvents - 1) + "\"") ==
+        std::string::npos);
+  // Everyone else is still served.
+  auto health = s.curl({s.server->url() + "/healthz"});
+  CHECK(Server::code(health) == 200);
 }
