@@ -191,6 +191,32 @@ void clearServerMetadata(nlohmann::json& object) {
   }
 }
 
+// What the store would make of an update of `current` to `object`: the server-set metadata of
+// `current` (uid, creationTimestamp, resourceVersion), generation bumped when anything outside
+// metadata and status changes, and `current`'s status. kubectl diff shows the difference between
+// this and the live object, so a field missing here would show up as a change.
+nlohmann::json updatePreview(const nlohmann::json& current, nlohmann::json object) {
+  const nlohmann::json& stored = current["metadata"];
+  nlohmann::json& metadata = object["metadata"];
+  for (const char* field : {"uid", "creationTimestamp", "generation", "resourceVersion"}) {
+    if (stored.contains(field)) metadata[field] = stored[field];
+  }
+  auto body = [](nlohmann::json value) {
+    for (const char* field : {"metadata", "status", "apiVersion", "kind"}) value.erase(field);
+    return value;
+  };
+  if (body(object) != body(current) && stored.contains("generation") &&
+      stored["generation"].is_number_integer()) {
+    metadata["generation"] = stored["generation"].get<int64_t>() + 1;
+  }
+  if (current.contains("status")) {
+    object["status"] = current["status"];
+  } else {
+    object.erase("status");
+  }
+  return object;
+}
+
 }  // namespace
 
 ApiHandler::ApiHandler(store::Store& store, ResourceRegistry registry, ApiHandlerOptions options)
@@ -863,9 +889,7 @@ ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& ta
       if (target.subresource == "status") {
         preview["status"] = object.value("status", nlohmann::json::object());
       } else {
-        nlohmann::json status = current.value("status", nlohmann::json());
-        preview = object;
-        if (!status.is_null()) preview["status"] = status;
+        preview = updatePreview(current, std::move(object));
       }
       return reply(jsonResponse(successCode, preview));
     }

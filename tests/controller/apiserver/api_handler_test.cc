@@ -739,3 +739,27 @@ TEST_CASE("A watch without timeoutSeconds ends after 30 to 60 minutes, as Kubern
   CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=-5").response.status == 400);
   CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=5s").response.status == 400);
 }
+
+TEST_CASE("A dry-run update answers with the object as it would be stored, server metadata "
+          "included (what kubectl diff compares)",
+          "[apiserver][dryrun]") {
+  Harness h;
+  json stored = h.json(h.call("POST", kSites, site("web").dump()));
+  auto patch = h.call("PATCH", kSites + "/web?dryRun=All", R"({"spec":{"root":"/other"}})",
+                      {{"Content-Type", "application/merge-patch+json"}});
+  REQUIRE(patch.response.status == 200);
+  json preview = h.json(patch);
+  CHECK(preview["spec"]["root"] == "/other");
+  for (const char* field : {"uid", "creationTimestamp", "resourceVersion"})
+    CHECK(preview["metadata"][field] == stored["metadata"][field]);
+  CHECK(preview["metadata"]["generation"] == 2);
+
+  // A change outside the spec leaves the generation alone.
+  auto labelled = h.call("PATCH", kSites + "/web?dryRun=All",
+                         R"({"metadata":{"labels":{"tier":"web"}}})",
+                         {{"Content-Type", "application/merge-patch+json"}});
+  REQUIRE(labelled.response.status == 200);
+  CHECK(h.json(labelled)["metadata"]["generation"] == 1);
+  CHECK(h.json(labelled)["metadata"]["uid"] == stored["metadata"]["uid"]);
+  CHECK(h.json(h.call("GET", kSites + "/web")) == stored);
+}

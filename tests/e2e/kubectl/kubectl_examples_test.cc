@@ -124,6 +124,25 @@ TEST_CASE("kubectl applies the example manifests to siteplane serve, which progr
   for (const auto& object : kExampleObjects)
     CHECK_THAT(serverSide.out, Catch::Contains(object + " serverside-applied"));
 
+  // kubectl diff: nothing for the applied files; for a changed host name, that line and the
+  // generation it bumps (the server's dry-run answer keeps uid and creationTimestamp, as a real
+  // update would).
+  auto same = session.kubectl({"diff", "-f", examples.dir.string()});
+  INFO(same.out << same.err);
+  CHECK(same.exitCode == 0);
+  std::string redirect = readFile(examples.dir / "http-redirect.yaml");
+  redirect.replace(redirect.find("hostName: www.contoso.test"), 26, "hostName: www2.contoso.test");
+  TempDir changedDir;
+  auto changed = changedDir.write("http-redirect.yaml", redirect);
+  auto diff = session.kubectl({"diff", "-f", changed.string()});
+  INFO(diff.out << diff.err);
+  CHECK(diff.exitCode == 1);
+  CHECK_THAT(diff.out, Catch::Contains("-  hostName: www.contoso.test"));
+  CHECK_THAT(diff.out, Catch::Contains("+  hostName: www2.contoso.test"));
+  for (const char* unchanged : {"uid:", "creationTimestamp:", "resourceVersion:"})
+    CHECK_THAT(diff.out, !Catch::Contains(std::string("-  ") + unchanged));
+  CHECK_THAT(diff.out, Catch::Contains("+  generation: "));
+
   auto listed = session.kubectl({"get", "sites,bindings,certificates,issuers"});
   INFO(listed.err);
   REQUIRE(listed.exitCode == 0);
