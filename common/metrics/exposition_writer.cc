@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 namespace siteplane::metrics {
 namespace {
@@ -100,15 +99,15 @@ std::string ExpositionWriter::escapeLabelValue(std::string_view value) {
 std::string ExpositionWriter::escapeHelp(std::string_view help) { return escape(help, false); }
 
 Status ExpositionWriter::declare(std::string_view name, MetricType type, std::string_view help) {
-  const std::string where = "metric " + quoted(name);
+  auto where = [&] { return "metric " + quoted(name); };
   if (!validMetricName(name))
-    return Status::error(where + ": the name must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+    return Status::error(where() + ": the name must match [a-zA-Z_:][a-zA-Z0-9_:]*");
   if (auto found = families_.find(name); found != families_.end()) {
     if (found->second.type != type)
-      return Status::error(where + ": declared as a " + typeName(found->second.type) +
+      return Status::error(where() + ": declared as a " + typeName(found->second.type) +
                            " already, now as a " + typeName(type));
     if (found->second.help != help)
-      return Status::error(where + ": declared already with other help text");
+      return Status::error(where() + ": declared already with other help text");
     return Status::ok();
   }
   // A histogram writes name_bucket, name_sum and name_count: no other family may own those.
@@ -116,12 +115,12 @@ Status ExpositionWriter::declare(std::string_view name, MetricType type, std::st
     if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
       auto base = families_.find(name.substr(0, name.size() - suffix.size()));
       if (base != families_.end() && base->second.type == MetricType::kHistogram)
-        return Status::error(where + ": histogram " + quoted(base->first) +
+        return Status::error(where() + ": histogram " + quoted(base->first) +
                              " already writes series of that name");
     }
     if (type == MetricType::kHistogram &&
         families_.count(std::string(name) + std::string(suffix)) != 0)
-      return Status::error(where + ": the histogram's series " +
+      return Status::error(where() + ": the histogram's series " +
                            quoted(std::string(name) + std::string(suffix)) +
                            " is declared already as a family of its own");
   }
@@ -131,14 +130,16 @@ Status ExpositionWriter::declare(std::string_view name, MetricType type, std::st
 
 Status ExpositionWriter::checkLabels(std::string_view name, const Labels& labels,
                                      bool histogram) const {
-  std::set<std::string_view> seen;
-  for (const auto& [key, value] : labels) {
-    const std::string where = "metric " + quoted(name) + ": label " + quoted(key);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const std::string& key = labels[i].first;
+    auto where = [&] { return "metric " + quoted(name) + ": label " + quoted(key); };
     if (!validLabelName(key))
       return Status::error(
-          where + ": the name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with \"__\"");
-    if (histogram && key == "le") return Status::error(where + ": a histogram adds le itself");
-    if (!seen.insert(key).second) return Status::error(where + ": given twice");
+          where() + ": the name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with \"__\"");
+    if (histogram && key == "le") return Status::error(where() + ": a histogram adds le itself");
+    // Labels are a handful: a quadratic scan is cheaper than building a set per sample.
+    for (size_t j = 0; j < i; ++j)
+      if (labels[j].first == key) return Status::error(where() + ": given twice");
   }
   return Status::ok();
 }
@@ -146,17 +147,17 @@ Status ExpositionWriter::checkLabels(std::string_view name, const Labels& labels
 Status ExpositionWriter::addSeries(std::string_view name, const Labels& labels, bool histogram,
                                    std::string lines) {
   auto found = families_.find(name);
-  const std::string where = "metric " + quoted(name);
-  if (found == families_.end()) return Status::error(where + ": not declared");
+  auto where = [&] { return "metric " + quoted(name); };
+  if (found == families_.end()) return Status::error(where() + ": not declared");
   if ((found->second.type == MetricType::kHistogram) != histogram)
-    return Status::error(where + ": is a " + typeName(found->second.type) +
+    return Status::error(where() + ": is a " + typeName(found->second.type) +
                          (histogram ? ", not a histogram" : "; add its series with addHistogram"));
   if (Status checked = checkLabels(name, labels, histogram); !checked) return checked;
   if (!found->second.series.emplace(labels, std::move(lines)).second) {
     std::string set;
     for (const auto& [key, value] : labels)
       set += (set.empty() ? "" : ",") + key + "=" + quoted(escapeLabelValue(value));
-    return Status::error(where + ": series {" + set + "} added twice");
+    return Status::error(where() + ": series {" + set + "} added twice");
   }
   return Status::ok();
 }
@@ -179,18 +180,18 @@ Status ExpositionWriter::add(std::string_view name, const Labels& labels, uint64
 
 Status ExpositionWriter::addHistogram(std::string_view name, const Labels& labels,
                                       const HistogramSnapshot& snapshot) {
-  const std::string where = "metric " + quoted(name);
+  auto where = [&] { return "metric " + quoted(name); };
   const auto& bounds = snapshot.upperBounds;
   const auto& counts = snapshot.cumulativeCounts;
   if (counts.size() != bounds.size())
-    return Status::error(where + ": " + std::to_string(bounds.size()) + " bucket bounds but " +
+    return Status::error(where() + ": " + std::to_string(bounds.size()) + " bucket bounds but " +
                          std::to_string(counts.size()) + " counts");
   for (size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i]) || (i > 0 && !(bounds[i - 1] < bounds[i])))
-      return Status::error(where + ": bucket bounds must be finite and strictly increasing (le=" +
+      return Status::error(where() + ": bucket bounds must be finite and strictly increasing (le=" +
                            formatValue(bounds[i]) + ")");
     if ((i > 0 && counts[i] < counts[i - 1]) || counts[i] > snapshot.count)
-      return Status::error(where + ": bucket le=" + formatValue(bounds[i]) + " counts " +
+      return Status::error(where() + ": bucket le=" + formatValue(bounds[i]) + " counts " +
                            std::to_string(counts[i]) +
                            ", outside the counts of its neighbours and the total");
   }
