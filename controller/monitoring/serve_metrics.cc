@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "controller/api/certificate.h"
+#include "controller/monitoring/first_error.h"
+#include "controller/monitoring/process_metrics.h"
 #include "dataplane/tls/handshake_failure.h"
 
 namespace siteplane::monitoring {
@@ -10,19 +12,6 @@ namespace {
 
 using metrics::ExpositionWriter;
 using metrics::MetricType;
-
-// Keeps the first error of a sequence of writes and lets the others run: a family refused by a
-// bug must not hide every family after it.
-class FirstError {
- public:
-  void operator()(Status next) {
-    if (status_.isOk() && !next.isOk()) status_ = std::move(next);
-  }
-  Status take() { return std::move(status_); }
-
- private:
-  Status status_ = Status::ok();
-};
 
 constexpr const char* kCodeClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
@@ -154,6 +143,7 @@ Status ServeMetrics::write(ExpositionWriter& out) const {
   // operators know, and the compile pass serves exactly the certificate that status describes
   // (Binding status.servedThumbprint is the Certificate's status.thumbprint).
   check(writeCertificates(store_.list({api::Certificate::kKind, std::nullopt, {}}), now_(), out));
+  check(writeProcess(out));
   return check.take();
 }
 

@@ -10,6 +10,8 @@
 //   ServeMetrics metrics(*dataPlane, manager, *store);
 //   apiOptions.metrics = [&metrics](metrics::ExpositionWriter& out) { return metrics.write(out); };
 //
+// write() also adds the standard process_* families (process_metrics.h).
+//
 // The write*() functions each add one group from figures already gathered, so that tests check the
 // exposition without a running server.
 

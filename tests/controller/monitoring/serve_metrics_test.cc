@@ -214,7 +214,8 @@ TEST_CASE("ServeMetrics writes every family once, from a data plane, a controlle
         "siteplane_connections_accepted_total", "siteplane_reconcile_duration_seconds",
         "siteplane_reconcile_errors_total", "siteplane_table_generation",
         "siteplane_table_bindings", "siteplane_table_listeners", "siteplane_workqueue_depth",
-        "siteplane_certificate_expiry_seconds"}) {
+        "siteplane_certificate_expiry_seconds", "process_resident_memory_bytes",
+        "process_open_fds"}) {
     CHECK(families.count(name) == 1);
   }
   CHECK_THAT(text, Contains("siteplane_table_generation 0\n"));  // not started: no table

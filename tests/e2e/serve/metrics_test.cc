@@ -151,6 +151,9 @@ TEST_CASE(
     CHECK(valueOr0(after, "siteplane_reconcile_duration_seconds_count{kind=\"Certificate\"}") >= 1);
     CHECK(sample(after, "siteplane_reconcile_errors_total{kind=\"Certificate\"}").has_value());
 
+    CHECK(valueOr0(after, "process_resident_memory_bytes") > 0);
+    CHECK(valueOr0(after, "process_open_fds") > 0);
+
     // Issued for the default 2160h: positive, and no further away than that.
     auto expiry = sample(
         after, "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"web-tls\"}");
