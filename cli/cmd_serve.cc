@@ -79,17 +79,27 @@ bool addReconcilers(const ControllerContext& context) {
 }
 
 // /runtime/sslcert and /runtime/explain answer from the table the workers serve now, never from
-// the spec. The API server is stopped before the data plane goes, so the pointer outlives it.
+// the spec, with the listeners the data plane could not open. The API server is stopped before
+// the data plane goes, so the pointer outlives it.
 apiserver::RuntimeView runtimeView(const loop::DataPlane* dataPlane) {
-  apiserver::RuntimeView view;
-  view.sslcert = [dataPlane] {
-    return runtime::toJson(runtime::sslCertReport(dataPlane->currentTable().get()));
+  auto live = [dataPlane] {
+    loop::DataPlane::LiveTable live = dataPlane->liveTable();
+    runtime::ListenerErrors closed;
+    for (const auto& listener : live.listeners)
+      if (!listener.listening) closed.emplace(listener.key, listener.error);
+    return std::make_pair(std::move(live.table), std::move(closed));
   };
-  view.explain = [dataPlane](const std::multimap<std::string, std::string>& query)
+  apiserver::RuntimeView view;
+  view.sslcert = [live] {
+    auto [table, closed] = live();
+    return runtime::toJson(runtime::sslCertReport(table.get(), closed));
+  };
+  view.explain = [live](const std::multimap<std::string, std::string>& query)
       -> Result<nlohmann::json> {
     auto parsed = runtime::parseExplainQuery(query);
     if (!parsed) return parsed.status();
-    return runtime::toJson(runtime::explain(dataPlane->currentTable().get(), *parsed));
+    auto [table, closed] = live();
+    return runtime::toJson(runtime::explain(table.get(), *parsed, closed));
   };
   return view;
 }

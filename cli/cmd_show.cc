@@ -48,6 +48,8 @@ void printList(const json& report) {
       line("Hostname:port", hostName + ":" + std::to_string(entry.value("port", 0)));
       line("Listener", authority(entry));
     }
+    if (!entry.value("listening", true))
+      line("Listening", "No - " + entry.value("listenerError", std::string("not open")));
     line("Certificate Hash", entry.value("certificateHash", ""));
     line("Certificate Name", entry.value("certificate", ""));
     line("Certificate Store Name", entry.value("certificateStore", ""));
@@ -67,14 +69,15 @@ void printList(const json& report) {
 void printTable(const json& report) {
   std::vector<std::vector<std::string>> rows = {
       {"LISTENER", "HOSTNAME", "CERTIFICATE HASH", "CERTIFICATE", "CLIENT CERT", "MIN TLS", "SITE",
-       "BINDING", "GENERATION"}};
+       "BINDING", "LISTENING", "GENERATION"}};
   const std::string generation = std::to_string(report.value("generation", uint64_t{0}));
   for (const json& entry : report["sslcerts"]) {
     std::string hostName = entry.value("hostName", "");
     rows.push_back({authority(entry), hostName.empty() ? "*" : hostName,
                     entry.value("certificateHash", ""), entry.value("certificate", ""),
                     entry.value("clientCertificate", ""), entry.value("minTLSVersion", ""),
-                    entry.value("site", ""), entry.value("binding", ""), generation});
+                    entry.value("site", ""), entry.value("binding", ""),
+                    entry.value("listening", true) ? "yes" : "no", generation});
   }
   printColumns(std::cout, rows);
 }

@@ -33,8 +33,9 @@ ExplainedRoute explainRoute(const table::Route& route) {
                         route.site->name, route.site->siteId};
 }
 
-// "binding default/www (hostName www.contoso.com)", naming the listener when BindingTable::route
-// fell back from the connection's own listener to "*".
+// "binding default/www (hostName www.contoso.com)", naming the listener that holds the binding
+// when it is not the one that accepted the connection (BindingTable::route looks a name up on the
+// connection's own address first, then on "*").
 std::string describeRoute(const table::Route& route, const table::Listener& accepted,
                           const table::BindingTable& table, const ExplainQuery& query) {
   std::string text = "binding " + route.binding;
@@ -45,19 +46,22 @@ std::string describeRoute(const table::Route& route, const table::Listener& acce
   } else {
     text += " (hostName " + route.hostName + ")";
   }
-  bool onAccepted = false;
-  for (const table::Route& own : accepted.routes()) onAccepted = onAccepted || &own == &route;
-  if (!onAccepted) {
-    const table::Listener* any = table.findListener({"*", query.port});
-    if (any) text += " of the " + describe(any->key()) + " listener";
+  for (const table::Listener* owner : {table.findListener({query.address, query.port}),
+                                       table.findListener({"*", query.port})}) {
+    if (!owner || owner == &accepted) continue;
+    for (const table::Route& own : owner->routes()) {
+      if (&own == &route) return text + " of the " + describe(owner->key()) + " listener";
+    }
   }
   return text;
 }
 
-// The listeners a name is looked up in, as the data plane does: the connection's own, then "*".
-std::string lookedUpIn(const table::Listener& accepted, uint16_t port) {
-  if (accepted.key().address == "*") return describe(accepted.key());
-  return describe(accepted.key()) + " or *:" + std::to_string(port);
+// The listeners a name is looked up in, as BindingTable::route does: the connection's own
+// address, then "*".
+std::string lookedUpIn(const table::BindingTable& table, const ExplainQuery& query) {
+  const std::string any = "*:" + std::to_string(query.port);
+  if (!table.findListener({query.address, query.port})) return any;
+  return describe({query.address, query.port}) + " or " + any;
 }
 
 std::string clientCertificateRequest(const tls::ServerContext& context) {
@@ -187,7 +191,8 @@ std::string summaryOf(const http::Decision& decision) {
 
 }  // namespace
 
-Explanation explain(const table::BindingTable* table, const ExplainQuery& query) {
+Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
+                    const ListenerErrors& closed) {
   Explanation out;
   out.query = query;
   const std::string target = authority(query.address) + ":" + std::to_string(query.port);
@@ -217,6 +222,30 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query)
     out.summary = "connection refused: nothing listens on " + target;
     return out;
   }
+  // A listener the data plane could not open accepts nothing; the kernel hands a connection to
+  // the "*" socket when that one is open (and the data plane then routes it as usual).
+  std::string fallback;
+  if (auto error = closed.find(listener->key()); error != closed.end()) {
+    const table::Listener* any =
+        listener->key().address == "*" ? nullptr : table->findListener({"*", query.port});
+    if (!any || closed.count(any->key())) {
+      out.listener = listener->key();
+      out.protocol = listener->protocol();
+      out.result = Explanation::Result::kNotListening;
+      out.hostHeader = query.host.value_or("");
+      out.steps.push_back(fmt::format(
+          "listener: {} is in table generation {}, but the data plane could not open it: {}",
+          describe(listener->key()), out.generation, error->second));
+      out.summary = fmt::format(
+          "not served by siteplane: {} is not open ({}); the connection is refused, or answered "
+          "by whatever else holds the port",
+          describe(listener->key()), error->second);
+      return out;
+    }
+    fallback = fmt::format("{} could not be opened ({}), so ", describe(listener->key()),
+                           error->second);
+    listener = any;
+  }
   out.listener = listener->key();
   out.protocol = listener->protocol();
   const bool https = out.protocol == table::Protocol::kHttps;
@@ -224,7 +253,11 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query)
   out.hostHeader = query.host ? *query.host
                               : (https && !query.sni.empty() ? query.sni : authority(query.address)) +
                                     (query.port == defaultPort ? "" : ":" + std::to_string(query.port));
-  if (listener->key().address == "*") {
+  if (!fallback.empty()) {
+    out.steps.push_back(fmt::format(
+        "listener: {}{} (every address) accepts the connection: {}, {} binding(s)", fallback,
+        describe(listener->key()), table::toString(out.protocol), listener->routes().size()));
+  } else if (listener->key().address == "*") {
     out.steps.push_back(fmt::format(
         "listener: no listener is bound to {} itself, so {} (every address) accepts the "
         "connection: {}, {} binding(s)",
@@ -245,10 +278,10 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query)
           query.sni.empty()
               ? fmt::format("TLS: the client sends no SNI and {} has no default binding (one "
                             "without hostName): the handshake fails with unrecognized_name",
-                            lookedUpIn(*listener, query.port))
+                            lookedUpIn(*table, query))
               : fmt::format("TLS: no binding on {} claims SNI \"{}\" and there is no default "
                             "binding: the handshake fails with unrecognized_name",
-                            lookedUpIn(*listener, query.port), query.sni));
+                            lookedUpIn(*table, query), query.sni));
       out.summary = "TLS handshake fails: unrecognized_name";
       return out;
     }
@@ -310,7 +343,7 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query)
   } else {
     out.steps.push_back(fmt::format("Host \"{}\": no binding on {} accepts it and there is no "
                                     "default binding",
-                                    out.hostHeader, lookedUpIn(*listener, query.port)));
+                                    out.hostHeader, lookedUpIn(*table, query)));
   }
   explainResponse(*table, query, decision, https, tls, out);
   out.summary = summaryOf(decision);
@@ -344,6 +377,9 @@ nlohmann::json toJson(const Explanation& explanation) {
   switch (explanation.result) {
     case Explanation::Result::kConnectionRefused:
       out["result"] = "ConnectionRefused";
+      break;
+    case Explanation::Result::kNotListening:
+      out["result"] = "NotListening";
       break;
     case Explanation::Result::kHandshakeFailed:
       out["result"] = "HandshakeFailed";

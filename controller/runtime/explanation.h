@@ -5,7 +5,8 @@
 // one line per step of the decision.
 //
 // It decides through the data plane's own functions, never a copy of them:
-//   listener   BindingTable::listenerFor      (exact address, else "*"; none: connection refused)
+//   listener   BindingTable::listenerFor      (exact address, else "*"; none: connection refused;
+//                                              one the data plane could not open accepts nothing)
 //   handshake  BindingTable::handshakeRoute   (SNI -> certificate, default binding, unrecognized_name)
 //   request    http::dispatch                 (Host -> site, 400/421/403.x/301, what is served)
 // so an explanation cannot drift from what a client is served. The request is `GET /` with the
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/runtime/explain_query.h"
+#include "controller/runtime/listener_errors.h"
 #include "dataplane/table/binding_table.h"
 
 namespace siteplane::runtime {
@@ -42,7 +44,9 @@ struct ExplainedCertificate {
 };
 
 struct Explanation {
-  enum class Result { kConnectionRefused, kHandshakeFailed, kResponse };
+  // kNotListening: the table has the listener, but the data plane could not open its socket, so
+  // the connection is refused or answered by whatever else holds the port.
+  enum class Result { kConnectionRefused, kNotListening, kHandshakeFailed, kResponse };
 
   ExplainQuery query;
   std::string hostHeader;  // the Host header explained (the query's, or what curl would send)
@@ -65,8 +69,10 @@ struct Explanation {
   std::vector<std::string> steps;  // why, one line per step
 };
 
-// Explains `query` against `table` (null: nothing live yet, so nothing listens).
-Explanation explain(const table::BindingTable* table, const ExplainQuery& query);
+// Explains `query` against `table` (null: nothing live yet, so nothing listens); `closed` are the
+// table's listeners the data plane could not open.
+Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
+                    const ListenerErrors& closed = {});
 
 // The JSON GET /runtime/explain answers (field names in controller/runtime/README.md).
 nlohmann::json toJson(const Explanation& explanation);

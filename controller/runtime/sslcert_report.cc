@@ -7,7 +7,7 @@
 
 namespace siteplane::runtime {
 
-SslCertReport sslCertReport(const table::BindingTable* table) {
+SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErrors& closed) {
   SslCertReport report;
   if (!table) return report;
   report.live = true;
@@ -15,6 +15,7 @@ SslCertReport sslCertReport(const table::BindingTable* table) {
   report.bindings = table->bindingCount();
   for (const auto& listener : table->listeners()) {
     if (listener->protocol() != table::Protocol::kHttps) continue;
+    auto error = closed.find(listener->key());
     for (const table::Route& route : listener->routes()) {
       // The Builder refuses https routes without a context; skip rather than crash if one slips by.
       if (!route.tls) continue;
@@ -22,6 +23,10 @@ SslCertReport sslCertReport(const table::BindingTable* table) {
       SslCertEntry entry;
       entry.listener = listener->key();
       entry.hostName = route.hostName;
+      if (error != closed.end()) {
+        entry.listening = false;
+        entry.listenerError = error->second;
+      }
       entry.binding = route.binding;
       entry.bindingGeneration = route.bindingGeneration;
       entry.site = route.site->name;
@@ -53,6 +58,8 @@ nlohmann::json toJson(const SslCertReport& report) {
         {"address", entry.listener.address},
         {"port", entry.listener.port},
         {"hostName", entry.hostName},
+        {"listening", entry.listening},
+        {"listenerError", entry.listenerError},
         {"binding", entry.binding},
         {"bindingGeneration", entry.bindingGeneration},
         {"site", entry.site},

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controller/runtime/listener_errors.h"
 #include "dataplane/table/binding_table.h"
 
 namespace siteplane::runtime {
@@ -18,6 +19,8 @@ namespace siteplane::runtime {
 struct SslCertEntry {
   table::ListenerKey listener;
   std::string hostName;  // "" for the listener's default certificate (netsh's IP:port binding)
+  bool listening = true;      // false: the data plane could not open the listener ...
+  std::string listenerError;  // ... and this says why
   std::string binding;   // "namespace/name"
   int64_t bindingGeneration = 0;
   std::string site;  // "namespace/name"
@@ -40,8 +43,8 @@ struct SslCertReport {
   std::vector<SslCertEntry> entries;  // https bindings, by address, port, then host name
 };
 
-// The report of `table` (null: nothing live yet).
-SslCertReport sslCertReport(const table::BindingTable* table);
+// The report of `table` (null: nothing live yet); `closed` are its listeners that are not open.
+SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErrors& closed = {});
 
 // The JSON GET /runtime/sslcert answers (field names in controller/runtime/README.md).
 nlohmann::json toJson(const SslCertReport& report);

@@ -95,14 +95,21 @@ void DataPlane::publish(std::shared_ptr<const table::BindingTable> table,
   for (auto& worker : workers_) worker->post(publication);
 }
 
-void DataPlane::applied(const std::shared_ptr<const table::BindingTable>& table) {
+void DataPlane::applied(const std::shared_ptr<const table::BindingTable>& table,
+                        const PublishReport& report) {
   std::lock_guard lock(currentMutex_);
   current_ = table;
+  currentListeners_ = report.listeners;
 }
 
 std::shared_ptr<const table::BindingTable> DataPlane::currentTable() const {
   std::lock_guard lock(currentMutex_);
   return current_;
+}
+
+DataPlane::LiveTable DataPlane::liveTable() const {
+  std::lock_guard lock(currentMutex_);
+  return LiveTable{current_, currentListeners_};
 }
 
 Stats DataPlane::stats() const {
@@ -119,6 +126,7 @@ void DataPlane::stop(std::chrono::milliseconds drain) {
   {
     std::lock_guard lock(currentMutex_);
     current_.reset();
+    currentListeners_.clear();
   }
   log()->info("dataplane_stopped");
 }

@@ -88,6 +88,13 @@ class DataPlane {
                std::function<void(const PublishReport&)> onApplied);
   // The table every worker serves now (null before the first publish was applied).
   std::shared_ptr<const table::BindingTable> currentTable() const;
+  // The same table with its publication's listener reports: a listener whose bind failed stays in
+  // the table, but nothing of ours accepts on it (`siteplane show sslcert`, `explain`).
+  struct LiveTable {
+    std::shared_ptr<const table::BindingTable> table;
+    std::vector<ListenerReport> listeners;
+  };
+  LiveTable liveTable() const;
   Stats stats() const;
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
   // Stops accepting, lets requests in flight finish within drain, joins the workers.
@@ -96,7 +103,7 @@ class DataPlane {
  private:
   friend class Worker;
   explicit DataPlane(DataPlaneOptions options);
-  void applied(const std::shared_ptr<const table::BindingTable>& table);
+  void applied(const std::shared_ptr<const table::BindingTable>& table, const PublishReport& report);
 
   DataPlaneOptions options_;
   std::unique_ptr<http::AccessLog> accessLog_;
@@ -108,8 +115,9 @@ class DataPlane {
   // Listeners whose sockets the workers hold, with what they are bound to.
   std::unordered_map<table::ListenerKey, std::vector<std::string>, table::ListenerKeyHash> listening_;
 
-  mutable std::mutex currentMutex_;  // guards current_
+  mutable std::mutex currentMutex_;  // guards current_ and currentListeners_
   std::shared_ptr<const table::BindingTable> current_;
+  std::vector<ListenerReport> currentListeners_;  // current_'s publication report
 };
 
 }  // namespace siteplane::loop

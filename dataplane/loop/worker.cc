@@ -132,7 +132,7 @@ void Worker::onWake(uv_async_t* async) noexcept {
     if (self->stopping_) {
       // Still count the worker in, so onApplied is not lost for a publish racing with stop.
       if (publication->remaining.fetch_sub(1) == 1) {
-        self->owner_.applied(publication->table);
+        self->owner_.applied(publication->table, publication->report);
         if (publication->onApplied) publication->onApplied(publication->report);
       }
       continue;
@@ -165,7 +165,7 @@ void Worker::apply(Publication& publication) {
   log()->debug("table_applied worker={} generation={} connections={}", index_,
                table_ ? table_->generation() : 0, connections_.size());
   if (publication.remaining.fetch_sub(1) == 1) {
-    owner_.applied(publication.table);
+    owner_.applied(publication.table, publication.report);
     if (publication.onApplied) {
       try {
         publication.onApplied(publication.report);

@@ -234,3 +234,49 @@ TEST_CASE("explain's JSON carries the decision and every step", "[runtime][expla
 }
 
 }  // namespace siteplane::runtime
+
+namespace siteplane::runtime {
+
+TEST_CASE("explain sends a connection to the * listener when its own address could not be opened",
+          "[runtime][explain]") {
+  auto& f = fixture();
+  table::BindingTable::Builder builder(3);
+  for (const char* address : {"127.0.0.1", "*"}) {
+    table::BindingTable::Entry entry;
+    entry.listener = {address, 7443};
+    entry.protocol = table::Protocol::kHttps;
+    entry.route.binding = std::string("default/") + (address[0] == '*' ? "any" : "own");
+    entry.route.site = testing::sitePolicy("web", 1);
+    entry.route.tls = address[0] == '*' ? f.contextB : f.contextA;
+    REQUIRE(builder.add(std::move(entry)).isOk());
+  }
+  auto table = std::move(builder).build();
+  ExplainQuery query;
+  query.address = "127.0.0.1";
+  query.port = 7443;
+
+  // The kernel hands the connection to the "*" socket; the data plane still looks the name up on
+  // the connection's own address first, so the 127.0.0.1 binding's certificate is served.
+  Explanation fallback =
+      explain(table.get(), query, {{{"127.0.0.1", 7443}, "127.0.0.1:7443: address already in use"}});
+  for (const auto& step : fallback.steps) UNSCOPED_INFO(step);
+  REQUIRE(fallback.result == Explanation::Result::kResponse);
+  CHECK(fallback.listener->address == "*");
+  CHECK(fallback.certificate->thumbprint == f.a.thumbprint);
+  CHECK(fallback.steps[0] == "listener: 127.0.0.1:7443 could not be opened (127.0.0.1:7443: "
+                             "address already in use), so *:7443 (every address) accepts the "
+                             "connection: https, 1 binding(s)");
+  CHECK(fallback.steps[1] == "TLS: no SNI, so binding default/own (no hostName: the default "
+                             "binding) of the 127.0.0.1:7443 listener supplies the certificate");
+
+  Explanation closed = explain(table.get(), query,
+                               {{{"127.0.0.1", 7443}, "address already in use"},
+                                {{"*", 7443}, "*:7443: address already in use"}});
+  CHECK(closed.result == Explanation::Result::kNotListening);
+  CHECK(closed.summary == "not served by siteplane: 127.0.0.1:7443 is not open (address already "
+                          "in use); the connection is refused, or answered by whatever else "
+                          "holds the port");
+  CHECK(toJson(closed)["result"] == "NotListening");
+}
+
+}  // namespace siteplane::runtime

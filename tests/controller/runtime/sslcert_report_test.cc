@@ -68,6 +68,8 @@ TEST_CASE("The sslcert report's JSON uses the documented field names", "[runtime
   CHECK(secure == nlohmann::json{{"address", "*"},
                                  {"port", 9443},
                                  {"hostName", "secure.test"},
+                                 {"listening", true},
+                                 {"listenerError", ""},
                                  {"binding", "default/secure"},
                                  {"bindingGeneration", 2},
                                  {"site", "default/mtls"},
@@ -80,6 +82,25 @@ TEST_CASE("The sslcert report's JSON uses the documented field names", "[runtime
                                  {"clientCAs", 1},
                                  {"minTLSVersion", "1.3"},
                                  {"require128BitCiphers", false}});
+}
+
+}  // namespace siteplane::runtime
+
+namespace siteplane::runtime {
+
+TEST_CASE("The sslcert report marks the bindings of a listener the data plane could not open",
+          "[runtime][sslcert]") {
+  auto& f = fixture();
+  SslCertReport report =
+      sslCertReport(f.table.get(), {{{"*", 9443}, "*:9443: address already in use"}});
+  REQUIRE(report.entries.size() == 5);
+  for (const auto& entry : report.entries) {
+    INFO(entry.binding);
+    CHECK(entry.listening == (entry.listener.port != 9443));
+    CHECK(entry.listenerError ==
+          (entry.listener.port == 9443 ? "*:9443: address already in use" : ""));
+  }
+  CHECK(toJson(report)["sslcerts"][0]["listening"] == false);
 }
 
 }  // namespace siteplane::runtime

@@ -424,6 +424,12 @@ TEST_CASE("DataPlane reports a listener that cannot bind and serves the others",
       CHECK(listener.boundAddresses == std::vector<std::string>{"127.0.0.1:" + std::to_string(freePort)});
     }
   }
+  // The live table comes with the same reports, for show sslcert and explain.
+  auto live = plane->liveTable();
+  CHECK(live.table == plane->currentTable());
+  REQUIRE(live.listeners.size() == 2);
+  for (const auto& listener : live.listeners)
+    CHECK(listener.listening == (listener.key.port != busyPort));
   Client client(freePort);
   REQUIRE(client.send(get("x.test")));
   CHECK(client.receive().status == 200);

@@ -192,6 +192,36 @@ TEST_CASE("explain tells which binding, certificate and site policy win, as clie
   }
 }
 
+TEST_CASE("show sslcert and explain say when the data plane could not open a binding's port",
+          "[e2e][cli][serve][runtime]") {
+  Server server;
+  const int busy = freePort();
+  PortBlocker blocker(busy);
+  auto a = makeCertificate(server.dir().path() / "certs", "a", {"a.test"});
+  server.write("sites.yaml",
+               documents({siteYaml("web", server.root().string()), importedCertificateYaml("a", a),
+                          bindingYaml("a-https", "web", "https", busy, "a.test", "a")}));
+  server.start();
+  REQUIRE(waitUntil([&] {
+    return server.condition("Binding", "a-https", "Programmed") == "False/PortUnavailable";
+  }, kDeadline));
+  json row;
+  REQUIRE(waitUntil([&] {
+    row = sslcertRow(sslcerts(server), "a.test", busy);
+    return !row.is_null();
+  }, kDeadline));
+  CHECK(row["listening"] == false);
+  CHECK_THAT(row["listenerError"].get<std::string>(), Catch::Contains("address already in use"));
+  CHECK_THAT(siteplane(server, {"show", "sslcert"}).out,
+             Catch::Contains("Listening                    : No - "));
+
+  json blocked = explainJson(server, {"--port", std::to_string(busy), "--sni", "a.test"});
+  CHECK(blocked["result"] == "NotListening");
+  CHECK_THAT(blocked["summary"].get<std::string>(),
+             Catch::StartsWith("not served by siteplane: 127.0.0.1:" + std::to_string(busy) +
+                               " is not open"));
+}
+
 TEST_CASE("show sslcert and explain refuse bad arguments with one line and help on request",
           "[e2e][cli][runtime]") {
   TempDir dir;
