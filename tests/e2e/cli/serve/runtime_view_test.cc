@@ -91,8 +91,10 @@ TEST_CASE("show sslcert lists the certificate the data plane serves and follows 
   CHECK_THAT(listed.out, Catch::Contains("Hostname:port                : a.test:" +
                                          std::to_string(port)));
   CHECK_THAT(listed.out, Catch::Contains("Certificate Hash             : " + a.thumbprint));
-  CHECK_THAT(listed.out, Catch::Contains("Table Generation             : " +
-                                         std::to_string(generation)));
+  // A status write may have recompiled the table since: the generation only grows.
+  auto at = listed.out.find("Table Generation             : ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoull(listed.out.substr(at + 31)) >= generation);
   auto table = siteplane(server, {"show", "sslcert", "-o", "table"});
   CHECK_THAT(table.out, Catch::Contains("CERTIFICATE HASH"));
   CHECK_THAT(table.out, Catch::Contains(a.thumbprint));
