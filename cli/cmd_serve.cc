@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "common/logging.h"
@@ -20,6 +21,7 @@
 #include "controller/reconcile/issuer_reconciler.h"
 #include "controller/runtime/explanation.h"
 #include "controller/runtime/sslcert_report.h"
+#include "controller/source/file_watcher.h"
 #include "controller/source/manifest_source.h"
 #include "controller/store/store.h"
 #include "dataplane/loop/data_plane.h"
@@ -54,12 +56,20 @@ struct ControllerContext {
   loop::DataPlane& dataPlane;
   reconcile::ControllerManager& manager;
   fs::path manifestsDir;
+  source::FileWatcher& sourceFiles;  // the files imported Certificates read
 };
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
 bool addReconcilers(const ControllerContext& context) {
   reconcile::CertificateReconcilerOptions certificateOptions;
   certificateOptions.manifestsDir = context.manifestsDir;
+  // A replaced source file is seen by its watch; the periodic look is only the safety net.
+  certificateOptions.sourceCheckInterval = std::chrono::seconds(30);
+  source::FileWatcher* sourceFiles = &context.sourceFiles;
+  certificateOptions.watchSourceFiles = [sourceFiles](const std::string& key,
+                                                      std::vector<fs::path> files) {
+    sourceFiles->watch(key, std::move(files));
+  };
   if (!context.manager.add(std::make_unique<reconcile::CertificateReconciler>(
           context.store, context.certificates, certificateOptions)))
     return false;
@@ -202,7 +212,19 @@ int serve(const ServeOptions& options) {
   }
 
   reconcile::ControllerManager manager(**store);
-  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests})) {
+  // Stopped before the manager (below), so no change is queued into a stopped queue; a
+  // reconciler registering files after that is a no-op.
+  auto sourceFiles = source::FileWatcher::create({[&manager](const std::string& key) {
+    // The delay lets a writer finish (a key file written after its certificate file) and
+    // coalesces the events of one replacement into one reconcile.
+    manager.enqueue({key, std::chrono::milliseconds(100)});
+  }});
+  if (!sourceFiles) {
+    std::cerr << "siteplane serve: " << sourceFiles.message() << "\n";
+    (*dataPlane)->stop(std::chrono::milliseconds(0));
+    return kExitFailure;
+  }
+  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests, **sourceFiles})) {
     std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
@@ -277,6 +299,7 @@ int serve(const ServeOptions& options) {
   // writes its status), then the data plane (stop accepting, drain). Every store write was
   // durable when it returned, so there is nothing left to flush.
   (*source)->stop();
+  (*sourceFiles)->stop();
   manager.stop();
   (*dataPlane)->stop(std::chrono::milliseconds(static_cast<int64_t>(options.drainSeconds * 1000)));
   log->info("serve_stopped");

@@ -193,6 +193,18 @@ ReconcileResult requeueAt(system_clock::time_point when, system_clock::time_poin
   return ReconcileResult::requeueAfter(std::max(delay, std::chrono::seconds(1)));
 }
 
+// The Ready reason for files that import refused, from the message certs:: gives (it reports
+// problems as text; these are the checks a user acts on differently).
+const char* importFailureReason(const std::string& message) {
+  if (message.find("private key matches none") != std::string::npos) return reason::kKeyMismatch;
+  if (message.find("is not part of the chain") != std::string::npos ||
+      message.find("matches more than one certificate") != std::string::npos ||
+      message.find("more than one leaf") != std::string::npos ||
+      message.find("no certificate is a leaf") != std::string::npos)
+    return reason::kInvalidChain;
+  return reason::kInvalidSource;
+}
+
 std::vector<std::string> thumbprints(const std::vector<certs::Certificate>& chain) {
   std::vector<std::string> out;
   out.reserve(chain.size());
@@ -243,6 +255,17 @@ ReconcileResult CertificateReconciler::reconcile(const std::string& key) noexcep
   }
 }
 
+void CertificateReconciler::forgetImport(const std::string& storeKey) {
+  bool watched = false;
+  {
+    std::lock_guard lock(importsMutex_);
+    imports_.erase(storeKey);
+    watched = watched_.erase(storeKey) > 0;
+  }
+  if (watched && options_.watchSourceFiles)
+    options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, {});
+}
+
 fs::path CertificateReconciler::resolve(const std::string& path) const {
   fs::path file(path);
   if (file.is_relative() && !options_.manifestsDir.empty()) return options_.manifestsDir / file;
@@ -262,10 +285,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
     if (stored.code() != store::StoreError::Code::kNotFound)
       return ReconcileResult::retry(stored.message());
     // Deleted: its key pair goes with it, so no private key outlives the object that owned it.
-    {
-      std::lock_guard lock(importsMutex_);
-      imports_.erase(storeKey);
-    }
+    forgetImport(storeKey);
     Status removed = certificates_.remove(storeKey);
     if (!removed.isOk()) return ReconcileResult::retry(removed.message());
     log->debug("certificate_removed key={}", key);
@@ -302,11 +322,8 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
                        why, std::move(message), {}, generation},
                       toTime(now));
   };
-  {
-    // No longer imported: forget what the import saw.
-    std::lock_guard lock(importsMutex_);
-    imports_.erase(storeKey);
-  }
+  // No longer imported (if it ever was): forget what the import saw.
+  forgetImport(storeKey);
 
   auto request = templateFor(spec);
   if (!request) {
@@ -458,12 +475,42 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
                        why, std::move(message), {}, generation},
                       toTime(now));
   };
-  auto fail = [&](const char* why, const std::string& message) {
+  // What keeps serving while the files cannot be used: the certificate status describes, Ready,
+  // still in the store and valid now (the last good import, or what was issued before the
+  // Certificate switched to spec.source).
+  auto lastGood = [&]() -> std::optional<certs::Certificate> {
+    const api::Condition* ready = api::findCondition(status.conditions, "Ready");
+    if (status.thumbprint.empty() || !ready || ready->status != api::ConditionStatus::kTrue)
+      return std::nullopt;
+    auto stored = certificates_.get(storeKey);
+    if (!stored || !stored->has_value()) return std::nullopt;
+    const certs::Certificate& kept = (**stored).leaf();
+    if (kept.thumbprint() != status.thumbprint || kept.validityAt(now) != certs::Validity::kValid)
+      return std::nullopt;
+    return kept;
+  };
+  // Files that cannot be used never take away a good certificate (as a broken manifest keeps its
+  // objects' last good version): with one, it stays Ready and Issuing says what is wrong.
+  auto refuse = [&](const char* why, const std::string& message) {
+    if (auto kept = lastGood()) {
+      describe(status, *kept, std::nullopt);
+      setCondition("Ready", true, reason::kImported,
+                   fmt::format("certificate {} (the last good import) is served, valid until {}; "
+                               "the files are not taken: {}",
+                               kept->thumbprint(), formatTime(kept->info().notAfter), message));
+      setCondition("Issuing", true, why, message);
+      log->warn("certificate_import_refused key={}/{} generation={} reason={} kept={} error=\"{}\"",
+                kKind, storeKey, generation, why, kept->thumbprint(), message);
+      auto untilExpiry = std::chrono::ceil<std::chrono::seconds>(kept->info().notAfter - now) +
+                         std::chrono::seconds(1);
+      return ReconcileResult::requeueAfter(
+          std::min<Clock::Duration>(options_.sourceCheckInterval, untilExpiry));
+    }
     setCondition("Ready", false, why, message);
     setCondition("Issuing", false, reason::kFailed, message);
     log->warn("certificate_import_failed key={}/{} generation={} reason={} error=\"{}\"", kKind,
               storeKey, generation, why, message);
-    // A fixed file is picked up by the next look.
+    // A fixed file is picked up by its watch or the next look.
     return ReconcileResult::requeueAfter(options_.sourceCheckInterval);
   };
 
@@ -483,13 +530,24 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
     fileList += (fileList.empty() ? "" : " + ") + path.string();
   }
 
+  if (options_.watchSourceFiles) {
+    // Registered on every look, which also re-arms the watch of a directory that was replaced.
+    {
+      std::lock_guard lock(importsMutex_);
+      watched_.insert(storeKey);
+    }
+    std::vector<fs::path> paths;
+    for (const auto& [field, path] : files) paths.push_back(path);
+    options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, std::move(paths));
+  }
+
   // stat() before reading: a file replaced between the two is seen as changed by the next look.
   std::vector<FileStamp> stamps;
   for (const auto& [field, path] : files) {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0)
-      return fail(reason::kInvalidSource,
-                  fmt::format("{}: cannot read {}: {}", field, path.string(), std::strerror(errno)));
+      return refuse(reason::kInvalidSource,
+                    fmt::format("{}: cannot read {}: {}", field, path.string(), std::strerror(errno)));
     stamps.push_back({path.string(), static_cast<uint64_t>(info.st_dev),
                       static_cast<uint64_t>(info.st_ino), static_cast<int64_t>(info.st_size),
                       static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
@@ -515,9 +573,18 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
         std::lock_guard lock(importsMutex_);
         imports_.erase(storeKey);
       }
-      const bool mismatch = bundle.message().find("private key matches none") != std::string::npos;
-      return fail(mismatch ? reason::kKeyMismatch : reason::kInvalidSource,
-                  fmt::format("spec.source: {}", bundle.message()));
+      return refuse(importFailureReason(bundle.message()),
+                    fmt::format("spec.source: {}", bundle.message()));
+    }
+    // An expired or not yet valid certificate in the files does not replace a valid one.
+    const certs::Validity validity = bundle->leaf().validityAt(now);
+    if (validity != certs::Validity::kValid && lastGood()) {
+      const certs::CertificateInfo& offered = bundle->leaf().info();
+      return refuse(validity == certs::Validity::kExpired ? reason::kExpired : reason::kNotYetValid,
+                    fmt::format("certificate {} in {} is {} (valid from {} to {})",
+                                offered.thumbprint, fileList,
+                                validity == certs::Validity::kExpired ? "expired" : "not yet valid",
+                                formatTime(offered.notBefore), formatTime(offered.notAfter)));
     }
     auto chain = thumbprints(bundle->chain);
     auto existing = certificates_.get(storeKey);

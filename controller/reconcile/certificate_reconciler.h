@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "controller/api/certificate.h"
@@ -33,6 +35,7 @@ inline constexpr const char* kIssuerNotFound = "IssuerNotFound";
 inline constexpr const char* kIssuerNotReady = "IssuerNotReady";
 inline constexpr const char* kInvalidSource = "InvalidSource";
 inline constexpr const char* kKeyMismatch = "KeyMismatch";
+inline constexpr const char* kInvalidChain = "InvalidChain";
 inline constexpr const char* kIssuanceFailed = "IssuanceFailed";
 // Issuing: False once the material matches the spec, True (with why) while a re-issue waits.
 inline constexpr const char* kUpToDate = "UpToDate";
@@ -53,8 +56,15 @@ struct CertificateReconcilerOptions {
   store::WallClock now = store::systemNow;
   // How often the files of an imported Certificate are stat()ed, so that a replaced file (an
   // editor's rename, a ConfigMap's ..data symlink flip, certbot's renewal) is picked up. A stat
-  // of two or three files is the whole cost while nothing changes.
+  // of two or three files is the whole cost while nothing changes. With watchSourceFiles set,
+  // this is only the safety net for what a watch cannot see (a directory that did not exist yet).
   Clock::Duration sourceCheckInterval = std::chrono::seconds(5);
+  // Told which files each imported Certificate reads ("Certificate/ns/name", absolute paths) on
+  // every look at them, and {} once it no longer reads any (deleted, or issued instead), so that
+  // a file watcher can queue the key as soon as one of them changes. Called on reconcile
+  // threads; may be empty.
+  std::function<void(const std::string& key, std::vector<std::filesystem::path> files)>
+      watchSourceFiles;
   // How soon a Certificate that waits for something no watch event announces is looked at again
   // (an Issuer that cannot sign yet; events usually come first).
   Clock::Duration blockedRetry = std::chrono::seconds(30);
@@ -74,8 +84,13 @@ struct CertificateReconcilerOptions {
 // has the algorithm/size the spec asks for. Renewal is a requeueAfter at renewalTime.
 //
 // Imported (spec.source): PEM certificate + key files or a PKCS#12 file, checked (key matches
-// leaf, chain ordered leaf first) and copied into the store when they change; their files are
-// stat()ed every sourceCheckInterval. An expired or not yet valid import is Ready=False.
+// leaf, every certificate part of the leaf's chain, which is put in order leaf first) and copied
+// into the store when they change; their files are watched (watchSourceFiles) and stat()ed every
+// sourceCheckInterval. An expired or not yet valid import is Ready=False. Files that cannot be
+// used (unreadable, half-written, key of another certificate) never take away what was imported
+// before: while the last good import is stored and valid, it stays Ready and served, and
+// Issuing=True says why the files are not taken; without one, Ready=False says it
+// (InvalidSource, KeyMismatch, InvalidChain).
 class CertificateReconciler final : public Reconciler {
  public:
   static constexpr const char* kKind = "Certificate";
@@ -114,6 +129,8 @@ class CertificateReconciler final : public Reconciler {
   ReconcileResult import(api::Certificate& certificate, const std::string& storeKey,
                          std::chrono::system_clock::time_point now);
   std::filesystem::path resolve(const std::string& path) const;
+  // Forgets what the import of `storeKey` saw and stops watching its files.
+  void forgetImport(const std::string& storeKey);
 
   store::Store& store_;
   certs::CertificateStore& certificates_;
@@ -121,8 +138,9 @@ class CertificateReconciler final : public Reconciler {
   CertificateDependencies dependencies_;
   GenerationFilter generations_;
 
-  std::mutex importsMutex_;  // guards imports_
+  std::mutex importsMutex_;  // guards imports_ and watched_
   std::unordered_map<std::string, ImportedSource> imports_;  // by "namespace/name"
+  std::unordered_set<std::string> watched_;  // "namespace/name" whose files are watched
 };
 
 }  // namespace siteplane::reconcile

@@ -2,6 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
+#include <map>
+#include <mutex>
+
 #include <catch2/catch.hpp>
 
 #include "controller/certs/certificate_import.h"
@@ -482,6 +486,157 @@ TEST_CASE("An import whose key belongs to another certificate is Ready=False Key
             (fixture.manifests.path() / "nowhere/site.crt").string() + ": No such file or directory");
 }
 
+// Writes a self-signed certificate valid from `start` for `lifetime`, made with siteplane's own
+// issuance (the openssl CLI of this machine cannot backdate), and its key.
+void writeDated(const std::filesystem::path& certificateFile, const std::filesystem::path& keyFile,
+                const std::string& dnsName, system_clock::time_point start,
+                std::chrono::seconds lifetime) {
+  auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
+  REQUIRE(key.isOk());
+  certs::CertificateTemplate request;
+  request.commonName = dnsName;
+  request.dnsNames = {dnsName};
+  request.validFor(start, lifetime);
+  auto issued = certs::issueSelfSigned(request, *key);
+  REQUIRE(issued.isOk());
+  std::ofstream(certificateFile, std::ios::trunc) << issued->toPem();
+  std::ofstream(keyFile, std::ios::trunc) << key->toPem();
+}
+
+TEST_CASE("Replaced files that cannot be used keep the last good import Ready and stored",
+          "[controller][reconcile][certificate][import]") {
+  ReconcileFixture fixture;
+  auto good = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
+  fixture.create(certificateObject("imported", {{"source",
+                                                 {{"certificateFile", "tls/site.crt"},
+                                                  {"privateKeyFile", "tls/site.key"}}}}));
+  fixture.settle();
+  REQUIRE(stateOf(fixture.certificate("imported").status.conditions, "Ready") == "True/Imported");
+
+  auto keptGood = [&](const std::string& issuing) {
+    api::Certificate certificate = fixture.certificate("imported");
+    CHECK(stateOf(certificate.status.conditions, "Ready") == "True/Imported");
+    CHECK(condition(certificate.status.conditions, "Ready").message.find("the last good import") !=
+          std::string::npos);
+    CHECK(stateOf(certificate.status.conditions, "Issuing") == issuing);
+    CHECK(certificate.status.thumbprint == good.thumbprint);
+    CHECK(fixture.bundle("imported").leaf().thumbprint() == good.thumbprint);
+  };
+
+  SECTION("a key of another certificate") {
+    auto other = makeCertificate(fixture.manifests.path() / "other", "site", {"www.example.test"});
+    std::filesystem::copy_file(other.key, good.key, std::filesystem::copy_options::overwrite_existing);
+    fixture.settle();
+    keptGood("True/KeyMismatch");
+  }
+  SECTION("a half-written certificate file") {
+    std::ofstream(good.cert, std::ios::trunc) << "-----BEGIN CERTIFICATE-----\nMIIB";
+    fixture.settle();
+    keptGood("True/InvalidSource");
+  }
+  SECTION("a deleted file") {
+    std::filesystem::remove(good.cert);
+    fixture.settle();
+    keptGood("True/InvalidSource");
+  }
+  SECTION("an expired certificate") {
+    writeDated(good.cert, good.key, "www.example.test", fixture.now() - std::chrono::hours(48),
+               std::chrono::hours(24));
+    fixture.settle();
+    keptGood("True/Expired");
+  }
+  SECTION("a certificate not valid yet") {
+    writeDated(good.cert, good.key, "www.example.test", fixture.now() + std::chrono::hours(24),
+               std::chrono::hours(24));
+    fixture.settle();
+    keptGood("True/NotYetValid");
+  }
+
+  // Usable files again: taken at once. (The reconcilers' clock stands at the test's start; the
+  // openssl CLI dates the new certificate by the real one.)
+  fixture.advance(std::chrono::minutes(2));
+  auto next = makeCertificate(fixture.manifests.path() / "next", "site", {"www.example.test"});
+  std::filesystem::copy_file(next.cert, good.cert, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(next.key, good.key, std::filesystem::copy_options::overwrite_existing);
+  fixture.settle();
+  api::Certificate certificate = fixture.certificate("imported");
+  CHECK(stateOf(certificate.status.conditions, "Ready") == "True/Imported");
+  CHECK(stateOf(certificate.status.conditions, "Issuing") == "False/Imported");
+  CHECK(certificate.status.thumbprint == next.thumbprint);
+}
+
+TEST_CASE("An imported chain in any order is stored leaf first; a stranger in it is InvalidChain",
+          "[controller][reconcile][certificate][import]") {
+  ReconcileFixture fixture;
+  auto dir = fixture.manifests.path();
+  auto ca = makeCertificate(dir, "ca", {}, nullptr, true);
+  auto leaf = makeCertificate(dir, "leaf", {"chain.example.test"}, &ca);
+  auto stranger = makeCertificate(dir, "stranger", {"stranger.example.test"});
+  fixture.manifests.write("reversed.crt", siteplane::testing::readFile(ca.cert) +
+                                              siteplane::testing::readFile(leaf.cert));
+  fixture.manifests.write("mixed.crt", siteplane::testing::readFile(leaf.cert) +
+                                           siteplane::testing::readFile(stranger.cert));
+  fixture.create(certificateObject("reversed", {{"source",
+                                                 {{"certificateFile", "reversed.crt"},
+                                                  {"privateKeyFile", leaf.key.string()}}}}));
+  fixture.create(certificateObject("mixed", {{"source",
+                                              {{"certificateFile", "mixed.crt"},
+                                               {"privateKeyFile", leaf.key.string()}}}}));
+  fixture.settle();
+
+  CHECK(stateOf(fixture.certificate("reversed").status.conditions, "Ready") == "True/Imported");
+  auto stored = fixture.bundle("reversed");
+  REQUIRE(stored.chain.size() == 2);
+  CHECK(stored.chain[0].thumbprint() == leaf.thumbprint);
+  CHECK(stored.chain[1].thumbprint() == ca.thumbprint);
+
+  api::Certificate mixed = fixture.certificate("mixed");
+  CHECK(stateOf(mixed.status.conditions, "Ready") == "False/InvalidChain");
+  CHECK(condition(mixed.status.conditions, "Ready").message.find(
+            "(thumbprint " + stranger.thumbprint + ") is not part of the chain of") !=
+        std::string::npos);
+}
+
+TEST_CASE("An import's files are handed to the watcher and forgotten when it no longer reads them",
+          "[controller][reconcile][certificate][import]") {
+  ReconcileFixture fixture;
+  std::mutex mutex;
+  std::map<std::string, std::vector<std::filesystem::path>> registered;
+  int forgotten = 0;
+  fixture.watchSourceFiles = [&](const std::string& key, std::vector<std::filesystem::path> files) {
+    std::lock_guard lock(mutex);
+    if (files.empty()) ++forgotten;
+    registered[key] = std::move(files);
+  };
+  fixture.restart();
+  auto made = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
+  fixture.create(issuerObject("self", selfSigned()));
+  fixture.create(certificateObject("imported", {{"source",
+                                                 {{"certificateFile", "tls/site.crt"},
+                                                  {"privateKeyFile", "tls/site.key"}}}}));
+  fixture.create(certificateObject("issued", leafSpec({"issued.example.test"})));
+  fixture.settle();
+  CHECK(registered[certificateKey("imported")] ==
+        std::vector<std::filesystem::path>{made.cert, made.key});
+  CHECK_FALSE(registered.count(certificateKey("issued")));
+
+  // Switched to an Issuer: no file is read any more.
+  fixture.updateSpec("Certificate", "imported", leafSpec({"www.example.test"}));
+  fixture.settle();
+  CHECK(registered[certificateKey("imported")].empty());
+  CHECK(forgotten == 1);
+
+  // Imported again, then deleted.
+  fixture.updateSpec("Certificate", "imported",
+                     {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}});
+  fixture.settle();
+  CHECK(registered[certificateKey("imported")].size() == 2);
+  fixture.remove("Certificate", "imported");
+  (void)fixture.reconcileCertificate("imported");
+  CHECK(registered[certificateKey("imported")].empty());
+  CHECK(forgotten == 2);
+}
+
 TEST_CASE("A PKCS#12 file with a password file is imported", "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto made = makeCertificate(fixture.manifests.path(), "site", {"www.example.test"});
@@ -499,13 +654,28 @@ TEST_CASE("A PKCS#12 file with a password file is imported", "[controller][recon
   CHECK(stateOf(certificate.status.conditions, "Ready") == "True/Imported");
   CHECK(certificate.status.thumbprint == made.thumbprint);
 
-  // A wrong password is an InvalidSource that names the problem, and fixing it recovers.
+  // A wrong password is an InvalidSource that names the problem; the certificate imported
+  // before stays Ready meanwhile, and fixing the file takes the Issuing condition back.
   fixture.manifests.write("site.pass", "wrong\n");
   fixture.settle();
-  CHECK(stateOf(fixture.certificate("pfx").status.conditions, "Ready") == "False/InvalidSource");
+  certificate = fixture.certificate("pfx");
+  CHECK(stateOf(certificate.status.conditions, "Ready") == "True/Imported");
+  CHECK(stateOf(certificate.status.conditions, "Issuing") == "True/InvalidSource");
+  CHECK(condition(certificate.status.conditions, "Issuing").message.find("wrong password") !=
+        std::string::npos);
+  CHECK(certificate.status.thumbprint == made.thumbprint);
   fixture.manifests.write("site.pass", "s3cret\n");
   fixture.settle();
   CHECK(stateOf(fixture.certificate("pfx").status.conditions, "Ready") == "True/Imported");
+  CHECK(stateOf(fixture.certificate("pfx").status.conditions, "Issuing") == "False/Imported");
+
+  // Without a good import before it, the same file is Ready=False.
+  fixture.manifests.write("site.pass", "wrong\n");
+  fixture.create(certificateObject("pfx-new", {{"source",
+                                                {{"pkcs12File", "site.pfx"},
+                                                 {"pkcs12PasswordFile", "site.pass"}}}}));
+  fixture.settle();
+  CHECK(stateOf(fixture.certificate("pfx-new").status.conditions, "Ready") == "False/InvalidSource");
 }
 
 TEST_CASE("Store events map to the Certificates they make stale", "[controller][reconcile][certificate]") {

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -55,6 +57,8 @@ struct ReconcileFixture {
   std::unique_ptr<certs::CertificateStore> certificates;
   std::unique_ptr<CertificateReconciler> certificateReconciler;
   std::unique_ptr<IssuerReconciler> issuerReconciler;
+  // Handed to the Certificate reconciler by open(); set it, then restart().
+  std::function<void(const std::string&, std::vector<std::filesystem::path>)> watchSourceFiles;
 
   ReconcileFixture() { open(); }
 
@@ -77,6 +81,7 @@ struct ReconcileFixture {
     CertificateReconcilerOptions options;
     options.manifestsDir = manifests.path();
     options.now = clock();
+    options.watchSourceFiles = watchSourceFiles;
     certificateReconciler = std::make_unique<CertificateReconciler>(*store, *certificates, options);
     issuerReconciler = std::make_unique<IssuerReconciler>(*store, *certificates,
                                                           IssuerReconcilerOptions{clock()});
