@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,23 +78,88 @@ inline std::string httpGet(int port, const std::string& host = "") {
   return result.out;
 }
 
+inline std::string caIssuerYaml(const std::string& name, const std::string& caCertificate) {
+  return "apiVersion: siteplane.io/v1alpha1\nkind: Issuer\nmetadata:\n  name: " + name +
+         "\nspec:\n  ca:\n    certificateRef:\n      name: " + caCertificate + "\n";
+}
+
+// A Certificate issued by `issuer`; `extraSpec` is appended to spec (two-space indented lines).
+inline std::string issuedCertificateYaml(const std::string& name, const std::string& issuer,
+                                         const std::vector<std::string>& dnsNames,
+                                         const std::string& extraSpec = "") {
+  std::string names;
+  for (const auto& dns : dnsNames) names += (names.empty() ? "" : ", ") + dns;
+  return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: " + name +
+         "\nspec:\n  dnsNames: [" + names + "]\n  issuerRef:\n    name: " + issuer + "\n" +
+         extraSpec;
+}
+
+// A root CA Certificate from a self-signed Issuer, with CA-only usages.
+inline std::string caCertificateYaml(const std::string& name, const std::string& issuer) {
+  return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: " + name +
+         "\nspec:\n  commonName: " + name + " root\n  isCA: true\n"
+         "  usages: [digital signature, cert sign, crl sign]\n  issuerRef:\n    name: " + issuer +
+         "\n";
+}
+
+// What a test checks of one certificate, from its PEM with the openssl CLI.
+struct CertificateFacts {
+  std::string thumbprint;      // SHA-1, upper-case hex, as status.thumbprint
+  std::string subjectAltName;  // "DNS:a.example.test, DNS:b.example.test"
+  std::string publicKeyHash;   // SHA-256 of the SubjectPublicKeyInfo PEM: same key, same hash
+};
+
+inline CertificateFacts factsOf(const std::string& pem) {
+  CertificateFacts facts;
+  auto fingerprint = run({"openssl", "x509", "-noout", "-fingerprint", "-sha1"}, pem);
+  for (char c : fingerprint.out.substr(fingerprint.out.find('=') + 1))
+    if (std::isxdigit(static_cast<unsigned char>(c)))
+      facts.thumbprint += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto san = run({"openssl", "x509", "-noout", "-ext", "subjectAltName"}, pem);
+  auto newline = san.out.find('\n');
+  if (newline != std::string::npos) {
+    facts.subjectAltName = san.out.substr(newline + 1);
+    facts.subjectAltName.erase(0, facts.subjectAltName.find_first_not_of(" "));
+    while (!facts.subjectAltName.empty() && std::isspace(static_cast<unsigned char>(facts.subjectAltName.back())))
+      facts.subjectAltName.pop_back();
+  }
+  auto publicKey = run({"openssl", "x509", "-noout", "-pubkey"}, pem);
+  facts.publicKeyHash = run({"sha256sum"}, publicKey.out).out.substr(0, 64);
+  return facts;
+}
+
+// The chain served for `sni` on 127.0.0.1:port, leaf first, one PEM each; empty when the
+// handshake fails.
+inline std::vector<std::string> servedChain(int port, const std::string& sni) {
+  auto handshake = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
+                        "-servername", sni, "-showcerts"},
+                       "", seconds(10));
+  std::vector<std::string> chain;
+  const std::string begin = "-----BEGIN CERTIFICATE-----";
+  const std::string end = "-----END CERTIFICATE-----";
+  for (size_t at = handshake.out.find(begin); at != std::string::npos;
+       at = handshake.out.find(begin, at + 1)) {
+    size_t stop = handshake.out.find(end, at);
+    if (stop == std::string::npos) break;
+    chain.push_back(handshake.out.substr(at, stop + end.size() - at) + "\n");
+  }
+  return chain;
+}
+
 // The SHA-1 thumbprint (upper-case hex) of the certificate served for `sni` on 127.0.0.1:port,
 // "" when the handshake fails.
 inline std::string servedThumbprint(int port, const std::string& sni) {
-  auto handshake = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
-                        "-servername", sni},
-                       "", seconds(10));
-  auto begin = handshake.out.find("-----BEGIN CERTIFICATE-----");
-  auto end = handshake.out.find("-----END CERTIFICATE-----");
-  if (begin == std::string::npos || end == std::string::npos) return "";
-  std::string pem = handshake.out.substr(begin, end + 25 - begin) + "\n";
-  auto fingerprint = run({"openssl", "x509", "-noout", "-fingerprint", "-sha1"}, pem);
-  std::string out;
-  for (char c : fingerprint.out.substr(fingerprint.out.find('=') + 1))
-    if (std::isxdigit(static_cast<unsigned char>(c)))
-      out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
+  auto chain = servedChain(port, sni);
+  return chain.empty() ? std::string() : factsOf(chain.front()).thumbprint;
 }
+
+// With the openssl CLI's `ca` command (the only one of OpenSSL 3.0 that takes explicit dates):
+// an ECDSA key and a certificate for `dnsNames` valid from `notBefore` to `notAfter`
+// (YYYYMMDDHHMMSSZ), signed by `ca` or self-signed. Writes <dir>/<name>.key and <dir>/<name>.crt.
+TestCertificate makeDatedCertificate(const std::filesystem::path& dir, const std::string& name,
+                                     const std::vector<std::string>& dnsNames,
+                                     const TestCertificate* ca, const std::string& notBefore,
+                                     const std::string& notAfter, bool isCA = false);
 
 class Server {
  public:
@@ -149,6 +215,29 @@ class Server {
     for (const auto& item : found->value("/status/conditions"_json_pointer, json::array()))
       if (item.value("type", "") == type)
         return item.value("status", "") + "/" + item.value("reason", "");
+    return "";
+  }
+
+  // Every stored object of `kind` in the default namespace, by name.
+  std::map<std::string, json> objects(const std::string& kind) const {
+    std::map<std::string, json> out;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(state() / "objects" / kind / "default", ec)) {
+      if (entry.path().extension() != ".json") continue;
+      auto parsed = json::parse(readFile(entry.path()), nullptr, false);
+      if (parsed.is_object()) out[entry.path().stem().string()] = std::move(parsed);
+    }
+    return out;
+  }
+
+  // The message of a condition on a stored object, "" when absent.
+  std::string conditionMessage(const std::string& kind, const std::string& name,
+                               const std::string& type) const {
+    auto found = object(kind, name);
+    if (!found) return "";
+    for (const auto& item : found->value("/status/conditions"_json_pointer, json::array()))
+      if (item.value("type", "") == type) return item.value("message", "");
     return "";
   }
 
