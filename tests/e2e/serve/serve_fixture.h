@@ -88,7 +88,8 @@ inline std::string issuedCertificateYaml(const std::string& name, const std::str
                                          const std::vector<std::string>& dnsNames,
                                          const std::string& extraSpec = "") {
   std::string names;
-  for (const auto& dns : dnsNames) names += (names.empty() ? "" : ", ") + dns;
+  // Quoted: a bare *.example.test is a YAML alias.
+  for (const auto& dns : dnsNames) names += (names.empty() ? "\"" : ", \"") + dns + "\"";
   return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: " + name +
          "\nspec:\n  dnsNames: [" + names + "]\n  issuerRef:\n    name: " + issuer + "\n" +
          extraSpec;
