@@ -410,6 +410,7 @@ TEST_CASE("PEM files are imported, checked and a replaced file is picked up",
           "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto first = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
+  fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   // Relative paths resolve against the manifests directory.
   fixture.create(certificateObject("imported", {{"source",
                                                  {{"certificateFile", "tls/site.crt"},
@@ -429,7 +430,11 @@ TEST_CASE("PEM files are imported, checked and a replaced file is picked up",
   CHECK(result.after <= std::chrono::duration_cast<Clock::Duration>(5s));
   CHECK(fixture.store->resourceVersion() == version);
 
-  // Replaced by new files (written elsewhere and renamed in, as tools do).
+  // Replaced by new files (written elsewhere and renamed in, as tools do). The reconcilers' clock
+  // stands at the test's start while the openssl CLI dates the new certificate by the real one:
+  // moved past it, or a slow machine sees a certificate that is not valid yet, which does not
+  // replace a valid one.
+  fixture.advance(std::chrono::minutes(2));
   auto second = makeCertificate(fixture.manifests.path() / "next", "site", {"www.example.test"});
   std::filesystem::rename(second.cert, first.cert);
   std::filesystem::rename(second.key, first.key);
@@ -507,6 +512,7 @@ TEST_CASE("Replaced files that cannot be used keep the last good import Ready an
           "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto good = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
+  fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   fixture.create(certificateObject("imported", {{"source",
                                                  {{"certificateFile", "tls/site.crt"},
                                                   {"privateKeyFile", "tls/site.key"}}}}));
@@ -572,6 +578,7 @@ TEST_CASE("An imported chain in any order is stored leaf first; a stranger in it
   auto ca = makeCertificate(dir, "ca", {}, nullptr, true);
   auto leaf = makeCertificate(dir, "leaf", {"chain.example.test"}, &ca);
   auto stranger = makeCertificate(dir, "stranger", {"stranger.example.test"});
+  fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   fixture.manifests.write("reversed.crt", siteplane::testing::readFile(ca.cert) +
                                               siteplane::testing::readFile(leaf.cert));
   fixture.manifests.write("mixed.crt", siteplane::testing::readFile(leaf.cert) +
