@@ -571,7 +571,7 @@ TEST_CASE("Replaced files that cannot be used keep the last good import Ready an
   CHECK(certificate.status.thumbprint == next.thumbprint);
 }
 
-TEST_CASE("An imported chain in any order is stored leaf first; a stranger in it is InvalidChain",
+TEST_CASE("An imported chain in any order is stored leaf first, and a stranger in it is InvalidChain",
           "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto dir = fixture.manifests.path();
