@@ -19,10 +19,12 @@ constexpr const char* kCodeClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
 Status writeDataPlane(const loop::Stats& stats, ExpositionWriter& out) {
   FirstError check;
-  check(out.declare("siteplane_http_requests_total", MetricType::kCounter,
-                    "HTTP requests the data plane answered, by site (namespace/name; empty when no "
-                    "site took the request: malformed, unknown Host, SNI/Host mismatch) and status "
-                    "class."));
+  check(out.declare(
+      "siteplane_http_requests_total", MetricType::kCounter,
+      "HTTP requests the data plane answered, by site (namespace/name of the site the Host "
+      "header selects, a 421 included; empty when no site took the request: "
+      "malformed, missing or unknown Host, header too large, request timeout) and "
+      "status class."));
   for (const auto& [site, classes] : stats.requestsBySite) {
     for (size_t i = 0; i < classes.size(); ++i) {
       if (classes[i] == 0) continue;  // a class a site never answered is no series

@@ -10,9 +10,9 @@
 namespace siteplane::testing {
 namespace {
 
-std::string certificateYaml() {
-  return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: web-tls\nspec:\n"
-         "  dnsNames: [www.metrics.test]\n  issuerRef:\n    name: self\n";
+std::string certificateYaml(const std::string& name, const std::string& dnsName) {
+  return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: " + name +
+         "\nspec:\n  dnsNames: [" + dnsName + "]\n  issuerRef:\n    name: self\n";
 }
 
 // The API of a started server, as its log and state directory describe it.
@@ -71,14 +71,21 @@ TEST_CASE(
     "[e2e][serve][metrics]") {
   Server server;
   const int port = freePort();
+  // Two sites on one port, each with its own certificate.
   server.write(
       "web.yaml",
-      documents({selfSignedIssuerYaml(), certificateYaml(), siteYaml("web", server.root().string()),
-                 bindingYaml("web-https", "web", "https", port, "www.metrics.test", "web-tls")}));
+      documents(
+          {selfSignedIssuerYaml(), certificateYaml("web-tls", "www.metrics.test"),
+           certificateYaml("other-tls", "other.metrics.test"),
+           siteYaml("web", server.root().string()), siteYaml("other", server.root().string()),
+           bindingYaml("web-https", "web", "https", port, "www.metrics.test", "web-tls"),
+           bindingYaml("other-https", "other", "https", port, "other.metrics.test", "other-tls")}));
   server.start();
-  REQUIRE(waitUntil(
-      [&] { return server.condition("Binding", "web-https", "Programmed") == "True/Programmed"; },
-      kDeadline));
+  for (const char* binding : {"web-https", "other-https"}) {
+    REQUIRE(waitUntil(
+        [&] { return server.condition("Binding", binding, "Programmed") == "True/Programmed"; },
+        kDeadline));
+  }
   Api api(server);
 
   SECTION("/readyz is open and 200 with a table live; /metrics needs the token") {
@@ -93,18 +100,31 @@ TEST_CASE(
 
   SECTION("requests, handshakes, failures, reconciles, the table and the certificate show") {
     const std::string authority = "www.metrics.test:" + std::to_string(port);
-    auto fetch = [&](const std::string& path) {
-      return run({"curl", "-sk", "--max-time", "5", "--resolve", authority + ":127.0.0.1", "-o",
-                  "/dev/null", "-w", "%{http_code}", "https://" + authority + path},
-                 "", std::chrono::seconds(10))
-          .out;
+    auto fetch = [&](const std::string& path, const std::string& host = "") {
+      std::vector<std::string> argv = {"curl",
+                                       "-sk",
+                                       "--max-time",
+                                       "5",
+                                       "--resolve",
+                                       authority + ":127.0.0.1",
+                                       "-o",
+                                       "/dev/null",
+                                       "-w",
+                                       "%{http_code}",
+                                       "https://" + authority + path};
+      if (!host.empty()) argv.insert(argv.end(), {"-H", "Host: " + host});
+      return run(argv, "", std::chrono::seconds(10)).out;
     };
+    const std::string other = "{site=\"default/other\",code_class=";
     const std::string site = "{site=\"default/web\",code_class=";
     const std::string before = api.get("/metrics", true).second;
 
     REQUIRE(fetch("/") == "200");
     REQUIRE(fetch("/") == "200");
     REQUIRE(fetch("/missing") == "404");
+    // SNI www.metrics.test, Host other.metrics.test: another certificate, so 421 — counted against
+    // the site the Host names.
+    REQUIRE(fetch("/", "other.metrics.test") == "421");
     // Plain HTTP to the https port, and a TLS 1.2 client offering only RSA key exchange to an
     // ECDSA certificate: two handshakes that fail for different reasons.
     run({"curl", "-s", "--max-time", "5", "http://127.0.0.1:" + std::to_string(port) + "/"}, "",
@@ -132,19 +152,22 @@ TEST_CASE(
     CHECK(valueOr0(after, "siteplane_http_requests_total" + site + "\"4xx\"}") -
               valueOr0(before, "siteplane_http_requests_total" + site + "\"4xx\"}") ==
           1);
+    CHECK(valueOr0(after, "siteplane_http_requests_total" + other + "\"4xx\"}") -
+              valueOr0(before, "siteplane_http_requests_total" + other + "\"4xx\"}") ==
+          1);
     CHECK(valueOr0(after, "siteplane_tls_handshake_failures_total{reason=\"http_request\"}") -
               valueOr0(before, "siteplane_tls_handshake_failures_total{reason=\"http_request\"}") ==
           1);
     CHECK(valueOr0(after, "siteplane_tls_handshakes_total") -
               valueOr0(before, "siteplane_tls_handshakes_total") >=
-          3);
+          4);
     CHECK(valueOr0(after, "siteplane_connections_accepted_total") -
               valueOr0(before, "siteplane_connections_accepted_total") >=
-          5);
+          6);
     CHECK(sample(after, "siteplane_connections_active").has_value());
 
     CHECK(valueOr0(after, "siteplane_table_generation") >= 1);
-    CHECK(sample(after, "siteplane_table_bindings") == 1);
+    CHECK(sample(after, "siteplane_table_bindings") == 2);
     CHECK(sample(after, "siteplane_table_listeners") == 1);
     CHECK(valueOr0(after, "siteplane_reconcile_duration_seconds_count{kind=\"BindingTable\"}") >=
           1);
