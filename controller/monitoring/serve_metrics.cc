@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "controller/api/binding.h"
 #include "controller/api/certificate.h"
 #include "controller/monitoring/first_error.h"
 #include "controller/monitoring/process_metrics.h"
@@ -14,6 +15,29 @@ using metrics::ExpositionWriter;
 using metrics::MetricType;
 
 constexpr const char* kCodeClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+// 1 when condition `type` of the stored object is "True", else 0 (absent counts as not yet).
+uint64_t conditionTrue(const nlohmann::json& object, const std::string& type) {
+  auto status = object.find("status");
+  if (status == object.end() || !status->is_object()) return 0;
+  auto conditions = status->find("conditions");
+  if (conditions == status->end() || !conditions->is_array()) return 0;
+  for (const auto& condition : *conditions) {
+    if (condition.is_object() && condition.value("type", "") == type)
+      return condition.value("status", "") == "True" ? 1 : 0;
+  }
+  return 0;
+}
+
+void writeCondition(const store::ObjectList& objects, const std::string& family,
+                    const std::string& type, FirstError& check, ExpositionWriter& out) {
+  for (const auto& object : objects.items) {
+    metrics::Labels labels = {
+        {"namespace", object->value("/metadata/namespace"_json_pointer, std::string())},
+        {"name", object->value("/metadata/name"_json_pointer, std::string())}};
+    check(out.add(family, labels, conditionTrue(*object, type)));
+  }
+}
 
 }  // namespace
 
@@ -130,6 +154,20 @@ Status writeCertificates(const store::ObjectList& certificates, api::Time now,
   return check.take();
 }
 
+Status writeConditions(const store::ObjectList& certificates, const store::ObjectList& bindings,
+                       ExpositionWriter& out) {
+  FirstError check;
+  check(out.declare("siteplane_certificate_ready", MetricType::kGauge,
+                    "1 when the Certificate's Ready condition is True, else 0 (its reason says "
+                    "why: siteplane describe certificate)."));
+  writeCondition(certificates, "siteplane_certificate_ready", "Ready", check, out);
+  check(out.declare("siteplane_binding_programmed", MetricType::kGauge,
+                    "1 when the Binding's Programmed condition is True (the data plane serves it), "
+                    "else 0."));
+  writeCondition(bindings, "siteplane_binding_programmed", "Programmed", check, out);
+  return check.take();
+}
+
 ServeMetrics::ServeMetrics(const loop::DataPlane& dataPlane,
                            const reconcile::ControllerManager& controller,
                            const store::Store& store, std::function<api::Time()> now)
@@ -144,7 +182,9 @@ Status ServeMetrics::write(ExpositionWriter& out) const {
   // Certificate — CA certificates and ones no binding uses yet expire too — under the name
   // operators know, and the compile pass serves exactly the certificate that status describes
   // (Binding status.servedThumbprint is the Certificate's status.thumbprint).
-  check(writeCertificates(store_.list({api::Certificate::kKind, std::nullopt, {}}), now_(), out));
+  store::ObjectList certificates = store_.list({api::Certificate::kKind, std::nullopt, {}});
+  check(writeCertificates(certificates, now_(), out));
+  check(writeConditions(certificates, store_.list({api::Binding::kKind, std::nullopt, {}}), out));
   check(writeProcess(out));
   return check.take();
 }

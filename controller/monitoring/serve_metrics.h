@@ -3,9 +3,10 @@
 // The Prometheus families `siteplane serve` adds to the API server's /metrics: what the data plane
 // serves (requests by site and status class, handshakes and their failures by reason,
 // connections), what the controller does (reconcile duration and outcome by kind, queue depth),
-// the live table (generation, bindings, listeners) and when each certificate expires. The names,
-// types and labels are a contract operators build dashboards and alerts on; the README's "See what
-// it is doing" lists them.
+// the live table (generation, bindings, listeners), when each certificate expires, and which
+// Certificates are Ready and which Bindings are programmed. The names, types and labels are a
+// contract operators build dashboards and alerts on; the README's "See what it is doing" lists
+// them.
 //
 //   ServeMetrics metrics(*dataPlane, manager, *store);
 //   apiOptions.metrics = [&metrics](metrics::ExpositionWriter& out) { return metrics.write(out); };
@@ -51,6 +52,13 @@ Status writeController(
 // whose status carries a notAfter. `certificates` are stored Certificate objects.
 Status writeCertificates(const store::ObjectList& certificates, api::Time now,
                          metrics::ExpositionWriter& out);
+
+// siteplane_certificate_ready{namespace,name} and siteplane_binding_programmed{namespace,name}:
+// 1 when the object's condition (Ready, Programmed) is True, else 0 — a Certificate that cannot be
+// issued or a Binding that cannot be served converges without a reconcile error, so the condition
+// is what an alert must watch. Objects are stored Certificates and Bindings.
+Status writeConditions(const store::ObjectList& certificates, const store::ObjectList& bindings,
+                       metrics::ExpositionWriter& out);
 
 class ServeMetrics {
  public:

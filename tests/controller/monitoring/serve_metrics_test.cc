@@ -188,6 +188,30 @@ TEST_CASE("A Certificate with an unreadable notAfter is named, and the others ar
           "siteplane_certificate_expiry_seconds{namespace=\"default\",name=\"fine\"} 86400\n"));
 }
 
+TEST_CASE("Certificate readiness and Binding programming are 0/1 gauges from their conditions",
+          "[controller][monitoring]") {
+  auto withCondition = [](nlohmann::json object, const std::string& type,
+                          const std::string& status) {
+    object["status"]["conditions"] = {{{"type", type}, {"status", status}, {"reason", "Any"}}};
+    return object;
+  };
+  nlohmann::json binding = {{"kind", "Binding"},
+                            {"metadata", {{"namespace", "shop"}, {"name", "web-https"}}}};
+  auto certificates =
+      listOf({withCondition(certificate("good", ""), "Ready", "True"),
+              withCondition(certificate("bad", ""), "Ready", "False"), certificate("new", "")});
+  auto bindings = listOf({withCondition(binding, "Programmed", "True")});
+  ExpositionWriter out;
+  REQUIRE(writeConditions(certificates, bindings, out));
+  std::string text = out.text();
+  CHECK_THAT(text,
+             Contains("siteplane_certificate_ready{namespace=\"default\",name=\"good\"} 1\n"));
+  CHECK_THAT(text, Contains("siteplane_certificate_ready{namespace=\"default\",name=\"bad\"} 0\n"));
+  CHECK_THAT(text, Contains("siteplane_certificate_ready{namespace=\"default\",name=\"new\"} 0\n"));
+  CHECK_THAT(text,
+             Contains("siteplane_binding_programmed{namespace=\"shop\",name=\"web-https\"} 1\n"));
+}
+
 TEST_CASE("ServeMetrics writes every family once, from a data plane, a controller and a store",
           "[controller][monitoring]") {
   testing::TempDir state;
@@ -214,8 +238,8 @@ TEST_CASE("ServeMetrics writes every family once, from a data plane, a controlle
         "siteplane_connections_accepted_total", "siteplane_reconcile_duration_seconds",
         "siteplane_reconcile_errors_total", "siteplane_table_generation",
         "siteplane_table_bindings", "siteplane_table_listeners", "siteplane_workqueue_depth",
-        "siteplane_certificate_expiry_seconds", "process_resident_memory_bytes",
-        "process_open_fds"}) {
+        "siteplane_certificate_expiry_seconds", "siteplane_certificate_ready",
+        "siteplane_binding_programmed", "process_resident_memory_bytes", "process_open_fds"}) {
     CHECK(families.count(name) == 1);
   }
   CHECK_THAT(text, Contains("siteplane_table_generation 0\n"));  // not started: no table

@@ -174,6 +174,10 @@ TEST_CASE(
     CHECK(valueOr0(after, "siteplane_reconcile_duration_seconds_count{kind=\"Certificate\"}") >= 1);
     CHECK(sample(after, "siteplane_reconcile_errors_total{kind=\"Certificate\"}").has_value());
 
+    CHECK(sample(after, "siteplane_certificate_ready{namespace=\"default\",name=\"web-tls\"}") ==
+          1);
+    CHECK(sample(after,
+                 "siteplane_binding_programmed{namespace=\"default\",name=\"other-https\"}") == 1);
     CHECK(valueOr0(after, "process_resident_memory_bytes") > 0);
     CHECK(valueOr0(after, "process_open_fds") > 0);
 
