@@ -356,7 +356,10 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     // whether it still exists before `self` is touched.
     std::weak_ptr<void> alive = lifetime_;
     ApiConnection* self = this;
-    server_.executor_.submit([request, handler, alive, self, keepAlive] {
+    auto lane = request->method == "GET" || request->method == "HEAD"
+                    ? RequestExecutor::Lane::kRead
+                    : RequestExecutor::Lane::kWrite;
+    server_.executor_.submit(lane, [request, handler, alive, self, keepAlive] {
       auto reply = std::make_shared<ApiReply>(handler->handle(*request));
       return [request, reply, alive, self, keepAlive] {
         if (alive.expired()) {
@@ -476,7 +479,7 @@ Status ApiServer::Impl::start() {
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   uv_async_init(&loop_, &stopAsync_, &Impl::onStop);
   stopAsync_.data = this;
-  if (Status started = executor_.start(options_.handlerThreads); !started) {
+  if (Status started = executor_.start(options_.readThreads, options_.writeThreads); !started) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);

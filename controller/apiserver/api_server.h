@@ -21,8 +21,8 @@
 //   (*server)->stop();                            // also done by the destructor
 //
 // The loop thread only moves bytes: each request's handler call runs on a small pool
-// (RequestExecutor), so a store write waiting for its fsync or a large body being validated does
-// not stop other clients (or /healthz) from being answered. One connection's requests are
+// (RequestExecutor) with separate read and write lanes, so a store write waiting for its fsync or
+// a large body being validated does not stop other clients (or /healthz) from being answered. One connection's requests are
 // answered in the order they came (the next is read only after the previous is answered).
 // Watches stream from store threads through a queue and uv_async_send.
 
@@ -52,8 +52,10 @@ struct ApiServerOptions {
   std::string version = "0.0.0";
   // A connection idle this long between requests is closed.
   std::chrono::seconds idleTimeout{120};
-  // Threads that run handler calls; requests beyond this many wait in a queue.
-  unsigned handlerThreads = 4;
+  // Threads that run handler calls, in two lanes: reads (GET, HEAD: lists, watches, health) and
+  // writes (which wait for the store's fsync). Requests beyond this many wait in their lane.
+  unsigned readThreads = 2;
+  unsigned writeThreads = 2;
   // How often a watch that asked for allowWatchBookmarks gets a BOOKMARK event (Kubernetes sends
   // one about every minute).
   std::chrono::milliseconds bookmarkInterval{std::chrono::seconds(60)};

@@ -14,14 +14,17 @@ RequestExecutor::~RequestExecutor() {
   assert(!started_ || stopped_);
 }
 
-Status RequestExecutor::start(unsigned threads) {
+Status RequestExecutor::start(unsigned readThreads, unsigned writeThreads) {
   if (int rc = uv_async_init(loop_, &async_, &RequestExecutor::onAsync); rc != 0) {
     return Status::error(std::string("API request executor: ") + uv_strerror(rc));
   }
   async_.data = this;
   started_ = true;
   try {
-    for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { work(); });
+    for (unsigned i = 0; i < std::max(1u, readThreads); ++i)
+      threads_.emplace_back([this] { work(Lane::kRead); });
+    for (unsigned i = 0; i < std::max(1u, writeThreads); ++i)
+      threads_.emplace_back([this] { work(Lane::kWrite); });
   } catch (const std::exception& error) {
     stop();
     return Status::error(std::string("API request executor: cannot start a thread: ") +
@@ -30,13 +33,14 @@ Status RequestExecutor::start(unsigned threads) {
   return Status::ok();
 }
 
-void RequestExecutor::submit(Job job) {
+void RequestExecutor::submit(Lane lane, Job job) {
+  auto index = static_cast<size_t>(lane);
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    jobs_.push_back(std::move(job));
+    jobs_[index].push_back(std::move(job));
   }
-  wake_.notify_one();
+  wake_[index].notify_one();
 }
 
 void RequestExecutor::stop() {
@@ -45,9 +49,9 @@ void RequestExecutor::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    jobs_.clear();
+    for (auto& jobs : jobs_) jobs.clear();
   }
-  wake_.notify_all();
+  for (auto& wake : wake_) wake.notify_all();
   // A thread in the middle of a handler call finishes it first (a store write completes; its
   // response has nowhere to go). After the joins nothing calls uv_async_send, so the handle may
   // close.
@@ -60,15 +64,16 @@ void RequestExecutor::stop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 
-void RequestExecutor::work() noexcept {
+void RequestExecutor::work(Lane lane) noexcept {
+  auto index = static_cast<size_t>(lane);
   for (;;) {
     Job job;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      wake_[index].wait(lock, [this, index] { return stopping_ || !jobs_[index].empty(); });
       if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      job = std::move(jobs_[index].front());
+      jobs_[index].pop_front();
     }
     Completion completion;
     try {

@@ -6,22 +6,27 @@
 // thread and returns its completion, which runs back on the loop thread (queue + uv_async_send),
 // where the connection writes the response.
 //
+// Two lanes, each with its own queue and threads: reads (GET, HEAD) never wait behind writes,
+// which spend most of their time in the store's fsync, so /healthz, lists and watches stay quick
+// while writes queue up.
+//
 // Usage (on the loop's thread unless noted):
 //   RequestExecutor executor(loop);
-//   if (auto started = executor.start(4); !started) fail(started.message());
-//   executor.submit([=] {                       // a pool thread
+//   if (auto started = executor.start(2, 2); !started) fail(started.message());
+//   executor.submit(RequestExecutor::Lane::kRead, [=] {   // a pool thread
 //     auto reply = std::make_shared<ApiReply>(handler.handle(request));
 //     return [=] { connection.finish(*reply); };  // back on the loop thread
 //   });
 //   executor.stop();  // joins the pool; jobs that did not start and completions not yet run are
 //                     // dropped; closes the async handle
 //
-// Jobs start in submission order; with more than one thread they may finish in any order, so a
-// caller that needs ordering (one connection's requests) submits its next job only after the
-// previous completion ran.
+// Jobs of a lane start in submission order; they may finish in any order, so a caller that needs
+// ordering (one connection's requests) submits its next job only after the previous completion
+// ran.
 
 #include <uv.h>
 
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -35,6 +40,7 @@ namespace siteplane::apiserver {
 
 class RequestExecutor {
  public:
+  enum class Lane { kRead, kWrite };
   using Completion = std::function<void()>;
   // Runs on a pool thread; must not throw (an escaping exception is logged and the job dropped).
   using Job = std::function<Completion()>;
@@ -45,15 +51,15 @@ class RequestExecutor {
   RequestExecutor(const RequestExecutor&) = delete;
   RequestExecutor& operator=(const RequestExecutor&) = delete;
 
-  // Registers the async handle on the loop and starts `threads` (at least one) pool threads.
-  Status start(unsigned threads);
-  void submit(Job job);
+  // Registers the async handle on the loop and starts the threads of each lane (at least one).
+  Status start(unsigned readThreads, unsigned writeThreads);
+  void submit(Lane lane, Job job);
   // Idempotent. After it returns no completion runs and the loop may close.
   void stop();
 
  private:
   static void onAsync(uv_async_t* async) noexcept;
-  void work() noexcept;
+  void work(Lane lane) noexcept;
 
   uv_loop_t* loop_;
   uv_async_t async_{};
@@ -62,8 +68,8 @@ class RequestExecutor {
   std::vector<std::thread> threads_;
 
   std::mutex mutex_;  // guards everything below
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
+  std::array<std::condition_variable, 2> wake_;  // by lane
+  std::array<std::deque<Job>, 2> jobs_;          // by lane
   std::deque<Completion> completions_;
   bool stopping_ = false;
 };

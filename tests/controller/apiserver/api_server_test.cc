@@ -305,7 +305,8 @@ class Gate {
 struct GatedServer {
   GatedServer()
       : server([this](ApiServerOptions& options) {
-          options.handlerThreads = 2;
+          options.readThreads = 2;
+          options.writeThreads = 1;
           options.bookmarkInterval = std::chrono::milliseconds(100);
           options.readyChecks = {{"gate", [this] { return gate.pass(); }}};
         }) {}
