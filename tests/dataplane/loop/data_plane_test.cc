@@ -296,9 +296,10 @@ TEST_CASE("DataPlane swaps the table 200 times under keep-alive load without fai
   CHECK(failed == 0);
   CHECK(succeeded > 40);
   CHECK(plane->currentTable()->generation() == 200);
-  auto stats = plane->stats();
-  CHECK(stats.requests >= succeeded);
-  CHECK(stats.handshakes >= 232);
+  CHECK(plane->stats().requests >= succeeded);
+  // 32 load connections + 200 fresh ones. A TLS 1.3 client is done before the server has read
+  // its Finished, so the last fresh connection's handshake may still be counting on a worker.
+  CHECK(testing::waitUntil([&] { return plane->stats().handshakes >= 232; }, 5s));
   plane->stop(5s);
 }
 
