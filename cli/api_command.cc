@@ -39,6 +39,23 @@ int failWith(const std::string& message) {
   return kExitFailure;
 }
 
+std::string inFlagWords(const std::string& message,
+                        const std::map<std::string, std::string>& flagOf) {
+  auto colon = message.find(':');
+  if (colon == std::string::npos) return message;
+  auto flag = flagOf.find(message.substr(0, colon));
+  return flag == flagOf.end() ? message : flag->second + message.substr(colon);
+}
+
+std::string withQuery(std::string path, const std::multimap<std::string, std::string>& parameters) {
+  char separator = '?';
+  for (const auto& [name, value] : parameters) {
+    path += separator + name + "=" + queryEscape(value);
+    separator = '&';
+  }
+  return path;
+}
+
 nlohmann::json withoutBookkeeping(nlohmann::json object) {
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
     return object;

@@ -3,6 +3,7 @@
 // Options and helpers shared by the commands that talk to the API server (apply, get, describe,
 // delete, diff, wait, ...).
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,14 @@ std::string effectiveNamespace(const ApiOptions& options, const ApiClient& clien
 
 // Prints "error: <message>" on stderr and returns kExitFailure.
 int failWith(const std::string& message);
+
+// An error about a query parameter ("port: ...", from the parsers the server shares) in the words
+// of the command's flags ("--port: ..."); other messages pass through.
+std::string inFlagWords(const std::string& message,
+                        const std::map<std::string, std::string>& flagOf);
+
+// "/path?name=value&..." with every value percent-encoded.
+std::string withQuery(std::string path, const std::multimap<std::string, std::string>& parameters);
 
 // The object without what the server rewrites on writes that change nothing a user declared
 // (managedFields with their timestamps, resourceVersion, generation): what apply's "unchanged" and

@@ -22,16 +22,11 @@ struct ExplainOptions {
 };
 
 // The API's parameter names -> this command's flags, so an error names what the user typed.
-std::string flagMessage(const std::string& message) {
-  static const std::map<std::string, std::string> kFlags = {
-      {"address", "--address"}, {"port", "--port"},
-      {"sni", "--sni"},         {"host", "--host"},
-      {"clientCertificate", "--client-certificate"}};
-  auto colon = message.find(':');
-  if (colon == std::string::npos) return message;
-  auto flag = kFlags.find(message.substr(0, colon));
-  return flag == kFlags.end() ? message : flag->second + message.substr(colon);
-}
+const std::map<std::string, std::string> kFlags = {{"address", "--address"},
+                                                   {"port", "--port"},
+                                                   {"sni", "--sni"},
+                                                   {"host", "--host"},
+                                                   {"clientCertificate", "--client-certificate"}};
 
 std::string text(const json& value, const char* key) {
   return value.is_object() && value.contains(key) && value[key].is_string()
@@ -97,19 +92,14 @@ int explain(const ExplainOptions& options) {
   if (options.host) parameters.emplace("host", *options.host);
   // Checked here with the server's own parser, so a typo costs no request.
   if (auto checked = runtime::parseExplainQuery(parameters); !checked) {
-    std::cerr << "error: " << flagMessage(checked.message()) << "\n";
+    std::cerr << "error: " << inFlagWords(checked.message(), kFlags) << "\n";
     return kExitUsage;
   }
-  std::string path = "/runtime/explain";
-  char separator = '?';
-  for (const auto& [name, value] : parameters) {
-    path += separator + name + "=" + queryEscape(value);
-    separator = '&';
-  }
+  std::string path = withQuery("/runtime/explain", parameters);
   auto client = connectApi(options.api);
   if (!client) return failWith(client.message());
   auto result = (*client)->call("GET", path);
-  if (!result) return failWith(flagMessage(result.error().message));
+  if (!result) return failWith(inFlagWords(result.error().message, kFlags));
   json& answer = *result;
   if (!answer.is_object() || !answer.contains("steps") || !answer["steps"].is_array() ||
       !answer.contains("query"))

@@ -100,9 +100,12 @@ apiserver::RuntimeView runtimeView(const loop::DataPlane* dataPlane) {
     return std::make_pair(std::move(live.table), std::move(closed));
   };
   apiserver::RuntimeView view;
-  view.sslcert = [live] {
+  view.sslcert = [live](const std::multimap<std::string, std::string>& query)
+      -> Result<nlohmann::json> {
+    auto filter = runtime::parseSslCertFilter(query);
+    if (!filter) return filter.status();
     auto [table, closed] = live();
-    return runtime::toJson(runtime::sslCertReport(table.get(), closed));
+    return runtime::toJson(runtime::sslCertReport(table.get(), closed, *filter));
   };
   view.explain = [live](const std::multimap<std::string, std::string>& query)
       -> Result<nlohmann::json> {

@@ -1,10 +1,13 @@
 #include <algorithm>
 #include <iostream>
+#include <map>
+#include <optional>
 
 #include "cli/api_command.h"
 #include "cli/column_printer.h"
 #include "cli/commands.h"
 #include "controller/manifest/yaml_document.h"
+#include "controller/runtime/sslcert_report.h"
 
 namespace siteplane::cli {
 namespace {
@@ -14,7 +17,13 @@ using nlohmann::json;
 struct ShowOptions {
   ApiOptions api;
   std::string output = "list";  // list (netsh-like), table, json, yaml
+  std::optional<std::string> address;
+  std::optional<std::string> port;
+  std::optional<std::string> hostName;
 };
+
+const std::map<std::string, std::string> kFlags = {
+    {"address", "--address"}, {"port", "--port"}, {"hostName", "--hostname"}};
 
 std::string authority(const json& entry) {
   std::string address = entry.value("address", "");
@@ -83,10 +92,19 @@ void printTable(const json& report) {
 }
 
 int showSslCert(const ShowOptions& options) {
+  std::multimap<std::string, std::string> parameters;
+  if (options.address) parameters.emplace("address", *options.address);
+  if (options.port) parameters.emplace("port", *options.port);
+  if (options.hostName) parameters.emplace("hostName", *options.hostName);
+  // Checked with the server's own parser, so a typo costs no request.
+  if (auto checked = runtime::parseSslCertFilter(parameters); !checked) {
+    std::cerr << "error: " << inFlagWords(checked.message(), kFlags) << "\n";
+    return kExitUsage;
+  }
   auto client = connectApi(options.api);
   if (!client) return failWith(client.message());
-  auto result = (*client)->call("GET", "/runtime/sslcert");
-  if (!result) return failWith(result.error().message);
+  auto result = (*client)->call("GET", withQuery("/runtime/sslcert", parameters));
+  if (!result) return failWith(inFlagWords(result.error().message, kFlags));
   json& report = *result;
   if (!report.is_object() || !report.contains("sslcerts") || !report["sslcerts"].is_array())
     return failWith("the API server's /runtime/sslcert answer has no sslcerts list");
@@ -103,8 +121,8 @@ int showSslCert(const ShowOptions& options) {
     return kExitOk;
   }
   if (report["sslcerts"].empty()) {
-    std::cerr << "There are no SSL bindings in table generation "
-              << report.value("generation", uint64_t{0}) << ".\n";
+    std::cerr << "There are no SSL bindings" << (parameters.empty() ? "" : " that match")
+              << " in table generation " << report.value("generation", uint64_t{0}) << ".\n";
     return kExitOk;
   }
   if (options.output == "table") {
@@ -130,6 +148,11 @@ void registerShowCommand(CLI::App& app) {
                       "list (netsh-like blocks), table, json or yaml")
       ->check(CLI::IsMember({"list", "table", "json", "yaml"}))
       ->capture_default_str();
+  sslcert->add_option("--address", options->address,
+                      "Only bindings of the listener on this address (\"*\" or an IP literal)");
+  sslcert->add_option("--port", options->port, "Only bindings on this port");
+  sslcert->add_option("--hostname", options->hostName,
+                      "Only the binding of this host name as bound (\"\" for default certificates)");
   addApiOptions(*sslcert, options->api, false);
   sslcert->callback([options] { setExitCode(showSslCert(*options)); });
 }

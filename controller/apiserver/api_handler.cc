@@ -1171,13 +1171,14 @@ ApiResponse ApiHandler::readyResponse(const ApiRequest& request) const {
 ApiReply ApiHandler::runtime(const ApiRequest& request, const std::vector<std::string>& segments) {
   if (request.method != "GET" && request.method != "HEAD")
     return reply(ApiError::methodNotAllowed(request.method + " is not supported on " + request.path));
-  const std::string view = segments.size() == 2 ? segments[1] : "";
-  if (view == "sslcert" && options_.runtime.sslcert)
-    return reply(jsonResponse(200, options_.runtime.sslcert()));
-  if (view == "explain" && options_.runtime.explain) {
-    auto explained = options_.runtime.explain(request.query);
-    if (!explained) return reply(ApiError::badRequest(explained.message()));
-    return reply(jsonResponse(200, *explained));
+  const std::string name = segments.size() == 2 ? segments[1] : "";
+  const RuntimeView::View* view = name == "sslcert"   ? &options_.runtime.sslcert
+                                  : name == "explain" ? &options_.runtime.explain
+                                                      : nullptr;
+  if (view && *view) {
+    auto answer = (*view)(request.query);
+    if (!answer) return reply(ApiError::badRequest(answer.message()));
+    return reply(jsonResponse(200, *answer));
   }
   return reply(ApiError::notFound("the server could not find the requested resource (" +
                                   request.path + "); /runtime serves sslcert and explain when a "

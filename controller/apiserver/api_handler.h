@@ -51,11 +51,12 @@ struct ReadyCheck {
 // sslcert`, `siteplane explain`). The API server does not link the data plane: `serve` supplies
 // these (controller/runtime turns the table into JSON). A null function: that path answers 404.
 struct RuntimeView {
-  std::function<nlohmann::json()> sslcert;
-  // The explanation for the request's query parameters, or an error naming the parameter that is
-  // wrong (answered 400).
-  std::function<Result<nlohmann::json>(const std::multimap<std::string, std::string>& query)>
-      explain;
+  // Each takes the request's query parameters and answers JSON, or an error naming the parameter
+  // that is wrong (answered 400).
+  using View =
+      std::function<Result<nlohmann::json>(const std::multimap<std::string, std::string>& query)>;
+  View sslcert;
+  View explain;
 };
 
 struct ApiHandlerOptions {

@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include <array>
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -11,21 +11,8 @@ namespace {
 
 using ClientCertificateState = tls::TlsSession::ClientCertificateState;
 
-constexpr std::array<const char*, 5> kParameters = {"address", "port", "sni", "host",
-                                                    "clientCertificate"};
-
-// The literal as the data plane reports a connection's local address (inet_ntop form), or nullopt.
-std::optional<std::string> normalizeAddress(std::string text) {
-  if (text.size() > 2 && text.front() == '[' && text.back() == ']')
-    text = text.substr(1, text.size() - 2);
-  unsigned char binary[16];
-  char out[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, text.c_str(), binary) == 1)
-    return std::string(inet_ntop(AF_INET, binary, out, sizeof out));
-  if (inet_pton(AF_INET6, text.c_str(), binary) == 1)
-    return std::string(inet_ntop(AF_INET6, binary, out, sizeof out));
-  return std::nullopt;
-}
+const std::vector<std::string> kParameters = {"address", "port", "sni", "host",
+                                              "clientCertificate"};
 
 bool isHostNameCharacter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -47,6 +34,41 @@ Status checkServerName(const std::string& sni) {
 
 }  // namespace
 
+std::optional<std::string> normalizeAddress(std::string text) {
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']')
+    text = text.substr(1, text.size() - 2);
+  unsigned char binary[16];
+  char out[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, text.c_str(), binary) == 1)
+    return std::string(inet_ntop(AF_INET, binary, out, sizeof out));
+  if (inet_pton(AF_INET6, text.c_str(), binary) == 1)
+    return std::string(inet_ntop(AF_INET6, binary, out, sizeof out));
+  return std::nullopt;
+}
+
+Result<uint16_t> parsePort(const std::string& parameter, const std::string& text) {
+  unsigned number = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || number == 0 ||
+      number > 65535)
+    return Result<uint16_t>::error(parameter + ": \"" + text + "\" is not a port number (1-65535)");
+  return static_cast<uint16_t>(number);
+}
+
+Status checkParameters(const std::multimap<std::string, std::string>& parameters,
+                       const std::vector<std::string>& known) {
+  std::set<std::string> seen;
+  for (const auto& [name, value] : parameters) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (const auto& parameter : known) list += (list.empty() ? "" : ", ") + parameter;
+      return Status::error("unknown parameter \"" + name + "\" (" + list + ")");
+    }
+    if (!seen.insert(name).second) return Status::error(name + ": given more than once");
+  }
+  return Status::ok();
+}
+
 const char* toString(ClientCertificateState state) {
   switch (state) {
     case ClientCertificateState::kValid:
@@ -62,16 +84,7 @@ const char* toString(ClientCertificateState state) {
 }
 
 Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::string>& parameters) {
-  std::set<std::string> seen;
-  for (const auto& [name, value] : parameters) {
-    bool known = false;
-    for (const char* parameter : kParameters) known = known || name == parameter;
-    if (!known)
-      return Result<ExplainQuery>::error(
-          "unknown parameter \"" + name + "\" (address, port, sni, host, clientCertificate)");
-    if (!seen.insert(name).second)
-      return Result<ExplainQuery>::error(name + ": given more than once");
-  }
+  if (Status checked = checkParameters(parameters, kParameters); !checked) return checked;
   auto value = [&](const char* name) -> std::optional<std::string> {
     auto found = parameters.find(name);
     if (found == parameters.end()) return std::nullopt;
@@ -93,12 +106,9 @@ Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::str
 
   auto port = value("port");
   if (!port) return Result<ExplainQuery>::error("port: required");
-  unsigned number = 0;
-  auto [end, error] = std::from_chars(port->data(), port->data() + port->size(), number);
-  if (port->empty() || error != std::errc() || end != port->data() + port->size() || number == 0 ||
-      number > 65535)
-    return Result<ExplainQuery>::error("port: \"" + *port + "\" is not a port number (1-65535)");
-  query.port = static_cast<uint16_t>(number);
+  auto number = parsePort("port", *port);
+  if (!number) return number.status();
+  query.port = *number;
 
   if (auto sni = value("sni")) {
     if (Status checked = checkServerName(*sni); !checked) return checked;

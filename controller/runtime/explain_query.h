@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "dataplane/tls/tls_session.h"
@@ -32,5 +33,15 @@ Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::str
 
 // "none", "valid", "untrusted", "expired".
 const char* toString(tls::TlsSession::ClientCertificateState state);
+
+// Shared by the parameters of every /runtime view.
+// Refuses a parameter not in `known` and one given twice, naming it.
+Status checkParameters(const std::multimap<std::string, std::string>& parameters,
+                       const std::vector<std::string>& known);
+// An IPv4 or IPv6 literal (IPv6 in brackets too) in the form the data plane reports a
+// connection's local address and the table keys listeners (inet_ntop); nullopt when it is none.
+std::optional<std::string> normalizeAddress(std::string text);
+// A port number 1-65535; the error names `parameter`.
+Result<uint16_t> parsePort(const std::string& parameter, const std::string& text);
 
 }  // namespace siteplane::runtime

@@ -1,13 +1,54 @@
 #include "controller/runtime/sslcert_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <tuple>
 
+#include "controller/runtime/explain_query.h"
 #include "dataplane/tls/server_context.h"
 
 namespace siteplane::runtime {
 
-SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErrors& closed) {
+bool SslCertFilter::matches(const SslCertEntry& entry) const {
+  if (address && *address != entry.listener.address) return false;
+  if (port && *port != entry.listener.port) return false;
+  if (hostName) {
+    // Table host names are lower-case without a trailing dot (BindingTable::Builder::add).
+    std::string wanted = *hostName;
+    if (!wanted.empty() && wanted.back() == '.') wanted.pop_back();
+    std::transform(wanted.begin(), wanted.end(), wanted.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (wanted != entry.hostName) return false;
+  }
+  return true;
+}
+
+Result<SslCertFilter> parseSslCertFilter(const std::multimap<std::string, std::string>& parameters) {
+  if (Status checked = checkParameters(parameters, {"address", "port", "hostName"}); !checked)
+    return checked;
+  SslCertFilter filter;
+  if (auto address = parameters.find("address"); address != parameters.end()) {
+    if (address->second == "*") {
+      filter.address = "*";
+    } else if (auto normalized = normalizeAddress(address->second)) {
+      filter.address = *normalized;
+    } else {
+      return Result<SslCertFilter>::error("address: \"" + address->second +
+                                          "\" is not \"*\" or an IPv4 or IPv6 address");
+    }
+  }
+  if (auto port = parameters.find("port"); port != parameters.end()) {
+    auto number = parsePort("port", port->second);
+    if (!number) return number.status();
+    filter.port = *number;
+  }
+  if (auto hostName = parameters.find("hostName"); hostName != parameters.end())
+    filter.hostName = hostName->second;
+  return filter;
+}
+
+SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErrors& closed,
+                            const SslCertFilter& filter) {
   SslCertReport report;
   if (!table) return report;
   report.live = true;
@@ -39,7 +80,7 @@ SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErro
       entry.clientCAs = options.clientCAPems.size();
       entry.minTLSVersion = options.minVersion;
       entry.require128BitCiphers = options.require128BitCiphers;
-      report.entries.push_back(std::move(entry));
+      if (filter.matches(entry)) report.entries.push_back(std::move(entry));
     }
   }
   // The table keeps listeners in build order; a listing reads best sorted, default binding first.

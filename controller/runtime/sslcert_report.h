@@ -6,11 +6,14 @@
 // gets: the certificate hash is the thumbprint of the TLS context in the table.
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/status.h"
 #include "controller/runtime/listener_errors.h"
 #include "dataplane/table/binding_table.h"
 
@@ -43,8 +46,23 @@ struct SslCertReport {
   std::vector<SslCertEntry> entries;  // https bindings, by address, port, then host name
 };
 
+// Which bindings to list, as netsh's `show sslcert ipport=... hostnameport=...` narrows its
+// output: every field that is set must match.
+struct SslCertFilter {
+  std::optional<std::string> address;   // the listener's: "*" or a normalized IP literal
+  std::optional<uint16_t> port;
+  std::optional<std::string> hostName;  // as bound, any case: "www.contoso.com", "*.contoso.com",
+                                        // "" for default certificates
+  bool matches(const SslCertEntry& entry) const;
+};
+
+// Parameters address, port, hostName of GET /runtime/sslcert (and show sslcert's flags); errors
+// name the parameter.
+Result<SslCertFilter> parseSslCertFilter(const std::multimap<std::string, std::string>& parameters);
+
 // The report of `table` (null: nothing live yet); `closed` are its listeners that are not open.
-SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErrors& closed = {});
+SslCertReport sslCertReport(const table::BindingTable* table, const ListenerErrors& closed = {},
+                            const SslCertFilter& filter = {});
 
 // The JSON GET /runtime/sslcert answers (field names in controller/runtime/README.md).
 nlohmann::json toJson(const SslCertReport& report);

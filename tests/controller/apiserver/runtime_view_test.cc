@@ -14,7 +14,8 @@ namespace {
 ApiHandlerOptions withRuntime(std::multimap<std::string, std::string>& seenQuery) {
   ApiHandlerOptions options;
   options.token = "t0ken";
-  options.runtime.sslcert = [] { return json{{"live", true}, {"generation", 4}}; };
+  options.runtime.sslcert = [](const std::multimap<std::string, std::string>&)
+      -> siteplane::Result<json> { return json{{"live", true}, {"generation", 4}}; };
   options.runtime.explain = [&seenQuery](const std::multimap<std::string, std::string>& query)
       -> siteplane::Result<json> {
     seenQuery = query;

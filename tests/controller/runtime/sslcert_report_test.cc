@@ -104,3 +104,42 @@ TEST_CASE("The sslcert report marks the bindings of a listener the data plane co
 }
 
 }  // namespace siteplane::runtime
+
+namespace siteplane::runtime {
+
+TEST_CASE("The sslcert report narrows to a listener address, port and host name like netsh",
+          "[runtime][sslcert]") {
+  auto& f = fixture();
+  auto hosts = [&](const std::multimap<std::string, std::string>& parameters) {
+    auto filter = parseSslCertFilter(parameters);
+    REQUIRE(filter.isOk());
+    std::vector<std::string> out;
+    for (const auto& entry : sslCertReport(f.table.get(), {}, *filter).entries)
+      out.push_back(entry.listener.address + ":" + std::to_string(entry.listener.port) + "/" +
+                    entry.hostName);
+    return out;
+  };
+  CHECK(hosts({{"port", "9443"}}) == std::vector<std::string>{"*:9443/", "*:9443/secure.test"});
+  CHECK(hosts({{"address", "*"}, {"hostName", ""}}) == std::vector<std::string>{"*:9443/"});
+  CHECK(hosts({{"hostName", "B.Test."}}) == std::vector<std::string>{"127.0.0.1:8443/b.test"});
+  CHECK(hosts({{"hostName", "*.w.test"}, {"address", "127.0.0.1"}}) ==
+        std::vector<std::string>{"127.0.0.1:8443/*.w.test"});
+  CHECK(hosts({{"address", "::1"}}).empty());
+}
+
+TEST_CASE("A bad sslcert filter names the parameter", "[runtime][sslcert]") {
+  const std::vector<std::pair<std::multimap<std::string, std::string>, std::string>> cases = {
+      {{{"port", "0"}}, "port: \"0\" is not a port number (1-65535)"},
+      {{{"address", "localhost"}},
+       "address: \"localhost\" is not \"*\" or an IPv4 or IPv6 address"},
+      {{{"host", "a.test"}}, "unknown parameter \"host\" (address, port, hostName)"},
+      {{{"port", "1"}, {"port", "2"}}, "port: given more than once"},
+  };
+  for (const auto& [parameters, message] : cases) {
+    auto parsed = parseSslCertFilter(parameters);
+    REQUIRE_FALSE(parsed.isOk());
+    CHECK(parsed.message() == message);
+  }
+}
+
+}  // namespace siteplane::runtime

@@ -121,6 +121,14 @@ TEST_CASE("show sslcert lists the certificate the data plane serves and follows 
   CHECK(second["generation"].get<uint64_t>() > generation);
   CHECK(servedThumbprint(port, "a.test") == renewed.thumbprint);
   CHECK(servedThumbprint(port, "b.test") == b.thumbprint);
+
+  // Narrowed like netsh's hostnameport=: only that binding.
+  auto narrowed = siteplane(server, {"show", "sslcert", "--hostname", "B.test", "--port",
+                                     std::to_string(port), "-o", "json"});
+  REQUIRE(narrowed.exitCode == 0);
+  json only = json::parse(narrowed.out);
+  REQUIRE(only["sslcerts"].size() == 1);
+  CHECK(only["sslcerts"][0]["certificateHash"] == b.thumbprint);
 }
 
 TEST_CASE("explain tells which binding, certificate and site policy win, as clients see them",
@@ -242,6 +250,10 @@ TEST_CASE("show sslcert and explain refuse bad arguments with one line and help 
            dir.path().string()});
   CHECK(badAddress.exitCode == 2);
   CHECK(badAddress.err == "error: --address: \"example.test\" is not an IPv4 or IPv6 address\n");
+
+  auto badFilter = run({binary, "show", "sslcert", "--port", "0", "--state", dir.path().string()});
+  CHECK(badFilter.exitCode == 2);
+  CHECK(badFilter.err == "error: --port: \"0\" is not a port number (1-65535)\n");
 
   // No server: one line naming what is missing.
   auto noServer = run({binary, "show", "sslcert", "--state", dir.path().string()});
