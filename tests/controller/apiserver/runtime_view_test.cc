@@ -48,7 +48,7 @@ TEST_CASE("The runtime views answer with the data plane's JSON, behind the token
                     {"address", "::1"}, {"port", "8443"}, {"sni", "a.test"}});
 }
 
-TEST_CASE("A bad explain parameter is a 400 Status naming it; other verbs and paths are refused",
+TEST_CASE("A bad explain parameter is a 400 Status naming it, and other verbs and paths are refused",
           "[apiserver][runtime]") {
   std::multimap<std::string, std::string> seen;
   Harness h(withRuntime(seen));

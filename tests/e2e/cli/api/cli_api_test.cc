@@ -168,7 +168,7 @@ TEST_CASE("describe shows metadata, spec, status and conditions", "[e2e][cli][ap
   CHECK(contains(missing.err, "nope"));
 }
 
-TEST_CASE("delete by name and by manifest; a missing object is an error unless ignored",
+TEST_CASE("delete by name and by manifest, and a missing object is an error unless ignored",
           "[e2e][cli][api]") {
   Server server;
   REQUIRE(server.cli({"apply", "-f", "-"}, kManifests).exitCode == 0);
