@@ -291,6 +291,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
     log->debug("certificate_removed key={}", key);
     return ReconcileResult::done();
   }
+  if (auto steady = steadyImport(storeKey, **stored, options_.now())) return *steady;
   api::DecodeResult decoded = api::decodeObject(**stored);
   if (!decoded.ok() || !std::holds_alternative<api::Certificate>(*decoded.object)) {
     // Sources validate before storing; this is an object stored by hand or an older version.
@@ -305,7 +306,76 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
                                                  : issue(certificate, storeKey, now);
   auto written = writeStatusIfChanged(store_, object, *stored);
   if (!written) return ReconcileResult::retry(fmt::format("writing status: {}", written.message()));
+  // Steady only when the files were taken (Issuing False/Imported, whatever their validity); a
+  // refused or failed import reads its files again on every look.
+  const api::Condition* issuing = api::findCondition(certificate.status.conditions, "Issuing");
+  const bool imported = issuing && issuing->status == api::ConditionStatus::kFalse &&
+                        issuing->reason == reason::kImported;
+  if (!*written && certificate.spec.source && imported &&
+      next.action == ReconcileResult::Action::kRequeueAfter)
+    markSteady(storeKey, **stored, now);
   return next;
+}
+
+std::optional<CertificateReconciler::FileStamp> CertificateReconciler::stampOf(
+    const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+  return FileStamp{path,
+                   static_cast<uint64_t>(info.st_dev),
+                   static_cast<uint64_t>(info.st_ino),
+                   static_cast<int64_t>(info.st_size),
+                   static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+                   static_cast<int64_t>(info.st_ctim.tv_sec) * 1000000000 + info.st_ctim.tv_nsec};
+}
+
+std::optional<ReconcileResult> CertificateReconciler::steadyImport(
+    const std::string& storeKey, const nlohmann::json& stored, system_clock::time_point now) {
+  std::vector<FileStamp> files;
+  system_clock::time_point until;
+  {
+    std::lock_guard lock(importsMutex_);
+    auto found = imports_.find(storeKey);
+    if (found == imports_.end() || found->second.steadyResourceVersion.empty()) return std::nullopt;
+    const std::string* version =
+        stored["metadata"]["resourceVersion"].get_ptr<const std::string*>();
+    if (!version || *version != found->second.steadyResourceVersion) return std::nullopt;
+    files = found->second.files;
+    until = found->second.steadyUntil;
+  }
+  if (now >= until) return std::nullopt;
+  if (options_.watchSourceFiles) {
+    // As every look does (see import): it also re-arms the watch of a replaced directory.
+    std::vector<fs::path> paths;
+    for (const auto& file : files) paths.emplace_back(file.path);
+    options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, std::move(paths));
+  }
+  for (const auto& file : files) {
+    auto current = stampOf(file.path);
+    if (!current || !(*current == file)) return std::nullopt;
+  }
+  auto next = std::min(std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval),
+                       std::chrono::ceil<std::chrono::seconds>(until - now) + std::chrono::seconds(1));
+  return ReconcileResult::requeueAfter(std::max(next, std::chrono::seconds(1)));
+}
+
+void CertificateReconciler::markSteady(const std::string& storeKey, const nlohmann::json& stored,
+                                       system_clock::time_point now) {
+  const std::string* version = stored["metadata"]["resourceVersion"].get_ptr<const std::string*>();
+  if (!version) return;
+  std::lock_guard lock(importsMutex_);
+  auto found = imports_.find(storeKey);
+  if (found == imports_.end()) return;  // the import failed: every look reads the files again
+  // Ready flips at notBefore and after notAfter; an expired certificate stays expired.
+  const certs::CertificateInfo& info = found->second.leaf.info();
+  system_clock::time_point until = system_clock::time_point::max();
+  if (now < info.notBefore) {
+    until = info.notBefore;
+  } else if (now <= info.notAfter) {
+    until = info.notAfter + std::chrono::seconds(1);
+  }
+  found->second.steadyResourceVersion = *version;
+  found->second.steadyUntil = until;
 }
 
 ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
@@ -544,14 +614,11 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   // stat() before reading: a file replaced between the two is seen as changed by the next look.
   std::vector<FileStamp> stamps;
   for (const auto& [field, path] : files) {
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0)
+    auto stamp = stampOf(path.string());
+    if (!stamp)
       return refuse(reason::kInvalidSource,
                     fmt::format("{}: cannot read {}: {}", field, path.string(), std::strerror(errno)));
-    stamps.push_back({path.string(), static_cast<uint64_t>(info.st_dev),
-                      static_cast<uint64_t>(info.st_ino), static_cast<int64_t>(info.st_size),
-                      static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
-                      static_cast<int64_t>(info.st_ctim.tv_sec) * 1000000000 + info.st_ctim.tv_nsec});
+    stamps.push_back(std::move(*stamp));
   }
 
   std::optional<certs::Certificate> leaf;
@@ -598,7 +665,7 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
     }
     leaf = bundle->leaf();
     std::lock_guard lock(importsMutex_);
-    imports_.insert_or_assign(storeKey, ImportedSource{stamps, std::move(chain), *leaf});
+    imports_.insert_or_assign(storeKey, ImportedSource{stamps, std::move(chain), *leaf, "", {}});
   }
 
   describe(status, *leaf, std::nullopt);

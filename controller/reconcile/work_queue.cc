@@ -10,7 +10,7 @@ WorkQueue::WorkQueue(Clock& clock, Options options) : clock_(clock), options_(op
   // Locking mutex_ here means the notify cannot slip between a waiter's time check and its wait.
   wakeListener_ = clock_.addWakeListener([this] {
     std::lock_guard lock(mutex_);
-    cv_.notify_all();
+    timerCv_.notify_all();
   });
 }
 
@@ -30,7 +30,16 @@ void WorkQueue::addLocked(const std::string& key) {
   // A key being processed is queued again by done(), never handed to a second worker now.
   if (processing_.count(key)) return;
   queue_.push_back(key);
-  cv_.notify_one();
+  wakeForReadyLocked();
+}
+
+void WorkQueue::wakeForReadyLocked() {
+  // An idle worker takes it; when every idle worker is the timer's, that one.
+  if (idleWaiters_ > 0) {
+    cv_.notify_one();
+  } else {
+    timerCv_.notify_one();
+  }
 }
 
 void WorkQueue::addAfter(const std::string& key, Clock::Duration delay) {
@@ -41,6 +50,7 @@ void WorkQueue::addAfter(const std::string& key, Clock::Duration delay) {
   std::lock_guard lock(mutex_);
   if (shuttingDown_) return;
   Clock::TimePoint readyAt = clock_.now() + delay;
+  const bool earliest = delayed_.empty() || readyAt < delayed_.begin()->first;
   auto existing = delayedUntil_.find(key);
   if (existing != delayedUntil_.end()) {
     if (existing->second <= readyAt) return;  // the earlier delay wins
@@ -50,8 +60,15 @@ void WorkQueue::addAfter(const std::string& key, Clock::Duration delay) {
     delayedUntil_.emplace(key, readyAt);
   }
   delayed_.emplace(readyAt, key);
-  // Waiters sleep until the earliest deadline they knew of; this one may be earlier.
-  cv_.notify_all();
+  // One worker at most sleeps until the earliest deadline (see get()); it needs waking only when
+  // this deadline is earlier than the one it sleeps until. With none, an idle worker takes the
+  // role. The others sleep on: waking every worker for every requeue (thousands of imported
+  // Certificates rechecked every few seconds) would cost more than the rechecks.
+  if (timerWaiter_) {
+    if (earliest) timerCv_.notify_one();
+  } else {
+    cv_.notify_one();
+  }
 }
 
 void WorkQueue::addRateLimited(const std::string& key) {
@@ -107,10 +124,20 @@ std::optional<std::string> WorkQueue::get() {
   while (true) {
     if (shuttingDown_) return std::nullopt;
     if (auto key = popLocked()) return key;
-    if (delayed_.empty()) {
+    if (delayed_.empty() || timerWaiter_) {
+      ++idleWaiters_;
       cv_.wait(lock);
-    } else {
-      clock_.waitUntil(lock, cv_, delayed_.begin()->first);
+      --idleWaiters_;
+      continue;
+    }
+    // This worker keeps the timer: it alone sleeps until the earliest delay ends. When it leaves
+    // with a key, another idle worker takes over while delays remain.
+    timerWaiter_ = true;
+    clock_.waitUntil(lock, timerCv_, delayed_.begin()->first);
+    timerWaiter_ = false;
+    if (auto key = popLocked()) {
+      if (!delayed_.empty()) cv_.notify_one();
+      return key;
     }
   }
 }
@@ -125,7 +152,7 @@ void WorkQueue::done(const std::string& key) {
   processing_.erase(key);
   if (dirty_.count(key) && !shuttingDown_) {
     queue_.push_back(key);
-    cv_.notify_one();
+    wakeForReadyLocked();
   }
 }
 
@@ -133,6 +160,7 @@ void WorkQueue::shutDown() {
   std::lock_guard lock(mutex_);
   shuttingDown_ = true;
   cv_.notify_all();
+  timerCv_.notify_all();
 }
 
 bool WorkQueue::isShuttingDown() const {

@@ -75,6 +75,8 @@ class WorkQueue {
 
  private:
   // Preconditions for the *Locked helpers: mutex_ held.
+  // Wakes one worker for a key that just became ready.
+  void wakeForReadyLocked();
   void addLocked(const std::string& key);
   void promoteDueLocked();
   std::optional<std::string> popLocked();
@@ -83,7 +85,10 @@ class WorkQueue {
   const Options options_;
 
   mutable std::mutex mutex_;  // guards everything below
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // idle workers wait here for ready keys
+  std::condition_variable timerCv_;  // the one worker that waits for the earliest delay
+  bool timerWaiter_ = false;         // whether a worker waits on timerCv_
+  int idleWaiters_ = 0;              // workers waiting on cv_
   std::deque<std::string> queue_;                   // ready keys in FIFO order, each once
   std::unordered_set<std::string> dirty_;           // keys that need processing (queued or not)
   std::unordered_set<std::string> processing_;      // keys handed out and not yet done()

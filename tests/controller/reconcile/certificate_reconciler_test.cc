@@ -445,6 +445,52 @@ TEST_CASE("PEM files are imported, checked and a replaced file is picked up",
   CHECK(fixture.bundle("imported").leaf().thumbprint() == second.thumbprint);
 }
 
+TEST_CASE("A steady import still sees a spec change, a file rewritten in place and a file that returns",
+          "[controller][reconcile][certificate][import]") {
+  ReconcileFixture fixture;
+  auto first = makeCertificate(fixture.manifests.path() / "a", "site", {"www.example.test"});
+  auto other = makeCertificate(fixture.manifests.path() / "b", "site", {"www.example.test"});
+  fixture.create(certificateObject("imported", {{"source",
+                                                 {{"certificateFile", "a/site.crt"},
+                                                  {"privateKeyFile", "a/site.key"}}}}));
+  fixture.settle();
+  // Looks that find nothing to do: status, resourceVersion and the stored pair stay as they are.
+  uint64_t version = fixture.store->resourceVersion();
+  for (int look = 0; look < 3; ++look) {
+    auto result = fixture.reconcileCertificate("imported");
+    CHECK(result.action == ReconcileResult::Action::kRequeueAfter);
+    CHECK(result.after <= std::chrono::duration_cast<Clock::Duration>(5s));
+  }
+  CHECK(fixture.store->resourceVersion() == version);
+  CHECK(fixture.certificate("imported").status.thumbprint == first.thumbprint);
+
+  // The spec names other files.
+  fixture.updateSpec("Certificate", "imported",
+                     {{"source", {{"certificateFile", "b/site.crt"}, {"privateKeyFile", "b/site.key"}}}});
+  fixture.settle();
+  CHECK(fixture.certificate("imported").status.thumbprint == other.thumbprint);
+  (void)fixture.reconcileCertificate("imported");
+
+  // The files rewritten in place (same inodes), as `cp new.crt site.crt` does.
+  std::filesystem::copy_file(first.cert, other.cert, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(first.key, other.key, std::filesystem::copy_options::overwrite_existing);
+  fixture.settle();
+  CHECK(fixture.certificate("imported").status.thumbprint == first.thumbprint);
+  (void)fixture.reconcileCertificate("imported");
+
+  // A file that disappears fails the import; the same file put back is read again.
+  auto saved = fixture.manifests.path() / "saved.key";
+  std::filesystem::rename(other.key, saved);
+  fixture.settle();
+  CHECK(stateOf(fixture.certificate("imported").status.conditions, "Ready") == "False/InvalidSource");
+  (void)fixture.reconcileCertificate("imported");
+  std::filesystem::rename(saved, other.key);
+  fixture.settle();
+  api::Certificate restored = fixture.certificate("imported");
+  CHECK(stateOf(restored.status.conditions, "Ready") == "True/Imported");
+  CHECK(restored.status.thumbprint == first.thumbprint);
+}
+
 TEST_CASE("An imported certificate that expires becomes Ready=False Expired, never True",
           "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;

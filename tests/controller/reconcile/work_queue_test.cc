@@ -156,6 +156,58 @@ TEST_CASE("WorkQueue wakes a worker blocked in get() when the clock reaches a de
   CHECK(key == "later");
 }
 
+TEST_CASE("WorkQueue hands a key added now to the worker waiting for a later delay",
+          "[controller][reconcile]") {
+  FakeClock clock;
+  WorkQueue queue(clock);
+  queue.addAfter("later", 1h);
+  std::atomic<int> got{0};
+  std::vector<std::string> keys;
+  std::thread worker([&] {
+    // The only worker, so it is the one that waits for the delay.
+    while (auto next = queue.get()) {
+      keys.push_back(*next);
+      queue.done(*next);
+      ++got;
+    }
+  });
+  queue.add("now");
+  CHECK(waitUntil([&] { return got.load() == 1; }));
+  // An earlier delay than the one the worker sleeps until wakes it when it is due.
+  queue.addAfter("sooner", 10s);
+  clock.advance(10s);
+  CHECK(waitUntil([&] { return got.load() == 2; }));
+  queue.shutDown();
+  worker.join();
+  CHECK(keys == std::vector<std::string>{"now", "sooner"});
+}
+
+TEST_CASE("WorkQueue wakes workers for due delays one at a time and loses none",
+          "[controller][reconcile]") {
+  WorkQueue queue;
+  constexpr int kKeys = 200;
+  std::atomic<int> got{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&] {
+      while (auto next = queue.get()) {
+        queue.done(*next);
+        ++got;
+      }
+    });
+  }
+  // Deadlines spread over 100 ms on the real clock, as periodic rechecks are.
+  for (int i = 0; i < kKeys; ++i) {
+    std::string key = "key";
+    key += std::to_string(i);
+    queue.addAfter(key, std::chrono::milliseconds(i % 100));
+  }
+  CHECK(waitUntil([&] { return got.load() == kKeys; }));
+  queue.shutDown();
+  for (auto& worker : workers) worker.join();
+  CHECK(got.load() == kKeys);
+}
+
 TEST_CASE("WorkQueue backs off exponentially per key until forget()", "[controller][reconcile]") {
   FakeClock clock;
   WorkQueueOptions options;
