@@ -248,26 +248,9 @@ Status CertificateStore::put(const std::string& key, const CertificateBundle& bu
                            "; the chain must be ordered leaf first");
     }
   }
-  // Group commit, as the object store does: the put that finds no commit in progress commits
-  // every put queued by then; puts arriving meanwhile wait for the next commit.
+  // Puts that arrive while another commits are committed together (see GroupCommit).
   PendingPut own{key, &bundle, Status::ok(), false};
-  std::unique_lock lock(groupMutex_);
-  pending_.push_back(&own);
-  while (!own.done) {
-    if (committing_) {
-      groupCommitted_.wait(lock);
-      continue;
-    }
-    committing_ = true;
-    std::vector<PendingPut*> group;
-    group.swap(pending_);
-    lock.unlock();
-    commitPuts(group);
-    lock.lock();
-    for (PendingPut* put : group) put->done = true;
-    committing_ = false;
-    groupCommitted_.notify_all();
-  }
+  commits_.submit(own, [this](const std::vector<PendingPut*>& group) { commitPuts(group); });
   return std::move(own.status);
 }
 
@@ -497,17 +480,10 @@ Result<std::vector<std::string>> CertificateStore::list() const {
   return keys;
 }
 
-std::optional<std::pair<CertificateStore::FileStamp, CertificateStore::FileStamp>>
-CertificateStore::stampsOf(const fs::path& versionDir) {
-  auto stamp = [](const fs::path& path) -> std::optional<FileStamp> {
-    struct stat info {};
-    if (::lstat(path.c_str(), &info) != 0) return std::nullopt;
-    return FileStamp{static_cast<uint64_t>(info.st_ino), static_cast<int64_t>(info.st_size),
-                     static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
-                     static_cast<int64_t>(info.st_ctim.tv_sec) * 1000000000 + info.st_ctim.tv_nsec};
-  };
-  auto chain = stamp(versionDir / kChainFile);
-  auto key = stamp(versionDir / kKeyFile);
+std::optional<std::pair<FileStamp, FileStamp>> CertificateStore::stampsOf(
+    const fs::path& versionDir) {
+  auto chain = FileStamp::of(versionDir / kChainFile, /*followLinks=*/false);
+  auto key = FileStamp::of(versionDir / kKeyFile, /*followLinks=*/false);
   if (!chain || !key) return std::nullopt;
   return std::make_pair(*chain, *key);
 }

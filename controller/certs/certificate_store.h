@@ -21,7 +21,6 @@
 // interrupted put (an unreferenced version directory, a temporary symlink) are swept by open().
 
 #include <array>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -31,6 +30,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/file_stamp.h"
+#include "common/group_commit.h"
 #include "common/status.h"
 #include "controller/certs/certificate_bundle.h"
 
@@ -85,20 +86,13 @@ class CertificateStore {
     std::string key;
     const CertificateBundle* bundle;  // the caller's, alive until done
     Status status;
-    bool done = false;  // guarded by groupMutex_
+    bool committed = false;  // GroupCommit's
   };
   // Writes, syncs and swaps in every put of `group`, in order, setting each one's status.
   void commitPuts(const std::vector<PendingPut*>& group) noexcept;
 
-  // What a version's two files looked like when their bundle was decoded; a file replaced or
-  // edited in place by hand changes it.
-  struct FileStamp {
-    uint64_t inode = 0;
-    int64_t size = 0;
-    int64_t modifiedNanos = 0;
-    int64_t changedNanos = 0;
-    bool operator==(const FileStamp&) const = default;
-  };
+  // A version's bundle as decoded, with what its two files looked like then: a file replaced or
+  // edited in place by hand changes its stamp.
   struct Decoded {
     std::string version;  // the version directory's name
     FileStamp chain;
@@ -112,12 +106,8 @@ class CertificateStore {
                 const std::filesystem::path& versionDir, const CertificateBundle& bundle) const;
 
   const std::filesystem::path dir_;
-  // Puts queue here; the one that sets committing_ commits the queue (group commit), so puts
-  // from several threads share their syncs.
-  std::mutex groupMutex_;  // guards pending_, committing_ and every PendingPut::done
-  std::condition_variable groupCommitted_;
-  std::vector<PendingPut*> pending_;
-  bool committing_ = false;
+  // Puts from several threads share their syncs.
+  GroupCommit<PendingPut> commits_;
 
   // Writers of one key (a put's swap, a remove) hold the mutex its hash picks, so they never race
   // on its symlink and the old version one of them is about to delete. Readers take no lock: the

@@ -1,6 +1,5 @@
 #include "controller/reconcile/certificate_reconciler.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -317,21 +316,9 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   return next;
 }
 
-std::optional<CertificateReconciler::FileStamp> CertificateReconciler::stampOf(
-    const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
-  return FileStamp{path,
-                   static_cast<uint64_t>(info.st_dev),
-                   static_cast<uint64_t>(info.st_ino),
-                   static_cast<int64_t>(info.st_size),
-                   static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
-                   static_cast<int64_t>(info.st_ctim.tv_sec) * 1000000000 + info.st_ctim.tv_nsec};
-}
-
 std::optional<ReconcileResult> CertificateReconciler::steadyImport(
     const std::string& storeKey, const nlohmann::json& stored, system_clock::time_point now) {
-  std::vector<FileStamp> files;
+  std::vector<SourceFile> files;
   system_clock::time_point until;
   {
     std::lock_guard lock(importsMutex_);
@@ -351,8 +338,8 @@ std::optional<ReconcileResult> CertificateReconciler::steadyImport(
     options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, std::move(paths));
   }
   for (const auto& file : files) {
-    auto current = stampOf(file.path);
-    if (!current || !(*current == file)) return std::nullopt;
+    auto current = FileStamp::of(file.path);
+    if (!current || !(*current == file.stamp)) return std::nullopt;
   }
   auto next = std::min(std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval),
                        std::chrono::ceil<std::chrono::seconds>(until - now) + std::chrono::seconds(1));
@@ -612,13 +599,13 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   }
 
   // stat() before reading: a file replaced between the two is seen as changed by the next look.
-  std::vector<FileStamp> stamps;
+  std::vector<SourceFile> stamps;
   for (const auto& [field, path] : files) {
-    auto stamp = stampOf(path.string());
+    auto stamp = FileStamp::of(path);
     if (!stamp)
       return refuse(reason::kInvalidSource,
                     fmt::format("{}: cannot read {}: {}", field, path.string(), std::strerror(errno)));
-    stamps.push_back(std::move(*stamp));
+    stamps.push_back({path.string(), *stamp});
   }
 
   std::optional<certs::Certificate> leaf;

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/file_stamp.h"
 #include "controller/api/certificate.h"
 #include "controller/certs/certificate.h"
 #include "controller/certs/certificate_bundle.h"
@@ -107,18 +108,14 @@ class CertificateReconciler final : public Reconciler {
   void keysFor(const store::WatchEvent& event, std::vector<QueuedKey>& keys) noexcept override;
 
  private:
-  // What an import last saw of its files, so that an unchanged file is not read again.
-  struct FileStamp {
+  // What an import last saw of one of its files, so that an unchanged file is not read again.
+  struct SourceFile {
     std::string path;
-    uint64_t device = 0;
-    uint64_t inode = 0;
-    int64_t size = 0;
-    int64_t modifiedNanos = 0;
-    int64_t changedNanos = 0;
-    bool operator==(const FileStamp&) const = default;
+    FileStamp stamp;
+    bool operator==(const SourceFile&) const = default;
   };
   struct ImportedSource {
-    std::vector<FileStamp> files;
+    std::vector<SourceFile> files;
     std::vector<std::string> chainThumbprints;
     certs::Certificate leaf;
     // Set when a reconcile of this import found its status already right: the stored object's
@@ -127,8 +124,6 @@ class CertificateReconciler final : public Reconciler {
     std::string steadyResourceVersion;
     std::chrono::system_clock::time_point steadyUntil{};
   };
-  // The stamp of `path` now, or nullopt when it cannot be stat()ed.
-  static std::optional<FileStamp> stampOf(const std::string& path);
   // The periodic look at an import whose object, files and validity are as they were when its
   // status was last found right: nothing to decode, compare or write, only the next look to
   // schedule. nullopt when anything moved (the full reconcile then runs). With 10,000 imported

@@ -30,10 +30,6 @@ bool isManifestName(const std::string& name) {
   return ends(".yaml") || ends(".yml");
 }
 
-int64_t nanos(const struct timespec& time) {
-  return static_cast<int64_t>(time.tv_sec) * 1000000000 + time.tv_nsec;
-}
-
 const nlohmann::json& fieldOr(const nlohmann::json& object, const char* pointer,
                               const nlohmann::json& fallback) {
   nlohmann::json::json_pointer path(pointer);
@@ -365,10 +361,7 @@ SyncReport ManifestSource::syncNow() {
   for (const auto& relative : found) {
     auto [entry, isNew] = files_.try_emplace(relative);
     FileState& state = entry->second;
-    struct stat info {};
-    FileSignature signature;
-    if (::stat((options_.directory / relative).c_str(), &info) == 0)
-      signature = {info.st_dev, info.st_ino, info.st_size, nanos(info.st_mtim), nanos(info.st_ctim)};
+    FileStamp signature = FileStamp::of(options_.directory / relative).value_or(FileStamp{});
     if (!isNew && signature == state.signature) continue;
     state.signature = signature;
     loadFile(relative, state);

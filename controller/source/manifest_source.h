@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/file_stamp.h"
 #include "common/status.h"
 #include "controller/store/store.h"
 
@@ -84,16 +85,8 @@ class ManifestSource {
 
  private:
   struct Loop;
-  struct FileSignature {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    int64_t mtimeNanos = 0;
-    int64_t ctimeNanos = 0;
-    bool operator==(const FileSignature&) const = default;
-  };
   struct FileState {
-    FileSignature signature;
+    FileStamp signature;  // all zero when the file could not be stat()ed
     bool ok = false;
     // The objects of the last version that loaded without errors, with the ownership annotation.
     std::vector<nlohmann::json> lastGood;

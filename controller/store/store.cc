@@ -315,30 +315,10 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
 std::vector<StoreResult<ObjectPtr>> Store::writeBatch(std::vector<WriteOp> ops) {
   PendingWrite own;
   own.ops = std::move(ops);
-  {
-    // Group commit: the writer that finds no commit in progress commits every write queued by
-    // then, its own included, as one ObjectFiles::commit; writers that arrive meanwhile queue
-    // and are committed together by the next one. Each commit costs two syncs however many
-    // writes it holds, so N reconcilers writing status at once pay for one commit, not N, and
-    // every write is still durable before its call returns.
-    std::unique_lock lock(groupMutex_);
-    pending_.push_back(&own);
-    while (!own.done) {
-      if (committing_) {
-        groupCommitted_.wait(lock);
-        continue;
-      }
-      committing_ = true;
-      std::vector<PendingWrite*> group;
-      group.swap(pending_);
-      lock.unlock();
-      commitGroup(group);
-      lock.lock();
-      for (PendingWrite* write : group) write->done = true;
-      committing_ = false;
-      groupCommitted_.notify_all();
-    }
-  }
+  // Writes that queue while a commit is in progress are committed together by the next one: each
+  // commit costs two syncs however many writes it holds, so N reconcilers writing status at once
+  // pay for one commit, not N, and every write is still durable before its call returns.
+  commits_.submit(own, [this](const std::vector<PendingWrite*>& group) { commitGroup(group); });
   dispatcher_->deliver();
   return std::move(own.results);
 }

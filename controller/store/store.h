@@ -1,7 +1,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -16,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/group_commit.h"
 #include "common/status.h"
 #include "controller/store/event_dispatcher.h"
 #include "controller/store/label_selector.h"
@@ -183,8 +183,8 @@ class Store {
   // One caller's writeBatch, queued for the group commit.
   struct PendingWrite {
     std::vector<WriteOp> ops;
-    std::vector<StoreResult<ObjectPtr>> results;  // one per op once done
-    bool done = false;                            // guarded by groupMutex_
+    std::vector<StoreResult<ObjectPtr>> results;  // one per op once committed
+    bool committed = false;                       // GroupCommit's
   };
 
   StoreResult<ObjectPtr> writeOne(WriteOp op);
@@ -212,11 +212,7 @@ class Store {
   const WallClock clock_;
   const StoreOptions options_;
 
-  // The group commit: writers queue in pending_; the one that sets committing_ commits the queue.
-  std::mutex groupMutex_;  // guards pending_, committing_ and every PendingWrite::done
-  std::condition_variable groupCommitted_;
-  std::vector<PendingWrite*> pending_;
-  bool committing_ = false;
+  GroupCommit<PendingWrite> commits_;
 
   // Serializes writers for the whole write, fsync included, so resourceVersions are assigned,
   // persisted and published in one order. Readers never take it.
