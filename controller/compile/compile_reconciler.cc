@@ -1,5 +1,9 @@
 #include "controller/compile/compile_reconciler.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <future>
 #include <optional>
 
@@ -62,6 +66,17 @@ std::optional<store::WriteOp> statusUpdate(const api::Object& object, const stor
   return store::WriteOp::updateStatus(std::move(update));
 }
 
+// Hands freed heap back to the kernel. A pass over thousands of objects, and the manifest scan
+// and Certificate imports that led to it, free hundreds of MiB spread over the malloc arenas of
+// the reconcile threads, which glibc keeps for reuse: measured at 10,000 bindings after one edit,
+// 1,087 MiB resident of which 474 MiB were free. Once per pass (not per request) the walk costs
+// little next to the pass.
+void releaseFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace
 
 CompileReconciler::CompileReconciler(store::Store& store, const certs::CertificateStore& certificates,
@@ -108,7 +123,10 @@ void CompileReconciler::initialKeys(std::vector<reconcile::QueuedKey>& keys) noe
 reconcile::ReconcileResult CompileReconciler::reconcile(const std::string& key) noexcept {
   if (key != kKey) return reconcile::ReconcileResult::done();
   try {
-    return run();
+    // After run() returns, so that what the pass itself allocated is freed too.
+    reconcile::ReconcileResult result = run();
+    releaseFreedMemory();
+    return result;
   } catch (const std::exception& error) {
     return reconcile::ReconcileResult::retry(std::string("compile pass: ") + error.what());
   }
