@@ -450,6 +450,7 @@ TEST_CASE("A steady import still sees a spec change, a file rewritten in place a
   ReconcileFixture fixture;
   auto first = makeCertificate(fixture.manifests.path() / "a", "site", {"www.example.test"});
   auto other = makeCertificate(fixture.manifests.path() / "b", "site", {"www.example.test"});
+  fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   fixture.create(certificateObject("imported", {{"source",
                                                  {{"certificateFile", "a/site.crt"},
                                                   {"privateKeyFile", "a/site.key"}}}}));
@@ -478,16 +479,19 @@ TEST_CASE("A steady import still sees a spec change, a file rewritten in place a
   CHECK(fixture.certificate("imported").status.thumbprint == first.thumbprint);
   (void)fixture.reconcileCertificate("imported");
 
-  // A file that disappears fails the import; the same file put back is read again.
+  // A file that disappears is refused (the last good import keeps serving); the same file put
+  // back is read again and taken.
   auto saved = fixture.manifests.path() / "saved.key";
   std::filesystem::rename(other.key, saved);
   fixture.settle();
-  CHECK(stateOf(fixture.certificate("imported").status.conditions, "Ready") == "False/InvalidSource");
+  CHECK(stateOf(fixture.certificate("imported").status.conditions, "Issuing") == "True/InvalidSource");
+  (void)fixture.reconcileCertificate("imported");
   (void)fixture.reconcileCertificate("imported");
   std::filesystem::rename(saved, other.key);
   fixture.settle();
   api::Certificate restored = fixture.certificate("imported");
   CHECK(stateOf(restored.status.conditions, "Ready") == "True/Imported");
+  CHECK(stateOf(restored.status.conditions, "Issuing") == "False/Imported");
   CHECK(restored.status.thumbprint == first.thumbprint);
 }
 
@@ -496,6 +500,7 @@ TEST_CASE("An imported certificate that expires becomes Ready=False Expired, nev
   ReconcileFixture fixture;
   auto made = makeCertificate(fixture.manifests.path(), "short", {"short.example.test"}, nullptr,
                               false, "1");
+  fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   fixture.create(certificateObject("short", {{"source",
                                               {{"certificateFile", made.cert.string()},
                                                {"privateKeyFile", made.key.string()}}}}));
