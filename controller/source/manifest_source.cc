@@ -179,7 +179,9 @@ Result<std::unique_ptr<ManifestSource>> ManifestSource::create(store::Store& sto
 }
 
 ManifestSource::ManifestSource(store::Store& store, ManifestSourceOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store),
+      options_(std::move(options)),
+      events_(store, {.component = "siteplane-manifest-source"}) {}
 
 ManifestSource::~ManifestSource() { stop(); }
 
@@ -293,47 +295,20 @@ void ManifestSource::reportErrors(const std::string& relative, FileState& state,
                errorText.substr(start, end - start));
     start = end + 1;
   }
-  std::string now = api::formatTime(api::now());
   std::string message = errorText;
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  store::ObjectKey key{"Event", "default", eventName(relative)};
-  auto existing = store_.get(key);
-  nlohmann::json event;
-  if (existing) {
-    event = **existing;
-    event["count"] = event.value("count", 0) + 1;
-  } else {
-    event = {{"apiVersion", "v1"},
-             {"kind", "Event"},
-             {"metadata",
-              {{"name", key.name},
-               {"namespace", key.ns},
-               {"annotations", {{kManifestFileAnnotation, relative}}}}},
-             {"count", 1},
-             {"firstTimestamp", now}};
-  }
-  event["involvedObject"] = {{"apiVersion", "siteplane.io/v1alpha1"},
-                             {"kind", involvedKind.empty() ? "ManifestFile" : involvedKind},
-                             {"namespace", "default"},
-                             {"name", involvedName.empty() ? relative : involvedName}};
-  event["reason"] = kInvalidManifestReason;
-  event["message"] = message;
-  event["type"] = "Warning";
-  event["source"] = {{"component", "siteplane-manifest-source"}};
-  event["lastTimestamp"] = now;
-  auto written = existing ? store_.updateObject(event) : store_.createObject(event);
-  if (!written)
-    log->warn("event_not_written file={} error=\"{}\"", relative, written.message());
+  events_.recordNamed(eventName(relative),
+                      {"siteplane.io/v1alpha1", involvedKind.empty() ? "ManifestFile" : involvedKind,
+                       "default", involvedName.empty() ? relative : involvedName, ""},
+                      events::EventType::kWarning, kInvalidManifestReason, message,
+                      {{kManifestFileAnnotation, relative}});
   state.reportedText = errorText;
 }
 
 void ManifestSource::clearErrors(const std::string& relative, FileState& state) {
   if (state.reportedText.empty()) return;
   logger("controller.source")->info("manifest_valid file={}", relative);
-  auto removed = store_.removeObject({"Event", "default", eventName(relative)});
-  if (!removed && removed.code() != store::StoreError::Code::kNotFound)
-    logger("controller.source")
-        ->warn("event_not_removed file={} error=\"{}\"", relative, removed.message());
+  events_.remove("default", eventName(relative));
   state.reportedText.clear();
 }
 

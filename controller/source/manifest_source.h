@@ -38,6 +38,7 @@
 
 #include "common/file_stamp.h"
 #include "common/status.h"
+#include "controller/events/event_recorder.h"
 #include "controller/store/store.h"
 
 namespace siteplane::source {
@@ -114,6 +115,7 @@ class ManifestSource {
 
   store::Store& store_;
   const ManifestSourceOptions options_;
+  events::EventRecorder events_;  // the InvalidManifest Events, one per broken file
   std::map<std::string, FileState> files_;  // by relative path; guarded by syncMutex_
   std::vector<WatchedDirectory> directories_;  // of the last scan; guarded by syncMutex_
   std::mutex syncMutex_;                    // one scan at a time
