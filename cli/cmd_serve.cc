@@ -15,6 +15,7 @@
 #include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
 #include "controller/compile/compile_reconciler.h"
+#include "controller/events/event_recorder.h"
 #include "controller/monitoring/serve_metrics.h"
 #include "controller/reconcile/certificate_reconciler.h"
 #include "controller/reconcile/controller_manager.h"
@@ -70,6 +71,8 @@ bool addReconcilers(const ControllerContext& context) {
                                                       std::vector<fs::path> files) {
     sourceFiles->watch(key, std::move(files));
   };
+  certificateOptions.events = std::make_shared<events::EventRecorder>(
+      context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller"});
   if (!context.manager.add(std::make_unique<reconcile::CertificateReconciler>(
           context.store, context.certificates, certificateOptions)))
     return false;

@@ -301,6 +301,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   api::Object object = std::move(*decoded.object);
   auto& certificate = std::get<api::Certificate>(object);
   const auto now = options_.now();
+  const api::CertificateStatus before = certificate.status;
   ReconcileResult next = certificate.spec.source ? import(certificate, storeKey, now)
                                                  : issue(certificate, storeKey, now);
   auto written = writeStatusIfChanged(store_, object, *stored);
@@ -313,6 +314,9 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   if (!*written && certificate.spec.source && imported &&
       next.action == ReconcileResult::Action::kRequeueAfter)
     markSteady(storeKey, **stored, now);
+  // The written status change is the trigger, so a resync that changes nothing records nothing
+  // and a status write that failed (retried) records once, when it lands.
+  if (*written) recordTransitions(certificate, before);
   return next;
 }
 
@@ -363,6 +367,57 @@ void CertificateReconciler::markSteady(const std::string& storeKey, const nlohma
   }
   found->second.steadyResourceVersion = *version;
   found->second.steadyUntil = until;
+}
+
+void CertificateReconciler::recordTransitions(const api::Certificate& certificate,
+                                              const api::CertificateStatus& before) const {
+  if (!options_.events) return;
+  const api::CertificateStatus& after = certificate.status;
+  const bool imported = certificate.spec.source.has_value();
+  const events::InvolvedObject object{"siteplane.io/v1alpha1", kKind,
+                                      certificate.metadata.namespaceName,
+                                      certificate.metadata.name, certificate.metadata.uid};
+  const std::string notAfter = after.notAfter ? formatTime(*after.notAfter) : std::string("-");
+  const std::string issuer = certificate.spec.issuerRef ? certificate.spec.issuerRef->name : "";
+
+  if (!after.thumbprint.empty() && after.thumbprint != before.thumbprint) {
+    if (imported) {
+      options_.events->record(object, events::EventType::kNormal, certificate_event::kImported,
+                              fmt::format("certificate {} imported, valid until {}",
+                                          after.thumbprint, notAfter));
+    } else if (before.thumbprint.empty()) {
+      options_.events->record(object, events::EventType::kNormal, certificate_event::kIssued,
+                              fmt::format("certificate {} issued by Issuer {}, valid until {}",
+                                          after.thumbprint, issuer,
+                                          notAfter));
+    } else {
+      options_.events->record(
+          object, events::EventType::kNormal, certificate_event::kRenewed,
+          fmt::format("certificate {} issued by Issuer {} replaces {}, valid until {}",
+                      after.thumbprint, issuer, before.thumbprint,
+                      notAfter));
+    }
+  }
+
+  // A failure is an Issuing condition that says Failed, or (an import that keeps its last good
+  // certificate) Issuing=True with why the files are not taken. Recorded when it first shows and
+  // whenever its message changes; a repeat of an earlier failure aggregates into its Event.
+  const api::Condition* issuing = api::findCondition(after.conditions, "Issuing");
+  if (!issuing) return;
+  const bool failed = issuing->reason == reason::kFailed ||
+                      (imported && issuing->status == api::ConditionStatus::kTrue);
+  if (!failed) return;
+  const api::Condition* was = api::findCondition(before.conditions, "Issuing");
+  if (was && was->status == issuing->status && was->reason == issuing->reason &&
+      was->message == issuing->message)
+    return;
+  const api::Condition* ready = api::findCondition(after.conditions, "Ready");
+  const std::string why = issuing->reason == reason::kFailed && ready ? ready->reason
+                                                                      : issuing->reason;
+  options_.events->record(object, events::EventType::kWarning,
+                          imported ? certificate_event::kImportFailed
+                                   : certificate_event::kIssueFailed,
+                          fmt::format("{}: {}", why, issuing->message));
 }
 
 ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "controller/certs/certificate.h"
 #include "controller/certs/certificate_bundle.h"
 #include "controller/certs/certificate_store.h"
+#include "controller/events/event_recorder.h"
 #include "controller/reconcile/certificate_dependencies.h"
 #include "controller/reconcile/generation_filter.h"
 #include "controller/reconcile/issuer_reconciler.h"
@@ -24,6 +26,15 @@
 #include "controller/store/store.h"
 
 namespace siteplane::reconcile {
+
+// Certificate Event reasons (what happened; the condition reasons say what is).
+namespace certificate_event {
+inline constexpr const char* kIssued = "Issued";
+inline constexpr const char* kRenewed = "Renewed";
+inline constexpr const char* kImported = "Imported";
+inline constexpr const char* kIssueFailed = "IssueFailed";
+inline constexpr const char* kImportFailed = "ImportFailed";
+}  // namespace certificate_event
 
 // Certificate condition reasons.
 namespace certificate_reason {
@@ -69,6 +80,9 @@ struct CertificateReconcilerOptions {
   // How soon a Certificate that waits for something no watch event announces is looked at again
   // (an Issuer that cannot sign yet; events usually come first).
   Clock::Duration blockedRetry = std::chrono::seconds(30);
+  // Records Issued / Renewed / Imported (Normal) and IssueFailed / ImportFailed (Warning) Events,
+  // once per status transition; may be null (no Events).
+  std::shared_ptr<events::EventRecorder> events;
 };
 
 // Issues, renews and imports Certificates; keys are "Certificate/namespace/name". The chain and
@@ -141,6 +155,9 @@ class CertificateReconciler final : public Reconciler {
   ReconcileResult import(api::Certificate& certificate, const std::string& storeKey,
                          std::chrono::system_clock::time_point now);
   std::filesystem::path resolve(const std::string& path) const;
+  // Records the Events for what changed from `before` to the status just written.
+  void recordTransitions(const api::Certificate& certificate,
+                         const api::CertificateStatus& before) const;
   // Forgets what the import of `storeKey` saw and stops watching its files.
   void forgetImport(const std::string& storeKey);
 

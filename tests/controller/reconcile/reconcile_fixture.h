@@ -55,6 +55,7 @@ struct ReconcileFixture {
 
   std::unique_ptr<store::Store> store;
   std::unique_ptr<certs::CertificateStore> certificates;
+  std::shared_ptr<events::EventRecorder> events;
   std::unique_ptr<CertificateReconciler> certificateReconciler;
   std::unique_ptr<IssuerReconciler> issuerReconciler;
   // Handed to the Certificate reconciler by open(); set it, then restart().
@@ -82,6 +83,9 @@ struct ReconcileFixture {
     options.manifestsDir = manifests.path();
     options.now = clock();
     options.watchSourceFiles = watchSourceFiles;
+    events = std::make_shared<events::EventRecorder>(
+        *store, events::EventRecorderOptions{.component = "test", .now = clock()});
+    options.events = events;
     certificateReconciler = std::make_unique<CertificateReconciler>(*store, *certificates, options);
     issuerReconciler = std::make_unique<IssuerReconciler>(*store, *certificates,
                                                           IssuerReconcilerOptions{clock()});
@@ -89,6 +93,7 @@ struct ReconcileFixture {
   void restart() {
     certificateReconciler.reset();
     issuerReconciler.reset();
+    events.reset();
     certificates.reset();
     store.reset();
     open();
