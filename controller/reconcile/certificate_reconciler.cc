@@ -30,6 +30,17 @@ api::Time toTime(system_clock::time_point time) {
 
 std::string formatTime(system_clock::time_point time) { return api::formatTime(toTime(time)); }
 
+// Sets one condition of the Certificate's status at this reconcile's time and generation.
+auto conditionSetter(api::Certificate& certificate, system_clock::time_point now) {
+  return [&status = certificate.status, generation = certificate.metadata.generation, now](
+             const char* type, bool isTrue, const char* why, std::string message) {
+    api::setCondition(status.conditions,
+                      {type, isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
+                       why, std::move(message), {}, generation},
+                      toTime(now));
+  };
+}
+
 certs::KeyAlgorithm keyAlgorithm(api::KeyAlgorithm algorithm) {
   switch (algorithm) {
     case api::KeyAlgorithm::kRSA:
@@ -428,12 +439,7 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
   const std::string& ns = certificate.metadata.namespaceName;
   const int64_t generation = certificate.metadata.generation;
   api::CertificateStatus& status = certificate.status;
-  auto setCondition = [&](const char* type, bool isTrue, const char* why, std::string message) {
-    api::setCondition(status.conditions,
-                      {type, isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
-                       why, std::move(message), {}, generation},
-                      toTime(now));
-  };
+  auto setCondition = conditionSetter(certificate, now);
   // No longer imported (if it ever was): forget what the import saw.
   forgetImport(storeKey);
 
@@ -581,12 +587,7 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   const api::CertificateSource& source = *certificate.spec.source;
   const int64_t generation = certificate.metadata.generation;
   api::CertificateStatus& status = certificate.status;
-  auto setCondition = [&](const char* type, bool isTrue, const char* why, std::string message) {
-    api::setCondition(status.conditions,
-                      {type, isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
-                       why, std::move(message), {}, generation},
-                      toTime(now));
-  };
+  auto setCondition = conditionSetter(certificate, now);
   // What keeps serving while the files cannot be used: the certificate status describes, Ready,
   // still in the store and valid now (the last good import, or what was issued before the
   // Certificate switched to spec.source).
