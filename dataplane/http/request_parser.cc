@@ -20,6 +20,19 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 
 RequestParser& self(http_parser* parser) { return *static_cast<RequestParser*>(parser->data); }
 
+std::string_view trimOws(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return value;
+}
+
+bool allDigits(std::string_view value) {
+  if (value.empty()) return false;
+  for (char c : value)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
 }  // namespace
 
 std::string_view Request::header(std::string_view name) const {
@@ -55,6 +68,7 @@ void RequestParser::reset() {
   headersComplete_ = false;
   complete_ = false;
   error_ = Error::kNone;
+  scanner_.reset();
   // After a paused message http-parser continues with the next one; a fresh init is only needed
   // after an error, and reset() is never called then (the connection closes).
   http_parser_pause(&parser_, 0);
@@ -62,6 +76,12 @@ void RequestParser::reset() {
 
 size_t RequestParser::feed(const char* data, size_t length) {
   if (complete_ || error_ != Error::kNone || length == 0) return 0;
+  if (!headersComplete_ && scanner_.scan(data, length) == HeadScanner::Result::kInvalid) {
+    // Refused before http-parser sees it: it would act on what it leniently accepts.
+    started_ = true;
+    error_ = Error::kBadRequest;
+    return 0;
+  }
   size_t consumed = http_parser_execute(&parser_, &settings_, data, length);
   auto code = HTTP_PARSER_ERRNO(&parser_);
   if (code == HPE_PAUSED) return consumed;  // one complete request; the rest waits
@@ -174,12 +194,68 @@ void RequestParser::finishHeaders() {
   }
 }
 
+bool RequestParser::framingValid() const {
+  const Request& r = request_;
+  int hosts = 0;
+  int contentLengths = 0;
+  int transferEncodings = 0;
+  std::string_view transferEncoding;
+  for (const auto& header : r.headers) {
+    // Only the three names that decide framing or routing; the length test keeps this cheap.
+    switch (header.name.size()) {
+      case 4:
+        if (equalsIgnoreCase(header.name, "host")) ++hosts;
+        break;
+      case 14:
+        if (equalsIgnoreCase(header.name, "content-length")) {
+          // RFC 9110 §8.6 allows merging identical values; one is what every sender means.
+          if (++contentLengths > 1 || !allDigits(trimOws(header.value))) return false;
+        }
+        break;
+      case 17:
+        if (equalsIgnoreCase(header.name, "transfer-encoding")) {
+          ++transferEncodings;
+          transferEncoding = trimOws(header.value);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  // RFC 9112 §3.2: more than one Host field line MUST get 400.
+  if (hosts > 1) return false;
+  if (transferEncodings > 0) {
+    // §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; with Content-Length it is the
+    // classic smuggling pair (reject rather than guess which one a proxy in front honoured).
+    if (r.versionMajor == 1 && r.versionMinor == 0) return false;
+    if (contentLengths > 0) return false;
+    // §6.3: chunked must be the final coding; we decode no other coding, so exactly "chunked".
+    if (transferEncodings > 1 || !equalsIgnoreCase(transferEncoding, "chunked")) return false;
+  }
+  std::string_view target = r.target;
+  if (r.method == HTTP_CONNECT) return true;  // authority-form; refused as an upgrade
+  if (target == "*") return r.method == HTTP_OPTIONS;  // §3.2.4: asterisk-form is OPTIONS only
+  if (!target.empty() && target.front() == '/') return true;
+  // §3.2.2 absolute-form: an http(s) URI with a non-empty host and no userinfo (RFC 9110 §4.2.1,
+  // §4.2.4: a recipient SHOULD treat userinfo as an error).
+  auto scheme = target.find("://");
+  if (scheme == std::string_view::npos) return false;
+  std::string_view name = target.substr(0, scheme);
+  if (!equalsIgnoreCase(name, "http") && !equalsIgnoreCase(name, "https")) return false;
+  if (r.host.empty() || r.host.find('@') != std::string_view::npos) return false;
+  return true;
+}
+
 int RequestParser::onHeadersComplete(http_parser* parser) noexcept {
   auto& p = self(parser);
   try {
     p.finishHeaders();
   } catch (...) {
     p.error_ = Error::kHeaderTooLarge;
+    return -1;
+  }
+  if (!p.framingValid()) {
+    p.error_ = Error::kBadRequest;
     return -1;
   }
   if ((parser->flags & F_CONTENTLENGTH) && parser->content_length > p.maxBodyBytes_) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/http/head_scanner.h"
+
 namespace siteplane::http {
 
 struct Header {
@@ -43,7 +45,7 @@ class RequestParser {
  public:
   enum class Error {
     kNone,
-    kBadRequest,      // 400: not HTTP, malformed framing
+    kBadRequest,      // 400: not HTTP, malformed or ambiguous framing (RFC 9112 MUST-rejects)
     kHeaderTooLarge,  // 431: request line + headers above maxHeaderBytes
     kBodyTooLarge,    // 413: declared or received body above maxBodyBytes
   };
@@ -77,6 +79,8 @@ class RequestParser {
   static int onMessageComplete(http_parser* parser) noexcept;
   bool append(const char* at, size_t length) noexcept;
   void finishHeaders();
+  // The framing rules of RFC 9112 that http-parser does not enforce; false: 400.
+  bool framingValid() const;
 
   struct Span {
     size_t nameOffset, nameLength, valueOffset, valueLength;
@@ -84,6 +88,7 @@ class RequestParser {
 
   http_parser parser_;
   http_parser_settings settings_;
+  HeadScanner scanner_;  // the head's byte syntax, checked before http-parser acts on it
   size_t maxHeaderBytes_;
   size_t maxBodyBytes_;
   std::string storage_;  // url, then header names and values, back to back
