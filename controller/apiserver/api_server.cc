@@ -1,5 +1,7 @@
 #include "controller/apiserver/api_server.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -507,6 +509,13 @@ Status ApiServer::Impl::start() {
   kubeconfig_ = *kubeconfig;
   started_ = true;
   thread_ = std::thread([this] {
+    // As the data plane's workers do: a client that closed or reset its connection makes a write
+    // fail with EPIPE (that connection closes) instead of raising SIGPIPE, whatever the embedding
+    // program's disposition (siteplane's main ignores it too).
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   });
