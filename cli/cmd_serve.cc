@@ -43,7 +43,20 @@ struct ServeOptions {
   double drainSeconds = 10;
   std::string apiListen = "127.0.0.1:6443";  // "off": no API server
   bool allowApiOverride = false;
+  // Data-plane limits; the defaults are loop::Limits' and loop::DataPlaneOptions' own.
+  size_t maxHeaderBytes = loop::Limits{}.maxHeaderBytes;
+  double headerTimeoutSeconds = loop::Limits{}.headerTimeout.count() / 1000.0;
+  size_t maxBodyBytes = loop::Limits{}.maxBodyBytes;
+  double keepAliveSeconds = loop::Limits{}.keepAliveTimeout.count() / 1000.0;
+  double handshakeTimeoutSeconds = loop::Limits{}.handshakeTimeout.count() / 1000.0;
+  size_t maxConnectionsPerWorker = loop::Limits{}.maxConnectionsPerWorker;
+  size_t maxConnectionsPerAddress = loop::Limits{}.maxConnectionsPerAddress;
+  double bindingDrainSeconds = loop::DataPlaneOptions{}.drainTimeout.count() / 1000.0;
 };
+
+std::chrono::milliseconds milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
 
 // Reconcile threads. Most of a reconcile is waiting for a durable write, and the object store
 // and the certificate store commit the writes of concurrent reconcilers together, so more threads
@@ -201,6 +214,14 @@ int serve(const ServeOptions& options) {
   loop::DataPlaneOptions planeOptions;
   planeOptions.workers = options.workers;
   planeOptions.accessLog = accessLog;
+  planeOptions.limits.maxHeaderBytes = options.maxHeaderBytes;
+  planeOptions.limits.headerTimeout = milliseconds(options.headerTimeoutSeconds);
+  planeOptions.limits.maxBodyBytes = options.maxBodyBytes;
+  planeOptions.limits.keepAliveTimeout = milliseconds(options.keepAliveSeconds);
+  planeOptions.limits.handshakeTimeout = milliseconds(options.handshakeTimeoutSeconds);
+  planeOptions.limits.maxConnectionsPerWorker = options.maxConnectionsPerWorker;
+  planeOptions.limits.maxConnectionsPerAddress = options.maxConnectionsPerAddress;
+  planeOptions.drainTimeout = milliseconds(options.bindingDrainSeconds);
   auto dataPlane = loop::DataPlane::create(planeOptions);
   if (!dataPlane) {
     std::cerr << "siteplane serve: " << dataPlane.message() << "\n";
@@ -343,6 +364,52 @@ void registerServeCommand(CLI::App& app) {
   command->add_flag("--allow-api-override", options->allowApiOverride,
                     "Let API writes change objects a manifest file declares (the file wins again "
                     "on its next change)");
+  // Data-plane limits (the README's serve section has the table). Sizes take k/m suffixes
+  // (16k = 16384); a value out of range is refused naming the flag.
+  command->add_option("--max-header-bytes", options->maxHeaderBytes,
+                      "Request line + headers per request; above: 431")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{256}, size_t{16} << 20))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--header-timeout-seconds", options->headerTimeoutSeconds,
+                      "A request must arrive whole within this of its first byte; else: 408")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--max-body-bytes", options->maxBodyBytes,
+                      "Request body, declared or received; above: 413")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{0}, size_t{1} << 30))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--keep-alive-seconds", options->keepAliveSeconds,
+                      "An idle keep-alive connection is closed after this")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--handshake-timeout-seconds", options->handshakeTimeoutSeconds,
+                      "A TLS handshake must finish within this")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--max-connections-per-worker", options->maxConnectionsPerWorker,
+                      "Open connections per worker; beyond, the worker stops accepting until one "
+                      "closes")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--max-connections-per-address", options->maxConnectionsPerAddress,
+                      "Open connections per client IP address across all workers; beyond, a new "
+                      "one is reset at accept (0: unlimited)")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--binding-drain-seconds", options->bindingDrainSeconds,
+                      "How long connections of a removed binding may take to finish their request")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str()
+      ->group("Limits");
   command->callback([options] { setExitCode(serve(*options)); });
 }
 

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "dataplane/loop/address_limiter.h"
 #include "dataplane/loop/worker.h"
 
 namespace siteplane::loop {
@@ -28,6 +29,8 @@ Result<std::unique_ptr<DataPlane>> DataPlane::create(DataPlaneOptions options) {
   if (options.drainTimeout.count() < 0) return Out::error("drainTimeout: must not be negative");
   std::unique_ptr<DataPlane> plane(new DataPlane(std::move(options)));
   plane->accessLog_ = std::make_unique<http::AccessLog>(plane->options_.accessLog);
+  plane->addressLimiter_ =
+      std::make_unique<AddressLimiter>(plane->options_.limits.maxConnectionsPerAddress);
   for (unsigned i = 0; i < plane->options_.workers; ++i)
     plane->workers_.push_back(std::make_unique<Worker>(*plane, i, plane->options_, *plane->accessLog_));
   return plane;

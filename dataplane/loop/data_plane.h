@@ -31,6 +31,7 @@
 
 namespace siteplane::loop {
 
+class AddressLimiter;
 class Worker;
 
 struct Limits {
@@ -39,6 +40,9 @@ struct Limits {
   std::chrono::milliseconds keepAliveTimeout{60000};  // idle keep-alive connection: closed
   size_t maxBodyBytes = 1 << 20;                      // above: 413
   size_t maxConnectionsPerWorker = 8192;  // beyond: stop accepting until one closes
+  // Open connections one client IP address may hold across all workers; beyond, a new one is
+  // closed (reset) as soon as it is accepted. 0: unlimited.
+  size_t maxConnectionsPerAddress = 0;
   std::chrono::milliseconds handshakeTimeout{10000};
 };
 
@@ -64,6 +68,7 @@ struct PublishReport {
 struct Stats {
   uint64_t activeConnections = 0;
   uint64_t acceptedConnections = 0;
+  uint64_t refusedConnections = 0;  // closed at accept: the client address was at its limit
   uint64_t handshakes = 0;  // completed TLS handshakes
   uint64_t resumedHandshakes = 0;
   uint64_t requests = 0;
@@ -107,6 +112,7 @@ class DataPlane {
 
   DataPlaneOptions options_;
   std::unique_ptr<http::AccessLog> accessLog_;
+  std::unique_ptr<AddressLimiter> addressLimiter_;  // shared by the workers, outlives them
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
   bool stopped_ = false;

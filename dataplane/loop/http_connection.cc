@@ -4,6 +4,7 @@
 
 #include "common/logging.h"
 #include "dataplane/http/response.h"
+#include "dataplane/loop/address_limiter.h"
 #include "dataplane/loop/worker.h"
 #include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/server_context.h"
@@ -34,6 +35,16 @@ void HttpConnection::begin(uv_stream_t* server) {
     log()->debug("[C{}] accept_failed error={}", stream_.id(), accepted.message());
     return;  // the stream closes itself and onStreamClosed releases us
   }
+  if (!worker_.addressLimiter().acquire(stream_.peerAddress())) {
+    // Before any TLS or HTTP work: a reset costs the client nothing to retry later and costs us
+    // no TIME_WAIT; an HTTP 503 would need a handshake and a request first.
+    worker_.mutableStats().refused.fetch_add(1, std::memory_order_relaxed);
+    log()->debug("[C{}] connection_refused peer={} reason=address_limit limit={}", stream_.id(),
+                 stream_.peerAddress(), worker_.addressLimiter().limit());
+    stream_.close(Stream::CloseMode::kAbort);
+    return;
+  }
+  addressHeld_ = true;
   const table::BindingTable* table = worker_.table().get();
   const table::Listener* listener = table ? table->findListener(listener_->key) : nullptr;
   if (!listener) {
@@ -463,6 +474,7 @@ void HttpConnection::onTableSwapped(const std::shared_ptr<const table::BindingTa
 
 void HttpConnection::onStreamClosed() noexcept {
   if (counted_) worker_.mutableStats().active.fetch_sub(1, std::memory_order_relaxed);
+  if (addressHeld_) worker_.addressLimiter().release(stream_.peerAddress());
   log()->trace("[C{}] closed", stream_.id());
   worker_.release(this);
 }

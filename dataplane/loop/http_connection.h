@@ -98,6 +98,7 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   bool closeAfterResponse_ = false;
   bool peerEnded_ = false;  // the client half-closed: answer what it sent, then close
   bool counted_ = false;
+  bool addressHeld_ = false;  // counted in the worker's AddressLimiter
 };
 
 }  // namespace siteplane::loop

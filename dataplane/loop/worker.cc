@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/logging.h"
+#include "dataplane/loop/address_limiter.h"
 #include "dataplane/loop/http_connection.h"
 
 namespace siteplane::loop {
@@ -37,6 +38,7 @@ void WorkerStats::countHandshakeFailure(const std::string& reason) {
 void WorkerStats::addTo(Stats& stats) const {
   stats.activeConnections += active.load(std::memory_order_relaxed);
   stats.acceptedConnections += accepted.load(std::memory_order_relaxed);
+  stats.refusedConnections += refused.load(std::memory_order_relaxed);
   stats.handshakes += handshakes.load(std::memory_order_relaxed);
   stats.resumedHandshakes += resumed.load(std::memory_order_relaxed);
   stats.requests += requests.load(std::memory_order_relaxed);
@@ -95,6 +97,8 @@ void Worker::run() noexcept {
   uv_run(&loop_, UV_RUN_DEFAULT);
   log()->debug("worker_stopped index={}", index_);
 }
+
+AddressLimiter& Worker::addressLimiter() { return *owner_.addressLimiter_; }
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();

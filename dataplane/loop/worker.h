@@ -26,6 +26,7 @@
 
 namespace siteplane::loop {
 
+class AddressLimiter;
 class HttpConnection;
 class Worker;
 
@@ -55,6 +56,7 @@ class WorkerStats {
  public:
   std::atomic<uint64_t> active{0};
   std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused{0};
   std::atomic<uint64_t> handshakes{0};
   std::atomic<uint64_t> resumed{0};
   std::atomic<uint64_t> requests{0};
@@ -92,6 +94,8 @@ class Worker {
   std::chrono::milliseconds drainTimeout() const { return options_.drainTimeout; }
   const http::AccessLog& accessLog() const { return accessLog_; }
   WorkerStats& mutableStats() { return stats_; }
+  // Process-wide: every worker counts into the same one (any thread may call it).
+  AddressLimiter& addressLimiter();
   StreamBuffers& buffers() { return buffers_; }
   http::HttpDate& date() { return date_; }
   staticfiles::StaticHandler& staticHandler() { return staticHandler_; }

@@ -622,4 +622,44 @@ TEST_CASE("DataPlane stops accepting beyond maxConnectionsPerWorker until a conn
   plane->stop(5s);
 }
 
+TEST_CASE("DataPlane refuses connections beyond maxConnectionsPerAddress, counted across workers",
+          "[dataplane][loop][limits]") {
+  Site site;
+  const int port = testing::freePort();
+  DataPlaneOptions options;
+  // Two workers: SO_REUSEPORT spreads the connections of one address over both, and the limit
+  // holds for the address, not for each worker.
+  options.workers = 2;
+  options.limits.maxConnectionsPerAddress = 2;
+  auto plane = startPlane(options);
+  table::BindingTable::Builder builder(1);
+  REQUIRE(builder.add(entry("a", port, "", site.policy)).isOk());
+  publishAndWait(*plane, std::move(builder).build());
+
+  auto first = std::make_unique<Client>(port);
+  Client second(port);
+  REQUIRE(first->send(get("a.test")));
+  REQUIRE(first->receive().status == 200);
+  REQUIRE(second.send(get("a.test")));
+  REQUIRE(second.receive().status == 200);
+  // Every further connection from 127.0.0.1 is reset at accept, whichever worker takes it.
+  for (int i = 0; i < 6; ++i) {
+    Client over(port);
+    REQUIRE(over.connected());
+    over.send(get("a.test"));  // may fail: the reset can come first
+    CHECK(over.receive().status == 0);
+  }
+  CHECK(plane->stats().refusedConnections == 6);
+  CHECK(second.send(get("a.test")));
+  CHECK(second.receive().status == 200);  // the two admitted ones are untouched
+
+  // A closed connection gives its place back.
+  first.reset();
+  REQUIRE(testing::waitUntil([&] { return plane->stats().activeConnections == 1; }));
+  Client again(port);
+  REQUIRE(again.send(get("a.test")));
+  CHECK(again.receive().status == 200);
+  plane->stop(5s);
+}
+
 }  // namespace siteplane::loop
