@@ -69,6 +69,7 @@ void RequestParser::reset() {
   complete_ = false;
   error_ = Error::kNone;
   scanner_.reset();
+  chunked_.reset();
   // After a paused message http-parser continues with the next one; a fresh init is only needed
   // after an error, and reset() is never called then (the connection closes).
   http_parser_pause(&parser_, 0);
@@ -76,12 +77,44 @@ void RequestParser::reset() {
 
 size_t RequestParser::feed(const char* data, size_t length) {
   if (complete_ || error_ != Error::kNone || length == 0) return 0;
-  if (!headersComplete_ && scanner_.scan(data, length) == HeadScanner::Result::kInvalid) {
-    // Refused before http-parser sees it: it would act on what it leniently accepts.
-    started_ = true;
-    error_ = Error::kBadRequest;
-    return 0;
+  // The scanners see each byte before http-parser does, which would act on what it leniently
+  // accepts. Where the head ends, http-parser gets the head alone first, so that the framing it
+  // decides on (chunked or not) picks the scanner for the bytes after it.
+  size_t consumed = 0;
+  if (!headersComplete_) {
+    const auto head = scanner_.scan(data, length);
+    if (head == HeadScanner::Result::kInvalid) {
+      started_ = true;
+      error_ = Error::kBadRequest;
+      return 0;
+    }
+    const size_t headBytes = head == HeadScanner::Result::kEnd ? scanner_.scanned() : length;
+    consumed = execute(data, headBytes);
+    if (head == HeadScanner::Result::kEnd && !headersComplete_ && !complete_ &&
+        error_ == Error::kNone) {
+      // http-parser did not end the head where its syntax ends: never guess which one is right.
+      error_ = Error::kBadRequest;
+      return consumed;
+    }
+    if (consumed < headBytes || complete_ || error_ != Error::kNone || !headersComplete_ ||
+        HTTP_PARSER_ERRNO(&parser_) == HPE_PAUSED)
+      return consumed;
+    data += consumed;
+    length -= consumed;
+    if (length == 0) return consumed;
   }
+  if (parser_.flags & F_CHUNKED) {
+    const auto body = chunked_.scan(data, length);
+    if (body == ChunkedScanner::Result::kInvalid) {
+      error_ = Error::kBadRequest;
+      return consumed;
+    }
+    if (body == ChunkedScanner::Result::kEnd) length = chunked_.scanned();
+  }
+  return consumed + execute(data, length);
+}
+
+size_t RequestParser::execute(const char* data, size_t length) {
   size_t consumed = http_parser_execute(&parser_, &settings_, data, length);
   auto code = HTTP_PARSER_ERRNO(&parser_);
   if (code == HPE_PAUSED) return consumed;  // one complete request; the rest waits

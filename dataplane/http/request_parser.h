@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/http/chunked_scanner.h"
 #include "dataplane/http/head_scanner.h"
 
 namespace siteplane::http {
@@ -77,6 +78,8 @@ class RequestParser {
   static int onHeadersComplete(http_parser* parser) noexcept;
   static int onBody(http_parser* parser, const char* at, size_t length) noexcept;
   static int onMessageComplete(http_parser* parser) noexcept;
+  // http-parser over these bytes, with its errors and upgrades mapped to ours.
+  size_t execute(const char* data, size_t length);
   bool append(const char* at, size_t length) noexcept;
   void finishHeaders();
   // The framing rules of RFC 9112 that http-parser does not enforce; false: 400.
@@ -88,7 +91,8 @@ class RequestParser {
 
   http_parser parser_;
   http_parser_settings settings_;
-  HeadScanner scanner_;  // the head's byte syntax, checked before http-parser acts on it
+  HeadScanner scanner_;     // the head's byte syntax, checked before http-parser acts on it
+  ChunkedScanner chunked_;  // the same for a chunked body's framing
   size_t maxHeaderBytes_;
   size_t maxBodyBytes_;
   std::string storage_;  // url, then header names and values, back to back

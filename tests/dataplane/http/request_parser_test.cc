@@ -174,6 +174,28 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
       {"a misspelled chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
       {"Transfer-Encoding in an HTTP/1.0 request (§6.1)",
        "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"two bytes other than CRLF after chunk data (§7.1)",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"},
+      {"chunk data longer than its size",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n"},
+      {"a chunk size ended by CR and another byte",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n"},
+      {"a chunk size ended by a bare LF",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"},
+      {"a bare LF inside a chunk extension",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n"},
+      {"whitespace after a chunk size without an extension",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"},
+      {"a chunk size that is not hex",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n"},
+      {"a bare LF in the trailer section",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\n\r\n"},
+      {"a bare LF ending the trailer section",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n"},
+      {"whitespace before a trailer's colon",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : a\r\n\r\n"},
+      {"obs-fold in the trailer section",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n"},
       {"the asterisk form for GET (§3.2.4)", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"an absolute form with an empty host (RFC 9110 §4.2.1)", "GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"an absolute form with userinfo (RFC 9110 §4.2.4)",
@@ -202,6 +224,9 @@ TEST_CASE("RequestParser keeps accepting what RFC 9112 allows", "[dataplane][htt
       "GET http://a.test:81/p HTTP/1.1\r\nHost: a.test\r\n\r\n",
       "GET HTTPS://a.test/p HTTP/1.1\r\nHost: a.test\r\n\r\n",
       "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3;name=value;q=\"a b\"\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3 ;ext\r\nabc\r\n0\r\n\r\n",
       "GET / HTTP/1.0\r\n\r\n",
       "GET / HTTP/1.1\r\nHost:\r\n\r\n",  // an empty Host is valid syntax (§3.2)
   };
@@ -210,6 +235,23 @@ TEST_CASE("RequestParser keeps accepting what RFC 9112 allows", "[dataplane][htt
     CHECK(outcome(text, false) == "complete");
     CHECK(outcome(text, true) == "complete");
   }
+}
+
+TEST_CASE("RequestParser frames a chunked body strictly and leaves the next request alone",
+          "[dataplane][http]") {
+  RequestParser parser(16 * 1024, 1024);
+  std::string text =
+      "POST /one HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\n\r\n\r\n\r\n0\r\n\r\n"  // the data may hold CRLFs: it is skipped by its size
+      "GET /two HTTP/1.1\r\nHost: a\r\n\r\n";
+  size_t consumed = parser.feed(text.data(), text.size());
+  REQUIRE(parser.complete());
+  CHECK(parser.request().body == "\r\n\r\n");
+  parser.reset();
+  consumed += parser.feed(text.data() + consumed, text.size() - consumed);
+  REQUIRE(parser.complete());
+  CHECK(parser.request().path == "/two");
+  CHECK(consumed == text.size());
 }
 
 TEST_CASE("RequestParser checks the head of every pipelined request, not only the first",

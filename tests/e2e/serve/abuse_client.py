@@ -286,6 +286,9 @@ REFUSED = [
     b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Folded: a\r\n b\r\n\r\n",
     b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    # Chunk data followed by two bytes that are not CRLF: a strict proxy ends the body elsewhere.
+    b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\nhelloXX0\r\n\r\n",
 ]
 
 

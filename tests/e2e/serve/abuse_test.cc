@@ -99,7 +99,8 @@ TEST_CASE("siteplane serve answers 400 and closes for request heads RFC 9112 say
   auto [http, https] = serveWithLargeFile(server);
   const std::string api = std::to_string(apiPort(server));
   // Whitespace before the colon of Transfer-Encoding, two Host lines, a bare LF hiding a second
-  // Host, obs-fold, Content-Length with Transfer-Encoding: on each listener, the same answer.
+  // Host, obs-fold, Content-Length with Transfer-Encoding, chunk data not followed by CRLF: on
+  // each listener, the same answer.
   CHECK(runAbuse(server, {"--name", "http", "--port", std::to_string(http), "--refused"})
             .exitCode == 0);
   CHECK(runAbuse(server, {"--name", "https", "--port", std::to_string(https), "--tls", "--refused"})
