@@ -280,6 +280,13 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
         return;
       }
       if (!parser_.complete()) break;
+      if (parser_.request().upgrade) {
+        // http-parser leaves what follows an Upgrade or CONNECT head to "the other protocol"
+        // (a body included); parsing it as more HTTP would answer bytes a proxy in front saw as
+        // this request's body. Nothing here speaks another protocol: refuse, then close.
+        refuseUpgrade();
+        return;
+      }
       dispatch(parser_.request());
       parser_.reset();
       if (busy_) {
@@ -316,6 +323,15 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     if (error == http::RequestParser::Error::kHeaderTooLarge) response.status = 431;
     log()->info("[C{}] api_bad_request peer={} code={}", stream_.id(), stream_.peerAddress(),
                 response.status);
+    writeResponse(response, false, false);
+    stream_.close(loop::Stream::CloseMode::kGraceful);
+  }
+
+  void refuseUpgrade() {
+    ApiResponse response =
+        ApiError::badRequest("protocol upgrades (Upgrade, CONNECT) are not served").toResponse();
+    log()->info("[C{}] api_bad_request peer={} code={} reason=upgrade", stream_.id(),
+                stream_.peerAddress(), response.status);
     writeResponse(response, false, false);
     stream_.close(loop::Stream::CloseMode::kGraceful);
   }

@@ -319,6 +319,37 @@ def check_refused(target):
     return 0
 
 
+def check_upgrade(target):
+    """An Upgrade request whose body is another request: http-parser stops at the end of the
+    head of an upgrade and leaves the rest to "the other protocol". A server that then went on
+    parsing HTTP would answer the body as a second request that a proxy in front saw as data."""
+    inner = b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n" + target.auth().encode() + b"\r\n"
+    head = (f"POST / HTTP/1.1\r\nHost: localhost\r\n{target.auth()}Connection: Upgrade\r\n"
+            f"Upgrade: h2c\r\nContent-Length: {len(inner)}\r\n\r\n")
+    sock, _ = target.open()
+    data = b""
+    try:
+        sock.sendall(head.encode() + inner)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, RuntimeError) as error:
+        print(f"FAIL {target.name} upgrade: {error}", flush=True)
+        return 1
+    finally:
+        sock.close()
+    responses = data.count(b"HTTP/1.1 ")
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+    if responses != 1 or status < 400:
+        print(f"FAIL {target.name} upgrade: {responses} responses, first {status}: {data[:300]!r}",
+              flush=True)
+        return 1
+    print(f"ok {target.name} upgrade answered {status} and closed", flush=True)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", required=True)
@@ -334,7 +365,7 @@ def main():
     args = parser.parse_args()
     target = Target(args)
     if args.refused:
-        return check_refused(target)
+        return check_refused(target) or check_upgrade(target)
     for stage in args.stage or stages_for(target):
         for mode in ("close", "reset"):
             try:
