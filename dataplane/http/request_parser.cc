@@ -257,6 +257,8 @@ bool RequestParser::framingValid() const {
   }
   // RFC 9112 §3.2: more than one Host field line MUST get 400.
   if (hosts > 1) return false;
+  // §2.3: only HTTP/1.x is framed this way ("GET / HTTP/2.0" is not HTTP/2).
+  if (r.versionMajor != 1) return false;
   if (transferEncodings > 0) {
     // §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; with Content-Length it is the
     // classic smuggling pair (reject rather than guess which one a proxy in front honoured).

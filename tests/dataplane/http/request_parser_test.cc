@@ -196,6 +196,7 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : a\r\n\r\n"},
       {"obs-fold in the trailer section",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n"},
+      {"a version other than HTTP/1.x (§2.3)", "GET / HTTP/2.0\r\nHost: a\r\n\r\n"},
       {"the asterisk form for GET (§3.2.4)", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"an absolute form with an empty host (RFC 9110 §4.2.1)", "GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"an absolute form with userinfo (RFC 9110 §4.2.4)",
