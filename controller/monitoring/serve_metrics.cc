@@ -77,6 +77,10 @@ Status writeDataPlane(const loop::Stats& stats, ExpositionWriter& out) {
   check(out.declare("siteplane_connections_accepted_total", MetricType::kCounter,
                     "Client connections accepted."));
   check(out.add("siteplane_connections_accepted_total", {}, stats.acceptedConnections));
+  check(out.declare("siteplane_connections_refused_total", MetricType::kCounter,
+                    "Client connections reset at accept: their address held "
+                    "--max-connections-per-address connections."));
+  check(out.add("siteplane_connections_refused_total", {}, stats.refusedConnections));
   return check.take();
 }
 

@@ -42,6 +42,7 @@ TEST_CASE("Data-plane figures become request, handshake and connection families"
   loop::Stats stats;
   stats.activeConnections = 2;
   stats.acceptedConnections = 9;
+  stats.refusedConnections = 4;
   stats.handshakes = 7;
   stats.resumedHandshakes = 3;
   stats.handshakeFailures = {{"http_request", 2}, {"protocol_version", 1}};
@@ -72,6 +73,8 @@ TEST_CASE("Data-plane figures become request, handshake and connection families"
       text,
       Contains("# TYPE siteplane_connections_active gauge\nsiteplane_connections_active 2\n"));
   CHECK_THAT(text, Contains("siteplane_connections_accepted_total 9\n"));
+  CHECK_THAT(text, Contains("# TYPE siteplane_connections_refused_total counter\n"
+                            "siteplane_connections_refused_total 4\n"));
 }
 
 TEST_CASE("The live table's generation, bindings and listeners are gauges, 0 before a table",
