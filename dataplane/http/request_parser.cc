@@ -109,7 +109,12 @@ size_t RequestParser::feed(const char* data, size_t length) {
       error_ = Error::kBadRequest;
       return consumed;
     }
-    if (body == ChunkedScanner::Result::kEnd) length = chunked_.scanned();
+    if (body == ChunkedScanner::Result::kEnd) {
+      consumed += execute(data, chunked_.scanned());
+      // As for the head: where the framing ends, http-parser must have ended the message too.
+      if (!complete_ && error_ == Error::kNone) error_ = Error::kBadRequest;
+      return consumed;
+    }
   }
   return consumed + execute(data, length);
 }
