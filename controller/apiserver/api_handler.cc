@@ -14,6 +14,7 @@
 #include "controller/api/object_meta.h"
 #include "controller/apiserver/discovery.h"
 #include "controller/apiserver/field_manager.h"
+#include "controller/apiserver/json_bounds.h"
 #include "controller/apiserver/field_selector.h"
 #include "controller/apiserver/table_converter.h"
 #include "controller/apiserver/yaml_body.h"
@@ -451,13 +452,10 @@ ApiReply ApiHandler::serveResource(const ApiRequest& request, const Target& targ
 
 namespace {
 
-// The parser's message names the byte offset and what it expected.
+// The parser's message names the byte offset and what it expected; nesting is bounded
+// (json_bounds.h) before the value is built.
 Result<nlohmann::json> parseJson(const std::string& text, const std::string& what) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& error) {
-    return Result<nlohmann::json>::error(what + " is not valid JSON: " + error.what());
-  }
+  return parseJsonBounded(text, what);
 }
 
 // Parses a request body by its Content-Type: JSON or YAML.
@@ -1018,13 +1016,11 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
     if (merge) {
       patched.merge_patch(patchBody);
     } else {
-      try {
-        patched = patched.patch(patchBody);
-      } catch (const nlohmann::json::exception& error) {
-        return reply(ApiError::invalid(std::string("the JSON patch could not be applied: ") +
-                                           error.what(),
-                                       {}));
-      }
+      // Applied in place on the copy, each operation checked first, so that a few bytes of
+      // `copy` operations cannot grow the object past what a body could hold.
+      JsonPatchBounds bounds;
+      bounds.maxObjectBytes = options_.maxBodyBytes;
+      if (auto error = applyJsonPatchBounded(patched, patchBody, bounds)) return reply(*error);
     }
     if (!patched.is_object() || metaString(patched, "name") != target.name ||
         metaString(patched, "namespace") != *target.ns ||
@@ -1126,8 +1122,10 @@ ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
   std::optional<std::string> precondition;
   bool dryRun = request.param("dryRun").has_value();
   if (!request.body.empty()) {
-    nlohmann::json options = nlohmann::json::parse(request.body, nullptr, false);
-    if (options.is_discarded() || !options.is_object()) {
+    auto parsedOptions = parseJsonBounded(request.body, "the DeleteOptions body");
+    if (!parsedOptions) return reply(ApiError::badRequest(parsedOptions.message()));
+    nlohmann::json options = std::move(parsedOptions).value();
+    if (!options.is_object()) {
       return reply(ApiError::badRequest("the DeleteOptions body is not a JSON object"));
     }
     if (options.contains("preconditions") && options["preconditions"].is_object() &&

@@ -185,11 +185,14 @@ class Server {
   }
   void remove(const std::string& relative) const { std::filesystem::remove(manifests() / relative); }
 
-  void start() {
-    process_ = std::make_unique<Process>(std::vector<std::string>{
+  // `extra`: further `serve` flags (e.g. {"--import-root", dir}).
+  void start(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{
         siteplaneBinary(), "serve", "--manifests", manifests().string(), "--state",
         state().string(), "--workers", "1", "--access-log-format", "off", "--drain-seconds", "1",
-        "--api-listen", "127.0.0.1:0"});
+        "--api-listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<Process>(argv);
     if (!process_->waitForOutput("serve_started", kDeadline))
       throw std::runtime_error("siteplane serve did not start:\n" + process_->output());
   }
