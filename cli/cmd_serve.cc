@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
+#include "controller/certs/import_path_policy.h"
 #include "controller/compile/compile_reconciler.h"
 #include "controller/events/event_recorder.h"
 #include "controller/monitoring/serve_metrics.h"
@@ -43,6 +44,9 @@ struct ServeOptions {
   double drainSeconds = 10;
   std::string apiListen = "127.0.0.1:6443";  // "off": no API server
   bool allowApiOverride = false;
+  // Directories Certificates may import files from, besides the manifest directory (which only
+  // objects declared by manifest files may).
+  std::vector<std::string> importRoots;
 };
 
 // Reconcile threads. Most of a reconcile is waiting for a durable write, and the object store
@@ -58,12 +62,14 @@ struct ControllerContext {
   reconcile::ControllerManager& manager;
   fs::path manifestsDir;
   source::FileWatcher& sourceFiles;  // the files imported Certificates read
+  std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
 };
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
 bool addReconcilers(const ControllerContext& context) {
   reconcile::CertificateReconcilerOptions certificateOptions;
   certificateOptions.manifestsDir = context.manifestsDir;
+  certificateOptions.importPolicy = context.importPolicy;
   // A replaced source file is seen by its watch; the periodic look is only the safety net.
   certificateOptions.sourceCheckInterval = std::chrono::seconds(30);
   source::FileWatcher* sourceFiles = &context.sourceFiles;
@@ -230,7 +236,12 @@ int serve(const ServeOptions& options) {
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
   }
-  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests, **sourceFiles})) {
+  certs::ImportPathPolicyOptions importOptions{manifests, {}, {state}};
+  for (const auto& root : options.importRoots) importOptions.importRoots.push_back(fs::absolute(root, ec));
+  auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
+      certs::ImportPathPolicy::create(importOptions));
+  if (!addReconcilers(
+          {**store, **certificates, **dataPlane, manager, manifests, **sourceFiles, importPolicy})) {
     std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
@@ -343,6 +354,10 @@ void registerServeCommand(CLI::App& app) {
   command->add_flag("--allow-api-override", options->allowApiOverride,
                     "Let API writes change objects a manifest file declares (the file wins again "
                     "on its next change)");
+  command->add_option("--import-root", options->importRoots,
+                      "Directory Certificates may import files from (spec.source), besides the "
+                      "manifest directory; repeatable. Never the state directory")
+      ->check(CLI::ExistingDirectory);
   command->callback([options] { setExitCode(serve(*options)); });
 }
 

@@ -851,6 +851,21 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
   return invalidObject(*target.type, name, std::move(causes));
 }
 
+namespace {
+
+const std::string* manifestFileOf(const nlohmann::json& object) {
+  if (!object.is_object()) return nullptr;
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return nullptr;
+  auto annotations = metadata->find("annotations");
+  if (annotations == metadata->end() || !annotations->is_object()) return nullptr;
+  auto found = annotations->find(kManifestFileAnnotation);
+  if (found == annotations->end()) return nullptr;
+  return found->get_ptr<const std::string*>();
+}
+
+}  // namespace
+
 ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
                             const nlohmann::json& current, nlohmann::json object,
                             int successCode) {
@@ -862,6 +877,17 @@ ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
   if (fieldValidation != "Strict" && fieldValidation != "Warn" && fieldValidation != "Ignore") {
     return reply(ApiError::badRequest("fieldValidation: must be Strict, Warn or Ignore, got \"" +
                                       fieldValidation + "\""));
+  }
+  // Only the manifest source marks an object as declared by a file: the mark decides which
+  // directories a Certificate may import from (certs::ImportPathPolicy), so an update or patch
+  // may not add it to (or change it on) an object the API owns.
+  if (!options_.allowApiOverride && target.subresource.empty()) {
+    const std::string* wanted = manifestFileOf(object);
+    const std::string* had = manifestFileOf(current);
+    if (wanted && (!had || *had != *wanted)) {
+      return reply(ApiError::forbidden(std::string("the annotation ") + kManifestFileAnnotation +
+                                       " is set only by the manifest source"));
+    }
   }
   std::vector<std::string> warnings;
   if (auto error = validateObject(target, object, fieldValidation != "Strict", warnings)) {
