@@ -175,12 +175,13 @@ int serve(const ServeOptions& options) {
   }
   auto log = logger("cli.serve");
 
-  // The signals that stop the server are blocked before any thread starts, so every thread
-  // inherits the mask and only the sigwait below receives them.
+  // The signals serve handles are blocked before any thread starts, so every thread inherits the
+  // mask and only the sigwait below receives them: SIGINT and SIGTERM stop, SIGHUP rescans.
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
   sigaddset(&stopSignals, SIGINT);
   sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
   std::error_code ec;
@@ -307,7 +308,15 @@ int serve(const ServeOptions& options) {
   });
 
   int signal = 0;
-  sigwait(&stopSignals, &signal);
+  for (;;) {
+    if (sigwait(&stopSignals, &signal) != 0) continue;
+    if (signal != SIGHUP) break;
+    // What operators expect of `kill -HUP` (nginx's reload): read the manifests again now. Every
+    // log line, the access log included, goes to stderr; there is no log file to reopen (a
+    // supervisor or `2>>file` owns the file, and rotates it with copytruncate or its own reopen).
+    log->info("serve_reload signal=SIGHUP manifests={}", manifests.string());
+    (*source)->rescan();
+  }
   log->info("serve_stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   stopping = true;
   hint.join();
