@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
+#include "controller/certs/import_path_policy.h"
 #include "controller/compile/compile_reconciler.h"
 #include "controller/events/event_recorder.h"
 #include "controller/monitoring/serve_metrics.h"
@@ -52,6 +53,9 @@ struct ServeOptions {
   size_t maxConnectionsPerWorker = loop::Limits{}.maxConnectionsPerWorker;
   size_t maxConnectionsPerAddress = loop::Limits{}.maxConnectionsPerAddress;
   double bindingDrainSeconds = loop::DataPlaneOptions{}.drainTimeout.count() / 1000.0;
+  // Directories Certificates may import files from, besides the manifest directory (which only
+  // objects declared by manifest files may).
+  std::vector<std::string> importRoots;
 };
 
 std::chrono::milliseconds milliseconds(double seconds) {
@@ -71,12 +75,14 @@ struct ControllerContext {
   reconcile::ControllerManager& manager;
   fs::path manifestsDir;
   source::FileWatcher& sourceFiles;  // the files imported Certificates read
+  std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
 };
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
 bool addReconcilers(const ControllerContext& context) {
   reconcile::CertificateReconcilerOptions certificateOptions;
   certificateOptions.manifestsDir = context.manifestsDir;
+  certificateOptions.importPolicy = context.importPolicy;
   // A replaced source file is seen by its watch; the periodic look is only the safety net.
   certificateOptions.sourceCheckInterval = std::chrono::seconds(30);
   source::FileWatcher* sourceFiles = &context.sourceFiles;
@@ -182,12 +188,13 @@ int serve(const ServeOptions& options) {
   }
   auto log = logger("cli.serve");
 
-  // The signals that stop the server are blocked before any thread starts, so every thread
-  // inherits the mask and only the sigwait below receives them.
+  // The signals serve handles are blocked before any thread starts, so every thread inherits the
+  // mask and only the sigwait below receives them: SIGINT and SIGTERM stop, SIGHUP rescans.
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
   sigaddset(&stopSignals, SIGINT);
   sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
   std::error_code ec;
@@ -251,7 +258,12 @@ int serve(const ServeOptions& options) {
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
   }
-  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests, **sourceFiles})) {
+  certs::ImportPathPolicyOptions importOptions{manifests, {}, {state}};
+  for (const auto& root : options.importRoots) importOptions.importRoots.push_back(fs::absolute(root, ec));
+  auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
+      certs::ImportPathPolicy::create(importOptions));
+  if (!addReconcilers(
+          {**store, **certificates, **dataPlane, manager, manifests, **sourceFiles, importPolicy})) {
     std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
@@ -317,7 +329,15 @@ int serve(const ServeOptions& options) {
   });
 
   int signal = 0;
-  sigwait(&stopSignals, &signal);
+  for (;;) {
+    if (sigwait(&stopSignals, &signal) != 0) continue;
+    if (signal != SIGHUP) break;
+    // What operators expect of `kill -HUP` (nginx's reload): read the manifests again now. Every
+    // log line, the access log included, goes to stderr; there is no log file to reopen (a
+    // supervisor or `2>>file` owns the file, and rotates it with copytruncate or its own reopen).
+    log->info("serve_reload signal=SIGHUP manifests={}", manifests.string());
+    (*source)->rescan();
+  }
   log->info("serve_stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   stopping = true;
   hint.join();
@@ -410,6 +430,10 @@ void registerServeCommand(CLI::App& app) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str()
       ->group("Limits");
+  command->add_option("--import-root", options->importRoots,
+                      "Directory Certificates may import files from (spec.source), besides the "
+                      "manifest directory; repeatable. Never the state directory")
+      ->check(CLI::ExistingDirectory);
   command->callback([options] { setExitCode(serve(*options)); });
 }
 

@@ -1,6 +1,9 @@
 #include "controller/api/validation.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <cctype>
@@ -66,6 +69,28 @@ bool isIPv6Address(std::string_view text) {
 }
 
 bool isIPAddress(std::string_view text) { return isIPv4Address(text) || isIPv6Address(text); }
+
+std::string canonicalListenAddress(std::string_view text) {
+  std::string copy(text);
+  char buffer[INET6_ADDRSTRLEN];
+  in_addr v4;
+  if (inet_pton(AF_INET, copy.c_str(), &v4) == 1) {
+    if (v4.s_addr == htonl(INADDR_ANY)) return "*";
+    return inet_ntop(AF_INET, &v4, buffer, sizeof buffer) ? std::string(buffer) : copy;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, copy.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_UNSPECIFIED(&v6)) return "*";
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      // An IPv4 client reaches an IPv4 socket; a listener on ::ffff:a.b.c.d could take no one.
+      std::memcpy(&v4.s_addr, &v6.s6_addr[12], 4);
+      if (v4.s_addr == htonl(INADDR_ANY)) return "*";
+      return inet_ntop(AF_INET, &v4, buffer, sizeof buffer) ? std::string(buffer) : copy;
+    }
+    return inet_ntop(AF_INET6, &v6, buffer, sizeof buffer) ? std::string(buffer) : copy;
+  }
+  return copy;
+}
 
 bool isLabelValue(std::string_view text) {
   if (text.empty()) return true;

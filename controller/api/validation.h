@@ -26,6 +26,13 @@ bool isIPv4Address(std::string_view text);
 bool isIPv6Address(std::string_view text);
 bool isIPAddress(std::string_view text);
 
+// The one text form of a listen address (Binding spec.address, bindingInformation's IP), as the
+// data plane names the local address of a connection: "*" for "*" and for the wildcards
+// "0.0.0.0" (the netsh habit) and "::" in any spelling; IPv4-mapped IPv6 (::ffff:a.b.c.d) as the
+// IPv4 address it maps; other literals as inet_ntop writes them ("0:0::1" -> "::1"). Text that
+// is not an address comes back unchanged (validation refuses it).
+std::string canonicalListenAddress(std::string_view text);
+
 // A Kubernetes label/annotation key: an optional DNS-subdomain prefix and '/', then a name of at
 // most 63 alphanumerics, '-', '_', '.', starting and ending with an alphanumeric.
 bool isQualifiedName(std::string_view text);

@@ -14,6 +14,7 @@
 #include "controller/api/object_meta.h"
 #include "controller/apiserver/discovery.h"
 #include "controller/apiserver/field_manager.h"
+#include "controller/apiserver/json_bounds.h"
 #include "controller/apiserver/field_selector.h"
 #include "controller/apiserver/table_converter.h"
 #include "controller/apiserver/yaml_body.h"
@@ -451,13 +452,10 @@ ApiReply ApiHandler::serveResource(const ApiRequest& request, const Target& targ
 
 namespace {
 
-// The parser's message names the byte offset and what it expected.
+// The parser's message names the byte offset and what it expected; nesting is bounded
+// (json_bounds.h) before the value is built.
 Result<nlohmann::json> parseJson(const std::string& text, const std::string& what) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& error) {
-    return Result<nlohmann::json>::error(what + " is not valid JSON: " + error.what());
-  }
+  return parseJsonBounded(text, what);
 }
 
 // Parses a request body by its Content-Type: JSON or YAML.
@@ -853,6 +851,21 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
   return invalidObject(*target.type, name, std::move(causes));
 }
 
+namespace {
+
+const std::string* manifestFileOf(const nlohmann::json& object) {
+  if (!object.is_object()) return nullptr;
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return nullptr;
+  auto annotations = metadata->find("annotations");
+  if (annotations == metadata->end() || !annotations->is_object()) return nullptr;
+  auto found = annotations->find(kManifestFileAnnotation);
+  if (found == annotations->end()) return nullptr;
+  return found->get_ptr<const std::string*>();
+}
+
+}  // namespace
+
 ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
                             const nlohmann::json& current, nlohmann::json object,
                             int successCode) {
@@ -864,6 +877,17 @@ ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
   if (fieldValidation != "Strict" && fieldValidation != "Warn" && fieldValidation != "Ignore") {
     return reply(ApiError::badRequest("fieldValidation: must be Strict, Warn or Ignore, got \"" +
                                       fieldValidation + "\""));
+  }
+  // Only the manifest source marks an object as declared by a file: the mark decides which
+  // directories a Certificate may import from (certs::ImportPathPolicy), so an update or patch
+  // may not add it to (or change it on) an object the API owns.
+  if (!options_.allowApiOverride && target.subresource.empty()) {
+    const std::string* wanted = manifestFileOf(object);
+    const std::string* had = manifestFileOf(current);
+    if (wanted && (!had || *had != *wanted)) {
+      return reply(ApiError::forbidden(std::string("the annotation ") + kManifestFileAnnotation +
+                                       " is set only by the manifest source"));
+    }
   }
   std::vector<std::string> warnings;
   if (auto error = validateObject(target, object, fieldValidation != "Strict", warnings)) {
@@ -1018,13 +1042,11 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
     if (merge) {
       patched.merge_patch(patchBody);
     } else {
-      try {
-        patched = patched.patch(patchBody);
-      } catch (const nlohmann::json::exception& error) {
-        return reply(ApiError::invalid(std::string("the JSON patch could not be applied: ") +
-                                           error.what(),
-                                       {}));
-      }
+      // Applied in place on the copy, each operation checked first, so that a few bytes of
+      // `copy` operations cannot grow the object past what a body could hold.
+      JsonPatchBounds bounds;
+      bounds.maxObjectBytes = options_.maxBodyBytes;
+      if (auto error = applyJsonPatchBounded(patched, patchBody, bounds)) return reply(*error);
     }
     if (!patched.is_object() || metaString(patched, "name") != target.name ||
         metaString(patched, "namespace") != *target.ns ||
@@ -1126,8 +1148,10 @@ ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
   std::optional<std::string> precondition;
   bool dryRun = request.param("dryRun").has_value();
   if (!request.body.empty()) {
-    nlohmann::json options = nlohmann::json::parse(request.body, nullptr, false);
-    if (options.is_discarded() || !options.is_object()) {
+    auto parsedOptions = parseJsonBounded(request.body, "the DeleteOptions body");
+    if (!parsedOptions) return reply(ApiError::badRequest(parsedOptions.message()));
+    nlohmann::json options = std::move(parsedOptions).value();
+    if (!options.is_object()) {
       return reply(ApiError::badRequest("the DeleteOptions body is not a JSON object"));
     }
     if (options.contains("preconditions") && options["preconditions"].is_object() &&

@@ -107,10 +107,11 @@ Result<CertificateBundle> importPem(std::string_view certificatePem,
 }
 
 Result<CertificateBundle> importPemFiles(const std::filesystem::path& certificateFile,
-                                         const std::filesystem::path& privateKeyFile) {
-  auto certificatePem = readSmallFile(certificateFile);
+                                         const std::filesystem::path& privateKeyFile,
+                                         const FileReader& read) {
+  auto certificatePem = read(certificateFile);
   if (!certificatePem) return certificatePem.status();
-  auto keyPem = readSmallFile(privateKeyFile);
+  auto keyPem = read(privateKeyFile);
   if (!keyPem) return keyPem.status();
   auto certificates = Certificate::chainFromPem(*certificatePem);
   if (!certificates) return certificates.status().withContext(certificateFile.string());
@@ -185,17 +186,18 @@ Result<CertificateBundle> importPkcs12(std::string_view der,
 }
 
 Result<CertificateBundle> importPkcs12File(
-    const std::filesystem::path& file, const std::optional<std::filesystem::path>& passwordFile) {
+    const std::filesystem::path& file, const std::optional<std::filesystem::path>& passwordFile,
+    const FileReader& read) {
   std::optional<std::string> password;
   if (passwordFile) {
-    auto content = readSmallFile(*passwordFile);
+    auto content = read(*passwordFile);
     if (!content) return content.status();
     std::string& text = *content;
     if (!text.empty() && text.back() == '\n') text.pop_back();
     if (!text.empty() && text.back() == '\r') text.pop_back();
     password = std::move(text);
   }
-  auto der = readSmallFile(file);
+  auto der = read(file);
   if (!der) return der.status();
   auto bundle = importPkcs12(*der, password);
   if (!bundle) {

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "common/logging.h"
+#include "controller/api/validation.h"
 #include "controller/certs/certificate_store.h"
 #include "dataplane/tls/server_context.h"
 
@@ -226,7 +227,9 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     BindingPlan& plan = out.bindings[b];
     const std::string& ns = binding.metadata.namespaceName;
     plan.key = {api::Binding::kKind, ns, binding.metadata.name};
-    plan.listener = {binding.spec.address, binding.spec.port};
+    // "0.0.0.0", "::", "0:0::1", "::ffff:127.0.0.1": the form connections are routed by, so
+    // that a listener the table opens is one its routes are found on.
+    plan.listener = {api::canonicalListenAddress(binding.spec.address), binding.spec.port};
     plan.conditions.push_back(condition("Accepted", ConditionStatus::kTrue, reason::kAccepted,
                                         "the binding is valid"));
     auto fail = [&](const char* why, std::string message) {
@@ -271,33 +274,41 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     candidates.push_back(std::move(candidate));
   }
 
-  // Conflicts, per listener: the oldest binding claims a (listener, host) and the listener's
-  // protocol; a younger one asking for either is not served.
+  // Conflicts: the oldest binding claims a (listener, host) and the port's protocol; a younger
+  // one asking for either is not served.
   std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
     return ageOf(input.bindings[a.binding].metadata) < ageOf(input.bindings[b.binding].metadata);
   });
   struct ListenerClaims {
-    api::Protocol protocol;
-    const api::Binding* owner;
     std::unordered_map<std::string, const api::Binding*> hosts;
   };
   std::unordered_map<table::ListenerKey, ListenerClaims, table::ListenerKeyHash> claims;
+  // One protocol per port, whatever the address: a connection on an exact address whose host no
+  // route takes is routed by the "*" listener of that port, which must speak the same protocol.
+  struct PortClaim {
+    api::Protocol protocol;
+    const api::Binding* owner;
+    table::ListenerKey listener;
+  };
+  std::unordered_map<uint16_t, PortClaim> ports;
   std::vector<Candidate> winners;
   winners.reserve(candidates.size());
   for (auto& candidate : candidates) {
     const api::Binding& binding = input.bindings[candidate.binding];
     BindingPlan& plan = out.bindings[candidate.binding];
-    auto [entry, inserted] = claims.try_emplace(candidate.listener,
-                                                ListenerClaims{binding.spec.protocol, &binding, {}});
-    ListenerClaims& listener = entry->second;
-    if (listener.protocol != binding.spec.protocol) {
+    auto [port, portInserted] = ports.try_emplace(
+        candidate.listener.port, PortClaim{binding.spec.protocol, &binding, candidate.listener});
+    if (port->second.protocol != binding.spec.protocol) {
       plan.conditions.push_back(condition(
           "Conflicted", ConditionStatus::kTrue, reason::kProtocolConflict,
-          fmt::format("{} is already {} (Binding {}/{}, older)", describeListener(candidate.listener),
-                      api::toString(listener.protocol), listener.owner->metadata.namespaceName,
-                      listener.owner->metadata.name)));
+          fmt::format("port {} is already {} on {} (Binding {}/{}, older): one port serves one "
+                      "protocol on every address",
+                      candidate.listener.port, api::toString(port->second.protocol),
+                      describeListener(port->second.listener),
+                      port->second.owner->metadata.namespaceName, port->second.owner->metadata.name)));
       continue;
     }
+    ListenerClaims& listener = claims[candidate.listener];
     auto [host, hostInserted] = listener.hosts.emplace(candidate.host, &binding);
     if (!hostInserted) {
       plan.conditions.push_back(condition(

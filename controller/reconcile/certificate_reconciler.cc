@@ -20,6 +20,10 @@
 namespace siteplane::reconcile {
 namespace {
 
+// Set by the manifest source on the objects a file declares (controller/source); the API refuses
+// to set it (controller/apiserver). It decides whether the manifest directory is an import root.
+constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-file";
+
 namespace fs = std::filesystem;
 namespace reason = certificate_reason;
 using std::chrono::system_clock;
@@ -206,6 +210,8 @@ ReconcileResult requeueAt(system_clock::time_point when, system_clock::time_poin
 // The Ready reason for files that import refused, from the message certs:: gives (it reports
 // problems as text; these are the checks a user acts on differently).
 const char* importFailureReason(const std::string& message) {
+  // The policy checks again at read time (a symlink swapped in after the check).
+  if (certs::ImportPathPolicy::isRefusal(message)) return reason::kPathNotAllowed;
   if (message.find("private key matches none") != std::string::npos) return reason::kKeyMismatch;
   if (message.find("is not part of the chain") != std::string::npos ||
       message.find("matches more than one certificate") != std::string::npos ||
@@ -643,6 +649,40 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
     fileList += (fileList.empty() ? "" : " + ") + path.string();
   }
 
+  // The operator's directories first, before any file is watched, stat()ed or read. A refused
+  // path keeps nothing: material stored from it (before the policy, or by a spec that names
+  // a forbidden file now) is removed, so that it cannot be served under any condition.
+  const certs::ImportOrigin origin =
+      certificate.metadata.annotations.count(kManifestFileAnnotation)
+          ? certs::ImportOrigin::kManifestFile
+          : certs::ImportOrigin::kApi;
+  if (options_.importPolicy) {
+    for (const auto& [field, path] : files) {
+      Status allowed = options_.importPolicy->check(path, origin);
+      if (allowed) continue;
+      forgetImport(storeKey);
+      if (Status removed = certificates_.remove(storeKey); !removed)
+        return ReconcileResult::retry(fmt::format("certificate store: {}", removed.message()));
+      // Nothing is served, so status describes no certificate (revision is a counter: kept).
+      api::CertificateStatus cleared;
+      cleared.conditions = std::move(status.conditions);
+      cleared.revision = status.revision;
+      status = std::move(cleared);
+      std::string message = fmt::format("{}: {}", field, allowed.message());
+      setCondition("Ready", false, reason::kPathNotAllowed, message);
+      setCondition("Issuing", false, reason::kFailed, message);
+      log->warn("certificate_import_refused key={}/{} generation={} reason={} error=\"{}\"", kKind,
+                storeKey, generation, reason::kPathNotAllowed, message);
+      return ReconcileResult::requeueAfter(options_.sourceCheckInterval);
+    }
+  }
+  certs::FileReader readFile = certs::readSmallFile;
+  if (options_.importPolicy) {
+    readFile = [policy = options_.importPolicy, origin](const fs::path& path) {
+      return policy->read(path, origin);
+    };
+  }
+
   if (options_.watchSourceFiles) {
     // Registered on every look, which also re-arms the watch of a directory that was replaced.
     {
@@ -674,10 +714,11 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   }
   if (!leaf) {
     auto bundle = pkcs12 ? certs::importPkcs12File(
-                               files[0].second, files.size() > 1
-                                                    ? std::optional<fs::path>(files[1].second)
-                                                    : std::nullopt)
-                         : certs::importPemFiles(files[0].second, files[1].second);
+                               files[0].second,
+                               files.size() > 1 ? std::optional<fs::path>(files[1].second)
+                                                : std::nullopt,
+                               readFile)
+                         : certs::importPemFiles(files[0].second, files[1].second, readFile);
     if (!bundle) {
       {
         std::lock_guard lock(importsMutex_);

@@ -18,6 +18,7 @@
 #include "controller/certs/certificate.h"
 #include "controller/certs/certificate_bundle.h"
 #include "controller/certs/certificate_store.h"
+#include "controller/certs/import_path_policy.h"
 #include "controller/events/event_recorder.h"
 #include "controller/reconcile/certificate_dependencies.h"
 #include "controller/reconcile/generation_filter.h"
@@ -48,6 +49,8 @@ inline constexpr const char* kIssuerNotReady = "IssuerNotReady";
 inline constexpr const char* kInvalidSource = "InvalidSource";
 inline constexpr const char* kKeyMismatch = "KeyMismatch";
 inline constexpr const char* kInvalidChain = "InvalidChain";
+// A spec.source file outside the directories the operator allows (certs::ImportPathPolicy).
+inline constexpr const char* kPathNotAllowed = "PathNotAllowed";
 inline constexpr const char* kIssuanceFailed = "IssuanceFailed";
 // Issuing: False once the material matches the spec, True (with why) while a re-issue waits.
 inline constexpr const char* kUpToDate = "UpToDate";
@@ -83,6 +86,11 @@ struct CertificateReconcilerOptions {
   // Records Issued / Renewed / Imported (Normal) and IssueFailed / ImportFailed (Warning) Events,
   // once per status transition; may be null (no Events).
   std::shared_ptr<events::EventRecorder> events;
+  // Which files spec.source may name (serve: the manifest directory for objects declared by
+  // manifest files, --import-root for every object, never the state directory). Every file an
+  // import reads goes through it. Null: no restriction (the process's own permissions only), for
+  // tests and embedders that trust every writer of the store.
+  std::shared_ptr<const certs::ImportPathPolicy> importPolicy;
 };
 
 // Issues, renews and imports Certificates; keys are "Certificate/namespace/name". The chain and

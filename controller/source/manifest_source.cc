@@ -72,6 +72,7 @@ struct ManifestSource::Loop {
 
   uv_loop_t loop;
   uv_async_t stopAsync;
+  uv_async_t rescanAsync;
   uv_timer_t debounce;
   uv_timer_t rescan;
   ManifestSource* source = nullptr;
@@ -158,12 +159,20 @@ struct ManifestSource::Loop {
     });
   }
 
+  static void onRescan(uv_async_t* async) noexcept {
+    Loop& self = *static_cast<Loop*>(async->data);
+    logger("controller.source")->info("rescan_requested dir={}",
+                                      self.source->options_.directory.string());
+    self.scan();
+  }
+
   static void onStop(uv_async_t* async) noexcept {
     Loop& self = *static_cast<Loop*>(async->data);
     for (auto& [path, watch] : self.watches) closeWatch(watch);
     self.watches.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&self.debounce), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self.rescan), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self.rescanAsync), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self.stopAsync), nullptr);
   }
 };
@@ -201,6 +210,8 @@ Status ManifestSource::start() {
   }
   uv_async_init(&loop.loop, &loop.stopAsync, Loop::onStop);
   loop.stopAsync.data = &loop;
+  uv_async_init(&loop.loop, &loop.rescanAsync, Loop::onRescan);
+  loop.rescanAsync.data = &loop;
   uv_timer_init(&loop.loop, &loop.debounce);
   loop.debounce.data = &loop;
   uv_timer_init(&loop.loop, &loop.rescan);
@@ -214,6 +225,12 @@ Status ManifestSource::start() {
     uv_loop_close(&loop.loop);
   });
   return Status::ok();
+}
+
+void ManifestSource::rescan() {
+  // loop_ is set by start() and reset by stop(), both on the owner's thread, which is also the
+  // thread that calls this (serve's signal loop): no race with the reset.
+  if (loop_) uv_async_send(&loop_->rescanAsync);
 }
 
 void ManifestSource::stop() {

@@ -78,6 +78,11 @@ class ManifestSource {
   // Stops watching and joins the thread; idempotent.
   void stop();
 
+  // Asks the watching thread for a scan now, as if the directory had changed (serve's SIGHUP:
+  // an operator who edited files the watch could not see, e.g. on a network filesystem). Safe
+  // from any thread, and from a signal handler's thread; a no-op before start() or after stop().
+  void rescan();
+
   // One scan on the calling thread. Precondition: start() not called (tests), or called from the
   // watching thread itself.
   SyncReport syncNow();

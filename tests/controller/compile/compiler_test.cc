@@ -290,3 +290,54 @@ TEST_CASE("mergeConditions moves lastTransitionTime only when a condition flips"
 }
 
 }  // namespace siteplane::compile::testing
+
+namespace siteplane::compile::testing {
+
+TEST_CASE("Compiler serves wildcard and non-canonical address literals where clients reach them",
+          "[controller][compile][address]") {
+  CertificateFixture certificates;
+  Compiler compiler(*certificates.store, "/manifests");
+  struct Case {
+    std::string address;
+    std::string local;  // the address a connection arrives on
+  };
+  for (const auto& c : std::vector<Case>{{"0.0.0.0", "127.0.0.1"},
+                                         {"::", "::1"},
+                                         {"0:0::0", "127.0.0.1"},
+                                         {"0:0:0:0:0:0:0:1", "::1"},
+                                         {"::FFFF:127.0.0.1", "127.0.0.1"},
+                                         {"::ffff:7f00:1", "127.0.0.1"}}) {
+    INFO(c.address);
+    auto b = binding("web-http", "web", api::Protocol::kHttp, 8080);
+    b.spec.address = c.address;
+    auto out = compiler.compile(input({site("web")}, {b}));
+    REQUIRE(out.bindings.size() == 1);
+    CHECK(out.bindings[0].inTable);
+    const table::Route* route = out.table->route(c.local, 8080, "www.example.test");
+    REQUIRE(route);
+    CHECK(route->binding == "default/web-http");
+  }
+}
+
+TEST_CASE("Compiler refuses http and https on one port even on different addresses",
+          "[controller][compile][address]") {
+  CertificateFixture certificates;
+  Compiler compiler(*certificates.store, "/manifests");
+  auto plain = binding("plain", "web", api::Protocol::kHttp, 8080, "", "", 100);
+  auto secure = binding("secure", "web", api::Protocol::kHttps, 8080, "", "cert", 200);
+  secure.spec.address = "*";
+  auto out = compiler.compile(
+      input({site("web")}, {plain, secure},
+            {readyCertificate("cert", certificates.put("cert", {"www.example.test"}))}));
+  REQUIRE(out.bindings.size() == 2);
+  CHECK(out.bindings[0].inTable);
+  CHECK(reasonOf(out.bindings[1], "Conflicted") == "ProtocolConflict");
+  CHECK_THAT(conditionOf(out.bindings[1], "Conflicted")->message,
+             Catch::Contains("port 8080 is already http on 127.0.0.1:8080 (Binding default/plain, "
+                             "older)"));
+  CHECK_FALSE(out.bindings[1].inTable);
+  // A request on 127.0.0.2 (the "*" listener) finds nothing rather than the http site.
+  CHECK(out.table->route("127.0.0.2", 8080, "www.example.test") == nullptr);
+}
+
+}  // namespace siteplane::compile::testing

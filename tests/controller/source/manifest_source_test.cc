@@ -205,3 +205,22 @@ TEST_CASE("ManifestSource sees files written in a new subdirectory and editor re
 }
 
 }  // namespace siteplane::source
+
+namespace siteplane::source {
+
+TEST_CASE("ManifestSource rescans at once when asked, without waiting for the watch or the timer",
+          "[controller][source][rescan]") {
+  SourceFixture fixture;
+  fixture.write("a.yaml", siteYaml("one", "/srv/one"));
+  // A debounce of an hour: the watch's scan cannot come during the test; only rescan() can.
+  auto source = fixture.source(std::chrono::hours(1));
+  source->rescan();  // before start: a no-op
+  REQUIRE(source->start());
+  fixture.write("b.yaml", siteYaml("two", "/srv/two"));
+  source->rescan();
+  CHECK(waitUntil([&] { return fixture.rootOf("two") == "/srv/two"; }));
+  source->stop();
+  source->rescan();  // after stop: a no-op
+}
+
+}  // namespace siteplane::source

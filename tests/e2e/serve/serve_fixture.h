@@ -185,13 +185,16 @@ class Server {
   }
   void remove(const std::string& relative) const { std::filesystem::remove(manifests() / relative); }
 
-  // `extraArgs` go after the fixture's own (e.g. limits: "--max-header-bytes", "1k").
-  void start(const std::vector<std::string>& extraArgs = {}) {
+  // `extra`: further `serve` flags. The test's directory is an --import-root (tests import
+  // certificates they make next to the manifests) unless `importTestDir` is false; the state
+  // directory inside it stays out of reach either way.
+  void start(const std::vector<std::string>& extra = {}, bool importTestDir = true) {
     std::vector<std::string> argv{
         siteplaneBinary(), "serve", "--manifests", manifests().string(), "--state",
         state().string(), "--workers", "1", "--access-log-format", "off", "--drain-seconds", "1",
         "--api-listen", "127.0.0.1:0"};
-    argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+    if (importTestDir) argv.insert(argv.end(), {"--import-root", dir_.path().string()});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Process>(argv);
     if (!process_->waitForOutput("serve_started", kDeadline))
       throw std::runtime_error("siteplane serve did not start:\n" + process_->output());

@@ -1,0 +1,66 @@
+#pragma once
+
+// Which files an object may make siteplane read (Certificate spec.source: PEM certificate, key,
+// PKCS#12 file and its password file; later a Site's CRL files). The API token holder may write
+// objects but must not read what the operator did not allow (DESIGN.md, trust boundaries): an
+// import from the state directory would serve another Certificate's key or the API's CA key.
+//
+// Allowed: the manifest directory, for objects a manifest file declares; every `--import-root`
+// directory, for every object. Never: the state directory, even inside an allowed directory.
+// Paths are compared canonically (symlinks and ".." resolved), when checked and again at read
+// time on the file actually opened. A refusal says only that the path is not allowed: the same
+// words whether the file exists or not, so the API cannot be used to probe the filesystem.
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace siteplane::certs {
+
+// Where an object came from: which allowed directories apply to it.
+enum class ImportOrigin {
+  kManifestFile,  // declared by a file of the manifest directory
+  kApi,           // created or changed through the API
+};
+
+struct ImportPathPolicyOptions {
+  std::filesystem::path manifestsDir;                  // allowed for kManifestFile objects
+  std::vector<std::filesystem::path> importRoots;      // allowed for every object
+  std::vector<std::filesystem::path> deniedDirs;       // never (the state directory)
+};
+
+class ImportPathPolicy {
+ public:
+  // Resolves each directory to its canonical path (one that does not exist yet is kept
+  // lexically normalised: it can hold nothing until it exists, and then resolves the same).
+  static ImportPathPolicy create(const ImportPathPolicyOptions& options);
+
+  // Ok when `path` (absolute) resolves inside a directory allowed for `origin` and outside every
+  // denied one. The error names the path and says it is not allowed, nothing more.
+  [[nodiscard]] Status check(const std::filesystem::path& path, ImportOrigin origin) const;
+
+  // Reads a whole regular file of at most `maxBytes` after check(), and checks again the path of
+  // the file the kernel actually opened (see the .cc): a symlink swapped in between the check
+  // and the open cannot lead outside. Never blocks on a FIFO.
+  [[nodiscard]] Result<std::string> read(const std::filesystem::path& path, ImportOrigin origin,
+                                         size_t maxBytes = size_t{16} << 20) const;
+
+  // Whether a message from check()/read() is a refusal (rather than a file that cannot be read).
+  static bool isRefusal(const std::string& message);
+
+ private:
+  ImportPathPolicy() = default;
+  bool allowed(const std::filesystem::path& canonical, ImportOrigin origin) const;
+  Status refusal(const std::filesystem::path& path) const;
+
+  std::filesystem::path manifestsDir_;
+  std::vector<std::filesystem::path> importRoots_;
+  std::vector<std::filesystem::path> deniedDirs_;
+};
+
+}  // namespace siteplane::certs
