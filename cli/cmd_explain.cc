@@ -134,7 +134,7 @@ void registerExplainCommand(CLI::App& app) {
                       "with the port unless 80/443, as curl sends it)");
   command->add_option("--client-certificate", options->clientCertificate,
                       "Client certificate the client presents when asked: none, valid, "
-                      "untrusted or expired")
+                      "untrusted, expired or revoked")
       ->check(CLI::IsMember({"none", "valid", "untrusted", "expired"}))
       ->capture_default_str();
   command->add_option("-o,--output", options->output, "text, json or yaml")

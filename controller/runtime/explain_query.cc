@@ -77,6 +77,8 @@ const char* toString(ClientCertificateState state) {
       return "untrusted";
     case ClientCertificateState::kExpired:
       return "expired";
+    case ClientCertificateState::kRevoked:
+      return "revoked";
     case ClientCertificateState::kNone:
       break;
   }
@@ -124,7 +126,8 @@ Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::str
   if (auto certificate = value("clientCertificate")) {
     bool matched = false;
     for (auto state : {ClientCertificateState::kNone, ClientCertificateState::kValid,
-                       ClientCertificateState::kUntrusted, ClientCertificateState::kExpired}) {
+                       ClientCertificateState::kUntrusted, ClientCertificateState::kExpired,
+                       ClientCertificateState::kRevoked}) {
       if (*certificate == toString(state)) {
         query.clientCertificate = state;
         matched = true;
@@ -132,7 +135,7 @@ Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::str
     }
     if (!matched)
       return Result<ExplainQuery>::error("clientCertificate: \"" + *certificate +
-                                         "\" is not none, valid, untrusted or expired");
+                                         "\" is not none, valid, untrusted, expired or revoked");
   }
   return query;
 }

@@ -27,7 +27,7 @@ struct ExplainQuery {
 
 // Parameters: address (required: an IPv4 or IPv6 literal, brackets allowed), port (required,
 // 1-65535), sni (a DNS name; an IP is never sent as SNI), host (any Host header value without
-// control characters), clientCertificate (none, valid, untrusted, expired; default none).
+// control characters), clientCertificate (none, valid, untrusted, expired, revoked; default none).
 // Errors name the parameter: `port: "70000" is not a port number (1-65535)`.
 Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::string>& parameters);
 

@@ -89,6 +89,8 @@ std::string presented(ClientCertificateState state) {
       return "a certificate no trusted CA signed";
     case ClientCertificateState::kExpired:
       return "an expired (or not yet valid) certificate";
+    case ClientCertificateState::kRevoked:
+      return "a certificate its CA's CRL revokes (or a CRL past its nextUpdate)";
     case ClientCertificateState::kNone:
       break;
   }
@@ -132,6 +134,16 @@ void explainResponse(const table::BindingTable& table, const ExplainQuery& query
       out.steps.push_back(fmt::format(
           "{}: the Host's binding {} is plain http, but this connection is TLS", code,
           route->binding));
+    } else if (const table::Route* handshake =
+                   table.handshakeRoute(query.address, query.port, query.sni);
+               handshake && handshake->tls && handshake->tls->thumbprint() == route->tls->thumbprint()) {
+      // Same certificate, other SSL settings: the Host's site does not accept what the
+      // handshake made for the SNI's site negotiated.
+      out.steps.push_back(fmt::format(
+          "{}: the handshake was made for {} (site {}); site {} that Host \"{}\" selects does not "
+          "accept it: {}",
+          code, handshake->binding, handshake->site->name, route->site->name, host,
+          decision.message));
     } else if (const table::Route* sniRoute = table.route(query.address, query.port, query.sni)) {
       out.steps.push_back(fmt::format(
           "{}: SNI \"{}\" and Host \"{}\" resolve to different certificates ({} of {} vs {} of {})",
@@ -307,6 +319,9 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
     // A client sends a certificate only when the handshake asks for one.
     tls.serverName = query.sni;
     tls.cipherBits = context.weakestCipherBits();
+    // The client offers every version, so it negotiates the highest the context allows.
+    tls.version = table::TlsVersion::k1_3;
+    tls.context = chosen->tls.get();
     if (context.requestsClientCertificate()) {
       tls.clientCertificate = query.clientCertificate;
     } else if (query.clientCertificate != ClientCertificateState::kNone) {

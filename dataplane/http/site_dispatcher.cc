@@ -24,6 +24,13 @@ bool sameCertificate(const table::Route& a, const table::Route& b) {
   return a.tls->thumbprint() == b.tls->thumbprint();
 }
 
+constexpr std::string_view kMisdirectedVersion =
+    "Misdirected Request - this connection's TLS version is below the site's minTLSVersion";
+constexpr std::string_view kMisdirectedPolicy =
+    "Misdirected Request - this connection was negotiated for another site's SSL settings";
+constexpr std::string_view kMisdirectedCertificate =
+    "Misdirected Request - this site requires a client certificate; connect with SNI naming it";
+
 Decision respond(int status, int substatus, std::string_view message) {
   Decision decision;
   decision.status = status;
@@ -35,7 +42,8 @@ Decision respond(int status, int substatus, std::string_view message) {
 }  // namespace
 
 TlsFacts tlsFactsOf(const tls::TlsSession& session) {
-  return TlsFacts{session.serverName(), session.cipherBits(), session.clientCertificate()};
+  return TlsFacts{session.serverName(), session.cipherBits(), session.clientCertificate(),
+                  session.tlsVersion(),  session.context().get(),  &session};
 }
 
 std::string_view hostWithoutPort(std::string_view host) {
@@ -95,14 +103,30 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
       if (!sniRoute || !sameCertificate(*sniRoute, *route))
         return reject(421, 0, "Misdirected Request - the certificate does not cover this host");
     }
-    if (site.require128BitCiphers && tls.cipherBits < 128)
+    // The handshake enforced the policy of the context it ended on. A request whose Host selects
+    // a site with another context (two sites sharing a certificate, a swap since the handshake)
+    // is checked here against that site's policy: a connection that does not meet it gets 421,
+    // so the client retries on a connection of its own, made for this site.
+    const bool madeForThisSite = tls.context == route->tls.get();
+    if (tls.version < site.minTLSVersion)
+      return reject(421, 0, kMisdirectedVersion);
+    if (site.require128BitCiphers && tls.cipherBits < 128) {
+      if (!madeForThisSite) return reject(421, 0, kMisdirectedPolicy);
       return reject(403, 5, "403.5 - SSL 128 required: this site requires a 128-bit cipher");
+    }
     if (site.clientCertificate != ClientCertificateMode::kIgnore) {
-      switch (tls.clientCertificate) {
+      ClientCertificateState state =
+          tls.session ? tls.session->clientCertificateFor(route->tls) : tls.clientCertificate;
+      switch (state) {
         case ClientCertificateState::kNone:
-          if (site.clientCertificate == ClientCertificateMode::kRequire)
-            return reject(403, 7, "403.7 - Client certificate required");
-          break;
+          if (site.clientCertificate != ClientCertificateMode::kRequire) break;
+          // Another site's handshake either never asked for a certificate or named other CAs, so
+          // the client had no chance to present one for this site: reconnecting with SNI naming
+          // the site gets its CertificateRequest (and 403.7 if the client still has none).
+          if (!madeForThisSite) return reject(421, 0, kMisdirectedCertificate);
+          return reject(403, 7, "403.7 - Client certificate required");
+        case ClientCertificateState::kRevoked:
+          return reject(403, 13, "403.13 - Client certificate revoked");
         case ClientCertificateState::kUntrusted:
           return reject(403, 16, "403.16 - Client certificate is untrusted or invalid");
         case ClientCertificateState::kExpired:

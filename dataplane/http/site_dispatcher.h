@@ -6,9 +6,11 @@
 //   Host no binding on the listener accepts        -> 400 "Bad Request - Invalid Hostname"
 //   SNI and Host resolve to different certificates -> 421 Misdirected Request
 //   requireSSL site over plain http               -> 403.4, or 301 to https with redirectHTTP
-//   require128BitCiphers with a weaker cipher      -> 403.5
-//   clientCertificate Require without certificate  -> 403.7
-//   client certificate not trusted / expired       -> 403.16 / 403.17
+//   TLS version below the site's minTLSVersion     -> 421 (the handshake was made for another site)
+//   require128BitCiphers with a weaker cipher      -> 403.5 (421 when made for another site)
+//   clientCertificate Require without certificate  -> 403.7 (421 when made for another site)
+//   client certificate revoked / untrusted / expired -> 403.13 / 403.16 / 403.17, judged by the
+//                                                     client CAs of the site the Host selects
 //   anything but GET/HEAD on a static site         -> 405
 
 #include <cstdint>
@@ -27,8 +29,17 @@ namespace siteplane::http {
 struct TlsFacts {
   std::string_view serverName;  // SNI, "" when the client sent none
   int cipherBits = 0;           // of the negotiated cipher
-  tls::TlsSession::ClientCertificateState clientCertificate =
-      tls::TlsSession::ClientCertificateState::kNone;
+  // As the handshake context judged it; used as is when that context is the route's, or when
+  // there is no session to re-verify (`siteplane explain` states it for the site it asks about).
+  tls::ClientCertificateState clientCertificate = tls::ClientCertificateState::kNone;
+  table::TlsVersion version = table::TlsVersion::k1_3;  // negotiated
+  // The context the handshake ended on (SNI's binding, or the listener's default). When the
+  // request's route carries another one, the handshake enforced another site's policy and
+  // dispatch checks this site's on the connection's parameters.
+  const tls::ServerContext* context = nullptr;
+  // The live session, to verify its client certificate against another site's CAs. Null in
+  // `siteplane explain`.
+  const tls::TlsSession* session = nullptr;
 };
 
 // Precondition: the handshake is done. The views point into `session`.

@@ -401,7 +401,7 @@ void HttpConnection::record(const http::Request* request, int status, int substa
     entry.tlsCipher = tls->cipher();
     entry.sni = tls->serverName();
     if (route && route->site->clientCertificate != table::ClientCertificateMode::kIgnore &&
-        tls->clientCertificate() == tls::TlsSession::ClientCertificateState::kValid) {
+        tls->clientCertificateFor(route->tls) == tls::ClientCertificateState::kValid) {
       subject = tls->clientSubject();
       entry.clientSubject = subject;
     }

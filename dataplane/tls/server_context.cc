@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <ctime>
 
 #include "common/logging.h"
 #include "dataplane/tls/ticket_keys.h"
@@ -57,17 +58,52 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLength, const 
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// Every CRL siteplane has is loaded into the store, so "no CRL for this issuer" means the CA has
+// none configured: its certificates are checked without revocation, not refused.
+bool noCrlConfigured(int error) { return error == X509_V_ERR_UNABLE_TO_GET_CRL; }
+
 // Client certificates are verified, but a failure never aborts the handshake: IIS answers
-// 403.16/403.17 at the HTTP level, which tells the user far more than a TLS alert. The session
-// records what went wrong for the HTTP layer.
-int verifyClientCertificate(int preverified, X509_STORE_CTX* store) noexcept {
+// 403.13/403.16/403.17 at the HTTP level, which tells the user far more than a TLS alert. The
+// session records what went wrong for the HTTP layer.
+int verifyDuringHandshake(int preverified, X509_STORE_CTX* store) noexcept {
   if (!preverified) {
+    int error = X509_STORE_CTX_get_error(store);
+    if (noCrlConfigured(error)) {
+      X509_STORE_CTX_set_error(store, X509_V_OK);
+      return 1;
+    }
     auto* ssl = static_cast<SSL*>(
         X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    if (auto* session = ssl ? TlsSession::fromSsl(ssl) : nullptr)
-      session->recordVerifyError(X509_STORE_CTX_get_error(store));
+    if (auto* session = ssl ? TlsSession::fromSsl(ssl) : nullptr) session->recordVerifyError(error);
   }
   return 1;
+}
+
+// The same rules for a verification outside a handshake: the worst error goes to the app data.
+int collectVerifyError(int preverified, X509_STORE_CTX* store) noexcept {
+  if (!preverified) {
+    int error = X509_STORE_CTX_get_error(store);
+    if (noCrlConfigured(error)) {
+      X509_STORE_CTX_set_error(store, X509_V_OK);
+      return 1;
+    }
+    auto* worst = static_cast<int*>(X509_STORE_CTX_get_app_data(store));
+    *worst = worseVerifyError(*worst, error);
+  }
+  return 1;
+}
+
+using CrlPtr = std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)>;
+
+// PEM when it says so, else DER (what `openssl ca -gencrl` and most CAs publish).
+CrlPtr readCrl(const std::string& data) {
+  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
+  if (!bio) return CrlPtr(nullptr, X509_CRL_free);
+  X509_CRL* crl = data.find("-----BEGIN X509 CRL-----") != std::string::npos
+                      ? PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)
+                      : d2i_X509_CRL_bio(bio.get(), nullptr);
+  ERR_clear_error();
+  return CrlPtr(crl, X509_CRL_free);
 }
 
 std::string thumbprintOf(X509* certificate) {
@@ -110,7 +146,81 @@ int clientHello(SSL* ssl, int* alert, void*) noexcept {
   return session->onClientHello(alert) ? SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_ERROR;
 }
 
+// The CA of `caPems` that issued and signed `crl`, or why none did.
+Status findCrlIssuer(X509_CRL* crl, const std::vector<X509Ptr>& cas, const std::string& what) {
+  for (const auto& ca : cas) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca.get())) != 0) continue;
+    EVP_PKEY* key = X509_get0_pubkey(ca.get());
+    if (key && X509_CRL_verify(crl, key) == 1) return Status::ok();
+    ERR_clear_error();
+    return Status::error(what + ": the signature does not verify with the CA's key");
+  }
+  return Status::error(what + ": not issued by any of the site's client CAs");
+}
+
+Result<std::vector<X509Ptr>> readAllCas(const std::vector<std::string>& caPems, const std::string& what) {
+  std::vector<X509Ptr> all;
+  for (size_t i = 0; i < caPems.size(); ++i) {
+    auto cas = readCertificates(caPems[i], what + ": client CA " + std::to_string(i));
+    if (!cas) return cas.status();
+    for (auto& ca : *cas) all.push_back(std::move(ca));
+  }
+  return all;
+}
+
+int64_t nextUpdateOf(X509_CRL* crl) {
+  const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
+  struct tm when {};
+  if (!next || ASN1_TIME_to_tm(next, &when) != 1) return 0;
+  return static_cast<int64_t>(timegm(&when));
+}
+
 }  // namespace
+
+ClientCertificateState clientCertificateStateOf(int verifyError) noexcept {
+  switch (verifyError) {
+    case X509_V_OK:
+      return ClientCertificateState::kValid;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return ClientCertificateState::kExpired;
+    // Revoked, or its status cannot be decided from the CRL the operator gave: the same answer
+    // nginx gives for an expired CRL (refuse), as IIS's 403.13.
+    case X509_V_ERR_CERT_REVOKED:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+      return ClientCertificateState::kRevoked;
+    default:
+      return ClientCertificateState::kUntrusted;
+  }
+}
+
+int worseVerifyError(int current, int next) noexcept {
+  auto rank = [](int error) {
+    switch (clientCertificateStateOf(error)) {
+      case ClientCertificateState::kUntrusted:
+        return 3;
+      case ClientCertificateState::kRevoked:
+        return 2;
+      case ClientCertificateState::kExpired:
+        return 1;
+      default:
+        return 0;
+    }
+  };
+  return rank(next) > rank(current) ? next : current;
+}
+
+Status checkClientCrl(const ClientCrl& crl, const std::vector<std::string>& caPems,
+                      int64_t* nextUpdate) {
+  ERR_clear_error();
+  CrlPtr parsed = readCrl(crl.data);
+  if (!parsed) return Status::error(crl.name + ": not a PEM or DER X.509 CRL");
+  auto cas = readAllCas(caPems, crl.name);
+  if (!cas) return cas.status();
+  if (nextUpdate) *nextUpdate = nextUpdateOf(parsed.get());
+  return findCrlIssuer(parsed.get(), *cas, crl.name);
+}
 
 Result<std::shared_ptr<const ServerContext>> ServerContext::create(
     const ServerContextOptions& options) {
@@ -194,19 +304,28 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
     STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
     if (!names) return Out::error(openSslError(what + ": out of memory"));
     SSL_CTX_set_client_CA_list(ctx, names);  // owns names from here on
-    for (size_t i = 0; i < options.clientCAPems.size(); ++i) {
-      auto cas = readCertificates(options.clientCAPems[i], what + ": client CA " + std::to_string(i));
-      if (!cas) return cas.status();
-      for (auto& ca : *cas) {
-        if (X509_STORE_add_cert(store, ca.get()) != 1) ERR_clear_error();  // duplicates are fine
-        X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca.get()));
-        if (!name || !sk_X509_NAME_push(names, name)) {
-          X509_NAME_free(name);
-          return Out::error(openSslError(what + ": out of memory"));
-        }
+    auto cas = readAllCas(options.clientCAPems, what);
+    if (!cas) return cas.status();
+    for (auto& ca : *cas) {
+      if (X509_STORE_add_cert(store, ca.get()) != 1) ERR_clear_error();  // duplicates are fine
+      X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca.get()));
+      if (!name || !sk_X509_NAME_push(names, name)) {
+        X509_NAME_free(name);
+        return Out::error(openSslError(what + ": out of memory"));
       }
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &verifyClientCertificate);
+    for (const auto& crl : options.clientCRLs) {
+      CrlPtr parsed = readCrl(crl.data);
+      if (!parsed) return Out::error(what + ": " + crl.name + ": not a PEM or DER X.509 CRL");
+      if (auto issuer = findCrlIssuer(parsed.get(), *cas, what + ": " + crl.name); !issuer)
+        return Out::error(issuer.message());
+      if (X509_STORE_add_crl(store, parsed.get()) != 1) ERR_clear_error();
+      context->checksRevocation_ = true;
+    }
+    // The leaf's issuer only: sites trust CAs that issue client certificates directly or name
+    // their intermediates in clientCARefs, each with its own CRL.
+    if (context->checksRevocation_) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &verifyDuringHandshake);
     SSL_CTX_set_verify_depth(ctx, 8);
   }
   logger("dataplane.tls")
@@ -232,11 +351,39 @@ int ServerContext::weakestCipherBits() const {
   return weakest;
 }
 
+ClientCertificateState ServerContext::verifyClientCertificate(X509* leaf,
+                                                             STACK_OF_X509* chain) const noexcept {
+  if (!leaf) return ClientCertificateState::kNone;
+  if (!requestsClientCertificate()) return ClientCertificateState::kUntrusted;  // trusts no CA
+  X509_STORE_CTX* store = X509_STORE_CTX_new();
+  int worst = X509_V_OK;
+  // Verified as the handshake verifies a client: the context's store (CAs, CRLs, CRL_CHECK), its
+  // parameters (depth) and the ssl_client purpose.
+  if (!store || X509_STORE_CTX_init(store, SSL_CTX_get_cert_store(ctx_), leaf, chain) != 1 ||
+      X509_STORE_CTX_set_default(store, "ssl_client") != 1 ||
+      X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(store), SSL_CTX_get0_param(ctx_)) != 1) {
+    X509_STORE_CTX_free(store);
+    ERR_clear_error();
+    return ClientCertificateState::kUntrusted;
+  }
+  X509_STORE_CTX_set_app_data(store, &worst);
+  X509_STORE_CTX_set_verify_cb(store, &collectVerifyError);
+  int verified = X509_verify_cert(store);
+  if (verified != 1 && worst == X509_V_OK) worst = X509_STORE_CTX_get_error(store);
+  if (verified != 1 && worst == X509_V_OK) worst = X509_V_ERR_UNSPECIFIED;
+  X509_STORE_CTX_free(store);
+  ERR_clear_error();
+  return clientCertificateStateOf(worst);
+}
+
 bool ServerContext::applyTo(SSL* ssl) const noexcept {
   if (SSL_get_SSL_CTX(ssl) != ctx_ && SSL_set_SSL_CTX(ssl, ctx_) != ctx_) return false;
   SSL_set_min_proto_version(ssl, toOpenSsl(options_.minVersion));
   SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx_), SSL_CTX_get_verify_callback(ctx_));
   if (requestsClientCertificate()) {
+    // The store carries its CRL_CHECK flag into every verification; the SSL's own parameters
+    // come from the listener's first context and must not add or drop it.
+    X509_VERIFY_PARAM_clear_flags(SSL_get0_param(ssl), X509_V_FLAG_CRL_CHECK);
     if (SSL_set1_verify_cert_store(ssl, SSL_CTX_get_cert_store(ctx_)) != 1) return false;
     STACK_OF(X509_NAME)* names = SSL_dup_CA_list(SSL_CTX_get_client_CA_list(ctx_));
     if (!names) return false;

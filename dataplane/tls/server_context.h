@@ -16,8 +16,31 @@ typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 typedef struct x509_st X509;
 typedef struct evp_pkey_st EVP_PKEY;
+typedef struct stack_st_X509 STACK_OF_X509;
 
 namespace siteplane::tls {
+
+// What a client proved with its certificate, for IIS's 403.7 / 403.13 / 403.16 / 403.17.
+// kRevoked also covers a revocation status that cannot be decided (a CRL past its nextUpdate).
+enum class ClientCertificateState { kNone, kValid, kUntrusted, kExpired, kRevoked };
+
+// A CRL for one client CA, as the controller read it (PEM or DER). `name` says where it came from,
+// for errors ("default/client-ca crlFile /etc/pki/ca.crl").
+struct ClientCrl {
+  std::string name;
+  std::string data;
+};
+
+// Checks a CRL before it is used: it parses (PEM or DER) and one of `caPems` issued and signed it.
+// The error names the CRL and says what is wrong; `nextUpdate` receives the CRL's nextUpdate as
+// seconds since the epoch (0 when it has none), for status to warn before it lapses.
+[[nodiscard]] Status checkClientCrl(const ClientCrl& crl, const std::vector<std::string>& caPems,
+                                    int64_t* nextUpdate = nullptr);
+
+// The state an X509_V_ERR_* code means for the client (X509_V_OK -> kValid).
+ClientCertificateState clientCertificateStateOf(int verifyError) noexcept;
+// Of two verification errors, the one to report: untrusted, then revoked, then expired.
+int worseVerifyError(int current, int next) noexcept;
 
 // The certificate and key come either as PEM text, decoded here, or already decoded
 // (certificateChain + privateKey), as the controller's certificate store holds them. OpenSSL 3
@@ -35,6 +58,9 @@ struct ServerContextOptions {
   bool require128BitCiphers = false;
   table::ClientCertificateMode clientCertificate = table::ClientCertificateMode::kIgnore;
   std::vector<std::string> clientCAPems;  // trusted issuers of client certificates
+  // Revocation lists of those issuers. Each must be issued by one of clientCAPems; with any CRL
+  // the context checks the leaf's revocation (X509_V_FLAG_CRL_CHECK) for issuers that have one.
+  std::vector<ClientCrl> clientCRLs;
   // Where the key pair lives, for `siteplane show sslcert` (netsh's "Certificate Store Name"):
   // the key file in siteplane's certificate store, and the file it was imported from ("" when
   // an Issuer issued it). Informational; the context never reads them.
@@ -71,10 +97,16 @@ class ServerContext {
   // Key bits of the weakest cipher this context can negotiate (TLS 1.2 and 1.3 suites): what a
   // require128BitCiphers site can at worst see, for `siteplane explain`.
   int weakestCipherBits() const;
+  // Verifies a client certificate (and the intermediates it sent, may be null) against this
+  // context's client CAs and CRLs, as the handshake would have. For a request whose site is not
+  // the one the handshake context was built for, and for resumed sessions. Thread-safe (the store
+  // is only read); costs one chain verification, so callers cache the answer per connection.
+  ClientCertificateState verifyClientCertificate(X509* leaf, STACK_OF_X509* chain) const noexcept;
 
  private:
   ServerContext() = default;
   SSL_CTX* ctx_ = nullptr;
+  bool checksRevocation_ = false;  // clientCRLs were loaded into the store
   std::string name_;
   std::string thumbprint_;
   // privateKeyPem, certificateChain and privateKey cleared after the context is built (the SSL_CTX

@@ -99,10 +99,6 @@ bool parseServerName(const unsigned char* data, size_t length, std::string& name
   return length == 0;
 }
 
-bool isExpiry(int error) {
-  return error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const ServerContext> initial,
@@ -166,7 +162,7 @@ bool TlsSession::onClientHello(int* alert) noexcept {
 }
 
 void TlsSession::recordVerifyError(int error) noexcept {
-  if (verifyError_ == 0 || (isExpiry(verifyError_) && !isExpiry(error))) verifyError_ = error;
+  verifyError_ = worseVerifyError(verifyError_, error);
 }
 
 void TlsSession::recordFailure(int sslError) {
@@ -251,8 +247,27 @@ TlsSession::ClientCertificateState TlsSession::clientCertificate() const {
   if (!SSL_get0_peer_certificate(ssl_)) return ClientCertificateState::kNone;
   // A resumed session carries the verification result of the original handshake.
   int error = verifyError_ != 0 ? verifyError_ : static_cast<int>(SSL_get_verify_result(ssl_));
-  if (error == X509_V_OK) return ClientCertificateState::kValid;
-  return isExpiry(error) ? ClientCertificateState::kExpired : ClientCertificateState::kUntrusted;
+  return clientCertificateStateOf(error);
+}
+
+TlsSession::ClientCertificateState TlsSession::clientCertificateFor(
+    const std::shared_ptr<const ServerContext>& context) const noexcept {
+  X509* peer = SSL_get0_peer_certificate(ssl_);
+  if (!peer || !context) return ClientCertificateState::kNone;
+  // The hot path: the request's site is the one this full handshake verified for. A resumed
+  // session's result belongs to the handshake that made it, under whichever context SNI chose
+  // then (any context accepts any siteplane ticket), and to the CRLs of that time.
+  if (context == context_ && !resumed()) return clientCertificate();
+  if (context == verifiedFor_) return verifiedState_;
+  // On the server side the peer chain holds the intermediates only (the leaf is separate); a
+  // resumed session restores no chain, so intermediates must then be among the site's CAs.
+  verifiedState_ = context->verifyClientCertificate(peer, SSL_get_peer_cert_chain(ssl_));
+  verifiedFor_ = context;
+  return verifiedState_;
+}
+
+table::TlsVersion TlsSession::tlsVersion() const {
+  return SSL_version(ssl_) >= TLS1_3_VERSION ? table::TlsVersion::k1_3 : table::TlsVersion::k1_2;
 }
 
 std::string TlsSession::clientSubject() const {

@@ -34,8 +34,7 @@ class TlsSession {
 
   enum class Progress { kDone, kWantMore, kFailed };
 
-  // What the client proved with its certificate, for IIS's 403.7 / 403.16 / 403.17.
-  enum class ClientCertificateState { kNone, kValid, kUntrusted, kExpired };
+  using ClientCertificateState = tls::ClientCertificateState;
 
   // `initial` is the context the connection starts on (the listener's default certificate when it
   // has one); the selector may switch to another during the client hello. `output` receives all
@@ -77,7 +76,17 @@ class TlsSession {
   const char* cipher() const;   // "TLS_AES_128_GCM_SHA256"
   int cipherBits() const;
   bool resumed() const;
+  // As the handshake context verified it. For a resumed session that is the verification of
+  // the handshake that created the session, possibly by another context.
   ClientCertificateState clientCertificate() const;
+  // The client certificate judged by `context`'s client CAs and CRLs: the handshake's answer when
+  // `context` made this (full) handshake, else a verification of the certificate the connection
+  // holds (from its session when resumed), cached for the connection so that only the first
+  // request to another site pays for it.
+  ClientCertificateState clientCertificateFor(
+      const std::shared_ptr<const ServerContext>& context) const noexcept;
+  // The negotiated protocol version.
+  table::TlsVersion tlsVersion() const;
   // Subject of the client certificate in RFC 2253 form ("CN=alice,O=Contoso"), "" without one.
   std::string clientSubject() const;
 
@@ -100,7 +109,11 @@ class TlsSession {
   const char* input_ = nullptr;
   size_t inputLength_ = 0;
   bool handshakeDone_ = false;
-  int verifyError_ = 0;  // first X509_V_ERR_* seen; untrusted errors win over expiry
+  int verifyError_ = 0;  // most severe X509_V_ERR_* seen: untrusted, then revoked, then expiry
+  // clientCertificateFor's last answer and the context it was for; kept as a shared_ptr so that
+  // a context freed and another allocated at the same address cannot match.
+  mutable std::shared_ptr<const ServerContext> verifiedFor_;
+  mutable ClientCertificateState verifiedState_ = ClientCertificateState::kNone;
   std::string serverName_;
   std::string failureReason_;
 };

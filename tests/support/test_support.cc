@@ -310,4 +310,33 @@ TestCertificate makeCertificate(const fs::path& dir, const std::string& name,
   return out;
 }
 
+void makeCrl(const fs::path& out, const TestCertificate& ca,
+             const std::vector<const TestCertificate*>& revoked, bool lapsed) {
+  fs::path work = out.parent_path() / (out.filename().string() + ".ca");
+  fs::remove_all(work);
+  fs::create_directories(work);
+  { std::ofstream(work / "index.txt"); }
+  {
+    std::ofstream config(work / "ca.cnf");
+    config << "[ca]\ndefault_ca = crl\n[crl]\ndatabase = " << (work / "index.txt").string()
+           << "\ndefault_md = sha256\ndefault_crl_days = 30\n";
+  }
+  std::vector<std::string> base = {"openssl", "ca", "-config", (work / "ca.cnf").string(),
+                                   "-keyfile", ca.key.string(), "-cert", ca.cert.string()};
+  for (const TestCertificate* certificate : revoked) {
+    auto argv = base;
+    argv.insert(argv.end(), {"-revoke", certificate->cert.string()});
+    auto done = run(argv);
+    if (done.exitCode != 0) throw std::runtime_error("openssl ca -revoke failed: " + done.err);
+  }
+  auto argv = base;
+  argv.insert(argv.end(), {"-gencrl", "-out", (work / "crl.pem").string()});
+  if (lapsed)
+    argv.insert(argv.end(), {"-crl_lastupdate", "20200101000000Z", "-crl_nextupdate", "20200102000000Z"});
+  auto done = run(argv);
+  if (done.exitCode != 0) throw std::runtime_error("openssl ca -gencrl failed: " + done.err);
+  // Renamed into place, so a watcher never reads a half-written CRL.
+  fs::rename(work / "crl.pem", out);
+}
+
 }  // namespace siteplane::testing

@@ -92,4 +92,9 @@ TestCertificate makeCertificate(const std::filesystem::path& dir, const std::str
 
 std::string readFile(const std::filesystem::path& path);
 
+// A PEM CRL signed by `ca` revoking `revoked`, written to `out` (openssl ca -gencrl with a fresh
+// database). `lapsed`: lastUpdate/nextUpdate in 2020, so the CRL is past its nextUpdate.
+void makeCrl(const std::filesystem::path& out, const TestCertificate& ca,
+             const std::vector<const TestCertificate*>& revoked, bool lapsed = false);
+
 }  // namespace siteplane::testing

@@ -57,7 +57,7 @@ TEST_CASE("A bad explain query names the parameter", "[runtime][explain]") {
       {{{"address", "127.0.0.1"}, {"port", "80"}, {"host", "a\r\nX: y"}},
        "host: contains a control character"},
       {{{"address", "127.0.0.1"}, {"port", "80"}, {"clientCertificate", "maybe"}},
-       "clientCertificate: \"maybe\" is not none, valid, untrusted or expired"},
+       "clientCertificate: \"maybe\" is not none, valid, untrusted, expired or revoked"},
       {{{"address", "127.0.0.1"}, {"port", "80"}, {"path", "/"}},
        "unknown parameter \"path\" (address, port, sni, host, clientCertificate)"},
       {{{"address", "127.0.0.1"}, {"port", "80"}, {"port", "81"}}, "port: given more than once"},

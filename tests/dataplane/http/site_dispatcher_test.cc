@@ -4,6 +4,8 @@
 
 #include "dataplane/http/access_log.h"
 #include "dataplane/http/response.h"
+#include "dataplane/tls/server_context.h"
+#include "tests/support/test_support.h"
 
 namespace siteplane::http {
 namespace {
@@ -129,6 +131,109 @@ TEST_CASE("parseAccessLogFormat accepts w3c, json and off only", "[dataplane][ht
   CHECK(parseAccessLogFormat("w3c", format));
   CHECK(format == AccessLogFormat::kW3C);
   CHECK_FALSE(parseAccessLogFormat("apache", format));
+}
+
+}  // namespace siteplane::http
+
+namespace siteplane::http {
+namespace {
+
+// Four sites on one port sharing one certificate, each with its own context (SSL settings).
+struct SharedCertificateTable {
+  testing::TempDir dir;
+  std::shared_ptr<const tls::ServerContext> a, b, legacy, modern;
+  std::shared_ptr<const table::BindingTable> table;
+
+  SharedCertificateTable() {
+    auto ca = testing::makeCertificate(dir.path(), "ca", {}, nullptr, true);
+    auto server = testing::makeCertificate(dir.path(), "server", {"a.test", "b.test"});
+    auto context = [&](table::ClientCertificateMode mode, table::TlsVersion version) {
+      tls::ServerContextOptions options;
+      options.name = "default/server";
+      options.certificateChainPem = testing::readFile(server.cert);
+      options.privateKeyPem = testing::readFile(server.key);
+      options.clientCertificate = mode;
+      options.minVersion = version;
+      if (mode != table::ClientCertificateMode::kIgnore) options.clientCAPems = {testing::readFile(ca.cert)};
+      auto created = tls::ServerContext::create(options);
+      REQUIRE(created.isOk());
+      return *created;
+    };
+    a = context(table::ClientCertificateMode::kRequire, table::TlsVersion::k1_2);
+    b = context(table::ClientCertificateMode::kRequire, table::TlsVersion::k1_2);
+    legacy = context(table::ClientCertificateMode::kIgnore, table::TlsVersion::k1_2);
+    modern = context(table::ClientCertificateMode::kIgnore, table::TlsVersion::k1_3);
+    table::BindingTable::Builder builder(1);
+    auto add = [&](const std::string& host, std::shared_ptr<const tls::ServerContext> tls,
+                   table::ClientCertificateMode mode, table::TlsVersion version) {
+      auto policy = std::make_shared<table::SitePolicy>();
+      policy->name = host;
+      policy->root = "/srv/" + host;
+      policy->clientCertificate = mode;
+      policy->minTLSVersion = version;
+      table::BindingTable::Entry entry;
+      entry.listener = {"*", 443};
+      entry.protocol = table::Protocol::kHttps;
+      entry.route.binding = "default/" + host;
+      entry.route.hostName = host;
+      entry.route.site = policy;
+      entry.route.tls = std::move(tls);
+      REQUIRE(builder.add(std::move(entry)).isOk());
+    };
+    add("a.test", a, table::ClientCertificateMode::kRequire, table::TlsVersion::k1_2);
+    add("b.test", b, table::ClientCertificateMode::kRequire, table::TlsVersion::k1_2);
+    add("legacy.test", legacy, table::ClientCertificateMode::kIgnore, table::TlsVersion::k1_2);
+    add("modern.test", modern, table::ClientCertificateMode::kIgnore, table::TlsVersion::k1_3);
+    table = std::move(builder).build();
+  }
+
+  Decision get(const std::string& host, const TlsFacts& tls) const {
+    Parsed parsed("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    return dispatch(*table, ConnectionFacts{"127.0.0.1", 443, &tls}, parsed.request());
+  }
+};
+
+TlsFacts facts(std::string_view sni, const tls::ServerContext& context, table::TlsVersion version,
+               tls::ClientCertificateState certificate = tls::ClientCertificateState::kNone) {
+  TlsFacts out;
+  out.serverName = sni;
+  out.cipherBits = 128;
+  out.clientCertificate = certificate;
+  out.version = version;
+  out.context = &context;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("dispatch holds the policy of the site the Host selects, whatever site the handshake was for",
+          "[dataplane][http]") {
+  SharedCertificateTable t;
+  using table::TlsVersion;
+  using State = tls::ClientCertificateState;
+  // The handshake for the 1.2 site, the Host naming the 1.3-only site.
+  auto old = t.get("modern.test", facts("legacy.test", *t.legacy, TlsVersion::k1_2));
+  CHECK(old.status == 421);
+  CHECK(old.route->binding == "default/modern.test");
+  CHECK(old.message == "Misdirected Request - this connection's TLS version is below the site's minTLSVersion");
+  CHECK(t.get("modern.test", facts("legacy.test", *t.legacy, TlsVersion::k1_3)).serve());
+
+  // Require through a handshake that never asked for a certificate: reconnect for this site.
+  auto unasked = t.get("a.test", facts("legacy.test", *t.legacy, TlsVersion::k1_3));
+  CHECK(unasked.status == 421);
+  CHECK(unasked.substatus == 0);
+  // Through its own handshake the same client gets IIS's 403.7.
+  auto own = t.get("a.test", facts("a.test", *t.a, TlsVersion::k1_3));
+  CHECK(own.status == 403);
+  CHECK(own.substatus == 7);
+  // Another Require site's handshake asked for certificates of other CAs: 421 as well.
+  CHECK(t.get("a.test", facts("b.test", *t.b, TlsVersion::k1_3)).status == 421);
+
+  auto revoked = t.get("a.test", facts("a.test", *t.a, TlsVersion::k1_3, State::kRevoked));
+  CHECK(revoked.status == 403);
+  CHECK(revoked.substatus == 13);
+  CHECK(revoked.message == "403.13 - Client certificate revoked");
+  CHECK(t.get("a.test", facts("a.test", *t.a, TlsVersion::k1_3, State::kValid)).serve());
 }
 
 }  // namespace siteplane::http

@@ -406,3 +406,111 @@ TEST_CASE("Handshake failures fold into a small fixed set of metric labels", "[d
 }
 
 }  // namespace siteplane::tls
+
+namespace siteplane::tls {
+
+TEST_CASE("TlsSession judges its client certificate by the CAs of the context a request names",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto caA = testing::makeCertificate(dir.path(), "ca-a", {}, nullptr, true);
+  auto caB = testing::makeCertificate(dir.path(), "ca-b", {}, nullptr, true);
+  auto server = testing::makeCertificate(dir.path(), "server", {"a.test", "b.test"});
+  auto clientB = testing::makeCertificate(dir.path(), "client-b", {"bob.test"}, &caB);
+  auto trusting = [&](const TestCertificate& ca) {
+    auto options = optionsFor(server);
+    options.clientCertificate = table::ClientCertificateMode::kRequire;
+    options.clientCAPems = {testing::readFile(ca.cert)};
+    return make(options);
+  };
+  MapSelector selector;
+  selector.byName["a.test"] = trusting(caA);
+  selector.byName["b.test"] = trusting(caB);
+  selector.fallback = selector.byName["a.test"];
+
+  Handshake handshake;
+  handshake.useClientCertificate(clientB);
+  REQUIRE(handshake.run(selector.fallback, selector, "b.test"));
+  CHECK(handshake.session->clientCertificate() == ClientCertificateState::kValid);
+  CHECK(handshake.session->clientCertificateFor(selector.byName["b.test"]) ==
+        ClientCertificateState::kValid);
+  CHECK(handshake.session->clientCertificateFor(selector.byName["a.test"]) ==
+        ClientCertificateState::kUntrusted);
+  // Asked again (the cached answer), and for a context that trusts B's CA as well.
+  CHECK(handshake.session->clientCertificateFor(selector.byName["a.test"]) ==
+        ClientCertificateState::kUntrusted);
+  CHECK(handshake.session->clientCertificateFor(trusting(caB)) == ClientCertificateState::kValid);
+  CHECK(handshake.session->tlsVersion() == table::TlsVersion::k1_3);
+}
+
+TEST_CASE("ServerContext checks client certificates against the CRL of their CA",
+          "[dataplane][tls]") {
+  TempDir dir;
+  auto ca = testing::makeCertificate(dir.path(), "ca", {}, nullptr, true);
+  auto other = testing::makeCertificate(dir.path(), "other-ca", {}, nullptr, true);
+  auto server = testing::makeCertificate(dir.path(), "server", {"a.test"});
+  auto good = testing::makeCertificate(dir.path(), "good", {"good.test"}, &ca);
+  auto revoked = testing::makeCertificate(dir.path(), "revoked", {"revoked.test"}, &ca);
+  auto fromOther = testing::makeCertificate(dir.path(), "from-other", {"other.test"}, &other);
+  testing::makeCrl(dir.path() / "ca.crl", ca, {&revoked});
+  testing::makeCrl(dir.path() / "lapsed.crl", ca, {}, true);
+  testing::makeCrl(dir.path() / "other.crl", other, {});
+
+  auto options = optionsFor(server);
+  options.clientCertificate = table::ClientCertificateMode::kRequire;
+  options.clientCAPems = {testing::readFile(ca.cert), testing::readFile(other.cert)};
+  auto withCrls = [&](std::vector<ClientCrl> crls) {
+    auto copy = options;
+    copy.clientCRLs = std::move(crls);
+    return make(copy);
+  };
+  auto handshakeWith = [&](const std::shared_ptr<const ServerContext>& context,
+                           const TestCertificate& client) {
+    MapSelector selector;
+    selector.fallback = context;
+    Handshake handshake;
+    handshake.useClientCertificate(client);
+    REQUIRE(handshake.run(context, selector, "a.test"));
+    return handshake.session->clientCertificate();
+  };
+  auto x509 = [](const TestCertificate& certificate) {
+    BIO* bio = BIO_new_file(certificate.cert.c_str(), "r");
+    X509* out = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    return std::unique_ptr<X509, decltype(&X509_free)>(out, X509_free);
+  };
+
+  // Only `ca` has a CRL: `other`'s certificates are checked without one, not refused.
+  auto checked = withCrls({{"ca.crl", testing::readFile(dir.path() / "ca.crl")}});
+  CHECK(handshakeWith(checked, good) == ClientCertificateState::kValid);
+  CHECK(handshakeWith(checked, revoked) == ClientCertificateState::kRevoked);
+  CHECK(handshakeWith(checked, fromOther) == ClientCertificateState::kValid);
+  CHECK(checked->verifyClientCertificate(x509(revoked).get(), nullptr) == ClientCertificateState::kRevoked);
+  CHECK(checked->verifyClientCertificate(x509(good).get(), nullptr) == ClientCertificateState::kValid);
+  // Without the CRL the same certificate passes.
+  CHECK(make(options)->verifyClientCertificate(x509(revoked).get(), nullptr) ==
+        ClientCertificateState::kValid);
+  // A CRL past its nextUpdate decides nothing: refused as revoked, as nginx does.
+  auto lapsed = withCrls({{"lapsed.crl", testing::readFile(dir.path() / "lapsed.crl")}});
+  CHECK(handshakeWith(lapsed, good) == ClientCertificateState::kRevoked);
+
+  // A CRL of a CA the context does not trust, or that is not a CRL, is refused by name.
+  auto strangerOptions = optionsFor(server);
+  strangerOptions.clientCertificate = table::ClientCertificateMode::kRequire;
+  strangerOptions.clientCAPems = {testing::readFile(ca.cert)};
+  strangerOptions.clientCRLs = {{"other.crl", testing::readFile(dir.path() / "other.crl")}};
+  auto refused = ServerContext::create(strangerOptions);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.message() == "certificate default/server: other.crl: not issued by any of the site's client CAs");
+  CHECK(checkClientCrl({"other.crl", testing::readFile(dir.path() / "other.crl")},
+                       strangerOptions.clientCAPems)
+            .message() == "other.crl: not issued by any of the site's client CAs");
+  CHECK(checkClientCrl({"junk.crl", "not a crl"}, strangerOptions.clientCAPems).message() ==
+        "junk.crl: not a PEM or DER X.509 CRL");
+  int64_t nextUpdate = 0;
+  CHECK(checkClientCrl({"ca.crl", testing::readFile(dir.path() / "ca.crl")},
+                       strangerOptions.clientCAPems, &nextUpdate)
+            .isOk());
+  CHECK(nextUpdate > 0);
+}
+
+}  // namespace siteplane::tls
