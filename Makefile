@@ -12,7 +12,12 @@ ifneq ($(shell command -v ccache 2>/dev/null),)
 CMAKE_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 endif
 
-.PHONY: all build run test deps test-deps bench asan format clean
+# make fuzz: each libFuzzer target for FUZZ_SECONDS, one after the other (fuzz/README.md).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZ_DIR     ?= build-fuzz
+
+.PHONY: all build run test deps test-deps bench asan fuzz format clean
 
 all: build
 
@@ -38,6 +43,17 @@ test: test-deps $(BUILD_DIR)/CMakeCache.txt
 asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo SANITIZE=address,undefined
 
+# clang (libFuzzer) with ASan+UBSan, in its own build dir; only the fuzz targets and the
+# libraries they exercise are built. -Werror stays with the g++ build: clang-only warnings must
+# not stop a fuzzing run.
+fuzz:
+	@scripts/install-deps fuzz
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DSITEPLANE_FUZZ=ON -DSITEPLANE_SANITIZE=address,undefined -DSITEPLANE_WERROR=OFF \
+	  $(filter -DCMAKE_CXX_COMPILER_LAUNCHER=%,$(CMAKE_FLAGS))
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	fuzz/run-fuzzers $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: build
 	@scripts/install-deps bench
 	bench/run-all
@@ -46,4 +62,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan $(FUZZ_DIR)

@@ -2,6 +2,7 @@
 
 #include "controller/api/field_path.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -10,6 +11,7 @@
 #include <exception>
 #include <limits>
 #include <optional>
+#include <sstream>
 
 namespace siteplane::manifest {
 namespace {
@@ -26,6 +28,47 @@ api::Position toPosition(const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0) return {};
   return {mark.line + 1, mark.column + 1};
 }
+
+// yaml-cpp 0.7 (Debian bookworm) can get stuck on malformed input (a plain scalar starting with
+// ',' in block context, e.g. a file that is just ","): its parser then reports the same empty
+// document again and again without consuming input, and LoadAll collects them until memory runs
+// out (upstream yaml-cpp PRs 1318/1319). Its NodeBuilder is private, so LoadAll cannot be bounded
+// from outside; this event-only pass (no nodes built, about a third of LoadAll's time) finds the
+// first document that starts where the previous one did, which valid YAML never does.
+class ProgressCheck final : public YAML::EventHandler {
+ public:
+  // The mark where the parser got stuck, or nullopt when every document made progress.
+  static std::optional<YAML::Mark> findStall(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    ProgressCheck check;
+    while (!check.stalled_ && parser.HandleNextDocument(check)) {
+    }
+    if (check.stalled_) return check.last_;
+    return std::nullopt;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (started_ && mark.pos <= last_.pos) stalled_ = true;
+    started_ = true;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool started_ = false;
+  bool stalled_ = false;
+  YAML::Mark last_ = YAML::Mark::null_mark();
+};
 
 // The first byte offset that is not valid UTF-8 or is a control character YAML forbids
 // (everything below 0x20 except tab, LF and CR, and DEL), or npos.
@@ -389,7 +432,13 @@ YamlParseResult parseYaml(std::string_view text, const std::string& file, const 
 
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    std::string input(text);
+    if (auto stall = ProgressCheck::findStall(input)) {
+      result.errors.push_back({file, toPosition(*stall), "", "", "",
+                               "invalid YAML: the parser stopped making progress"});
+      return result;
+    }
+    nodes = YAML::LoadAll(input);
   } catch (const YAML::Exception& e) {
     result.errors.push_back({file, toPosition(e.mark), "", "", "", "invalid YAML: " + e.msg});
     return result;

@@ -79,6 +79,20 @@ TEST_CASE("deeply nested input is rejected", "[controller][manifest]") {
   CHECK(firstError(indented) == "deep.yaml:65:129: nesting deeper than 64 levels");
 }
 
+// yaml-cpp 0.7 (Debian bookworm) reports the same empty document forever for a plain scalar that
+// starts with ',' in block context; LoadAll collected them until memory ran out (found by
+// fuzz/manifest_decoder). A one-byte manifest or API body must be an error, not gigabytes.
+TEST_CASE("input on which yaml-cpp stops making progress is an error", "[controller][manifest]") {
+  auto comma = loadManifestText(",", "comma.yaml");
+  REQUIRE_FALSE(comma.ok());
+  CHECK(firstError(comma) == "comma.yaml:1:1: invalid YAML: the parser stopped making progress");
+
+  auto later = loadManifestText("# a comment\n, apiVersion: siteplane.io/v1alpha1\n  kind: Site\n",
+                                "later.yaml");
+  REQUIRE_FALSE(later.ok());
+  CHECK(firstError(later) == "later.yaml:2:1: invalid YAML: the parser stopped making progress");
+}
+
 TEST_CASE("input over the size limit is rejected before parsing", "[controller][manifest]") {
   std::string huge(size_t{9} << 20, '#');
   auto result = loadManifestText(huge, "huge.yaml");
