@@ -164,6 +164,11 @@ int RequestParser::onUrl(http_parser* parser, const char* at, size_t length) noe
 
 int RequestParser::onHeaderField(http_parser* parser, const char* at, size_t length) noexcept {
   auto& p = self(parser);
+  // Trailer fields of a chunked body come after the request's headers were handed out as views
+  // into storage_: appending could move storage_ under them. Nothing uses trailers, so they are
+  // dropped (RFC 9110 §6.5.1 lets a recipient discard them); ChunkedScanner has checked their
+  // framing and http-parser bounds their size as it does the head's.
+  if (p.headersComplete_) return 0;
   if (p.inValue_ || p.spans_.empty()) {
     try {
       p.spans_.push_back({p.storage_.size(), 0, p.storage_.size(), 0});
@@ -181,6 +186,7 @@ int RequestParser::onHeaderField(http_parser* parser, const char* at, size_t len
 
 int RequestParser::onHeaderValue(http_parser* parser, const char* at, size_t length) noexcept {
   auto& p = self(parser);
+  if (p.headersComplete_) return 0;  // a trailer value: dropped, as its name above
   if (p.spans_.empty()) return -1;  // http-parser never sends a value first
   p.inValue_ = true;
   if (!p.append(at, length)) return -1;
