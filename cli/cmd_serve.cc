@@ -27,6 +27,7 @@
 #include "controller/source/manifest_source.h"
 #include "controller/store/store.h"
 #include "dataplane/loop/data_plane.h"
+#include "dataplane/static/protected_directories.h"
 #include "dataplane/tls/server_context.h"
 
 namespace siteplane::cli {
@@ -76,6 +77,7 @@ struct ControllerContext {
   fs::path manifestsDir;
   source::FileWatcher& sourceFiles;  // the files imported Certificates read
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
+  fs::path stateDir;  // no Site may serve it
 };
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
@@ -100,6 +102,7 @@ bool addReconcilers(const ControllerContext& context) {
     return false;
   compile::CompileOptions compileOptions;
   compileOptions.manifestsDir = context.manifestsDir;
+  compileOptions.stateDir = context.stateDir;
   loop::DataPlane* dataPlane = &context.dataPlane;
   return context.manager.add(std::make_unique<compile::CompileReconciler>(
       context.store, context.certificates,
@@ -207,6 +210,10 @@ int serve(const ServeOptions& options) {
     return kExitFailure;
   }
 
+  // Whatever a Site's root, the data plane never serves the state directory (API token, CA and
+  // private keys); the compiler also refuses such roots, and says so on the Site.
+  staticfiles::protectDirectories({state});
+
   // State loads before anything is served.
   auto store = store::Store::create(state);
   if (!store) {
@@ -263,7 +270,8 @@ int serve(const ServeOptions& options) {
   auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
       certs::ImportPathPolicy::create(importOptions));
   if (!addReconcilers(
-          {**store, **certificates, **dataPlane, manager, manifests, **sourceFiles, importPolicy})) {
+          {**store, **certificates, **dataPlane, manager, manifests, **sourceFiles, importPolicy,
+           state})) {
     std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;

@@ -84,7 +84,9 @@ CompileReconciler::CompileReconciler(store::Store& store, const certs::Certifica
     : store_(store),
       publish_(std::move(publish)),
       options_(std::move(options)),
-      compiler_(certificates, options_.manifestsDir) {}
+      compiler_(certificates, options_.manifestsDir,
+                options_.stateDir.empty() ? std::vector<std::filesystem::path>{}
+                                          : std::vector<std::filesystem::path>{options_.stateDir}) {}
 
 void CompileReconciler::keysFor(const store::WatchEvent& event,
                                 std::vector<reconcile::QueuedKey>& keys) noexcept {

@@ -22,6 +22,8 @@ using PublishFunction = std::function<void(std::shared_ptr<const table::BindingT
 
 struct CompileOptions {
   std::filesystem::path manifestsDir;  // relative Site roots resolve against it
+  // No Site may serve it (root the same, inside or around it): serve's state directory.
+  std::filesystem::path stateDir;
   // A burst of store events within this window costs one compile pass.
   reconcile::Clock::Duration debounce = std::chrono::milliseconds(100);
   // How long to wait for the data plane to apply a table before retrying the pass.

@@ -67,9 +67,20 @@ struct SiteState {
   std::vector<std::string> clientCAPems;
   std::string clientCAKey;  // the CAs' thumbprints, part of the TLS context cache key
   std::string clientCAError;
+  std::string rootError;  // the root would expose a protected directory
   uint16_t httpsRedirectPort = 0;
   std::shared_ptr<const table::SitePolicy> policy;
 };
+
+// Component-wise: /srv/www-old is not within /srv/www.
+bool pathWithin(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  auto p = path.begin();
+  for (auto d = dir.begin(); d != dir.end(); ++d, ++p) {
+    if (d->empty()) continue;  // a trailing separator
+    if (p == path.end() || *p != *d) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -88,8 +99,11 @@ void mergeConditions(std::vector<api::Condition>& conditions, const std::vector<
   }
 }
 
-Compiler::Compiler(const certs::CertificateStore& certificates, std::filesystem::path manifestsDir)
-    : certificates_(certificates), manifestsDir_(std::move(manifestsDir)) {}
+Compiler::Compiler(const certs::CertificateStore& certificates, std::filesystem::path manifestsDir,
+                   std::vector<std::filesystem::path> protectedDirs)
+    : certificates_(certificates),
+      manifestsDir_(std::move(manifestsDir)),
+      protectedDirs_(std::move(protectedDirs)) {}
 
 Compiler::CertificateLookup Compiler::lookupCertificate(
     const std::string& ns, const std::string& name,
@@ -194,6 +208,35 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     sites[i].siteId = nextFree;
   }
 
+  // Roots that would serve the state directory: the same directory, one inside it, or one that
+  // holds it. Canonical paths (symlinks and ".." resolved), since the data plane follows symlinks
+  // inside a root.
+  std::vector<std::filesystem::path> protectedDirs;
+  for (const auto& dir : protectedDirs_) {
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(dir, ec);
+    protectedDirs.push_back(ec ? dir.lexically_normal() : canonical);
+  }
+  for (size_t i = 0; i < sites.size() && !protectedDirs.empty(); ++i) {
+    const api::Site& site = input.sites[i];
+    if (site.spec.root.empty()) continue;
+    std::filesystem::path root(site.spec.root);
+    if (root.is_relative()) root = manifestsDir_ / root;
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(root, ec);
+    if (ec) canonical = root.lexically_normal();
+    for (const auto& dir : protectedDirs) {
+      if (!pathWithin(canonical, dir) && !pathWithin(dir, canonical)) continue;
+      sites[i].rootError = fmt::format(
+          "spec.root {} {} the state directory {} (the API token, CA and private keys): a site "
+          "may not serve it",
+          site.spec.root,
+          canonical == dir ? "is" : pathWithin(canonical, dir) ? "lies inside" : "contains",
+          dir.string());
+      break;
+    }
+  }
+
   // Client CAs of sites that ask for client certificates.
   for (size_t i = 0; i < sites.size(); ++i) {
     const api::Site& site = input.sites[i];
@@ -238,6 +281,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     auto site = sitesByName.find(ns + "/" + binding.spec.siteRef.name);
     if (site == sitesByName.end()) {
       fail(reason::kSiteNotFound, fmt::format("Site {}/{} not found", ns, binding.spec.siteRef.name));
+      continue;
+    }
+    if (!sites[site->second].rootError.empty()) {
+      fail(reason::kRootNotAllowed, sites[site->second].rootError);
       continue;
     }
     Candidate candidate{b, site->second, plan.listener, lowerHost(binding.spec.hostName), nullptr};
@@ -352,7 +399,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     plan.siteId = sites[i].siteId;
     if (!plan.ready.type.empty()) continue;  // SiteIdConflict, decided above
     std::error_code ec;
-    if (!sites[i].clientCAError.empty()) {
+    if (!sites[i].rootError.empty()) {
+      plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotAllowed,
+                             sites[i].rootError);
+    } else if (!sites[i].clientCAError.empty()) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kClientCANotFound,
                              sites[i].clientCAError);
     } else if (!site.spec.root.empty() && !std::filesystem::is_directory(sites[i].policy->root, ec)) {

@@ -50,6 +50,7 @@ inline constexpr const char* kPortUnavailable = "PortUnavailable";
 inline constexpr const char* kReady = "Ready";
 inline constexpr const char* kSiteIdConflict = "SiteIdConflict";
 inline constexpr const char* kRootNotFound = "RootNotFound";
+inline constexpr const char* kRootNotAllowed = "RootNotAllowed";
 }  // namespace reason
 
 struct CompileInput {
@@ -100,8 +101,12 @@ struct CompileOutput {
 class Compiler {
  public:
   // `certificates` must outlive the compiler. Relative Site roots (objects created through the
-  // API; manifest files resolve their own) resolve against `manifestsDir`.
-  Compiler(const certs::CertificateStore& certificates, std::filesystem::path manifestsDir);
+  // API; manifest files resolve their own) resolve against `manifestsDir`. A Site whose root is,
+  // holds or lies inside one of `protectedDirs` (serve: the state directory, with the API token,
+  // CA and private keys) is refused (Ready=False RootNotAllowed) and none of its bindings served;
+  // paths are compared canonically, at every compile.
+  Compiler(const certs::CertificateStore& certificates, std::filesystem::path manifestsDir,
+           std::vector<std::filesystem::path> protectedDirs = {});
 
   CompileOutput compile(const CompileInput& input);
 
@@ -124,6 +129,7 @@ class Compiler {
 
   const certs::CertificateStore& certificates_;
   const std::filesystem::path manifestsDir_;
+  const std::vector<std::filesystem::path> protectedDirs_;
   std::unordered_map<std::string, LoadedCertificate> bundles_;  // "namespace/name"
   std::unordered_map<std::string, std::shared_ptr<const tls::ServerContext>> contexts_;
 };

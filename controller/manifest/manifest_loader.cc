@@ -1,9 +1,12 @@
 #include "controller/manifest/manifest_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <system_error>
 
@@ -113,44 +116,53 @@ FileLoadResult loadManifestText(std::string_view text, const std::string& label,
   return result;
 }
 
+std::string fileTypeName(unsigned mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symlink";
+  return "an unknown file type";
+}
+
 FileLoadResult loadManifestFile(const fs::path& file, const YamlLimits& limits) {
   const std::string label = file.string();
-  std::error_code ec;
-  auto size = fs::file_size(file, ec);
-  if (ec) {
+  auto failed = [&](const std::string& why) {
     FileLoadResult result;
     result.file = label;
-    result.errors.push_back(fileError(label, "cannot read: " + ec.message()));
+    result.errors.push_back(fileError(label, why));
     return result;
+  };
+  // O_NONBLOCK: a FIFO (or a device) put where a manifest was never blocks the reader waiting for
+  // a writer; it is refused below, from the descriptor's own type (not a stat of the name, which
+  // could be swapped between the two).
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return failed(std::string("cannot read: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) return failed(std::string("cannot read: ") + std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    return failed("not a regular file (" + fileTypeName(info.st_mode) + ")");
+  if (static_cast<uintmax_t>(info.st_size) > limits.maxBytes) {
+    return failed("file too large: " + std::to_string(info.st_size) + " bytes, the limit is " +
+                  std::to_string(limits.maxBytes));
   }
-  if (size > limits.maxBytes) {
-    FileLoadResult result;
-    result.file = label;
-    result.errors.push_back(fileError(label, "file too large: " + std::to_string(size) +
-                                                 " bytes, the limit is " +
-                                                 std::to_string(limits.maxBytes)));
-    return result;
-  }
-  std::ifstream in(file, std::ios::binary);
+  // The file may grow while it is read: read to the end, stopping once past the limit.
   std::string text;
-  if (in) {
-    text.resize(static_cast<size_t>(size));
-    in.read(text.data(), static_cast<std::streamsize>(size));
-    // The file may have changed size since file_size(); take what was actually read, and one more
-    // read tells whether it grew past the limit.
-    text.resize(static_cast<size_t>(in.gcount()));
-    char extra[4096];
-    while (in.read(extra, sizeof extra) || in.gcount() > 0) {
-      text.append(extra, static_cast<size_t>(in.gcount()));
-      if (text.size() > limits.maxBytes) break;
-    }
+  char buffer[16384];
+  for (;;) {
+    ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return failed(std::string("cannot read: ") + std::strerror(errno));
+    if (got == 0) break;
+    text.append(buffer, static_cast<size_t>(got));
+    if (text.size() > limits.maxBytes) break;
   }
-  if (!in.eof() && !in) {
-    FileLoadResult result;
-    result.file = label;
-    result.errors.push_back(fileError(label, std::string("cannot read: ") + std::strerror(errno)));
-    return result;
-  }
+  std::error_code ec;
   fs::path base = fs::absolute(file, ec).parent_path();
   return loadManifestText(text, label, base.lexically_normal(), limits);
 }

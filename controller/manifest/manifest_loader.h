@@ -48,8 +48,14 @@ std::vector<std::filesystem::path> findManifestFiles(const std::vector<std::file
                                                      std::vector<api::Diagnostic>& errors);
 
 // Reads, parses and decodes every document of one file. Relative paths in Sites and Certificates
-// resolve against the file's directory (made absolute).
+// resolve against the file's directory (made absolute). Only a regular file is read: a FIFO or a
+// device is an error ("not a regular file (a FIFO)") and is never waited on.
 FileLoadResult loadManifestFile(const std::filesystem::path& file, const YamlLimits& limits = {});
+
+// What a file that is not a regular file is, for errors: "a FIFO", "a socket", "a character
+// device", "a block device", "a directory", "a symlink", "an unknown file type". `mode` is a
+// stat() st_mode.
+std::string fileTypeName(unsigned mode);
 
 // Parses and decodes YAML text that did not come from a file (an API request body, a test):
 // `label` names it in errors; relative paths resolve against `baseDirectory` when non-empty.

@@ -4,7 +4,10 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -241,7 +244,8 @@ void ManifestSource::stop() {
 }
 
 void ManifestSource::walk(std::vector<std::string>& files,
-                          std::vector<WatchedDirectory>& directories) const {
+                          std::vector<WatchedDirectory>& directories,
+                          std::map<std::string, std::string>& unusable) const {
   std::set<std::pair<dev_t, ino_t>> visited;
   // Directory symlinks are followed (a ConfigMap's subdirectories are symlinks through ..data);
   // `visited` stops a symlink loop.
@@ -264,12 +268,29 @@ void ManifestSource::walk(std::vector<std::string>& files,
       // (reached through the top-level symlinks instead, so nothing is read twice).
       if (name.empty() || name[0] == '.') continue;
       fs::path path = dir / name;
+      const std::string relative = prefix + name;
       struct stat entry {};
-      if (::stat(path.c_str(), &entry) != 0) continue;  // dangling symlink or just removed
+      if (::stat(path.c_str(), &entry) != 0) {
+        int error = errno;
+        struct stat link {};
+        // Removed since the listing: nothing to say. A symlink that leads nowhere (or round in
+        // a loop) is a mistake worth an Event, whatever its name: it may have been meant as a
+        // directory of manifests.
+        if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
+            (error == ELOOP || isManifestName(name)))
+          unusable[relative] = error == ELOOP ? "symlink loop (too many levels of symbolic links)"
+                                              : "dangling symlink: " + std::string(std::strerror(error));
+        continue;
+      }
       if (S_ISDIR(entry.st_mode)) {
-        visit(path, prefix + name + "/");
-      } else if (S_ISREG(entry.st_mode) && isManifestName(name)) {
-        files.push_back(prefix + name);
+        visit(path, relative + "/");
+      } else if (isManifestName(name)) {
+        if (S_ISREG(entry.st_mode)) {
+          files.push_back(relative);
+        } else {
+          unusable[relative] =
+              "not a regular file (" + manifest::fileTypeName(entry.st_mode) + "): not read";
+        }
       }
     }
   };
@@ -336,9 +357,11 @@ SyncReport ManifestSource::syncNow() {
 
   std::vector<std::string> found;
   std::vector<WatchedDirectory> directories;
-  walk(found, directories);
+  std::map<std::string, std::string> unusable;
+  walk(found, directories, unusable);
   directories_ = std::move(directories);
   std::set<std::string> present(found.begin(), found.end());
+  for (const auto& [relative, why] : unusable) present.insert(relative);
 
   for (auto it = files_.begin(); it != files_.end();) {
     if (present.count(it->first)) {
@@ -357,6 +380,14 @@ SyncReport ManifestSource::syncNow() {
     if (!isNew && signature == state.signature) continue;
     state.signature = signature;
     loadFile(relative, state);
+  }
+  // Never opened: an invalid file whose objects (if it declared any before) keep their last good
+  // version, and whose Event says what it is.
+  for (const auto& [relative, why] : unusable) {
+    FileState& state = files_[relative];
+    state.signature = FileStamp{};  // read again once it is a regular file
+    state.ok = false;
+    state.errorText = (options_.directory / relative).string() + ": " + why + "\n";
   }
   report.files = files_.size();
 

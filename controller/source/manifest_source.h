@@ -19,6 +19,11 @@
 //     good version (and are not pruned). Its errors (file:line:column, field path) are logged once
 //     per change of the file and recorded as a Kubernetes Event (reason InvalidManifest), removed
 //     again when the file is fixed or deleted.
+//   - An entry that cannot be a manifest is reported the same way, never skipped silently: a
+//     FIFO, socket or device with a manifest name, a symlink loop, a dangling manifest symlink.
+//     It is never opened (the type comes from stat(); files are opened O_NONBLOCK and checked
+//     again on the descriptor), so a FIFO can never block the source.
+//   - SIGHUP on serve, or rescan(), scans at once.
 //   - The store is written only where a file's spec, labels or annotations differ from what is
 //     stored, so rescans cause no churn.
 
@@ -110,8 +115,12 @@ class ManifestSource {
 
   ManifestSource(store::Store& store, ManifestSourceOptions options);
 
-  // The walk: manifest files (paths relative to the directory, sorted) and the directories.
-  void walk(std::vector<std::string>& files, std::vector<WatchedDirectory>& directories) const;
+  // The walk: manifest files (paths relative to the directory, sorted), the directories, and the
+  // entries that cannot be manifests although they look like one (a FIFO, socket or device with a
+  // manifest name, a symlink loop or a dangling symlink), each with why: they are reported like
+  // invalid files, and never opened.
+  void walk(std::vector<std::string>& files, std::vector<WatchedDirectory>& directories,
+            std::map<std::string, std::string>& unusable) const;
   void loadFile(const std::string& relative, FileState& state);
   void reportErrors(const std::string& relative, FileState& state, const std::string& errorText,
                     const std::string& involvedKind, const std::string& involvedName);

@@ -1,5 +1,7 @@
 #include "dataplane/static/path_resolver.h"
 
+#include "dataplane/static/protected_directories.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -74,6 +76,11 @@ Resolution resolveBeneath(const std::filesystem::path& root, std::string_view pa
     if (resolution.status == 404) resolution.reason = "site root not found";
     return resolution;
   }
+  // The state directory is never served (protected_directories.h): not as the root (a root
+  // re-pointed after the compiler checked it) nor as any directory the walk enters below.
+  struct stat rootStat {};
+  if (::fstat(rootFd.get(), &rootStat) != 0) return failErrno(errno);
+  if (isProtectedDirectory(rootStat.st_dev, rootStat.st_ino)) return fail(403, "protected directory");
 
   bool trailingSlash = !path.empty() && path.back() == '/';
   std::string_view typeName = path.substr(path.rfind('/') + 1);
@@ -135,6 +142,7 @@ Resolution resolveBeneath(const std::filesystem::path& root, std::string_view pa
       }
 
       if (S_ISDIR(st.st_mode)) {
+        if (isProtectedDirectory(st.st_dev, st.st_ino)) return fail(403, "protected directory");
         UniqueFd dir(
             ::openat(current(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!dir.valid()) return failErrno(errno);

@@ -341,3 +341,44 @@ TEST_CASE("Compiler refuses http and https on one port even on different address
 }
 
 }  // namespace siteplane::compile::testing
+
+namespace siteplane::compile::testing {
+
+TEST_CASE("Compiler refuses a Site root that is, holds or lies inside the state directory",
+          "[controller][compile][state-root]") {
+  siteplane::testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "state" / "api");
+  std::filesystem::create_directories(dir.path() / "www");
+  std::filesystem::create_symlink(dir.path() / "state", dir.path() / "alias");
+  CertificateFixture certificates;
+  Compiler compiler(*certificates.store, "/manifests", {dir.path() / "state"});
+  struct Case {
+    std::string root;
+    bool refused;
+  };
+  for (const auto& c : std::vector<Case>{{dir.path().string(), true},
+                                         {(dir.path() / "state").string(), true},
+                                         {(dir.path() / "state" / "api").string(), true},
+                                         {(dir.path() / "www" / ".." / "state").string(), true},
+                                         {(dir.path() / "alias" / "api").string(), true},
+                                         {"/", true},
+                                         {(dir.path() / "www").string(), false}}) {
+    INFO(c.root);
+    auto s = site("web");
+    s.spec.root = c.root;
+    auto out = compiler.compile(input({s}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
+    REQUIRE(out.sites.size() == 1);
+    if (c.refused) {
+      CHECK(out.sites[0].ready.reason == "RootNotAllowed");
+      CHECK_THAT(out.sites[0].ready.message, Catch::Contains("the state directory"));
+      CHECK(reasonOf(out.bindings[0], "ResolvedRefs") == "RootNotAllowed");
+      CHECK_FALSE(out.bindings[0].inTable);
+      CHECK(out.table->route("127.0.0.1", 8080, "") == nullptr);
+    } else {
+      CHECK(out.sites[0].ready.reason == "Ready");
+      CHECK(out.bindings[0].inTable);
+    }
+  }
+}
+
+}  // namespace siteplane::compile::testing

@@ -1,6 +1,11 @@
 #include "controller/source/manifest_source.h"
 
+#include "controller/manifest/manifest_loader.h"
+
+#include <sys/stat.h>
+
 #include <fstream>
+#include <map>
 
 #include <catch2/catch.hpp>
 
@@ -221,6 +226,60 @@ TEST_CASE("ManifestSource rescans at once when asked, without waiting for the wa
   CHECK(waitUntil([&] { return fixture.rootOf("two") == "/srv/two"; }));
   source->stop();
   source->rescan();  // after stop: a no-op
+}
+
+}  // namespace siteplane::source
+
+namespace siteplane::source {
+
+TEST_CASE("ManifestSource reports FIFOs, devices and symlink loops as invalid files, never opening them",
+          "[controller][source][special]") {
+  SourceFixture fixture;
+  fixture.write("a.yaml", siteYaml("one", "/srv/one"));
+  REQUIRE(::mkfifo((fixture.manifests / "fifo.yaml").c_str(), 0600) == 0);
+  fs::create_symlink("/dev/null", fixture.manifests / "device.yaml");
+  fs::create_symlink("loop.yaml", fixture.manifests / "loop.yaml");
+  fs::create_symlink("sub-loop", fixture.manifests / "sub-loop");
+  fs::create_symlink(fixture.dir.path() / "gone.yaml", fixture.manifests / "dangling.yaml");
+  fixture.write("notes.txt", "not a manifest");  // not a manifest name: silently skipped
+  auto source = fixture.source();
+  SyncReport report = source->syncNow();  // returns: a FIFO is never opened
+  CHECK(report.invalidFiles == 5);
+  CHECK(fixture.rootOf("one") == "/srv/one");
+
+  std::map<std::string, std::string> messages;
+  for (const auto& event : fixture.store->list({"Event", std::nullopt, {}}).items) {
+    CHECK((*event)["reason"] == "InvalidManifest");
+    CHECK((*event)["type"] == "Warning");
+    messages[(*event)["involvedObject"]["name"].get<std::string>()] =
+        (*event)["message"].get<std::string>();
+  }
+  REQUIRE(messages.size() == 5);
+  CHECK(messages["fifo.yaml"] ==
+        (fixture.manifests / "fifo.yaml").string() + ": not a regular file (a FIFO): not read");
+  CHECK(messages["device.yaml"] == (fixture.manifests / "device.yaml").string() +
+                                       ": not a regular file (a character device): not read");
+  CHECK(messages["loop.yaml"] == (fixture.manifests / "loop.yaml").string() +
+                                     ": symlink loop (too many levels of symbolic links)");
+  CHECK(messages["sub-loop"] == (fixture.manifests / "sub-loop").string() +
+                                    ": symlink loop (too many levels of symbolic links)");
+  CHECK_THAT(messages["dangling.yaml"], Catch::Contains("dangling symlink"));
+
+  // Fixed: the Event goes, the file is read.
+  fs::remove(fixture.manifests / "fifo.yaml");
+  fixture.write("fifo.yaml", siteYaml("two", "/srv/two"));
+  source->syncNow();
+  CHECK(fixture.rootOf("two") == "/srv/two");
+  CHECK(fixture.store->list({"Event", std::nullopt, {}}).items.size() == 4);
+}
+
+TEST_CASE("loadManifestFile refuses a FIFO without waiting for a writer",
+          "[controller][source][special]") {
+  siteplane::testing::TempDir dir;
+  REQUIRE(::mkfifo((dir.path() / "pipe.yaml").c_str(), 0600) == 0);
+  auto loaded = manifest::loadManifestFile(dir.path() / "pipe.yaml");
+  REQUIRE_FALSE(loaded.ok());
+  CHECK_THAT(loaded.errors.front().toString(), Catch::Contains("not a regular file (a FIFO)"));
 }
 
 }  // namespace siteplane::source
