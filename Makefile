@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 FUZZ_DIR     ?= build-fuzz
 
-.PHONY: all build run test deps test-deps bench asan fuzz format clean
+.PHONY: all build run test deps test-deps bench asan asan-subset fuzz format clean
 
 all: build
 
@@ -42,6 +42,19 @@ test: test-deps $(BUILD_DIR)/CMakeCache.txt
 
 asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo SANITIZE=address,undefined
+
+# What CI runs under ASan/UBSan when the whole `make asan` does not fit its time: every fuzz
+# corpus replay and the data-plane end-to-end tests (the code that faces the network), in the
+# same build-asan/ as `make asan`.
+ASAN_SUBSET_TARGETS := fuzz_replay_http_request_parser fuzz_replay_static_path \
+  fuzz_replay_tls_client_hello fuzz_replay_manifest_decoder fuzz_replay_api_body \
+  dataplane_e2e_tests dataplane_harness siteplane
+asan-subset: test-deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSITEPLANE_SANITIZE=address,undefined \
+	  $(filter -DCMAKE_CXX_COMPILER_LAUNCHER=%,$(CMAKE_FLAGS))
+	cmake --build build-asan -j $(JOBS) --target $(ASAN_SUBSET_TARGETS)
+	cd build-asan && ctest --output-on-failure -R '^fuzz_replay\.' --timeout 300
+	build-asan/tests/e2e/dataplane/dataplane_e2e_tests
 
 # clang (libFuzzer) with ASan+UBSan, in its own build dir; only the fuzz targets and the
 # libraries they exercise are built. -Werror stays with the g++ build: clang-only warnings must
