@@ -775,5 +775,34 @@ TEST_CASE("Store events map to the Certificates they make stale", "[controller][
   subscription.cancel();
 }
 
+TEST_CASE("An import from a path the policy refuses is PathNotAllowed and keeps nothing",
+          "[controller][reconcile][certificate][import][import-policy]") {
+  ReconcileFixture fixture;
+  auto pem = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
+  fixture.advance(std::chrono::minutes(1));
+  // Imported before any policy (as a server before the upgrade did): Ready and stored.
+  fixture.create(certificateObject("imported", {{"source",
+                                                 {{"certificateFile", pem.cert.string()},
+                                                  {"privateKeyFile", pem.key.string()}}}}));
+  fixture.settle();
+  REQUIRE(stateOf(fixture.certificate("imported").status.conditions, "Ready") == "True/Imported");
+
+  // The object came from the API (no manifest-file annotation): the manifest directory is not
+  // one of its roots.
+  fixture.importPolicy = std::make_shared<const certs::ImportPathPolicy>(
+      certs::ImportPathPolicy::create({fixture.manifests.path(), {}, {fixture.state.path()}}));
+  fixture.restart();
+  fixture.settle();
+  api::Certificate certificate = fixture.certificate("imported");
+  CHECK(stateOf(certificate.status.conditions, "Ready") == "False/PathNotAllowed");
+  CHECK_THAT(api::findCondition(certificate.status.conditions, "Ready")->message,
+             Catch::StartsWith("spec.source.certificateFile: " + pem.cert.string() +
+                               " is not in a directory this object may import from"));
+  CHECK(certificate.status.thumbprint.empty());
+  auto stored = fixture.certificates->get("default/imported");
+  REQUIRE(stored.isOk());
+  CHECK_FALSE(stored->has_value());
+}
+
 }  // namespace
 }  // namespace siteplane::reconcile

@@ -60,6 +60,8 @@ struct ReconcileFixture {
   std::unique_ptr<IssuerReconciler> issuerReconciler;
   // Handed to the Certificate reconciler by open(); set it, then restart().
   std::function<void(const std::string&, std::vector<std::filesystem::path>)> watchSourceFiles;
+  // Handed to the Certificate reconciler by open() (null: no restriction); set it, then restart().
+  std::shared_ptr<const certs::ImportPathPolicy> importPolicy;
 
   ReconcileFixture() { open(); }
 
@@ -83,6 +85,7 @@ struct ReconcileFixture {
     options.manifestsDir = manifests.path();
     options.now = clock();
     options.watchSourceFiles = watchSourceFiles;
+    options.importPolicy = importPolicy;
     events = std::make_shared<events::EventRecorder>(
         *store, events::EventRecorderOptions{.component = "test", .now = clock()});
     options.events = events;
