@@ -57,7 +57,7 @@ struct ControllerContext {
   loop::DataPlane& dataPlane;
   reconcile::ControllerManager& manager;
   fs::path manifestsDir;
-  source::FileWatcher& sourceFiles;  // the files imported Certificates read
+  source::FileWatcher& sourceFiles;  // the files imported Certificates and Sites' CRLs read
 };
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
@@ -81,6 +81,10 @@ bool addReconcilers(const ControllerContext& context) {
     return false;
   compile::CompileOptions compileOptions;
   compileOptions.manifestsDir = context.manifestsDir;
+  // Sites' CRL files, watched like imported certificate files (the owner is the compile key).
+  compileOptions.watchFiles = [sourceFiles](const std::string& key, std::vector<fs::path> files) {
+    sourceFiles->watch(key, std::move(files));
+  };
   loop::DataPlane* dataPlane = &context.dataPlane;
   return context.manager.add(std::make_unique<compile::CompileReconciler>(
       context.store, context.certificates,
