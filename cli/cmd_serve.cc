@@ -75,7 +75,7 @@ struct ControllerContext {
   loop::DataPlane& dataPlane;
   reconcile::ControllerManager& manager;
   fs::path manifestsDir;
-  source::FileWatcher& sourceFiles;  // the files imported Certificates read
+  source::FileWatcher& sourceFiles;  // the files imported Certificates and Sites' CRLs read
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
   fs::path stateDir;  // no Site may serve it
 };
@@ -103,6 +103,10 @@ bool addReconcilers(const ControllerContext& context) {
   compile::CompileOptions compileOptions;
   compileOptions.manifestsDir = context.manifestsDir;
   compileOptions.stateDir = context.stateDir;
+  // Sites' CRL files, watched like imported certificate files (the owner is the compile key).
+  compileOptions.watchFiles = [sourceFiles](const std::string& key, std::vector<fs::path> files) {
+    sourceFiles->watch(key, std::move(files));
+  };
   loop::DataPlane* dataPlane = &context.dataPlane;
   return context.manager.add(std::make_unique<compile::CompileReconciler>(
       context.store, context.certificates,

@@ -98,13 +98,20 @@ SiteSpec decodeSiteSpec(ObjectReader& spec) {
                                                  : ClientCertificateMode::kIgnore;
     }
     ssl->objectList("clientCARefs", [&](ObjectReader& item, size_t) {
-      LocalObjectReference reference;
+      ClientCAReference reference;
       if (item.require("name")) {
         if (auto name = item.string("name")) {
           if (!isDns1123Label(*name)) {
             item.error("name", std::string(kDns1123LabelRule) + ", got \"" + *name + "\"");
           }
           reference.name = *name;
+        }
+      }
+      if (auto crlFile = item.string("crlFile")) {
+        if (crlFile->empty()) {
+          item.error("crlFile", "must not be empty (omit it for a CA without a CRL)");
+        } else {
+          reference.crlFile = item.context().resolvePath(*crlFile);
         }
       }
       s.clientCARefs.push_back(std::move(reference));
@@ -153,7 +160,9 @@ nlohmann::json encodeSiteSpec(const SiteSpec& spec) {
   if (!spec.ssl.clientCARefs.empty()) {
     ssl["clientCARefs"] = nlohmann::json::array();
     for (const auto& reference : spec.ssl.clientCARefs) {
-      ssl["clientCARefs"].push_back(encodeReference(reference));
+      nlohmann::json encoded = {{"name", reference.name}};
+      if (!reference.crlFile.empty()) encoded["crlFile"] = reference.crlFile;
+      ssl["clientCARefs"].push_back(std::move(encoded));
     }
   }
   out["ssl"] = std::move(ssl);

@@ -17,13 +17,24 @@ enum class TlsVersion { k1_2, k1_3 };
 const char* toString(ClientCertificateMode mode);
 const char* toString(TlsVersion version);
 
+// A Certificate trusted to issue client certificates (its leaf is the trust anchor), and
+// optionally the CRL that CA publishes.
+struct ClientCAReference {
+  std::string name;  // a Certificate in the Site's namespace
+  // A PEM or DER X.509 CRL issued by that CA. A relative path written in a manifest file resolves
+  // against the file's directory, like a Certificate's spec.source paths; the file is watched
+  // and re-read when it changes.
+  std::string crlFile = {};
+  bool operator==(const ClientCAReference&) const = default;
+};
+
 // IIS <access sslFlags>: Ssl, Ssl128, SslNegotiateCert, SslRequireCert.
 struct SiteSsl {
   bool requireSSL = false;    // plain-http requests get 403.4 ...
   bool redirectHTTP = false;  // ... or a 301 to https (only with requireSSL)
   bool require128BitCiphers = false;
   ClientCertificateMode clientCertificate = ClientCertificateMode::kIgnore;
-  std::vector<LocalObjectReference> clientCARefs;  // Certificates trusted for client certificates
+  std::vector<ClientCAReference> clientCARefs;  // Certificates trusted for client certificates
   TlsVersion minTLSVersion = TlsVersion::k1_2;
 
   bool operator==(const SiteSsl&) const = default;

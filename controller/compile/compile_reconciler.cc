@@ -160,6 +160,12 @@ reconcile::ReconcileResult CompileReconciler::run() {
   for (const auto& certificate : certificates) input.certificates.push_back(certificate.object);
 
   CompileOutput output = compiler_.compile(input);
+  // Registered again on every pass while there are any: that re-arms the watch of a directory
+  // replaced since (FileWatcher).
+  if (options_.watchFiles && (!output.crlFiles.empty() || !watchedCrls_.empty())) {
+    watchedCrls_ = output.crlFiles;
+    options_.watchFiles(kKey, watchedCrls_);
+  }
 
   // Publish and wait for the report: the reconcile thread waits, the data plane never does.
   auto applied = std::make_shared<std::promise<loop::PublishReport>>();
@@ -262,7 +268,12 @@ reconcile::ReconcileResult CompileReconciler::run() {
       "contexts_built={} contexts_reused={} statuses_written={}",
       kKey, input.generation, sites.size(), bindings.size(), programmed, report.listeners.size(),
       output.contextsBuilt, output.contextsReused, statusesWritten);
-  if (bindFailed) return reconcile::ReconcileResult::requeueAfter(options_.bindRetry);
+  if (bindFailed)
+    return reconcile::ReconcileResult::requeueAfter(
+        output.crlFiles.empty() ? options_.bindRetry
+                                : std::min(options_.bindRetry, options_.crlCheckInterval));
+  if (!output.crlFiles.empty())
+    return reconcile::ReconcileResult::requeueAfter(options_.crlCheckInterval);
   return reconcile::ReconcileResult::done();
 }
 

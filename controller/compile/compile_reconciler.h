@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "controller/api/time.h"
 #include "controller/compile/compiler.h"
@@ -32,6 +33,12 @@ struct CompileOptions {
   // port freed later is picked up without an edit.
   reconcile::Clock::Duration bindRetry = std::chrono::seconds(5);
   std::function<api::Time()> now = api::now;
+  // Registers the CRL files the sites name (owner kKey; an empty list forgets them), so that a
+  // replaced CRL is re-read as soon as it changes (FileWatcher, enqueueing kKey). Unset: no watch.
+  std::function<void(const std::string& owner, std::vector<std::filesystem::path> files)> watchFiles;
+  // While any site names a CRL, the pass also runs this often: the safety net for a watch that
+  // missed a change, and what notices a CRL passing its nextUpdate.
+  reconcile::Clock::Duration crlCheckInterval = std::chrono::seconds(60);
 };
 
 // The level-triggered compile pass: one key for the whole table. It reads every Site, Binding and
@@ -46,7 +53,8 @@ struct CompileOptions {
 //   Programmed    True once the data plane serves the table (listenAddress, servedThumbprint,
 //                 tableGeneration set), or False: PortUnavailable (bind error in the message),
 //                 RefsNotResolved, Conflicted
-// Site status: Ready (False: SiteIdConflict, ClientCANotFound, RootNotFound) and siteId.
+// Site status: Ready (False: SiteIdConflict, ClientCANotFound, InvalidCRL, CRLExpired,
+// RootNotFound) and siteId.
 class CompileReconciler final : public reconcile::Reconciler {
  public:
   static constexpr const char* kKind = "BindingTable";
@@ -73,6 +81,7 @@ class CompileReconciler final : public reconcile::Reconciler {
   const CompileOptions options_;
   Compiler compiler_;  // only touched by run(), which never runs twice at once
   uint64_t nextGeneration_ = 0;  // 0: not yet derived from the stored statuses
+  std::vector<std::filesystem::path> watchedCrls_;  // what watchFiles last registered
 
   // The generation of every Site and Binding last seen in the watch: a change that leaves it
   // (status, annotations) does not change the table, so it does not trigger a pass — which is

@@ -1,6 +1,8 @@
 #include "controller/compile/compiler.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <tuple>
 #include <unordered_set>
@@ -67,7 +69,15 @@ struct SiteState {
   std::vector<std::string> clientCAPems;
   std::string clientCAKey;  // the CAs' thumbprints, part of the TLS context cache key
   std::string clientCAError;
+<<<<<<< HEAD
   std::string rootError;  // the root would expose a protected directory
+=======
+  std::vector<tls::ClientCrl> clientCRLs;
+  std::string crlKey;  // identifies the CRLs' content, part of the TLS context cache key
+  // Why a CRL is not what its file holds (the last good one is used), or is past nextUpdate.
+  std::string crlReason;
+  std::string crlMessage;
+>>>>>>> hard-tls
   uint16_t httpsRedirectPort = 0;
   std::shared_ptr<const table::SitePolicy> policy;
 };
@@ -155,6 +165,24 @@ Compiler::CertificateLookup Compiler::lookupCertificate(
   return {std::move(bundle), "", ""};
 }
 
+Result<std::string> Compiler::readCrlFile(const std::string& path,
+                                          std::filesystem::path& resolved) const {
+  // A CRL of a large CA runs to megabytes; this only bounds what a wrong path can cost.
+  constexpr std::uintmax_t kMaxCrlBytes = 64u << 20;
+  resolved = std::filesystem::path(path);
+  if (resolved.is_relative() && !manifestsDir_.empty()) resolved = manifestsDir_ / resolved;
+  resolved = resolved.lexically_normal();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(resolved, ec))
+    return Result<std::string>::error("cannot read the file (not a regular file)");
+  auto size = std::filesystem::file_size(resolved, ec);
+  if (ec || size > kMaxCrlBytes) return Result<std::string>::error("cannot read the file (too large)");
+  std::ifstream in(resolved, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return Result<std::string>::error("cannot read the file");
+  return data;
+}
+
 CompileOutput Compiler::compile(const CompileInput& input) {
   CompileOutput out;
   auto log = logger("controller.compile");
@@ -208,6 +236,7 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     sites[i].siteId = nextFree;
   }
 
+<<<<<<< HEAD
   // Roots that would serve the state directory: the same directory, one inside it, or one that
   // holds it. Canonical paths (symlinks and ".." resolved), since the data plane follows symlinks
   // inside a root.
@@ -238,6 +267,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
   }
 
   // Client CAs of sites that ask for client certificates.
+=======
+  // Client CAs of sites that ask for client certificates, and their CRLs.
+  std::unordered_set<std::string> usedCrls;
+>>>>>>> hard-tls
   for (size_t i = 0; i < sites.size(); ++i) {
     const api::Site& site = input.sites[i];
     if (site.spec.ssl.clientCertificate == api::ClientCertificateMode::kIgnore) continue;
@@ -251,7 +284,55 @@ CompileOutput Compiler::compile(const CompileInput& input) {
       sites[i].clientCAPems.push_back(ca.bundle->leaf().toPem());
       sites[i].clientCAKey += ca.bundle->leaf().thumbprint() + ",";
     }
+    if (!sites[i].clientCAError.empty()) continue;
+    const auto& refs = site.spec.ssl.clientCARefs;
+    for (size_t r = 0; r < refs.size(); ++r) {
+      if (refs[r].crlFile.empty()) continue;
+      const std::string field = fmt::format("spec.ssl.clientCARefs[{}].crlFile", r);
+      std::filesystem::path resolved;
+      auto data = readCrlFile(refs[r].crlFile, resolved);
+      out.crlFiles.push_back(resolved);
+      const std::string cacheKey = resolved.string() + "|" + sites[i].clientCAKey;
+      tls::ClientCrl crl{fmt::format("{} {}", field, resolved.string()), data ? *data : ""};
+      int64_t nextUpdate = 0;
+      Status checked = data ? tls::checkClientCrl(crl, {sites[i].clientCAPems[r]}, &nextUpdate)
+                            : data.status();
+      usedCrls.insert(cacheKey);
+      auto& last = crls_[cacheKey];
+      // checkClientCrl names the CRL first; the condition names the field and the file once.
+      std::string problem = checked.message();
+      if (problem.starts_with(crl.name + ": ")) problem = problem.substr(crl.name.size() + 2);
+      const std::string where = fmt::format("{} {}", field, resolved.string());
+      if (checked) {
+        last = {crl.data, nextUpdate};
+      } else if (last.data.empty()) {
+        // Never a good one: serving without the revocation the operator asked for would let
+        // revoked certificates in, so the site's https bindings wait for a readable CRL.
+        crls_.erase(cacheKey);
+        sites[i].clientCAError = fmt::format("{}: {}", where, problem);
+        sites[i].crlReason = reason::kInvalidCRL;
+        break;
+      } else {
+        sites[i].crlReason = reason::kInvalidCRL;
+        sites[i].crlMessage =
+            fmt::format("{}: {}; serving with the last good CRL", where, problem);
+        crl.data = last.data;
+      }
+      if (last.nextUpdate != 0 && last.nextUpdate < input.now.time_since_epoch().count() &&
+          sites[i].crlReason.empty()) {
+        sites[i].crlReason = reason::kCRLExpired;
+        sites[i].crlMessage = fmt::format(
+            "{}: the CRL's nextUpdate {} has passed; client certificates of Certificate {} get "
+            "403.13 until a fresh CRL is loaded",
+            where, api::formatTime(api::Time(std::chrono::seconds(last.nextUpdate))),
+            refs[r].name);
+      }
+      sites[i].crlKey += fmt::format("{}:{:x},", crl.data.size(), std::hash<std::string>()(crl.data));
+      sites[i].clientCRLs.push_back(std::move(crl));
+    }
   }
+
+  std::erase_if(crls_, [&](const auto& entry) { return !usedCrls.count(entry.first); });
 
   // Bindings: references.
   struct Candidate {
@@ -311,7 +392,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         continue;
       }
       if (!sites[site->second].clientCAError.empty()) {
-        fail(reason::kClientCANotFound, sites[site->second].clientCAError);
+        fail(sites[site->second].crlReason.empty() ? reason::kClientCANotFound : reason::kInvalidCRL,
+             sites[site->second].clientCAError);
         continue;
       }
       candidate.bundle = std::move(found.bundle);
@@ -399,12 +481,23 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     plan.siteId = sites[i].siteId;
     if (!plan.ready.type.empty()) continue;  // SiteIdConflict, decided above
     std::error_code ec;
+<<<<<<< HEAD
     if (!sites[i].rootError.empty()) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotAllowed,
                              sites[i].rootError);
     } else if (!sites[i].clientCAError.empty()) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kClientCANotFound,
                              sites[i].clientCAError);
+=======
+    if (!sites[i].clientCAError.empty()) {
+      plan.ready = condition(
+          "Ready", ConditionStatus::kFalse,
+          sites[i].crlReason.empty() ? reason::kClientCANotFound : sites[i].crlReason,
+          sites[i].clientCAError);
+    } else if (!sites[i].crlReason.empty()) {
+      plan.ready = condition("Ready", ConditionStatus::kFalse, sites[i].crlReason,
+                             sites[i].crlMessage);
+>>>>>>> hard-tls
     } else if (!site.spec.root.empty() && !std::filesystem::is_directory(sites[i].policy->root, ec)) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotFound,
                              fmt::format("spec.root {} is not a directory",
@@ -427,8 +520,9 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     if (winner.bundle) {
       const auto& ssl = site.site->spec.ssl;
       std::string cacheKey = fmt::format(
-          "{}|{}|{}|{}|{}", winner.bundle->leaf().thumbprint(), api::toString(ssl.minTLSVersion),
-          ssl.require128BitCiphers, api::toString(ssl.clientCertificate), site.clientCAKey);
+          "{}|{}|{}|{}|{}|{}", winner.bundle->leaf().thumbprint(), api::toString(ssl.minTLSVersion),
+          ssl.require128BitCiphers, api::toString(ssl.clientCertificate), site.clientCAKey,
+          site.crlKey);
       if (auto built = contexts.find(cacheKey); built != contexts.end()) {
         context = built->second;
       } else if (auto cached = contexts_.find(cacheKey); cached != contexts_.end()) {
@@ -447,6 +541,7 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         options.require128BitCiphers = ssl.require128BitCiphers;
         options.clientCertificate = toTable(ssl.clientCertificate);
         options.clientCAPems = site.clientCAPems;
+        options.clientCRLs = site.clientCRLs;
         options.keyStorePath = certificates_.keyPath(options.name).string();
         if (auto certificate = certificatesByName.find(options.name);
             certificate != certificatesByName.end() && certificate->second->spec.source) {

@@ -38,6 +38,11 @@ inline constexpr const char* kCertificateNotFound = "CertificateNotFound";
 inline constexpr const char* kCertificateNotReady = "CertificateNotReady";
 inline constexpr const char* kCertificateHostMismatch = "CertificateHostMismatch";
 inline constexpr const char* kClientCANotFound = "ClientCANotFound";
+// A clientCARefs[].crlFile that cannot be read, does not parse or is not issued by its CA (with
+// a last good CRL the site keeps serving with it; without one its https bindings are not served).
+inline constexpr const char* kInvalidCRL = "InvalidCRL";
+// A CRL past its nextUpdate: certificates of that CA get 403.13 until a fresh one is loaded.
+inline constexpr const char* kCRLExpired = "CRLExpired";
 inline constexpr const char* kInvalidCertificate = "InvalidCertificate";
 inline constexpr const char* kNoConflicts = "NoConflicts";
 inline constexpr const char* kHostnameConflict = "HostnameConflict";
@@ -90,6 +95,8 @@ struct CompileOutput {
   std::shared_ptr<const table::BindingTable> table;  // every binding that can be served
   std::vector<BindingPlan> bindings;                 // one per input binding, input order
   std::vector<SitePlan> sites;                       // one per input site, input order
+  // The CRL files the table's sites name (resolved), for the caller to watch.
+  std::vector<std::filesystem::path> crlFiles;
   size_t contextsBuilt = 0;                          // SSL_CTXs created (not from the cache)
   size_t contextsReused = 0;
 };
@@ -127,11 +134,24 @@ class Compiler {
                                           byName,
                                       api::Time now);
 
+  // A client CA's CRL as last read and checked, kept so that a file replaced by a broken one does
+  // not lose revocation: "path|CA thumbprint" -> the last good content.
+  struct LoadedCrl {
+    std::string data;
+    int64_t nextUpdate = 0;  // seconds since the epoch, 0 when the CRL has none
+  };
+  // Reads a clientCARefs[].crlFile. Every CRL path the controller opens goes through here, so
+  // that a restriction of the directories it may read applies in one place. Relative paths
+  // (objects created through the API) resolve against the manifests directory, as the
+  // certificate reconciler resolves spec.source paths.
+  Result<std::string> readCrlFile(const std::string& path, std::filesystem::path& resolved) const;
+
   const certs::CertificateStore& certificates_;
   const std::filesystem::path manifestsDir_;
   const std::vector<std::filesystem::path> protectedDirs_;
   std::unordered_map<std::string, LoadedCertificate> bundles_;  // "namespace/name"
   std::unordered_map<std::string, std::shared_ptr<const tls::ServerContext>> contexts_;
+  std::unordered_map<std::string, LoadedCrl> crls_;
 };
 
 // The status a Binding's or Site's conditions should have after merging `plans` (observedGeneration
