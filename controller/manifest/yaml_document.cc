@@ -86,7 +86,11 @@ size_t findInvalidByte(std::string_view text, std::string& why) {
       ++i;
       continue;
     }
-    size_t length = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    // 0x80-0xC1 and 0xF5-0xFF never start a sequence (continuation bytes, overlong, > U+10FFFF).
+    size_t length = c >= 0xf0 && c <= 0xf4   ? 4
+                    : c >= 0xe0 && c < 0xf0 ? 3
+                    : c >= 0xc2 && c < 0xe0 ? 2
+                                            : 0;
     bool ok = length != 0 && i + length <= text.size();
     for (size_t k = 1; ok && k < length; ++k) {
       ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;

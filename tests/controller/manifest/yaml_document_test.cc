@@ -84,6 +84,12 @@ TEST_CASE("parseYaml rejects duplicate keys, non-string keys and unknown tags wi
   CHECK(errorsOf("a: [1, 2\n") ==
         std::vector<std::string>{"in.yaml:2:1: invalid YAML: end of sequence flow not found"});
   CHECK(errorsOf("a: 1\nb: \xff\n") == std::vector<std::string>{"in.yaml:2:4: invalid UTF-8 (byte 0xFF)"});
+  // Bytes 0xF5-0xFF never start a sequence, even when continuation bytes follow (found by
+  // fuzz/manifest_decoder: such a string reached nlohmann::json, whose dump() then threw).
+  CHECK(errorsOf("a: \xff\xbb\xba\n") ==
+        std::vector<std::string>{"in.yaml:1:4: invalid UTF-8 (byte 0xFF)"});
+  CHECK(errorsOf("a: \xf5\x80\x80\x80\n") ==
+        std::vector<std::string>{"in.yaml:1:4: invalid UTF-8 (byte 0xF5)"});
   CHECK(errorsOf("a: \x01\n") ==
         std::vector<std::string>{"in.yaml:1:4: control character 0x01 is not allowed"});
 }
