@@ -103,6 +103,7 @@ bool addReconcilers(const ControllerContext& context) {
   compile::CompileOptions compileOptions;
   compileOptions.manifestsDir = context.manifestsDir;
   compileOptions.stateDir = context.stateDir;
+  compileOptions.importPolicy = context.importPolicy;
   // Sites' CRL files, watched like imported certificate files (the owner is the compile key).
   compileOptions.watchFiles = [sourceFiles](const std::string& key, std::vector<fs::path> files) {
     sourceFiles->watch(key, std::move(files));

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,16 @@ enum class ImportOrigin {
   kManifestFile,  // declared by a file of the manifest directory
   kApi,           // created or changed through the API
 };
+
+// The annotation the manifest source sets on the objects a file declares (controller/source); the
+// API refuses to set it (controller/apiserver), so it tells which directories an object may read.
+inline constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-file";
+
+// The origin of an object with these metadata.annotations.
+inline ImportOrigin importOriginOf(const std::map<std::string, std::string>& annotations) {
+  return annotations.count(kManifestFileAnnotation) ? ImportOrigin::kManifestFile
+                                                    : ImportOrigin::kApi;
+}
 
 struct ImportPathPolicyOptions {
   std::filesystem::path manifestsDir;                  // allowed for kManifestFile objects

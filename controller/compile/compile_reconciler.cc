@@ -86,7 +86,8 @@ CompileReconciler::CompileReconciler(store::Store& store, const certs::Certifica
       options_(std::move(options)),
       compiler_(certificates, options_.manifestsDir,
                 options_.stateDir.empty() ? std::vector<std::filesystem::path>{}
-                                          : std::vector<std::filesystem::path>{options_.stateDir}) {}
+                                          : std::vector<std::filesystem::path>{options_.stateDir},
+                options_.importPolicy) {}
 
 void CompileReconciler::keysFor(const store::WatchEvent& event,
                                 std::vector<reconcile::QueuedKey>& keys) noexcept {

@@ -25,6 +25,8 @@ struct CompileOptions {
   std::filesystem::path manifestsDir;  // relative Site roots resolve against it
   // No Site may serve it (root the same, inside or around it): serve's state directory.
   std::filesystem::path stateDir;
+  // What Sites' CRL files may be read from: the policy Certificate imports obey. Unset: anywhere.
+  std::shared_ptr<const certs::ImportPathPolicy> importPolicy;
   // A burst of store events within this window costs one compile pass.
   reconcile::Clock::Duration debounce = std::chrono::milliseconds(100);
   // How long to wait for the data plane to apply a table before retrying the pass.

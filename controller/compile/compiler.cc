@@ -69,15 +69,12 @@ struct SiteState {
   std::vector<std::string> clientCAPems;
   std::string clientCAKey;  // the CAs' thumbprints, part of the TLS context cache key
   std::string clientCAError;
-<<<<<<< HEAD
   std::string rootError;  // the root would expose a protected directory
-=======
   std::vector<tls::ClientCrl> clientCRLs;
   std::string crlKey;  // identifies the CRLs' content, part of the TLS context cache key
   // Why a CRL is not what its file holds (the last good one is used), or is past nextUpdate.
   std::string crlReason;
   std::string crlMessage;
->>>>>>> hard-tls
   uint16_t httpsRedirectPort = 0;
   std::shared_ptr<const table::SitePolicy> policy;
 };
@@ -110,10 +107,12 @@ void mergeConditions(std::vector<api::Condition>& conditions, const std::vector<
 }
 
 Compiler::Compiler(const certs::CertificateStore& certificates, std::filesystem::path manifestsDir,
-                   std::vector<std::filesystem::path> protectedDirs)
+                   std::vector<std::filesystem::path> protectedDirs,
+                   std::shared_ptr<const certs::ImportPathPolicy> importPolicy)
     : certificates_(certificates),
       manifestsDir_(std::move(manifestsDir)),
-      protectedDirs_(std::move(protectedDirs)) {}
+      protectedDirs_(std::move(protectedDirs)),
+      importPolicy_(std::move(importPolicy)) {}
 
 Compiler::CertificateLookup Compiler::lookupCertificate(
     const std::string& ns, const std::string& name,
@@ -165,13 +164,25 @@ Compiler::CertificateLookup Compiler::lookupCertificate(
   return {std::move(bundle), "", ""};
 }
 
-Result<std::string> Compiler::readCrlFile(const std::string& path,
+Result<std::string> Compiler::readCrlFile(const std::string& path, certs::ImportOrigin origin,
                                           std::filesystem::path& resolved) const {
   // A CRL of a large CA runs to megabytes; this only bounds what a wrong path can cost.
   constexpr std::uintmax_t kMaxCrlBytes = 64u << 20;
   resolved = std::filesystem::path(path);
   if (resolved.is_relative() && !manifestsDir_.empty()) resolved = manifestsDir_ / resolved;
   resolved = resolved.lexically_normal();
+  // The API token holder must not make siteplane read what the operator did not allow (a key in
+  // the state directory, any file outside the import roots): the policy checks, then reads.
+  if (importPolicy_) {
+    auto data = importPolicy_->read(resolved, origin, kMaxCrlBytes);
+    if (data) return data;
+    // The condition names the field and the file already; keep only what is wrong with it.
+    std::string_view problem = data.message();
+    if (problem.starts_with(resolved.string())) problem.remove_prefix(resolved.string().size());
+    if (problem.starts_with(":")) problem.remove_prefix(1);
+    if (problem.starts_with(" ")) problem.remove_prefix(1);
+    return Result<std::string>::error(std::string(problem));
+  }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(resolved, ec))
     return Result<std::string>::error("cannot read the file (not a regular file)");
@@ -236,7 +247,6 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     sites[i].siteId = nextFree;
   }
 
-<<<<<<< HEAD
   // Roots that would serve the state directory: the same directory, one inside it, or one that
   // holds it. Canonical paths (symlinks and ".." resolved), since the data plane follows symlinks
   // inside a root.
@@ -266,11 +276,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     }
   }
 
-  // Client CAs of sites that ask for client certificates.
-=======
   // Client CAs of sites that ask for client certificates, and their CRLs.
   std::unordered_set<std::string> usedCrls;
->>>>>>> hard-tls
   for (size_t i = 0; i < sites.size(); ++i) {
     const api::Site& site = input.sites[i];
     if (site.spec.ssl.clientCertificate == api::ClientCertificateMode::kIgnore) continue;
@@ -290,7 +297,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
       if (refs[r].crlFile.empty()) continue;
       const std::string field = fmt::format("spec.ssl.clientCARefs[{}].crlFile", r);
       std::filesystem::path resolved;
-      auto data = readCrlFile(refs[r].crlFile, resolved);
+      auto data = readCrlFile(refs[r].crlFile, certs::importOriginOf(site.metadata.annotations),
+                              resolved);
       out.crlFiles.push_back(resolved);
       const std::string cacheKey = resolved.string() + "|" + sites[i].clientCAKey;
       tls::ClientCrl crl{fmt::format("{} {}", field, resolved.string()), data ? *data : ""};
@@ -481,15 +489,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     plan.siteId = sites[i].siteId;
     if (!plan.ready.type.empty()) continue;  // SiteIdConflict, decided above
     std::error_code ec;
-<<<<<<< HEAD
     if (!sites[i].rootError.empty()) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotAllowed,
                              sites[i].rootError);
     } else if (!sites[i].clientCAError.empty()) {
-      plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kClientCANotFound,
-                             sites[i].clientCAError);
-=======
-    if (!sites[i].clientCAError.empty()) {
       plan.ready = condition(
           "Ready", ConditionStatus::kFalse,
           sites[i].crlReason.empty() ? reason::kClientCANotFound : sites[i].crlReason,
@@ -497,7 +500,6 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     } else if (!sites[i].crlReason.empty()) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, sites[i].crlReason,
                              sites[i].crlMessage);
->>>>>>> hard-tls
     } else if (!site.spec.root.empty() && !std::filesystem::is_directory(sites[i].policy->root, ec)) {
       plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotFound,
                              fmt::format("spec.root {} is not a directory",

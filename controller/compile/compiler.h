@@ -18,6 +18,7 @@
 #include "controller/api/object_key.h"
 #include "controller/api/site.h"
 #include "controller/certs/certificate_bundle.h"
+#include "controller/certs/import_path_policy.h"
 #include "dataplane/table/binding_table.h"
 
 namespace siteplane::certs {
@@ -112,8 +113,11 @@ class Compiler {
   // holds or lies inside one of `protectedDirs` (serve: the state directory, with the API token,
   // CA and private keys) is refused (Ready=False RootNotAllowed) and none of its bindings served;
   // paths are compared canonically, at every compile.
+  // CRL files are read through `importPolicy` when one is given (serve: the same directories
+  // Certificate imports may read, never the state directory).
   Compiler(const certs::CertificateStore& certificates, std::filesystem::path manifestsDir,
-           std::vector<std::filesystem::path> protectedDirs = {});
+           std::vector<std::filesystem::path> protectedDirs = {},
+           std::shared_ptr<const certs::ImportPathPolicy> importPolicy = nullptr);
 
   CompileOutput compile(const CompileInput& input);
 
@@ -144,11 +148,13 @@ class Compiler {
   // that a restriction of the directories it may read applies in one place. Relative paths
   // (objects created through the API) resolve against the manifests directory, as the
   // certificate reconciler resolves spec.source paths.
-  Result<std::string> readCrlFile(const std::string& path, std::filesystem::path& resolved) const;
+  Result<std::string> readCrlFile(const std::string& path, certs::ImportOrigin origin,
+                                  std::filesystem::path& resolved) const;
 
   const certs::CertificateStore& certificates_;
   const std::filesystem::path manifestsDir_;
   const std::vector<std::filesystem::path> protectedDirs_;
+  const std::shared_ptr<const certs::ImportPathPolicy> importPolicy_;  // null: no restriction
   std::unordered_map<std::string, LoadedCertificate> bundles_;  // "namespace/name"
   std::unordered_map<std::string, std::shared_ptr<const tls::ServerContext>> contexts_;
   std::unordered_map<std::string, LoadedCrl> crls_;

@@ -20,10 +20,6 @@
 namespace siteplane::reconcile {
 namespace {
 
-// Set by the manifest source on the objects a file declares (controller/source); the API refuses
-// to set it (controller/apiserver). It decides whether the manifest directory is an import root.
-constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-file";
-
 namespace fs = std::filesystem;
 namespace reason = certificate_reason;
 using std::chrono::system_clock;
@@ -652,10 +648,7 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   // The operator's directories first, before any file is watched, stat()ed or read. A refused
   // path keeps nothing: material stored from it (before the policy, or by a spec that names
   // a forbidden file now) is removed, so that it cannot be served under any condition.
-  const certs::ImportOrigin origin =
-      certificate.metadata.annotations.count(kManifestFileAnnotation)
-          ? certs::ImportOrigin::kManifestFile
-          : certs::ImportOrigin::kApi;
+  const certs::ImportOrigin origin = certs::importOriginOf(certificate.metadata.annotations);
   if (options_.importPolicy) {
     for (const auto& [field, path] : files) {
       Status allowed = options_.importPolicy->check(path, origin);

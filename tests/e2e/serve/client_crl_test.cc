@@ -9,6 +9,10 @@
 namespace siteplane::testing {
 namespace {
 
+constexpr const char* kImportRefusal =
+    "is not in a directory this object may import from (the manifest directory for objects "
+    "declared by manifest files, and the --import-root directories; never the state directory)";
+
 // "<status> <X-Status>" of GET https://crl.test:port/ with the client certificate.
 std::string getWith(int port, const TestCertificate& client) {
   auto result = run({"curl", "-sk", "--max-time", "5", "-D", "-", "-o", "/dev/null", "--resolve",
@@ -117,9 +121,10 @@ TEST_CASE("siteplane serve does not serve a site whose CRL never loaded", "[e2e]
   server.start();
   REQUIRE(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
                     kDeadline));
+  // A file that does not exist is refused in the same words as one outside the import roots:
+  // the condition must not tell an API user which paths exist.
   CHECK(server.conditionMessage("Site", "intranet", "Ready") ==
-        "spec.ssl.clientCARefs[0].crlFile " + crl.string() +
-            ": cannot read the file (not a regular file)");
+        "spec.ssl.clientCARefs[0].crlFile " + crl.string() + ": " + kImportRefusal);
   CHECK(waitUntil([&] {
     return server.condition("Binding", "intranet", "ResolvedRefs") == "False/InvalidCRL";
   }, kDeadline));
@@ -128,6 +133,39 @@ TEST_CASE("siteplane serve does not serve a site whose CRL never loaded", "[e2e]
   makeCrl(crl, ca, {});
   CHECK(waitUntil([&] { return getWith(port, alice) == "200"; }, kDeadline));
   CHECK(server.condition("Site", "intranet", "Ready") == "True/Ready");
+}
+
+}  // namespace siteplane::testing
+
+namespace siteplane::testing {
+
+TEST_CASE("siteplane serve reads a CRL only where Certificate imports may read, never the state directory",
+          "[e2e][serve][tls][crl]") {
+  Server server;
+  const int port = freePort();
+  auto pki = server.dir().path() / "pki";
+  auto ca = makeCertificate(pki, "client-ca", {}, nullptr, true);
+  auto serverCertificate = makeCertificate(pki, "server", {"crl.test"});
+  auto alice = makeCertificate(pki, "alice", {"alice.test"}, &ca);
+  // A real CRL of the right CA, placed in the state directory: the path is refused before the
+  // file is opened, so the site waits as for a CRL that never loaded.
+  std::filesystem::create_directories(server.state());
+  const auto crl = server.state() / "client-ca.crl";
+  makeCrl(crl, ca, {});
+  server.write("site.yaml",
+               documents({importedCertificateYaml("client-ca", ca),
+                          importedCertificateYaml("server-tls", serverCertificate),
+                          "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: intranet\n"
+                          "spec:\n  root: " + server.root().string() +
+                              "\n  ssl:\n    clientCertificate: Require\n    clientCARefs:\n"
+                              "      - name: client-ca\n        crlFile: " + crl.string() + "\n",
+                          bindingYaml("intranet", "intranet", "https", port, "crl.test", "server-tls")}));
+  server.start();
+  REQUIRE(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
+                    kDeadline));
+  CHECK(server.conditionMessage("Site", "intranet", "Ready") ==
+        "spec.ssl.clientCARefs[0].crlFile " + crl.string() + ": " + kImportRefusal);
+  CHECK(getWith(port, alice) == "");
 }
 
 }  // namespace siteplane::testing
