@@ -70,6 +70,14 @@ ApiResponse textResponse(int status, std::string body) {
   return response;
 }
 
+// A top-level string field, "" when it is absent or not a string: nlohmann's value() throws for a
+// field that is present with another type ({"kind": null}), which a client's body may be.
+std::string topString(const nlohmann::json& object, const char* field) {
+  if (!object.is_object()) return "";
+  auto it = object.find(field);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string metaString(const nlohmann::json& object, const char* field) {
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
     return "";
@@ -664,7 +672,7 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
     std::set<std::string> visible;
 
     std::optional<std::string> encode(const char* type, const nlohmann::json& object) {
-      if (object.value("kind", "") != this->type.kind) return std::nullopt;
+      if (topString(object, "kind") != this->type.kind) return std::nullopt;
       if (ns && metaString(object, "namespace") != *ns) return std::nullopt;
       std::string key = metaString(object, "namespace") + "/" + metaString(object, "name");
       bool matches = labels.matchesObject(object) && fields.matches(object);
@@ -1050,8 +1058,8 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
     }
     if (!patched.is_object() || metaString(patched, "name") != target.name ||
         metaString(patched, "namespace") != *target.ns ||
-        patched.value("kind", "") != type.kind ||
-        patched.value("apiVersion", "") != type.apiVersion()) {
+        topString(patched, "kind") != type.kind ||
+        topString(patched, "apiVersion") != type.apiVersion()) {
       return reply(invalidObject(type, target.name,
                                  {{"FieldValueInvalid",
                                    "apiVersion, kind, metadata.name and metadata.namespace "
@@ -1081,7 +1089,7 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
     return reply(ApiError::badRequest("the apply configuration must be an object, got " +
                                       std::string(applied.type_name())));
   }
-  if (applied.value("apiVersion", "") != type.apiVersion() || applied.value("kind", "") != type.kind) {
+  if (topString(applied, "apiVersion") != type.apiVersion() || topString(applied, "kind") != type.kind) {
     return reply(ApiError::badRequest("the apply configuration must have apiVersion \"" +
                                       type.apiVersion() + "\" and kind \"" + type.kind + "\""));
   }

@@ -6,6 +6,13 @@
 namespace siteplane::apiserver {
 namespace {
 
+// A string member of a managedFields entry a client sent; `fallback` when absent or not a string
+// (nlohmann's value() throws for a member of another type).
+std::string stringField(const nlohmann::json& item, const char* name, const char* fallback) {
+  auto it = item.find(name);
+  return it != item.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 // Metadata fields a user may own; the rest of metadata is server-set or identity.
 bool isUserMetadata(const std::string& key) {
   return key == "labels" || key == "annotations" || key == "finalizers" ||
@@ -226,11 +233,11 @@ std::vector<ManagedFieldsEntry> readManagedFields(const nlohmann::json& object) 
   for (const auto& item : list) {
     if (!item.is_object()) continue;
     ManagedFieldsEntry entry;
-    entry.manager = item.value("manager", "");
-    entry.operation = item.value("operation", "Update");
-    entry.apiVersion = item.value("apiVersion", "");
-    entry.time = item.value("time", "");
-    entry.subresource = item.value("subresource", "");
+    entry.manager = stringField(item, "manager", "");
+    entry.operation = stringField(item, "operation", "Update");
+    entry.apiVersion = stringField(item, "apiVersion", "");
+    entry.time = stringField(item, "time", "");
+    entry.subresource = stringField(item, "subresource", "");
     if (item.contains("fieldsV1")) entry.fields = FieldSet::fromFieldsV1(item["fieldsV1"]);
     entries.push_back(std::move(entry));
   }

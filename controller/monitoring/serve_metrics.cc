@@ -23,8 +23,12 @@ uint64_t conditionTrue(const nlohmann::json& object, const std::string& type) {
   auto conditions = status->find("conditions");
   if (conditions == status->end() || !conditions->is_array()) return 0;
   for (const auto& condition : *conditions) {
-    if (condition.is_object() && condition.value("type", "") == type)
-      return condition.value("status", "") == "True" ? 1 : 0;
+    if (!condition.is_object()) continue;
+    // Status is written through the API too; a member of the wrong type must not throw here.
+    auto found = condition.find("type");
+    if (found == condition.end() || *found != type) continue;
+    auto value = condition.find("status");
+    return value != condition.end() && *value == "True" ? 1 : 0;
   }
   return 0;
 }
