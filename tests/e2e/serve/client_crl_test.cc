@@ -27,6 +27,20 @@ std::string getWith(int port, const TestCertificate& client) {
   return status;
 }
 
+// The client CA and server certificate imported, the Site `intranet` requiring client
+// certificates of that CA with `crl` as its CRL, and its https binding for crl.test on `port`.
+std::string intranetYaml(const Server& server, const TestCertificate& ca,
+                         const TestCertificate& serverCertificate, const std::filesystem::path& crl,
+                         int port) {
+  return documents({importedCertificateYaml("client-ca", ca),
+                    importedCertificateYaml("server-tls", serverCertificate),
+                    "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: intranet\n"
+                    "spec:\n  root: " + server.root().string() +
+                        "\n  ssl:\n    clientCertificate: Require\n    clientCARefs:\n"
+                        "      - name: client-ca\n        crlFile: " + crl.string() + "\n",
+                    bindingYaml("intranet", "intranet", "https", port, "crl.test", "server-tls")});
+}
+
 }  // namespace
 
 TEST_CASE("siteplane serve refuses revoked client certificates with 403.13 and reloads a replaced CRL",
@@ -42,14 +56,7 @@ TEST_CASE("siteplane serve refuses revoked client certificates with 403.13 and r
   const auto crl = pki / "client-ca.crl";
   makeCrl(crl, ca, {&mallory});
 
-  server.write("site.yaml",
-               documents({importedCertificateYaml("client-ca", ca),
-                          importedCertificateYaml("server-tls", serverCertificate),
-                          "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: intranet\n"
-                          "spec:\n  root: " + server.root().string() +
-                              "\n  ssl:\n    clientCertificate: Require\n    clientCARefs:\n"
-                              "      - name: client-ca\n        crlFile: " + crl.string() + "\n",
-                          bindingYaml("intranet", "intranet", "https", port, "crl.test", "server-tls")}));
+  server.write("site.yaml", intranetYaml(server, ca, serverCertificate, crl, port));
   server.start();
   const pid_t pid = server.process().pid();
   REQUIRE(waitUntil([&] { return getWith(port, alice) == "200"; }, kDeadline));
@@ -110,14 +117,7 @@ TEST_CASE("siteplane serve does not serve a site whose CRL never loaded", "[e2e]
   auto serverCertificate = makeCertificate(pki, "server", {"crl.test"});
   auto alice = makeCertificate(pki, "alice", {"alice.test"}, &ca);
   const auto crl = pki / "missing.crl";
-  server.write("site.yaml",
-               documents({importedCertificateYaml("client-ca", ca),
-                          importedCertificateYaml("server-tls", serverCertificate),
-                          "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: intranet\n"
-                          "spec:\n  root: " + server.root().string() +
-                              "\n  ssl:\n    clientCertificate: Require\n    clientCARefs:\n"
-                              "      - name: client-ca\n        crlFile: " + crl.string() + "\n",
-                          bindingYaml("intranet", "intranet", "https", port, "crl.test", "server-tls")}));
+  server.write("site.yaml", intranetYaml(server, ca, serverCertificate, crl, port));
   server.start();
   REQUIRE(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
                     kDeadline));
@@ -151,14 +151,7 @@ TEST_CASE("siteplane serve reads a CRL only where Certificate imports may read, 
   std::filesystem::create_directories(server.state());
   const auto crl = server.state() / "client-ca.crl";
   makeCrl(crl, ca, {});
-  server.write("site.yaml",
-               documents({importedCertificateYaml("client-ca", ca),
-                          importedCertificateYaml("server-tls", serverCertificate),
-                          "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: intranet\n"
-                          "spec:\n  root: " + server.root().string() +
-                              "\n  ssl:\n    clientCertificate: Require\n    clientCARefs:\n"
-                              "      - name: client-ca\n        crlFile: " + crl.string() + "\n",
-                          bindingYaml("intranet", "intranet", "https", port, "crl.test", "server-tls")}));
+  server.write("site.yaml", intranetYaml(server, ca, serverCertificate, crl, port));
   server.start();
   REQUIRE(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
                     kDeadline));
