@@ -232,7 +232,8 @@ ApiHandler::ApiHandler(store::Store& store, ResourceRegistry registry, ApiHandle
     : store_(store),
       registry_(std::move(registry)),
       options_(std::move(options)),
-      openApi_(registry_) {}
+      openApi_(registry_),
+      openApiV2_(openApi_) {}
 
 std::string ApiHandler::now() const { return formatRfc3339(options_.clock()); }
 
@@ -323,10 +324,16 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
                                     {"compiler", "gcc"},
                                     {"platform", "linux/amd64"}}));
   }
+  if (first == "swagger-2.0.0.pb-v1" && segments.size() == 1) {
+    verb = "openapi";
+    if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
+    return reply(openApiV2_.respond(request, true));
+  }
   if (first == "openapi") {
     verb = "openapi";
     if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
     if (segments.size() == 2 && segments[1] == "v3") return reply(jsonResponse(200, openApi_.index()));
+    if (segments.size() == 2 && segments[1] == "v2") return reply(openApiV2_.respond(request, false));
     if (segments.size() > 2 && segments[1] == "v3") {
       std::string key;
       for (size_t i = 2; i < segments.size(); ++i) key += (i > 2 ? "/" : "") + segments[i];

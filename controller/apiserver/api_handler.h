@@ -28,6 +28,7 @@
 #include "controller/apiserver/api_request.h"
 #include "controller/apiserver/list_pager.h"
 #include "controller/apiserver/open_api.h"
+#include "controller/apiserver/open_api_v2.h"
 #include "controller/apiserver/resource_registry.h"
 #include "controller/apiserver/watch_stream.h"
 #include "controller/store/store.h"
@@ -133,6 +134,7 @@ class ApiHandler {
   const ResourceRegistry registry_;
   const ApiHandlerOptions options_;
   const OpenApi openApi_;
+  const OpenApiV2 openApiV2_;  // built from openApi_, declared after it
 
   ListPager pager_;  // continue tokens of paginated lists
 

@@ -78,6 +78,20 @@ void drain(int fd, std::string& into) {
 
 }  // namespace
 
+std::string kubectlProgram() {
+  const char* kubectl = std::getenv("SITEPLANE_KUBECTL");
+  return kubectl && *kubectl ? kubectl : "kubectl";
+}
+
+int kubectlMinor() {
+  CommandResult version = run({kubectlProgram(), "version", "--client", "-o", "json"});
+  size_t at = version.out.find("\"minor\"");
+  if (version.exitCode != 0 || at == std::string::npos)
+    throw std::runtime_error(kubectlProgram() + " version failed: " + version.err);
+  at = version.out.find_first_of("0123456789", at);
+  return at == std::string::npos ? 0 : std::atoi(version.out.c_str() + at);
+}
+
 CommandResult run(const std::vector<std::string>& argv, const std::string& input,
                   std::chrono::milliseconds timeout) {
   int in[2], out[2], err[2];

@@ -43,6 +43,12 @@ struct CommandResult {
 CommandResult run(const std::vector<std::string>& argv, const std::string& input = "",
                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// The kubectl the tests drive: $SITEPLANE_KUBECTL (ctest sets it, once per kubectl the build
+// found: see siteplane_find_kubectls in cmake/Siteplane.cmake), else the one on PATH.
+std::string kubectlProgram();
+// The minor version of kubectlProgram() (20 for 1.20), for the few flags old clients lack.
+int kubectlMinor();
+
 // A background process (typically `siteplane serve ...`) whose stdout+stderr go to a log file.
 // Killed with SIGKILL on destruction if still running.
 class Process {

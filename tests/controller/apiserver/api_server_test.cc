@@ -41,7 +41,7 @@ struct Server {
   }
 
   std::vector<std::string> kubectl(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {"kubectl", "--kubeconfig", server->kubeconfigPath().string(),
+    std::vector<std::string> argv = {kubectlProgram(), "--kubeconfig", server->kubeconfigPath().string(),
                                      "--cache-dir", (state.path() / "kubecache").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
@@ -238,8 +238,11 @@ spec:
   INFO(ssa.err);
   REQUIRE(ssa.exitCode == 0);
   CHECK_THAT(ssa.out, Catch::Contains("binding.siteplane.io/web-ssa serverside-applied"));
-  auto managers = run(s.kubectl({"get", "binding", "web-ssa", "--show-managed-fields", "-o",
-                                 "jsonpath={.metadata.managedFields[*].manager}"}));
+  // kubectl 1.21 started hiding managedFields unless --show-managed-fields; 1.20 has no flag.
+  std::vector<std::string> get = {"get", "binding", "web-ssa", "-o",
+                                  "jsonpath={.metadata.managedFields[*].manager}"};
+  if (kubectlMinor() >= 21) get.push_back("--show-managed-fields");
+  auto managers = run(s.kubectl(get));
   CHECK(managers.out == "kubectl");
 
   auto deleted = run(s.kubectl({"delete", "-f", manifests.string()}));

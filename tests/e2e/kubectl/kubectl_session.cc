@@ -16,7 +16,7 @@ namespace siteplane::testing {
 namespace fs = std::filesystem;
 
 std::vector<std::string> KubectlSession::kubectlArgv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"kubectl", "--kubeconfig",
+  std::vector<std::string> argv = {kubectlProgram(), "--kubeconfig",
                                    (server_.state() / "kubeconfig").string(), "--cache-dir",
                                    (server_.dir().path() / "kubecache").string()};
   argv.insert(argv.end(), args.begin(), args.end());
