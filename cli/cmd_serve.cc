@@ -444,8 +444,9 @@ void registerServeCommand(CLI::App& app) {
       ->capture_default_str()
       ->group("Limits");
   command->add_option("--import-root", options->importRoots,
-                      "Directory Certificates may import files from (spec.source), besides the "
-                      "manifest directory; repeatable. Never the state directory")
+                      "Directory objects may make serve read: Certificate spec.source files, "
+                      "Site CRL files, and the roots of Sites created through the API (besides "
+                      "the manifest directory); repeatable. Never the state directory")
       ->check(CLI::ExistingDirectory);
   command->callback([options] { setExitCode(serve(*options)); });
 }

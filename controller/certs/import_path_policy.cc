@@ -70,6 +70,11 @@ bool ImportPathPolicy::allowed(const fs::path& canonical, ImportOrigin origin) c
                      [&](const fs::path& root) { return inside(canonical, root); });
 }
 
+bool ImportPathPolicy::servableByApi(const fs::path& canonical) const {
+  return allowed(canonical, ImportOrigin::kApi) ||
+         (allowed(canonical, ImportOrigin::kManifestFile) && inside(canonical, manifestsDir_));
+}
+
 Status ImportPathPolicy::refusal(const fs::path& path) const {
   return Status::error(path.string() + " " + kRefusal);
 }

@@ -61,6 +61,10 @@ class ImportPathPolicy {
   [[nodiscard]] Result<std::string> read(const std::filesystem::path& path, ImportOrigin origin,
                                          size_t maxBytes = size_t{16} << 20) const;
 
+  // Whether a Site created through the API may serve the directory `canonical`: inside the
+  // manifest directory or an import root, outside every denied directory.
+  bool servableByApi(const std::filesystem::path& canonical) const;
+
   // Whether a message from check()/read() is a refusal (rather than a file that cannot be read).
   static bool isRefusal(const std::string& message);
 

@@ -164,6 +164,44 @@ Compiler::CertificateLookup Compiler::lookupCertificate(
   return {std::move(bundle), "", ""};
 }
 
+std::string Compiler::refuseRoot(const api::Site& site,
+                                 const std::vector<std::filesystem::path>& protectedDirs) const {
+  std::filesystem::path root(site.spec.root);
+  if (root.is_relative()) root = manifestsDir_ / root;
+  root = root.lexically_normal();
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(root, ec);
+  if (ec) canonical = root;
+  // The kernel's own trees are never content: /proc/self/fd/N and /dev/fd/N name whatever the
+  // process has open when a request comes (the store's directories included), /proc/self/environ
+  // the process's environment. Lexically and canonically, so neither spelling nor symlink passes.
+  for (const char* pseudo : {"/proc", "/sys", "/dev"}) {
+    if (pathWithin(root, pseudo) || pathWithin(canonical, pseudo))
+      return fmt::format("spec.root {} lies inside {}, which a site may not serve", site.spec.root,
+                         pseudo);
+  }
+  for (const auto& dir : protectedDirs) {
+    if (!pathWithin(canonical, dir) && !pathWithin(dir, canonical)) continue;
+    return fmt::format(
+        "spec.root {} {} the state directory {} (the API token, CA and private keys): a site may "
+        "not serve it",
+        site.spec.root,
+        canonical == dir ? "is" : pathWithin(canonical, dir) ? "lies inside" : "contains",
+        dir.string());
+  }
+  // A Site from the API serves only what the operator put in reach of API objects: the manifest
+  // directory (where site content lives next to its manifests) and the --import-root
+  // directories. A manifest file's author is the operator and may serve any other directory.
+  if (importPolicy_ && certs::importOriginOf(site.metadata.annotations) == certs::ImportOrigin::kApi &&
+      !importPolicy_->servableByApi(canonical)) {
+    return fmt::format(
+        "spec.root {} is outside the directories a Site created through the API may serve (the "
+        "manifest directory and the --import-root directories)",
+        site.spec.root);
+  }
+  return "";
+}
+
 Result<std::string> Compiler::readCrlFile(const std::string& path, certs::ImportOrigin origin,
                                           std::filesystem::path& resolved) const {
   // A CRL of a large CA runs to megabytes; this only bounds what a wrong path can cost.
@@ -256,25 +294,9 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     auto canonical = std::filesystem::weakly_canonical(dir, ec);
     protectedDirs.push_back(ec ? dir.lexically_normal() : canonical);
   }
-  for (size_t i = 0; i < sites.size() && !protectedDirs.empty(); ++i) {
-    const api::Site& site = input.sites[i];
-    if (site.spec.root.empty()) continue;
-    std::filesystem::path root(site.spec.root);
-    if (root.is_relative()) root = manifestsDir_ / root;
-    std::error_code ec;
-    auto canonical = std::filesystem::weakly_canonical(root, ec);
-    if (ec) canonical = root.lexically_normal();
-    for (const auto& dir : protectedDirs) {
-      if (!pathWithin(canonical, dir) && !pathWithin(dir, canonical)) continue;
-      sites[i].rootError = fmt::format(
-          "spec.root {} {} the state directory {} (the API token, CA and private keys): a site "
-          "may not serve it",
-          site.spec.root,
-          canonical == dir ? "is" : pathWithin(canonical, dir) ? "lies inside" : "contains",
-          dir.string());
-      break;
-    }
-  }
+  for (size_t i = 0; i < sites.size(); ++i)
+    if (!input.sites[i].spec.root.empty())
+      sites[i].rootError = refuseRoot(input.sites[i], protectedDirs);
 
   // Client CAs of sites that ask for client certificates, and their CRLs.
   std::unordered_set<std::string> usedCrls;

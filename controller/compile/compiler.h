@@ -148,6 +148,11 @@ class Compiler {
   // that a restriction of the directories it may read applies in one place. Relative paths
   // (objects created through the API) resolve against the manifests directory, as the
   // certificate reconciler resolves spec.source paths.
+  // Why the Site's root may not be served ("" when it may): a pseudo filesystem, the state
+  // directory (one of `protectedDirs`, canonical), or for a Site from the API a directory outside
+  // the manifest directory and the import roots.
+  std::string refuseRoot(const api::Site& site,
+                         const std::vector<std::filesystem::path>& protectedDirs) const;
   Result<std::string> readCrlFile(const std::string& path, certs::ImportOrigin origin,
                                   std::filesystem::path& resolved) const;
 

@@ -80,7 +80,8 @@ Resolution resolveBeneath(const std::filesystem::path& root, std::string_view pa
   // re-pointed after the compiler checked it) nor as any directory the walk enters below.
   struct stat rootStat {};
   if (::fstat(rootFd.get(), &rootStat) != 0) return failErrno(errno);
-  if (isProtectedDirectory(rootStat.st_dev, rootStat.st_ino)) return fail(403, "protected directory");
+  if (isProtectedDirectory(rootStat.st_dev, rootStat.st_ino) || opensProtectedTree(rootFd.get()))
+    return fail(403, "protected directory");
 
   bool trailingSlash = !path.empty() && path.back() == '/';
   std::string_view typeName = path.substr(path.rfind('/') + 1);

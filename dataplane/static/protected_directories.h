@@ -24,4 +24,11 @@ void protectDirectories(const std::vector<std::filesystem::path>& directories);
 // Whether (device, inode) is a protected directory. Lock-free: the set is fixed before lookups.
 bool isProtectedDirectory(dev_t device, ino_t inode) noexcept;
 
+// Whether the directory open as `fd` really lies inside a protected directory (at any depth) or
+// in a kernel pseudo filesystem (/proc, /sys, /dev), by the path the kernel reports for the open
+// descriptor. A root named /proc/self/fd/N or /dev/fd/N leads wherever the process's descriptor
+// N leads at that moment (a directory of the store, say): the name cannot be judged, only what
+// was opened. One readlink per call.
+bool opensProtectedTree(int fd) noexcept;
+
 }  // namespace siteplane::staticfiles

@@ -1,9 +1,13 @@
 #include "dataplane/static/protected_directories.h"
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+
 #include <filesystem>
+#include <string>
 
 #include "dataplane/static/path_resolver.h"
+#include "dataplane/static/unique_fd.h"
 #include "tests/support/test_support.h"
 
 namespace siteplane::staticfiles {
@@ -29,6 +33,29 @@ TEST_CASE("resolveBeneath never serves a protected directory, as the root or bel
 
   protectDirectories({});  // this binary's other tests protect nothing
   CHECK(resolveBeneath(dir.path(), "/state/kubeconfig", "").status == 0);
+}
+
+TEST_CASE("resolveBeneath judges a root by the directory it opens, at any depth of the state directory",
+          "[dataplane][static][protected]") {
+  siteplane::testing::TempDir dir;
+  dir.write("www/index.html", "public");
+  dir.write("state/certificates/default/ca/tls.key", "secret");
+  protectDirectories({dir.path() / "state"});
+  // A root named through the process's own descriptors leads wherever descriptor N leads now:
+  // here a directory three levels inside the state directory.
+  UniqueFd held(::open((dir.path() / "state" / "certificates" / "default").c_str(),
+                       O_PATH | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(held.valid());
+  const std::string viaFd = "/proc/self/fd/" + std::to_string(held.get());
+  CHECK(resolveBeneath(viaFd, "/ca/tls.key", "").status == 403);
+  CHECK(resolveBeneath(dir.path() / "state" / "certificates" / "default", "/ca/tls.key", "").status ==
+        403);
+  // The kernel's trees are never content, whatever is protected.
+  CHECK(resolveBeneath("/proc/self", "/environ", "").status == 403);
+  CHECK(resolveBeneath(dir.path() / "www", "/index.html", "index.html").status == 0);
+
+  protectDirectories({});
+  CHECK(resolveBeneath(viaFd, "/ca/tls.key", "").status == 0);
 }
 
 }  // namespace siteplane::staticfiles

@@ -18,7 +18,7 @@ TEST_CASE("apply through siteplane serve's API programs a binding that then serv
   auto state = dir.path() / "state";
   Process serve({binary, "serve", "--manifests", (dir.path() / "manifests").string(), "--state",
                  state.string(), "--workers", "1", "--access-log-format", "off",
-                 "--api-listen", "127.0.0.1:0"});
+                 "--api-listen", "127.0.0.1:0", "--import-root", dir.path().string()});
   REQUIRE(serve.waitForOutput("serve_started"));
   int port = freePort();
   auto manifest = dir.write(
