@@ -54,6 +54,9 @@ struct ServeOptions {
   size_t maxConnectionsPerWorker = loop::Limits{}.maxConnectionsPerWorker;
   size_t maxConnectionsPerAddress = loop::Limits{}.maxConnectionsPerAddress;
   double bindingDrainSeconds = loop::DataPlaneOptions{}.drainTimeout.count() / 1000.0;
+  size_t apiMaxConnections = apiserver::ApiServerOptions{}.maxConnections;
+  size_t apiMaxConnectionsPerAddress = apiserver::ApiServerOptions{}.maxConnectionsPerAddress;
+  int64_t apiRequestTimeoutSeconds = apiserver::ApiServerOptions{}.requestTimeout.count();
   // Directories Certificates may import files from, besides the manifest directory (which only
   // objects declared by manifest files may).
   std::vector<std::string> importRoots;
@@ -295,6 +298,9 @@ int serve(const ServeOptions& options) {
     apiOptions.listen = options.apiListen;
     apiOptions.stateDir = state;
     apiOptions.allowApiOverride = options.allowApiOverride;
+    apiOptions.maxConnections = options.apiMaxConnections;
+    apiOptions.maxConnectionsPerAddress = options.apiMaxConnectionsPerAddress;
+    apiOptions.requestTimeout = std::chrono::seconds(options.apiRequestTimeoutSeconds);
     apiOptions.version = SITEPLANE_VERSION;
     // The store has loaded (the source synced it before the API starts); ready once the data plane
     // serves a first table. The compile pass publishes one at start even when nothing is declared.
@@ -441,6 +447,23 @@ void registerServeCommand(CLI::App& app) {
   command->add_option("--binding-drain-seconds", options->bindingDrainSeconds,
                       "How long connections of a removed binding may take to finish their request")
       ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str()
+      ->group("Limits");
+  // The API listener's own limits (its header and body sizes are kube-apiserver's, fixed).
+  command->add_option("--api-max-connections", options->apiMaxConnections,
+                      "Open API connections in all; beyond, a new one is reset at accept")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--api-max-connections-per-address", options->apiMaxConnectionsPerAddress,
+                      "Open API connections per client IP address (0: unlimited)")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20))
+      ->capture_default_str()
+      ->group("Limits");
+  command->add_option("--api-request-timeout-seconds", options->apiRequestTimeoutSeconds,
+                      "An API request (head and body) must arrive whole within this of its first "
+                      "byte; else: 408")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}))
       ->capture_default_str()
       ->group("Limits");
   command->add_option("--import-root", options->importRoots,

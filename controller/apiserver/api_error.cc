@@ -66,6 +66,10 @@ ApiError ApiError::gone(std::string m) { return make(410, "Expired", std::move(m
 ApiError ApiError::requestEntityTooLarge(std::string m) {
   return make(413, "RequestEntityTooLarge", std::move(m));
 }
+ApiError ApiError::headerFieldsTooLarge(std::string m) {
+  return make(431, "RequestHeaderFieldsTooLarge", std::move(m));
+}
+ApiError ApiError::requestTimeout(std::string m) { return make(408, "Timeout", std::move(m)); }
 ApiError ApiError::unsupportedMediaType(std::string m) {
   return make(415, "UnsupportedMediaType", std::move(m));
 }

@@ -44,6 +44,8 @@ struct ApiError {
   static ApiError alreadyExists(std::string message);
   static ApiError gone(std::string message);
   static ApiError requestEntityTooLarge(std::string message);
+  static ApiError headerFieldsTooLarge(std::string message);  // 431
+  static ApiError requestTimeout(std::string message);        // 408: the client sent too slowly
   static ApiError unsupportedMediaType(std::string message);
   static ApiError invalid(std::string message, std::vector<StatusCause> causes);
   static ApiError internal(std::string message);

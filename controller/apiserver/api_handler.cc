@@ -253,40 +253,58 @@ ApiReply ApiHandler::handle(const ApiRequest& request) {
                  error.what());
     result = reply(ApiError::internal(std::string("internal error: ") + error.what()));
   }
-  int code = result.response.status;
+  logOutcome(request, verb, result.response.status, result.response);
+  return result;
+}
+
+std::optional<ApiReply> ApiHandler::refuseBeforeBody(const ApiRequest& head) {
+  std::optional<ApiReply> refused = authenticate(head);
+  if (refused) logOutcome(head, "unauthorized", refused->response.status, refused->response);
+  return refused;
+}
+
+void ApiHandler::logOutcome(const ApiRequest& request, const std::string& verb, int code,
+                            const ApiResponse& response) {
   count(verb, code);
   if (code == 401) {
     log()->warn("unauthorized method={} path={} remote={}", request.method, request.path,
                 request.remoteAddress);
   } else if (code >= 500 && verb != "health") {
     log()->error("request method={} path={} code={} body={}", request.method, request.path, code,
-                 result.response.body);
+                 response.body);
   } else {
     log()->debug("request method={} path={} verb={} code={}", request.method, request.path, verb,
                  code);
   }
-  return result;
+}
+
+std::optional<ApiReply> ApiHandler::authenticate(const ApiRequest& request) const {
+  if (options_.token.empty()) return std::nullopt;
+  const std::vector<std::string> segments = splitPath(request.path);
+  const std::string first = segments.empty() ? "" : segments[0];
+  // Probes and the version are open (Kubernetes' system:public-info-viewer); all else needs the
+  // token.
+  if (first == "healthz" || first == "livez" || first == "readyz" || first == "version") {
+    return std::nullopt;
+  }
+  std::string header = request.header("Authorization");
+  const std::string prefix = "Bearer ";
+  bool valid = header.size() == prefix.size() + options_.token.size() &&
+               header.compare(0, prefix.size(), prefix) == 0 &&
+               CRYPTO_memcmp(header.data() + prefix.size(), options_.token.data(),
+                             options_.token.size()) == 0;
+  if (valid) return std::nullopt;
+  return reply(ApiError::unauthorized(header.empty() ? "Unauthorized: no bearer token"
+                                                     : "Unauthorized: invalid bearer token"));
 }
 
 ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
   const std::vector<std::string> segments = splitPath(request.path);
   const std::string first = segments.empty() ? "" : segments[0];
 
-  // Probes and the version are open (Kubernetes' system:public-info-viewer); all else needs the
-  // token.
-  bool open = first == "healthz" || first == "livez" || first == "readyz" || first == "version";
-  if (!open && !options_.token.empty()) {
-    std::string header = request.header("Authorization");
-    const std::string prefix = "Bearer ";
-    bool valid = header.size() == prefix.size() + options_.token.size() &&
-                 header.compare(0, prefix.size(), prefix) == 0 &&
-                 CRYPTO_memcmp(header.data() + prefix.size(), options_.token.data(),
-                               options_.token.size()) == 0;
-    if (!valid) {
-      verb = "unauthorized";
-      return reply(ApiError::unauthorized(header.empty() ? "Unauthorized: no bearer token"
-                                                         : "Unauthorized: invalid bearer token"));
-    }
+  if (auto refused = authenticate(request)) {
+    verb = "unauthorized";
+    return std::move(*refused);
   }
   if (request.body.size() > options_.maxBodyBytes) {
     verb = "toolarge";
@@ -802,6 +820,27 @@ std::optional<ApiError> ApiHandler::checkOwnership(const Target& target,
   return error;
 }
 
+namespace {
+
+// The managedFields path of the field `pointer` names in `object`, or nothing when the field is
+// inside a list: lists are owned whole (field_manager.h), so no path under one is recorded.
+std::optional<FieldPath> ownedFieldPath(const nlohmann::json& object,
+                                        nlohmann::json::json_pointer pointer) {
+  FieldPath path;
+  for (; !pointer.empty(); pointer = pointer.parent_pointer()) path.push_back(pointer.back());
+  std::reverse(path.begin(), path.end());
+  const nlohmann::json* node = &object;
+  for (const std::string& key : path) {
+    if (!node->is_object()) return std::nullopt;  // an index into a list
+    auto child = node->find(key);
+    if (child == node->end()) break;
+    node = &*child;
+  }
+  return path;
+}
+
+}  // namespace
+
 std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohmann::json& object,
                                                    bool dropUnknown,
                                                    std::vector<std::string>& warnings) {
@@ -845,15 +884,20 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
     // fieldValidation=Ignore/Warn: unknown fields are dropped (and reported as warnings), as
     // Kubernetes prunes them; every other error still fails the write.
     bool dropped = false;
+    std::vector<FieldPath> droppedOwnership;
     for (const auto& error : decoded.errors) {
       if (error.message.rfind("unknown field", 0) != 0 || error.path.empty()) continue;
       nlohmann::json::json_pointer pointer(error.path.toPointer());
       nlohmann::json::json_pointer parent = pointer.parent_pointer();
       if (!object.contains(parent) || !object[parent].is_object()) continue;
+      if (auto owned = ownedFieldPath(object, pointer)) droppedOwnership.push_back(*owned);
       object[parent].erase(pointer.back());
       warnings.push_back("unknown field \"" + error.path.toString() + "\"");
       dropped = true;
     }
+    // managedFields were recorded from what was sent; what is stored must not claim (nor nest
+    // as deep as) the fields that were dropped.
+    forgetFields(object, droppedOwnership);
     if (dropped) decoded = decode();
   }
   if (decoded.ok()) return std::nullopt;

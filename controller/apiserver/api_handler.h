@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,12 @@ class ApiHandler {
 
   ApiReply handle(const ApiRequest& request);
 
+  // For the transport, once a request's head has arrived and before its body is read (`head`
+  // has no body): the 401 that handle() would answer, counted and logged as handle() does, or
+  // nothing when the request may go on. A client without the token thus never makes the server
+  // buffer a body (kube-apiserver authenticates before it reads one, too).
+  std::optional<ApiReply> refuseBeforeBody(const ApiRequest& head);
+
   const ResourceRegistry& registry() const { return registry_; }
 
  private:
@@ -100,6 +107,11 @@ class ApiHandler {
   struct Output;  // how the client wants objects rendered
 
   ApiReply route(const ApiRequest& request, std::string& verb);
+  // The 401 for a request that needs the token and lacks it; nothing for an open path
+  // (probes, /version) or a valid token.
+  std::optional<ApiReply> authenticate(const ApiRequest& request) const;
+  void logOutcome(const ApiRequest& request, const std::string& verb, int code,
+                  const ApiResponse& response);
   ApiReply serveResource(const ApiRequest& request, const Target& target, std::string& verb);
 
   ApiReply list(const ApiRequest& request, const Target& target, const Output& output);

@@ -16,6 +16,7 @@
 #include "controller/apiserver/embedded_crds.h"
 #include "controller/apiserver/request_executor.h"
 #include "dataplane/http/request_parser.h"
+#include "dataplane/loop/address_limiter.h"
 #include "dataplane/loop/stream.h"
 #include "dataplane/tls/server_context.h"
 #include "dataplane/tls/tls_session.h"
@@ -122,7 +123,8 @@ class ApiServer::Impl {
       : options_(std::move(options)),
         credentials_(std::move(credentials)),
         context_(std::move(context)),
-        handler_(store, std::move(registry), handlerOptions(options_, credentials_)) {}
+        handler_(store, std::move(registry), handlerOptions(options_, credentials_)),
+        addressLimiter_(options_.maxConnectionsPerAddress) {}
 
   ~Impl() { stop(); }
 
@@ -142,11 +144,14 @@ class ApiServer::Impl {
   Status start();
   void stop();
   void release(ApiConnection* connection);
+  // Watch output waiting in every connection's send buffer, and the connection holding most.
+  size_t watchBacklogTotal(ApiConnection** largest) const;
 
   ApiServerOptions options_;
   ApiCredentials credentials_;
   std::shared_ptr<const tls::ServerContext> context_;
   ApiHandler handler_;
+  loop::AddressLimiter addressLimiter_;  // loop thread only, but shared-safe anyway
   std::string host_;
   int port_ = 0;
   std::filesystem::path kubeconfig_;
@@ -162,6 +167,7 @@ class ApiServer::Impl {
   bool stopped_ = false;
   uint64_t nextId_ = 1;
   std::list<std::unique_ptr<ApiConnection>> connections_;  // loop thread only
+  uint64_t refusedConnections_ = 0;                        // loop thread only, for the log
 
  private:
   static void onConnection(uv_stream_t* server, int status) noexcept;
@@ -183,6 +189,19 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
       log()->debug("[C{}] api_accept_failed error={}", stream_.id(), accepted.message());
       return;  // the stream closes itself; onStreamClosed releases us
     }
+    // Before any TLS work, as the data plane does: a reset costs the client nothing and us no
+    // handshake. connections_ already holds this one.
+    bool overTotal = server_.connections_.size() > server_.options_.maxConnections;
+    if (overTotal || !server_.addressLimiter_.acquire(stream_.peerAddress())) {
+      if (server_.refusedConnections_++ % 1000 == 0) {
+        log()->warn("[C{}] api_connection_refused peer={} reason={} refused_so_far={}",
+                    stream_.id(), stream_.peerAddress(), overTotal ? "total_limit" : "address_limit",
+                    server_.refusedConnections_);
+      }
+      stream_.close(loop::Stream::CloseMode::kAbort);
+      return;
+    }
+    addressHeld_ = true;
     if (auto enabled = stream_.enableTls(server_.context_, *this); !enabled) {
       log()->warn("[C{}] api_tls_setup_failed error={}", stream_.id(), enabled.message());
       stream_.close(loop::Stream::CloseMode::kAbort);
@@ -206,6 +225,14 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
 
   std::shared_ptr<const tls::ServerContext> selectContext(std::string_view) noexcept override {
     return server_.context_;
+  }
+
+  size_t watchBacklog() const { return watch_ ? stream_.backlog() : 0; }
+  void dropWatch(const char* reason) {
+    log()->warn("[C{}] api_watch_too_slow peer={} backlog_bytes={} limit={}", stream_.id(),
+                stream_.peerAddress(), stream_.backlog(), reason);
+    endWatch();
+    stream_.close(loop::Stream::CloseMode::kAbort);
   }
 
   void onStreamOpen() noexcept override { stream_.setTimer(server_.options_.idleTimeout); }
@@ -236,6 +263,15 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
       // timeoutSeconds passed: end the chunked response cleanly, as Kubernetes does.
       endWatch();
       stream_.write("0\r\n\r\n");
+    } else if (requestTimerArmed_ && !busy_) {
+      // Part of a request came and the rest did not in time (slowloris, a stalled upload).
+      ApiResponse response =
+          ApiError::requestTimeout("the request was not complete within " +
+                                   std::to_string(server_.options_.requestTimeout.count()) +
+                                   " seconds of its first byte")
+              .toResponse();
+      log()->info("[C{}] api_bad_request peer={} code=408", stream_.id(), stream_.peerAddress());
+      writeResponse(response, false, false);
     }
     stream_.close(loop::Stream::CloseMode::kGraceful);
   }
@@ -245,6 +281,7 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
   }
   void onStreamClosed() noexcept override {
     endWatch();
+    if (addressHeld_) server_.addressLimiter_.release(stream_.peerAddress());
     server_.release(this);
   }
 
@@ -261,10 +298,15 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     }
     self->stream_.flush();
     if (self->stream_.backlog() > self->server_.options_.maxWatchBacklogBytes) {
-      log()->warn("[C{}] api_watch_too_slow peer={} backlog_bytes={}", self->stream_.id(),
-                  self->stream_.peerAddress(), self->stream_.backlog());
-      self->endWatch();
-      self->stream_.close(loop::Stream::CloseMode::kAbort);
+      self->dropWatch("per_watch");
+      return;
+    }
+    // Many slow watches, each under its own limit, could still hold gigabytes together: past
+    // the total, the one holding most goes (it may be another connection than this one).
+    ApiConnection* largest = nullptr;
+    if (self->server_.watchBacklogTotal(&largest) > self->server_.options_.maxWatchBacklogTotalBytes &&
+        largest) {
+      largest->dropWatch("total");
     }
   }
 
@@ -279,6 +321,15 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
         failRequest(parser_.error());
         return;
       }
+      if (parser_.started() && !requestTimerArmed_) {
+        requestTimerArmed_ = true;
+        stream_.setTimer(server_.options_.requestTimeout);
+      }
+      if (parser_.headersComplete() && !parser_.complete() && !headChecked_) {
+        // A body is still to come: refuse a request without the token before reading it.
+        headChecked_ = true;
+        if (refuseBeforeBody()) return;
+      }
       if (!parser_.complete()) break;
       if (parser_.request().upgrade) {
         // http-parser leaves what follows an Upgrade or CONNECT head to "the other protocol"
@@ -289,6 +340,8 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
       }
       dispatch(parser_.request());
       parser_.reset();
+      headChecked_ = false;
+      requestTimerArmed_ = false;
       if (busy_) {
         pending_.append(data, length);
         return;
@@ -309,6 +362,38 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     async_ = nullptr;
   }
 
+  // Asks the handler about a request whose head has arrived, before its body is read; answers
+  // and closes (the body is never read) when it is refused. True when refused.
+  bool refuseBeforeBody() {
+    ApiRequest head = ApiRequest::make(std::string(parser_.request().methodName),
+                                       parser_.request().target, "", headersOf(parser_.request()));
+    head.remoteAddress = remoteAddress();
+    std::optional<ApiReply> refused = server_.handler_.refuseBeforeBody(head);
+    if (!refused) return false;
+    writeResponse(refused->response, false, head.method == "HEAD");
+    stream_.close(loop::Stream::CloseMode::kGraceful);
+    return true;
+  }
+
+  std::string remoteAddress() const {
+    return std::string(stream_.peerAddress()) + ":" + std::to_string(stream_.peerPort());
+  }
+
+  static Headers headersOf(const http::Request& raw) {
+    Headers headers;
+    for (const auto& header : raw.headers) {
+      std::string name(header.name);
+      auto it = headers.find(name);
+      // Repeated headers combine with commas, as HTTP allows for list-valued headers (Accept).
+      if (it != headers.end()) {
+        it->second += ", " + std::string(header.value);
+      } else {
+        headers.emplace(std::move(name), std::string(header.value));
+      }
+    }
+    return headers;
+  }
+
   void failRequest(http::RequestParser::Error error) {
     ApiError status =
         error == http::RequestParser::Error::kBodyTooLarge
@@ -316,11 +401,10 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
                                               std::to_string(server_.options_.maxBodyBytes) +
                                               " bytes")
         : error == http::RequestParser::Error::kHeaderTooLarge
-            ? ApiError::badRequest("the request headers are larger than " +
-                                   std::to_string(kMaxHeaderBytes) + " bytes")
+            ? ApiError::headerFieldsTooLarge("the request headers are larger than " +
+                                             std::to_string(kMaxHeaderBytes) + " bytes")
             : ApiError::badRequest("malformed HTTP request");
     ApiResponse response = status.toResponse();
-    if (error == http::RequestParser::Error::kHeaderTooLarge) response.status = 431;
     log()->info("[C{}] api_bad_request peer={} code={}", stream_.id(), stream_.peerAddress(),
                 response.status);
     writeResponse(response, false, false);
@@ -350,21 +434,9 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
 
   // Hands the request to the executor; the connection reads nothing more until finish().
   void dispatch(const http::Request& raw) {
-    Headers headers;
-    for (const auto& header : raw.headers) {
-      std::string name(header.name);
-      auto it = headers.find(name);
-      // Repeated headers combine with commas, as HTTP allows for list-valued headers (Accept).
-      if (it != headers.end()) {
-        it->second += ", " + std::string(header.value);
-      } else {
-        headers.emplace(std::move(name), std::string(header.value));
-      }
-    }
     auto request = std::make_shared<ApiRequest>(
-        ApiRequest::make(std::string(raw.methodName), raw.target, raw.body, std::move(headers)));
-    request->remoteAddress =
-        std::string(stream_.peerAddress()) + ":" + std::to_string(stream_.peerPort());
+        ApiRequest::make(std::string(raw.methodName), raw.target, raw.body, headersOf(raw)));
+    request->remoteAddress = remoteAddress();
     bool keepAlive = raw.keepAlive;
     busy_ = true;
     // The handler's time is not the client's idleness.
@@ -439,10 +511,27 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
   bool busy_ = false;            // a request is with the handler
   std::string pending_;          // bytes received while busy_
   bool peerEnded_ = false;       // the client's FIN came while busy_
+  bool headChecked_ = false;     // this request's head went through refuseBeforeBody()
+  bool requestTimerArmed_ = false;  // the timer runs for the request being received
+  bool addressHeld_ = false;     // counted in the server's AddressLimiter
   std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);  // see dispatch()
 };
 
 void ApiServer::Impl::release(ApiConnection* connection) { connections_.erase(connection->position); }
+
+size_t ApiServer::Impl::watchBacklogTotal(ApiConnection** largest) const {
+  size_t total = 0;
+  size_t most = 0;
+  for (const auto& connection : connections_) {
+    size_t backlog = connection->watchBacklog();
+    total += backlog;
+    if (backlog > most) {
+      most = backlog;
+      *largest = connection.get();
+    }
+  }
+  return total;
+}
 
 void ApiServer::Impl::onConnection(uv_stream_t* server, int status) noexcept {
   auto* self = static_cast<Impl*>(server->data);

@@ -63,6 +63,16 @@ struct ApiServerOptions {
   // this much output waits for it, instead of buffering without bound; the client watches again
   // from its last resourceVersion, as after Kubernetes drops a slow watcher.
   size_t maxWatchBacklogBytes = 16 * 1024 * 1024;
+  // The same over every watch together: past it, the watch holding most output is ended.
+  size_t maxWatchBacklogTotalBytes = 256 * 1024 * 1024;
+  // A request not complete (head and body) this long after its first byte gets 408 and the
+  // connection closes: a client cannot hold a connection by trickling a request.
+  std::chrono::seconds requestTimeout{60};
+  // Open connections, in all and of one client IP (0: unlimited). One more is reset as it is
+  // accepted, before any TLS work. A request without the token is refused once its head is in,
+  // before its body is read.
+  size_t maxConnections = 4096;
+  size_t maxConnectionsPerAddress = 0;
 };
 
 class ApiServer {

@@ -217,10 +217,29 @@ void FieldSet::removeOverlapping(const FieldPath& path) {
   }
 }
 
+void FieldSet::removeWithin(const FieldPath& path) {
+  for (auto it = paths_.begin(); it != paths_.end();) {
+    if (isPrefix(path, *it)) {
+      it = paths_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 bool FieldSet::overlaps(const FieldPath& path) const {
   return std::any_of(paths_.begin(), paths_.end(), [&](const FieldPath& owned) {
     return isPrefix(path, owned) || isPrefix(owned, path);
   });
+}
+
+void forgetFields(nlohmann::json& object, const std::vector<FieldPath>& removed) {
+  if (removed.empty()) return;
+  std::vector<ManagedFieldsEntry> entries = readManagedFields(object);
+  if (entries.empty()) return;
+  for (auto& entry : entries)
+    for (const auto& path : removed) entry.fields.removeWithin(path);
+  writeManagedFields(object, entries);
 }
 
 std::vector<ManagedFieldsEntry> readManagedFields(const nlohmann::json& object) {

@@ -37,6 +37,8 @@ class FieldSet {
   void insert(const FieldPath& path) { paths_.insert(path); }
   // Removes every path equal to, under or above `path` (they overlap).
   void removeOverlapping(const FieldPath& path);
+  // Removes every path equal to or under `path`.
+  void removeWithin(const FieldPath& path);
   bool overlaps(const FieldPath& path) const;
 
  private:
@@ -55,6 +57,11 @@ struct ManagedFieldsEntry {
 std::vector<ManagedFieldsEntry> readManagedFields(const nlohmann::json& object);
 // Writes entries into metadata.managedFields, dropping entries that own nothing.
 void writeManagedFields(nlohmann::json& object, const std::vector<ManagedFieldsEntry>& entries);
+
+// Removes from every entry of metadata.managedFields the fields at or under each of `removed`:
+// fields dropped from the object after its ownership was recorded (unknown fields pruned under
+// fieldValidation Warn/Ignore), which the stored object must not claim.
+void forgetFields(nlohmann::json& object, const std::vector<FieldPath>& removed);
 
 struct FieldConflict {
   std::string manager;

@@ -83,6 +83,28 @@ bool ImportPathPolicy::isRefusal(const std::string& message) {
   return message.find(kRefusal) != std::string::npos;
 }
 
+bool ImportPathPolicy::linksIntoDenied(const struct stat& file) const {
+  // A hard link has no path to resolve: the name inside an allowed directory is as much the
+  // file's as the one in the state directory. So a file with more than one link is refused when
+  // a denied directory on its filesystem holds the same inode. The walk happens only for such
+  // files (rare for certificates), never for the common single-link file.
+  for (const auto& denied : deniedDirs_) {
+    struct stat dir {};
+    if (::stat(denied.c_str(), &dir) != 0 || dir.st_dev != file.st_dev) continue;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(denied, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec)) {
+      struct stat entry {};
+      if (::lstat(it->path().c_str(), &entry) == 0 && entry.st_ino == file.st_ino &&
+          entry.st_dev == file.st_dev) {
+        return true;
+      }
+    }
+    if (ec) return true;  // the directory could not be walked whole: fail closed
+  }
+  return false;
+}
+
 Status ImportPathPolicy::check(const fs::path& path, ImportOrigin origin) const {
   if (!path.is_absolute()) return refusal(path);
   // The lexical form first, which touches no file: a path outside every allowed directory is
@@ -122,6 +144,7 @@ Result<std::string> ImportPathPolicy::read(const fs::path& path, ImportOrigin or
     return Result<std::string>::error(path.string() + ": cannot read: " + std::strerror(errno));
   }
   if (!S_ISREG(info.st_mode)) return Result<std::string>::error(path.string() + ": not a regular file");
+  if (info.st_nlink > 1 && linksIntoDenied(info)) return refusal(path);
   if (static_cast<uintmax_t>(info.st_size) > maxBytes) {
     return Result<std::string>::error(path.string() + ": larger than " +
                                       std::to_string(maxBytes >> 20) +

@@ -11,6 +11,7 @@
 // time on the file actually opened. A refusal says only that the path is not allowed: the same
 // words whether the file exists or not, so the API cannot be used to probe the filesystem.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -72,6 +73,8 @@ class ImportPathPolicy {
   ImportPathPolicy() = default;
   bool allowed(const std::filesystem::path& canonical, ImportOrigin origin) const;
   Status refusal(const std::filesystem::path& path) const;
+  // Whether `file` (more than one hard link) is also a file inside a denied directory.
+  bool linksIntoDenied(const struct stat& file) const;
 
   std::filesystem::path manifestsDir_;
   std::vector<std::filesystem::path> importRoots_;

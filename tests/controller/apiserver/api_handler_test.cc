@@ -604,6 +604,36 @@ TEST_CASE("fieldValidation Warn and Ignore drop unknown fields, Strict refuses t
   CHECK(h.call("POST", kSites + "?fieldValidation=Loose", site("x").dump()).response.status == 400);
 }
 
+TEST_CASE("Unknown fields dropped under fieldValidation Ignore leave no trace in managedFields",
+          "[apiserver][validation][bounds]") {
+  Harness h;
+  json deep = site("deep");
+  // An unknown field nesting 9,000 levels: accepted (under the 10,000 bound) and dropped. The
+  // stored object must not record it as owned, or the object would nest deeper than any client
+  // can decode (managedFields adds its own levels on top).
+  json nested = 1;
+  for (int i = 0; i < 9000; ++i) nested = json{{"n", std::move(nested)}};
+  deep["spec"]["bogus"] = std::move(nested);
+  auto created = h.call("POST", kSites + "?fieldValidation=Ignore&fieldManager=tester", deep.dump());
+  INFO(created.response.body.substr(0, 400));
+  REQUIRE(created.response.status == 201);
+  json stored = h.json(created);
+  CHECK_FALSE(stored["spec"].contains("bogus"));
+  REQUIRE(stored["metadata"]["managedFields"].size() == 1);
+  json owned = stored["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+  CHECK_FALSE(owned.contains("f:bogus"));
+  CHECK(owned.contains("f:root"));
+  CHECK(created.response.body.size() < 4096);
+
+  // The same through an update: the dropped field leaves the updater's entry too.
+  json update = stored;
+  update["spec"]["bogus"] = {{"a", {{"b", 1}}}};
+  auto updated = h.call("PUT", kSites + "/deep?fieldValidation=Ignore&fieldManager=other",
+                        update.dump());
+  REQUIRE(updated.response.status == 200);
+  CHECK(updated.response.body.find("bogus") == std::string::npos);
+}
+
 TEST_CASE("A watch with a label selector reports objects leaving and entering it",
           "[apiserver][watch]") {
   Harness h;

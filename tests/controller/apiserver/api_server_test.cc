@@ -330,6 +330,75 @@ struct GatedServer {
 
 const std::chrono::seconds kHang{20};  // bounds a hang only
 
+// A raw TLS client for what curl will not do: stop reading, send half a request, hold a
+// connection open. Trusts anything (these tests are about the transport, not the certificate).
+class TlsClient {
+ public:
+  // receiveWindow > 0 shrinks the socket's receive buffer (a client that reads slowly).
+  explicit TlsClient(int port, int receiveWindow = 0)
+      : context_(SSL_CTX_new(TLS_client_method()), SSL_CTX_free), tls_(nullptr, SSL_free) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receiveWindow > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receiveWindow, sizeof receiveWindow);
+    }
+    timeval readTimeout{static_cast<time_t>(kHang.count()), 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &readTimeout, sizeof readTimeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    tls_.reset(SSL_new(context_.get()));
+    SSL_set_fd(tls_.get(), fd_);
+  }
+  ~TlsClient() { ::close(fd_); }
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+
+  bool handshake() { return connected_ && SSL_connect(tls_.get()) == 1; }
+  bool send(const std::string& bytes) {
+    return SSL_write(tls_.get(), bytes.data(), static_cast<int>(bytes.size())) > 0;
+  }
+  // Everything until the server closes (or kHang passes).
+  std::string readAll() {
+    std::string received;
+    char buffer[64 * 1024];
+    for (;;) {
+      int n = SSL_read(tls_.get(), buffer, sizeof buffer);
+      if (n <= 0) break;
+      received.append(buffer, static_cast<size_t>(n));
+    }
+    return received;
+  }
+
+ private:
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context_;
+  std::unique_ptr<SSL, decltype(&SSL_free)> tls_;
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+std::string watchRequest(const std::string& token) {
+  return "GET /apis/siteplane.io/v1alpha1/namespaces/default/sites?watch=1 HTTP/1.1\r\nHost: "
+         "api\r\nAuthorization: Bearer " +
+         token + "\r\n\r\n";
+}
+
+// `count` Sites of half a megabyte each: far more than the kernel's socket buffers.
+void createPaddedSites(siteplane::store::Store& store, int count) {
+  std::string padding(512 * 1024, 'x');
+  for (int i = 0; i < count; ++i) {
+    json site = {{"apiVersion", "siteplane.io/v1alpha1"},
+                 {"kind", "Site"},
+                 {"metadata",
+                  {{"name", "site-" + std::to_string(i)},
+                   {"namespace", "default"},
+                   {"annotations", {{"example.test/padding", padding}}}}},
+                 {"spec", {{"root", "/srv/www"}}}};
+    REQUIRE(store.createObject(site).isOk());
+  }
+}
+
 }  // namespace
 
 TEST_CASE("A request stuck in its handler does not stop the API server answering other clients",
@@ -413,54 +482,126 @@ TEST_CASE("A watch that allows bookmarks gets periodic BOOKMARKs with the curren
 TEST_CASE("A watch whose client stops reading is ended instead of buffering without bound",
           "[apiserver][https][watch]") {
   Server s([](ApiServerOptions& options) { options.maxWatchBacklogBytes = 64 * 1024; });
-  // A TLS client with a tiny receive window that sends a watch request and then reads nothing.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  int window = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
-  timeval readTimeout{20, 0};  // bounds a hang only
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &readTimeout, sizeof readTimeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(s.server->port()));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
-                                                             SSL_CTX_free);
-  std::unique_ptr<SSL, decltype(&SSL_free)> tls(SSL_new(context.get()), SSL_free);
-  SSL_set_fd(tls.get(), fd);
-  REQUIRE(SSL_connect(tls.get()) == 1);
-  std::string request = "GET /apis/siteplane.io/v1alpha1/namespaces/default/sites?watch=1 "
-                        "HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer " +
-                        s.server->credentials().token + "\r\n\r\n";
-  REQUIRE(SSL_write(tls.get(), request.data(), static_cast<int>(request.size())) > 0);
+  TlsClient client(s.server->port(), 4096);
+  REQUIRE(client.handshake());
+  REQUIRE(client.send(watchRequest(s.server->credentials().token)));
 
-  // 40 events of half a megabyte: far more than the kernel's buffers and the 64 KiB allowed.
-  constexpr int kEvents = 40;
-  std::string padding(512 * 1024, 'x');
-  for (int i = 0; i < kEvents; ++i) {
-    json site = {{"apiVersion", "siteplane.io/v1alpha1"},
-                 {"kind", "Site"},
-                 {"metadata",
-                  {{"name", "site-" + std::to_string(i)},
-                   {"namespace", "default"},
-                   {"annotations", {{"example.test/padding", padding}}}}},
-                 {"spec", {{"root", "/srv/www"}}}};
-    REQUIRE(s.store->createObject(site).isOk());
-  }
+  constexpr int kEvents = 40;  // 20 MiB for a watch allowed 64 KiB
+  createPaddedSites(*s.store, kEvents);
 
   // Reading now: the stream ends (the server closed it) before the last event.
-  std::string received;
-  char buffer[64 * 1024];
-  for (;;) {
-    int n = SSL_read(tls.get(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    received.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  std::string received = client.readAll();
   CHECK(received.find("\"name\":\"site-" + std::to_string(kEvents - 1) + "\"") ==
         std::string::npos);
   // Everyone else is still served.
   auto health = s.curl({s.server->url() + "/healthz"});
   CHECK(Server::code(health) == 200);
+}
+
+TEST_CASE("Slow watches together are bounded: past the total, the one holding most is ended",
+          "[apiserver][https][watch][bounds]") {
+  // Each watch alone may hold 64 MiB, more than all the events below; together only 1 MiB.
+  Server s([](ApiServerOptions& options) {
+    options.maxWatchBacklogBytes = 64 * 1024 * 1024;
+    options.maxWatchBacklogTotalBytes = 1024 * 1024;
+  });
+  std::vector<std::unique_ptr<TlsClient>> watchers;
+  for (int i = 0; i < 3; ++i) {
+    watchers.push_back(std::make_unique<TlsClient>(s.server->port(), 4096));
+    REQUIRE(watchers.back()->handshake());
+    REQUIRE(watchers.back()->send(watchRequest(s.server->credentials().token)));
+  }
+  constexpr int kEvents = 40;
+  createPaddedSites(*s.store, kEvents);
+  for (auto& watcher : watchers) {
+    std::string received = watcher->readAll();
+    CHECK(received.find("\"name\":\"site-" + std::to_string(kEvents - 1) + "\"") ==
+          std::string::npos);
+  }
+  CHECK(Server::code(s.curl({s.server->url() + "/healthz"})) == 200);
+}
+
+TEST_CASE("A request without the token is answered 401 once its head is in; its body is never "
+          "waited for",
+          "[apiserver][https][bounds]") {
+  Server s;
+  TlsClient client(s.server->port());
+  REQUIRE(client.handshake());
+  // Declares the largest body allowed and sends none of it: without the early check the server
+  // would wait for 3 MiB before it looked at the token.
+  REQUIRE(client.send("POST /apis/siteplane.io/v1alpha1/namespaces/default/sites HTTP/1.1\r\n"
+                      "Host: api\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n"
+                      "Authorization: Bearer wrong\r\n\r\n"));
+  std::string answer = client.readAll();
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 401 Unauthorized\r\n", 0) == 0);
+  CHECK_THAT(answer, Catch::Contains("Connection: close"));
+  CHECK_THAT(answer, Catch::Contains("invalid bearer token"));
+
+  // The probes stay open, and a request with the token is not refused early.
+  TlsClient probe(s.server->port());
+  REQUIRE(probe.handshake());
+  REQUIRE(probe.send("GET /healthz HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n"));
+  CHECK(probe.readAll().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  auto created = s.curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                         R"({"metadata":{"name":"web"},"spec":{"root":"/srv/www"}})",
+                         s.server->url() + "/apis/siteplane.io/v1alpha1/namespaces/default/sites"});
+  CHECK(Server::code(created) == 201);
+}
+
+TEST_CASE("An API request trickled past the request timeout gets 408 and the connection closes",
+          "[apiserver][https][bounds]") {
+  Server s([](ApiServerOptions& options) { options.requestTimeout = std::chrono::seconds(1); });
+  TlsClient client(s.server->port());
+  REQUIRE(client.handshake());
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: api\r\n"));  // never finished
+  std::string answer = client.readAll();
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 408 Request Timeout\r\n", 0) == 0);
+  CHECK_THAT(answer, Catch::Contains("\"code\":408"));
+  CHECK(Server::code(s.curl({s.server->url() + "/healthz"})) == 200);
+}
+
+TEST_CASE("API headers above 64 KiB are answered 431 in the status line and the body alike",
+          "[apiserver][https][bounds]") {
+  Server s;
+  TlsClient client(s.server->port());
+  REQUIRE(client.handshake());
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: api\r\nX-Big: " +
+                      std::string(70 * 1024, 'a') + "\r\n\r\n"));
+  std::string answer = client.readAll();
+  INFO(answer.substr(0, 400));
+  CHECK(answer.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0) == 0);
+  CHECK_THAT(answer, Catch::Contains("\"code\":431"));
+  CHECK_THAT(answer, Catch::Contains("\"reason\":\"RequestHeaderFieldsTooLarge\""));
+}
+
+TEST_CASE("API connections beyond the limits are reset as they are accepted, and slots come back",
+          "[apiserver][https][bounds]") {
+  auto tryLimit = [](const std::function<void(ApiServerOptions&)>& configure, size_t allowed) {
+    Server s(configure);
+    std::vector<std::unique_ptr<TlsClient>> held;
+    for (size_t i = 0; i < allowed; ++i) {
+      held.push_back(std::make_unique<TlsClient>(s.server->port()));
+      REQUIRE(held.back()->handshake());
+    }
+    {
+      TlsClient refused(s.server->port());
+      CHECK_FALSE(refused.handshake());
+    }
+    held.pop_back();  // one closes: its slot is free again (once the server saw the close)
+    bool admitted = false;
+    for (int attempt = 0; attempt < 100 && !admitted; ++attempt) {
+      TlsClient again(s.server->port());
+      admitted = again.handshake();
+      if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(admitted);
+  };
+  SECTION("in all") {
+    tryLimit([](ApiServerOptions& options) { options.maxConnections = 3; }, 3);
+  }
+  SECTION("per client address") {
+    tryLimit([](ApiServerOptions& options) { options.maxConnectionsPerAddress = 2; }, 2);
+  }
 }

@@ -94,3 +94,23 @@ TEST_CASE("ImportPathPolicy never blocks on a FIFO and reads only regular files"
   auto directory = policy.read(l.at("roots/a"), ImportOrigin::kApi);
   CHECK_FALSE(directory);
 }
+
+TEST_CASE("ImportPathPolicy refuses a hard link to a state-directory file, and reads other "
+          "linked files",
+          "[controller][certs][import-policy]") {
+  Layout l;
+  auto policy = l.policy();
+  // A hard link has no path leading out: only the inode tells it is the victim's key.
+  fs::create_hard_link(l.at("roots/state/certificates/default/victim/tls.key"),
+                       l.at("roots/a/linked.key"));
+  auto read = policy.read(l.at("roots/a/linked.key"), ImportOrigin::kApi);
+  REQUIRE_FALSE(read);
+  CHECK(ImportPathPolicy::isRefusal(read.message()));
+  CHECK(read.message().find("victim") == std::string::npos);
+
+  // Two names for one file, both allowed (a deploy tool's hard-linked release): still read.
+  fs::create_hard_link(l.at("roots/a/site.key"), l.at("roots/a/also.key"));
+  auto allowed = policy.read(l.at("roots/a/also.key"), ImportOrigin::kApi);
+  REQUIRE(allowed);
+  CHECK(*allowed == "root key");
+}
