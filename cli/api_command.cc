@@ -12,8 +12,9 @@ void addApiOptions(CLI::App& command, ApiOptions& options, bool withNamespace) {
                      "--state, else ./.siteplane/kubeconfig)");
   command.add_option("--state", options.state,
                      "State directory of the `siteplane serve` to talk to (uses its kubeconfig)");
-  command.add_option("--request-timeout", options.timeoutSeconds,
-                     "Seconds to wait for each API request")
+  command
+      .add_option("--request-timeout", options.timeoutSeconds,
+                  "Seconds to wait for each API request")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   if (withNamespace) {

@@ -3,12 +3,11 @@
 // Options and helpers shared by the commands that talk to the API server (apply, get, describe,
 // delete, diff, wait, ...).
 
+#include <CLI/CLI.hpp>
 #include <map>
 #include <memory>
-#include <string>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/client/api_client.h"
 #include "common/status.h"

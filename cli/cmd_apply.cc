@@ -115,8 +115,8 @@ int apply(const ApplyOptions& options) {
     }
     std::string query = "?fieldManager=" + std::string(kFieldManager) + "&force=true";
     if (options.dryRun) query += "&dryRun=All";
-    auto after = (*client)->call("PATCH", path + query, object.body.dump(),
-                                 "application/apply-patch+yaml");
+    auto after =
+        (*client)->call("PATCH", path + query, object.body.dump(), "application/apply-patch+yaml");
     if (!after) {
       std::cerr << "error: " << object.file << ": " << after.error().message << "\n";
       ++failures;
@@ -126,8 +126,7 @@ int apply(const ApplyOptions& options) {
     if (before) {
       // Compared without bookkeeping: the server may store a no-op apply with a fresh
       // managedFields timestamp, which is not a change the user made.
-      verb = withoutBookkeeping(*before) == withoutBookkeeping(*after) ? "unchanged"
-                                                                        : "configured";
+      verb = withoutBookkeeping(*before) == withoutBookkeeping(*after) ? "unchanged" : "configured";
     }
     std::cout << objectRef(object.type, object.name) << " " << verb << dryRunSuffix << "\n";
   }
@@ -145,8 +144,9 @@ void registerApplyCommand(CLI::App& app) {
       "apply",
       "Create or update objects from manifests with server-side apply (field manager "
       "\"siteplane\")");
-  command->add_option("-f,--filename", options->files,
-                      "Manifest file, directory (recursive *.yaml/*.yml) or - for stdin")
+  command
+      ->add_option("-f,--filename", options->files,
+                   "Manifest file, directory (recursive *.yaml/*.yml) or - for stdin")
       ->required();
   command->add_flag("--dry-run", options->dryRun,
                     "Validate on the server and report what would change, storing nothing");

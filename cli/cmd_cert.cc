@@ -1,9 +1,9 @@
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
-
-#include <sys/stat.h>
 
 #include "cli/api_command.h"
 #include "cli/commands.h"
@@ -193,9 +193,9 @@ int importCertificate(const ImportOptions& options) {
   auto client = connectApi(options.api);
   if (!client) return failWith(client.message());
   ResourceType type{"Certificate", "certificates"};
-  std::string path = ApiClient::resourcePath(type, effectiveNamespace(options.api, **client),
-                                             options.name) +
-                     "?fieldManager=" + std::string(kFieldManager) + "&force=true";
+  std::string path =
+      ApiClient::resourcePath(type, effectiveNamespace(options.api, **client), options.name) +
+      "?fieldManager=" + std::string(kFieldManager) + "&force=true";
   auto result = (*client)->call("PATCH", path, object.dump(), "application/apply-patch+yaml");
   if (!result) return failWith(result.error().message);
   std::cout << objectRef(type, options.name) << " applied (thumbprint "
@@ -222,12 +222,11 @@ void registerCertCommand(CLI::App& app) {
   create->callback([selfSigned] { setExitCode(createSelfSigned(*selfSigned)); });
 
   auto request = std::make_shared<RequestOptions>();
-  auto* csr = cert->add_subcommand("request",
-                                   "Generate a key and a certificate signing request for a CA");
+  auto* csr =
+      cert->add_subcommand("request", "Generate a key and a certificate signing request for a CA");
   addSubjectOptions(*csr, request->subject);
   csr->add_option("--csr-out", request->csrOut, "CSR PEM file to write")->required();
-  csr->add_option("--key-out", request->keyOut, "Private key PEM file to write (0600)")
-      ->required();
+  csr->add_option("--key-out", request->keyOut, "Private key PEM file to write (0600)")->required();
   csr->callback([request] { setExitCode(createRequest(*request)); });
 
   auto imported = std::make_shared<ImportOptions>();
@@ -243,7 +242,8 @@ void registerCertCommand(CLI::App& app) {
   import->add_flag("--apply", imported->apply,
                    "Apply the Certificate to the API server instead of printing it");
   addApiOptions(*import, imported->api);
-  import->callback([imported] { setExitCode(importCertificate(*imported)); });
-}
+  import->callback([imported] { setExitCode(importCertificate(*imported));
+});
+}  // namespace siteplane::cli
 
 }  // namespace siteplane::cli

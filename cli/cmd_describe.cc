@@ -29,7 +29,8 @@ std::string indented(const json& value, int indent) {
   std::istringstream lines(manifest::emitYaml(value));
   std::string out;
   std::string line;
-  while (std::getline(lines, line)) out += std::string(static_cast<size_t>(indent), ' ') + line + "\n";
+  while (std::getline(lines, line))
+    out += std::string(static_cast<size_t>(indent), ' ') + line + "\n";
   return out;
 }
 
@@ -82,7 +83,8 @@ int describe(const DescribeOptions& options) {
         {"Type", "Status", "Reason", "ObservedGeneration", "LastTransitionTime", "Message"},
         {"----", "------", "------", "------------------", "------------------", "-------"}};
     for (const auto& condition : conditions) {
-      rows.push_back({text(condition.value("type", json())), text(condition.value("status", json())),
+      rows.push_back({text(condition.value("type", json())),
+                      text(condition.value("status", json())),
                       text(condition.value("reason", json())),
                       text(condition.value("observedGeneration", json())),
                       text(condition.value("lastTransitionTime", json())),
@@ -92,8 +94,8 @@ int describe(const DescribeOptions& options) {
   }
 
   // Events about this object, the way kubectl describe lists them.
-  std::string selector = "involvedObject.kind=" + type->kind +
-                         ",involvedObject.name=" + options.name;
+  std::string selector =
+      "involvedObject.kind=" + type->kind + ",involvedObject.name=" + options.name;
   auto events = (*client)->call(
       "GET", "/api/v1/namespaces/" + ns + "/events?fieldSelector=" + queryEscape(selector));
   std::cout << "Events:";
@@ -107,8 +109,9 @@ int describe(const DescribeOptions& options) {
     return kExitOk;
   }
   std::cout << "\n";
-  std::vector<std::vector<std::string>> rows = {{"Type", "Reason", "Last Seen", "Count", "Message"},
-                                                {"----", "------", "---------", "-----", "-------"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"Type", "Reason", "Last Seen", "Count", "Message"},
+      {"----", "------", "---------", "-----", "-------"}};
   for (const auto& event : items) {
     std::string seen = text(event.value("lastTimestamp", json()));
     if (seen.empty()) seen = text(event.value("eventTime", json()));

@@ -94,12 +94,14 @@ int diff(const DiffOptions& options) {
       std::cerr << "error: " << object.file << ": " << merged.error().message << "\n";
       return kExitDiffError;
     }
-    std::string fileName = "siteplane.io.v1alpha1." + object.type.kind + "." + object.nameSpace +
-                           "." + object.name;
+    std::string fileName =
+        "siteplane.io.v1alpha1." + object.type.kind + "." + object.nameSpace + "." + object.name;
     if (live) {
-      std::ofstream(scratch.path / "live" / fileName) << manifest::emitYaml(withoutBookkeeping(*live));
+      std::ofstream(scratch.path / "live" / fileName)
+          << manifest::emitYaml(withoutBookkeeping(*live));
     }
-    std::ofstream(scratch.path / "merged" / fileName) << manifest::emitYaml(withoutBookkeeping(*merged));
+    std::ofstream(scratch.path / "merged" / fileName)
+        << manifest::emitYaml(withoutBookkeeping(*merged));
   }
   std::cout.flush();
   int code = runDiff(scratch.path / "live", scratch.path / "merged");
@@ -118,8 +120,7 @@ void registerDiffCommand(CLI::App& app) {
       "diff",
       "Show what apply -f would change as a unified diff of live and applied objects; exit 0 "
       "when nothing, 1 when something would change, 2 on error");
-  command->add_option("-f,--filename", options->files, "Manifest file, directory or -")
-      ->required();
+  command->add_option("-f,--filename", options->files, "Manifest file, directory or -")->required();
   addApiOptions(*command, options->api);
   command->callback([options] { setExitCode(diff(*options)); });
 }

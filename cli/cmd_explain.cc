@@ -80,7 +80,8 @@ void printText(const json& answer) {
   std::cout << "Why:\n";
   size_t step = 0;
   for (const json& line : answer["steps"])
-    std::cout << "  " << ++step << ". " << (line.is_string() ? line.get<std::string>() : "") << "\n";
+    std::cout << "  " << ++step << ". " << (line.is_string() ? line.get<std::string>() : "")
+              << "\n";
 }
 
 int explain(const ExplainOptions& options) {
@@ -122,19 +123,20 @@ void registerExplainCommand(CLI::App& app) {
       "explain",
       "Which listener, binding, certificate and site policy the live table picks for a "
       "connection (address, port, SNI, Host), what the client gets, and why");
-  command->add_option("--address", options->address,
-                      "IP address the client connects to (an IPv4 or IPv6 literal)")
+  command
+      ->add_option("--address", options->address,
+                   "IP address the client connects to (an IPv4 or IPv6 literal)")
       ->capture_default_str();
-  command->add_option("--port", options->port, "Port the client connects to (1-65535)")
-      ->required();
+  command->add_option("--port", options->port, "Port the client connects to (1-65535)")->required();
   command->add_option("--sni", options->sni,
                       "Server name the client sends in its TLS hello (default: none)");
   command->add_option("--host", options->host,
                       "Host header the client sends (default: the SNI name, else the address, "
                       "with the port unless 80/443, as curl sends it)");
-  command->add_option("--client-certificate", options->clientCertificate,
-                      "Client certificate the client presents when asked: none, valid, "
-                      "untrusted, expired or revoked")
+  command
+      ->add_option("--client-certificate", options->clientCertificate,
+                   "Client certificate the client presents when asked: none, valid, "
+                   "untrusted, expired or revoked")
       ->check(CLI::IsMember({"none", "valid", "untrusted", "expired"}))
       ->capture_default_str();
   command->add_option("-o,--output", options->output, "text, json or yaml")

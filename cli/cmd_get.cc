@@ -83,8 +83,7 @@ int get(const GetOptions& options) {
   if (table) {
     if (body.value("kind", "") != "Table") return failWith("the API server did not send a Table");
     if (body["rows"].empty()) {
-      std::cerr << "No resources found"
-                << (ns.empty() ? "" : " in " + ns + " namespace") << ".\n";
+      std::cerr << "No resources found" << (ns.empty() ? "" : " in " + ns + " namespace") << ".\n";
       return kExitOk;
     }
     printTable(body, options.output == "wide", options.allNamespaces);

@@ -80,7 +80,7 @@ struct ControllerContext {
   fs::path manifestsDir;
   source::FileWatcher& sourceFiles;  // the files imported Certificates and Sites' CRLs read
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
-  fs::path stateDir;  // no Site may serve it
+  fs::path stateDir;                                            // no Site may serve it
 };
 
 // Every reconciler of the controller, registered by kind. Each module adds its own here.
@@ -133,15 +133,15 @@ apiserver::RuntimeView runtimeView(const loop::DataPlane* dataPlane) {
     return std::make_pair(std::move(live.table), std::move(closed));
   };
   apiserver::RuntimeView view;
-  view.sslcert = [live](const std::multimap<std::string, std::string>& query)
-      -> Result<nlohmann::json> {
+  view.sslcert =
+      [live](const std::multimap<std::string, std::string>& query) -> Result<nlohmann::json> {
     auto filter = runtime::parseSslCertFilter(query);
     if (!filter) return filter.status();
     auto [table, closed] = live();
     return runtime::toJson(runtime::sslCertReport(table.get(), closed, *filter));
   };
-  view.explain = [live](const std::multimap<std::string, std::string>& query)
-      -> Result<nlohmann::json> {
+  view.explain =
+      [live](const std::multimap<std::string, std::string>& query) -> Result<nlohmann::json> {
     auto parsed = runtime::parseExplainQuery(query);
     if (!parsed) return parsed.status();
     auto [table, closed] = live();
@@ -164,9 +164,8 @@ void printHowToTry(const table::BindingTable& table, const certs::CertificateSto
                          : wildcard             ? "www" + route.hostName.substr(1)
                                                 : route.hostName;
       std::string port = std::to_string(key.port);
-      std::string resolve = route.hostName.empty()
-                                ? std::string()
-                                : " --resolve " + host + ":" + port + ":" + ip;
+      std::string resolve =
+          route.hostName.empty() ? std::string() : " --resolve " + host + ":" + port + ":" + ip;
       if (listener->protocol() == table::Protocol::kHttps && route.tls) {
         lines.insert("curl --cacert " + certificates.chainPath(route.tls->name()).string() +
                      resolve + " https://" + host + ":" + port + "/");
@@ -274,12 +273,12 @@ int serve(const ServeOptions& options) {
     return kExitFailure;
   }
   certs::ImportPathPolicyOptions importOptions{manifests, {}, {state}};
-  for (const auto& root : options.importRoots) importOptions.importRoots.push_back(fs::absolute(root, ec));
+  for (const auto& root : options.importRoots)
+    importOptions.importRoots.push_back(fs::absolute(root, ec));
   auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
       certs::ImportPathPolicy::create(importOptions));
-  if (!addReconcilers(
-          {**store, **certificates, **dataPlane, manager, manifests, **sourceFiles, importPolicy,
-           state})) {
+  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests, **sourceFiles,
+                       importPolicy, state})) {
     std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
     (*dataPlane)->stop(std::chrono::milliseconds(0));
     return kExitFailure;
@@ -379,13 +378,15 @@ void registerServeCommand(CLI::App& app) {
   auto* command = app.add_subcommand("serve", "Serve the sites declared in a manifest directory");
   command->add_option("--manifests", options->manifests, "Directory of manifest files (watched)")
       ->required();
-  command->add_option("--state", options->state,
-                      "Directory for persistent state (objects, certificates)")
+  command
+      ->add_option("--state", options->state,
+                   "Directory for persistent state (objects, certificates)")
       ->required();
   command->add_option("--workers", options->workers, "Data plane worker threads (0: one per core)")
       ->capture_default_str();
-  command->add_option("--log-level", options->logLevel,
-                      "trace, debug, info, warn, error, critical or off")
+  command
+      ->add_option("--log-level", options->logLevel,
+                   "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   command->add_option("--log-format", options->logFormat, "Log line format")
       ->check(CLI::IsMember({"text", "json"}))
@@ -393,83 +394,97 @@ void registerServeCommand(CLI::App& app) {
   command->add_option("--access-log-format", options->accessLogFormat, "w3c, json or off")
       ->check(CLI::IsMember({"w3c", "json", "off"}))
       ->capture_default_str();
-  command->add_option("--drain-seconds", options->drainSeconds,
-                      "How long connections may take to finish on shutdown")
+  command
+      ->add_option("--drain-seconds", options->drainSeconds,
+                   "How long connections may take to finish on shutdown")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  command->add_option("--api-listen", options->apiListen,
-                      "host:port of the Kubernetes-compatible API (loopback by default), or off")
+  command
+      ->add_option("--api-listen", options->apiListen,
+                   "host:port of the Kubernetes-compatible API (loopback by default), or off")
       ->capture_default_str();
   command->add_flag("--allow-api-override", options->allowApiOverride,
                     "Let API writes change objects a manifest file declares (the file wins again "
                     "on its next change)");
   // Data-plane limits (the README's serve section has the table). Sizes take k/m suffixes
   // (16k = 16384); a value out of range is refused naming the flag.
-  command->add_option("--max-header-bytes", options->maxHeaderBytes,
-                      "Request line + headers per request; above: 431")
+  command
+      ->add_option("--max-header-bytes", options->maxHeaderBytes,
+                   "Request line + headers per request; above: 431")
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(size_t{256}, size_t{16} << 20))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--header-timeout-seconds", options->headerTimeoutSeconds,
-                      "A request must arrive whole within this of its first byte; else: 408")
+  command
+      ->add_option("--header-timeout-seconds", options->headerTimeoutSeconds,
+                   "A request must arrive whole within this of its first byte; else: 408")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--max-body-bytes", options->maxBodyBytes,
-                      "Request body, declared or received; above: 413")
+  command
+      ->add_option("--max-body-bytes", options->maxBodyBytes,
+                   "Request body, declared or received; above: 413")
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(size_t{0}, size_t{1} << 30))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--keep-alive-seconds", options->keepAliveSeconds,
-                      "An idle keep-alive connection is closed after this")
+  command
+      ->add_option("--keep-alive-seconds", options->keepAliveSeconds,
+                   "An idle keep-alive connection is closed after this")
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--handshake-timeout-seconds", options->handshakeTimeoutSeconds,
-                      "A TLS handshake must finish within this")
+  command
+      ->add_option("--handshake-timeout-seconds", options->handshakeTimeoutSeconds,
+                   "A TLS handshake must finish within this")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--max-connections-per-worker", options->maxConnectionsPerWorker,
-                      "Open connections per worker; beyond, the worker stops accepting until one "
-                      "closes")
+  command
+      ->add_option("--max-connections-per-worker", options->maxConnectionsPerWorker,
+                   "Open connections per worker; beyond, the worker stops accepting until one "
+                   "closes")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--max-connections-per-address", options->maxConnectionsPerAddress,
-                      "Open connections per client IP address across all workers; beyond, a new "
-                      "one is reset at accept (0: unlimited)")
+  command
+      ->add_option("--max-connections-per-address", options->maxConnectionsPerAddress,
+                   "Open connections per client IP address across all workers; beyond, a new "
+                   "one is reset at accept (0: unlimited)")
       ->check(CLI::Range(size_t{0}, size_t{1} << 20))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--binding-drain-seconds", options->bindingDrainSeconds,
-                      "How long connections of a removed binding may take to finish their request")
+  command
+      ->add_option("--binding-drain-seconds", options->bindingDrainSeconds,
+                   "How long connections of a removed binding may take to finish their request")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str()
       ->group("Limits");
   // The API listener's own limits (its header and body sizes are kube-apiserver's, fixed).
-  command->add_option("--api-max-connections", options->apiMaxConnections,
-                      "Open API connections in all; beyond, a new one is reset at accept")
+  command
+      ->add_option("--api-max-connections", options->apiMaxConnections,
+                   "Open API connections in all; beyond, a new one is reset at accept")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--api-max-connections-per-address", options->apiMaxConnectionsPerAddress,
-                      "Open API connections per client IP address (0: unlimited)")
+  command
+      ->add_option("--api-max-connections-per-address", options->apiMaxConnectionsPerAddress,
+                   "Open API connections per client IP address (0: unlimited)")
       ->check(CLI::Range(size_t{0}, size_t{1} << 20))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--api-request-timeout-seconds", options->apiRequestTimeoutSeconds,
-                      "An API request (head and body) must arrive whole within this of its first "
-                      "byte; else: 408")
+  command
+      ->add_option("--api-request-timeout-seconds", options->apiRequestTimeoutSeconds,
+                   "An API request (head and body) must arrive whole within this of its first "
+                   "byte; else: 408")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}))
       ->capture_default_str()
       ->group("Limits");
-  command->add_option("--import-root", options->importRoots,
-                      "Directory objects may make serve read: Certificate spec.source files, "
-                      "Site CRL files, and the roots of Sites created through the API (besides "
-                      "the manifest directory); repeatable. Never the state directory")
+  command
+      ->add_option("--import-root", options->importRoots,
+                   "Directory objects may make serve read: Certificate spec.source files, "
+                   "Site CRL files, and the roots of Sites created through the API (besides "
+                   "the manifest directory); repeatable. Never the state directory")
       ->check(CLI::ExistingDirectory);
   command->callback([options] { setExitCode(serve(*options)); });
 }

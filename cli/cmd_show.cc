@@ -67,7 +67,8 @@ void printList(const json& report) {
     line("Negotiate Client Certificate", negotiateClientCertificate(entry));
     line("Min TLS Version", entry.value("minTLSVersion", ""));
     if (entry.value("require128BitCiphers", false)) line("Require 128-Bit Ciphers", "Enabled");
-    line("Site", entry.value("site", "") + " (id " + std::to_string(entry.value("siteId", 0)) + ")");
+    line("Site",
+         entry.value("site", "") + " (id " + std::to_string(entry.value("siteId", 0)) + ")");
     line("Binding", entry.value("binding", "") + " (generation " +
                         std::to_string(entry.value("bindingGeneration", 0)) + ")");
     line("Table Generation", std::to_string(generation));
@@ -76,9 +77,9 @@ void printList(const json& report) {
 }
 
 void printTable(const json& report) {
-  std::vector<std::vector<std::string>> rows = {
-      {"LISTENER", "HOSTNAME", "CERTIFICATE HASH", "CERTIFICATE", "CLIENT CERT", "MIN TLS", "SITE",
-       "BINDING", "LISTENING", "GENERATION"}};
+  std::vector<std::vector<std::string>> rows = {{"LISTENER", "HOSTNAME", "CERTIFICATE HASH",
+                                                 "CERTIFICATE", "CLIENT CERT", "MIN TLS", "SITE",
+                                                 "BINDING", "LISTENING", "GENERATION"}};
   const std::string generation = std::to_string(report.value("generation", uint64_t{0}));
   for (const json& entry : report["sslcerts"]) {
     std::string hostName = entry.value("hostName", "");
@@ -144,15 +145,16 @@ void registerShowCommand(CLI::App& app) {
       "The https bindings of the live binding table, like `netsh http show sslcert`: address or "
       "host name and port, certificate hash and store, client certificates, minimum TLS version, "
       "site, binding and table generation");
-  sslcert->add_option("-o,--output", options->output,
-                      "list (netsh-like blocks), table, json or yaml")
+  sslcert
+      ->add_option("-o,--output", options->output, "list (netsh-like blocks), table, json or yaml")
       ->check(CLI::IsMember({"list", "table", "json", "yaml"}))
       ->capture_default_str();
   sslcert->add_option("--address", options->address,
                       "Only bindings of the listener on this address (\"*\" or an IP literal)");
   sslcert->add_option("--port", options->port, "Only bindings on this port");
-  sslcert->add_option("--hostname", options->hostName,
-                      "Only the binding of this host name as bound (\"\" for default certificates)");
+  sslcert->add_option(
+      "--hostname", options->hostName,
+      "Only the binding of this host name as bound (\"\" for default certificates)");
   addApiOptions(*sslcert, options->api, false);
   sslcert->callback([options] { setExitCode(showSslCert(*options)); });
 }

@@ -102,8 +102,7 @@ void registerWaitCommand(CLI::App& app) {
   auto options = std::make_shared<WaitOptions>();
   auto* command = app.add_subcommand(
       "wait", "Wait until an object's condition has a status (default True), or it is deleted");
-  command->add_option("--for", options->forWhat, "condition=TYPE[=STATUS] or delete")
-      ->required();
+  command->add_option("--for", options->forWhat, "condition=TYPE[=STATUS] or delete")->required();
   command->add_option("target", options->target, "KIND/NAME, e.g. binding/web-https")->required();
   command->add_option("--timeout", options->timeout, "How long to wait, e.g. 30s, 2m")
       ->capture_default_str();

@@ -13,8 +13,9 @@ namespace siteplane::cli {
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // the operation failed (invalid manifest, server error, ...)
-inline constexpr int kExitUsage = 2;    // bad arguments
+inline constexpr int kExitFailure =
+    1;                                // the operation failed (invalid manifest, server error, ...)
+inline constexpr int kExitUsage = 2;  // bad arguments
 
 // Sets the exit code main() returns once CLI11 has run the chosen command's callback.
 void setExitCode(int code);

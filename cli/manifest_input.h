@@ -4,11 +4,10 @@
 // *.yml) or "-" for standard input, validated locally with the same decoder the server uses, so
 // an invalid manifest is reported as file:line:column with its field path before any request.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/client/api_client.h"
 

@@ -1,14 +1,14 @@
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 
-#include <spdlog/spdlog.h>
-
 namespace siteplane {
 
-// One named spdlog logger per module ("controller.reconcile", "dataplane.tls"); created on first use
-// and shared by every thread. Lines are an event name followed by key=value pairs.
+// One named spdlog logger per module ("controller.reconcile", "dataplane.tls"); created on first
+// use and shared by every thread. Lines are an event name followed by key=value pairs.
 std::shared_ptr<spdlog::logger> logger(const std::string& module);
 
 enum class LogFormat { kText, kJson };

@@ -40,7 +40,8 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit, so `return value;` works
-  Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit, so `return Status::error(..)` works
+  Result(Status status)
+      : state_(std::move(status)) {  // NOLINT: implicit, so `return Status::error(..)` works
     assert(!std::get<Status>(state_).isOk());  // an ok Status carries no value: a caller bug
   }
   static Result error(std::string message) { return Result(Status::error(std::move(message))); }

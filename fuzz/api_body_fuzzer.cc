@@ -17,10 +17,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/logging.h"
 #include "controller/apiserver/api_handler.h"
@@ -36,7 +35,8 @@ using nlohmann::json;
 
 constexpr const char* kGroupPrefix = "/apis/siteplane.io/v1alpha1/namespaces/default/";
 
-json object(const std::string& kind, const std::string& name, json spec, json annotations = nullptr) {
+json object(const std::string& kind, const std::string& name, json spec,
+            json annotations = nullptr) {
   json metadata = {{"name", name}, {"namespace", "default"}, {"labels", {{"tier", "web"}}}};
   if (!annotations.is_null()) metadata["annotations"] = std::move(annotations);
   return {{"apiVersion", "siteplane.io/v1alpha1"},
@@ -84,8 +84,8 @@ Fixture makeFixture() {
   options.clock = fixedNow;
   // Small enough that the 413 path is reachable within -max_len.
   options.maxBodyBytes = 32 * 1024;
-  fixture.handler = std::make_unique<apiserver::ApiHandler>(*fixture.store,
-                                                            std::move(registry).value(), options);
+  fixture.handler =
+      std::make_unique<apiserver::ApiHandler>(*fixture.store, std::move(registry).value(), options);
   return fixture;
 }
 
@@ -109,7 +109,8 @@ void checkReply(const apiserver::ApiReply& reply, const std::string& method,
     FUZZ_CHECK(body.value("code", 0) == response.status, "Status code differs: " + what);
     FUZZ_CHECK(!body.value("message", "").empty(), "Status without a message: " + what);
   } else {
-    FUZZ_CHECK(body.contains("kind") && body.contains("metadata"), "success without an object: " + what);
+    FUZZ_CHECK(body.contains("kind") && body.contains("metadata"),
+               "success without an object: " + what);
   }
 }
 
@@ -137,8 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!path.empty() && path.front() == '/' && path.substr(0, 4) != "/api") return 0;
   std::string query = "dryRun=All";
   if (question != std::string_view::npos) query += "&" + std::string(resource.substr(question + 1));
-  std::string target = (!path.empty() && path.front() == '/' ? "" : kGroupPrefix) +
-                       std::string(path) + "?" + query;
+  std::string target =
+      (!path.empty() && path.front() == '/' ? "" : kGroupPrefix) + std::string(path) + "?" + query;
 
   apiserver::Headers headers;
   if (!contentType.empty() && contentType != "-") headers["Content-Type"] = contentType;

@@ -10,13 +10,13 @@
 #include <string>
 
 // Not assert(): the check must hold in the Release build the replay tests run in.
-#define FUZZ_CHECK(condition, what)                                                    \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
-      std::fprintf(stderr, "%s:%d: invariant failed: %s (%s)\n", __FILE__, __LINE__,   \
-                   #condition, std::string(what).c_str());                             \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define FUZZ_CHECK(condition, what)                                                              \
+  do {                                                                                           \
+    if (!(condition)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: invariant failed: %s (%s)\n", __FILE__, __LINE__, #condition, \
+                   std::string(what).c_str());                                                   \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (0)
 
 namespace siteplane::fuzz {

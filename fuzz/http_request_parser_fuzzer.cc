@@ -39,11 +39,13 @@ void checkRequest(const Request& request) {
   FUZZ_CHECK(request.body.size() <= kMaxBodyBytes, "body above the limit");
   FUZZ_CHECK(!request.methodName.empty(), "method name");
   size_t headerBytes = request.target.size();
-  for (const auto& header : request.headers) headerBytes += header.name.size() + header.value.size();
+  for (const auto& header : request.headers)
+    headerBytes += header.name.size() + header.value.size();
   FUZZ_CHECK(headerBytes <= kMaxHeaderBytes, "header bytes above the limit");
   // path, query and (for absolute-form) host are views into the target; an absolute-form
   // target without a path ("http://host") has the path "/".
-  FUZZ_CHECK(within(request.path, request.target) || request.path == "/", "path outside the target");
+  FUZZ_CHECK(within(request.path, request.target) || request.path == "/",
+             "path outside the target");
   FUZZ_CHECK(within(request.query, request.target), "query outside the target");
   if (request.hasHost && !within(request.host, request.target)) {
     bool fromHeader = false;
@@ -67,7 +69,8 @@ void describe(const Request& request, std::string& out) {
   out += " host=";
   out += request.host;
   out += request.hasHost ? " hasHost" : "";
-  out += " version=" + std::to_string(request.versionMajor) + "." + std::to_string(request.versionMinor);
+  out += " version=" + std::to_string(request.versionMajor) + "." +
+         std::to_string(request.versionMinor);
   out += request.keepAlive ? " keepAlive" : "";
   out += request.upgrade ? " upgrade" : "";
   out += '\n';

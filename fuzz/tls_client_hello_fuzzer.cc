@@ -125,9 +125,10 @@ Fixture makeFixture() {
   table::BindingTable::Builder builder(1);
   auto initial = makeContext("default-tls", defaultPair, plain);
   FUZZ_CHECK(builder.add(entry("default", "", initial)).isOk(), "default binding");
-  FUZZ_CHECK(builder.add(entry("a", "a.example", makeContext("a-tls", hostPair, clientCertificates)))
-                 .isOk(),
-             "exact binding");
+  FUZZ_CHECK(
+      builder.add(entry("a", "a.example", makeContext("a-tls", hostPair, clientCertificates)))
+          .isOk(),
+      "exact binding");
   FUZZ_CHECK(
       builder.add(entry("wild", "*.wild.example", makeContext("wild-tls", wildcardPair, modern)))
           .isOk(),
@@ -144,7 +145,8 @@ const Fixture& fixture() {
 class TableSelector : public tls::TlsSession::ContextSelector {
  public:
   explicit TableSelector(const table::BindingTable& table) : table_(table) {}
-  std::shared_ptr<const tls::ServerContext> selectContext(std::string_view serverName) noexcept override {
+  std::shared_ptr<const tls::ServerContext> selectContext(
+      std::string_view serverName) noexcept override {
     ++calls;
     const table::Route* route = table_.handshakeRoute(kAddress, kPort, serverName);
     return route ? route->tls : nullptr;

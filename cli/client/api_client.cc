@@ -125,9 +125,8 @@ ApiResult<json> ApiClient::call(const std::string& method, const std::string& ta
   auto response = http_->send(request);
   if (!response) return ApiError{0, response.message()};
   if (response->status == 401) {
-    return ApiError{401, "the API server at " + config_.server +
-                             " refused the token from " + config_.path.string() +
-                             " (401 Unauthorized)"};
+    return ApiError{401, "the API server at " + config_.server + " refused the token from " +
+                             config_.path.string() + " (401 Unauthorized)"};
   }
   if (response->status < 200 || response->status >= 300) {
     return ApiError{response->status, errorMessage(response->status, response->body)};

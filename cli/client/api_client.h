@@ -5,11 +5,10 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/client/https_client.h"
 #include "cli/client/kubeconfig.h"
@@ -41,7 +40,7 @@ struct ApiError {
 template <typename T>
 class ApiResult {
  public:
-  ApiResult(T value) : value_(std::move(value)) {}  // NOLINT: implicit like Result<T>
+  ApiResult(T value) : value_(std::move(value)) {}         // NOLINT: implicit like Result<T>
   ApiResult(ApiError error) : error_(std::move(error)) {}  // NOLINT
   explicit operator bool() const { return value_.has_value(); }
   T& operator*() { return *value_; }

@@ -229,7 +229,8 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::create(const std::string& serv
     if (close == std::string::npos) return R::error("server URL \"" + serverUrl + "\": bad IPv6");
     host = authority.substr(1, close - 1);
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return R::error("server URL \"" + serverUrl + "\": bad port");
+      if (authority[close + 1] != ':')
+        return R::error("server URL \"" + serverUrl + "\": bad port");
       port = authority.substr(close + 2);
     }
   } else {
@@ -237,8 +238,7 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::create(const std::string& serv
     host = authority.substr(0, colon);
     if (colon != std::string::npos) port = authority.substr(colon + 1);
   }
-  if (host.empty() || port.empty() ||
-      port.find_first_not_of("0123456789") != std::string::npos) {
+  if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
     return R::error("server URL \"" + serverUrl + "\" needs a host and a numeric port");
   }
 

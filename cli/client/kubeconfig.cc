@@ -73,8 +73,9 @@ Result<Kubeconfig> Kubeconfig::load(const fs::path& path) {
   const std::string label = "kubeconfig " + path.string();
   auto text = readText(path);
   if (!text) {
-    return R::error(label + ": cannot read it (start `siteplane serve`, or pass --kubeconfig or "
-                            "--state)");
+    return R::error(label +
+                    ": cannot read it (start `siteplane serve`, or pass --kubeconfig or "
+                    "--state)");
   }
   auto parsed = manifest::parseYaml(*text, path.string());
   if (!parsed.ok()) return R::error(label + ": " + parsed.errors.front().toString());
@@ -111,8 +112,8 @@ Result<Kubeconfig> Kubeconfig::load(const fs::path& path) {
   if (std::string data = stringAt(clusterBody, "certificate-authority-data"); !data.empty()) {
     auto decoded = decodeBase64(data);
     if (!decoded) {
-      return R::error(label + ": clusters[].cluster.certificate-authority-data: " +
-                      decoded.message());
+      return R::error(label +
+                      ": clusters[].cluster.certificate-authority-data: " + decoded.message());
     }
     config.caPem = std::move(decoded).value();
   } else if (std::string file = stringAt(clusterBody, "certificate-authority"); !file.empty()) {

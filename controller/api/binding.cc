@@ -23,12 +23,14 @@ bool isValidHostName(std::string_view host) {
 
 Result<BindingInformation> parseBindingInformation(std::string_view text) {
   using R = Result<BindingInformation>;
-  const std::string form = "must have the form \"IP:port:hostName\" (e.g. \"*:443:www.contoso.com\")";
+  const std::string form =
+      "must have the form \"IP:port:hostName\" (e.g. \"*:443:www.contoso.com\")";
   BindingInformation out;
   std::string_view rest = text;
   if (!rest.empty() && rest.front() == '[') {
     size_t close = rest.find(']');
-    if (close == std::string_view::npos) return R::error(form + ", got \"" + std::string(text) + "\"");
+    if (close == std::string_view::npos)
+      return R::error(form + ", got \"" + std::string(text) + "\"");
     out.address = std::string(rest.substr(1, close - 1));
     if (!isIPv6Address(out.address)) {
       return R::error("IP must be \"*\", an IPv4 address or a bracketed IPv6 address, got \"[" +
@@ -46,8 +48,10 @@ Result<BindingInformation> parseBindingInformation(std::string_view text) {
     }
     // "::1:443:host" splits into nonsense; say what is wrong instead.
     if (std::count(text.begin(), text.end(), ':') > 2) {
-      return R::error("an IPv6 address must be in brackets, as in \"[::1]:443:www.contoso.com\", "
-                      "got \"" + std::string(text) + "\"");
+      return R::error(
+          "an IPv6 address must be in brackets, as in \"[::1]:443:www.contoso.com\", "
+          "got \"" +
+          std::string(text) + "\"");
     }
     out.address = std::string(rest.substr(0, colon));
     if (out.address != "*" && !isIPv4Address(out.address)) {
@@ -92,8 +96,7 @@ BindingSpec decodeBindingSpec(ObjectReader& spec) {
 
   if (auto address = spec.string("address")) {
     if (*address != "*" && !isIPAddress(*address)) {
-      spec.error("address",
-                 "must be \"*\" or an IPv4/IPv6 address, got \"" + *address + "\"");
+      spec.error("address", "must be \"*\" or an IPv4/IPv6 address, got \"" + *address + "\"");
     } else {
       out.address = *address;
     }

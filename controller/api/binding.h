@@ -6,9 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "controller/api/condition.h"
 #include "controller/api/object_meta.h"
-#include "common/status.h"
 
 namespace siteplane::api {
 

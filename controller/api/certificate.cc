@@ -9,9 +9,12 @@ namespace siteplane::api {
 
 const char* toString(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::kECDSA: return "ECDSA";
-    case KeyAlgorithm::kRSA: return "RSA";
-    case KeyAlgorithm::kEd25519: return "Ed25519";
+    case KeyAlgorithm::kECDSA:
+      return "ECDSA";
+    case KeyAlgorithm::kRSA:
+      return "RSA";
+    case KeyAlgorithm::kEd25519:
+      return "Ed25519";
   }
   return "ECDSA";
 }
@@ -90,8 +93,10 @@ void decodeSource(ObjectReader& source, CertificateSource& out) {
   }
   if (pkcs12) return;
   if (pem) {
-    if (!source.has("certificateFile")) source.error("certificateFile", "is required with privateKeyFile");
-    if (!source.has("privateKeyFile")) source.error("privateKeyFile", "is required with certificateFile");
+    if (!source.has("certificateFile"))
+      source.error("certificateFile", "is required with privateKeyFile");
+    if (!source.has("privateKeyFile"))
+      source.error("privateKeyFile", "is required with certificateFile");
     if (source.has("pkcs12PasswordFile")) source.error("pkcs12PasswordFile", "requires pkcs12File");
     return;
   }
@@ -120,7 +125,8 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
       if (!isDnsName(name) && !isWildcardDnsName(name)) {
         spec.context().error(spec.pathOf("dnsNames").index(i),
                              "must be a DNS name such as www.example.com or a wildcard such as "
-                             "*.example.com, got \"" + name + "\"");
+                             "*.example.com, got \"" +
+                                 name + "\"");
       }
     }
     out.dnsNames = *names;
@@ -158,9 +164,11 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
       const auto& usage = (*usages)[i];
       auto path = spec.pathOf("usages").index(i);
       if (std::find(std::begin(kKeyUsages), std::end(kKeyUsages), usage) == std::end(kKeyUsages)) {
-        spec.context().error(path, "must be one of \"digital signature\", \"key encipherment\", "
-                                   "\"server auth\", \"client auth\", \"cert sign\", \"crl sign\", "
-                                   "got \"" + usage + "\"");
+        spec.context().error(path,
+                             "must be one of \"digital signature\", \"key encipherment\", "
+                             "\"server auth\", \"client auth\", \"cert sign\", \"crl sign\", "
+                             "got \"" +
+                                 usage + "\"");
       } else if (std::find(usages->begin(), usages->begin() + static_cast<long>(i), usage) !=
                  usages->begin() + static_cast<long>(i)) {
         spec.context().error(path, "duplicate usage \"" + usage + "\"");
@@ -171,7 +179,8 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
   } else {
     out.usages = {"digital signature", "key encipherment", "server auth"};
   }
-  if (out.isCA && std::find(out.usages.begin(), out.usages.end(), "cert sign") == out.usages.end()) {
+  if (out.isCA &&
+      std::find(out.usages.begin(), out.usages.end(), "cert sign") == out.usages.end()) {
     out.usages.push_back("cert sign");
   }
 
@@ -200,7 +209,8 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
     out.source = material;
   }
   if (hasIssuer && hasSource) {
-    spec.error("source", "cannot be set together with issuerRef; a Certificate is issued or imported");
+    spec.error("source",
+               "cannot be set together with issuerRef; a Certificate is issued or imported");
   } else if (!hasIssuer && !hasSource) {
     spec.context().error(spec.path(), "one of issuerRef or source is required");
   }
@@ -211,8 +221,9 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
            !(value->is_array() && value->empty());
   };
   if (hasIssuer && !nonEmpty("commonName") && !nonEmpty("dnsNames") && !nonEmpty("ipAddresses")) {
-    spec.context().error(spec.path(),
-                         "at least one of commonName, dnsNames or ipAddresses is required with issuerRef");
+    spec.context().error(
+        spec.path(),
+        "at least one of commonName, dnsNames or ipAddresses is required with issuerRef");
   }
   return out;
 }

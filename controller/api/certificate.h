@@ -21,9 +21,8 @@ const char* toString(RotationPolicy policy);
 inline constexpr Duration kDefaultCertificateDuration = std::chrono::hours(2160);
 
 // The key usages a Certificate may ask for, as cert-manager spells them.
-inline constexpr const char* kKeyUsages[] = {"digital signature", "key encipherment",
-                                             "server auth",       "client auth",
-                                             "cert sign",         "crl sign"};
+inline constexpr const char* kKeyUsages[] = {"digital signature", "key encipherment", "server auth",
+                                             "client auth",       "cert sign",        "crl sign"};
 
 struct PrivateKeySpec {
   KeyAlgorithm algorithm = KeyAlgorithm::kECDSA;

@@ -4,11 +4,10 @@
 // function reads its part strictly (calling finish() on every reader it opens), applies defaults
 // and validates; errors go to the reader's DecodeContext.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/api/binding.h"
 #include "controller/api/certificate.h"

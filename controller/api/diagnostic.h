@@ -38,7 +38,8 @@ struct FieldError {
 };
 
 // A FieldError placed in context: which file and where, which object. Renders as
-//   manifests/contoso.yaml:14:11: Binding "contoso-https" spec.port: must be between 1 and 65535, got 70000
+//   manifests/contoso.yaml:14:11: Binding "contoso-https" spec.port: must be between 1 and 65535,
+//   got 70000
 // and, without a file (API input), as
 //   Binding "contoso-https" spec.port: must be between 1 and 65535, got 70000
 struct Diagnostic {

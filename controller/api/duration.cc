@@ -25,11 +25,20 @@ Result<Duration> parseDuration(std::string_view text) {
     if (i == text.size()) return Result<Duration>::error("missing unit after number");
     int64_t unit = 0;
     switch (text[i]) {
-      case 'd': unit = 24 * 3600; break;
-      case 'h': unit = 3600; break;
-      case 'm': unit = 60; break;
-      case 's': unit = 1; break;
-      default: return Result<Duration>::error("unknown unit");
+      case 'd':
+        unit = 24 * 3600;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 's':
+        unit = 1;
+        break;
+      default:
+        return Result<Duration>::error("unknown unit");
     }
     // "ms" is Go's millisecond: valid Go, but a certificate lifetime is never that short.
     if (text[i] == 'm' && i + 1 < text.size() && text[i + 1] == 's') {

@@ -35,7 +35,8 @@ std::string describeSpec(const Site& site) {
 
 std::string describeSpec(const Binding& binding) {
   const auto& spec = binding.spec;
-  std::string out = std::string(toString(spec.protocol)) + " " + listenAddress(spec.address, spec.port);
+  std::string out =
+      std::string(toString(spec.protocol)) + " " + listenAddress(spec.address, spec.port);
   out += " host=" + (spec.hostName.empty() ? std::string("(any)") : spec.hostName);
   out += " site=" + spec.siteRef.name;
   if (spec.certificateRef) out += " cert=" + spec.certificateRef->name;

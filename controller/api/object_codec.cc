@@ -67,9 +67,11 @@ ObjectMeta decodeMetadata(ObjectReader& metadata) {
                                  /*atKey=*/true);
       }
       if (!isLabelValue(value)) {
-        metadata.context().error(path, "label value must be empty or at most 63 letters, digits, "
-                                       "'-', '_' or '.', starting and ending with a letter or "
-                                       "digit, got \"" + value + "\"");
+        metadata.context().error(path,
+                                 "label value must be empty or at most 63 letters, digits, "
+                                 "'-', '_' or '.', starting and ending with a letter or "
+                                 "digit, got \"" +
+                                     value + "\"");
       }
     }
     out.labels = *labels;
@@ -113,7 +115,8 @@ nlohmann::json encodeMetadata(const ObjectMeta& metadata) {
   if (metadata.generation) out["generation"] = metadata.generation;
   if (!metadata.resourceVersion.empty()) out["resourceVersion"] = metadata.resourceVersion;
   if (!metadata.uid.empty()) out["uid"] = metadata.uid;
-  if (metadata.creationTimestamp) out["creationTimestamp"] = formatTime(*metadata.creationTimestamp);
+  if (metadata.creationTimestamp)
+    out["creationTimestamp"] = formatTime(*metadata.creationTimestamp);
   return out;
 }
 
@@ -134,8 +137,10 @@ std::vector<Condition> decodeConditions(ObjectReader& status) {
     }
     if (auto reason = item.string("reason")) {
       if (!reason->empty() && !isConditionReason(*reason)) {
-        item.error("reason", "must be CamelCase (a letter, then letters, digits, '_', ',' or "
-                             "':'), got \"" + *reason + "\"");
+        item.error("reason",
+                   "must be CamelCase (a letter, then letters, digits, '_', ',' or "
+                   "':'), got \"" +
+                       *reason + "\"");
       }
       condition.reason = *reason;
     }
@@ -145,7 +150,8 @@ std::vector<Condition> decodeConditions(ObjectReader& status) {
     }
     if (auto generation = item.integer("observedGeneration")) {
       if (*generation < 0) {
-        item.error("observedGeneration", "must not be negative, got " + std::to_string(*generation));
+        item.error("observedGeneration",
+                   "must not be negative, got " + std::to_string(*generation));
       } else {
         condition.observedGeneration = *generation;
       }
@@ -194,8 +200,8 @@ Position positionOf(const FieldError& error, const PositionMap* positions) {
 
 template <typename T>
 Object decodeKind(ObjectReader& root, ObjectMeta metadata,
-                  auto (*decodeSpec)(ObjectReader&)->decltype(T::spec),
-                  auto (*decodeStatus)(ObjectReader&)->decltype(T::status)) {
+                  auto(*decodeSpec)(ObjectReader&)->decltype(T::spec),
+                  auto(*decodeStatus)(ObjectReader&)->decltype(T::status)) {
   T object;
   object.metadata = std::move(metadata);
   if (root.require("spec")) {
@@ -221,8 +227,10 @@ DecodeResult decodeObject(const nlohmann::json& document, const DecodeOptions& o
   std::optional<Object> object;
 
   if (!document.is_object()) {
-    context.error(FieldPath(), "a document must be an object with apiVersion, kind, metadata and "
-                               "spec, got " + jsonTypeName(document));
+    context.error(FieldPath(),
+                  "a document must be an object with apiVersion, kind, metadata and "
+                  "spec, got " +
+                      jsonTypeName(document));
   } else {
     ObjectReader root(document, FieldPath(), context);
     if (auto metadata = document.find("metadata");
@@ -233,8 +241,8 @@ DecodeResult decodeObject(const nlohmann::json& document, const DecodeOptions& o
     }
     if (root.require("apiVersion")) {
       if (auto apiVersion = root.string("apiVersion"); apiVersion && *apiVersion != kApiVersion) {
-        root.error("apiVersion", std::string("must be \"") + kApiVersion + "\", got \"" +
-                                     *apiVersion + "\"");
+        root.error("apiVersion",
+                   std::string("must be \"") + kApiVersion + "\", got \"" + *apiVersion + "\"");
       }
     }
     if (root.require("kind")) {
@@ -285,8 +293,8 @@ DecodeResult decodeObject(const nlohmann::json& document, const DecodeOptions& o
 
   result.errors = context.takeErrors();
   for (const auto& error : result.errors) {
-    result.diagnostics.push_back(Diagnostic{options.file, positionOf(error, options.positions), kind,
-                                            name, error.path.toString(), error.message});
+    result.diagnostics.push_back(Diagnostic{options.file, positionOf(error, options.positions),
+                                            kind, name, error.path.toString(), error.message});
   }
   if (options.positions) {
     // Reorder errors and diagnostics together, by position, so both read top to bottom.

@@ -5,11 +5,10 @@
 // checked by the same rules whichever way it arrives.
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/api/diagnostic.h"
 #include "controller/api/object.h"
@@ -27,9 +26,9 @@ struct DecodeOptions {
 };
 
 struct DecodeResult {
-  std::optional<Object> object;          // set exactly when there are no errors
-  std::vector<FieldError> errors;        // every problem found, in document order when known
-  std::vector<Diagnostic> diagnostics;   // the same errors in context, ready to print
+  std::optional<Object> object;         // set exactly when there are no errors
+  std::vector<FieldError> errors;       // every problem found, in document order when known
+  std::vector<Diagnostic> diagnostics;  // the same errors in context, ready to print
   bool ok() const { return errors.empty(); }
 };
 

@@ -15,15 +15,23 @@ std::string DecodeContext::resolvePath(const std::string& path) const {
 
 std::string jsonTypeName(const nlohmann::json& value) {
   switch (value.type()) {
-    case nlohmann::json::value_t::object: return "object";
-    case nlohmann::json::value_t::array: return "list";
-    case nlohmann::json::value_t::string: return "string";
-    case nlohmann::json::value_t::boolean: return "boolean";
+    case nlohmann::json::value_t::object:
+      return "object";
+    case nlohmann::json::value_t::array:
+      return "list";
+    case nlohmann::json::value_t::string:
+      return "string";
+    case nlohmann::json::value_t::boolean:
+      return "boolean";
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return "integer";
-    case nlohmann::json::value_t::number_float: return "number";
-    case nlohmann::json::value_t::null: return "null";
-    default: return "binary";
+    case nlohmann::json::value_t::number_unsigned:
+      return "integer";
+    case nlohmann::json::value_t::number_float:
+      return "number";
+    case nlohmann::json::value_t::null:
+      return "null";
+    default:
+      return "binary";
   }
 }
 
@@ -41,8 +49,8 @@ std::string describeValue(const nlohmann::json& value) {
 std::string describeChoices(std::initializer_list<std::string_view> choices) {
   std::string out;
   if (choices.size() == 2) {
-    return "\"" + std::string(*choices.begin()) + "\" or \"" +
-           std::string(*(choices.begin() + 1)) + "\"";
+    return "\"" + std::string(*choices.begin()) + "\" or \"" + std::string(*(choices.begin() + 1)) +
+           "\"";
   }
   out = "one of ";
   bool first = true;

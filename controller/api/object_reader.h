@@ -8,13 +8,12 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/api/diagnostic.h"
 #include "controller/api/field_path.h"

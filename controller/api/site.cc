@@ -9,9 +9,12 @@ namespace siteplane::api {
 
 const char* toString(ClientCertificateMode mode) {
   switch (mode) {
-    case ClientCertificateMode::kIgnore: return "Ignore";
-    case ClientCertificateMode::kAccept: return "Accept";
-    case ClientCertificateMode::kRequire: return "Require";
+    case ClientCertificateMode::kIgnore:
+      return "Ignore";
+    case ClientCertificateMode::kAccept:
+      return "Accept";
+    case ClientCertificateMode::kRequire:
+      return "Require";
   }
   return "Ignore";
 }
@@ -122,8 +125,8 @@ SiteSpec decodeSiteSpec(ObjectReader& spec) {
     }
     if (const auto* version = ssl->get("minTLSVersion"); version && version->is_number()) {
       // An unquoted 1.2 is a YAML float; say how to write it rather than only "wrong type".
-      ssl->error("minTLSVersion", "must be the string \"1.2\" or \"1.3\" (quote it), got number " +
-                                      version->dump());
+      ssl->error("minTLSVersion",
+                 "must be the string \"1.2\" or \"1.3\" (quote it), got number " + version->dump());
     } else if (auto text = ssl->enumeration("minTLSVersion", {"1.2", "1.3"})) {
       s.minTLSVersion = *text == "1.3" ? TlsVersion::k1_3 : TlsVersion::k1_2;
     }

@@ -3,10 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <cstring>
-
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <string>
 
 namespace siteplane::api {
@@ -117,9 +116,8 @@ bool isConditionReason(std::string_view text) {
   auto isLetter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   if (!isLetter(text.front())) return false;
   if (!(isAlnum(text.back()) || text.back() == '_')) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return isAlnum(c) || c == '_' || c == ',' || c == ':';
-  });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return isAlnum(c) || c == '_' || c == ',' || c == ':'; });
 }
 
 // Optimal string alignment distance, case-insensitive: insertions, deletions, substitutions and

@@ -105,11 +105,13 @@ bool covers(const certs::Certificate& certificate, const std::string& host) {
 Status writePrivateFile(const fs::path& path, const std::string& content) {
   std::error_code error;
   fs::create_directories(path.parent_path(), error);
-  if (error) return Status::error("cannot create " + path.parent_path().string() + ": " + error.message());
+  if (error)
+    return Status::error("cannot create " + path.parent_path().string() + ": " + error.message());
   fs::path temporary = path;
   temporary += ".tmp";
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::error("cannot write " + temporary.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status::error("cannot write " + temporary.string() + ": " + std::strerror(errno));
   // An existing temporary file keeps its old mode through O_CREAT: force 0600.
   bool ok = ::fchmod(fd, 0600) == 0;
   size_t offset = 0;
@@ -162,7 +164,8 @@ Result<ApiCredentials> ApiCredentials::loadOrCreate(const fs::path& stateDir,
   }
   credentials.caPem = ca->certificate.toPem();
 
-  std::optional<Pair> serving = newCa ? std::nullopt : loadPair(dir / "server.crt", dir / "server.key");
+  std::optional<Pair> serving =
+      newCa ? std::nullopt : loadPair(dir / "server.crt", dir / "server.key");
   if (!serving || serving->certificate.info().notAfter - kRenewBefore < now ||
       !covers(serving->certificate, host)) {
     auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa);
@@ -207,7 +210,8 @@ Result<fs::path> writeKubeconfig(const fs::path& stateDir, const std::string& se
       {"users", {{{"name", "siteplane"}, {"user", {{"token", credentials.token}}}}}},
       {"contexts",
        {{{"name", "siteplane"},
-         {"context", {{"cluster", "siteplane"}, {"user", "siteplane"}, {"namespace", "default"}}}}}},
+         {"context",
+          {{"cluster", "siteplane"}, {"user", "siteplane"}, {"namespace", "default"}}}}}},
       {"current-context", "siteplane"},
       {"preferences", nlohmann::json::object()}};
   fs::path path = stateDir / "kubeconfig";

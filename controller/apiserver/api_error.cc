@@ -14,13 +14,10 @@ ApiError make(int code, const char* reason, std::string message) {
 }  // namespace
 
 nlohmann::json ApiError::toJson() const {
-  nlohmann::json status = {{"kind", "Status"},
-                           {"apiVersion", "v1"},
-                           {"metadata", nlohmann::json::object()},
-                           {"status", "Failure"},
-                           {"message", message},
-                           {"reason", reason},
-                           {"code", code}};
+  nlohmann::json status = {
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+      {"status", "Failure"}, {"message", message}, {"reason", reason},
+      {"code", code}};
   nlohmann::json details = nlohmann::json::object();
   if (!name.empty()) details["name"] = name;
   if (!group.empty()) details["group"] = group;
@@ -59,9 +56,7 @@ ApiError ApiError::methodNotAllowed(std::string m) {
 }
 ApiError ApiError::notAcceptable(std::string m) { return make(406, "NotAcceptable", std::move(m)); }
 ApiError ApiError::conflict(std::string m) { return make(409, "Conflict", std::move(m)); }
-ApiError ApiError::alreadyExists(std::string m) {
-  return make(409, "AlreadyExists", std::move(m));
-}
+ApiError ApiError::alreadyExists(std::string m) { return make(409, "AlreadyExists", std::move(m)); }
 ApiError ApiError::gone(std::string m) { return make(410, "Expired", std::move(m)); }
 ApiError ApiError::requestEntityTooLarge(std::string m) {
   return make(413, "RequestEntityTooLarge", std::move(m));
@@ -87,8 +82,11 @@ nlohmann::json successStatus(const std::string& name, const std::string& group,
                              const std::string& kind, const std::string& uid) {
   nlohmann::json details = {{"name", name}, {"group", group}, {"kind", kind}};
   if (!uid.empty()) details["uid"] = uid;
-  return {{"kind", "Status"},      {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-          {"status", "Success"},   {"details", details}};
+  return {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", nlohmann::json::object()},
+          {"status", "Success"},
+          {"details", details}};
 }
 
 }  // namespace siteplane::apiserver

@@ -5,10 +5,9 @@
 // validation failures, one cause per field path, so kubectl prints the same paths the decoder
 // reports for manifest files.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/apiserver/api_request.h"
 

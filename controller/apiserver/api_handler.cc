@@ -14,8 +14,8 @@
 #include "controller/api/object_meta.h"
 #include "controller/apiserver/discovery.h"
 #include "controller/apiserver/field_manager.h"
-#include "controller/apiserver/json_bounds.h"
 #include "controller/apiserver/field_selector.h"
+#include "controller/apiserver/json_bounds.h"
 #include "controller/apiserver/table_converter.h"
 #include "controller/apiserver/yaml_body.h"
 #include "controller/store/object_key.h"
@@ -110,7 +110,8 @@ ApiError fromStoreError(const store::StoreError& error, const ResourceType& type
     case store::StoreError::Code::kConflict:
       out = ApiError::conflict("Operation cannot be fulfilled on " + qualified(type, name) +
                                ": the object has been modified; please apply your changes to the "
-                               "latest version and try again (" + error.message + ")");
+                               "latest version and try again (" +
+                               error.message + ")");
       break;
     case store::StoreError::Code::kInvalid: {
       // The store names the object itself ("Event \"x\" is invalid: ..."); say it once.
@@ -136,8 +137,7 @@ ApiError fromStoreError(const store::StoreError& error, const ResourceType& type
 // Which apidiscovery.k8s.io version the client accepts, if it asked for aggregated discovery.
 std::string aggregatedDiscoveryVersion(const ApiRequest& request) {
   for (const auto& media : parseMediaTypes(request.header("Accept"))) {
-    if (media.param("g") == "apidiscovery.k8s.io" &&
-        media.param("as") == "APIGroupDiscoveryList" &&
+    if (media.param("g") == "apidiscovery.k8s.io" && media.param("as") == "APIGroupDiscoveryList" &&
         (media.param("v") == "v2" || media.param("v") == "v2beta1")) {
       return media.param("v");
     }
@@ -194,8 +194,8 @@ ApiError invalidObject(const ResourceType& type, const std::string& name,
 // Server-set metadata a client may echo back from a GET but never sets.
 void clearServerMetadata(nlohmann::json& object) {
   if (!object.contains("metadata") || !object["metadata"].is_object()) return;
-  for (const char* field : {"uid", "creationTimestamp", "generation", "managedFields",
-                            "selfLink", "deletionTimestamp"}) {
+  for (const char* field : {"uid", "creationTimestamp", "generation", "managedFields", "selfLink",
+                            "deletionTimestamp"}) {
     object["metadata"].erase(field);
   }
 }
@@ -350,8 +350,10 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
   if (first == "openapi") {
     verb = "openapi";
     if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
-    if (segments.size() == 2 && segments[1] == "v3") return reply(jsonResponse(200, openApi_.index()));
-    if (segments.size() == 2 && segments[1] == "v2") return reply(openApiV2_.respond(request, false));
+    if (segments.size() == 2 && segments[1] == "v3")
+      return reply(jsonResponse(200, openApi_.index()));
+    if (segments.size() == 2 && segments[1] == "v2")
+      return reply(openApiV2_.respond(request, false));
     if (segments.size() > 2 && segments[1] == "v3") {
       std::string key;
       for (size_t i = 2; i < segments.size(); ++i) key += (i > 2 ? "/" : "") + segments[i];
@@ -377,9 +379,9 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
     if (segments.size() == 1) {
       std::string aggregated = aggregatedDiscoveryVersion(request);
       if (!aggregated.empty()) {
-        return reply(jsonResponse(
-            200, aggregatedDiscovery(registry_, core, aggregated),
-            "application/json;g=apidiscovery.k8s.io;v=" + aggregated + ";as=APIGroupDiscoveryList"));
+        return reply(jsonResponse(200, aggregatedDiscovery(registry_, core, aggregated),
+                                  "application/json;g=apidiscovery.k8s.io;v=" + aggregated +
+                                      ";as=APIGroupDiscoveryList"));
       }
       document = core ? apiVersions(registry_) : apiGroupList(registry_);
     } else if (core) {
@@ -407,7 +409,8 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
     rest.erase(rest.begin(), rest.begin() + 2);
   }
   if (!rest.empty()) target.type = registry_.findByPlural(group, version, rest[0]);
-  if (!target.type || rest.size() > 3 || (target.type->namespaced && !target.ns && rest.size() > 1)) {
+  if (!target.type || rest.size() > 3 ||
+      (target.type->namespaced && !target.ns && rest.size() > 1)) {
     verb = "notfound";
     return reply(ApiError::notFound("the server could not find the requested resource (" +
                                     request.path + ")"));
@@ -443,8 +446,10 @@ ApiReply ApiHandler::serveResource(const ApiRequest& request, const Target& targ
     }
   }
   if (output.form == Output::Form::kObject && !jsonOk) {
-    return reply(ApiError::notAcceptable("only application/json (optionally as=Table) is served, "
-                                         "not \"" + accept + "\""));
+    return reply(
+        ApiError::notAcceptable("only application/json (optionally as=Table) is served, "
+                                "not \"" +
+                                accept + "\""));
   }
 
   if (target.name.empty()) {
@@ -501,7 +506,8 @@ Result<nlohmann::json> parseBody(const ApiRequest& request) {
   }
   if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
     auto body = parseYamlBody(request.body);
-    if (!body) return Result<nlohmann::json>::error("the body is not valid YAML: " + body.message());
+    if (!body)
+      return Result<nlohmann::json>::error("the body is not valid YAML: " + body.message());
     return body;
   }
   return Result<nlohmann::json>::error("unsupported:" + type);
@@ -534,8 +540,8 @@ std::optional<ApiError> readObjectBody(const ApiRequest& request, const Resource
   if (!object.contains("kind")) object["kind"] = type.kind;
   if (object["apiVersion"] != type.apiVersion() || object["kind"] != type.kind) {
     return ApiError::badRequest("the object is " + object["apiVersion"].dump() + " " +
-                                object["kind"].dump() + " but the URL is for " +
-                                type.apiVersion() + " " + type.kind);
+                                object["kind"].dump() + " but the URL is for " + type.apiVersion() +
+                                " " + type.kind);
   }
   return std::nullopt;
 }
@@ -593,8 +599,8 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   ListPage page;
   if (std::string token = request.param("continue").value_or(""); !token.empty()) {
     if (!request.param("resourceVersion").value_or("").empty()) {
-      return reply(ApiError::badRequest(
-          "specifying resourceVersion is not allowed when using continue"));
+      return reply(
+          ApiError::badRequest("specifying resourceVersion is not allowed when using continue"));
     }
     if (auto error = pager_.next(token, query, limit, page)) return reply(*error);
   } else {
@@ -608,15 +614,15 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   std::vector<nlohmann::json> items;
   items.reserve(page.items.size());
   for (const auto& object : page.items) items.push_back(*object);
-  nlohmann::json listMeta = {{"resourceVersion", store::formatResourceVersion(page.resourceVersion)}};
+  nlohmann::json listMeta = {
+      {"resourceVersion", store::formatResourceVersion(page.resourceVersion)}};
   if (!page.continueToken.empty()) {
     listMeta["continue"] = page.continueToken;
     listMeta["remainingItemCount"] = page.remainingItemCount;
   }
   if (output.form == Output::Form::kTable) {
     TableConverter converter(*target.type, options_.clock());
-    nlohmann::json table =
-        converter.table(items, listMeta["resourceVersion"].get<std::string>());
+    nlohmann::json table = converter.table(items, listMeta["resourceVersion"].get<std::string>());
     table["metadata"] = listMeta;
     return reply(jsonResponse(200, table, kTableContentType));
   }
@@ -764,9 +770,13 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
     }
   }
   if (request.flag("allowWatchBookmarks")) {
-    nlohmann::json object = {{"apiVersion", target.type->apiVersion()}, {"kind", target.type->kind}};
+    nlohmann::json object = {{"apiVersion", target.type->apiVersion()},
+                             {"kind", target.type->kind}};
     if (output.form == Output::Form::kTable) {
-      object = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "Table"}, {"columnDefinitions", nlohmann::json::array()}, {"rows", nlohmann::json::array()}};
+      object = {{"apiVersion", "meta.k8s.io/v1"},
+                {"kind", "Table"},
+                {"columnDefinitions", nlohmann::json::array()},
+                {"rows", nlohmann::json::array()}};
     } else if (output.form == Output::Form::kPartialMetadata) {
       object = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "PartialObjectMetadata"}};
     }
@@ -810,10 +820,11 @@ std::optional<ApiError> ApiHandler::checkOwnership(const Target& target,
   }
   auto it = metadata["annotations"].find(kManifestFileAnnotation);
   if (it == metadata["annotations"].end() || !it->is_string()) return std::nullopt;
-  ApiError error = ApiError::forbidden(
-      target.type->kind + " \"" + target.name + "\" is declared by the manifest file \"" +
-      it->get<std::string>() + "\", which is its source of truth: change that file instead (or "
-      "run siteplane serve with --allow-api-override to allow API writes)");
+  ApiError error =
+      ApiError::forbidden(target.type->kind + " \"" + target.name +
+                          "\" is declared by the manifest file \"" + it->get<std::string>() +
+                          "\", which is its source of truth: change that file instead (or "
+                          "run siteplane serve with --allow-api-override to allow API writes)");
   error.name = target.name;
   error.group = target.type->group;
   error.kind = target.type->plural;
@@ -847,18 +858,20 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
   std::string name = metaString(object, "name");
   if (target.type->group != api::kGroup) {
     if (name.empty()) {
-      return invalidObject(*target.type, name,
-                           {{"FieldValueRequired", "Required value: name is required",
-                             "metadata.name"}});
+      return invalidObject(
+          *target.type, name,
+          {{"FieldValueRequired", "Required value: name is required", "metadata.name"}});
     }
     // The store keys every object by DNS-1123 labels; say so with the field path.
     if (!store::isDns1123Label(name)) {
-      return invalidObject(*target.type, name,
-                           {{"FieldValueInvalid",
-                             "Invalid value: \"" + name + "\": must be a DNS-1123 label "
-                             "(lower-case letters, digits and '-', alphanumeric at both ends, at "
-                             "most 63 characters)",
-                             "metadata.name"}});
+      return invalidObject(
+          *target.type, name,
+          {{"FieldValueInvalid",
+            "Invalid value: \"" + name +
+                "\": must be a DNS-1123 label "
+                "(lower-case letters, digits and '-', alphanumeric at both ends, at "
+                "most 63 characters)",
+            "metadata.name"}});
     }
     return std::nullopt;
   }
@@ -904,7 +917,7 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
   std::vector<StatusCause> causes;
   for (const auto& error : decoded.errors) {
     causes.push_back({error.message.rfind("unknown field", 0) == 0 ? "FieldValueNotSupported"
-                                                                    : "FieldValueInvalid",
+                                                                   : "FieldValueInvalid",
                       error.message, error.path.toString()});
   }
   return invalidObject(*target.type, name, std::move(causes));
@@ -926,8 +939,7 @@ const std::string* manifestFileOf(const nlohmann::json& object) {
 }  // namespace
 
 ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
-                            const nlohmann::json& current, nlohmann::json object,
-                            int successCode) {
+                            const nlohmann::json& current, nlohmann::json object, int successCode) {
   if (auto dryRun = request.param("dryRun"); dryRun && *dryRun != "All") {
     return reply(ApiError::badRequest("dryRun: the only supported value is \"All\", got \"" +
                                       *dryRun + "\""));
@@ -1006,8 +1018,9 @@ ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
     metadata["name"] = metaString(object, "generateName") + randomSuffix();
   }
   if (!metaString(object, "resourceVersion").empty()) {
-    return reply(ApiError::badRequest("metadata.resourceVersion must not be set on an object to "
-                                      "be created"));
+    return reply(
+        ApiError::badRequest("metadata.resourceVersion must not be set on an object to "
+                             "be created"));
   }
   metadata.erase("resourceVersion");
   clearServerMetadata(object);
@@ -1051,7 +1064,8 @@ ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
     clearServerMetadata(candidate);
     // Without a client precondition the write is unconditional, but managedFields were computed
     // from `current`: pin it, and start over if someone wrote in between.
-    if (!clientPrecondition) candidate["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
+    if (!clientPrecondition)
+      candidate["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
     recordUpdate(**current, candidate, fieldManagerOf(request), target.subresource,
                  type.apiVersion(), now());
     ApiReply result = commit(request, target, **current, std::move(candidate), 200);
@@ -1070,8 +1084,11 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
       "application/apply-patch+yaml";
   if (contentType == "application/apply-patch+yaml") {
     auto applied = parseYamlBody(request.body);
-    if (!applied) return reply(ApiError::badRequest("the apply configuration is not valid YAML "
-                                                    "or JSON: " + applied.message()));
+    if (!applied)
+      return reply(
+          ApiError::badRequest("the apply configuration is not valid YAML "
+                               "or JSON: " +
+                               applied.message()));
     return apply(request, target, *applied);
   }
   bool merge = contentType == "application/merge-patch+json";
@@ -1108,8 +1125,7 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
       if (auto error = applyJsonPatchBounded(patched, patchBody, bounds)) return reply(*error);
     }
     if (!patched.is_object() || metaString(patched, "name") != target.name ||
-        metaString(patched, "namespace") != *target.ns ||
-        topString(patched, "kind") != type.kind ||
+        metaString(patched, "namespace") != *target.ns || topString(patched, "kind") != type.kind ||
         topString(patched, "apiVersion") != type.apiVersion()) {
       return reply(invalidObject(type, target.name,
                                  {{"FieldValueInvalid",
@@ -1121,8 +1137,8 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
                                                         metaString(**current, "resourceVersion"));
     if (!pinned) patched["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
     clearServerMetadata(patched);
-    recordUpdate(**current, patched, fieldManagerOf(request), target.subresource,
-                 type.apiVersion(), now());
+    recordUpdate(**current, patched, fieldManagerOf(request), target.subresource, type.apiVersion(),
+                 now());
     ApiReply result = commit(request, target, **current, std::move(patched), 200);
     if (result.response.status != 409 || pinned || attempt + 1 >= kUpdateAttempts) return result;
   }
@@ -1133,14 +1149,16 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
   const ResourceType& type = *target.type;
   auto manager = request.param("fieldManager");
   if (!manager || manager->empty()) {
-    return reply(ApiError::badRequest("PATCH with application/apply-patch+yaml requires the "
-                                      "fieldManager parameter"));
+    return reply(
+        ApiError::badRequest("PATCH with application/apply-patch+yaml requires the "
+                             "fieldManager parameter"));
   }
   if (!applied.is_object()) {
     return reply(ApiError::badRequest("the apply configuration must be an object, got " +
                                       std::string(applied.type_name())));
   }
-  if (topString(applied, "apiVersion") != type.apiVersion() || topString(applied, "kind") != type.kind) {
+  if (topString(applied, "apiVersion") != type.apiVersion() ||
+      topString(applied, "kind") != type.kind) {
     return reply(ApiError::badRequest("the apply configuration must have apiVersion \"" +
                                       type.apiVersion() + "\" and kind \"" + type.kind + "\""));
   }
@@ -1180,10 +1198,10 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
     if (!outcome.conflicts.empty()) {
       ApiError error = ApiError::conflict(conflictMessage(outcome.conflicts));
       for (const auto& conflict : outcome.conflicts) {
-        error.causes.push_back({"FieldManagerConflict",
-                                "conflict with \"" + conflict.manager + "\" using " +
-                                    conflict.apiVersion,
-                                formatFieldPath(conflict.path)});
+        error.causes.push_back(
+            {"FieldManagerConflict",
+             "conflict with \"" + conflict.manager + "\" using " + conflict.apiVersion,
+             formatFieldPath(conflict.path)});
       }
       error.name = target.name;
       error.group = type.group;
@@ -1253,7 +1271,8 @@ ApiResponse ApiHandler::readyResponse(const ApiRequest& request) const {
 
 ApiReply ApiHandler::runtime(const ApiRequest& request, const std::vector<std::string>& segments) {
   if (request.method != "GET" && request.method != "HEAD")
-    return reply(ApiError::methodNotAllowed(request.method + " is not supported on " + request.path));
+    return reply(
+        ApiError::methodNotAllowed(request.method + " is not supported on " + request.path));
   const std::string name = segments.size() == 2 ? segments[1] : "";
   const RuntimeView::View* view = name == "sslcert"   ? &options_.runtime.sslcert
                                   : name == "explain" ? &options_.runtime.explain
@@ -1264,7 +1283,8 @@ ApiReply ApiHandler::runtime(const ApiRequest& request, const std::vector<std::s
     return reply(jsonResponse(200, *answer));
   }
   return reply(ApiError::notFound("the server could not find the requested resource (" +
-                                  request.path + "); /runtime serves sslcert and explain when a "
+                                  request.path +
+                                  "); /runtime serves sslcert and explain when a "
                                   "data plane runs"));
 }
 

@@ -17,11 +17,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/metrics/exposition_writer.h"
 #include "common/status.h"
@@ -150,7 +149,7 @@ class ApiHandler {
 
   ListPager pager_;  // continue tokens of paginated lists
 
-  std::mutex metricsMutex_;  // guards requests_
+  std::mutex metricsMutex_;                                   // guards requests_
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (verb, code) -> count
 };
 

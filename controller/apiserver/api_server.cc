@@ -30,24 +30,42 @@ std::shared_ptr<spdlog::logger> log() { return logger("controller.apiserver"); }
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -70,7 +88,8 @@ Result<ListenAddress> parseListen(const std::string& text) {
   try {
     size_t used = 0;
     out.port = std::stoi(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1 || out.port < 0 || out.port > 65535) throw std::range_error("");
+    if (used != text.size() - colon - 1 || out.port < 0 || out.port > 65535)
+      throw std::range_error("");
   } catch (const std::exception&) {
     return Result<ListenAddress>::error("--api-listen \"" + text + "\": the port must be 0..65535");
   }
@@ -195,8 +214,8 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     if (overTotal || !server_.addressLimiter_.acquire(stream_.peerAddress())) {
       if (server_.refusedConnections_++ % 1000 == 0) {
         log()->warn("[C{}] api_connection_refused peer={} reason={} refused_so_far={}",
-                    stream_.id(), stream_.peerAddress(), overTotal ? "total_limit" : "address_limit",
-                    server_.refusedConnections_);
+                    stream_.id(), stream_.peerAddress(),
+                    overTotal ? "total_limit" : "address_limit", server_.refusedConnections_);
       }
       stream_.close(loop::Stream::CloseMode::kAbort);
       return;
@@ -276,8 +295,8 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     stream_.close(loop::Stream::CloseMode::kGraceful);
   }
   void onStreamHandshakeFailed(const std::string& reason) noexcept override {
-    log()->info("[C{}] api_handshake_failed peer={} reason={}", stream_.id(),
-                stream_.peerAddress(), reason);
+    log()->info("[C{}] api_handshake_failed peer={} reason={}", stream_.id(), stream_.peerAddress(),
+                reason);
   }
   void onStreamClosed() noexcept override {
     endWatch();
@@ -304,7 +323,8 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     // Many slow watches, each under its own limit, could still hold gigabytes together: past
     // the total, the one holding most goes (it may be another connection than this one).
     ApiConnection* largest = nullptr;
-    if (self->server_.watchBacklogTotal(&largest) > self->server_.options_.maxWatchBacklogTotalBytes &&
+    if (self->server_.watchBacklogTotal(&largest) >
+            self->server_.options_.maxWatchBacklogTotalBytes &&
         largest) {
       largest->dropWatch("total");
     }
@@ -507,17 +527,19 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
   http::RequestParser parser_;
   std::shared_ptr<WatchStream> watch_;
   std::shared_ptr<PipeSink> sink_;
-  uv_async_t* async_ = nullptr;  // owned; freed in its close callback
-  bool busy_ = false;            // a request is with the handler
-  std::string pending_;          // bytes received while busy_
-  bool peerEnded_ = false;       // the client's FIN came while busy_
-  bool headChecked_ = false;     // this request's head went through refuseBeforeBody()
+  uv_async_t* async_ = nullptr;     // owned; freed in its close callback
+  bool busy_ = false;               // a request is with the handler
+  std::string pending_;             // bytes received while busy_
+  bool peerEnded_ = false;          // the client's FIN came while busy_
+  bool headChecked_ = false;        // this request's head went through refuseBeforeBody()
   bool requestTimerArmed_ = false;  // the timer runs for the request being received
-  bool addressHeld_ = false;     // counted in the server's AddressLimiter
+  bool addressHeld_ = false;        // counted in the server's AddressLimiter
   std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);  // see dispatch()
 };
 
-void ApiServer::Impl::release(ApiConnection* connection) { connections_.erase(connection->position); }
+void ApiServer::Impl::release(ApiConnection* connection) {
+  connections_.erase(connection->position);
+}
 
 size_t ApiServer::Impl::watchBacklogTotal(ApiConnection** largest) const {
   size_t total = 0;
@@ -595,13 +617,13 @@ Status ApiServer::Impl::start() {
   }
   uv_timer_init(&loop_, &bookmarkTimer_);
   bookmarkTimer_.data = this;
-  uint64_t interval = static_cast<uint64_t>(std::max<int64_t>(1, options_.bookmarkInterval.count()));
+  uint64_t interval =
+      static_cast<uint64_t>(std::max<int64_t>(1, options_.bookmarkInterval.count()));
   uv_timer_start(&bookmarkTimer_, &Impl::onBookmarkTimer, interval, interval);
 
   std::string hostForUrl = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
-  auto kubeconfig = writeKubeconfig(options_.stateDir,
-                                    "https://" + hostForUrl + ":" + std::to_string(port_),
-                                    credentials_);
+  auto kubeconfig = writeKubeconfig(
+      options_.stateDir, "https://" + hostForUrl + ":" + std::to_string(port_), credentials_);
   if (!kubeconfig) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
@@ -624,8 +646,7 @@ Status ApiServer::Impl::start() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   });
-  log()->info("api_listening address={}:{} kubeconfig={}", hostForUrl, port_,
-              kubeconfig_.string());
+  log()->info("api_listening address={}:{} kubeconfig={}", hostForUrl, port_, kubeconfig_.string());
   return Status::ok();
 }
 
@@ -649,8 +670,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(ApiServerOptions options,
   if (!registry) return registry.status().withContext("loading the embedded CRDs");
   auto listen = parseListen(options.listen);
   if (!listen) return listen.status();
-  auto credentials =
-      ApiCredentials::loadOrCreate(options.stateDir, listen->host, std::chrono::system_clock::now());
+  auto credentials = ApiCredentials::loadOrCreate(options.stateDir, listen->host,
+                                                  std::chrono::system_clock::now());
   if (!credentials) return credentials.status().withContext("API credentials");
   tls::ServerContextOptions tlsOptions;
   tlsOptions.name = "siteplane-api";
@@ -667,8 +688,8 @@ Status ApiServer::start() { return impl_->start(); }
 void ApiServer::stop() { impl_->stop(); }
 int ApiServer::port() const { return impl_->port_; }
 std::string ApiServer::url() const {
-  std::string host = impl_->host_.find(':') != std::string::npos ? "[" + impl_->host_ + "]"
-                                                                 : impl_->host_;
+  std::string host =
+      impl_->host_.find(':') != std::string::npos ? "[" + impl_->host_ + "]" : impl_->host_;
   return "https://" + host + ":" + std::to_string(impl_->port_);
 }
 std::filesystem::path ApiServer::kubeconfigPath() const { return impl_->kubeconfig_; }

@@ -12,19 +12,19 @@
 //   options.listen = "127.0.0.1:6443";            // --api-listen; port 0 picks a free port
 //   options.stateDir = stateDir;                  // --state
 //   options.allowApiOverride = allowOverride;     // --allow-api-override
-//   options.readyChecks = {{"table", [&] { return tableLive() ? "" : "no table yet"; }}};  // /readyz
-//   options.metrics = [&](metrics::ExpositionWriter& out) { return addFamilies(out); };  // /metrics
-//   auto server = ApiServer::create(std::move(options), store);   // credentials, certificates
-//   if (!server) fail(server.message());
-//   if (auto started = (*server)->start(); !started) fail(started.message());  // binds, kubeconfig
+//   options.readyChecks = {{"table", [&] { return tableLive() ? "" : "no table yet"; }}};  //
+//   /readyz options.metrics = [&](metrics::ExpositionWriter& out) { return addFamilies(out); };  //
+//   /metrics auto server = ApiServer::create(std::move(options), store);   // credentials,
+//   certificates if (!server) fail(server.message()); if (auto started = (*server)->start();
+//   !started) fail(started.message());  // binds, kubeconfig
 //   ...
 //   (*server)->stop();                            // also done by the destructor
 //
 // The loop thread only moves bytes: each request's handler call runs on a small pool
 // (RequestExecutor) with separate read and write lanes, so a store write waiting for its fsync or
-// a large body being validated does not stop other clients (or /healthz) from being answered. One connection's requests are
-// answered in the order they came (the next is read only after the previous is answered).
-// Watches stream from store threads through a queue and uv_async_send.
+// a large body being validated does not stop other clients (or /healthz) from being answered. One
+// connection's requests are answered in the order they came (the next is read only after the
+// previous is answered). Watches stream from store threads through a queue and uv_async_send.
 
 #include <chrono>
 #include <filesystem>
@@ -46,8 +46,8 @@ struct ApiServerOptions {
   std::filesystem::path stateDir;
   bool allowApiOverride = false;
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
-  std::vector<ReadyCheck> readyChecks;                              // see ApiHandlerOptions
-  std::function<Status(metrics::ExpositionWriter&)> metrics;        // see ApiHandlerOptions
+  std::vector<ReadyCheck> readyChecks;                        // see ApiHandlerOptions
+  std::function<Status(metrics::ExpositionWriter&)> metrics;  // see ApiHandlerOptions
   RuntimeView runtime;  // /runtime/sslcert and /runtime/explain (see api_handler.h)
   std::string version = "0.0.0";
   // A connection idle this long between requests is closed.

@@ -103,8 +103,8 @@ nlohmann::json aggregatedDiscovery(const ResourceRegistry& registry, bool core,
           {{"version", version}, {"resources", resources}, {"freshness", "Current"}});
     }
     if (versions.empty()) continue;
-    items.push_back({{"metadata", {{"name", group}, {"creationTimestamp", nullptr}}},
-                     {"versions", versions}});
+    items.push_back(
+        {{"metadata", {{"name", group}, {"creationTimestamp", nullptr}}}, {"versions", versions}});
   }
   return {{"kind", "APIGroupDiscoveryList"},
           {"apiVersion", "apidiscovery.k8s.io/" + discoveryVersion},

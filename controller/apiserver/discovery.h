@@ -4,9 +4,8 @@
 // (APIVersions, APIGroupList, APIGroup, APIResourceList) and the aggregated discovery
 // (`apidiscovery.k8s.io/v2` APIGroupDiscoveryList) that current kubectl asks for first.
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "controller/apiserver/resource_registry.h"
 

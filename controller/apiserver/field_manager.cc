@@ -15,8 +15,7 @@ std::string stringField(const nlohmann::json& item, const char* name, const char
 
 // Metadata fields a user may own; the rest of metadata is server-set or identity.
 bool isUserMetadata(const std::string& key) {
-  return key == "labels" || key == "annotations" || key == "finalizers" ||
-         key == "ownerReferences";
+  return key == "labels" || key == "annotations" || key == "finalizers" || key == "ownerReferences";
 }
 
 // Whether a top-level key of the object belongs to the given subresource's field set.
@@ -267,12 +266,10 @@ void writeManagedFields(nlohmann::json& object, const std::vector<ManagedFieldsE
   nlohmann::json list = nlohmann::json::array();
   for (const auto& entry : entries) {
     if (entry.fields.empty()) continue;
-    nlohmann::json item = {{"manager", entry.manager},
-                           {"operation", entry.operation},
-                           {"apiVersion", entry.apiVersion},
-                           {"time", entry.time},
-                           {"fieldsType", "FieldsV1"},
-                           {"fieldsV1", entry.fields.toFieldsV1()}};
+    nlohmann::json item = {
+        {"manager", entry.manager},       {"operation", entry.operation},
+        {"apiVersion", entry.apiVersion}, {"time", entry.time},
+        {"fieldsType", "FieldsV1"},       {"fieldsV1", entry.fields.toFieldsV1()}};
     if (!entry.subresource.empty()) item["subresource"] = entry.subresource;
     list.push_back(std::move(item));
   }

@@ -8,11 +8,10 @@
 // schema declares no list-type; maps merge key by key.
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace siteplane::apiserver {
 
@@ -70,7 +69,7 @@ struct FieldConflict {
 };
 
 struct ApplyOutcome {
-  nlohmann::json object;  // the merged object, with managedFields updated
+  nlohmann::json object;                 // the merged object, with managedFields updated
   std::vector<FieldConflict> conflicts;  // non-empty (and object unset) when refused
 };
 

@@ -5,11 +5,10 @@
 // `involvedObject.kind=Binding`). kubectl wait and describe use it. A field that is absent
 // compares as the empty string.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 

@@ -27,15 +27,15 @@ Result<nlohmann::json> parseJsonBounded(std::string_view text, const std::string
                                         int maxDepth) {
   // The callback sees each object/array start with the number of containers already open, before
   // the new one is pushed: the outermost has depth 0.
-  nlohmann::json::parser_callback_t guard = [maxDepth](int depth, nlohmann::json::parse_event_t event,
-                                                       nlohmann::json&) {
-    if ((event == nlohmann::json::parse_event_t::object_start ||
-         event == nlohmann::json::parse_event_t::array_start) &&
-        depth >= maxDepth) {
-      throw TooDeep{};
-    }
-    return true;
-  };
+  nlohmann::json::parser_callback_t guard =
+      [maxDepth](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+        if ((event == nlohmann::json::parse_event_t::object_start ||
+             event == nlohmann::json::parse_event_t::array_start) &&
+            depth >= maxDepth) {
+          throw TooDeep{};
+        }
+        return true;
+      };
   try {
     return nlohmann::json::parse(text, guard);
   } catch (const TooDeep&) {
@@ -92,9 +92,9 @@ std::optional<ApiError> applyJsonPatchBounded(nlohmann::json& document,
                                               const nlohmann::json& operations,
                                               const JsonPatchBounds& bounds) {
   if (operations.size() > bounds.maxOperations) {
-    return ApiError::requestEntityTooLarge(
-        "The allowed maximum operations in a JSON patch is " +
-        std::to_string(bounds.maxOperations) + ", got " + std::to_string(operations.size()));
+    return ApiError::requestEntityTooLarge("The allowed maximum operations in a JSON patch is " +
+                                           std::to_string(bounds.maxOperations) + ", got " +
+                                           std::to_string(operations.size()));
   }
   // Upper bounds on the document's size and depth, raised by each operation before it runs, so
   // the document never grows past them (and measuring stays within the byte budget overall: only
@@ -103,9 +103,10 @@ std::optional<ApiError> applyJsonPatchBounded(nlohmann::json& document,
   size_t bytes = start.bytes;
   size_t depth = static_cast<size_t>(start.depth);
   auto tooLarge = [&](size_t index, const std::string& op) {
-    return ApiError::requestEntityTooLarge(
-        "the JSON patch would make the object larger than " + std::to_string(bounds.maxObjectBytes) +
-        " bytes (operation " + std::to_string(index) + ", " + op + ")");
+    return ApiError::requestEntityTooLarge("the JSON patch would make the object larger than " +
+                                           std::to_string(bounds.maxObjectBytes) +
+                                           " bytes (operation " + std::to_string(index) + ", " +
+                                           op + ")");
   };
   auto tooDeep = [&](size_t index, const std::string& op) {
     return ApiError::invalid("the JSON patch would nest the object deeper than " +

@@ -7,11 +7,10 @@
 // the bytes are decoded and where a patch is applied, with the limits kube-apiserver uses.
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "controller/apiserver/api_error.h"
@@ -37,7 +36,8 @@ struct JsonExtent {
   int depth = 0;
   bool exceeded = false;
 };
-JsonExtent measureJson(const nlohmann::json& value, size_t byteBudget, int maxDepth = kMaxJsonDepth);
+JsonExtent measureJson(const nlohmann::json& value, size_t byteBudget,
+                       int maxDepth = kMaxJsonDepth);
 
 struct JsonPatchBounds {
   size_t maxObjectBytes = 0;  // the largest object a patch may produce (serve: the body limit)

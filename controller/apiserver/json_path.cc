@@ -100,8 +100,8 @@ class Parser {
       ++pos_;
       while (std::isdigit(static_cast<unsigned char>(peek()))) ++pos_;
       if (peek() == ':') return fail("slices are not supported");
-      steps.push_back(Step{Step::Kind::kIndex, "",
-                           std::stol(std::string(text_.substr(start, pos_ - start))), {}});
+      steps.push_back(Step{
+          Step::Kind::kIndex, "", std::stol(std::string(text_.substr(start, pos_ - start))), {}});
       return expect(']');
     }
     if (c == '?') {

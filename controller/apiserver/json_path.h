@@ -4,11 +4,10 @@
 // `.status.conditions[?(@.type=="Ready")].status`, `[*]`, `['dotted.key']`), evaluated on an
 // unstructured object. Parsed once per column; evaluation never throws.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 

@@ -90,8 +90,8 @@ std::optional<ApiError> ListPager::next(const std::string& token, const std::str
         "can start a new list without the continue parameter.");
   }
   if (it->second.query != query) {
-    return ApiError::badRequest("continue: the token belongs to another list (" +
-                                it->second.query + ")");
+    return ApiError::badRequest("continue: the token belongs to another list (" + it->second.query +
+                                ")");
   }
   if (decoded->offset > it->second.items.size()) {
     return ApiError::badRequest("continue: \"" + token + "\" is not a continue token");

@@ -37,8 +37,8 @@ class ListPager {
   using Clock = std::chrono::steady_clock;
 
   struct Options {
-    size_t maxSnapshots = 64;                  // the oldest is dropped beyond this
-    std::chrono::seconds maxAge{5 * 60};       // a snapshot older than this is dropped
+    size_t maxSnapshots = 64;             // the oldest is dropped beyond this
+    std::chrono::seconds maxAge{5 * 60};  // a snapshot older than this is dropped
   };
 
   ListPager() : ListPager(Options{}) {}
@@ -71,7 +71,7 @@ class ListPager {
   ListPage page(uint64_t id, Snapshot& snapshot, size_t offset, size_t limit);
 
   const Options options_;
-  mutable std::mutex mutex_;  // guards everything below
+  mutable std::mutex mutex_;                // guards everything below
   std::map<uint64_t, Snapshot> snapshots_;  // by id, ascending = oldest first
   uint64_t nextId_ = 1;
 };

@@ -63,19 +63,23 @@ nlohmann::json metaDefinitions() {
         {"subresource", stringProperty("Subresource is the name of the subresource used to "
                                        "update that object, or empty string if the object was "
                                        "updated through the main resource.")},
-        {"time", allOfRef(metaRef("Time"), "Time is the timestamp of when the ManagedFields "
-                                           "entry was added.")}}}};
+        {"time", allOfRef(metaRef("Time"),
+                          "Time is the timestamp of when the ManagedFields "
+                          "entry was added.")}}}};
   schemas[std::string(kMeta) + "OwnerReference"] = {
       {"type", "object"},
-      {"description", "OwnerReference contains enough information to let you identify an owning "
-                      "object."},
+      {"description",
+       "OwnerReference contains enough information to let you identify an owning "
+       "object."},
       {"required", {"apiVersion", "kind", "name", "uid"}},
       {"properties",
        {{"apiVersion", stringProperty("API version of the referent.")},
         {"blockOwnerDeletion", {{"type", "boolean"}, {"description", "Unused by siteplane."}}},
         {"controller",
-         {{"type", "boolean"}, {"description", "If true, this reference points to the managing "
-                                               "controller."}}},
+         {{"type", "boolean"},
+          {"description",
+           "If true, this reference points to the managing "
+           "controller."}}},
         {"kind", stringProperty("Kind of the referent.")},
         {"name", stringProperty("Name of the referent.")},
         {"uid", stringProperty("UID of the referent.")}}},
@@ -84,17 +88,19 @@ nlohmann::json metaDefinitions() {
                               {"additionalProperties", {{"type", "string"}, {"default", ""}}}};
   schemas[std::string(kMeta) + "ObjectMeta"] = {
       {"type", "object"},
-      {"description", "ObjectMeta is metadata that all persisted resources must have, which "
-                      "includes all objects users must create."},
+      {"description",
+       "ObjectMeta is metadata that all persisted resources must have, which "
+       "includes all objects users must create."},
       {"properties",
        {{"annotations",
-         withDescription(stringMap, ("Annotations is an unstructured key value map stored with a "
-                              "resource that may be set by external tools to store and retrieve "
-                              "arbitrary metadata. siteplane.io/manifest-file marks an object "
-                              "declared by a manifest file."))},
-        {"creationTimestamp",
-         allOfRef(metaRef("Time"), "CreationTimestamp is a timestamp representing the server "
-                                   "time when this object was created. Read-only.")},
+         withDescription(stringMap,
+                         ("Annotations is an unstructured key value map stored with a "
+                          "resource that may be set by external tools to store and retrieve "
+                          "arbitrary metadata. siteplane.io/manifest-file marks an object "
+                          "declared by a manifest file."))},
+        {"creationTimestamp", allOfRef(metaRef("Time"),
+                                       "CreationTimestamp is a timestamp representing the server "
+                                       "time when this object was created. Read-only.")},
         {"deletionGracePeriodSeconds",
          {{"type", "integer"}, {"format", "int64"}, {"description", "Unused by siteplane."}}},
         {"deletionTimestamp", allOfRef(metaRef("Time"), "Unused by siteplane.")},
@@ -108,16 +114,18 @@ nlohmann::json metaDefinitions() {
         {"generation",
          {{"type", "integer"},
           {"format", "int64"},
-          {"description", "A sequence number representing a specific generation of the desired "
-                          "state. Populated by the system. Read-only."}}},
-        {"labels",
-         withDescription(stringMap, ("Map of string keys and values that can be used to organize and "
-                              "categorize (scope and select) objects."))},
+          {"description",
+           "A sequence number representing a specific generation of the desired "
+           "state. Populated by the system. Read-only."}}},
+        {"labels", withDescription(
+                       stringMap, ("Map of string keys and values that can be used to organize and "
+                                   "categorize (scope and select) objects."))},
         {"managedFields",
          {{"type", "array"},
           {"items", allOfRef(metaRef("ManagedFieldsEntry"), "")},
-          {"description", "ManagedFields maps workflow-id and version to the set of fields that "
-                          "are managed by that workflow."}}},
+          {"description",
+           "ManagedFields maps workflow-id and version to the set of fields that "
+           "are managed by that workflow."}}},
         {"name", stringProperty("Name must be unique within a namespace. It is a DNS-1123 "
                                 "label.")},
         {"namespace", stringProperty("Namespace defines the space within which each name must "
@@ -151,8 +159,9 @@ nlohmann::json metaDefinitions() {
                                   "error.")}}}};
   schemas[std::string(kMeta) + "StatusDetails"] = {
       {"type", "object"},
-      {"description", "StatusDetails is a set of additional properties that MAY be set by the "
-                      "server to provide additional information about a response."},
+      {"description",
+       "StatusDetails is a set of additional properties that MAY be set by the "
+       "server to provide additional information about a response."},
       {"properties",
        {{"causes", {{"type", "array"}, {"items", allOfRef(metaRef("StatusCause"), "")}}},
         {"group", stringProperty("The group attribute of the resource.")},
@@ -166,10 +175,15 @@ nlohmann::json metaDefinitions() {
       {"properties",
        {{"apiVersion", stringProperty("APIVersion defines the versioned schema of this "
                                       "representation of an object.")},
-        {"code", {{"type", "integer"}, {"format", "int32"}, {"description", "Suggested HTTP "
-                                                                            "return code."}}},
-        {"details", allOfRef(metaRef("StatusDetails"), "Extended data associated with the "
-                                                       "reason.")},
+        {"code",
+         {{"type", "integer"},
+          {"format", "int32"},
+          {"description",
+           "Suggested HTTP "
+           "return code."}}},
+        {"details", allOfRef(metaRef("StatusDetails"),
+                             "Extended data associated with the "
+                             "reason.")},
         {"kind", stringProperty("Kind is a string value representing the REST resource this "
                                 "object represents.")},
         {"message", stringProperty("A human-readable description of the status of this "
@@ -195,14 +209,16 @@ nlohmann::json metaDefinitions() {
         {"dryRun", {{"type", "array"}, {"items", {{"type", "string"}, {"default", ""}}}}},
         {"gracePeriodSeconds", {{"type", "integer"}, {"format", "int64"}}},
         {"kind", stringProperty("Kind of this representation.")},
-        {"preconditions", allOfRef(metaRef("Preconditions"), "Must be fulfilled before a "
-                                                             "deletion is carried out.")},
+        {"preconditions", allOfRef(metaRef("Preconditions"),
+                                   "Must be fulfilled before a "
+                                   "deletion is carried out.")},
         {"propagationPolicy", stringProperty("Whether and how garbage collection will be "
                                              "performed.")}}}};
   schemas[std::string(kMeta) + "Patch"] = {
       {"type", "object"},
-      {"description", "Patch is provided to give a concrete name and type to the Kubernetes "
-                      "PATCH request body."}};
+      {"description",
+       "Patch is provided to give a concrete name and type to the Kubernetes "
+       "PATCH request body."}};
   return schemas;
 }
 
@@ -293,8 +309,9 @@ nlohmann::json listParameters() {
        queryParameter("resourceVersion", "string", "Where a list or watch starts."),
        queryParameter("timeoutSeconds", "integer", "Timeout for the list/watch call."),
        queryParameter("watch", "boolean", "Watch for changes to the described resources."),
-       queryParameter("allowWatchBookmarks", "boolean", "Requests watch events with type "
-                                                        "BOOKMARK.")});
+       queryParameter("allowWatchBookmarks", "boolean",
+                      "Requests watch events with type "
+                      "BOOKMARK.")});
 }
 
 nlohmann::json resourceSchema(const ResourceType& type) {
@@ -304,11 +321,10 @@ nlohmann::json resourceSchema(const ResourceType& type) {
   if (!properties.is_object()) properties = nlohmann::json::object();
   properties["apiVersion"] = stringProperty(
       "APIVersion defines the versioned schema of this representation of an object.");
-  properties["kind"] =
-      stringProperty("Kind is a string value representing the REST resource this object "
-                     "represents.");
-  properties["metadata"] = allOfRef(metaRef("ObjectMeta"),
-                                    "Standard object's metadata.");
+  properties["kind"] = stringProperty(
+      "Kind is a string value representing the REST resource this object "
+      "represents.");
+  properties["metadata"] = allOfRef(metaRef("ObjectMeta"), "Standard object's metadata.");
   schema["x-kubernetes-group-version-kind"] = nlohmann::json::array(
       {{{"group", type.group}, {"kind", type.kind}, {"version", type.version}}});
   return schema;
@@ -334,8 +350,7 @@ nlohmann::json listSchema(const ResourceType& type, const std::string& itemRef) 
 }
 
 void addPaths(nlohmann::json& paths, const ResourceType& type) {
-  const std::string objectRef =
-      "#/components/schemas/" + OpenApi::definitionName(type, type.kind);
+  const std::string objectRef = "#/components/schemas/" + OpenApi::definitionName(type, type.kind);
   const std::string listRef =
       "#/components/schemas/" + OpenApi::definitionName(type, type.listKind);
   const std::string base = type.groupVersionPath();
@@ -368,11 +383,10 @@ void addPaths(nlohmann::json& paths, const ResourceType& type) {
   item["put"]["requestBody"] = body;
   item["patch"] = operation("patch", "patch", type, "", writeParameters(true), objectRef);
   item["patch"]["requestBody"] = patchBody;
-  item["delete"] =
-      operation("delete", "delete", type, "",
-                nlohmann::json::array({queryParameter("dryRun", "string",
-                                                      "When present, nothing is deleted.")}),
-                metaRef("Status"));
+  item["delete"] = operation("delete", "delete", type, "",
+                             nlohmann::json::array({queryParameter(
+                                 "dryRun", "string", "When present, nothing is deleted.")}),
+                             metaRef("Status"));
 
   if (type.statusSubresource) {
     nlohmann::json& status = paths[collection + "/{name}/status"];

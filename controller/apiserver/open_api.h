@@ -6,9 +6,8 @@
 // definitions (ObjectMeta, ListMeta, Status, ...) those schemas refer to.
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "controller/apiserver/resource_registry.h"
 

@@ -17,7 +17,8 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 using nlohmann::json;
 
-constexpr std::string_view kProtobufType = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+constexpr std::string_view kProtobufType =
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
 // The same type as kube-openapi also accepts it, with '.' for '@'.
 constexpr std::string_view kProtobufTypeDotted =
     "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
@@ -250,7 +251,8 @@ class ProtoBuilder {
     Message* entry = message.GetReflection()->AddMessage(&message, field);
     const Descriptor& type = *entry->GetDescriptor();
     entry->GetReflection()->SetString(entry, type.FindFieldByName("name"), key);
-    return fill(value, *entry->GetReflection()->MutableMessage(entry, type.FindFieldByName("value")),
+    return fill(value,
+                *entry->GetReflection()->MutableMessage(entry, type.FindFieldByName("value")),
                 where);
   }
 
@@ -366,9 +368,9 @@ ApiResponse OpenApiV2::respond(const ApiRequest& request, bool protobufOnly) con
     if (chosen) break;
   }
   if (!chosen) {
-    return ApiError::notAcceptable(
-               "only the following media types are accepted: " +
-               (protobufOnly ? "" : std::string("application/json, ")) + std::string(kProtobufType))
+    return ApiError::notAcceptable("only the following media types are accepted: " +
+                                   (protobufOnly ? "" : std::string("application/json, ")) +
+                                   std::string(kProtobufType))
         .toResponse();
   }
   if (protobuf && protobuf_.empty()) return ApiError::internal(protobufError_).toResponse();

@@ -7,9 +7,8 @@
 // openapi_v2.Document for `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, with an
 // ETag so a client's cached copy gets 304. Both encodings are made once, at startup.
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "controller/apiserver/api_request.h"
 #include "controller/apiserver/open_api.h"

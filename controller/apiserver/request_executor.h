@@ -67,7 +67,7 @@ class RequestExecutor {
   bool stopped_ = false;
   std::vector<std::thread> threads_;
 
-  std::mutex mutex_;  // guards everything below
+  std::mutex mutex_;                             // guards everything below
   std::array<std::condition_variable, 2> wake_;  // by lane
   std::array<std::deque<Job>, 2> jobs_;          // by lane
   std::deque<Completion> completions_;

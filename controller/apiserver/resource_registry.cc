@@ -129,7 +129,8 @@ nlohmann::json coreEventSchema() {
     return nlohmann::json{{"type", "string"}, {"description", description}};
   };
   auto time = [](const char* description) {
-    return nlohmann::json{{"type", "string"}, {"format", "date-time"}, {"description", description}};
+    return nlohmann::json{
+        {"type", "string"}, {"format", "date-time"}, {"description", description}};
   };
   nlohmann::json reference = {
       {"type", "object"},
@@ -143,39 +144,42 @@ nlohmann::json coreEventSchema() {
         {"resourceVersion", text("The referent's resourceVersion the event is about.")},
         {"uid", text("UID of the referent.")}}},
       {"x-kubernetes-map-type", "atomic"}};
-  return {
-      {"type", "object"},
-      {"description",
-       "Event is a report of an event somewhere in the cluster: here, about a siteplane object "
-       "or a manifest file."},
-      {"required", {"metadata", "involvedObject"}},
-      {"properties",
-       {{"action", text("What action was taken or failed regarding the involved object.")},
-        {"count", {{"type", "integer"}, {"format", "int32"},
-                   {"description", "The number of times this event has occurred."}}},
-        {"eventTime", {{"type", "string"}, {"format", "date-time"},
-                       {"description", "When this event was first observed (MicroTime)."}}},
-        {"firstTimestamp", time("When this event was first recorded.")},
-        {"involvedObject", reference},
-        {"lastTimestamp", time("When this event was most recently recorded.")},
-        {"message", text("A human-readable description of the status of this operation.")},
-        {"reason", text("Short, machine understandable reason for the transition, CamelCase.")},
-        {"related", reference},
-        {"reportingComponent", text("Name of the controller that emitted this event.")},
-        {"reportingInstance", text("ID of the controller instance.")},
-        {"series",
-         {{"type", "object"},
-          {"description", "Data about the series this event represents, if any."},
+  return {{"type", "object"},
+          {"description",
+           "Event is a report of an event somewhere in the cluster: here, about a siteplane object "
+           "or a manifest file."},
+          {"required", {"metadata", "involvedObject"}},
           {"properties",
-           {{"count", {{"type", "integer"}, {"format", "int32"}}},
-            {"lastObservedTime", {{"type", "string"}, {"format", "date-time"}}}}}}},
-        {"source",
-         {{"type", "object"},
-          {"description", "The component reporting this event."},
-          {"properties",
-           {{"component", text("Component from which the event is generated.")},
-            {"host", text("Node name on which the event is generated.")}}}}},
-        {"type", text("Type of this event (Normal, Warning).")}}}};
+           {{"action", text("What action was taken or failed regarding the involved object.")},
+            {"count",
+             {{"type", "integer"},
+              {"format", "int32"},
+              {"description", "The number of times this event has occurred."}}},
+            {"eventTime",
+             {{"type", "string"},
+              {"format", "date-time"},
+              {"description", "When this event was first observed (MicroTime)."}}},
+            {"firstTimestamp", time("When this event was first recorded.")},
+            {"involvedObject", reference},
+            {"lastTimestamp", time("When this event was most recently recorded.")},
+            {"message", text("A human-readable description of the status of this operation.")},
+            {"reason", text("Short, machine understandable reason for the transition, CamelCase.")},
+            {"related", reference},
+            {"reportingComponent", text("Name of the controller that emitted this event.")},
+            {"reportingInstance", text("ID of the controller instance.")},
+            {"series",
+             {{"type", "object"},
+              {"description", "Data about the series this event represents, if any."},
+              {"properties",
+               {{"count", {{"type", "integer"}, {"format", "int32"}}},
+                {"lastObservedTime", {{"type", "string"}, {"format", "date-time"}}}}}}},
+            {"source",
+             {{"type", "object"},
+              {"description", "The component reporting this event."},
+              {"properties",
+               {{"component", text("Component from which the event is generated.")},
+                {"host", text("Node name on which the event is generated.")}}}}},
+            {"type", text("Type of this event (Normal, Warning).")}}}};
 }
 
 }  // namespace
@@ -198,12 +202,9 @@ ResourceType ResourceRegistry::coreEventType() {
   };
   // The columns `kubectl get events` shows for the built-in type.
   static const Column kColumns[] = {
-      {"Last Seen", "date", ".lastTimestamp", 0},
-      {"Type", "string", ".type", 0},
-      {"Reason", "string", ".reason", 0},
-      {"Object", "string", ".involvedObject.name", 0},
-      {"Message", "string", ".message", 0},
-      {"Kind", "string", ".involvedObject.kind", 1},
+      {"Last Seen", "date", ".lastTimestamp", 0}, {"Type", "string", ".type", 0},
+      {"Reason", "string", ".reason", 0},         {"Object", "string", ".involvedObject.name", 0},
+      {"Message", "string", ".message", 0},       {"Kind", "string", ".involvedObject.kind", 1},
       {"Count", "integer", ".count", 1},
   };
   type.schema = coreEventSchema();

@@ -5,11 +5,10 @@
 // OpenAPI, Table output and routing all read this one registry, so the CRDs stay the single
 // source of truth for schemas and columns.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "controller/apiserver/json_path.h"
@@ -27,9 +26,9 @@ struct PrinterColumn {
 };
 
 struct ResourceType {
-  std::string group;    // "siteplane.io"; "" for the core group
-  std::string version;  // "v1alpha1"
-  std::string kind;     // "Site"
+  std::string group;     // "siteplane.io"; "" for the core group
+  std::string version;   // "v1alpha1"
+  std::string kind;      // "Site"
   std::string listKind;  // "SiteList"
   std::string plural;    // "sites"
   std::string singular;  // "site"

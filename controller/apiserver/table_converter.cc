@@ -136,9 +136,8 @@ nlohmann::json TableConverter::row(const nlohmann::json& object) const {
   const nlohmann::json metadata = object.value("metadata", nlohmann::json::object());
   cells.push_back(metadata.value("name", ""));
   for (const auto& column : type_.columns) cells.push_back(cell(column, object));
-  nlohmann::json partial = {{"kind", "PartialObjectMetadata"},
-                            {"apiVersion", "meta.k8s.io/v1"},
-                            {"metadata", metadata}};
+  nlohmann::json partial = {
+      {"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", metadata}};
   partial["metadata"].erase("managedFields");
   return {{"cells", cells}, {"object", partial}};
 }

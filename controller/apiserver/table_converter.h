@@ -6,10 +6,9 @@
 // Columns of type date render as a relative age ("5m", "3d") the way Kubernetes does.
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/apiserver/resource_registry.h"
 

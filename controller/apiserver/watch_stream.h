@@ -62,7 +62,7 @@ class WatchStream {
  private:
   const std::chrono::seconds timeout_;
   std::function<std::string(uint64_t)> encodeBookmark_;  // set once, before the stream is shared
-  std::mutex mutex_;  // guards everything below
+  std::mutex mutex_;                                     // guards everything below
   uint64_t resourceVersion_ = 0;  // every event up to here is pushed or filtered out
   std::shared_ptr<WatchSink> sink_;
   std::deque<std::string> pending_;

@@ -4,9 +4,8 @@
 // `application/apply-patch+yaml`) converted to the JSON form every other part of the API works
 // on. JSON is a subset of YAML, so a JSON body (what kubectl sends) goes through unchanged.
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "common/status.h"
 

@@ -185,9 +185,9 @@ Result<CertificateBundle> importPkcs12(std::string_view der,
   return assemble(std::move(certificates), std::move(key).value());
 }
 
-Result<CertificateBundle> importPkcs12File(
-    const std::filesystem::path& file, const std::optional<std::filesystem::path>& passwordFile,
-    const FileReader& read) {
+Result<CertificateBundle> importPkcs12File(const std::filesystem::path& file,
+                                           const std::optional<std::filesystem::path>& passwordFile,
+                                           const FileReader& read) {
   std::optional<std::string> password;
   if (passwordFile) {
     auto content = read(*passwordFile);

@@ -40,9 +40,9 @@ Result<CertificateBundle> importPkcs12(std::string_view der,
 
 // The password file's content is the password; one trailing newline ("\n" or "\r\n") is dropped,
 // since `echo secret > file` adds one.
-Result<CertificateBundle> importPkcs12File(
-    const std::filesystem::path& file, const std::optional<std::filesystem::path>& passwordFile,
-    const FileReader& read = readSmallFile);
+Result<CertificateBundle> importPkcs12File(const std::filesystem::path& file,
+                                           const std::optional<std::filesystem::path>& passwordFile,
+                                           const FileReader& read = readSmallFile);
 
 // readSmallFile reads a whole file (certificates, keys and PKCS#12 files are small: larger than
 // 16 MiB is refused). The error names the path.

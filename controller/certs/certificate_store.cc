@@ -82,7 +82,8 @@ Status syncDirectory(const fs::path& dir) {
 Status syncFileSystem(const fs::path& dir) {
   FileDescriptor handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (handle.get() < 0) return errnoError("cannot open " + dir.string());
-  if (::syncfs(handle.get()) != 0) return errnoError("cannot sync the file system of " + dir.string());
+  if (::syncfs(handle.get()) != 0)
+    return errnoError("cannot sync the file system of " + dir.string());
   return Status::ok();
 }
 
@@ -294,7 +295,8 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
       std::string keyPem = put->bundle->key.toPem();
       Status wrote = writeNewFile(versionDir / kKeyFile, keyPem, kKeyMode, alone);
       OPENSSL_cleanse(keyPem.data(), keyPem.size());
-      if (wrote) wrote = writeNewFile(versionDir / kChainFile, put->bundle->chainPem(), kChainMode, alone);
+      if (wrote)
+        wrote = writeNewFile(versionDir / kChainFile, put->bundle->chainPem(), kChainMode, alone);
       // The version directory's own entry must be durable before any link to it can be: POSIX
       // does not order the two otherwise, and a durable link to a lost directory would lose both
       // versions.
@@ -376,8 +378,8 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
     // Out of memory: no put may wait for a commit that never ends. What was staged and not
     // linked is swept by the next open().
     for (PendingPut* put : group) {
-      if (put->status.isOk()) put->status = Status::error("certificate store " + put->key + ": " +
-                                                          error.what());
+      if (put->status.isOk())
+        put->status = Status::error("certificate store " + put->key + ": " + error.what());
     }
   }
 }

@@ -115,7 +115,7 @@ class CertificateStore {
   static constexpr size_t kWriteMutexes = 64;
   std::array<std::mutex, kWriteMutexes> writeMutexes_;
 
-  mutable std::mutex decodedMutex_;  // guards decoded_
+  mutable std::mutex decodedMutex_;                           // guards decoded_
   mutable std::unordered_map<std::string, Decoded> decoded_;  // by key: its current version
 };
 

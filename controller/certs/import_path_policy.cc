@@ -92,7 +92,9 @@ bool ImportPathPolicy::linksIntoDenied(const struct stat& file) const {
     struct stat dir {};
     if (::stat(denied.c_str(), &dir) != 0 || dir.st_dev != file.st_dev) continue;
     std::error_code ec;
-    for (fs::recursive_directory_iterator it(denied, fs::directory_options::skip_permission_denied, ec), end;
+    for (fs::recursive_directory_iterator
+             it(denied, fs::directory_options::skip_permission_denied, ec),
+         end;
          !ec && it != end; it.increment(ec)) {
       struct stat entry {};
       if (::lstat(it->path().c_str(), &entry) == 0 && entry.st_ino == file.st_ino &&
@@ -143,7 +145,8 @@ Result<std::string> ImportPathPolicy::read(const fs::path& path, ImportOrigin or
   if (::fstat(fd.get(), &info) != 0) {
     return Result<std::string>::error(path.string() + ": cannot read: " + std::strerror(errno));
   }
-  if (!S_ISREG(info.st_mode)) return Result<std::string>::error(path.string() + ": not a regular file");
+  if (!S_ISREG(info.st_mode))
+    return Result<std::string>::error(path.string() + ": not a regular file");
   if (info.st_nlink > 1 && linksIntoDenied(info)) return refusal(path);
   if (static_cast<uintmax_t>(info.st_size) > maxBytes) {
     return Result<std::string>::error(path.string() + ": larger than " +

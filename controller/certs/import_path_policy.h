@@ -41,9 +41,9 @@ inline ImportOrigin importOriginOf(const std::map<std::string, std::string>& ann
 }
 
 struct ImportPathPolicyOptions {
-  std::filesystem::path manifestsDir;                  // allowed for kManifestFile objects
-  std::vector<std::filesystem::path> importRoots;      // allowed for every object
-  std::vector<std::filesystem::path> deniedDirs;       // never (the state directory)
+  std::filesystem::path manifestsDir;              // allowed for kManifestFile objects
+  std::vector<std::filesystem::path> importRoots;  // allowed for every object
+  std::vector<std::filesystem::path> deniedDirs;   // never (the state directory)
 };
 
 class ImportPathPolicy {

@@ -4,11 +4,11 @@
 #include <malloc.h>
 #endif
 
-#include <future>
-#include <optional>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <future>
+#include <optional>
 
 #include "common/logging.h"
 #include "controller/api/object_codec.h"
@@ -36,9 +36,10 @@ std::vector<Stored<T>> listKind(store::Store& store, spdlog::logger& log) {
     if (!decoded.ok()) {
       // Sources validate before storing, so this is an object written by an older version or by
       // hand; it is left out of the table rather than failing the whole pass.
-      log.warn("stored_object_invalid kind={} name={} error=\"{}\"", T::kKind,
-               item->value("/metadata/name"_json_pointer, std::string()),
-               decoded.diagnostics.empty() ? std::string() : decoded.diagnostics.front().toString());
+      log.warn(
+          "stored_object_invalid kind={} name={} error=\"{}\"", T::kKind,
+          item->value("/metadata/name"_json_pointer, std::string()),
+          decoded.diagnostics.empty() ? std::string() : decoded.diagnostics.front().toString());
       continue;
     }
     auto* typed = std::get_if<T>(&*decoded.object);
@@ -51,7 +52,8 @@ std::vector<Stored<T>> listKind(store::Store& store, spdlog::logger& log) {
 // The status update that makes the stored object's status `object`'s, or nothing when it already
 // is. The update carries the resourceVersion it was computed from, so a write that loses to a
 // concurrent change is a Conflict; that change queues another pass, which writes the status then.
-std::optional<store::WriteOp> statusUpdate(const api::Object& object, const store::ObjectPtr& stored) {
+std::optional<store::WriteOp> statusUpdate(const api::Object& object,
+                                           const store::ObjectPtr& stored) {
   nlohmann::json encoded = api::encodeObject(object);
   nlohmann::json status = encoded.value("status", nlohmann::json::object());
   nlohmann::json current = stored->value("status", nlohmann::json::object());
@@ -79,7 +81,8 @@ void releaseFreedMemory() {
 
 }  // namespace
 
-CompileReconciler::CompileReconciler(store::Store& store, const certs::CertificateStore& certificates,
+CompileReconciler::CompileReconciler(store::Store& store,
+                                     const certs::CertificateStore& certificates,
                                      PublishFunction publish, CompileOptions options)
     : store_(store),
       publish_(std::move(publish)),

@@ -37,7 +37,8 @@ struct CompileOptions {
   std::function<api::Time()> now = api::now;
   // Registers the CRL files the sites name (owner kKey; an empty list forgets them), so that a
   // replaced CRL is re-read as soon as it changes (FileWatcher, enqueueing kKey). Unset: no watch.
-  std::function<void(const std::string& owner, std::vector<std::filesystem::path> files)> watchFiles;
+  std::function<void(const std::string& owner, std::vector<std::filesystem::path> files)>
+      watchFiles;
   // While any site names a CRL, the pass also runs this often: the safety net for a watch that
   // missed a change, and what notices a CRL passing its nextUpdate.
   reconcile::Clock::Duration crlCheckInterval = std::chrono::seconds(60);
@@ -81,7 +82,7 @@ class CompileReconciler final : public reconcile::Reconciler {
   store::Store& store_;
   PublishFunction publish_;
   const CompileOptions options_;
-  Compiler compiler_;  // only touched by run(), which never runs twice at once
+  Compiler compiler_;            // only touched by run(), which never runs twice at once
   uint64_t nextGeneration_ = 0;  // 0: not yet derived from the stored statuses
   std::vector<std::filesystem::path> watchedCrls_;  // what watchFiles last registered
 

@@ -1,14 +1,14 @@
 #include "controller/compile/compiler.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <tuple>
 #include <unordered_set>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "common/logging.h"
 #include "controller/api/validation.h"
@@ -91,8 +91,8 @@ bool pathWithin(const std::filesystem::path& path, const std::filesystem::path& 
 
 }  // namespace
 
-void mergeConditions(std::vector<api::Condition>& conditions, const std::vector<ConditionPlan>& plans,
-                     int64_t generation, api::Time now) {
+void mergeConditions(std::vector<api::Condition>& conditions,
+                     const std::vector<ConditionPlan>& plans, int64_t generation, api::Time now) {
   for (const auto& plan : plans) {
     api::Condition next;
     next.type = plan.type;
@@ -158,9 +158,9 @@ Compiler::CertificateLookup Compiler::lookupCertificate(
   // expired certificate is never right.
   auto validity = bundle->leaf().validityAt(now);
   if (validity != certs::Validity::kValid)
-    return {nullptr, reason::kCertificateNotReady,
-            fmt::format("Certificate {} ({}) is {}", key, thumbprint,
-                        certs::validityReason(validity))};
+    return {
+        nullptr, reason::kCertificateNotReady,
+        fmt::format("Certificate {} ({}) is {}", key, thumbprint, certs::validityReason(validity))};
   return {std::move(bundle), "", ""};
 }
 
@@ -186,13 +186,16 @@ std::string Compiler::refuseRoot(const api::Site& site,
         "spec.root {} {} the state directory {} (the API token, CA and private keys): a site may "
         "not serve it",
         site.spec.root,
-        canonical == dir ? "is" : pathWithin(canonical, dir) ? "lies inside" : "contains",
+        canonical == dir             ? "is"
+        : pathWithin(canonical, dir) ? "lies inside"
+                                     : "contains",
         dir.string());
   }
   // A Site from the API serves only what the operator put in reach of API objects: the manifest
   // directory (where site content lives next to its manifests) and the --import-root
   // directories. A manifest file's author is the operator and may serve any other directory.
-  if (importPolicy_ && certs::importOriginOf(site.metadata.annotations) == certs::ImportOrigin::kApi &&
+  if (importPolicy_ &&
+      certs::importOriginOf(site.metadata.annotations) == certs::ImportOrigin::kApi &&
       !importPolicy_->servableByApi(canonical)) {
     return fmt::format(
         "spec.root {} is outside the directories a Site created through the API may serve (the "
@@ -225,7 +228,8 @@ Result<std::string> Compiler::readCrlFile(const std::string& path, certs::Import
   if (!std::filesystem::is_regular_file(resolved, ec))
     return Result<std::string>::error("cannot read the file (not a regular file)");
   auto size = std::filesystem::file_size(resolved, ec);
-  if (ec || size > kMaxCrlBytes) return Result<std::string>::error("cannot read the file (too large)");
+  if (ec || size > kMaxCrlBytes)
+    return Result<std::string>::error("cannot read the file (too large)");
   std::ifstream in(resolved, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) return Result<std::string>::error("cannot read the file");
@@ -242,7 +246,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     certificatesByName[certificate.metadata.namespaceName + "/" + certificate.metadata.name] =
         &certificate;
   // Bundles of certificates that no longer exist are dropped; the rest stay cached.
-  std::erase_if(bundles_, [&](const auto& entry) { return !certificatesByName.count(entry.first); });
+  std::erase_if(bundles_,
+                [&](const auto& entry) { return !certificatesByName.count(entry.first); });
 
   // Sites: site ids first. Explicit ids claim in age order; an id already assigned in status is
   // kept when free (ids must not move around); the rest get the lowest free id.
@@ -266,10 +271,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
       sites[i].siteId = site.spec.siteId;
     } else {
       const api::Site& holder = input.sites[owner->second];
-      out.sites[i].ready = condition(
-          "Ready", ConditionStatus::kFalse, reason::kSiteIdConflict,
-          fmt::format("spec.siteId {} is already used by Site {}/{}", *site.spec.siteId,
-                      holder.metadata.namespaceName, holder.metadata.name));
+      out.sites[i].ready =
+          condition("Ready", ConditionStatus::kFalse, reason::kSiteIdConflict,
+                    fmt::format("spec.siteId {} is already used by Site {}/{}", *site.spec.siteId,
+                                holder.metadata.namespaceName, holder.metadata.name));
     }
   }
   for (size_t i : siteOrder) {
@@ -304,8 +309,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     const api::Site& site = input.sites[i];
     if (site.spec.ssl.clientCertificate == api::ClientCertificateMode::kIgnore) continue;
     for (const auto& ref : site.spec.ssl.clientCARefs) {
-      auto ca = lookupCertificate(site.metadata.namespaceName, ref.name, certificatesByName,
-                                  input.now);
+      auto ca =
+          lookupCertificate(site.metadata.namespaceName, ref.name, certificatesByName, input.now);
       if (!ca.bundle) {
         sites[i].clientCAError = ca.message;
         break;
@@ -319,14 +324,14 @@ CompileOutput Compiler::compile(const CompileInput& input) {
       if (refs[r].crlFile.empty()) continue;
       const std::string field = fmt::format("spec.ssl.clientCARefs[{}].crlFile", r);
       std::filesystem::path resolved;
-      auto data = readCrlFile(refs[r].crlFile, certs::importOriginOf(site.metadata.annotations),
-                              resolved);
+      auto data =
+          readCrlFile(refs[r].crlFile, certs::importOriginOf(site.metadata.annotations), resolved);
       out.crlFiles.push_back(resolved);
       const std::string cacheKey = resolved.string() + "|" + sites[i].clientCAKey;
       tls::ClientCrl crl{fmt::format("{} {}", field, resolved.string()), data ? *data : ""};
       int64_t nextUpdate = 0;
-      Status checked = data ? tls::checkClientCrl(crl, {sites[i].clientCAPems[r]}, &nextUpdate)
-                            : data.status();
+      Status checked =
+          data ? tls::checkClientCrl(crl, {sites[i].clientCAPems[r]}, &nextUpdate) : data.status();
       usedCrls.insert(cacheKey);
       auto& last = crls_[cacheKey];
       // checkClientCrl names the CRL first; the condition names the field and the file once.
@@ -344,8 +349,7 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         break;
       } else {
         sites[i].crlReason = reason::kInvalidCRL;
-        sites[i].crlMessage =
-            fmt::format("{}: {}; serving with the last good CRL", where, problem);
+        sites[i].crlMessage = fmt::format("{}: {}; serving with the last good CRL", where, problem);
         crl.data = last.data;
       }
       if (last.nextUpdate != 0 && last.nextUpdate < input.now.time_since_epoch().count() &&
@@ -354,10 +358,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         sites[i].crlMessage = fmt::format(
             "{}: the CRL's nextUpdate {} has passed; client certificates of Certificate {} get "
             "403.13 until a fresh CRL is loaded",
-            where, api::formatTime(api::Time(std::chrono::seconds(last.nextUpdate))),
-            refs[r].name);
+            where, api::formatTime(api::Time(std::chrono::seconds(last.nextUpdate))), refs[r].name);
       }
-      sites[i].crlKey += fmt::format("{}:{:x},", crl.data.size(), std::hash<std::string>()(crl.data));
+      sites[i].crlKey +=
+          fmt::format("{}:{:x},", crl.data.size(), std::hash<std::string>()(crl.data));
       sites[i].clientCRLs.push_back(std::move(crl));
     }
   }
@@ -384,14 +388,15 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     // "0.0.0.0", "::", "0:0::1", "::ffff:127.0.0.1": the form connections are routed by, so
     // that a listener the table opens is one its routes are found on.
     plan.listener = {api::canonicalListenAddress(binding.spec.address), binding.spec.port};
-    plan.conditions.push_back(condition("Accepted", ConditionStatus::kTrue, reason::kAccepted,
-                                        "the binding is valid"));
+    plan.conditions.push_back(
+        condition("Accepted", ConditionStatus::kTrue, reason::kAccepted, "the binding is valid"));
     auto fail = [&](const char* why, std::string message) {
       resolved[b] = condition("ResolvedRefs", ConditionStatus::kFalse, why, std::move(message));
     };
     auto site = sitesByName.find(ns + "/" + binding.spec.siteRef.name);
     if (site == sitesByName.end()) {
-      fail(reason::kSiteNotFound, fmt::format("Site {}/{} not found", ns, binding.spec.siteRef.name));
+      fail(reason::kSiteNotFound,
+           fmt::format("Site {}/{} not found", ns, binding.spec.siteRef.name));
       continue;
     }
     if (!sites[site->second].rootError.empty()) {
@@ -404,17 +409,19 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         fail(reason::kCertificateNotFound, "an https binding needs spec.certificateRef");
         continue;
       }
-      auto found = lookupCertificate(ns, binding.spec.certificateRef->name, certificatesByName,
-                                     input.now);
+      auto found =
+          lookupCertificate(ns, binding.spec.certificateRef->name, certificatesByName, input.now);
       if (!found.bundle) {
         fail(found.reason.c_str(), found.message);
         continue;
       }
-      if (!binding.spec.hostName.empty() && !found.bundle->leaf().coversHost(binding.spec.hostName)) {
+      if (!binding.spec.hostName.empty() &&
+          !found.bundle->leaf().coversHost(binding.spec.hostName)) {
         const auto& info = found.bundle->leaf().info();
         std::string names = fmt::format("{}", fmt::join(info.dnsNames, ", "));
         if (!info.ipAddresses.empty())
-          names += (names.empty() ? "" : ", ") + fmt::format("{}", fmt::join(info.ipAddresses, ", "));
+          names +=
+              (names.empty() ? "" : ", ") + fmt::format("{}", fmt::join(info.ipAddresses, ", "));
         fail(reason::kCertificateHostMismatch,
              fmt::format("Certificate {}/{} ({}) does not cover host {}: its names are [{}]", ns,
                          binding.spec.certificateRef->name, info.thumbprint, binding.spec.hostName,
@@ -422,8 +429,9 @@ CompileOutput Compiler::compile(const CompileInput& input) {
         continue;
       }
       if (!sites[site->second].clientCAError.empty()) {
-        fail(sites[site->second].crlReason.empty() ? reason::kClientCANotFound : reason::kInvalidCRL,
-             sites[site->second].clientCAError);
+        fail(
+            sites[site->second].crlReason.empty() ? reason::kClientCANotFound : reason::kInvalidCRL,
+            sites[site->second].clientCAError);
         continue;
       }
       candidate.bundle = std::move(found.bundle);
@@ -464,7 +472,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
                       "protocol on every address",
                       candidate.listener.port, api::toString(port->second.protocol),
                       describeListener(port->second.listener),
-                      port->second.owner->metadata.namespaceName, port->second.owner->metadata.name)));
+                      port->second.owner->metadata.namespaceName,
+                      port->second.owner->metadata.name)));
       continue;
     }
     ListenerClaims& listener = claims[candidate.listener];
@@ -512,20 +521,21 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     if (!plan.ready.type.empty()) continue;  // SiteIdConflict, decided above
     std::error_code ec;
     if (!sites[i].rootError.empty()) {
-      plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotAllowed,
-                             sites[i].rootError);
+      plan.ready =
+          condition("Ready", ConditionStatus::kFalse, reason::kRootNotAllowed, sites[i].rootError);
     } else if (!sites[i].clientCAError.empty()) {
-      plan.ready = condition(
-          "Ready", ConditionStatus::kFalse,
-          sites[i].crlReason.empty() ? reason::kClientCANotFound : sites[i].crlReason,
-          sites[i].clientCAError);
+      plan.ready =
+          condition("Ready", ConditionStatus::kFalse,
+                    sites[i].crlReason.empty() ? reason::kClientCANotFound : sites[i].crlReason,
+                    sites[i].clientCAError);
     } else if (!sites[i].crlReason.empty()) {
-      plan.ready = condition("Ready", ConditionStatus::kFalse, sites[i].crlReason,
-                             sites[i].crlMessage);
-    } else if (!site.spec.root.empty() && !std::filesystem::is_directory(sites[i].policy->root, ec)) {
-      plan.ready = condition("Ready", ConditionStatus::kFalse, reason::kRootNotFound,
-                             fmt::format("spec.root {} is not a directory",
-                                         sites[i].policy->root.string()));
+      plan.ready =
+          condition("Ready", ConditionStatus::kFalse, sites[i].crlReason, sites[i].crlMessage);
+    } else if (!site.spec.root.empty() &&
+               !std::filesystem::is_directory(sites[i].policy->root, ec)) {
+      plan.ready =
+          condition("Ready", ConditionStatus::kFalse, reason::kRootNotFound,
+                    fmt::format("spec.root {} is not a directory", sites[i].policy->root.string()));
     } else {
       plan.ready = condition("Ready", ConditionStatus::kTrue, reason::kReady,
                              fmt::format("site id {}", plan.siteId.value_or(0)));
@@ -543,10 +553,10 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     std::shared_ptr<const tls::ServerContext> context;
     if (winner.bundle) {
       const auto& ssl = site.site->spec.ssl;
-      std::string cacheKey = fmt::format(
-          "{}|{}|{}|{}|{}|{}", winner.bundle->leaf().thumbprint(), api::toString(ssl.minTLSVersion),
-          ssl.require128BitCiphers, api::toString(ssl.clientCertificate), site.clientCAKey,
-          site.crlKey);
+      std::string cacheKey =
+          fmt::format("{}|{}|{}|{}|{}|{}", winner.bundle->leaf().thumbprint(),
+                      api::toString(ssl.minTLSVersion), ssl.require128BitCiphers,
+                      api::toString(ssl.clientCertificate), site.clientCAKey, site.crlKey);
       if (auto built = contexts.find(cacheKey); built != contexts.end()) {
         context = built->second;
       } else if (auto cached = contexts_.find(cacheKey); cached != contexts_.end()) {
@@ -599,8 +609,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
       // Conflicts were resolved above, so a refusal is a bug here; report it on the binding
       // rather than failing the whole table.
       log->error("table_refused binding={} error=\"{}\"", plan.key.toString(), added.message());
-      plan.conditions.push_back(condition("Programmed", ConditionStatus::kFalse, "Invalid",
-                                          added.message()));
+      plan.conditions.push_back(
+          condition("Programmed", ConditionStatus::kFalse, "Invalid", added.message()));
       continue;
     }
     plan.inTable = true;
@@ -620,8 +630,8 @@ CompileOutput Compiler::compile(const CompileInput& input) {
     if (plan.inTable || hasProgrammed) continue;
     if (resolved[b].status != ConditionStatus::kTrue) {
       if (!hasConflicted)
-        plan.conditions.push_back(condition("Conflicted", ConditionStatus::kFalse,
-                                            reason::kNoConflicts, "no conflicts"));
+        plan.conditions.push_back(
+            condition("Conflicted", ConditionStatus::kFalse, reason::kNoConflicts, "no conflicts"));
       plan.conditions.push_back(condition("Programmed", ConditionStatus::kFalse,
                                           reason::kRefsNotResolved,
                                           "not served: " + resolved[b].message));

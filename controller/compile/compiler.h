@@ -98,7 +98,7 @@ struct CompileOutput {
   std::vector<SitePlan> sites;                       // one per input site, input order
   // The CRL files the table's sites name (resolved), for the caller to watch.
   std::vector<std::filesystem::path> crlFiles;
-  size_t contextsBuilt = 0;                          // SSL_CTXs created (not from the cache)
+  size_t contextsBuilt = 0;  // SSL_CTXs created (not from the cache)
   size_t contextsReused = 0;
 };
 
@@ -133,10 +133,9 @@ class Compiler {
     std::string reason;
     std::string message;
   };
-  CertificateLookup lookupCertificate(const std::string& ns, const std::string& name,
-                                      const std::unordered_map<std::string, const api::Certificate*>&
-                                          byName,
-                                      api::Time now);
+  CertificateLookup lookupCertificate(
+      const std::string& ns, const std::string& name,
+      const std::unordered_map<std::string, const api::Certificate*>& byName, api::Time now);
 
   // A client CA's CRL as last read and checked, kept so that a file replaced by a broken one does
   // not lose revocation: "path|CA thumbprint" -> the last good content.
@@ -160,14 +159,14 @@ class Compiler {
   const std::filesystem::path manifestsDir_;
   const std::vector<std::filesystem::path> protectedDirs_;
   const std::shared_ptr<const certs::ImportPathPolicy> importPolicy_;  // null: no restriction
-  std::unordered_map<std::string, LoadedCertificate> bundles_;  // "namespace/name"
+  std::unordered_map<std::string, LoadedCertificate> bundles_;         // "namespace/name"
   std::unordered_map<std::string, std::shared_ptr<const tls::ServerContext>> contexts_;
   std::unordered_map<std::string, LoadedCrl> crls_;
 };
 
 // The status a Binding's or Site's conditions should have after merging `plans` (observedGeneration
 // = `generation`; lastTransitionTime moves only on a flip).
-void mergeConditions(std::vector<api::Condition>& conditions, const std::vector<ConditionPlan>& plans,
-                     int64_t generation, api::Time now);
+void mergeConditions(std::vector<api::Condition>& conditions,
+                     const std::vector<ConditionPlan>& plans, int64_t generation, api::Time now);
 
 }  // namespace siteplane::compile

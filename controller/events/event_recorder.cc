@@ -1,12 +1,12 @@
 #include "controller/events/event_recorder.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "common/logging.h"
 #include "controller/api/time.h"
@@ -61,8 +61,8 @@ std::string EventRecorder::correlatedName(const InvolvedObject& object, EventTyp
   // A label starts with a letter or digit.
   if (prefix.empty() || prefix.front() == '-') prefix.insert(0, "e");
   if (prefix.size() > kMaxNamePrefix) prefix.resize(kMaxNamePrefix);
-  uint64_t hash = fnv1a({object.kind, object.ns, object.name, object.uid, typeName(type), reason,
-                         message});
+  uint64_t hash =
+      fnv1a({object.kind, object.ns, object.name, object.uid, typeName(type), reason, message});
   return fmt::format("{}-{:016x}", prefix, hash);
 }
 
@@ -90,8 +90,8 @@ void EventRecorder::write(const std::string& eventName, const InvolvedObject& ob
   auto log = logger("controller.events");
   try {
     std::lock_guard lock(mutex_);
-    const std::string now = api::formatTime(
-        std::chrono::time_point_cast<std::chrono::seconds>(options_.now()));
+    const std::string now =
+        api::formatTime(std::chrono::time_point_cast<std::chrono::seconds>(options_.now()));
     auto existing = store_.get({"Event", object.ns, eventName});
     if (!existing && existing.code() != store::StoreError::Code::kNotFound) {
       log->warn("event_not_written event={}/{} reason={} error=\"{}\"", object.ns, eventName,

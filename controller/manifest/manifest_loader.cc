@@ -109,8 +109,8 @@ FileLoadResult loadManifestText(std::string_view text, const std::string& label,
                            decoded.diagnostics.end());
       continue;
     }
-    result.objects.push_back(LoadedObject{std::move(*decoded.object), label, document.index,
-                                          document.start, positions});
+    result.objects.push_back(
+        LoadedObject{std::move(*decoded.object), label, document.index, document.start, positions});
   }
   if (!result.errors.empty()) result.objects.clear();
   return result;
@@ -194,11 +194,11 @@ LoadResult loadManifests(const std::vector<fs::path>& paths, const YamlLimits& l
       if (site && site->spec.siteId) {
         auto [owner, fresh] = siteIds.emplace(*site->spec.siteId, &object);
         if (!fresh) {
-          conflicts.push_back(
-              {object.file, positionAt(object, "/spec/siteId"), key.kind, key.name, "spec.siteId",
-               std::to_string(*site->spec.siteId) + " is already used by Site " +
-                   api::keyOf(owner->second->object).namespacedName() + " at " +
-                   where(*owner->second, "/spec/siteId")});
+          conflicts.push_back({object.file, positionAt(object, "/spec/siteId"), key.kind, key.name,
+                               "spec.siteId",
+                               std::to_string(*site->spec.siteId) + " is already used by Site " +
+                                   api::keyOf(owner->second->object).namespacedName() + " at " +
+                                   where(*owner->second, "/spec/siteId")});
         }
       }
     }

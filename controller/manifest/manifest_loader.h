@@ -17,7 +17,7 @@ namespace siteplane::manifest {
 // One object declared by a manifest file. A file owns the objects it declares.
 struct LoadedObject {
   api::Object object;
-  std::string file;      // as it appears in errors, e.g. "manifests/contoso.yaml"
+  std::string file;  // as it appears in errors, e.g. "manifests/contoso.yaml"
   size_t documentIndex = 0;
   api::Position position;  // where the document starts
   // Where each field is, for errors found later (e.g. by reconcilers) about this object.
@@ -34,7 +34,7 @@ struct FileLoadResult {
 };
 
 struct LoadResult {
-  std::vector<FileLoadResult> files;  // in the order they were read (sorted paths)
+  std::vector<FileLoadResult> files;    // in the order they were read (sorted paths)
   std::vector<api::Diagnostic> errors;  // every error of every file, plus cross-file conflicts
   bool ok() const { return errors.empty(); }
   // The objects of every file, in file and document order.
@@ -44,8 +44,8 @@ struct LoadResult {
 // The *.yaml and *.yml files under each path (recursively for directories, skipping names that
 // start with '.'), sorted; a path naming a file is taken whatever its extension. Paths that do not
 // exist or cannot be listed are reported in `errors`.
-std::vector<std::filesystem::path> findManifestFiles(const std::vector<std::filesystem::path>& paths,
-                                                     std::vector<api::Diagnostic>& errors);
+std::vector<std::filesystem::path> findManifestFiles(
+    const std::vector<std::filesystem::path>& paths, std::vector<api::Diagnostic>& errors);
 
 // Reads, parses and decodes every document of one file. Relative paths in Sites and Certificates
 // resolve against the file's directory (made absolute). Only a regular file is read: a FIFO or a

@@ -1,7 +1,5 @@
 #include "controller/manifest/yaml_document.h"
 
-#include "controller/api/field_path.h"
-
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,6 +10,8 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+
+#include "controller/api/field_path.h"
 
 namespace siteplane::manifest {
 namespace {
@@ -56,7 +56,8 @@ class ProgressCheck final : public YAML::EventHandler {
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {}
   void OnSequenceEnd() override {}
@@ -87,7 +88,7 @@ size_t findInvalidByte(std::string_view text, std::string& why) {
       continue;
     }
     // 0x80-0xC1 and 0xF5-0xFF never start a sequence (continuation bytes, overlong, > U+10FFFF).
-    size_t length = c >= 0xf0 && c <= 0xf4   ? 4
+    size_t length = c >= 0xf0 && c <= 0xf4  ? 4
                     : c >= 0xe0 && c < 0xf0 ? 3
                     : c >= 0xc2 && c < 0xe0 ? 2
                                             : 0;
@@ -167,7 +168,8 @@ Resolved resolvePlain(const std::string& text) {
     for (char c : digits) {
       if (c > '7') base = 0;
     }
-  } else if (text.size() > 2 && text[0] == '0' && text[1] == 'x' && isDigits(text.substr(2), true)) {
+  } else if (text.size() > 2 && text[0] == '0' && text[1] == 'x' &&
+             isDigits(text.substr(2), true)) {
     base = 16;
     digits = std::string_view(text).substr(2);
   }
@@ -248,7 +250,8 @@ class Converter {
     api::Position position = toPosition(node.Mark());
     // An empty value ("port:") has no text of its own; yaml-cpp marks it at the next token.
     if (node.IsNull() || !position.known()) position = keyPosition;
-    if (++documentNodes_ > limits_.maxNodesPerDocument || ++inputNodes_ > limits_.maxNodesPerInput) {
+    if (++documentNodes_ > limits_.maxNodesPerDocument ||
+        ++inputNodes_ > limits_.maxNodesPerInput) {
       abort(position, "document too large: more than " +
                           std::to_string(documentNodes_ > limits_.maxNodesPerDocument
                                              ? limits_.maxNodesPerDocument
@@ -294,16 +297,19 @@ class Converter {
           if (!keyAt.known()) keyAt = position;
           if (!key.IsScalar()) {
             error(keyAt, "mapping keys must be strings, got a " +
-                             std::string(key.IsMap() ? "mapping" : key.IsSequence() ? "sequence" : "null"));
+                             std::string(key.IsMap()        ? "mapping"
+                                         : key.IsSequence() ? "sequence"
+                                                            : "null"));
             continue;
           }
           std::string name = key.Scalar();
           std::string childPointer = pointer + "/" + api::escapePointerToken(name);
           if (out.contains(name)) {
             auto first = positions_->find(childPointer);
-            std::string where = first != positions_->end()
-                                    ? " (first defined at line " + std::to_string(first->second.key.line) + ")"
-                                    : "";
+            std::string where =
+                first != positions_->end()
+                    ? " (first defined at line " + std::to_string(first->second.key.line) + ")"
+                    : "";
             error(keyAt, "duplicate key \"" + name + "\"" + where);
             continue;
           }
@@ -332,7 +338,8 @@ class Converter {
       error(position, "\"" + text + "\" is not a valid " + what);
       return nlohmann::json(text);
     };
-    if (tag == kTagInt) return resolved.value.is_number_integer() ? resolved.value : mismatch("!!int");
+    if (tag == kTagInt)
+      return resolved.value.is_number_integer() ? resolved.value : mismatch("!!int");
     if (tag == kTagFloat) {
       if (resolved.value.is_number()) return resolved.value.get<double>();
       return mismatch("!!float");
@@ -420,10 +427,15 @@ void emit(YAML::Emitter& out, const nlohmann::json& value) {
 
 }  // namespace
 
-YamlParseResult parseYaml(std::string_view text, const std::string& file, const YamlLimits& limits) {
+YamlParseResult parseYaml(std::string_view text, const std::string& file,
+                          const YamlLimits& limits) {
   YamlParseResult result;
   if (text.size() > limits.maxBytes) {
-    result.errors.push_back({file, {}, "", "", "",
+    result.errors.push_back({file,
+                             {},
+                             "",
+                             "",
+                             "",
                              "input too large: " + std::to_string(text.size()) +
                                  " bytes, the limit is " + std::to_string(limits.maxBytes)});
     return result;

@@ -6,11 +6,10 @@
 // with file:line:column. It never throws.
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/api/diagnostic.h"
 

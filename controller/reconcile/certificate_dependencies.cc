@@ -53,16 +53,16 @@ void CertificateDependencies::observe(const store::WatchEvent& event) {
   }
 }
 
-std::vector<std::string> CertificateDependencies::issuersUsingCA(const std::string& ns,
-                                                                 const std::string& certificate) const {
+std::vector<std::string> CertificateDependencies::issuersUsingCA(
+    const std::string& ns, const std::string& certificate) const {
   std::lock_guard lock(mutex_);
   auto found = caIssuers_.find(ns + "/" + certificate);
   if (found == caIssuers_.end()) return {};
   return {found->second.begin(), found->second.end()};
 }
 
-std::vector<std::string> CertificateDependencies::certificatesOfIssuer(const std::string& ns,
-                                                                       const std::string& issuer) const {
+std::vector<std::string> CertificateDependencies::certificatesOfIssuer(
+    const std::string& ns, const std::string& issuer) const {
   std::lock_guard lock(mutex_);
   auto found = issuerCertificates_.find(ns + "/" + issuer);
   if (found == issuerCertificates_.end()) return {};

@@ -23,9 +23,11 @@ class CertificateDependencies {
   void observe(const store::WatchEvent& event);
 
   // Names of the Issuers in `ns` whose spec.ca.certificateRef names `certificate`, sorted.
-  std::vector<std::string> issuersUsingCA(const std::string& ns, const std::string& certificate) const;
+  std::vector<std::string> issuersUsingCA(const std::string& ns,
+                                          const std::string& certificate) const;
   // Names of the Certificates in `ns` whose spec.issuerRef names `issuer`, sorted.
-  std::vector<std::string> certificatesOfIssuer(const std::string& ns, const std::string& issuer) const;
+  std::vector<std::string> certificatesOfIssuer(const std::string& ns,
+                                                const std::string& issuer) const;
 
  private:
   // Each map is keyed "namespace/name" of the referring (forward) or referred-to (reverse)

@@ -1,13 +1,12 @@
 #include "controller/reconcile/certificate_reconciler.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "common/logging.h"
 #include "controller/api/object_codec.h"
@@ -35,8 +34,12 @@ auto conditionSetter(api::Certificate& certificate, system_clock::time_point now
   return [&status = certificate.status, generation = certificate.metadata.generation, now](
              const char* type, bool isTrue, const char* why, std::string message) {
     api::setCondition(status.conditions,
-                      {type, isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
-                       why, std::move(message), {}, generation},
+                      {type,
+                       isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
+                       why,
+                       std::move(message),
+                       {},
+                       generation},
                       toTime(now));
   };
 }
@@ -120,17 +123,17 @@ std::optional<Staleness> specMismatch(const certs::CertificateBundle& bundle,
     bool shortenedByCA = lifetime < spec.duration &&
                          (!caLeaf || toTime(info.notAfter) == toTime(caLeaf->info().notAfter));
     if (!shortenedByCA)
-      return Staleness{reason::kSpecChanged,
-                       fmt::format("the certificate is valid for {}, spec.duration is {}",
-                                   api::formatDuration(lifetime),
-                                   api::formatDuration(spec.duration))};
+      return Staleness{
+          reason::kSpecChanged,
+          fmt::format("the certificate is valid for {}, spec.duration is {}",
+                      api::formatDuration(lifetime), api::formatDuration(spec.duration))};
   }
   return std::nullopt;
 }
 
 // Whether `signer` (ready) is what signed the stored chain.
-std::optional<Staleness> issuerMismatch(const certs::CertificateBundle& bundle, const Signer& signer,
-                                        const std::string& issuerName) {
+std::optional<Staleness> issuerMismatch(const certs::CertificateBundle& bundle,
+                                        const Signer& signer, const std::string& issuerName) {
   const certs::Certificate& leaf = bundle.leaf();
   if (signer.selfSigned) {
     if (!leaf.info().selfSigned || bundle.chain.size() != 1)
@@ -160,16 +163,16 @@ system_clock::time_point renewalOf(const certs::CertificateInfo& info,
   return certs::renewalTime(info, renewBefore);
 }
 
-std::optional<Staleness> timeMismatch(const certs::Certificate& leaf, system_clock::time_point renewal,
+std::optional<Staleness> timeMismatch(const certs::Certificate& leaf,
+                                      system_clock::time_point renewal,
                                       system_clock::time_point now) {
   switch (leaf.validityAt(now)) {
     case certs::Validity::kExpired:
-      return Staleness{reason::kExpired,
-                       fmt::format("the certificate expired at {}", formatTime(leaf.info().notAfter))};
+      return Staleness{reason::kExpired, fmt::format("the certificate expired at {}",
+                                                     formatTime(leaf.info().notAfter))};
     case certs::Validity::kNotYetValid:
-      return Staleness{reason::kNotYetValid,
-                       fmt::format("the certificate is not valid before {}",
-                                   formatTime(leaf.info().notBefore))};
+      return Staleness{reason::kNotYetValid, fmt::format("the certificate is not valid before {}",
+                                                         formatTime(leaf.info().notBefore))};
     case certs::Validity::kValid:
       break;
   }
@@ -254,8 +257,8 @@ void CertificateReconciler::keysFor(const store::WatchEvent& event,
         keys.push_back({certificateKey(name), {}});
     }
   } catch (const std::exception& error) {
-    logger("controller.reconcile")->error("certificate_keys_failed key={} error=\"{}\"",
-                                          event.key.toString(), error.what());
+    logger("controller.reconcile")
+        ->error("certificate_keys_failed key={} error=\"{}\"", event.key.toString(), error.what());
   }
 }
 
@@ -333,8 +336,9 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   return next;
 }
 
-std::optional<ReconcileResult> CertificateReconciler::steadyImport(
-    const std::string& storeKey, const nlohmann::json& stored, system_clock::time_point now) {
+std::optional<ReconcileResult> CertificateReconciler::steadyImport(const std::string& storeKey,
+                                                                   const nlohmann::json& stored,
+                                                                   system_clock::time_point now) {
   std::vector<SourceFile> files;
   system_clock::time_point until;
   {
@@ -358,8 +362,9 @@ std::optional<ReconcileResult> CertificateReconciler::steadyImport(
     auto current = FileStamp::of(file.path);
     if (!current || !(*current == file.stamp)) return std::nullopt;
   }
-  auto next = std::min(std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval),
-                       std::chrono::ceil<std::chrono::seconds>(until - now) + std::chrono::seconds(1));
+  auto next =
+      std::min(std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval),
+               std::chrono::ceil<std::chrono::seconds>(until - now) + std::chrono::seconds(1));
   return ReconcileResult::requeueAfter(std::max(next, std::chrono::seconds(1)));
 }
 
@@ -388,27 +393,25 @@ void CertificateReconciler::recordTransitions(const api::Certificate& certificat
   const api::CertificateStatus& after = certificate.status;
   const bool imported = certificate.spec.source.has_value();
   const events::InvolvedObject object{"siteplane.io/v1alpha1", kKind,
-                                      certificate.metadata.namespaceName,
-                                      certificate.metadata.name, certificate.metadata.uid};
+                                      certificate.metadata.namespaceName, certificate.metadata.name,
+                                      certificate.metadata.uid};
   const std::string notAfter = after.notAfter ? formatTime(*after.notAfter) : std::string("-");
   const std::string issuer = certificate.spec.issuerRef ? certificate.spec.issuerRef->name : "";
 
   if (!after.thumbprint.empty() && after.thumbprint != before.thumbprint) {
     if (imported) {
-      options_.events->record(object, events::EventType::kNormal, certificate_event::kImported,
-                              fmt::format("certificate {} imported, valid until {}",
-                                          after.thumbprint, notAfter));
+      options_.events->record(
+          object, events::EventType::kNormal, certificate_event::kImported,
+          fmt::format("certificate {} imported, valid until {}", after.thumbprint, notAfter));
     } else if (before.thumbprint.empty()) {
       options_.events->record(object, events::EventType::kNormal, certificate_event::kIssued,
                               fmt::format("certificate {} issued by Issuer {}, valid until {}",
-                                          after.thumbprint, issuer,
-                                          notAfter));
+                                          after.thumbprint, issuer, notAfter));
     } else {
       options_.events->record(
           object, events::EventType::kNormal, certificate_event::kRenewed,
           fmt::format("certificate {} issued by Issuer {} replaces {}, valid until {}",
-                      after.thumbprint, issuer, before.thumbprint,
-                      notAfter));
+                      after.thumbprint, issuer, before.thumbprint, notAfter));
     }
   }
 
@@ -425,12 +428,12 @@ void CertificateReconciler::recordTransitions(const api::Certificate& certificat
       was->message == issuing->message)
     return;
   const api::Condition* ready = api::findCondition(after.conditions, "Ready");
-  const std::string why = issuing->reason == reason::kFailed && ready ? ready->reason
-                                                                      : issuing->reason;
-  options_.events->record(object, events::EventType::kWarning,
-                          imported ? certificate_event::kImportFailed
-                                   : certificate_event::kIssueFailed,
-                          fmt::format("{}: {}", why, issuing->message));
+  const std::string why =
+      issuing->reason == reason::kFailed && ready ? ready->reason : issuing->reason;
+  options_.events->record(
+      object, events::EventType::kWarning,
+      imported ? certificate_event::kImportFailed : certificate_event::kIssueFailed,
+      fmt::format("{}: {}", why, issuing->message));
 }
 
 ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
@@ -482,8 +485,8 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
     } else {
       signer = resolveSigner(store_, certificates_, ns, issuer->spec, now);
       if (!signer.ready)
-        signer.message = fmt::format("Issuer {} cannot sign: {}: {}", issuerRef, signer.reason,
-                                     signer.message);
+        signer.message =
+            fmt::format("Issuer {} cannot sign: {}: {}", issuerRef, signer.reason, signer.message);
     }
   }
 
@@ -506,8 +509,9 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
                  fmt::format("certificate {} issued by Issuer {}, valid until {}",
                              current->leaf().thumbprint(), issuerRef,
                              formatTime(current->leaf().info().notAfter)));
-    setCondition("Issuing", false, reason::kUpToDate,
-                 fmt::format("the certificate matches the spec; renewal at {}", formatTime(*renewal)));
+    setCondition(
+        "Issuing", false, reason::kUpToDate,
+        fmt::format("the certificate matches the spec; renewal at {}", formatTime(*renewal)));
     return requeueAt(*renewal, now);
   }
 
@@ -518,17 +522,18 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
     bool keepServing = current && std::string_view(stale->reason) == reason::kRenewing;
     if (current) describe(status, current->leaf(), renewal);
     if (keepServing) {
-      setCondition("Ready", true, reason::kIssued,
-                   fmt::format("certificate {} issued by Issuer {}, valid until {}; renewal waits: {}",
-                               current->leaf().thumbprint(), issuerRef,
-                               formatTime(current->leaf().info().notAfter), signer.message));
+      setCondition(
+          "Ready", true, reason::kIssued,
+          fmt::format("certificate {} issued by Issuer {}, valid until {}; renewal waits: {}",
+                      current->leaf().thumbprint(), issuerRef,
+                      formatTime(current->leaf().info().notAfter), signer.message));
     } else {
       setCondition("Ready", false, why, signer.message);
     }
     setCondition("Issuing", true, stale->reason,
                  fmt::format("{}; waiting: {}", stale->message, signer.message));
-    log->debug("certificate_issue_blocked key={}/{} generation={} reason={} message=\"{}\"",
-               kKind, storeKey, generation, why, signer.message);
+    log->debug("certificate_issue_blocked key={}/{} generation={} reason={} message=\"{}\"", kKind,
+               storeKey, generation, why, signer.message);
     if (signer.changesAt && *signer.changesAt > now &&
         *signer.changesAt - now < options_.blockedRetry)
       return requeueAt(*signer.changesAt, now);
@@ -556,29 +561,31 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
     key = std::move(*generated);
   }
   request->validFor(toTime(now), spec.duration);
-  auto leaf = signer.selfSigned
-                  ? certs::issueSelfSigned(*request, *key)
-                  : certs::issueSignedBy(*request, key->publicKey(), signer.ca->leaf(),
-                                         signer.ca->key, now);
+  auto leaf = signer.selfSigned ? certs::issueSelfSigned(*request, *key)
+                                : certs::issueSignedBy(*request, key->publicKey(),
+                                                       signer.ca->leaf(), signer.ca->key, now);
   if (!leaf) return fail(fmt::format("issuing: {}", leaf.message()));
   certs::CertificateBundle bundle{{*leaf}, *key};
   if (signer.ca)
     bundle.chain.insert(bundle.chain.end(), signer.ca->chain.begin(), signer.ca->chain.end());
   // The store first, status second: see the class comment.
   Status put = certificates_.put(storeKey, bundle);
-  if (!put.isOk()) return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
+  if (!put.isOk())
+    return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
 
   auto newRenewal = renewalOf(leaf->info(), spec);
   describe(status, *leaf, newRenewal);
-  log->info("certificate_issued key={}/{} generation={} revision={} thumbprint={} reason={} "
-            "key_reused={} not_after={} renewal={} issuer={}",
-            kKind, storeKey, generation, status.revision, leaf->thumbprint(), stale->reason,
-            reuseKey, formatTime(leaf->info().notAfter), formatTime(newRenewal), issuerRef);
+  log->info(
+      "certificate_issued key={}/{} generation={} revision={} thumbprint={} reason={} "
+      "key_reused={} not_after={} renewal={} issuer={}",
+      kKind, storeKey, generation, status.revision, leaf->thumbprint(), stale->reason, reuseKey,
+      formatTime(leaf->info().notAfter), formatTime(newRenewal), issuerRef);
   setCondition("Ready", true, reason::kIssued,
                fmt::format("certificate {} issued by Issuer {}, valid until {}", leaf->thumbprint(),
                            issuerRef, formatTime(leaf->info().notAfter)));
-  setCondition("Issuing", false, reason::kUpToDate,
-               fmt::format("the certificate matches the spec; renewal at {}", formatTime(newRenewal)));
+  setCondition(
+      "Issuing", false, reason::kUpToDate,
+      fmt::format("the certificate matches the spec; renewal at {}", formatTime(newRenewal)));
   return requeueAt(newRenewal, now);
 }
 
@@ -692,8 +699,8 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   for (const auto& [field, path] : files) {
     auto stamp = FileStamp::of(path);
     if (!stamp)
-      return refuse(reason::kInvalidSource,
-                    fmt::format("{}: cannot read {}: {}", field, path.string(), std::strerror(errno)));
+      return refuse(reason::kInvalidSource, fmt::format("{}: cannot read {}: {}", field,
+                                                        path.string(), std::strerror(errno)));
     stamps.push_back({path.string(), *stamp});
   }
 
@@ -706,12 +713,12 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
       leaf = cached->second.leaf;
   }
   if (!leaf) {
-    auto bundle = pkcs12 ? certs::importPkcs12File(
-                               files[0].second,
-                               files.size() > 1 ? std::optional<fs::path>(files[1].second)
-                                                : std::nullopt,
-                               readFile)
-                         : certs::importPemFiles(files[0].second, files[1].second, readFile);
+    auto bundle =
+        pkcs12 ? certs::importPkcs12File(
+                     files[0].second,
+                     files.size() > 1 ? std::optional<fs::path>(files[1].second) : std::nullopt,
+                     readFile)
+               : certs::importPemFiles(files[0].second, files[1].second, readFile);
     if (!bundle) {
       {
         std::lock_guard lock(importsMutex_);
@@ -724,11 +731,11 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
     const certs::Validity validity = bundle->leaf().validityAt(now);
     if (validity != certs::Validity::kValid && lastGood()) {
       const certs::CertificateInfo& offered = bundle->leaf().info();
-      return refuse(validity == certs::Validity::kExpired ? reason::kExpired : reason::kNotYetValid,
-                    fmt::format("certificate {} in {} is {} (valid from {} to {})",
-                                offered.thumbprint, fileList,
-                                validity == certs::Validity::kExpired ? "expired" : "not yet valid",
-                                formatTime(offered.notBefore), formatTime(offered.notAfter)));
+      return refuse(
+          validity == certs::Validity::kExpired ? reason::kExpired : reason::kNotYetValid,
+          fmt::format("certificate {} in {} is {} (valid from {} to {})", offered.thumbprint,
+                      fileList, validity == certs::Validity::kExpired ? "expired" : "not yet valid",
+                      formatTime(offered.notBefore), formatTime(offered.notAfter)));
     }
     auto chain = thumbprints(bundle->chain);
     auto existing = certificates_.get(storeKey);
@@ -737,8 +744,9 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
       Status put = certificates_.put(storeKey, *bundle);
       if (!put.isOk())
         return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
-      log->info("certificate_imported key={}/{} generation={} thumbprint={} chain_length={} from={}",
-                kKind, storeKey, generation, bundle->leaf().thumbprint(), chain.size(), fileList);
+      log->info(
+          "certificate_imported key={}/{} generation={} thumbprint={} chain_length={} from={}",
+          kKind, storeKey, generation, bundle->leaf().thumbprint(), chain.size(), fileList);
     }
     leaf = bundle->leaf();
     std::lock_guard lock(importsMutex_);

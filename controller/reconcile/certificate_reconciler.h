@@ -175,7 +175,7 @@ class CertificateReconciler final : public Reconciler {
   CertificateDependencies dependencies_;
   GenerationFilter generations_;
 
-  std::mutex importsMutex_;  // guards imports_ and watched_
+  std::mutex importsMutex_;                                  // guards imports_ and watched_
   std::unordered_map<std::string, ImportedSource> imports_;  // by "namespace/name"
   std::unordered_set<std::string> watched_;  // "namespace/name" whose files are watched
 };

@@ -56,7 +56,9 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(TimePoint start = TimePoint(std::chrono::hours(1))) : nanos_(toNanos(start)) {}
 
-  TimePoint now() const override { return TimePoint(Duration(std::chrono::nanoseconds(nanos_.load()))); }
+  TimePoint now() const override {
+    return TimePoint(Duration(std::chrono::nanoseconds(nanos_.load())));
+  }
 
   void waitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                  TimePoint deadline) override {

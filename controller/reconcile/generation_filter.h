@@ -20,7 +20,7 @@ class GenerationFilter {
   bool changed(const store::WatchEvent& event);
 
  private:
-  std::mutex mutex_;  // guards seen_
+  std::mutex mutex_;                               // guards seen_
   std::unordered_map<std::string, int64_t> seen_;  // ObjectKey::toString() -> generation
 };
 

@@ -1,8 +1,8 @@
 #include "controller/reconcile/issuer_reconciler.h"
 
-#include <exception>
-
 #include <fmt/format.h>
+
+#include <exception>
 
 #include "common/logging.h"
 #include "controller/api/certificate.h"
@@ -37,7 +37,8 @@ Signer resolveCA(const store::Store& store, const certs::CertificateStore& certi
                     fmt::format("CA Certificate {}: {}", ref, stored.message()));
   }
   api::DecodeResult decoded = api::decodeObject(**stored);
-  const auto* certificate = decoded.ok() ? std::get_if<api::Certificate>(&*decoded.object) : nullptr;
+  const auto* certificate =
+      decoded.ok() ? std::get_if<api::Certificate>(&*decoded.object) : nullptr;
   if (!certificate)
     return notReady(issuer_reason::kCertificateNotReady,
                     fmt::format("CA Certificate {} is stored in a form that does not decode", ref));
@@ -115,11 +116,12 @@ Signer resolveSigner(const store::Store& store, const certs::CertificateStore& c
   }
   if (spec.ca) return resolveCA(store, certificates, ns, spec.ca->certificateRef.name, now);
   if (spec.acme)
-    return notReady(issuer_reason::kACMENotSupported,
-                    fmt::format("ACME (RFC 8555) issuance from {} is not implemented in this build; "
-                                "use a selfSigned or ca Issuer, or import the certificate with "
-                                "Certificate spec.source",
-                                spec.acme->server));
+    return notReady(
+        issuer_reason::kACMENotSupported,
+        fmt::format("ACME (RFC 8555) issuance from {} is not implemented in this build; "
+                    "use a selfSigned or ca Issuer, or import the certificate with "
+                    "Certificate spec.source",
+                    spec.acme->server));
   // The decoder enforces exactly one of the three, so this is an object stored by other means.
   return notReady(issuer_reason::kCertificateNotReady,
                   "the Issuer sets none of selfSigned, ca and acme");
@@ -129,7 +131,8 @@ IssuerReconciler::IssuerReconciler(store::Store& store, const certs::Certificate
                                    IssuerReconcilerOptions options)
     : store_(store), certificates_(certificates), options_(std::move(options)) {}
 
-void IssuerReconciler::keysFor(const store::WatchEvent& event, std::vector<QueuedKey>& keys) noexcept {
+void IssuerReconciler::keysFor(const store::WatchEvent& event,
+                               std::vector<QueuedKey>& keys) noexcept {
   try {
     dependencies_.observe(event);
     if (event.key.kind == kKind) {
@@ -141,8 +144,8 @@ void IssuerReconciler::keysFor(const store::WatchEvent& event, std::vector<Queue
         keys.push_back({store::ObjectKey{kKind, event.key.ns, issuer}.toString(), {}});
     }
   } catch (const std::exception& error) {
-    logger("controller.reconcile")->error("issuer_keys_failed key={} error=\"{}\"",
-                                          event.key.toString(), error.what());
+    logger("controller.reconcile")
+        ->error("issuer_keys_failed key={} error=\"{}\"", event.key.toString(), error.what());
   }
 }
 

@@ -33,7 +33,8 @@ struct Signer {
   std::string reason;   // an issuer_reason
   std::string message;  // says which object is the problem and why; never key material
   bool selfSigned = false;
-  // A ready `ca` Issuer: the CA certificate's chain (leaf first) and key from the certificate store.
+  // A ready `ca` Issuer: the CA certificate's chain (leaf first) and key from the certificate
+  // store.
   std::optional<certs::CertificateBundle> ca;
   // When the answer changes without any object changing: the CA certificate's notAfter (or its
   // notBefore while it is not yet valid).

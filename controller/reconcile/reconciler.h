@@ -24,9 +24,7 @@ struct ReconcileResult {
   static ReconcileResult requeueAfter(Clock::Duration delay) {
     return {Action::kRequeueAfter, delay, {}};
   }
-  static ReconcileResult retry(std::string error) {
-    return {Action::kRetry, {}, std::move(error)};
-  }
+  static ReconcileResult retry(std::string error) { return {Action::kRetry, {}, std::move(error)}; }
 };
 
 // A key to queue, now or after a delay (a delay coalesces a burst of events into one reconcile,

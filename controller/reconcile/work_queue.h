@@ -84,14 +84,14 @@ class WorkQueue {
   Clock& clock_;
   const Options options_;
 
-  mutable std::mutex mutex_;  // guards everything below
-  std::condition_variable cv_;       // idle workers wait here for ready keys
-  std::condition_variable timerCv_;  // the one worker that waits for the earliest delay
-  bool timerWaiter_ = false;         // whether a worker waits on timerCv_
-  int idleWaiters_ = 0;              // workers waiting on cv_
-  std::deque<std::string> queue_;                   // ready keys in FIFO order, each once
-  std::unordered_set<std::string> dirty_;           // keys that need processing (queued or not)
-  std::unordered_set<std::string> processing_;      // keys handed out and not yet done()
+  mutable std::mutex mutex_;                    // guards everything below
+  std::condition_variable cv_;                  // idle workers wait here for ready keys
+  std::condition_variable timerCv_;             // the one worker that waits for the earliest delay
+  bool timerWaiter_ = false;                    // whether a worker waits on timerCv_
+  int idleWaiters_ = 0;                         // workers waiting on cv_
+  std::deque<std::string> queue_;               // ready keys in FIFO order, each once
+  std::unordered_set<std::string> dirty_;       // keys that need processing (queued or not)
+  std::unordered_set<std::string> processing_;  // keys handed out and not yet done()
   std::map<std::string, Clock::TimePoint> delayedUntil_;        // key -> when it becomes ready
   std::set<std::pair<Clock::TimePoint, std::string>> delayed_;  // the same, ordered by time
   std::unordered_map<std::string, int> failures_;

@@ -95,7 +95,8 @@ Result<ExplainQuery> parseExplainQuery(const std::multimap<std::string, std::str
 
   ExplainQuery query;
   auto address = value("address");
-  if (!address) return Result<ExplainQuery>::error("address: required (the IP the client connects to)");
+  if (!address)
+    return Result<ExplainQuery>::error("address: required (the IP the client connects to)");
   if (*address == "*")
     return Result<ExplainQuery>::error(
         "address: a connection arrives on one address, not \"*\"; give the IP the client connects "

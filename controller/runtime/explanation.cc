@@ -1,9 +1,9 @@
 #include "controller/runtime/explanation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "dataplane/http/site_dispatcher.h"
 #include "dataplane/tls/server_context.h"
@@ -29,8 +29,8 @@ std::string matchOf(const table::Route& route) {
 }
 
 ExplainedRoute explainRoute(const table::Route& route) {
-  return ExplainedRoute{route.binding, route.bindingGeneration, route.hostName, matchOf(route),
-                        route.site->name, route.site->siteId};
+  return ExplainedRoute{route.binding,  route.bindingGeneration, route.hostName,
+                        matchOf(route), route.site->name,        route.site->siteId};
 }
 
 // "binding default/www (hostName www.contoso.com)", naming the listener that holds the binding
@@ -46,8 +46,8 @@ std::string describeRoute(const table::Route& route, const table::Listener& acce
   } else {
     text += " (hostName " + route.hostName + ")";
   }
-  for (const table::Listener* owner : {table.findListener({query.address, query.port}),
-                                       table.findListener({"*", query.port})}) {
+  for (const table::Listener* owner :
+       {table.findListener({query.address, query.port}), table.findListener({"*", query.port})}) {
     if (!owner || owner == &accepted) continue;
     for (const table::Route& own : owner->routes()) {
       if (&own == &route) return text + " of the " + describe(owner->key()) + " listener";
@@ -68,13 +68,15 @@ std::string clientCertificateRequest(const tls::ServerContext& context) {
   const auto& options = context.options();
   switch (options.clientCertificate) {
     case ClientCertificateMode::kAccept:
-      return fmt::format("a client certificate is requested (Accept) and checked against {} "
-                         "trusted CA(s)",
-                         options.clientCAPems.size());
+      return fmt::format(
+          "a client certificate is requested (Accept) and checked against {} "
+          "trusted CA(s)",
+          options.clientCAPems.size());
     case ClientCertificateMode::kRequire:
-      return fmt::format("a client certificate is requested (Require) and checked against {} "
-                         "trusted CA(s)",
-                         options.clientCAPems.size());
+      return fmt::format(
+          "a client certificate is requested (Require) and checked against {} "
+          "trusted CA(s)",
+          options.clientCAPems.size());
     case ClientCertificateMode::kIgnore:
       break;
   }
@@ -131,12 +133,13 @@ void explainResponse(const table::BindingTable& table, const ExplainQuery& query
                                        }));
   if (decision.status == 421) {
     if (!route->tls) {
-      out.steps.push_back(fmt::format(
-          "{}: the Host's binding {} is plain http, but this connection is TLS", code,
-          route->binding));
+      out.steps.push_back(
+          fmt::format("{}: the Host's binding {} is plain http, but this connection is TLS", code,
+                      route->binding));
     } else if (const table::Route* handshake =
                    table.handshakeRoute(query.address, query.port, query.sni);
-               handshake && handshake->tls && handshake->tls->thumbprint() == route->tls->thumbprint()) {
+               handshake && handshake->tls &&
+               handshake->tls->thumbprint() == route->tls->thumbprint()) {
       // Same certificate, other SSL settings: the Host's site does not accept what the
       // handshake made for the SNI's site negotiated.
       out.steps.push_back(fmt::format(
@@ -150,8 +153,8 @@ void explainResponse(const table::BindingTable& table, const ExplainQuery& query
           code, query.sni, host, sniRoute->tls ? sniRoute->tls->thumbprint() : "none",
           sniRoute->binding, route->tls->thumbprint(), route->binding));
     } else {
-      out.steps.push_back(fmt::format("{}: no binding accepts SNI \"{}\" for a request", code,
-                                      query.sni));
+      out.steps.push_back(
+          fmt::format("{}: no binding accepts SNI \"{}\" for a request", code, query.sni));
     }
     return;
   }
@@ -162,24 +165,26 @@ void explainResponse(const table::BindingTable& table, const ExplainQuery& query
   }
   out.steps.push_back(sitePolicy(site));
   if (decision.status == 403 && decision.substatus == 4) {
-    out.steps.push_back(code + ": the site requires SSL (requireSSL) and this request is plain "
-                               "http; redirectHTTP is off");
+    out.steps.push_back(code +
+                        ": the site requires SSL (requireSSL) and this request is plain "
+                        "http; redirectHTTP is off");
   } else if (decision.status == 301 && site.requireSSL && !https) {
-    out.steps.push_back(fmt::format(
-        "{}: the site requires SSL and redirects plain http (redirectHTTP) to {}", code,
-        decision.location));
+    out.steps.push_back(
+        fmt::format("{}: the site requires SSL and redirects plain http (redirectHTTP) to {}", code,
+                    decision.location));
   } else if (decision.status == 403 && decision.substatus == 5) {
     out.steps.push_back(fmt::format(
         "{}: the site requires 128-bit ciphers and the weakest cipher the context allows has {} "
         "bits",
         code, tls.cipherBits));
   } else if (decision.status == 403 && decision.substatus >= 7) {
-    out.steps.push_back(fmt::format("{}: the site's clientCertificate is {} and the client "
-                                    "presents {}",
-                                    code, table::toString(site.clientCertificate),
-                                    presented(tls.clientCertificate)));
+    out.steps.push_back(fmt::format(
+        "{}: the site's clientCertificate is {} and the client "
+        "presents {}",
+        code, table::toString(site.clientCertificate), presented(tls.clientCertificate)));
   } else if (decision.serve()) {
-    if (https && site.requireSSL) out.steps.push_back("requireSSL: satisfied, the request is https");
+    if (https && site.requireSSL)
+      out.steps.push_back("requireSSL: satisfied, the request is https");
     if (https && site.clientCertificate != ClientCertificateMode::kIgnore)
       out.steps.push_back(fmt::format("clientCertificate {}: the client presents {}",
                                       table::toString(site.clientCertificate),
@@ -226,10 +231,11 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
       others += (others.empty() ? "" : ", ") + describe(candidate->key());
     }
     out.steps.push_back(fmt::format(
-        "listener: table generation {} has no {} listener and no *:{} listener{}",
-        out.generation, target, query.port,
-        others.empty() ? std::string() : " (port " + std::to_string(query.port) +
-                                             " listens only on " + others + ")"));
+        "listener: table generation {} has no {} listener and no *:{} listener{}", out.generation,
+        target, query.port,
+        others.empty()
+            ? std::string()
+            : " (port " + std::to_string(query.port) + " listens only on " + others + ")"));
     out.hostHeader = query.host.value_or("");
     out.summary = "connection refused: nothing listens on " + target;
     return out;
@@ -254,17 +260,18 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
           describe(listener->key()), error->second);
       return out;
     }
-    fallback = fmt::format("{} could not be opened ({}), so ", describe(listener->key()),
-                           error->second);
+    fallback =
+        fmt::format("{} could not be opened ({}), so ", describe(listener->key()), error->second);
     listener = any;
   }
   out.listener = listener->key();
   out.protocol = listener->protocol();
   const bool https = out.protocol == table::Protocol::kHttps;
   const uint16_t defaultPort = https ? 443 : 80;
-  out.hostHeader = query.host ? *query.host
-                              : (https && !query.sni.empty() ? query.sni : authority(query.address)) +
-                                    (query.port == defaultPort ? "" : ":" + std::to_string(query.port));
+  out.hostHeader = query.host
+                       ? *query.host
+                       : (https && !query.sni.empty() ? query.sni : authority(query.address)) +
+                             (query.port == defaultPort ? "" : ":" + std::to_string(query.port));
   if (!fallback.empty()) {
     out.steps.push_back(fmt::format(
         "listener: {}{} (every address) accepts the connection: {}, {} binding(s)", fallback,
@@ -299,23 +306,23 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
     }
     const tls::ServerContext& context = *chosen->tls;
     out.handshakeRoute = explainRoute(*chosen);
-    out.certificate = ExplainedCertificate{context.name(), context.thumbprint(),
-                                           context.options().minVersion,
-                                           context.options().clientCertificate};
+    out.certificate =
+        ExplainedCertificate{context.name(), context.thumbprint(), context.options().minVersion,
+                             context.options().clientCertificate};
     std::string selected = describeRoute(*chosen, *listener, *table, query);
     if (query.sni.empty()) {
       out.steps.push_back("TLS: no SNI, so " + selected + " supplies the certificate");
     } else if (chosen->hostName.empty()) {
-      out.steps.push_back(fmt::format("TLS: no binding claims SNI \"{}\", so {} supplies the "
-                                      "certificate",
-                                      query.sni, selected));
+      out.steps.push_back(
+          fmt::format("TLS: no binding claims SNI \"{}\", so {} supplies the "
+                      "certificate",
+                      query.sni, selected));
     } else {
       out.steps.push_back(fmt::format("TLS: SNI \"{}\" selects {}", query.sni, selected));
     }
-    out.steps.push_back(fmt::format("certificate: {}, thumbprint {}, minimum TLS {}; {}",
-                                    context.name(), context.thumbprint(),
-                                    table::toString(context.options().minVersion),
-                                    clientCertificateRequest(context)));
+    out.steps.push_back(fmt::format(
+        "certificate: {}, thumbprint {}, minimum TLS {}; {}", context.name(), context.thumbprint(),
+        table::toString(context.options().minVersion), clientCertificateRequest(context)));
     // A client sends a certificate only when the handshake asks for one.
     tls.serverName = query.sni;
     tls.cipherBits = context.weakestCipherBits();
@@ -325,8 +332,9 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
     if (context.requestsClientCertificate()) {
       tls.clientCertificate = query.clientCertificate;
     } else if (query.clientCertificate != ClientCertificateState::kNone) {
-      out.steps.push_back("the handshake does not ask for a client certificate, so the client "
-                          "sends none");
+      out.steps.push_back(
+          "the handshake does not ask for a client certificate, so the client "
+          "sends none");
     }
   } else if (!query.sni.empty()) {
     out.steps.push_back("plain http: there is no TLS handshake, so the SNI name plays no part");
@@ -356,9 +364,10 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
   } else if (http::hostWithoutPort(out.hostHeader).empty() && !out.hostHeader.empty()) {
     out.steps.push_back(fmt::format("Host \"{}\" is not a valid host[:port]", out.hostHeader));
   } else {
-    out.steps.push_back(fmt::format("Host \"{}\": no binding on {} accepts it and there is no "
-                                    "default binding",
-                                    out.hostHeader, lookedUpIn(*table, query)));
+    out.steps.push_back(
+        fmt::format("Host \"{}\": no binding on {} accepts it and there is no "
+                    "default binding",
+                    out.hostHeader, lookedUpIn(*table, query)));
   }
   explainResponse(*table, query, decision, https, tls, out);
   out.summary = summaryOf(decision);
@@ -403,19 +412,17 @@ nlohmann::json toJson(const Explanation& explanation) {
       out["result"] = "Response";
       break;
   }
-  out["listener"] = explanation.listener
-                        ? json{{"address", explanation.listener->address},
-                               {"port", explanation.listener->port},
-                               {"protocol", table::toString(explanation.protocol)}}
-                        : json(nullptr);
+  out["listener"] = explanation.listener ? json{{"address", explanation.listener->address},
+                                                {"port", explanation.listener->port},
+                                                {"protocol", table::toString(explanation.protocol)}}
+                                         : json(nullptr);
   const auto& certificate = explanation.certificate;
-  out["certificate"] = certificate
-                           ? json{{"name", certificate->name},
-                                  {"certificateHash", certificate->thumbprint},
-                                  {"minTLSVersion", table::toString(certificate->minTLSVersion)},
-                                  {"clientCertificate",
-                                   table::toString(certificate->clientCertificate)}}
-                           : json(nullptr);
+  out["certificate"] =
+      certificate ? json{{"name", certificate->name},
+                         {"certificateHash", certificate->thumbprint},
+                         {"minTLSVersion", table::toString(certificate->minTLSVersion)},
+                         {"clientCertificate", table::toString(certificate->clientCertificate)}}
+                  : json(nullptr);
   const auto& site = explanation.site;
   out["site"] = site ? json{{"name", site->name},
                             {"siteId", site->siteId},

@@ -7,17 +7,17 @@
 // It decides through the data plane's own functions, never a copy of them:
 //   listener   BindingTable::listenerFor      (exact address, else "*"; none: connection refused;
 //                                              one the data plane could not open accepts nothing)
-//   handshake  BindingTable::handshakeRoute   (SNI -> certificate, default binding, unrecognized_name)
-//   request    http::dispatch                 (Host -> site, 400/421/403.x/301, what is served)
+//   handshake  BindingTable::handshakeRoute   (SNI -> certificate, default binding,
+//   unrecognized_name) request    http::dispatch                 (Host -> site, 400/421/403.x/301,
+//   what is served)
 // so an explanation cannot drift from what a client is served. The request is `GET /` with the
 // given Host; for https, a client that offers every TLS version and cipher the context allows.
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/runtime/explain_query.h"
 #include "controller/runtime/listener_errors.h"

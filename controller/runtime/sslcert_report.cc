@@ -23,7 +23,8 @@ bool SslCertFilter::matches(const SslCertEntry& entry) const {
   return true;
 }
 
-Result<SslCertFilter> parseSslCertFilter(const std::multimap<std::string, std::string>& parameters) {
+Result<SslCertFilter> parseSslCertFilter(
+    const std::multimap<std::string, std::string>& parameters) {
   if (Status checked = checkParameters(parameters, {"address", "port", "hostName"}); !checked)
     return checked;
   SslCertFilter filter;

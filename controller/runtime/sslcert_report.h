@@ -7,11 +7,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "controller/runtime/listener_errors.h"
@@ -21,15 +20,15 @@ namespace siteplane::runtime {
 
 struct SslCertEntry {
   table::ListenerKey listener;
-  std::string hostName;  // "" for the listener's default certificate (netsh's IP:port binding)
+  std::string hostName;       // "" for the listener's default certificate (netsh's IP:port binding)
   bool listening = true;      // false: the data plane could not open the listener ...
   std::string listenerError;  // ... and this says why
-  std::string binding;   // "namespace/name"
+  std::string binding;        // "namespace/name"
   int64_t bindingGeneration = 0;
   std::string site;  // "namespace/name"
   int64_t siteId = 0;
-  std::string certificate;  // the Certificate ("namespace/name") the TLS context was built from
-  std::string thumbprint;   // SHA-1 of the leaf served, upper-case hex
+  std::string certificate;   // the Certificate ("namespace/name") the TLS context was built from
+  std::string thumbprint;    // SHA-1 of the leaf served, upper-case hex
   std::string keyStorePath;  // the key in siteplane's certificate store
   std::string importedFrom;  // the file an imported certificate came from, "" when issued
   // What the handshake does (from the TLS context; the site's SSL settings built it).
@@ -40,16 +39,16 @@ struct SslCertEntry {
 };
 
 struct SslCertReport {
-  bool live = false;        // a table is live (false before the first publish)
-  uint64_t generation = 0;  // of the live table
-  size_t bindings = 0;      // every binding of the table, http included
+  bool live = false;                  // a table is live (false before the first publish)
+  uint64_t generation = 0;            // of the live table
+  size_t bindings = 0;                // every binding of the table, http included
   std::vector<SslCertEntry> entries;  // https bindings, by address, port, then host name
 };
 
 // Which bindings to list, as netsh's `show sslcert ipport=... hostnameport=...` narrows its
 // output: every field that is set must match.
 struct SslCertFilter {
-  std::optional<std::string> address;   // the listener's: "*" or a normalized IP literal
+  std::optional<std::string> address;  // the listener's: "*" or a normalized IP literal
   std::optional<uint16_t> port;
   std::optional<std::string> hostName;  // as bound, any case: "www.contoso.com", "*.contoso.com",
                                         // "" for default certificates

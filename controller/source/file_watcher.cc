@@ -1,12 +1,11 @@
 #include "controller/source/file_watcher.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <uv.h>
 
 #include <exception>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 
@@ -180,9 +179,8 @@ struct FileWatcher::Loop {
   }
 
   static void closeWatch(DirectoryWatch* watch) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), [](uv_handle_t* handle) {
-      delete static_cast<DirectoryWatch*>(handle->data);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle),
+             [](uv_handle_t* handle) { delete static_cast<DirectoryWatch*>(handle->data); });
   }
 };
 

@@ -1,5 +1,6 @@
 #include "controller/source/manifest_source.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -10,8 +11,6 @@
 #include <map>
 #include <set>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "controller/api/object.h"
@@ -97,7 +96,8 @@ struct ManifestSource::Loop {
     uint64_t now = uv_now(&loop);
     uint64_t delay = static_cast<uint64_t>(source->options_.debounce.count());
     if (firstPendingMs == 0) firstPendingMs = now;
-    if (now - firstPendingMs >= 10 * delay && uv_is_active(reinterpret_cast<uv_handle_t*>(&debounce)))
+    if (now - firstPendingMs >= 10 * delay &&
+        uv_is_active(reinterpret_cast<uv_handle_t*>(&debounce)))
       return;
     uv_timer_start(&debounce, onScanTimer, delay, 0);
   }
@@ -157,15 +157,14 @@ struct ManifestSource::Loop {
   }
 
   static void closeWatch(DirectoryWatch* watch) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), [](uv_handle_t* handle) {
-      delete static_cast<DirectoryWatch*>(handle->data);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle),
+             [](uv_handle_t* handle) { delete static_cast<DirectoryWatch*>(handle->data); });
   }
 
   static void onRescan(uv_async_t* async) noexcept {
     Loop& self = *static_cast<Loop*>(async->data);
-    logger("controller.source")->info("rescan_requested dir={}",
-                                      self.source->options_.directory.string());
+    logger("controller.source")
+        ->info("rescan_requested dir={}", self.source->options_.directory.string());
     self.scan();
   }
 
@@ -250,7 +249,7 @@ void ManifestSource::walk(std::vector<std::string>& files,
   // Directory symlinks are followed (a ConfigMap's subdirectories are symlinks through ..data);
   // `visited` stops a symlink loop.
   std::function<void(const fs::path&, const std::string&)> visit = [&](const fs::path& dir,
-                                                                      const std::string& prefix) {
+                                                                       const std::string& prefix) {
     struct stat info {};
     if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return;
     if (!visited.emplace(info.st_dev, info.st_ino).second) return;
@@ -260,8 +259,8 @@ void ManifestSource::walk(std::vector<std::string>& files,
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
       names.push_back(it->path().filename().string());
     if (ec)
-      logger("controller.source")->warn("list_failed directory={} error=\"{}\"", dir.string(),
-                                        ec.message());
+      logger("controller.source")
+          ->warn("list_failed directory={} error=\"{}\"", dir.string(), ec.message());
     std::sort(names.begin(), names.end());
     for (const auto& name : names) {
       // Dot names are editor temp files, VCS metadata and the ConfigMap's ..data/..<timestamp>
@@ -278,8 +277,9 @@ void ManifestSource::walk(std::vector<std::string>& files,
         // directory of manifests.
         if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
             (error == ELOOP || isManifestName(name)))
-          unusable[relative] = error == ELOOP ? "symlink loop (too many levels of symbolic links)"
-                                              : "dangling symlink: " + std::string(std::strerror(error));
+          unusable[relative] = error == ELOOP
+                                   ? "symlink loop (too many levels of symbolic links)"
+                                   : "dangling symlink: " + std::string(std::strerror(error));
         continue;
       }
       if (S_ISDIR(entry.st_mode)) {
@@ -335,11 +335,12 @@ void ManifestSource::reportErrors(const std::string& relative, FileState& state,
   }
   std::string message = errorText;
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  events_.recordNamed(eventName(relative),
-                      {"siteplane.io/v1alpha1", involvedKind.empty() ? "ManifestFile" : involvedKind,
-                       "default", involvedName.empty() ? relative : involvedName, ""},
-                      events::EventType::kWarning, kInvalidManifestReason, message,
-                      {{kManifestFileAnnotation, relative}});
+  events_.recordNamed(
+      eventName(relative),
+      {"siteplane.io/v1alpha1", involvedKind.empty() ? "ManifestFile" : involvedKind, "default",
+       involvedName.empty() ? relative : involvedName, ""},
+      events::EventType::kWarning, kInvalidManifestReason, message,
+      {{kManifestFileAnnotation, relative}});
   state.reportedText = errorText;
 }
 
@@ -393,7 +394,8 @@ SyncReport ManifestSource::syncNow() {
 
   // Who declares what. A file that does not load declares its last good objects; a file that has
   // never loaded protects the objects already annotated with it.
-  std::map<store::ObjectKey, std::vector<std::pair<const std::string*, const nlohmann::json*>>> claims;
+  std::map<store::ObjectKey, std::vector<std::pair<const std::string*, const nlohmann::json*>>>
+      claims;
   std::set<std::string> protectedFiles;
   for (const auto& [relative, state] : files_) {
     if (!state.ok) {
@@ -461,9 +463,9 @@ SyncReport ManifestSource::syncNow() {
     auto current = stored.find(key);
     if (current == stored.end()) {
       ops.push_back(store::WriteOp::create(*object));
-      planned.push_back({Planned::Action::kCreate, key,
-                         (*object)["metadata"]["annotations"][kManifestFileAnnotation]
-                             .get<std::string>()});
+      planned.push_back(
+          {Planned::Action::kCreate, key,
+           (*object)["metadata"]["annotations"][kManifestFileAnnotation].get<std::string>()});
       continue;
     }
     if (sameDeclaration(*current->second, *object)) {
@@ -519,8 +521,7 @@ SyncReport ManifestSource::syncNow() {
           log->info("object_pruned key={} file={}", plan.key.toString(), plan.detail);
         } else if (result.code() != store::StoreError::Code::kNotFound) {
           ++report.failedWrites;
-          log->warn("object_not_pruned key={} error=\"{}\"", plan.key.toString(),
-                    result.message());
+          log->warn("object_not_pruned key={} error=\"{}\"", plan.key.toString(), result.message());
         }
         break;
     }

@@ -34,12 +34,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/file_stamp.h"
 #include "common/status.h"
@@ -129,10 +128,10 @@ class ManifestSource {
 
   store::Store& store_;
   const ManifestSourceOptions options_;
-  events::EventRecorder events_;  // the InvalidManifest Events, one per broken file
-  std::map<std::string, FileState> files_;  // by relative path; guarded by syncMutex_
+  events::EventRecorder events_;               // the InvalidManifest Events, one per broken file
+  std::map<std::string, FileState> files_;     // by relative path; guarded by syncMutex_
   std::vector<WatchedDirectory> directories_;  // of the last scan; guarded by syncMutex_
-  std::mutex syncMutex_;                    // one scan at a time
+  std::mutex syncMutex_;                       // one scan at a time
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
 };

@@ -106,8 +106,8 @@ class Parser {
       } else if (word == "notin") {
         requirement.op = Operator::kNotIn;
       } else {
-        return failAt(operatorStart, "expected one of =, ==, !=, in, notin after \"" +
-                                         requirement.key + "\"");
+        return failAt(operatorStart,
+                      "expected one of =, ==, !=, in, notin after \"" + requirement.key + "\"");
       }
       auto values = parseValueSet();
       if (!values) return values.error();

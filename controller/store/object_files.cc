@@ -79,8 +79,8 @@ Result<std::string> readWholeFile(const fs::path& path) {
 }
 
 bool endsWith(const std::string& text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(),
-                                                      suffix) == 0;
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Checks that a loaded object is the one its path says it is; returns what is wrong, or "".
@@ -273,8 +273,7 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
   for (size_t i = 0; i < changes.size(); ++i) {
     if (changes[i].deleted) continue;
     fs::path temp = tempOf(pathOf(changes[i].key), changes[i].version);
-    if (Status written = writeTemp(temp, *changes[i].content, /*sync=*/false);
-        !written) {
+    if (Status written = writeTemp(temp, *changes[i].content, /*sync=*/false); !written) {
       discardTemps(0);
       return written;
     }
@@ -371,7 +370,8 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
           removeTemp(filePath);
           continue;
         }
-        std::string name = fileName.substr(0, fileName.size() - std::string_view(kObjectSuffix).size());
+        std::string name =
+            fileName.substr(0, fileName.size() - std::string_view(kObjectSuffix).size());
         if (!endsWith(fileName, kObjectSuffix) || !isDns1123Label(name)) {
           skip(filePath, "not an object file");
           continue;
@@ -381,7 +381,8 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
           skip(filePath, content.message());
           continue;
         }
-        nlohmann::json object = nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
+        nlohmann::json object =
+            nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
         if (object.is_discarded()) {
           skip(filePath, "not valid JSON (corrupt or partial file)");
           continue;
@@ -391,13 +392,15 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
           skip(filePath, problem);
           continue;
         }
-        uint64_t version = *toResourceVersion(
-            object["metadata"]["resourceVersion"].get_ref<const std::string&>());
+        uint64_t version =
+            *toResourceVersion(object["metadata"]["resourceVersion"].get_ref<const std::string&>());
         loaded.resourceVersion = std::max(loaded.resourceVersion, version);
         loaded.objects.push_back(std::move(object));
       }
-      if (nsError) skip(nsPath, nsError.message());
-      else knownDirectories_.insert(nsPath);
+      if (nsError)
+        skip(nsPath, nsError.message());
+      else
+        knownDirectories_.insert(nsPath);
     }
     if (kindError) skip(kindPath, kindError.message());
   }

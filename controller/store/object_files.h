@@ -3,10 +3,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "controller/store/object_key.h"
@@ -44,7 +43,7 @@ class ObjectFiles {
     // The highest resourceVersion that may have been used: the reserved ceiling, or the largest
     // version found in an object file if that is higher.
     uint64_t resourceVersion = 0;
-    size_t skipped = 0;            // files that were corrupt, partial or misplaced (each logged)
+    size_t skipped = 0;  // files that were corrupt, partial or misplaced (each logged)
   };
 
   // Creates <stateDir>/objects if needed and takes the exclusive lock <stateDir>/objects/lock

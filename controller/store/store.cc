@@ -66,8 +66,9 @@ StoreError invalidObject(const json& object, const std::vector<std::string>& err
   if (object.is_object()) {
     const std::string* kind = stringField(object, "kind");
     auto metadata = object.find("metadata");
-    const std::string* name =
-        metadata != object.end() && metadata->is_object() ? stringField(*metadata, "name") : nullptr;
+    const std::string* name = metadata != object.end() && metadata->is_object()
+                                  ? stringField(*metadata, "name")
+                                  : nullptr;
     what = (kind ? *kind : std::string("object")) + (name ? " \"" + *name + "\"" : "");
   }
   std::string message = what + " is invalid: ";
@@ -102,7 +103,8 @@ StoreResult<ObjectKey> checkObject(json& object, bool checkMaps) {
                      "alphanumeric at both ends, at most 63 characters)");
   }
   auto ns = metadata->find("namespace");
-  if (ns == metadata->end() || ns->is_null() || (ns->is_string() && ns->get_ref<const std::string&>().empty())) {
+  if (ns == metadata->end() || ns->is_null() ||
+      (ns->is_string() && ns->get_ref<const std::string&>().empty())) {
     (*metadata)["namespace"] = std::string(kDefaultNamespace);
   } else if (!ns->is_string() || !isDns1123Label(ns->get_ref<const std::string&>())) {
     errors.push_back("metadata.namespace: " + ns->dump() + " is not a DNS-1123 label");
@@ -166,12 +168,13 @@ std::chrono::system_clock::time_point systemNow() { return std::chrono::system_c
 Store::Store(ObjectFiles files, WallClock clock, StoreOptions options)
     : clock_(std::move(clock)), options_(options), files_(std::move(files)) {
   std::random_device device;
-  std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+  std::seed_seq seed{device(), device(), device(), device(),
+                     device(), device(), device(), device()};
   random_.seed(seed);
 }
 
-Result<std::unique_ptr<Store>> Store::create(const std::filesystem::path& stateDir,
-                                             WallClock clock, StoreOptions options) {
+Result<std::unique_ptr<Store>> Store::create(const std::filesystem::path& stateDir, WallClock clock,
+                                             StoreOptions options) {
   auto files = ObjectFiles::create(stateDir);
   if (!files) return files.status().withContext("opening the store");
   auto loaded = files->load();
@@ -379,8 +382,8 @@ void Store::commitGroup(const std::vector<PendingWrite*>& group) noexcept {
     // never disagrees with what a restart would load.
     install(writes, applied, first);
     if (!persisted) {
-      log()->error("object_write_failed objects={} applied={} error=\"{}\"", writes.size(),
-                   applied, persisted.message());
+      log()->error("object_write_failed objects={} applied={} error=\"{}\"", writes.size(), applied,
+                   persisted.message());
       for (size_t k = 0; k < writes.size(); ++k) {
         auto [pending, index] = writeOps[k];
         pending->results[index] =
@@ -454,8 +457,9 @@ ObjectList Store::list(const ListOptions& options) const {
   ObjectList list;
   std::lock_guard lock(mutex_);
   list.resourceVersion = resourceVersion_;
-  auto it = options.kind.empty() ? objects_.begin()
-                                 : objects_.lower_bound(ObjectKey{options.kind, options.ns.value_or(""), ""});
+  auto it = options.kind.empty()
+                ? objects_.begin()
+                : objects_.lower_bound(ObjectKey{options.kind, options.ns.value_or(""), ""});
   for (; it != objects_.end(); ++it) {
     const ObjectKey& key = it->first;
     if (!options.kind.empty() && key.kind != options.kind) break;

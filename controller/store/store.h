@@ -8,12 +8,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/group_commit.h"
 #include "common/status.h"
@@ -39,7 +38,7 @@ struct StoreOptions {
 };
 
 struct ListOptions {
-  std::string kind;              // empty: every kind
+  std::string kind;               // empty: every kind
   std::optional<std::string> ns;  // nullopt: every namespace
   LabelSelector selector;         // empty: every object
 
@@ -53,13 +52,19 @@ struct WriteOp {
   enum class Type { kCreate, kUpdate, kUpsert, kUpdateStatus, kRemove };
 
   Type type = Type::kCreate;
-  nlohmann::json object;                        // every type but kRemove
-  ObjectKey key;                                // kRemove
+  nlohmann::json object;                       // every type but kRemove
+  ObjectKey key;                               // kRemove
   std::optional<std::string> resourceVersion;  // kRemove: the precondition, if any
 
-  static WriteOp create(nlohmann::json object) { return {Type::kCreate, std::move(object), {}, {}}; }
-  static WriteOp update(nlohmann::json object) { return {Type::kUpdate, std::move(object), {}, {}}; }
-  static WriteOp upsert(nlohmann::json object) { return {Type::kUpsert, std::move(object), {}, {}}; }
+  static WriteOp create(nlohmann::json object) {
+    return {Type::kCreate, std::move(object), {}, {}};
+  }
+  static WriteOp update(nlohmann::json object) {
+    return {Type::kUpdate, std::move(object), {}, {}};
+  }
+  static WriteOp upsert(nlohmann::json object) {
+    return {Type::kUpsert, std::move(object), {}, {}};
+  }
   static WriteOp updateStatus(nlohmann::json object) {
     return {Type::kUpdateStatus, std::move(object), {}, {}};
   }
@@ -217,9 +222,9 @@ class Store {
   // Serializes writers for the whole write, fsync included, so resourceVersions are assigned,
   // persisted and published in one order. Readers never take it.
   std::mutex writeMutex_;
-  ObjectFiles files_;          // guarded by writeMutex_
-  uint64_t nextVersion_ = 1;   // guarded by writeMutex_; never reused, even by a failed write
-  std::mt19937_64 random_;     // guarded by writeMutex_; uids
+  ObjectFiles files_;         // guarded by writeMutex_
+  uint64_t nextVersion_ = 1;  // guarded by writeMutex_; never reused, even by a failed write
+  std::mt19937_64 random_;    // guarded by writeMutex_; uids
 
   // Guards everything below; held only briefly (never across I/O or callbacks).
   mutable std::mutex mutex_;

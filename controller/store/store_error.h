@@ -36,7 +36,7 @@ const char* toString(StoreError::Code code);
 template <typename T>
 class [[nodiscard]] StoreResult {
  public:
-  StoreResult(T value) : state_(std::move(value)) {}         // NOLINT: implicit, `return value;`
+  StoreResult(T value) : state_(std::move(value)) {}           // NOLINT: implicit, `return value;`
   StoreResult(StoreError error) : state_(std::move(error)) {}  // NOLINT: implicit, `return error;`
 
   bool isOk() const { return std::holds_alternative<T>(state_); }

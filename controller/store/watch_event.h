@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "controller/store/object_key.h"

@@ -45,10 +45,14 @@ void jsonString(Buffer& out, std::string_view value) {
 }  // namespace
 
 bool parseAccessLogFormat(std::string_view text, AccessLogFormat& format) {
-  if (text == "w3c") format = AccessLogFormat::kW3C;
-  else if (text == "json") format = AccessLogFormat::kJson;
-  else if (text == "off") format = AccessLogFormat::kOff;
-  else return false;
+  if (text == "w3c")
+    format = AccessLogFormat::kW3C;
+  else if (text == "json")
+    format = AccessLogFormat::kJson;
+  else if (text == "off")
+    format = AccessLogFormat::kOff;
+  else
+    return false;
   return true;
 }
 

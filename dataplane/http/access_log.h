@@ -1,7 +1,8 @@
 #pragma once
 
 // One line per request through the spdlog logger "dataplane.access": the W3C extended format IIS
-// writes (a "#Fields:" header, space-separated values, '-' for empty, '+' for spaces) or JSON lines.
+// writes (a "#Fields:" header, space-separated values, '-' for empty, '+' for spaces) or JSON
+// lines.
 
 #include <chrono>
 #include <cstdint>

@@ -43,8 +43,8 @@ class ChunkedScanner {
     kTrailerStart,  // first byte of a trailer field line, or of the final empty line
     kTrailerName,
     kTrailerValue,
-    kTrailerLF,     // LF ending a trailer field line
-    kFinalLF,       // LF of the final empty line
+    kTrailerLF,  // LF ending a trailer field line
+    kFinalLF,    // LF of the final empty line
     kEnd,
     kInvalid,
   };

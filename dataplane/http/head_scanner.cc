@@ -7,9 +7,9 @@ namespace {
 
 // What a byte can be in a request head.
 enum Class : unsigned char {
-  kTchar,    // RFC 9110 §5.6.2 tchar: may appear in a field name (and a value, a request line)
-  kSpace,    // SP
-  kTab,      // HTAB
+  kTchar,  // RFC 9110 §5.6.2 tchar: may appear in a field name (and a value, a request line)
+  kSpace,  // SP
+  kTab,    // HTAB
   kCR,
   kLF,
   kColon,
@@ -24,16 +24,40 @@ constexpr std::array<Class, 256> makeClasses() {
     if (c < 0x20 || c == 0x7f) value = kControl;
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) value = kTchar;
     switch (c) {
-      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-      case '.': case '^': case '_': case '`': case '|': case '~':
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
         value = kTchar;
         break;
-      case ' ': value = kSpace; break;
-      case '\t': value = kTab; break;
-      case '\r': value = kCR; break;
-      case '\n': value = kLF; break;
-      case ':': value = kColon; break;
-      default: break;
+      case ' ':
+        value = kSpace;
+        break;
+      case '\t':
+        value = kTab;
+        break;
+      case '\r':
+        value = kCR;
+        break;
+      case '\n':
+        value = kLF;
+        break;
+      case ':':
+        value = kColon;
+        break;
+      default:
+        break;
     }
     classes[static_cast<size_t>(c)] = value;
   }

@@ -187,7 +187,7 @@ int RequestParser::onHeaderField(http_parser* parser, const char* at, size_t len
 int RequestParser::onHeaderValue(http_parser* parser, const char* at, size_t length) noexcept {
   auto& p = self(parser);
   if (p.headersComplete_) return 0;  // a trailer value: dropped, as its name above
-  if (p.spans_.empty()) return -1;  // http-parser never sends a value first
+  if (p.spans_.empty()) return -1;   // http-parser never sends a value first
   p.inValue_ = true;
   if (!p.append(at, length)) return -1;
   p.spans_.back().valueLength += length;
@@ -279,7 +279,7 @@ bool RequestParser::framingValid() const {
     if (transferEncodings > 1 || !equalsIgnoreCase(transferEncoding, "chunked")) return false;
   }
   std::string_view target = r.target;
-  if (r.method == HTTP_CONNECT) return true;  // authority-form; refused as an upgrade
+  if (r.method == HTTP_CONNECT) return true;           // authority-form; refused as an upgrade
   if (target == "*") return r.method == HTTP_OPTIONS;  // §3.2.4: asterisk-form is OPTIONS only
   if (!target.empty() && target.front() == '/') return true;
   // §3.2.2 absolute-form: an http(s) URI with a non-empty host and no userinfo (RFC 9110 §4.2.1,

@@ -29,7 +29,7 @@ using HeadBuffer = fmt::basic_memory_buffer<char, 512>;
 
 struct ResponseHead {
   int status = 200;
-  int substatus = 0;  // IIS substatus, sent as "X-Status: 403.4" when non-zero
+  int substatus = 0;             // IIS substatus, sent as "X-Status: 403.4" when non-zero
   std::string_view contentType;  // omitted when empty
   size_t contentLength = 0;
   bool keepAlive = true;

@@ -42,8 +42,8 @@ Decision respond(int status, int substatus, std::string_view message) {
 }  // namespace
 
 TlsFacts tlsFactsOf(const tls::TlsSession& session) {
-  return TlsFacts{session.serverName(), session.cipherBits(), session.clientCertificate(),
-                  session.tlsVersion(),  session.context().get(),  &session};
+  return TlsFacts{session.serverName(), session.cipherBits(),    session.clientCertificate(),
+                  session.tlsVersion(), session.context().get(), &session};
 }
 
 std::string_view hostWithoutPort(std::string_view host) {
@@ -96,10 +96,12 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
     if (route->tls == nullptr) return reject(421, 0, "Misdirected Request");
     std::string_view sni = tls.serverName;
     // The usual case, SNI and Host naming the same host, needs no second lookup.
-    const bool sameName = sni.size() == host.size() && strncasecmp(sni.data(), host.data(), host.size()) == 0;
+    const bool sameName =
+        sni.size() == host.size() && strncasecmp(sni.data(), host.data(), host.size()) == 0;
     if (!sni.empty() && !sameName) {
       // Re-resolved in the current table, so a certificate renewed by a swap still matches.
-      const table::Route* sniRoute = table.route(connection.localAddress, connection.localPort, sni);
+      const table::Route* sniRoute =
+          table.route(connection.localAddress, connection.localPort, sni);
       if (!sniRoute || !sameCertificate(*sniRoute, *route))
         return reject(421, 0, "Misdirected Request - the certificate does not cover this host");
     }
@@ -108,8 +110,7 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
     // is checked here against that site's policy: a connection that does not meet it gets 421,
     // so the client retries on a connection of its own, made for this site.
     const bool madeForThisSite = tls.context == route->tls.get();
-    if (tls.version < site.minTLSVersion)
-      return reject(421, 0, kMisdirectedVersion);
+    if (tls.version < site.minTLSVersion) return reject(421, 0, kMisdirectedVersion);
     if (site.require128BitCiphers && tls.cipherBits < 128) {
       if (!madeForThisSite) return reject(421, 0, kMisdirectedPolicy);
       return reject(403, 5, "403.5 - SSL 128 required: this site requires a 128-bit cipher");

@@ -19,10 +19,12 @@ const std::shared_ptr<spdlog::logger>& log() {
 Result<std::unique_ptr<DataPlane>> DataPlane::create(DataPlaneOptions options) {
   using Out = Result<std::unique_ptr<DataPlane>>;
   if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
-  if (options.workers > 256) return Out::error("workers: at most 256, got " + std::to_string(options.workers));
+  if (options.workers > 256)
+    return Out::error("workers: at most 256, got " + std::to_string(options.workers));
   const Limits& limits = options.limits;
   if (limits.maxHeaderBytes < 256) return Out::error("limits.maxHeaderBytes: at least 256");
-  if (limits.maxConnectionsPerWorker == 0) return Out::error("limits.maxConnectionsPerWorker: at least 1");
+  if (limits.maxConnectionsPerWorker == 0)
+    return Out::error("limits.maxConnectionsPerWorker: at least 1");
   if (limits.headerTimeout.count() <= 0 || limits.keepAliveTimeout.count() <= 0 ||
       limits.handshakeTimeout.count() <= 0)
     return Out::error("limits: timeouts must be positive");
@@ -32,7 +34,8 @@ Result<std::unique_ptr<DataPlane>> DataPlane::create(DataPlaneOptions options) {
   plane->addressLimiter_ =
       std::make_unique<AddressLimiter>(plane->options_.limits.maxConnectionsPerAddress);
   for (unsigned i = 0; i < plane->options_.workers; ++i)
-    plane->workers_.push_back(std::make_unique<Worker>(*plane, i, plane->options_, *plane->accessLog_));
+    plane->workers_.push_back(
+        std::make_unique<Worker>(*plane, i, plane->options_, *plane->accessLog_));
   return plane;
 }
 

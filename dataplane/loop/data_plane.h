@@ -35,11 +35,11 @@ class AddressLimiter;
 class Worker;
 
 struct Limits {
-  size_t maxHeaderBytes = 16 * 1024;              // request line + headers, above: 431
-  std::chrono::milliseconds headerTimeout{10000};  // to receive a whole request (slowloris): 408
+  size_t maxHeaderBytes = 16 * 1024;                  // request line + headers, above: 431
+  std::chrono::milliseconds headerTimeout{10000};     // to receive a whole request (slowloris): 408
   std::chrono::milliseconds keepAliveTimeout{60000};  // idle keep-alive connection: closed
   size_t maxBodyBytes = 1 << 20;                      // above: 413
-  size_t maxConnectionsPerWorker = 8192;  // beyond: stop accepting until one closes
+  size_t maxConnectionsPerWorker = 8192;              // beyond: stop accepting until one closes
   // Open connections one client IP address may hold across all workers; beyond, a new one is
   // closed (reset) as soon as it is accepted. 0: unlimited.
   size_t maxConnectionsPerAddress = 0;
@@ -69,10 +69,11 @@ struct Stats {
   uint64_t activeConnections = 0;
   uint64_t acceptedConnections = 0;
   uint64_t refusedConnections = 0;  // closed at accept: the client address was at its limit
-  uint64_t handshakes = 0;  // completed TLS handshakes
+  uint64_t handshakes = 0;          // completed TLS handshakes
   uint64_t resumedHandshakes = 0;
   uint64_t requests = 0;
-  // tls::handshakeFailureLabel() of the reason -> count: only labels of tls::kHandshakeFailureLabels
+  // tls::handshakeFailureLabel() of the reason -> count: only labels of
+  // tls::kHandshakeFailureLabels
   std::map<std::string, uint64_t> handshakeFailures;
   // site -> requests by status class: [0] 1xx ... [4] 5xx
   std::map<std::string, std::array<uint64_t, 5>> requestsBySite;
@@ -108,7 +109,8 @@ class DataPlane {
  private:
   friend class Worker;
   explicit DataPlane(DataPlaneOptions options);
-  void applied(const std::shared_ptr<const table::BindingTable>& table, const PublishReport& report);
+  void applied(const std::shared_ptr<const table::BindingTable>& table,
+               const PublishReport& report);
 
   DataPlaneOptions options_;
   std::unique_ptr<http::AccessLog> accessLog_;
@@ -119,7 +121,8 @@ class DataPlane {
 
   std::mutex publishMutex_;  // orders publications; guards listening_
   // Listeners whose sockets the workers hold, with what they are bound to.
-  std::unordered_map<table::ListenerKey, std::vector<std::string>, table::ListenerKeyHash> listening_;
+  std::unordered_map<table::ListenerKey, std::vector<std::string>, table::ListenerKeyHash>
+      listening_;
 
   mutable std::mutex currentMutex_;  // guards current_ and currentListeners_
   std::shared_ptr<const table::BindingTable> current_;

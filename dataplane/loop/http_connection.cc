@@ -21,7 +21,8 @@ constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 
 }  // namespace
 
-HttpConnection::HttpConnection(Worker& worker, std::shared_ptr<WorkerListener> listener, uint64_t id)
+HttpConnection::HttpConnection(Worker& worker, std::shared_ptr<WorkerListener> listener,
+                               uint64_t id)
     : worker_(worker),
       listener_(std::move(listener)),
       stream_(worker.loop(), *this, worker.buffers(), id),
@@ -197,7 +198,8 @@ void HttpConnection::respondToParseError() {
       respond(nullptr, 431, 0, "Request Header Fields Too Large", {}, nullptr);
       break;
     case Error::kBodyTooLarge:
-      respond(request, 413, 0, "Content Too Large - the request body exceeds the limit", {}, nullptr);
+      respond(request, 413, 0, "Content Too Large - the request body exceeds the limit", {},
+              nullptr);
       break;
     default:
       respond(nullptr, 400, 0, "Bad Request", {}, nullptr);
@@ -360,8 +362,8 @@ void HttpConnection::respond(const http::Request* request, int status, int subst
                              const table::Route* route) {
   const bool head = request && request->method == HTTP_HEAD;
   // Error pages end with a newline so that terminals show them cleanly.
-  size_t headBytes = writeHead(request, status, substatus, kTextPlain, body.size() + 1,
-                               extraHeaders, false);
+  size_t headBytes =
+      writeHead(request, status, substatus, kTextPlain, body.size() + 1, extraHeaders, false);
   size_t bodyBytes = 0;
   if (!head) {
     stream_.write(body);
@@ -462,7 +464,8 @@ void HttpConnection::onTableSwapped(const std::shared_ptr<const table::BindingTa
   if (!lastRoute_ || stream_.closing()) return;
   // The binding this connection last served, looked up by its declared host name: the same
   // binding name means it survived the swap (perhaps with a new certificate or site settings).
-  const table::Route* same = next.route(stream_.localAddress(), stream_.localPort(), lastRoute_->hostName);
+  const table::Route* same =
+      next.route(stream_.localAddress(), stream_.localPort(), lastRoute_->hostName);
   if (same && same->binding == lastRoute_->binding) {
     lastRoute_ = same;
     return;

@@ -51,7 +51,8 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   void onStreamHandshakeFailed(const std::string& reason) noexcept override;
   void onStreamClosed() noexcept override;
   // ContextSelector
-  std::shared_ptr<const tls::ServerContext> selectContext(std::string_view serverName) noexcept override;
+  std::shared_ptr<const tls::ServerContext> selectContext(
+      std::string_view serverName) noexcept override;
 
  private:
   void parse(const char* data, size_t length);
@@ -85,12 +86,12 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   const table::Route* lastRoute_ = nullptr;  // in the worker's current table
   // While draining: the table the connection's binding still exists in.
   std::shared_ptr<const table::BindingTable> drainTable_;
-  uint64_t requestStart_ = 0;                // uv_now when the request's first byte came
+  uint64_t requestStart_ = 0;  // uv_now when the request's first byte came
   uint64_t drainDeadline_ = 0;
   uint64_t deadline_ = 0;       // uv_now when the current timeout expires
   uint64_t timerArmedFor_ = 0;  // deadline the stream timer will fire at, 0: not armed
   bool requestTimerArmed_ = false;
-  bool keepAlive_ = true;   // of the response being written
+  bool keepAlive_ = true;    // of the response being written
   bool responding_ = false;  // a file body is still streaming
   std::shared_ptr<const staticfiles::OpenFile> body_;
   uint64_t bodyOffset_ = 0;

@@ -69,7 +69,8 @@ int openOne(const Address& address) {
     ::close(fd);
     return -error;
   }
-  if (address.storage.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  if (address.storage.ss_family == AF_INET6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0 ||
       ::listen(fd, kBacklog) != 0) {
     int error = errno;

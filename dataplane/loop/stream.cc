@@ -147,7 +147,8 @@ void Stream::flush() {
         sendingOffset_ = static_cast<size_t>(written);
         uv_buf_t rest = uv_buf_init(sending_.data() + sendingOffset_,
                                     static_cast<unsigned>(sending_.size() - sendingOffset_));
-        int rc = uv_write(&writeRequest_, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1, &onWrite);
+        int rc =
+            uv_write(&writeRequest_, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1, &onWrite);
         if (rc != 0) {
           flushing_ = false;
           close(CloseMode::kAbort);
@@ -210,7 +211,8 @@ void Stream::setTimer(std::chrono::milliseconds timeout) {
 
 void Stream::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
   auto* self = static_cast<Stream*>(handle->data);
-  *buf = uv_buf_init(self->buffers_.input.data(), static_cast<unsigned>(self->buffers_.input.size()));
+  *buf =
+      uv_buf_init(self->buffers_.input.data(), static_cast<unsigned>(self->buffers_.input.size()));
 }
 
 void Stream::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
@@ -231,8 +233,10 @@ void Stream::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noe
       return;
     }
     self->pauseReading();
-    if (self->open_) self->handler_.onStreamEnd();
-    else self->close(CloseMode::kAbort);
+    if (self->open_)
+      self->handler_.onStreamEnd();
+    else
+      self->close(CloseMode::kAbort);
     self->flush();
     return;
   }

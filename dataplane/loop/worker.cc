@@ -190,7 +190,8 @@ void Worker::openListener(Publication::Opened& opened) {
     uv_tcp_init(&loop_, handle);
     handle->data = listener.get();
     int rc = uv_tcp_open(handle, fd);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, &Worker::onConnection);
+    if (rc == 0)
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, &Worker::onConnection);
     if (rc != 0) {
       // The socket was bound and listening when the publisher checked it; this only fails when
       // the process is out of resources. The other workers still serve the listener.

@@ -1,7 +1,5 @@
 #include "dataplane/static/path_resolver.h"
 
-#include "dataplane/static/protected_directories.h"
-
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -10,6 +8,8 @@
 #include <cerrno>
 #include <string>
 #include <vector>
+
+#include "dataplane/static/protected_directories.h"
 
 namespace siteplane::staticfiles {
 namespace {

@@ -31,8 +31,9 @@ enum class ClientCertificateMode { kIgnore, kAccept, kRequire };
 enum class TlsVersion { k1_2, k1_3 };
 
 const char* toString(Protocol protocol);
-const char* toString(ClientCertificateMode mode);  // "Ignore", "Accept", "Require" (the spec's words)
-const char* toString(TlsVersion version);          // "1.2", "1.3"
+const char* toString(
+    ClientCertificateMode mode);           // "Ignore", "Accept", "Require" (the spec's words)
+const char* toString(TlsVersion version);  // "1.2", "1.3"
 
 // What the data plane needs of a Site (IIS <access sslFlags> and the content). Shared by every
 // binding of the site.
@@ -43,8 +44,9 @@ struct SitePolicy {
   std::string upstream;        // http://host:port when the site is a reverse proxy (root is empty)
   bool requireSSL = false;     // Ssl: plain-http requests get 403.4 ...
   bool redirectHTTP = false;   // ... or a 301 to https when this is set
-  bool require128BitCiphers = false;                                   // Ssl128
-  ClientCertificateMode clientCertificate = ClientCertificateMode::kIgnore;  // SslNegotiateCert/SslRequireCert
+  bool require128BitCiphers = false;  // Ssl128
+  ClientCertificateMode clientCertificate =
+      ClientCertificateMode::kIgnore;  // SslNegotiateCert/SslRequireCert
   TlsVersion minTLSVersion = TlsVersion::k1_2;
   uint16_t httpsRedirectPort = 443;  // where redirectHTTP sends clients (the site's https binding)
 };

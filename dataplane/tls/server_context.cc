@@ -72,8 +72,8 @@ int verifyDuringHandshake(int preverified, X509_STORE_CTX* store) noexcept {
       X509_STORE_CTX_set_error(store, X509_V_OK);
       return 1;
     }
-    auto* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     if (auto* session = ssl ? TlsSession::fromSsl(ssl) : nullptr) session->recordVerifyError(error);
   }
   return 1;
@@ -128,8 +128,10 @@ Result<std::vector<X509Ptr>> readCertificates(const std::string& pem, const std:
     out.emplace_back(certificate, X509_free);
   // The loop ends on "no start line" once the PEM is exhausted; anything else is a broken block.
   unsigned long last = ERR_peek_last_error();
-  if (last != 0 && !(ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)) {
-    return Result<std::vector<X509Ptr>>::error(openSslError(what + ": unparseable PEM certificate"));
+  if (last != 0 &&
+      !(ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)) {
+    return Result<std::vector<X509Ptr>>::error(
+        openSslError(what + ": unparseable PEM certificate"));
   }
   ERR_clear_error();
   if (out.empty()) return Result<std::vector<X509Ptr>>::error(what + ": no PEM certificate found");
@@ -158,7 +160,8 @@ Status findCrlIssuer(X509_CRL* crl, const std::vector<X509Ptr>& cas, const std::
   return Status::error(what + ": not issued by any of the site's client CAs");
 }
 
-Result<std::vector<X509Ptr>> readAllCas(const std::vector<std::string>& caPems, const std::string& what) {
+Result<std::vector<X509Ptr>> readAllCas(const std::vector<std::string>& caPems,
+                                        const std::string& what) {
   std::vector<X509Ptr> all;
   for (size_t i = 0; i < caPems.size(); ++i) {
     auto cas = readCertificates(caPems[i], what + ": client CA " + std::to_string(i));
@@ -231,7 +234,8 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
   std::vector<X509Ptr> chain;
   KeyPtr key(nullptr, EVP_PKEY_free);
   if (!options.certificateChain.empty()) {
-    if (!options.privateKey) return Out::error(what + ": a decoded certificate needs its decoded key");
+    if (!options.privateKey)
+      return Out::error(what + ": a decoded certificate needs its decoded key");
     for (X509* certificate : options.certificateChain) {
       if (!certificate) return Out::error(what + ": missing certificate in the decoded chain");
       X509_up_ref(certificate);
@@ -273,7 +277,8 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
     return Out::error(openSslError(what + ": certificate refused"));
   for (size_t i = 1; i < chain.size(); ++i) {
     if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1)
-      return Out::error(openSslError(what + ": intermediate certificate " + std::to_string(i) + " refused"));
+      return Out::error(
+          openSslError(what + ": intermediate certificate " + std::to_string(i) + " refused"));
   }
   if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
@@ -283,7 +288,8 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
 
   SSL_CTX_set_min_proto_version(ctx, toOpenSsl(options.minVersion));
   if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1 ||
-      SSL_CTX_set_ciphersuites(ctx, kCipherSuites) != 1 || SSL_CTX_set1_groups_list(ctx, kGroups) != 1)
+      SSL_CTX_set_ciphersuites(ctx, kCipherSuites) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, kGroups) != 1)
     return Out::error(openSslError(what + ": cipher configuration refused"));
   // Server preference makes the cheap AES-128-GCM win over the client's AES-256 preference;
   // PRIORITIZE_CHACHA still gives ChaCha20 to clients that list it first (no AES hardware).
@@ -352,7 +358,7 @@ int ServerContext::weakestCipherBits() const {
 }
 
 ClientCertificateState ServerContext::verifyClientCertificate(X509* leaf,
-                                                             STACK_OF_X509* chain) const noexcept {
+                                                              STACK_OF_X509* chain) const noexcept {
   if (!leaf) return ClientCertificateState::kNone;
   if (!requestsClientCertificate()) return ClientCertificateState::kUntrusted;  // trusts no CA
   X509_STORE_CTX* store = X509_STORE_CTX_new();

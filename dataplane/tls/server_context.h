@@ -49,9 +49,9 @@ int worseVerifyError(int current, int next) noexcept;
 // most of the cost of a table. The decoded objects are shared, not copied (OpenSSL reference
 // counts them), and must not be modified afterwards.
 struct ServerContextOptions {
-  std::string name;                 // "namespace/name" of the Certificate, for logs
-  std::string certificateChainPem;  // leaf first, then intermediates
-  std::string privateKeyPem;        // never logged
+  std::string name;                     // "namespace/name" of the Certificate, for logs
+  std::string certificateChainPem;      // leaf first, then intermediates
+  std::string privateKeyPem;            // never logged
   std::vector<X509*> certificateChain;  // borrowed for create(); leaf first; wins over the PEM
   EVP_PKEY* privateKey = nullptr;       // borrowed for create(); with certificateChain
   table::TlsVersion minVersion = table::TlsVersion::k1_2;

@@ -59,7 +59,8 @@ int TicketKeys::callback(SSL*, unsigned char keyName[16], unsigned char iv[16],
   char digest[] = "sha256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmacKey.data(), key.hmacKey.size()),
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
   if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
   return renew ? 2 : 1;
 }

@@ -42,8 +42,8 @@ class TicketKeys {
   // Precondition: mutex_ held. Adds a fresh key when the newest is older than kRotation.
   bool rotateLocked(std::chrono::steady_clock::time_point now);
 
-  std::mutex mutex_;        // guards keys_; taken once per full handshake or resumption
-  std::vector<Key> keys_;   // newest first
+  std::mutex mutex_;       // guards keys_; taken once per full handshake or resumption
+  std::vector<Key> keys_;  // newest first
 };
 
 }  // namespace siteplane::tls

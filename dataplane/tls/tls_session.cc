@@ -87,8 +87,7 @@ bool parseServerName(const unsigned char* data, size_t length, std::string& name
     size_t nameLength = (static_cast<size_t>(data[1]) << 8) | data[2];
     if (nameLength + 3 > length) return false;
     if (type == TLSEXT_NAMETYPE_host_name) {
-      if (nameLength == 0 || nameLength > 255 ||
-          std::memchr(data + 3, 0, nameLength) != nullptr)
+      if (nameLength == 0 || nameLength > 255 || std::memchr(data + 3, 0, nameLength) != nullptr)
         return false;
       name.assign(reinterpret_cast<const char*>(data + 3), nameLength);
       return true;

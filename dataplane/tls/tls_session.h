@@ -26,7 +26,8 @@ class TlsSession {
   // thread that drives the session, during handshake(); must not throw.
   class ContextSelector {
    public:
-    virtual std::shared_ptr<const ServerContext> selectContext(std::string_view serverName) noexcept = 0;
+    virtual std::shared_ptr<const ServerContext> selectContext(
+        std::string_view serverName) noexcept = 0;
 
    protected:
     ~ContextSelector() = default;

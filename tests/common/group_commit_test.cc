@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/test_support.h"
 
@@ -68,7 +67,8 @@ TEST_CASE("GroupCommit commits the requests queued during a commit together, in 
   CHECK(groups.size() < 5);
   CHECK(groups[0] == std::vector<int>{1});
   std::vector<int> rest;
-  for (size_t g = 1; g < groups.size(); ++g) rest.insert(rest.end(), groups[g].begin(), groups[g].end());
+  for (size_t g = 1; g < groups.size(); ++g)
+    rest.insert(rest.end(), groups[g].begin(), groups[g].end());
   std::sort(rest.begin(), rest.end());
   CHECK(rest == std::vector<int>{2, 3, 4, 5});
   for (const auto& write : later) CHECK(write.commitNumber >= 2);

@@ -1,9 +1,9 @@
 #include "common/logging.h"
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace siteplane {

@@ -158,8 +158,8 @@ CommandResult run(const std::vector<std::string>& argv, const std::string& input
 Process::Process(const std::vector<std::string>& argv,
                  const std::map<std::string, std::string>& extraEnv) {
   std::random_device random;
-  logPath_ = fs::temp_directory_path() /
-             ("siteplane-process-" + std::to_string(getpid()) + "-" + std::to_string(random()) + ".log");
+  logPath_ = fs::temp_directory_path() / ("siteplane-process-" + std::to_string(getpid()) + "-" +
+                                          std::to_string(random()) + ".log");
   pid_ = fork();
   if (pid_ == 0) {
     int fd = open(logPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -202,7 +202,8 @@ int Process::stop(int signal, std::chrono::milliseconds timeout) {
 std::string Process::output() const { return readFile(logPath_); }
 
 bool Process::waitForOutput(const std::string& needle, std::chrono::milliseconds timeout) {
-  return waitUntil([&] { return output().find(needle) != std::string::npos || !running(); }, timeout) &&
+  return waitUntil([&] { return output().find(needle) != std::string::npos || !running(); },
+                   timeout) &&
          output().find(needle) != std::string::npos;
 }
 
@@ -302,9 +303,22 @@ TestCertificate makeCertificate(const fs::path& dir, const std::string& name,
   }
   std::string subject = "/CN=";
   subject.append(dnsNames.empty() ? name : dnsNames.front());
-  std::vector<std::string> argv = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                   "ec_paramgen_curve:P-256", "-nodes", "-keyout", out.key.string(),
-                                   "-out", out.cert.string(), "-days", days, "-subj", subject};
+  std::vector<std::string> argv = {"openssl",
+                                   "req",
+                                   "-x509",
+                                   "-newkey",
+                                   "ec",
+                                   "-pkeyopt",
+                                   "ec_paramgen_curve:P-256",
+                                   "-nodes",
+                                   "-keyout",
+                                   out.key.string(),
+                                   "-out",
+                                   out.cert.string(),
+                                   "-days",
+                                   days,
+                                   "-subj",
+                                   subject};
   if (!san.empty()) argv.insert(argv.end(), {"-addext", "subjectAltName=" + san});
   if (isCA) {
     argv.insert(argv.end(), {"-addext", "basicConstraints=critical,CA:TRUE", "-addext",
@@ -316,11 +330,13 @@ TestCertificate makeCertificate(const fs::path& dir, const std::string& name,
   if (ca) argv.insert(argv.end(), {"-CA", ca->cert.string(), "-CAkey", ca->key.string()});
   auto made = run(argv);
   if (made.exitCode != 0) throw std::runtime_error("openssl req failed: " + made.err);
-  auto fingerprint = run({"openssl", "x509", "-in", out.cert.string(), "-noout", "-fingerprint", "-sha1"});
+  auto fingerprint =
+      run({"openssl", "x509", "-in", out.cert.string(), "-noout", "-fingerprint", "-sha1"});
   // "SHA1 Fingerprint=AB:CD:..." -> "ABCD..."
   auto equals = fingerprint.out.find('=');
   for (char c : fingerprint.out.substr(equals + 1))
-    if (std::isxdigit(static_cast<unsigned char>(c))) out.thumbprint += static_cast<char>(std::toupper(c));
+    if (std::isxdigit(static_cast<unsigned char>(c)))
+      out.thumbprint += static_cast<char>(std::toupper(c));
   return out;
 }
 
@@ -335,8 +351,9 @@ void makeCrl(const fs::path& out, const TestCertificate& ca,
     config << "[ca]\ndefault_ca = crl\n[crl]\ndatabase = " << (work / "index.txt").string()
            << "\ndefault_md = sha256\ndefault_crl_days = 30\n";
   }
-  std::vector<std::string> base = {"openssl", "ca", "-config", (work / "ca.cnf").string(),
-                                   "-keyfile", ca.key.string(), "-cert", ca.cert.string()};
+  std::vector<std::string> base = {
+      "openssl",       "ca",    "-config",       (work / "ca.cnf").string(), "-keyfile",
+      ca.key.string(), "-cert", ca.cert.string()};
   for (const TestCertificate* certificate : revoked) {
     auto argv = base;
     argv.insert(argv.end(), {"-revoke", certificate->cert.string()});
@@ -346,7 +363,8 @@ void makeCrl(const fs::path& out, const TestCertificate& ca,
   auto argv = base;
   argv.insert(argv.end(), {"-gencrl", "-out", (work / "crl.pem").string()});
   if (lapsed)
-    argv.insert(argv.end(), {"-crl_lastupdate", "20200101000000Z", "-crl_nextupdate", "20200102000000Z"});
+    argv.insert(argv.end(),
+                {"-crl_lastupdate", "20200101000000Z", "-crl_nextupdate", "20200102000000Z"});
   auto done = run(argv);
   if (done.exitCode != 0) throw std::runtime_error("openssl ca -gencrl failed: " + done.err);
   // Renamed into place, so a watcher never reads a half-written CRL.

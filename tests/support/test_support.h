@@ -39,7 +39,8 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs argv[0] (looked up in PATH) to completion, feeding `input` on stdin; kills it after `timeout`.
+// Runs argv[0] (looked up in PATH) to completion, feeding `input` on stdin; kills it after
+// `timeout`.
 CommandResult run(const std::vector<std::string>& argv, const std::string& input = "",
                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 

@@ -42,9 +42,9 @@ TEST_CASE("parseTime reads RFC 3339 and formatTime writes UTC", "[controller][ap
   CHECK(formatTime(*parseTime("2026-11-25T07:39:51.250+01:00")) == "2026-11-25T06:39:51Z");
   CHECK(formatTime(*parseTime("2024-02-29T23:59:59-00:30")) == "2024-03-01T00:29:59Z");
   CHECK(formatTime(Time{}) == "1970-01-01T00:00:00Z");
-  for (const char* bad : {"", "2026-11-25", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-                          "2026-11-25T06:39:51", "2026-11-25 06:39:51Z", "2026-11-25T06:39:51Zjunk",
-                          "2026-11-25T24:00:00Z"}) {
+  for (const char* bad :
+       {"", "2026-11-25", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-25T06:39:51",
+        "2026-11-25 06:39:51Z", "2026-11-25T06:39:51Zjunk", "2026-11-25T24:00:00Z"}) {
     INFO(bad);
     CHECK_FALSE(parseTime(bad).isOk());
   }
@@ -55,14 +55,17 @@ TEST_CASE("setCondition moves lastTransitionTime only when the status flips", "[
   Time t1 = *parseTime("2026-01-01T00:00:00Z");
   Time t2 = *parseTime("2026-01-01T00:05:00Z");
   Time t3 = *parseTime("2026-01-01T00:10:00Z");
-  CHECK(setCondition(conditions, {"Ready", ConditionStatus::kFalse, "Pending", "waiting", {}, 1}, t1));
+  CHECK(setCondition(conditions, {"Ready", ConditionStatus::kFalse, "Pending", "waiting", {}, 1},
+                     t1));
   CHECK(conditions.size() == 1);
   CHECK(conditions[0].lastTransitionTime == t1);
 
   // Same status and content: nothing changes, so status need not be written.
-  CHECK_FALSE(setCondition(conditions, {"Ready", ConditionStatus::kFalse, "Pending", "waiting", {}, 1}, t2));
+  CHECK_FALSE(setCondition(conditions,
+                           {"Ready", ConditionStatus::kFalse, "Pending", "waiting", {}, 1}, t2));
   // Same status, new message: changed, but the transition time stays.
-  CHECK(setCondition(conditions, {"Ready", ConditionStatus::kFalse, "Pending", "still waiting", {}, 2}, t2));
+  CHECK(setCondition(conditions,
+                     {"Ready", ConditionStatus::kFalse, "Pending", "still waiting", {}, 2}, t2));
   CHECK(conditions[0].lastTransitionTime == t1);
   CHECK(conditions[0].observedGeneration == 2);
   // Flip: the transition time moves.

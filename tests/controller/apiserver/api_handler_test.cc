@@ -31,8 +31,8 @@ TEST_CASE("Create, get and list answer with stored objects and server-set metada
 
   json all = h.json(h.call("GET", "/apis/siteplane.io/v1alpha1/sites"));
   CHECK(all["items"].size() == 2);
-  CHECK(h.json(h.call("GET", "/apis/siteplane.io/v1alpha1/namespaces/other/sites"))["items"]
-            .empty());
+  CHECK(
+      h.json(h.call("GET", "/apis/siteplane.io/v1alpha1/namespaces/other/sites"))["items"].empty());
 }
 
 TEST_CASE("Errors are Status objects: 404 missing, 409 exists, 409 stale update",
@@ -105,8 +105,7 @@ TEST_CASE("Malformed, oversized and unknown-type bodies get clear 4xx answers",
   Harness h(options);
   auto malformed = h.call("POST", kSites, "{\"apiVersion\": ");
   REQUIRE(malformed.response.status == 400);
-  CHECK_THAT(h.json(malformed)["message"].get<std::string>(),
-             Catch::Contains("not valid JSON"));
+  CHECK_THAT(h.json(malformed)["message"].get<std::string>(), Catch::Contains("not valid JSON"));
 
   auto yaml = h.call("POST", kSites, "kind: [unclosed", {{"Content-Type", "application/yaml"}});
   REQUIRE(yaml.response.status == 400);
@@ -151,8 +150,9 @@ TEST_CASE("Merge patch as kubectl client-side apply sends it", "[apiserver][patc
       {"kubectl.kubernetes.io/last-applied-configuration", original.dump()}};
   REQUIRE(h.call("POST", kBindings + "?fieldManager=kubectl-client-side-apply", original.dump())
               .response.status == 201);
-  json patch = {{"metadata", {{"annotations", {{"kubectl.kubernetes.io/last-applied-configuration",
-                                                "{\"changed\":true}"}}}}},
+  json patch = {{"metadata",
+                 {{"annotations",
+                   {{"kubectl.kubernetes.io/last-applied-configuration", "{\"changed\":true}"}}}}},
                 {"spec", {{"port", 8081}, {"hostName", "www.example.com"}}}};
   auto patched = h.call("PATCH", kBindings + "/web?fieldManager=kubectl-client-side-apply",
                         patch.dump(), {{"Content-Type", "application/merge-patch+json"}});
@@ -192,9 +192,9 @@ TEST_CASE("JSON patch applies operations and reports a failed test", "[apiserver
   CHECK(h.json(patched)["spec"]["port"] == 9090);
   CHECK(h.json(patched)["metadata"]["labels"]["env"] == "prod");
 
-  auto failed = h.call("PATCH", kBindings + "/web",
-                       R"([{"op":"test","path":"/spec/port","value":1}])",
-                       {{"Content-Type", "application/json-patch+json"}});
+  auto failed =
+      h.call("PATCH", kBindings + "/web", R"([{"op":"test","path":"/spec/port","value":1}])",
+             {{"Content-Type", "application/json-patch+json"}});
   CHECK(failed.response.status == 422);
   CHECK(h.call("PATCH", kBindings + "/web", "{}", {{"Content-Type", "application/json-patch+json"}})
             .response.status == 400);
@@ -292,9 +292,9 @@ TEST_CASE("The status subresource reads and writes only status", "[apiserver][st
   CHECK(stored["status"]["listenAddress"] == "127.0.0.1:8080");
   CHECK(stored["spec"]["port"] == 8080);
 
-  auto patch = h.call("PATCH", kBindings + "/web/status",
-                      R"({"status":{"listenAddress":"127.0.0.1:9"}})",
-                      {{"Content-Type", "application/merge-patch+json"}});
+  auto patch =
+      h.call("PATCH", kBindings + "/web/status", R"({"status":{"listenAddress":"127.0.0.1:9"}})",
+             {{"Content-Type", "application/merge-patch+json"}});
   REQUIRE(patch.response.status == 200);
   CHECK(h.json(h.call("GET", kBindings + "/web"))["status"]["listenAddress"] == "127.0.0.1:9");
 
@@ -407,8 +407,9 @@ TEST_CASE("A watch from a resourceVersion replays what happened after it", "[api
   json first = h.json(h.call("POST", kBindings, binding("first", 8080).dump()));
   REQUIRE(h.call("POST", kBindings, binding("second", 8081).dump()).response.status == 201);
   std::string version = first["metadata"]["resourceVersion"];
-  auto reply = h.call("GET", kBindings + "?watch=true&resourceVersion=" + version +
-                                 "&fieldSelector=metadata.name%3Dsecond",
+  auto reply = h.call("GET",
+                      kBindings + "?watch=true&resourceVersion=" + version +
+                          "&fieldSelector=metadata.name%3Dsecond",
                       "", {{"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io"}});
   REQUIRE(reply.watch != nullptr);
   auto sink = std::make_shared<CollectingSink>();
@@ -515,8 +516,9 @@ TEST_CASE("Metrics carry the API's request counts and the process's own families
           "[apiserver][health]") {
   ApiHandlerOptions options;
   options.metrics = [](siteplane::metrics::ExpositionWriter& out) {
-    if (siteplane::Status s = out.declare("siteplane_table_generation", siteplane::metrics::MetricType::kGauge,
-                               "Generation of the live table.");
+    if (siteplane::Status s =
+            out.declare("siteplane_table_generation", siteplane::metrics::MetricType::kGauge,
+                        "Generation of the live table.");
         !s)
       return s;
     return out.add("siteplane_table_generation", {}, uint64_t{7});
@@ -530,9 +532,8 @@ TEST_CASE("Metrics carry the API's request counts and the process's own families
              Catch::Contains("# TYPE siteplane_api_requests_total counter\n"));
   CHECK_THAT(metrics.response.body,
              Catch::Contains("siteplane_api_requests_total{verb=\"get\",code=\"404\"} 1\n"));
-  CHECK_THAT(metrics.response.body,
-             Catch::Contains("# TYPE siteplane_table_generation gauge\n"
-                             "siteplane_table_generation 7\n"));
+  CHECK_THAT(metrics.response.body, Catch::Contains("# TYPE siteplane_table_generation gauge\n"
+                                                    "siteplane_table_generation 7\n"));
 }
 
 TEST_CASE("Metrics are served when the process's families fail, and say what failed in the log",
@@ -553,14 +554,15 @@ TEST_CASE("Metrics are served when the process's families fail, and say what fai
 TEST_CASE("Core v1 events are listed and filtered like kubectl describe asks",
           "[apiserver][events]") {
   Harness h;
-  json event = {{"apiVersion", "v1"},
-                {"kind", "Event"},
-                {"metadata", {{"name", "web-1"}, {"namespace", "default"}}},
-                {"involvedObject", {{"kind", "Binding"}, {"name", "web"}, {"namespace", "default"}}},
-                {"type", "Warning"},
-                {"reason", "PortInUse"},
-                {"message", "port 80 is taken"},
-                {"lastTimestamp", "2026-09-21T00:00:00Z"}};
+  json event = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", "web-1"}, {"namespace", "default"}}},
+      {"involvedObject", {{"kind", "Binding"}, {"name", "web"}, {"namespace", "default"}}},
+      {"type", "Warning"},
+      {"reason", "PortInUse"},
+      {"message", "port 80 is taken"},
+      {"lastTimestamp", "2026-09-21T00:00:00Z"}};
   REQUIRE(h.store->createObject(event).isOk());
   auto list = h.call("GET",
                      "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dweb%2C"
@@ -614,7 +616,8 @@ TEST_CASE("Unknown fields dropped under fieldValidation Ignore leave no trace in
   json nested = 1;
   for (int i = 0; i < 9000; ++i) nested = json{{"n", std::move(nested)}};
   deep["spec"]["bogus"] = std::move(nested);
-  auto created = h.call("POST", kSites + "?fieldValidation=Ignore&fieldManager=tester", deep.dump());
+  auto created =
+      h.call("POST", kSites + "?fieldValidation=Ignore&fieldManager=tester", deep.dump());
   INFO(created.response.body.substr(0, 400));
   REQUIRE(created.response.status == 201);
   json stored = h.json(created);
@@ -628,8 +631,8 @@ TEST_CASE("Unknown fields dropped under fieldValidation Ignore leave no trace in
   // The same through an update: the dropped field leaves the updater's entry too.
   json update = stored;
   update["spec"]["bogus"] = {{"a", {{"b", 1}}}};
-  auto updated = h.call("PUT", kSites + "/deep?fieldValidation=Ignore&fieldManager=other",
-                        update.dump());
+  auto updated =
+      h.call("PUT", kSites + "/deep?fieldValidation=Ignore&fieldManager=other", update.dump());
   REQUIRE(updated.response.status == 200);
   CHECK(updated.response.body.find("bogus") == std::string::npos);
 }
@@ -661,13 +664,14 @@ TEST_CASE("A watch with a label selector reports objects leaving and entering it
 TEST_CASE("Core v1 events are created through the API, and a bad name is refused with its path",
           "[apiserver][events]") {
   Harness h;
-  json event = {{"apiVersion", "v1"},
-                {"kind", "Event"},
-                {"metadata", {{"name", "web-checked"}}},
-                {"involvedObject", {{"kind", "Binding"}, {"name", "web"}, {"namespace", "default"}}},
-                {"type", "Normal"},
-                {"reason", "Checked"},
-                {"message", "all good"}};
+  json event = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", "web-checked"}}},
+      {"involvedObject", {{"kind", "Binding"}, {"name", "web"}, {"namespace", "default"}}},
+      {"type", "Normal"},
+      {"reason", "Checked"},
+      {"message", "all good"}};
   auto created = h.call("POST", "/api/v1/namespaces/default/events", event.dump());
   REQUIRE(created.response.status == 201);
   CHECK(h.json(created)["reason"] == "Checked");
@@ -721,8 +725,9 @@ TEST_CASE("A list with a limit pages through one snapshot with continue tokens",
   CHECK(h.call("GET", kBindings + "?limit=-1").response.status == 400);
   CHECK(h.call("GET", kBindings + "?limit=2&continue=nonsense").response.status == 400);
   std::string another = h.json(h.call("GET", kBindings + "?limit=1"))["metadata"]["continue"];
-  CHECK(h.call("GET", kBindings + "?limit=1&resourceVersion=1&continue=" + another)
-            .response.status == 400);
+  CHECK(
+      h.call("GET", kBindings + "?limit=1&resourceVersion=1&continue=" + another).response.status ==
+      400);
   CHECK(h.call("GET", kSites + "?limit=1&continue=" + another).response.status == 400);
 }
 
@@ -770,9 +775,10 @@ TEST_CASE("A watch without timeoutSeconds ends after 30 to 60 minutes, as Kubern
   CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=5s").response.status == 400);
 }
 
-TEST_CASE("A dry-run update answers with the object as it would be stored, server metadata "
-          "included (what kubectl diff compares)",
-          "[apiserver][dryrun]") {
+TEST_CASE(
+    "A dry-run update answers with the object as it would be stored, server metadata "
+    "included (what kubectl diff compares)",
+    "[apiserver][dryrun]") {
   Harness h;
   json stored = h.json(h.call("POST", kSites, site("web").dump()));
   auto patch = h.call("PATCH", kSites + "/web?dryRun=All", R"({"spec":{"root":"/other"}})",
@@ -785,9 +791,9 @@ TEST_CASE("A dry-run update answers with the object as it would be stored, serve
   CHECK(preview["metadata"]["generation"] == 2);
 
   // A change outside the spec leaves the generation alone.
-  auto labelled = h.call("PATCH", kSites + "/web?dryRun=All",
-                         R"({"metadata":{"labels":{"tier":"web"}}})",
-                         {{"Content-Type", "application/merge-patch+json"}});
+  auto labelled =
+      h.call("PATCH", kSites + "/web?dryRun=All", R"({"metadata":{"labels":{"tier":"web"}}})",
+             {{"Content-Type", "application/merge-patch+json"}});
   REQUIRE(labelled.response.status == 200);
   CHECK(h.json(labelled)["metadata"]["generation"] == 1);
   CHECK(h.json(labelled)["metadata"]["uid"] == stored["metadata"]["uid"]);

@@ -1,20 +1,20 @@
 // The API server over real HTTPS on 127.0.0.1, driven by curl and the real kubectl with the
 // kubeconfig the server writes.
 
+#include "controller/apiserver/api_server.h"
+
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
 
-#include <catch2/catch.hpp>
-
-#include "controller/apiserver/api_server.h"
 #include "tests/controller/apiserver/api_test_support.h"
 
 using namespace siteplane::apiserver;
@@ -41,15 +41,16 @@ struct Server {
   }
 
   std::vector<std::string> kubectl(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {kubectlProgram(), "--kubeconfig", server->kubeconfigPath().string(),
-                                     "--cache-dir", (state.path() / "kubecache").string()};
+    std::vector<std::string> argv = {kubectlProgram(), "--kubeconfig",
+                                     server->kubeconfigPath().string(), "--cache-dir",
+                                     (state.path() / "kubecache").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
   CommandResult curl(std::vector<std::string> args, bool withToken = true) const {
-    std::vector<std::string> argv = {"curl", "-sS", "--cacert",
-                                     (state.path() / "api" / "ca.crt").string(), "-w",
-                                     "\n%{http_code}"};
+    std::vector<std::string> argv = {"curl",     "-sS",
+                                     "--cacert", (state.path() / "api" / "ca.crt").string(),
+                                     "-w",       "\n%{http_code}"};
     if (withToken) {
       argv.push_back("-H");
       argv.push_back("Authorization: Bearer " + server->credentials().token);
@@ -125,11 +126,11 @@ TEST_CASE("The API server serves HTTPS with its own CA, a 0600 token and a kubec
   CHECK(Server::code(s.curl({s.server->url() + "/readyz"}, false)) == 200);
 
   std::string sites = s.server->url() + "/apis/siteplane.io/v1alpha1/namespaces/default/sites";
-  auto malformed = s.curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
-                           "{not json", sites});
+  auto malformed = s.curl(
+      {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "{not json", sites});
   CHECK(Server::code(malformed) == 400);
-  auto unknown = s.curl({"-X", "POST", "-H", "Content-Type: text/csv", "--data-binary", "a,b",
-                         sites});
+  auto unknown =
+      s.curl({"-X", "POST", "-H", "Content-Type: text/csv", "--data-binary", "a,b", sites});
   CHECK(Server::code(unknown) == 415);
   TempDir big;
   auto bigFile = big.write("big.json", std::string(10 * 1024 * 1024, 'x'));
@@ -192,8 +193,8 @@ TEST_CASE("kubectl applies, lists, explains, waits for and deletes siteplane obj
   REQUIRE(yaml.exitCode == 0);
   CHECK_THAT(yaml.out, Catch::Contains("root: /srv/www"));
 
-  auto waited = run(s.kubectl({"wait", "--for=condition=Programmed", "binding/web-http",
-                               "--timeout=20s"}));
+  auto waited =
+      run(s.kubectl({"wait", "--for=condition=Programmed", "binding/web-http", "--timeout=20s"}));
   INFO(waited.err);
   REQUIRE(waited.exitCode == 0);
   CHECK_THAT(waited.out, Catch::Contains("condition met"));
@@ -257,9 +258,7 @@ TEST_CASE("kubectl get -w sees ADDED, MODIFIED and DELETED as they happen",
   Server s;
   Process watch(s.kubectl({"get", "bindings", "-w", "--output-watch-events"}));
   // The watch starts on an empty list; each change below must show up as it happens.
-  REQUIRE(waitUntil([&] {
-    return run(s.kubectl({"get", "--raw", "/readyz"})).exitCode == 0;
-  }));
+  REQUIRE(waitUntil([&] { return run(s.kubectl({"get", "--raw", "/readyz"})).exitCode == 0; }));
   TempDir work;
   auto manifests = work.write("web.yaml", kManifests);
   REQUIRE(run(s.kubectl({"apply", "-f", manifests.string()})).exitCode == 0);
@@ -316,9 +315,11 @@ struct GatedServer {
   ~GatedServer() { gate.release(); }  // a handler call in flight must end for stop() to join
 
   std::vector<std::string> curl(const std::string& path, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"curl", "-sS", "--max-time", "20", "--cacert",
-                                     (server.state.path() / "api" / "ca.crt").string(), "-H",
-                                     "Authorization: Bearer " + server.server->credentials().token};
+    std::vector<std::string> argv = {
+        "curl",       "-sS",
+        "--max-time", "20",
+        "--cacert",   (server.state.path() / "api" / "ca.crt").string(),
+        "-H",         "Authorization: Bearer " + server.server->credentials().token};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(server.server->url() + path);
     return argv;
@@ -469,9 +470,10 @@ TEST_CASE("A watch that allows bookmarks gets periodic BOOKMARKs with the curren
                             {"-N"}),
                      "", kHang);
   INFO(watched.out << watched.err);
-  CHECK_THAT(watched.out, Catch::Contains(
-                              R"({"object":{"apiVersion":"siteplane.io/v1alpha1","kind":"Binding",)"
-                              R"("metadata":{"resourceVersion":")" + version + R"("}},"type":"BOOKMARK"})"));
+  CHECK_THAT(watched.out,
+             Catch::Contains(R"({"object":{"apiVersion":"siteplane.io/v1alpha1","kind":"Binding",)"
+                             R"("metadata":{"resourceVersion":")" +
+                             version + R"("}},"type":"BOOKMARK"})"));
   auto plain = run(s.curl("/apis/siteplane.io/v1alpha1/namespaces/default/bindings?watch=1&"
                           "timeoutSeconds=1",
                           {"-N"}),
@@ -521,17 +523,19 @@ TEST_CASE("Slow watches together are bounded: past the total, the one holding mo
   CHECK(Server::code(s.curl({s.server->url() + "/healthz"})) == 200);
 }
 
-TEST_CASE("A request without the token is answered 401 once its head is in; its body is never "
-          "waited for",
-          "[apiserver][https][bounds]") {
+TEST_CASE(
+    "A request without the token is answered 401 once its head is in; its body is never "
+    "waited for",
+    "[apiserver][https][bounds]") {
   Server s;
   TlsClient client(s.server->port());
   REQUIRE(client.handshake());
   // Declares the largest body allowed and sends none of it: without the early check the server
   // would wait for 3 MiB before it looked at the token.
-  REQUIRE(client.send("POST /apis/siteplane.io/v1alpha1/namespaces/default/sites HTTP/1.1\r\n"
-                      "Host: api\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n"
-                      "Authorization: Bearer wrong\r\n\r\n"));
+  REQUIRE(
+      client.send("POST /apis/siteplane.io/v1alpha1/namespaces/default/sites HTTP/1.1\r\n"
+                  "Host: api\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n"
+                  "Authorization: Bearer wrong\r\n\r\n"));
   std::string answer = client.readAll();
   INFO(answer);
   CHECK(answer.rfind("HTTP/1.1 401 Unauthorized\r\n", 0) == 0);
@@ -567,8 +571,8 @@ TEST_CASE("API headers above 64 KiB are answered 431 in the status line and the 
   Server s;
   TlsClient client(s.server->port());
   REQUIRE(client.handshake());
-  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: api\r\nX-Big: " +
-                      std::string(70 * 1024, 'a') + "\r\n\r\n"));
+  REQUIRE(client.send(
+      "GET /healthz HTTP/1.1\r\nHost: api\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n"));
   std::string answer = client.readAll();
   INFO(answer.substr(0, 400));
   CHECK(answer.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0) == 0);

@@ -5,10 +5,9 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controller/apiserver/api_handler.h"
 #include "controller/apiserver/embedded_crds.h"
@@ -34,7 +33,8 @@ struct Harness {
 
   ApiReply call(const std::string& method, const std::string& target, const std::string& body = "",
                 Headers headers = {}) {
-    if (!body.empty() && !headers.count("Content-Type")) headers["Content-Type"] = "application/json";
+    if (!body.empty() && !headers.count("Content-Type"))
+      headers["Content-Type"] = "application/json";
     return handler->handle(ApiRequest::make(method, target, body, std::move(headers)));
   }
   nlohmann::json json(const ApiReply& reply) { return nlohmann::json::parse(reply.response.body); }

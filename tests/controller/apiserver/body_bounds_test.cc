@@ -1,9 +1,8 @@
 // Hostile API bodies: nesting deep enough to exhaust a thread's stack, and JSON patches whose
 // copy operations multiply the object's size. Each gets a 4xx answer; nothing is stored.
 
-#include <string>
-
 #include <catch2/catch.hpp>
+#include <string>
 
 #include "tests/controller/apiserver/api_test_support.h"
 
@@ -13,7 +12,8 @@ using namespace siteplane::apiserver::testing;
 namespace {
 
 std::string nestedArrays(int depth) {
-  return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']');
+  return std::string(static_cast<size_t>(depth), '[') +
+         std::string(static_cast<size_t>(depth), ']');
 }
 
 // A Site whose spec holds `depth` nested objects under an unknown field.
@@ -30,8 +30,8 @@ std::string deepSite(const std::string& name, int depth) {
 // Each copy doubles spec: 40 of them would make it 2^40 times its size.
 std::string copyBomb() {
   std::string ops = R"([{"op":"add","path":"/spec/x","value":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})";
-  for (int i = 0; i < 40; ++i) ops += R"(,{"op":"copy","from":"/spec","path":"/spec/y)" +
-                                      std::to_string(i) + "\"}";
+  for (int i = 0; i < 40; ++i)
+    ops += R"(,{"op":"copy","from":"/spec","path":"/spec/y)" + std::to_string(i) + "\"}";
   return ops + "]";
 }
 
@@ -132,8 +132,8 @@ TEST_CASE("Copies that nest the object into itself are bounded in depth as well 
     for (int k = 0; k < 8999; ++k) innermost += "/0";
   }
   ops += "]";
-  auto patched = h.call("PATCH", kSites + "/web", ops,
-                        {{"Content-Type", "application/json-patch+json"}});
+  auto patched =
+      h.call("PATCH", kSites + "/web", ops, {{"Content-Type", "application/json-patch+json"}});
   CHECK(patched.response.status >= 400);
   CHECK(patched.response.status < 500);
   CHECK(h.call("GET", kSites + "/web").response.status == 200);

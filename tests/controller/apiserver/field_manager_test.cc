@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "controller/apiserver/field_manager.h"
+
+#include <catch2/catch.hpp>
 
 using namespace siteplane::apiserver;
 using nlohmann::json;
@@ -47,11 +47,13 @@ TEST_CASE("Server-side apply creates, then conflicts with another manager on a c
   CHECK(first.object["metadata"]["managedFields"][0]["operation"] == "Apply");
 
   // Same values: shared ownership, no conflict.
-  ApplyOutcome shared = applyConfiguration(first.object, applied(80), "bob", false, "", kVersion, "t2");
+  ApplyOutcome shared =
+      applyConfiguration(first.object, applied(80), "bob", false, "", kVersion, "t2");
   REQUIRE(shared.conflicts.empty());
   CHECK(shared.object["metadata"]["managedFields"].size() == 2);
 
-  ApplyOutcome refused = applyConfiguration(first.object, applied(81), "bob", false, "", kVersion, "t2");
+  ApplyOutcome refused =
+      applyConfiguration(first.object, applied(81), "bob", false, "", kVersion, "t2");
   REQUIRE(refused.conflicts.size() == 1);
   CHECK(refused.conflicts[0].manager == "alice");
   CHECK(formatFieldPath(refused.conflicts[0].path) == ".spec.port");
@@ -59,7 +61,8 @@ TEST_CASE("Server-side apply creates, then conflicts with another manager on a c
         "Apply failed with 1 conflict: conflict with \"alice\" using siteplane.io/v1alpha1: "
         ".spec.port");
 
-  ApplyOutcome forced = applyConfiguration(first.object, applied(81), "bob", true, "", kVersion, "t2");
+  ApplyOutcome forced =
+      applyConfiguration(first.object, applied(81), "bob", true, "", kVersion, "t2");
   REQUIRE(forced.conflicts.empty());
   CHECK(forced.object["spec"]["port"] == 81);
   auto entries = readManagedFields(forced.object);
@@ -70,10 +73,11 @@ TEST_CASE("Server-side apply creates, then conflicts with another manager on a c
 
 TEST_CASE("Server-side apply removes fields the manager stopped applying",
           "[apiserver][fieldmanager]") {
-  ApplyOutcome first =
-      applyConfiguration(json(), applied(80, "www.example.com"), "alice", false, "", kVersion, "t1");
+  ApplyOutcome first = applyConfiguration(json(), applied(80, "www.example.com"), "alice", false,
+                                          "", kVersion, "t1");
   REQUIRE(first.object["spec"].contains("hostName"));
-  ApplyOutcome second = applyConfiguration(first.object, applied(80), "alice", false, "", kVersion, "t2");
+  ApplyOutcome second =
+      applyConfiguration(first.object, applied(80), "alice", false, "", kVersion, "t2");
   REQUIRE(second.conflicts.empty());
   CHECK_FALSE(second.object["spec"].contains("hostName"));
   CHECK(second.object["spec"]["port"] == 80);

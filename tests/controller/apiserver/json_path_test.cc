@@ -1,13 +1,14 @@
+#include "controller/apiserver/json_path.h"
+
 #include <catch2/catch.hpp>
 
 #include "controller/apiserver/field_selector.h"
-#include "controller/apiserver/json_path.h"
 #include "controller/apiserver/table_converter.h"
 
+using nlohmann::json;
 using siteplane::apiserver::FieldSelector;
 using siteplane::apiserver::humanDuration;
 using siteplane::apiserver::JsonPath;
-using nlohmann::json;
 
 namespace {
 

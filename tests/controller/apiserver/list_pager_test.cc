@@ -1,8 +1,8 @@
 // ListPager: pages of one consistent snapshot, and the tokens it refuses.
 
-#include <catch2/catch.hpp>
-
 #include "controller/apiserver/list_pager.h"
+
+#include <catch2/catch.hpp>
 
 using namespace siteplane::apiserver;
 using siteplane::store::ObjectPtr;
@@ -75,7 +75,8 @@ TEST_CASE("ListPager refuses malformed, foreign, old and evicted tokens", "[apis
   auto foreign = pager.next(page.continueToken, "sites ns=a", 1, out, start);
   REQUIRE(foreign);
   CHECK(foreign->code == 400);
-  auto old = pager.next(page.continueToken, "bindings ns=a", 1, out, start + std::chrono::minutes(2));
+  auto old =
+      pager.next(page.continueToken, "bindings ns=a", 1, out, start + std::chrono::minutes(2));
   REQUIRE(old);
   CHECK(old->code == 410);
 

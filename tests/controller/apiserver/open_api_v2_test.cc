@@ -1,5 +1,6 @@
 // GET /openapi/v2: the Swagger 2.0 document kubectl 1.20 (and any client without OpenAPI v3)
-// validates against, in JSON and in gnostic's protobuf, negotiated on Accept as kube-apiserver does.
+// validates against, in JSON and in gnostic's protobuf, negotiated on Accept as kube-apiserver
+// does.
 
 #include <catch2/catch.hpp>
 
@@ -67,7 +68,8 @@ TEST_CASE("OpenAPI v2 in JSON carries the CRD schemas as swagger 2.0 definitions
     CHECK(definitions.contains("io.k8s.api.core.v1.Event"));
     CHECK(definitions.contains("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
     // The v3 requestBody is a body parameter; query parameters carry their type inline.
-    const json& post = doc["paths"]["/apis/siteplane.io/v1alpha1/namespaces/{namespace}/sites"]["post"];
+    const json& post =
+        doc["paths"]["/apis/siteplane.io/v1alpha1/namespaces/{namespace}/sites"]["post"];
     bool body = false, fieldValidation = false;
     for (const auto& parameter : post["parameters"]) {
       body |= parameter["in"] == "body" &&
@@ -118,7 +120,8 @@ TEST_CASE("OpenAPI v2 in protobuf is gnostic's openapi_v2.Document, also at /swa
   CHECK(h.call("GET", "/openapi/v2", "", Headers{{"Accept", "text/html"}}).response.status == 406);
 }
 
-TEST_CASE("OpenAPI v2 answers 304 to a client that has the current document", "[apiserver][openapi]") {
+TEST_CASE("OpenAPI v2 answers 304 to a client that has the current document",
+          "[apiserver][openapi]") {
   Harness h;
   for (const char* accept : {"application/json", kProtobuf}) {
     INFO(accept);
@@ -127,7 +130,8 @@ TEST_CASE("OpenAPI v2 answers 304 to a client that has the current document", "[
     std::string etag = header(first.response, "ETag");
     REQUIRE(etag.size() > 2);
     CHECK(etag.front() == '"');
-    auto again = h.call("GET", "/openapi/v2", "", Headers{{"Accept", accept}, {"If-None-Match", etag}});
+    auto again =
+        h.call("GET", "/openapi/v2", "", Headers{{"Accept", accept}, {"If-None-Match", etag}});
     CHECK(again.response.status == 304);
     CHECK(again.response.body.empty());
     auto stale = h.call("GET", "/openapi/v2", "",

@@ -1,17 +1,16 @@
 // RequestExecutor: jobs run off the loop thread, completions run on it, and a read never waits
 // behind a write that is stuck.
 
-#include <catch2/catch.hpp>
+#include "controller/apiserver/request_executor.h"
 
 #include <uv.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-
-#include "controller/apiserver/request_executor.h"
 
 using siteplane::apiserver::RequestExecutor;
 

@@ -14,10 +14,13 @@ namespace {
 ApiHandlerOptions withRuntime(std::multimap<std::string, std::string>& seenQuery) {
   ApiHandlerOptions options;
   options.token = "t0ken";
-  options.runtime.sslcert = [](const std::multimap<std::string, std::string>&)
-      -> siteplane::Result<json> { return json{{"live", true}, {"generation", 4}}; };
-  options.runtime.explain = [&seenQuery](const std::multimap<std::string, std::string>& query)
-      -> siteplane::Result<json> {
+  options.runtime.sslcert =
+      [](const std::multimap<std::string, std::string>&) -> siteplane::Result<json> {
+    return json{{"live", true}, {"generation", 4}};
+  };
+  options.runtime.explain =
+      [&seenQuery](
+          const std::multimap<std::string, std::string>& query) -> siteplane::Result<json> {
     seenQuery = query;
     if (query.count("port") == 0) return siteplane::Result<json>::error("port: required");
     return json{{"summary", "served"}};
@@ -41,15 +44,17 @@ TEST_CASE("The runtime views answer with the data plane's JSON, behind the token
   CHECK(sslcert.response.contentType == "application/json");
   CHECK(h.json(sslcert)["generation"] == 4);
 
-  auto explained = h.call("GET", "/runtime/explain?address=%3A%3A1&port=8443&sni=a.test", "", kToken);
+  auto explained =
+      h.call("GET", "/runtime/explain?address=%3A%3A1&port=8443&sni=a.test", "", kToken);
   REQUIRE(explained.response.status == 200);
   CHECK(h.json(explained)["summary"] == "served");
   CHECK(seen == std::multimap<std::string, std::string>{
                     {"address", "::1"}, {"port", "8443"}, {"sni", "a.test"}});
 }
 
-TEST_CASE("A bad explain parameter is a 400 Status naming it, and other verbs and paths are refused",
-          "[apiserver][runtime]") {
+TEST_CASE(
+    "A bad explain parameter is a 400 Status naming it, and other verbs and paths are refused",
+    "[apiserver][runtime]") {
   std::multimap<std::string, std::string> seen;
   Harness h(withRuntime(seen));
   auto bad = h.call("GET", "/runtime/explain?address=127.0.0.1", "", kToken);

@@ -1,9 +1,10 @@
+#include "controller/certs/import_path_policy.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "controller/certs/import_path_policy.h"
 #include "tests/support/test_support.h"
 
 using namespace siteplane;
@@ -23,9 +24,8 @@ struct Layout {
     fs::create_symlink(dir.path() / "roots" / "a", dir.path() / "roots" / "inner");
   }
   ImportPathPolicy policy() const {
-    return ImportPathPolicy::create({dir.path() / "manifests",
-                                     {dir.path() / "roots"},
-                                     {dir.path() / "roots" / "state"}});
+    return ImportPathPolicy::create(
+        {dir.path() / "manifests", {dir.path() / "roots"}, {dir.path() / "roots" / "state"}});
   }
   fs::path at(const std::string& relative) const { return dir.path() / relative; }
   testing::TempDir dir;
@@ -47,9 +47,10 @@ TEST_CASE("ImportPathPolicy allows the import roots, and the manifest directory 
         "manifest key");
 }
 
-TEST_CASE("ImportPathPolicy refuses the state directory, symlinks and dot-dot that lead out, and "
-          "says nothing about the file",
-          "[controller][certs][import-policy]") {
+TEST_CASE(
+    "ImportPathPolicy refuses the state directory, symlinks and dot-dot that lead out, and "
+    "says nothing about the file",
+    "[controller][certs][import-policy]") {
   Layout l;
   auto policy = l.policy();
   struct Case {
@@ -95,9 +96,10 @@ TEST_CASE("ImportPathPolicy never blocks on a FIFO and reads only regular files"
   CHECK_FALSE(directory);
 }
 
-TEST_CASE("ImportPathPolicy refuses a hard link to a state-directory file, and reads other "
-          "linked files",
-          "[controller][certs][import-policy]") {
+TEST_CASE(
+    "ImportPathPolicy refuses a hard link to a state-directory file, and reads other "
+    "linked files",
+    "[controller][certs][import-policy]") {
   Layout l;
   auto policy = l.policy();
   // A hard link has no path leading out: only the inode tells it is the victim's key.

@@ -129,11 +129,11 @@ TEST_CASE("PrivateKey reads the key after a certificate in a combined file, what
   CHECK(first.matches(certificate));
 }
 
-TEST_CASE("PrivateKey refuses a traditional key encrypted with a PEM header", "[controller][certs]") {
+TEST_CASE("PrivateKey refuses a traditional key encrypted with a PEM header",
+          "[controller][certs]") {
   auto ec = run({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout"});
   REQUIRE(ec.exitCode == 0);
-  auto encrypted =
-      run({"openssl", "ec", "-aes256", "-passout", "pass:secret"}, ec.out);
+  auto encrypted = run({"openssl", "ec", "-aes256", "-passout", "pass:secret"}, ec.out);
   REQUIRE(encrypted.exitCode == 0);
   REQUIRE(encrypted.out.find("Proc-Type: 4,ENCRYPTED") != std::string::npos);
   auto fromEncrypted = PrivateKey::fromPem(encrypted.out);

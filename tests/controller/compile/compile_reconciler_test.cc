@@ -1,9 +1,8 @@
 #include "controller/compile/compile_reconciler.h"
 
 #include <atomic>
-#include <set>
-
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "controller/reconcile/controller_manager.h"
 #include "tests/controller/compile/compile_fixture.h"
@@ -52,8 +51,8 @@ struct FakeDataPlane {
         if (entry.listening)
           entry.boundAddresses = {entry.key.address + ":" + std::to_string(entry.key.port)};
         else
-          entry.error = entry.key.address + ":" + std::to_string(entry.key.port) +
-                        ": address already in use";
+          entry.error =
+              entry.key.address + ":" + std::to_string(entry.key.port) + ": address already in use";
         report.listeners.push_back(entry);
       }
       onApplied(report);
@@ -179,16 +178,17 @@ TEST_CASE("CompileReconciler publishes an empty table at start when nothing is d
 
   // Through the manager, with an empty store: no object queues the pass, its initial key does.
   std::atomic<uint64_t> published{0};
-  PublishFunction publish = [&published](std::shared_ptr<const table::BindingTable> table,
-                                         std::function<void(const loop::PublishReport&)> onApplied) {
+  PublishFunction publish = [&published](
+                                std::shared_ptr<const table::BindingTable> table,
+                                std::function<void(const loop::PublishReport&)> onApplied) {
     loop::PublishReport report;
     report.generation = table->generation();
     onApplied(report);
     if (table->bindingCount() == 0) published = table->generation();
   };
   reconcile::ControllerManager manager(*fixture.store);
-  REQUIRE(manager.add(std::make_unique<CompileReconciler>(*fixture.store, *fixture.certificates.store,
-                                                          publish, CompileOptions{})));
+  REQUIRE(manager.add(std::make_unique<CompileReconciler>(
+      *fixture.store, *fixture.certificates.store, publish, CompileOptions{})));
   manager.start(1);
   CHECK(siteplane::testing::waitUntil([&] { return published.load() == 1; }));
   manager.stop();

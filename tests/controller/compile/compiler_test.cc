@@ -36,7 +36,8 @@ TEST_CASE("Compiler puts a resolved http binding in the table and assigns the si
           "[controller][compile]") {
   CertificateFixture certificates;
   Compiler compiler(*certificates.store, "/manifests");
-  auto out = compiler.compile(input({site("web")}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
+  auto out = compiler.compile(
+      input({site("web")}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
 
   REQUIRE(out.table);
   CHECK(out.table->generation() == 7);
@@ -63,7 +64,8 @@ TEST_CASE("Compiler resolves a relative Site root against the manifests director
   std::filesystem::create_directories(certificates.dir.path() / "www");
   auto web = site("web");
   web.spec.root = "www/./";
-  auto out = compiler.compile(input({web}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
+  auto out =
+      compiler.compile(input({web}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
   const table::Route* route = out.table->route("127.0.0.1", 8080, "");
   REQUIRE(route);
   CHECK(route->site->root == (certificates.dir.path() / "www/").lexically_normal());
@@ -73,7 +75,8 @@ TEST_CASE("Compiler resolves a relative Site root against the manifests director
 TEST_CASE("Compiler reports a binding whose site does not exist", "[controller][compile]") {
   CertificateFixture certificates;
   Compiler compiler(*certificates.store, "/manifests");
-  auto out = compiler.compile(input({}, {binding("orphan", "missing", api::Protocol::kHttp, 8080)}));
+  auto out =
+      compiler.compile(input({}, {binding("orphan", "missing", api::Protocol::kHttp, 8080)}));
   REQUIRE(out.bindings.size() == 1);
   CHECK_FALSE(out.bindings[0].inTable);
   CHECK(reasonOf(out.bindings[0], "ResolvedRefs") == "SiteNotFound");
@@ -92,7 +95,8 @@ TEST_CASE("Compiler lets the oldest binding keep a host and reports the others a
           binding("young", "b", api::Protocol::kHttp, 8080, "www.example.test", "", 200),
           binding("old", "a", api::Protocol::kHttp, 8080, "WWW.example.test.", "", 100),
           binding("other-host", "b", api::Protocol::kHttp, 8080, "shop.example.test", "", 300),
-          binding("wrong-protocol", "b", api::Protocol::kHttps, 8080, "x.example.test", "cert", 300),
+          binding("wrong-protocol", "b", api::Protocol::kHttps, 8080, "x.example.test", "cert",
+                  300),
       },
       {readyCertificate("cert", certificates.put("cert", {"x.example.test"}))}));
   REQUIRE(out.bindings.size() == 4);
@@ -112,9 +116,9 @@ TEST_CASE("Compiler lets the oldest binding keep a host and reports the others a
 TEST_CASE("Compiler breaks a creation-time tie by name", "[controller][compile]") {
   CertificateFixture certificates;
   Compiler compiler(*certificates.store, "/manifests");
-  auto out = compiler.compile(input({site("a")},
-                                    {binding("zeta", "a", api::Protocol::kHttp, 8080, "", "", 100),
-                                     binding("alpha", "a", api::Protocol::kHttp, 8080, "", "", 100)}));
+  auto out = compiler.compile(
+      input({site("a")}, {binding("zeta", "a", api::Protocol::kHttp, 8080, "", "", 100),
+                          binding("alpha", "a", api::Protocol::kHttp, 8080, "", "", 100)}));
   CHECK(reasonOf(out.bindings[0], "Conflicted") == "HostnameConflict");
   CHECK(out.bindings[1].inTable);
 }
@@ -132,7 +136,8 @@ TEST_CASE("Compiler reports certificate references: missing, not ready, host mis
       {site("web")},
       {
           binding("ok", "web", api::Protocol::kHttps, 8443, "www.example.test", "www"),
-          binding("wildcard-ok", "web", api::Protocol::kHttps, 8443, "api.apps.example.test", "www"),
+          binding("wildcard-ok", "web", api::Protocol::kHttps, 8443, "api.apps.example.test",
+                  "www"),
           binding("mismatch", "web", api::Protocol::kHttps, 8443, "shop.example.test", "www"),
           binding("two-labels", "web", api::Protocol::kHttps, 8443, "a.b.apps.example.test", "www"),
           binding("missing", "web", api::Protocol::kHttps, 9443, "", "nope"),
@@ -154,7 +159,8 @@ TEST_CASE("Compiler reports certificate references: missing, not ready, host mis
   CHECK(conditionOf(out.bindings[5], "ResolvedRefs")->message.find("waiting for the issuer") !=
         std::string::npos);
   CHECK(out.bindings[6].inTable);  // no host name: the listener's default certificate
-  CHECK(out.table->route("127.0.0.1", 8443, "www.example.test")->tls->thumbprint() == wwwThumbprint);
+  CHECK(out.table->route("127.0.0.1", 8443, "www.example.test")->tls->thumbprint() ==
+        wwwThumbprint);
 }
 
 TEST_CASE("Compiler refuses a certificate whose stored pair is not the one status names",
@@ -162,9 +168,9 @@ TEST_CASE("Compiler refuses a certificate whose stored pair is not the one statu
   CertificateFixture certificates;
   Compiler compiler(*certificates.store, "/manifests");
   certificates.put("www", {"www.example.test"});
-  auto out = compiler.compile(input(
-      {site("web")}, {binding("b", "web", api::Protocol::kHttps, 8443, "", "www")},
-      {readyCertificate("www", "0000000000000000000000000000000000000000")}));
+  auto out = compiler.compile(
+      input({site("web")}, {binding("b", "web", api::Protocol::kHttps, 8443, "", "www")},
+            {readyCertificate("www", "0000000000000000000000000000000000000000")}));
   CHECK(reasonOf(out.bindings[0], "ResolvedRefs") == "CertificateNotReady");
   CHECK(conditionOf(out.bindings[0], "ResolvedRefs")->message.find("is not status.thumbprint") !=
         std::string::npos);
@@ -195,17 +201,20 @@ TEST_CASE("Compiler reuses TLS contexts and rebuilds only those of a changed cer
       binding("a-other-port", "web", api::Protocol::kHttps, 9443, "a.example.test", "a"),
       binding("b", "web", api::Protocol::kHttps, 8443, "b.example.test", "b")};
 
-  auto first = compiler.compile(input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", b)}));
+  auto first = compiler.compile(
+      input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", b)}));
   CHECK(first.contextsBuilt == 2);  // one per certificate and SSL settings, shared by both ports
   CHECK(first.bindings[0].tls == first.bindings[1].tls);
 
-  auto second = compiler.compile(input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", b)}));
+  auto second = compiler.compile(
+      input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", b)}));
   CHECK(second.contextsBuilt == 0);
   CHECK(second.contextsReused == 2);
   CHECK(second.bindings[2].tls == first.bindings[2].tls);
 
   std::string renewed = certificates.put("b", {"b.example.test"});
-  auto third = compiler.compile(input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", renewed)}));
+  auto third = compiler.compile(
+      input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", renewed)}));
   CHECK(third.contextsBuilt == 1);
   CHECK(third.contextsReused == 1);
   CHECK(third.bindings[2].tls->thumbprint() == renewed);
@@ -213,7 +222,8 @@ TEST_CASE("Compiler reuses TLS contexts and rebuilds only those of a changed cer
 
   // Different SSL settings on the site need a different context for the same certificate.
   sites[0].spec.ssl.minTLSVersion = api::TlsVersion::k1_3;
-  auto fourth = compiler.compile(input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", renewed)}));
+  auto fourth = compiler.compile(
+      input(sites, bindings, {readyCertificate("a", a), readyCertificate("b", renewed)}));
   CHECK(fourth.contextsBuilt == 2);
 }
 
@@ -247,11 +257,11 @@ TEST_CASE("Compiler sends plain http to the site's https port", "[controller][co
   web.spec.ssl.requireSSL = true;
   web.spec.ssl.redirectHTTP = true;
   std::string thumbprint = certificates.put("www", {"www.example.test"});
-  auto out = compiler.compile(input(
-      {web},
-      {binding("http", "web", api::Protocol::kHttp, 8080),
-       binding("https", "web", api::Protocol::kHttps, 9443, "www.example.test", "www")},
-      {readyCertificate("www", thumbprint)}));
+  auto out = compiler.compile(
+      input({web},
+            {binding("http", "web", api::Protocol::kHttp, 8080),
+             binding("https", "web", api::Protocol::kHttps, 9443, "www.example.test", "www")},
+            {readyCertificate("www", thumbprint)}));
   const table::Route* route = out.table->route("127.0.0.1", 8080, "www.example.test");
   REQUIRE(route);
   CHECK(route->site->redirectHTTP);
@@ -266,11 +276,11 @@ TEST_CASE("Compiler reports a site whose client CA certificate is missing on its
   web.spec.ssl.clientCertificate = api::ClientCertificateMode::kRequire;
   web.spec.ssl.clientCARefs = {{"no-such-ca"}};
   std::string thumbprint = certificates.put("www", {"www.example.test"});
-  auto out = compiler.compile(input(
-      {web},
-      {binding("http", "web", api::Protocol::kHttp, 8080),
-       binding("https", "web", api::Protocol::kHttps, 8443, "www.example.test", "www")},
-      {readyCertificate("www", thumbprint)}));
+  auto out = compiler.compile(
+      input({web},
+            {binding("http", "web", api::Protocol::kHttp, 8080),
+             binding("https", "web", api::Protocol::kHttps, 8443, "www.example.test", "www")},
+            {readyCertificate("www", thumbprint)}));
   CHECK(out.bindings[0].inTable);
   CHECK(reasonOf(out.bindings[1], "ResolvedRefs") == "ClientCANotFound");
   CHECK(out.sites[0].ready.reason == "ClientCANotFound");
@@ -279,13 +289,17 @@ TEST_CASE("Compiler reports a site whose client CA certificate is missing on its
 TEST_CASE("mergeConditions moves lastTransitionTime only when a condition flips",
           "[controller][compile]") {
   std::vector<api::Condition> conditions;
-  mergeConditions(conditions, {{"Programmed", api::ConditionStatus::kFalse, "Pending", "a"}}, 1, at(10));
-  mergeConditions(conditions, {{"Programmed", api::ConditionStatus::kFalse, "PortUnavailable", "b"}}, 2, at(20));
+  mergeConditions(conditions, {{"Programmed", api::ConditionStatus::kFalse, "Pending", "a"}}, 1,
+                  at(10));
+  mergeConditions(conditions,
+                  {{"Programmed", api::ConditionStatus::kFalse, "PortUnavailable", "b"}}, 2,
+                  at(20));
   REQUIRE(conditions.size() == 1);
   CHECK(conditions[0].lastTransitionTime == at(10));
   CHECK(conditions[0].observedGeneration == 2);
   CHECK(conditions[0].reason == "PortUnavailable");
-  mergeConditions(conditions, {{"Programmed", api::ConditionStatus::kTrue, "Programmed", "c"}}, 2, at(30));
+  mergeConditions(conditions, {{"Programmed", api::ConditionStatus::kTrue, "Programmed", "c"}}, 2,
+                  at(30));
   CHECK(conditions[0].lastTransitionTime == at(30));
 }
 
@@ -366,7 +380,8 @@ TEST_CASE("Compiler refuses a Site root that is, holds or lies inside the state 
     INFO(c.root);
     auto s = site("web");
     s.spec.root = c.root;
-    auto out = compiler.compile(input({s}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
+    auto out =
+        compiler.compile(input({s}, {binding("web-http", "web", api::Protocol::kHttp, 8080)}));
     REQUIRE(out.sites.size() == 1);
     if (c.refused) {
       CHECK(out.sites[0].ready.reason == "RootNotAllowed");

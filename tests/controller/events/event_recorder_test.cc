@@ -1,13 +1,12 @@
 #include "controller/events/event_recorder.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "tests/support/test_support.h"
 
@@ -35,9 +34,9 @@ struct RecorderFixture {
     return [origin, step] { return origin + std::chrono::seconds(step->load()); };
   }
   EventRecorder recorder(size_t maxPerObject = 20) {
-    return EventRecorder(*store, {.component = "test-controller",
-                                  .maxEventsPerObject = maxPerObject,
-                                  .now = clock()});
+    return EventRecorder(
+        *store,
+        {.component = "test-controller", .maxEventsPerObject = maxPerObject, .now = clock()});
   }
   std::vector<json> eventsOf(const std::string& name) {
     std::vector<json> found;

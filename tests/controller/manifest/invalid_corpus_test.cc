@@ -2,9 +2,8 @@
 // decoder must print ("# expect: {file}:line:column: Kind "name" path: message"). The CRD check
 // uses the same files and their "# schema: reject" markers.
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "controller/manifest/manifest_loader.h"

@@ -20,7 +20,8 @@ std::vector<std::string> rendered(const std::vector<api::Diagnostic>& errors) {
 
 }  // namespace
 
-TEST_CASE("loadManifests reads *.yaml and *.yml recursively in sorted order", "[controller][manifest]") {
+TEST_CASE("loadManifests reads *.yaml and *.yml recursively in sorted order",
+          "[controller][manifest]") {
   testing::TempDir dir;
   dir.write("b.yaml", site("b"));
   dir.write("a.yml", site("a") + "---\n" + site("a2"));
@@ -48,8 +49,9 @@ TEST_CASE("a file with any error contributes no objects", "[controller][manifest
   auto bad = dir.write("bad.yaml", site("fine") + "---\n" + site("broken", "  colour: red\n"));
   auto result = loadManifests({dir.path()});
   REQUIRE_FALSE(result.ok());
-  CHECK(rendered(result.errors) ==
-        std::vector<std::string>{bad.string() + ":14:3: Site \"broken\" spec.colour: unknown field"});
+  CHECK(
+      rendered(result.errors) ==
+      std::vector<std::string>{bad.string() + ":14:3: Site \"broken\" spec.colour: unknown field"});
   REQUIRE(result.files.size() == 2);
   CHECK(result.files[0].objects.empty());
   CHECK(result.files[1].objects.size() == 1);
@@ -63,10 +65,13 @@ TEST_CASE("loadManifests reports an object declared twice and a reused siteId",
   auto result = loadManifests({dir.path()});
   CHECK(rendered(result.errors) ==
         std::vector<std::string>{
-            second.string() + ":4:9: Site \"web\" metadata.name: Site default/web is already declared at " +
+            second.string() +
+                ":4:9: Site \"web\" metadata.name: Site default/web is already declared at " +
                 first.string() + ":4:9",
-            second.string() + ":14:11: Site \"other\" spec.siteId: 7 is already used by Site "
-                              "default/web at " + first.string() + ":7:11",
+            second.string() +
+                ":14:11: Site \"other\" spec.siteId: 7 is already used by Site "
+                "default/web at " +
+                first.string() + ":7:11",
         });
   REQUIRE(result.files.size() == 2);
   CHECK(result.files[0].objects.size() == 1);
@@ -84,7 +89,8 @@ TEST_CASE("loadManifests reports missing paths and unreadable files", "[controll
   auto big = dir.write("big.yaml", site("big"));
   auto tooBig = loadManifestFile(big, small);
   CHECK(rendered(tooBig.errors) ==
-        std::vector<std::string>{big.string() + ": file too large: " + std::to_string(site("big").size()) + " bytes, the limit is 16"});
+        std::vector<std::string>{big.string() + ": file too large: " +
+                                 std::to_string(site("big").size()) + " bytes, the limit is 16"});
 }
 
 TEST_CASE("every example manifest decodes without error", "[controller][manifest][examples]") {

@@ -2,7 +2,6 @@
 // clean decode), quickly, with no exception escaping.
 
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <string>
 
@@ -31,7 +30,8 @@ std::string firstError(const FileLoadResult& result) {
 
 }  // namespace
 
-TEST_CASE("every truncation of a valid manifest decodes or fails cleanly", "[controller][manifest]") {
+TEST_CASE("every truncation of a valid manifest decodes or fails cleanly",
+          "[controller][manifest]") {
   REQUIRE(loadManifestText(kValidBinding, "b.yaml").ok());
   for (size_t length = 0; length < kValidBinding.size(); ++length) {
     auto result = loadManifestText(kValidBinding.substr(0, length), "b.yaml");
@@ -110,7 +110,8 @@ TEST_CASE("alias bombs and alias cycles are cut off", "[controller][manifest]") 
   }
   auto laughs = loadManifestText(bomb, "bomb.yaml");
   REQUIRE_FALSE(laughs.ok());
-  CHECK(firstError(laughs).find("document too large: more than 100000 nodes after expanding aliases") !=
+  CHECK(firstError(laughs).find(
+            "document too large: more than 100000 nodes after expanding aliases") !=
         std::string::npos);
 
   auto cycle = loadManifestText("a: &x [1, *x]\n", "cycle.yaml");

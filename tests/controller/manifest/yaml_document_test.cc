@@ -7,13 +7,15 @@ namespace {
 
 std::vector<std::string> errorsOf(const std::string& text, const YamlLimits& limits = {}) {
   std::vector<std::string> out;
-  for (const auto& error : parseYaml(text, "in.yaml", limits).errors) out.push_back(error.toString());
+  for (const auto& error : parseYaml(text, "in.yaml", limits).errors)
+    out.push_back(error.toString());
   return out;
 }
 
 }  // namespace
 
-TEST_CASE("parseYaml reads multi-document files and skips empty documents", "[controller][manifest]") {
+TEST_CASE("parseYaml reads multi-document files and skips empty documents",
+          "[controller][manifest]") {
   auto result = parseYaml("---\n# nothing here\n---\na: 1\n---\n---\nb: [x, 'y']\n...\n", "f.yaml");
   REQUIRE(result.ok());
   REQUIRE(result.documents.size() == 2);
@@ -52,7 +54,8 @@ TEST_CASE("parseYaml resolves scalars with the YAML 1.2 core schema", "[controll
   CHECK(v["block"] == "line\n");
 }
 
-TEST_CASE("parseYaml records the line and column of every key and value", "[controller][manifest]") {
+TEST_CASE("parseYaml records the line and column of every key and value",
+          "[controller][manifest]") {
   auto result = parseYaml(
       "apiVersion: v\nkind: Binding\nspec:\n  port: 70000\n  refs:\n    - name: a\n    - name: b\n"
       "  empty:\n  \"a/b~c\": 1\n",
@@ -77,13 +80,17 @@ TEST_CASE("parseYaml rejects duplicate keys, non-string keys and unknown tags wi
         std::vector<std::string>{"in.yaml:4:3: duplicate key \"c\" (first defined at line 3)"});
   CHECK(errorsOf("? [a, b]\n: 1\n") ==
         std::vector<std::string>{"in.yaml:1:3: mapping keys must be strings, got a sequence"});
-  CHECK(errorsOf("a: !custom x\n") == std::vector<std::string>{"in.yaml:1:4: unsupported tag \"!custom\""});
-  CHECK(errorsOf("a: !!int abc\n") == std::vector<std::string>{"in.yaml:1:4: \"abc\" is not a valid !!int"});
+  CHECK(errorsOf("a: !custom x\n") ==
+        std::vector<std::string>{"in.yaml:1:4: unsupported tag \"!custom\""});
+  CHECK(errorsOf("a: !!int abc\n") ==
+        std::vector<std::string>{"in.yaml:1:4: \"abc\" is not a valid !!int"});
   CHECK(errorsOf("a: 99999999999999999999\n") ==
-        std::vector<std::string>{"in.yaml:1:4: integer 99999999999999999999 does not fit in 64 bits"});
+        std::vector<std::string>{
+            "in.yaml:1:4: integer 99999999999999999999 does not fit in 64 bits"});
   CHECK(errorsOf("a: [1, 2\n") ==
         std::vector<std::string>{"in.yaml:2:1: invalid YAML: end of sequence flow not found"});
-  CHECK(errorsOf("a: 1\nb: \xff\n") == std::vector<std::string>{"in.yaml:2:4: invalid UTF-8 (byte 0xFF)"});
+  CHECK(errorsOf("a: 1\nb: \xff\n") ==
+        std::vector<std::string>{"in.yaml:2:4: invalid UTF-8 (byte 0xFF)"});
   // Bytes 0xF5-0xFF never start a sequence, even when continuation bytes follow (found by
   // fuzz/manifest_decoder: such a string reached nlohmann::json, whose dump() then threw).
   CHECK(errorsOf("a: \xff\xbb\xba\n") ==
@@ -109,8 +116,9 @@ TEST_CASE("parseYaml expands ordinary aliases", "[controller][manifest]") {
 TEST_CASE("emitYaml writes YAML that parses back to the same JSON", "[controller][manifest]") {
   nlohmann::json value = {
       {"apiVersion", "siteplane.io/v1alpha1"},
-      {"strings", {"true", "null", "", "443", "1.2", "0x1F", " padded ", "a: b", "- x", "#c",
-                   "multi\nline", "quote\"s", "ünïcödé", "~", "yes"}},
+      {"strings",
+       {"true", "null", "", "443", "1.2", "0x1F", " padded ", "a: b", "- x", "#c", "multi\nline",
+        "quote\"s", "ünïcödé", "~", "yes"}},
       {"numbers", {0, -1, 443, 1.5, 1e100, 9223372036854775807LL}},
       {"bools", {true, false}},
       {"null", nullptr},

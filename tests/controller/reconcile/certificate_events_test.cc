@@ -1,8 +1,7 @@
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "tests/controller/reconcile/reconcile_fixture.h"
 
@@ -78,9 +77,9 @@ TEST_CASE("An import records ImportFailed once per failure, Imported once, and a
           "[controller][reconcile][certificate][events]") {
   ReconcileFixture fixture;
   const std::filesystem::path dir = fixture.manifests.path() / "tls";
-  fixture.create(certificateObject("site", {{"source",
-                                             {{"certificateFile", "tls/site.crt"},
-                                              {"privateKeyFile", "tls/site.key"}}}}));
+  fixture.create(certificateObject(
+      "site",
+      {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}}));
   fixture.settle();
   const std::string failure = "InvalidSource: spec.source.certificateFile: cannot read " +
                               (dir / "site.crt").string() + ": No such file or directory";
@@ -106,9 +105,8 @@ TEST_CASE("An import records ImportFailed once per failure, Imported once, and a
   auto imported = withReason(events, "Imported");
   REQUIRE(imported.size() == 1);
   CHECK(imported[0]["type"] == "Normal");
-  CHECK(imported[0]["message"].get<std::string>().rfind("certificate " + made.thumbprint +
-                                                            " imported, valid until ",
-                                                        0) == 0);
+  CHECK(imported[0]["message"].get<std::string>().rfind(
+            "certificate " + made.thumbprint + " imported, valid until ", 0) == 0);
 
   // The files go again (the last good import keeps serving): the same failure aggregates.
   std::filesystem::remove(dir / "site.crt");

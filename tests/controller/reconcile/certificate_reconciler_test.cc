@@ -2,11 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
 #include <mutex>
-
-#include <catch2/catch.hpp>
 
 #include "controller/certs/certificate_import.h"
 #include "controller/certs/certificate_template.h"
@@ -33,16 +32,18 @@ json leafSpec(std::vector<std::string> dnsNames, const std::string& issuer = "se
 // every certificate below it to that purpose (OpenSSL then refuses its client certificates).
 void createCA(ReconcileFixture& fixture) {
   fixture.create(issuerObject("self", selfSigned()));
-  fixture.create(certificateObject("root-ca", {{"commonName", "Siteplane Test Root"},
-                                               {"isCA", true},
-                                               {"usages", {"digital signature", "cert sign", "crl sign"}},
-                                               {"duration", "8760h"},
-                                               {"issuerRef", {{"name", "self"}}}}));
+  fixture.create(
+      certificateObject("root-ca", {{"commonName", "Siteplane Test Root"},
+                                    {"isCA", true},
+                                    {"usages", {"digital signature", "cert sign", "crl sign"}},
+                                    {"duration", "8760h"},
+                                    {"issuerRef", {{"name", "self"}}}}));
   fixture.create(issuerObject("ca", {{"ca", {{"certificateRef", {{"name", "root-ca"}}}}}}));
 }
 
-TEST_CASE("A Certificate from a self-signed Issuer is issued and its status describes the stored leaf",
-          "[controller][reconcile][certificate]") {
+TEST_CASE(
+    "A Certificate from a self-signed Issuer is issued and its status describes the stored leaf",
+    "[controller][reconcile][certificate]") {
   ReconcileFixture fixture;
   fixture.create(issuerObject("self", selfSigned()));
   fixture.create(certificateObject("www", {{"dnsNames", {"www.example.test", "example.test"}},
@@ -62,7 +63,8 @@ TEST_CASE("A Certificate from a self-signed Issuer is issued and its status desc
   CHECK(certificate.status.serialNumber == info.serialNumber);
   CHECK(certificate.status.subject == info.subject);
   CHECK(certificate.status.issuer == info.issuer);
-  CHECK(certificate.status.dnsNames == std::vector<std::string>{"www.example.test", "example.test"});
+  CHECK(certificate.status.dnsNames ==
+        std::vector<std::string>{"www.example.test", "example.test"});
   CHECK(certificate.status.revision == 1);
   REQUIRE(certificate.status.notBefore);
   REQUIRE(certificate.status.notAfter);
@@ -90,7 +92,8 @@ TEST_CASE("A Certificate from a self-signed Issuer is issued and its status desc
   CHECK(fixture.bundle("www").leaf().thumbprint() == certificate.status.thumbprint);
 }
 
-TEST_CASE("A Certificate asks to be requeued at its renewal time", "[controller][reconcile][certificate]") {
+TEST_CASE("A Certificate asks to be requeued at its renewal time",
+          "[controller][reconcile][certificate]") {
   ReconcileFixture fixture;
   fixture.create(issuerObject("self", selfSigned()));
   fixture.create(certificateObject("www", {{"dnsNames", {"www.example.test"}},
@@ -110,10 +113,11 @@ TEST_CASE("A CA Issuer signs leaves that OpenSSL verifies against the CA certifi
   fixture.create(certificateObject("www", {{"dnsNames", {"www.example.test"}},
                                            {"ipAddresses", {"127.0.0.1"}},
                                            {"issuerRef", {{"name", "ca"}}}}));
-  fixture.create(certificateObject("client", {{"commonName", "alice"},
-                                              {"usages", {"digital signature", "client auth"}},
-                                              {"privateKey", {{"algorithm", "RSA"}, {"size", 2048}}},
-                                              {"issuerRef", {{"name", "ca"}}}}));
+  fixture.create(
+      certificateObject("client", {{"commonName", "alice"},
+                                   {"usages", {"digital signature", "client auth"}},
+                                   {"privateKey", {{"algorithm", "RSA"}, {"size", 2048}}},
+                                   {"issuerRef", {{"name", "ca"}}}}));
   fixture.settle();
 
   CHECK(stateOf(fixture.issuer("ca").status.conditions, "Ready") == "True/KeyPairVerified");
@@ -230,7 +234,8 @@ TEST_CASE("Renewal runs from the work queue's timer when the clock reaches the r
   auto* offset = fixture.offsetSeconds.get();
   WorkQueue queue(steady);
   auto sync = [&] {
-    offset->store(std::chrono::duration_cast<std::chrono::seconds>(steady.now() - steadyStart).count());
+    offset->store(
+        std::chrono::duration_cast<std::chrono::seconds>(steady.now() - steadyStart).count());
   };
   store::Subscription subscription = fixture.store->subscribe([&](const store::WatchEvent& event) {
     std::vector<QueuedKey> keys;
@@ -250,7 +255,8 @@ TEST_CASE("Renewal runs from the work queue's timer when the clock reaches the r
         queue.addRateLimited(*key);
       } else {
         queue.forget(*key);
-        if (result.action == ReconcileResult::Action::kRequeueAfter) queue.addAfter(*key, result.after);
+        if (result.action == ReconcileResult::Action::kRequeueAfter)
+          queue.addAfter(*key, result.after);
       }
       queue.done(*key);
     }
@@ -288,7 +294,8 @@ TEST_CASE("Renewal runs from the work queue's timer when the clock reaches the r
   queue.shutDown();
 }
 
-TEST_CASE("A restart with the same state directory does not re-issue", "[controller][reconcile][certificate]") {
+TEST_CASE("A restart with the same state directory does not re-issue",
+          "[controller][reconcile][certificate]") {
   ReconcileFixture fixture;
   createCA(fixture);
   fixture.create(certificateObject("www", leafSpec({"www.example.test"}, "ca")));
@@ -305,8 +312,9 @@ TEST_CASE("A restart with the same state directory does not re-issue", "[control
   CHECK(fixture.bundle("www").leaf().thumbprint() == leaf);
 }
 
-TEST_CASE("A crash between storing a certificate and writing its status is finished without re-issue",
-          "[controller][reconcile][certificate]") {
+TEST_CASE(
+    "A crash between storing a certificate and writing its status is finished without re-issue",
+    "[controller][reconcile][certificate]") {
   ReconcileFixture fixture;
   fixture.create(issuerObject("self", selfSigned()));
   fixture.create(certificateObject("www", leafSpec({"www.example.test"})));
@@ -357,12 +365,12 @@ TEST_CASE("A Certificate whose CA is not ready is Ready=False IssuerNotReady wit
   api::Certificate certificate = fixture.certificate("www");
   CHECK(stateOf(certificate.status.conditions, "Ready") == "False/IssuerNotReady");
   CHECK(condition(certificate.status.conditions, "Ready").message ==
-        "Issuer default/ca cannot sign: CertificateNotFound: CA Certificate default/root-ca not found");
+        "Issuer default/ca cannot sign: CertificateNotFound: CA Certificate default/root-ca not "
+        "found");
 
   // The CA appears (from a self-signed Issuer that does not exist yet: still not ready).
-  fixture.create(certificateObject("root-ca", {{"commonName", "Root"},
-                                               {"isCA", true},
-                                               {"issuerRef", {{"name", "self"}}}}));
+  fixture.create(certificateObject(
+      "root-ca", {{"commonName", "Root"}, {"isCA", true}, {"issuerRef", {{"name", "self"}}}}));
   fixture.settle();
   CHECK(stateOf(fixture.issuer("ca").status.conditions, "Ready") == "False/CertificateNotReady");
   CHECK(stateOf(fixture.certificate("www").status.conditions, "Ready") == "False/IssuerNotReady");
@@ -380,9 +388,9 @@ TEST_CASE("A re-issued CA re-issues the leaves it signed", "[controller][reconci
   fixture.settle();
   std::string leaf = fixture.certificate("www").status.thumbprint;
 
-  fixture.updateSpec("Certificate", "root-ca", {{"commonName", "Siteplane Test Root 2"},
-                                                {"isCA", true},
-                                                {"issuerRef", {{"name", "self"}}}});
+  fixture.updateSpec(
+      "Certificate", "root-ca",
+      {{"commonName", "Siteplane Test Root 2"}, {"isCA", true}, {"issuerRef", {{"name", "self"}}}});
   fixture.settle();
   certs::CertificateBundle ca = fixture.bundle("root-ca");
   certs::CertificateBundle renewed = fixture.bundle("www");
@@ -412,9 +420,9 @@ TEST_CASE("PEM files are imported, checked and a replaced file is picked up",
   auto first = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
   fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   // Relative paths resolve against the manifests directory.
-  fixture.create(certificateObject("imported", {{"source",
-                                                 {{"certificateFile", "tls/site.crt"},
-                                                  {"privateKeyFile", "tls/site.key"}}}}));
+  fixture.create(certificateObject(
+      "imported",
+      {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}}));
   fixture.settle();
   api::Certificate certificate = fixture.certificate("imported");
   CHECK(stateOf(certificate.status.conditions, "Ready") == "True/Imported");
@@ -445,15 +453,16 @@ TEST_CASE("PEM files are imported, checked and a replaced file is picked up",
   CHECK(fixture.bundle("imported").leaf().thumbprint() == second.thumbprint);
 }
 
-TEST_CASE("A steady import still sees a spec change, a file rewritten in place and a file that returns",
-          "[controller][reconcile][certificate][import]") {
+TEST_CASE(
+    "A steady import still sees a spec change, a file rewritten in place and a file that returns",
+    "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto first = makeCertificate(fixture.manifests.path() / "a", "site", {"www.example.test"});
   auto other = makeCertificate(fixture.manifests.path() / "b", "site", {"www.example.test"});
   fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
-  fixture.create(certificateObject("imported", {{"source",
-                                                 {{"certificateFile", "a/site.crt"},
-                                                  {"privateKeyFile", "a/site.key"}}}}));
+  fixture.create(certificateObject(
+      "imported",
+      {{"source", {{"certificateFile", "a/site.crt"}, {"privateKeyFile", "a/site.key"}}}}));
   fixture.settle();
   // Looks that find nothing to do: status, resourceVersion and the stored pair stay as they are.
   uint64_t version = fixture.store->resourceVersion();
@@ -466,15 +475,18 @@ TEST_CASE("A steady import still sees a spec change, a file rewritten in place a
   CHECK(fixture.certificate("imported").status.thumbprint == first.thumbprint);
 
   // The spec names other files.
-  fixture.updateSpec("Certificate", "imported",
-                     {{"source", {{"certificateFile", "b/site.crt"}, {"privateKeyFile", "b/site.key"}}}});
+  fixture.updateSpec(
+      "Certificate", "imported",
+      {{"source", {{"certificateFile", "b/site.crt"}, {"privateKeyFile", "b/site.key"}}}});
   fixture.settle();
   CHECK(fixture.certificate("imported").status.thumbprint == other.thumbprint);
   (void)fixture.reconcileCertificate("imported");
 
   // The files rewritten in place (same inodes), as `cp new.crt site.crt` does.
-  std::filesystem::copy_file(first.cert, other.cert, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(first.key, other.key, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(first.cert, other.cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(first.key, other.key,
+                             std::filesystem::copy_options::overwrite_existing);
   fixture.settle();
   CHECK(fixture.certificate("imported").status.thumbprint == first.thumbprint);
   (void)fixture.reconcileCertificate("imported");
@@ -484,7 +496,8 @@ TEST_CASE("A steady import still sees a spec change, a file rewritten in place a
   auto saved = fixture.manifests.path() / "saved.key";
   std::filesystem::rename(other.key, saved);
   fixture.settle();
-  CHECK(stateOf(fixture.certificate("imported").status.conditions, "Issuing") == "True/InvalidSource");
+  CHECK(stateOf(fixture.certificate("imported").status.conditions, "Issuing") ==
+        "True/InvalidSource");
   (void)fixture.reconcileCertificate("imported");
   (void)fixture.reconcileCertificate("imported");
   std::filesystem::rename(saved, other.key);
@@ -514,7 +527,8 @@ TEST_CASE("An imported certificate that expires becomes Ready=False Expired, nev
   fixture.settle();
   api::Certificate expired = fixture.certificate("short");
   CHECK(stateOf(expired.status.conditions, "Ready") == "False/Expired");
-  CHECK(condition(expired.status.conditions, "Ready").message.find("expired at") != std::string::npos);
+  CHECK(condition(expired.status.conditions, "Ready").message.find("expired at") !=
+        std::string::npos);
   CHECK(expired.status.thumbprint == made.thumbprint);
 }
 
@@ -523,9 +537,9 @@ TEST_CASE("An import whose key belongs to another certificate is Ready=False Key
   ReconcileFixture fixture;
   auto one = makeCertificate(fixture.manifests.path(), "one", {"one.example.test"});
   auto two = makeCertificate(fixture.manifests.path(), "two", {"two.example.test"});
-  fixture.create(certificateObject("mixed", {{"source",
-                                              {{"certificateFile", one.cert.string()},
-                                               {"privateKeyFile", two.key.string()}}}}));
+  fixture.create(certificateObject(
+      "mixed", {{"source",
+                 {{"certificateFile", one.cert.string()}, {"privateKeyFile", two.key.string()}}}}));
   fixture.settle();
   api::Certificate certificate = fixture.certificate("mixed");
   CHECK(stateOf(certificate.status.conditions, "Ready") == "False/KeyMismatch");
@@ -539,7 +553,8 @@ TEST_CASE("An import whose key belongs to another certificate is Ready=False Key
   CHECK(stateOf(absent.status.conditions, "Ready") == "False/InvalidSource");
   CHECK(condition(absent.status.conditions, "Ready").message ==
         "spec.source.certificateFile: cannot read " +
-            (fixture.manifests.path() / "nowhere/site.crt").string() + ": No such file or directory");
+            (fixture.manifests.path() / "nowhere/site.crt").string() +
+            ": No such file or directory");
 }
 
 // Writes a self-signed certificate valid from `start` for `lifetime`, made with siteplane's own
@@ -564,9 +579,9 @@ TEST_CASE("Replaced files that cannot be used keep the last good import Ready an
   ReconcileFixture fixture;
   auto good = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
   fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
-  fixture.create(certificateObject("imported", {{"source",
-                                                 {{"certificateFile", "tls/site.crt"},
-                                                  {"privateKeyFile", "tls/site.key"}}}}));
+  fixture.create(certificateObject(
+      "imported",
+      {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}}));
   fixture.settle();
   REQUIRE(stateOf(fixture.certificate("imported").status.conditions, "Ready") == "True/Imported");
 
@@ -582,7 +597,8 @@ TEST_CASE("Replaced files that cannot be used keep the last good import Ready an
 
   SECTION("a key of another certificate") {
     auto other = makeCertificate(fixture.manifests.path() / "other", "site", {"www.example.test"});
-    std::filesystem::copy_file(other.key, good.key, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(other.key, good.key,
+                               std::filesystem::copy_options::overwrite_existing);
     fixture.settle();
     keptGood("True/KeyMismatch");
   }
@@ -613,7 +629,8 @@ TEST_CASE("Replaced files that cannot be used keep the last good import Ready an
   // openssl CLI dates the new certificate by the real one.)
   fixture.advance(std::chrono::minutes(2));
   auto next = makeCertificate(fixture.manifests.path() / "next", "site", {"www.example.test"});
-  std::filesystem::copy_file(next.cert, good.cert, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(next.cert, good.cert,
+                             std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(next.key, good.key, std::filesystem::copy_options::overwrite_existing);
   fixture.settle();
   api::Certificate certificate = fixture.certificate("imported");
@@ -622,8 +639,9 @@ TEST_CASE("Replaced files that cannot be used keep the last good import Ready an
   CHECK(certificate.status.thumbprint == next.thumbprint);
 }
 
-TEST_CASE("An imported chain in any order is stored leaf first, and a stranger in it is InvalidChain",
-          "[controller][reconcile][certificate][import]") {
+TEST_CASE(
+    "An imported chain in any order is stored leaf first, and a stranger in it is InvalidChain",
+    "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto dir = fixture.manifests.path();
   auto ca = makeCertificate(dir, "ca", {}, nullptr, true);
@@ -634,12 +652,12 @@ TEST_CASE("An imported chain in any order is stored leaf first, and a stranger i
                                               siteplane::testing::readFile(leaf.cert));
   fixture.manifests.write("mixed.crt", siteplane::testing::readFile(leaf.cert) +
                                            siteplane::testing::readFile(stranger.cert));
-  fixture.create(certificateObject("reversed", {{"source",
-                                                 {{"certificateFile", "reversed.crt"},
-                                                  {"privateKeyFile", leaf.key.string()}}}}));
-  fixture.create(certificateObject("mixed", {{"source",
-                                              {{"certificateFile", "mixed.crt"},
-                                               {"privateKeyFile", leaf.key.string()}}}}));
+  fixture.create(certificateObject(
+      "reversed",
+      {{"source", {{"certificateFile", "reversed.crt"}, {"privateKeyFile", leaf.key.string()}}}}));
+  fixture.create(certificateObject(
+      "mixed",
+      {{"source", {{"certificateFile", "mixed.crt"}, {"privateKeyFile", leaf.key.string()}}}}));
   fixture.settle();
 
   CHECK(stateOf(fixture.certificate("reversed").status.conditions, "Ready") == "True/Imported");
@@ -650,8 +668,8 @@ TEST_CASE("An imported chain in any order is stored leaf first, and a stranger i
 
   api::Certificate mixed = fixture.certificate("mixed");
   CHECK(stateOf(mixed.status.conditions, "Ready") == "False/InvalidChain");
-  CHECK(condition(mixed.status.conditions, "Ready").message.find(
-            "(thumbprint " + stranger.thumbprint + ") is not part of the chain of") !=
+  CHECK(condition(mixed.status.conditions, "Ready")
+            .message.find("(thumbprint " + stranger.thumbprint + ") is not part of the chain of") !=
         std::string::npos);
 }
 
@@ -669,9 +687,9 @@ TEST_CASE("An import's files are handed to the watcher and forgotten when it no 
   fixture.restart();
   auto made = makeCertificate(fixture.manifests.path() / "tls", "site", {"www.example.test"});
   fixture.create(issuerObject("self", selfSigned()));
-  fixture.create(certificateObject("imported", {{"source",
-                                                 {{"certificateFile", "tls/site.crt"},
-                                                  {"privateKeyFile", "tls/site.key"}}}}));
+  fixture.create(certificateObject(
+      "imported",
+      {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}}));
   fixture.create(certificateObject("issued", leafSpec({"issued.example.test"})));
   fixture.settle();
   CHECK(registered[certificateKey("imported")] ==
@@ -685,8 +703,9 @@ TEST_CASE("An import's files are handed to the watcher and forgotten when it no 
   CHECK(forgotten == 1);
 
   // Imported again, then deleted.
-  fixture.updateSpec("Certificate", "imported",
-                     {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}});
+  fixture.updateSpec(
+      "Certificate", "imported",
+      {{"source", {{"certificateFile", "tls/site.crt"}, {"privateKeyFile", "tls/site.key"}}}});
   fixture.settle();
   CHECK(registered[certificateKey("imported")].size() == 2);
   fixture.remove("Certificate", "imported");
@@ -695,7 +714,8 @@ TEST_CASE("An import's files are handed to the watcher and forgotten when it no 
   CHECK(forgotten == 2);
 }
 
-TEST_CASE("A PKCS#12 file with a password file is imported", "[controller][reconcile][certificate][import]") {
+TEST_CASE("A PKCS#12 file with a password file is imported",
+          "[controller][reconcile][certificate][import]") {
   ReconcileFixture fixture;
   auto made = makeCertificate(fixture.manifests.path(), "site", {"www.example.test"});
   auto password = fixture.manifests.write("site.pass", "s3cret\n");
@@ -704,9 +724,8 @@ TEST_CASE("A PKCS#12 file with a password file is imported", "[controller][recon
                        made.key.string(), "-out", pfx.string(), "-passout", "pass:s3cret"});
   INFO(exported.err);
   REQUIRE(exported.exitCode == 0);
-  fixture.create(certificateObject("pfx", {{"source",
-                                            {{"pkcs12File", "site.pfx"},
-                                             {"pkcs12PasswordFile", "site.pass"}}}}));
+  fixture.create(certificateObject(
+      "pfx", {{"source", {{"pkcs12File", "site.pfx"}, {"pkcs12PasswordFile", "site.pass"}}}}));
   fixture.settle();
   api::Certificate certificate = fixture.certificate("pfx");
   CHECK(stateOf(certificate.status.conditions, "Ready") == "True/Imported");
@@ -729,19 +748,19 @@ TEST_CASE("A PKCS#12 file with a password file is imported", "[controller][recon
 
   // Without a good import before it, the same file is Ready=False.
   fixture.manifests.write("site.pass", "wrong\n");
-  fixture.create(certificateObject("pfx-new", {{"source",
-                                                {{"pkcs12File", "site.pfx"},
-                                                 {"pkcs12PasswordFile", "site.pass"}}}}));
+  fixture.create(certificateObject(
+      "pfx-new", {{"source", {{"pkcs12File", "site.pfx"}, {"pkcs12PasswordFile", "site.pass"}}}}));
   fixture.settle();
-  CHECK(stateOf(fixture.certificate("pfx-new").status.conditions, "Ready") == "False/InvalidSource");
+  CHECK(stateOf(fixture.certificate("pfx-new").status.conditions, "Ready") ==
+        "False/InvalidSource");
 }
 
-TEST_CASE("Store events map to the Certificates they make stale", "[controller][reconcile][certificate]") {
+TEST_CASE("Store events map to the Certificates they make stale",
+          "[controller][reconcile][certificate]") {
   ReconcileFixture fixture;
   std::vector<QueuedKey> keys;
-  store::Subscription subscription = fixture.store->subscribe([&](const store::WatchEvent& event) {
-    fixture.certificateReconciler->keysFor(event, keys);
-  });
+  store::Subscription subscription = fixture.store->subscribe(
+      [&](const store::WatchEvent& event) { fixture.certificateReconciler->keysFor(event, keys); });
   auto names = [&] {
     std::vector<std::string> out;
     for (const auto& key : keys) out.push_back(key.key);
@@ -761,9 +780,8 @@ TEST_CASE("Store events map to the Certificates they make stale", "[controller][
   CHECK(names() == std::vector<std::string>{certificateKey("other"), certificateKey("root-ca")});
 
   // A CA Certificate change queues itself and the Certificates of Issuers signing with it.
-  fixture.updateSpec("Certificate", "root-ca", {{"commonName", "Root 2"},
-                                                {"isCA", true},
-                                                {"issuerRef", {{"name", "self"}}}});
+  fixture.updateSpec("Certificate", "root-ca",
+                     {{"commonName", "Root 2"}, {"isCA", true}, {"issuerRef", {{"name", "self"}}}});
   CHECK(names() == std::vector<std::string>{certificateKey("root-ca"), certificateKey("api"),
                                             certificateKey("www")});
 

@@ -1,10 +1,9 @@
 #include "controller/reconcile/controller_manager.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <set>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/test_support.h"
 
@@ -69,8 +68,9 @@ nlohmann::json site(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("ControllerManager queues stored objects at start, follows the watch and retries failures",
-          "[controller][reconcile]") {
+TEST_CASE(
+    "ControllerManager queues stored objects at start, follows the watch and retries failures",
+    "[controller][reconcile]") {
   TempDir state;
   auto store = store::Store::create(state.path());
   REQUIRE(store);
@@ -105,7 +105,8 @@ TEST_CASE("ControllerManager measures every reconcile's duration and result by k
   ControllerManager manager(**store, clock);
   REQUIRE(manager.add(std::make_unique<TimedReconciler>(clock)));
   auto figures = [&] { return manager.metrics().snapshot()["Site"]; };
-  CHECK(manager.metrics().snapshot().count("Site") == 1);  // known, with zeros, before any reconcile
+  CHECK(manager.metrics().snapshot().count("Site") ==
+        1);  // known, with zeros, before any reconcile
   CHECK(figures().duration.count == 0);
 
   // The empty store queues nothing, but the reconciler's initial key runs at start.
@@ -136,7 +137,8 @@ TEST_CASE("ControllerManager measures every reconcile's duration and result by k
   CHECK(at(0.05) == 4);  // the 30 ms one
 }
 
-TEST_CASE("ReconcileMetrics records only the kinds it was given", "[controller][reconcile][metrics]") {
+TEST_CASE("ReconcileMetrics records only the kinds it was given",
+          "[controller][reconcile][metrics]") {
   ReconcileMetrics metrics;
   metrics.addKind("Certificate");
   metrics.record("Certificate", std::chrono::milliseconds(2), ReconcileResult::Action::kRetry);

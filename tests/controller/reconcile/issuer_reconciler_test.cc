@@ -36,7 +36,8 @@ TEST_CASE("A self-signed Issuer is Ready and says so once", "[controller][reconc
   CHECK(fixture.store->resourceVersion() == version);
 }
 
-TEST_CASE("A CA Issuer reports why its CA Certificate cannot sign", "[controller][reconcile][issuer]") {
+TEST_CASE("A CA Issuer reports why its CA Certificate cannot sign",
+          "[controller][reconcile][issuer]") {
   ReconcileFixture fixture;
   fixture.create(issuerObject("self", {{"selfSigned", json::object()}}));
   fixture.create(issuerObject("ca", caIssuer("root-ca")));
@@ -47,8 +48,8 @@ TEST_CASE("A CA Issuer reports why its CA Certificate cannot sign", "[controller
         "CA Certificate default/root-ca not found");
 
   SECTION("a Certificate that is not a CA is NotCA") {
-    fixture.create(certificateObject("root-ca", {{"dnsNames", {"www.example.test"}},
-                                                 {"issuerRef", {{"name", "self"}}}}));
+    fixture.create(certificateObject(
+        "root-ca", {{"dnsNames", {"www.example.test"}}, {"issuerRef", {{"name", "self"}}}}));
     fixture.settle();
     api::Issuer notCA = fixture.issuer("ca");
     CHECK(stateOf(notCA.status.conditions, "Ready") == "False/NotCA");
@@ -57,14 +58,14 @@ TEST_CASE("A CA Issuer reports why its CA Certificate cannot sign", "[controller
   }
 
   SECTION("a CA Certificate that is not Ready is CertificateNotReady") {
-    fixture.create(certificateObject("root-ca", {{"commonName", "Root"},
-                                                 {"isCA", true},
-                                                 {"issuerRef", {{"name", "nobody"}}}}));
+    fixture.create(certificateObject(
+        "root-ca", {{"commonName", "Root"}, {"isCA", true}, {"issuerRef", {{"name", "nobody"}}}}));
     fixture.settle();
     api::Issuer notReady = fixture.issuer("ca");
     CHECK(stateOf(notReady.status.conditions, "Ready") == "False/CertificateNotReady");
     CHECK(condition(notReady.status.conditions, "Ready").message ==
-          "CA Certificate default/root-ca is not Ready (IssuerNotFound: Issuer default/nobody not found)");
+          "CA Certificate default/root-ca is not Ready (IssuerNotFound: Issuer default/nobody not "
+          "found)");
   }
 
   SECTION("a CA Certificate that is Ready makes it Ready, until the CA expires") {
@@ -102,16 +103,16 @@ TEST_CASE("An ACME Issuer is Ready=False ACMENotSupported", "[controller][reconc
   (void)fixture.reconcileIssuer("letsencrypt");
   api::Issuer issuer = fixture.issuer("letsencrypt");
   CHECK(stateOf(issuer.status.conditions, "Ready") == "False/ACMENotSupported");
-  CHECK(condition(issuer.status.conditions, "Ready").message.find(
-            "https://acme.example.test/directory") != std::string::npos);
+  CHECK(condition(issuer.status.conditions, "Ready")
+            .message.find("https://acme.example.test/directory") != std::string::npos);
 }
 
-TEST_CASE("A CA Certificate change queues the Issuers that sign with it", "[controller][reconcile][issuer]") {
+TEST_CASE("A CA Certificate change queues the Issuers that sign with it",
+          "[controller][reconcile][issuer]") {
   ReconcileFixture fixture;
   std::vector<QueuedKey> keys;
-  store::Subscription subscription = fixture.store->subscribe([&](const store::WatchEvent& event) {
-    fixture.issuerReconciler->keysFor(event, keys);
-  });
+  store::Subscription subscription = fixture.store->subscribe(
+      [&](const store::WatchEvent& event) { fixture.issuerReconciler->keysFor(event, keys); });
   fixture.create(issuerObject("self", {{"selfSigned", json::object()}}));
   fixture.create(issuerObject("ca", caIssuer("root-ca")));
   fixture.create(issuerObject("ca-too", caIssuer("root-ca")));

@@ -3,16 +3,14 @@
 // A store, a certificate store and the Certificate and Issuer reconcilers on a temporary state
 // directory, with a wall clock the test advances. Shared by the reconciler test files.
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "controller/api/condition.h"
 #include "controller/api/object_codec.h"
@@ -90,8 +88,8 @@ struct ReconcileFixture {
         *store, events::EventRecorderOptions{.component = "test", .now = clock()});
     options.events = events;
     certificateReconciler = std::make_unique<CertificateReconciler>(*store, *certificates, options);
-    issuerReconciler = std::make_unique<IssuerReconciler>(*store, *certificates,
-                                                          IssuerReconcilerOptions{clock()});
+    issuerReconciler =
+        std::make_unique<IssuerReconciler>(*store, *certificates, IssuerReconcilerOptions{clock()});
   }
   void restart() {
     certificateReconciler.reset();
@@ -134,7 +132,8 @@ struct ReconcileFixture {
     for (int round = 0; round < 8; ++round) {
       uint64_t before = store->resourceVersion();
       for (const auto& item : store->list({"Issuer", std::nullopt, {}}).items)
-        (void)issuerReconciler->reconcile("Issuer/default/" + (*item)["metadata"]["name"].get<std::string>());
+        (void)issuerReconciler->reconcile("Issuer/default/" +
+                                          (*item)["metadata"]["name"].get<std::string>());
       for (const auto& item : store->list({"Certificate", std::nullopt, {}}).items)
         (void)certificateReconciler->reconcile("Certificate/default/" +
                                                (*item)["metadata"]["name"].get<std::string>());

@@ -1,10 +1,9 @@
 #include "controller/reconcile/work_queue.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/test_support.h"
 

@@ -53,15 +53,15 @@ TEST_CASE("explain follows SNI to the certificate and Host to the site when they
   CHECK(served.route->site == "default/web");
   CHECK(served.summary == "200: served by site default/web through binding default/a");
   CHECK(served.steps == std::vector<std::string>{
-                           "listener: 127.0.0.1:8443 (https, 3 binding(s))",
-                           "TLS: SNI \"a.test\" selects binding default/a (hostName a.test)",
-                           "certificate: default/a, thumbprint " + fixture().a.thumbprint +
-                               ", minimum TLS 1.2; no client certificate is requested",
-                           "Host \"a.test:8443\" selects binding default/a (hostName a.test) of "
-                           "site default/web",
-                           "site default/web (id 1): requireSSL=false, clientCertificate=Ignore, "
-                           "minTLSVersion=1.2",
-                           "served: static files from /srv/web"});
+                            "listener: 127.0.0.1:8443 (https, 3 binding(s))",
+                            "TLS: SNI \"a.test\" selects binding default/a (hostName a.test)",
+                            "certificate: default/a, thumbprint " + fixture().a.thumbprint +
+                                ", minimum TLS 1.2; no client certificate is requested",
+                            "Host \"a.test:8443\" selects binding default/a (hostName a.test) of "
+                            "site default/web",
+                            "site default/web (id 1): requireSSL=false, clientCertificate=Ignore, "
+                            "minTLSVersion=1.2",
+                            "served: static files from /srv/web"});
 }
 
 TEST_CASE("explain answers 421 when the Host's binding has another certificate than the SNI's",
@@ -71,10 +71,13 @@ TEST_CASE("explain answers 421 when the Host's binding has another certificate t
   CHECK(misdirected.status == 421);
   CHECK(misdirected.certificate->name == "default/a");
   CHECK(misdirected.route->binding == "default/b");
-  CHECK(misdirected.summary == "421 Misdirected Request - the certificate does not cover this host");
-  CHECK(hasStep(misdirected, "421: SNI \"a.test\" and Host \"b.test\" resolve to different "
-                             "certificates (" + fixture().a.thumbprint + " of default/a vs " +
-                                 fixture().b.thumbprint + " of default/b)"));
+  CHECK(misdirected.summary ==
+        "421 Misdirected Request - the certificate does not cover this host");
+  CHECK(hasStep(misdirected,
+                "421: SNI \"a.test\" and Host \"b.test\" resolve to different "
+                "certificates (" +
+                    fixture().a.thumbprint + " of default/a vs " + fixture().b.thumbprint +
+                    " of default/b)"));
 }
 
 TEST_CASE("explain allows a Host that differs from the SNI when both reach the same certificate",
@@ -84,14 +87,16 @@ TEST_CASE("explain allows a Host that differs from the SNI when both reach the s
   CHECK(shared.handshakeRoute->binding == "default/w");
   CHECK(shared.handshakeRoute->match == "wildcard");
   CHECK(shared.route->binding == "default/b");
-  CHECK(hasStep(shared, "TLS: SNI \"x.w.test\" selects binding default/w (wildcard hostName "
-                        "*.w.test)"));
+  CHECK(hasStep(shared,
+                "TLS: SNI \"x.w.test\" selects binding default/w (wildcard hostName "
+                "*.w.test)"));
   CHECK(hasStep(shared, "differ but resolve to the same certificate " + fixture().b.thumbprint));
 }
 
-TEST_CASE("explain fails the handshake with unrecognized_name when no binding and no default "
-          "certificate covers the SNI",
-          "[runtime][explain]") {
+TEST_CASE(
+    "explain fails the handshake with unrecognized_name when no binding and no default "
+    "certificate covers the SNI",
+    "[runtime][explain]") {
   Explanation unknown = explainFor("127.0.0.1", 8443, "unknown.test");
   CHECK(unknown.result == Result::kHandshakeFailed);
   CHECK_FALSE(unknown.certificate.has_value());
@@ -112,11 +117,13 @@ TEST_CASE("explain gives an unknown SNI the listener's default certificate throu
   CHECK(fallback.handshakeRoute->match == "default");
   CHECK(fallback.status == 200);
   CHECK(fallback.route->binding == "default/fallback");
-  CHECK(hasStep(fallback, "listener: no listener is bound to 127.0.0.5 itself, so *:9443 (every "
-                          "address) accepts the connection: https, 2 binding(s)"));
-  CHECK(hasStep(fallback, "TLS: no binding claims SNI \"unknown.test\", so binding "
-                          "default/fallback (no hostName: the default binding) supplies the "
-                          "certificate"));
+  CHECK(hasStep(fallback,
+                "listener: no listener is bound to 127.0.0.5 itself, so *:9443 (every "
+                "address) accepts the connection: https, 2 binding(s)"));
+  CHECK(hasStep(fallback,
+                "TLS: no binding claims SNI \"unknown.test\", so binding "
+                "default/fallback (no hostName: the default binding) supplies the "
+                "certificate"));
 
   Explanation ipv6 = explainFor("::1", 9443, "");
   CHECK(ipv6.hostHeader == "[::1]:9443");
@@ -133,7 +140,8 @@ TEST_CASE("explain answers plain http to a requireSSL site with 403.4, or 301 wi
   CHECK(locked.status == 403);
   CHECK(locked.substatus == 4);
   CHECK(locked.route->site == "default/locked");
-  CHECK(hasStep(locked, "403.4: the site requires SSL (requireSSL) and this request is plain http"));
+  CHECK(
+      hasStep(locked, "403.4: the site requires SSL (requireSSL) and this request is plain http"));
 
   Explanation moved = explainFor("127.0.0.1", 8080, "moved.test");
   CHECK(moved.status == 403);
@@ -154,18 +162,20 @@ TEST_CASE("explain applies the site's client certificate mode to what the client
   CHECK(none.certificate->minTLSVersion == table::TlsVersion::k1_3);
   CHECK(none.status == 403);
   CHECK(none.substatus == 7);
-  CHECK(hasStep(none, "a client certificate is requested (Require) and checked against 1 trusted "
-                      "CA(s)"));
-  CHECK(hasStep(none, "403.7: the site's clientCertificate is Require and the client presents no "
-                      "certificate"));
+  CHECK(hasStep(none,
+                "a client certificate is requested (Require) and checked against 1 trusted "
+                "CA(s)"));
+  CHECK(hasStep(none,
+                "403.7: the site's clientCertificate is Require and the client presents no "
+                "certificate"));
 
   CHECK(explainFor("127.0.0.1", 9443, "secure.test", std::nullopt, ClientCertificateState::kValid)
             .status == 200);
   Explanation untrusted = explainFor("127.0.0.1", 9443, "secure.test", std::nullopt,
                                      ClientCertificateState::kUntrusted);
   CHECK(untrusted.substatus == 16);
-  Explanation expired = explainFor("127.0.0.1", 9443, "secure.test", std::nullopt,
-                                   ClientCertificateState::kExpired);
+  Explanation expired =
+      explainFor("127.0.0.1", 9443, "secure.test", std::nullopt, ClientCertificateState::kExpired);
   CHECK(expired.substatus == 17);
 
   // A handshake that never asks for a certificate never gets one.
@@ -181,7 +191,8 @@ TEST_CASE("explain answers 400 for a Host no binding on the port accepts", "[run
   CHECK(invalid.status == 400);
   CHECK_FALSE(invalid.route.has_value());
   CHECK(invalid.summary == "400 Bad Request - Invalid Hostname");
-  CHECK(hasStep(invalid, "Host \"nobody.test\": no binding on 127.0.0.1:8443 or *:8443 accepts it"));
+  CHECK(
+      hasStep(invalid, "Host \"nobody.test\": no binding on 127.0.0.1:8443 or *:8443 accepts it"));
 
   Explanation malformed = explainFor("127.0.0.1", 8443, "a.test", "a.test/evil");
   CHECK(malformed.status == 400);
@@ -257,25 +268,28 @@ TEST_CASE("explain sends a connection to the * listener when its own address cou
 
   // The kernel hands the connection to the "*" socket; the data plane still looks the name up on
   // the connection's own address first, so the 127.0.0.1 binding's certificate is served.
-  Explanation fallback =
-      explain(table.get(), query, {{{"127.0.0.1", 7443}, "127.0.0.1:7443: address already in use"}});
+  Explanation fallback = explain(table.get(), query,
+                                 {{{"127.0.0.1", 7443}, "127.0.0.1:7443: address already in use"}});
   for (const auto& step : fallback.steps) UNSCOPED_INFO(step);
   REQUIRE(fallback.result == Explanation::Result::kResponse);
   CHECK(fallback.listener->address == "*");
   CHECK(fallback.certificate->thumbprint == f.a.thumbprint);
-  CHECK(fallback.steps[0] == "listener: 127.0.0.1:7443 could not be opened (127.0.0.1:7443: "
-                             "address already in use), so *:7443 (every address) accepts the "
-                             "connection: https, 1 binding(s)");
-  CHECK(fallback.steps[1] == "TLS: no SNI, so binding default/own (no hostName: the default "
-                             "binding) of the 127.0.0.1:7443 listener supplies the certificate");
+  CHECK(fallback.steps[0] ==
+        "listener: 127.0.0.1:7443 could not be opened (127.0.0.1:7443: "
+        "address already in use), so *:7443 (every address) accepts the "
+        "connection: https, 1 binding(s)");
+  CHECK(fallback.steps[1] ==
+        "TLS: no SNI, so binding default/own (no hostName: the default "
+        "binding) of the 127.0.0.1:7443 listener supplies the certificate");
 
   Explanation closed = explain(table.get(), query,
                                {{{"127.0.0.1", 7443}, "address already in use"},
                                 {{"*", 7443}, "*:7443: address already in use"}});
   CHECK(closed.result == Explanation::Result::kNotListening);
-  CHECK(closed.summary == "not served by siteplane: 127.0.0.1:7443 is not open (address already "
-                          "in use); the connection is refused, or answered by whatever else "
-                          "holds the port");
+  CHECK(closed.summary ==
+        "not served by siteplane: 127.0.0.1:7443 is not open (address already "
+        "in use); the connection is refused, or answered by whatever else "
+        "holds the port");
   CHECK(toJson(closed)["result"] == "NotListening");
 }
 

@@ -12,7 +12,6 @@
 //   http  127.0.0.1:8081  "" -> web
 
 #include <catch2/catch.hpp>
-
 #include <memory>
 #include <string>
 
@@ -38,7 +37,8 @@ struct Fixture {
   TestCertificate a = siteplane::testing::makeCertificate(dir.path(), "a", {"a.test"});
   TestCertificate b =
       siteplane::testing::makeCertificate(dir.path(), "b", {"b.test", "*.w.test", "secure.test"});
-  TestCertificate ca = siteplane::testing::makeCertificate(dir.path(), "clients", {}, nullptr, true);
+  TestCertificate ca =
+      siteplane::testing::makeCertificate(dir.path(), "clients", {}, nullptr, true);
   std::shared_ptr<const tls::ServerContext> contextA = context(a, "a");
   std::shared_ptr<const tls::ServerContext> contextB = context(b, "b");
   std::shared_ptr<const tls::ServerContext> contextMtls = context(b, "b", true);

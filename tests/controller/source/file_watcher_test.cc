@@ -1,10 +1,9 @@
 #include "controller/source/file_watcher.h"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
 #include <mutex>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/test_support.h"
 
@@ -37,7 +36,8 @@ struct WatcherFixture {
   TempDir dir;
   Notifications notifications;
   std::unique_ptr<FileWatcher> watcher = [this] {
-    auto created = FileWatcher::create({[this](const std::string& owner) { notifications.add(owner); }});
+    auto created =
+        FileWatcher::create({[this](const std::string& owner) { notifications.add(owner); }});
     if (!created) throw std::runtime_error(created.message());
     return std::move(created).value();
   }();
@@ -69,14 +69,16 @@ TEST_CASE("FileWatcher notifies the owner of a file rewritten in place or replac
   int before = fixture.notifications.count("Certificate/default/site");
   fixture.write("tls/.site.key.swp", "two");
   fs::rename(fixture.dir.path() / "tls/.site.key.swp", key);
-  CHECK(waitUntil([&] { return fixture.notifications.count("Certificate/default/site") > before; }));
+  CHECK(
+      waitUntil([&] { return fixture.notifications.count("Certificate/default/site") > before; }));
 
   // A file nobody reads notifies nobody. Events of one directory arrive in order, so once a
   // later change of another owner's file is seen, every earlier event has been handled.
   auto sync = [&] {
     int seen = fixture.notifications.count("Certificate/default/other");
     std::ofstream(other, std::ios::trunc) << "changed " << seen;
-    REQUIRE(waitUntil([&] { return fixture.notifications.count("Certificate/default/other") > seen; }));
+    REQUIRE(
+        waitUntil([&] { return fixture.notifications.count("Certificate/default/other") > seen; }));
   };
   sync();
   int settled = fixture.notifications.count("Certificate/default/site");

@@ -1,14 +1,12 @@
 #include "controller/source/manifest_source.h"
 
-#include "controller/manifest/manifest_loader.h"
-
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
 
-#include <catch2/catch.hpp>
-
+#include "controller/manifest/manifest_loader.h"
 #include "tests/support/test_support.h"
 
 namespace siteplane::source {
@@ -39,7 +37,8 @@ struct SourceFixture {
     std::ofstream(manifests / relative) << content;
   }
 
-  std::unique_ptr<ManifestSource> source(std::chrono::milliseconds debounce = std::chrono::milliseconds(50)) {
+  std::unique_ptr<ManifestSource> source(
+      std::chrono::milliseconds debounce = std::chrono::milliseconds(50)) {
     ManifestSourceOptions options;
     options.directory = manifests;
     options.debounce = debounce;
@@ -232,8 +231,9 @@ TEST_CASE("ManifestSource rescans at once when asked, without waiting for the wa
 
 namespace siteplane::source {
 
-TEST_CASE("ManifestSource reports FIFOs, devices and symlink loops as invalid files, never opening them",
-          "[controller][source][special]") {
+TEST_CASE(
+    "ManifestSource reports FIFOs, devices and symlink loops as invalid files, never opening them",
+    "[controller][source][special]") {
   SourceFixture fixture;
   fixture.write("a.yaml", siteYaml("one", "/srv/one"));
   REQUIRE(::mkfifo((fixture.manifests / "fifo.yaml").c_str(), 0600) == 0);

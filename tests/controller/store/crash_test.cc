@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,8 +11,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "controller/store/store.h"
 #include "tests/controller/store/store_fixture.h"
@@ -179,7 +178,9 @@ void crashAndRecover(bool batched, std::mt19937& random) {
   size_t killAfter = std::uniform_int_distribution<size_t>(8, 60)(random);
   std::string received;
   char buffer[4096];
-  auto lines = [&] { return static_cast<size_t>(std::count(received.begin(), received.end(), '\n')); };
+  auto lines = [&] {
+    return static_cast<size_t>(std::count(received.begin(), received.end(), '\n'));
+  };
   while (lines() < killAfter) {
     ssize_t n = ::read(pipeFds[0], buffer, sizeof buffer);
     if (n <= 0) break;
@@ -194,7 +195,8 @@ void crashAndRecover(bool batched, std::mt19937& random) {
   REQUIRE(WIFSIGNALED(status));
   // Acknowledgements written before the kill are still in the pipe.
   ssize_t n;
-  while ((n = ::read(pipeFds[0], buffer, sizeof buffer)) > 0) received.append(buffer, static_cast<size_t>(n));
+  while ((n = ::read(pipeFds[0], buffer, sizeof buffer)) > 0)
+    received.append(buffer, static_cast<size_t>(n));
   ::close(pipeFds[0]);
 
   // Replay the acknowledged operations into the model.

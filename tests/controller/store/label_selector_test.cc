@@ -48,13 +48,17 @@ TEST_CASE("LabelSelector parses requirements into operators and values", "[contr
   using Op = LabelSelector::Operator;
   const auto& r = selector->requirements();
   REQUIRE(r.size() == 6);
-  CHECK((r[0].key == "a" && r[0].op == Op::kEquals && r[0].values == std::vector<std::string>{"b"}));
-  CHECK((r[1].key == "c" && r[1].op == Op::kNotEquals && r[1].values == std::vector<std::string>{"d"}));
+  CHECK(
+      (r[0].key == "a" && r[0].op == Op::kEquals && r[0].values == std::vector<std::string>{"b"}));
+  CHECK((r[1].key == "c" && r[1].op == Op::kNotEquals &&
+         r[1].values == std::vector<std::string>{"d"}));
   CHECK((r[2].key == "e" && r[2].op == Op::kExists && r[2].values.empty()));
   CHECK((r[3].key == "f" && r[3].op == Op::kDoesNotExist));
-  CHECK((r[4].key == "g" && r[4].op == Op::kIn && r[4].values == std::vector<std::string>{"x", "y"}));
+  CHECK(
+      (r[4].key == "g" && r[4].op == Op::kIn && r[4].values == std::vector<std::string>{"x", "y"}));
   CHECK((r[5].key == "h" && r[5].op == Op::kNotIn && r[5].values == std::vector<std::string>{"z"}));
-  CHECK(selector->matchesObject(json{{"metadata", {{"labels", {{"a", "b"}, {"e", "1"}, {"g", "y"}}}}}}));
+  CHECK(selector->matchesObject(
+      json{{"metadata", {{"labels", {{"a", "b"}, {"e", "1"}, {"g", "y"}}}}}}));
   CHECK_FALSE(selector->matchesObject(json{{"metadata", {{"name", "x"}}}}));
 }
 
@@ -69,15 +73,18 @@ TEST_CASE("LabelSelector rejects malformed selectors naming the column", "[contr
       {"a b", "label selector \"a b\": column 3: expected one of =, ==, !=, in, notin after \"a\""},
       {"a in b", "label selector \"a in b\": column 6: expected '(' to open the value set"},
       {"a in (b", "label selector \"a in (b\": column 8: expected ')' to close the value set"},
-      {"a in ()", "label selector \"a in ()\": column 7: the value set of in/notin must not be empty"},
-      {"a in (b c)", "label selector \"a in (b c)\": column 9: expected ',' or ')' in the value set"},
+      {"a in ()",
+       "label selector \"a in ()\": column 7: the value set of in/notin must not be empty"},
+      {"a in (b c)",
+       "label selector \"a in (b c)\": column 9: expected ',' or ')' in the value set"},
       {"a=b c", "label selector \"a=b c\": column 5: expected ',' or the end of the selector"},
       {"-a=b", "label selector \"-a=b\": column 1: \"-a\" is not a valid label key"},
       {"a=b!", "label selector \"a=b!\": column 4: expected ',' or the end of the selector"},
       {"a=-b", "label selector \"a=-b\": column 3: \"-b\" is not a valid label value"},
       {"!", "label selector \"!\": column 2: expected a label key"},
       {"!a=b", "label selector \"!a=b\": column 3: expected ',' or the end of the selector"},
-      {"Bad.Prefix/a=b", "label selector \"Bad.Prefix/a=b\": column 1: \"Bad.Prefix/a\" is not a valid label key"},
+      {"Bad.Prefix/a=b",
+       "label selector \"Bad.Prefix/a=b\": column 1: \"Bad.Prefix/a\" is not a valid label key"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.selector);

@@ -1,11 +1,10 @@
+#include <spdlog/sinks/ostream_sink.h>
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <catch2/catch.hpp>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "common/logging.h"
 #include "controller/store/store.h"

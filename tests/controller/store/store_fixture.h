@@ -4,9 +4,8 @@
 
 #include <chrono>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "controller/store/store.h"
 #include "tests/support/test_support.h"

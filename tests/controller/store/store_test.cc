@@ -1,10 +1,9 @@
 #include "controller/store/store.h"
 
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <regex>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "tests/controller/store/store_fixture.h"
 
@@ -19,8 +18,9 @@ TEST_CASE("Store create assigns uid, creationTimestamp, generation and resourceV
   auto created = f.store->createObject(site("www"));
   REQUIRE(created.isOk());
   const json& metadata = (**created)["metadata"];
-  CHECK(std::regex_match(metadata["uid"].get<std::string>(),
-                         std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+  CHECK(std::regex_match(
+      metadata["uid"].get<std::string>(),
+      std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
   CHECK(metadata["creationTimestamp"] == "2025-11-25T06:40:00Z");
   CHECK(metadata["generation"] == 1);
   CHECK(metadata["namespace"] == "default");
@@ -100,15 +100,18 @@ TEST_CASE("Store rejects objects it cannot key, naming every bad field", "[contr
       {badName,
        "Site \"Www_1\" is invalid: metadata.name: \"Www_1\" is not a DNS-1123 label (lower-case "
        "letters, digits and '-', alphanumeric at both ends, at most 63 characters)"},
-      {badNamespace, "Site \"www\" is invalid: metadata.namespace: \"Prod\" is not a DNS-1123 label"},
+      {badNamespace,
+       "Site \"www\" is invalid: metadata.namespace: \"Prod\" is not a DNS-1123 label"},
       {badLabels,
        "Site \"www\" is invalid: metadata.labels.-bad: not a valid key (name or prefix/name); "
        "metadata.labels.tier: must be a string"},
       {badLabelValue,
-       "Site \"www\" is invalid: metadata.labels.tier: \"front end\" is not a valid label value (at "
+       "Site \"www\" is invalid: metadata.labels.tier: \"front end\" is not a valid label value "
+       "(at "
        "most 63 characters, alphanumeric at both ends, '-', '_', '.' inside)"},
       {noMetadata, "Site is invalid: metadata: required"},
-      {lowerKind, "site \"www\" is invalid: kind: \"site\" is not a kind (PascalCase letters and digits)"},
+      {lowerKind,
+       "site \"www\" is invalid: kind: \"site\" is not a kind (PascalCase letters and digits)"},
       {badAnnotation, "Site \"www\" is invalid: metadata.annotations.note: must be a string"},
       {json::array(), "object is invalid: must be a JSON object"},
   };
@@ -148,7 +151,8 @@ TEST_CASE("Store update bumps generation only when the spec changes", "[controll
   CHECK(versionNumber(**labeled) > versionNumber(**created));
   CHECK((**labeled)["metadata"]["labels"]["tier"] == "web");
   CHECK((**labeled)["metadata"]["uid"] == (**created)["metadata"]["uid"]);
-  CHECK((**labeled)["metadata"]["creationTimestamp"] == (**created)["metadata"]["creationTimestamp"]);
+  CHECK((**labeled)["metadata"]["creationTimestamp"] ==
+        (**created)["metadata"]["creationTimestamp"]);
 
   json respec = **labeled;
   respec["spec"]["root"] = "/srv/other";
@@ -359,8 +363,9 @@ TEST_CASE("Store list filters by kind, namespace and label selector, in key orde
         std::vector<std::string>{"Site/default/zeta", "Site/staging/beta"});
   CHECK(names(f.store->list({"Site", std::nullopt, selector("!canary")})) ==
         std::vector<std::string>{"Site/default/zeta", "Site/staging/beta"});
-  CHECK(names(f.store->list({"", "default", selector("tier in (web,api)")})) ==
-        std::vector<std::string>{"Binding/default/alpha", "Site/default/alpha", "Site/default/zeta"});
+  CHECK(
+      names(f.store->list({"", "default", selector("tier in (web,api)")})) ==
+      std::vector<std::string>{"Binding/default/alpha", "Site/default/alpha", "Site/default/zeta"});
   CHECK(names(f.store->list({"Issuer", std::nullopt, {}})).empty());
   CHECK(names(f.store->list({"", std::nullopt, {}})).size() == 5);
 
@@ -464,13 +469,13 @@ TEST_CASE("Store writeBatch applies operations in order, each succeeding or fail
   status["status"] = {{"siteId", 4}};
   std::vector<WriteOp> ops;
   ops.push_back(WriteOp::create(site("www")));
-  ops.push_back(WriteOp::create(site("www")));         // AlreadyExists: sees the first
+  ops.push_back(WriteOp::create(site("www")));          // AlreadyExists: sees the first
   ops.push_back(WriteOp::updateStatus(status));         // sees the create
   ops.push_back(WriteOp::update(site("missing")));      // NotFound
   ops.push_back(WriteOp::upsert(site("old")));          // unchanged: no write
   ops.push_back(WriteOp::remove(siteKey("old"), "7"));  // stale precondition
   ops.push_back(WriteOp::remove(siteKey("old")));
-  ops.push_back(WriteOp::create(site("Bad_Name")));     // Invalid
+  ops.push_back(WriteOp::create(site("Bad_Name")));  // Invalid
   auto results = f.store->writeBatch(std::move(ops));
 
   REQUIRE(results.size() == 8);
@@ -562,7 +567,8 @@ TEST_CASE("Store commits concurrent writers together, each getting its own resul
         stale["metadata"]["resourceVersion"] = versionOf(**created);
         stale["status"] = {{"siteId", -1}};
         auto conflict = f.store->updateStatus(stale);
-        if (conflict.isOk() || conflict.code() != StoreError::Code::kConflict) fail("stale write accepted");
+        if (conflict.isOk() || conflict.code() != StoreError::Code::kConflict)
+          fail("stale write accepted");
       }
     });
   }

@@ -1,7 +1,6 @@
 #include <atomic>
-#include <thread>
-
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "controller/store/store.h"
 #include "tests/controller/store/store_fixture.h"
@@ -142,8 +141,7 @@ TEST_CASE("Store watch from a resourceVersion replays history, then continues li
   auto subscription = f.store->watch(versionNumber(**a), recorder.callback());
   REQUIRE(subscription.isOk());
   REQUIRE(f.store->createObject(site("c")).isOk());
-  CHECK(recorder.summary() ==
-        std::vector<std::string>{"ADDED b 2", "DELETED a 3", "ADDED c 4"});
+  CHECK(recorder.summary() == std::vector<std::string>{"ADDED b 2", "DELETED a 3", "ADDED c 4"});
 
   Recorder fromNow;
   auto live = f.store->watch(f.store->resourceVersion(), fromNow.callback());
@@ -162,7 +160,8 @@ TEST_CASE("Store eventsSince returns later events and Expired once history has m
   options.historyLimit = 3;
   StoreFixture f;
   f.reopen(options);
-  for (const char* name : {"a", "b", "c", "d", "e"}) REQUIRE(f.store->createObject(site(name)).isOk());
+  for (const char* name : {"a", "b", "c", "d", "e"})
+    REQUIRE(f.store->createObject(site(name)).isOk());
 
   auto recent = f.store->eventsSince(3);
   REQUIRE(recent.isOk());

@@ -1,7 +1,6 @@
 #include "dataplane/http/request_parser.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -9,7 +8,8 @@ namespace siteplane::http {
 
 TEST_CASE("RequestParser parses a request line, headers and the Host", "[dataplane][http]") {
   RequestParser parser(16 * 1024, 1024);
-  std::string text = "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: www.contoso.com:8443\r\nX-Thing: one\r\n\r\n";
+  std::string text =
+      "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: www.contoso.com:8443\r\nX-Thing: one\r\n\r\n";
   CHECK(parser.feed(text.data(), text.size()) == text.size());
   REQUIRE(parser.complete());
   const Request& request = parser.request();
@@ -54,7 +54,9 @@ TEST_CASE("RequestParser stops after one request so pipelined requests are answe
 
 TEST_CASE("RequestParser assembles a request delivered one byte at a time", "[dataplane][http]") {
   RequestParser parser(16 * 1024, 1024);
-  std::string text = "POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nX-Long-Name: value\r\n\r\nhello";
+  std::string text =
+      "POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nX-Long-Name: "
+      "value\r\n\r\nhello";
   for (char c : text) {
     REQUIRE_FALSE(parser.complete());
     CHECK(parser.feed(&c, 1) == 1);
@@ -65,7 +67,8 @@ TEST_CASE("RequestParser assembles a request delivered one byte at a time", "[da
   CHECK(parser.request().body == "hello");
 }
 
-TEST_CASE("RequestParser refuses oversized headers, oversized bodies and garbage", "[dataplane][http]") {
+TEST_CASE("RequestParser refuses oversized headers, oversized bodies and garbage",
+          "[dataplane][http]") {
   SECTION("headers above the limit") {
     RequestParser parser(512, 1024);
     std::string text = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(600, 'x') + "\r\n\r\n";
@@ -80,7 +83,9 @@ TEST_CASE("RequestParser refuses oversized headers, oversized bodies and garbage
   }
   SECTION("a chunked body growing above the limit") {
     RequestParser parser(16 * 1024, 10);
-    std::string text = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n";
+    std::string text =
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n";
     parser.feed(text.data(), text.size());
     CHECK(parser.error() == RequestParser::Error::kBodyTooLarge);
   }
@@ -130,8 +135,7 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
   const std::vector<Case> cases = {
       {"whitespace between a field name and its colon (§5.1)",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
-      {"a tab between a field name and its colon",
-       "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"},
+      {"a tab between a field name and its colon", "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"},
       {"two Host field lines (§3.2)", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
       {"two Host field lines of the same value", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"},
       {"a bare LF letting a second Host in", "GET / HTTP/1.1\r\nHost: a\nHost: b\r\n\r\n"},
@@ -152,9 +156,11 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
       {"an empty field name", "GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n"},
       {"a tab inside the request target", "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"Content-Length with Transfer-Encoding (§6.1)",
-       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n"},
       {"Transfer-Encoding with Content-Length",
-       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n"},
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+       "3\r\n\r\n0\r\n\r\n"},
       {"two Content-Length of different values (RFC 9110 §8.6)",
        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
       {"two Content-Length of the same value",
@@ -169,10 +175,12 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
       {"chunked applied twice (§7)",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"},
       {"Transfer-Encoding in two field lines",
-       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n"},
       {"a Transfer-Encoding other than chunked",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n"},
-      {"a misspelled chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
+      {"a misspelled chunked",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
       {"Transfer-Encoding in an HTTP/1.0 request (§6.1)",
        "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
       {"two bytes other than CRLF after chunk data (§7.1)",
@@ -184,7 +192,8 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
       {"a chunk size ended by a bare LF",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"},
       {"a bare LF inside a chunk extension",
-       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n"},
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n"},
       {"whitespace after a chunk size without an extension",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"},
       {"a chunk size that is not hex",
@@ -199,7 +208,8 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n"},
       {"a version other than HTTP/1.x (§2.3)", "GET / HTTP/2.0\r\nHost: a\r\n\r\n"},
       {"the asterisk form for GET (§3.2.4)", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"},
-      {"an absolute form with an empty host (RFC 9110 §4.2.1)", "GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n"},
+      {"an absolute form with an empty host (RFC 9110 §4.2.1)",
+       "GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"an absolute form with userinfo (RFC 9110 §4.2.4)",
        "GET http://user@a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n"},
       {"an absolute form of another scheme", "GET ftp://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n"},
@@ -222,7 +232,8 @@ TEST_CASE("RequestParser keeps accepting what RFC 9112 allows", "[dataplane][htt
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  3 \r\n\r\nabc",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: "
+      "t\r\n\r\n",
       "GET http://a.test:81/p HTTP/1.1\r\nHost: a.test\r\n\r\n",
       "GET HTTPS://a.test/p HTTP/1.1\r\nHost: a.test\r\n\r\n",
       "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",

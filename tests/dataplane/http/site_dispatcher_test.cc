@@ -56,7 +56,8 @@ Decision dispatchPlain(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("dispatch routes by Host and answers 400 for hosts no binding accepts", "[dataplane][http]") {
+TEST_CASE("dispatch routes by Host and answers 400 for hosts no binding accepts",
+          "[dataplane][http]") {
   auto served = dispatchPlain("GET / HTTP/1.1\r\nHost: OPEN.test:80\r\n\r\n");
   CHECK(served.serve());
   CHECK(served.route->binding == "default/open");
@@ -72,7 +73,8 @@ TEST_CASE("dispatch routes by Host and answers 400 for hosts no binding accepts"
   CHECK(malformed.status == 400);
 }
 
-TEST_CASE("dispatch answers plain http to a requireSSL site with 403.4 or a 301", "[dataplane][http]") {
+TEST_CASE("dispatch answers plain http to a requireSSL site with 403.4 or a 301",
+          "[dataplane][http]") {
   auto refused = dispatchPlain("GET /x HTTP/1.1\r\nHost: secure.test\r\n\r\n");
   CHECK(refused.status == 403);
   CHECK(refused.substatus == 4);
@@ -112,7 +114,8 @@ TEST_CASE("formatHead writes the status line, substatus and framing headers", "[
   formatHead(out, head, "Wed, 25 Nov 2026 06:39:51 GMT");
   CHECK(std::string(out.data(), out.size()) ==
         "HTTP/1.1 403 Forbidden\r\nServer: siteplane\r\nDate: Wed, 25 Nov 2026 06:39:51 GMT\r\n"
-        "X-Status: 403.7\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\n");
+        "X-Status: 403.7\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: "
+        "close\r\n\r\n");
 
   HeadBuffer notModified;
   ResponseHead unchanged;
@@ -154,7 +157,8 @@ struct SharedCertificateTable {
       options.privateKeyPem = testing::readFile(server.key);
       options.clientCertificate = mode;
       options.minVersion = version;
-      if (mode != table::ClientCertificateMode::kIgnore) options.clientCAPems = {testing::readFile(ca.cert)};
+      if (mode != table::ClientCertificateMode::kIgnore)
+        options.clientCAPems = {testing::readFile(ca.cert)};
       auto created = tls::ServerContext::create(options);
       REQUIRE(created.isOk());
       return *created;
@@ -206,8 +210,9 @@ TlsFacts facts(std::string_view sni, const tls::ServerContext& context, table::T
 
 }  // namespace
 
-TEST_CASE("dispatch holds the policy of the site the Host selects, whatever site the handshake was for",
-          "[dataplane][http]") {
+TEST_CASE(
+    "dispatch holds the policy of the site the Host selects, whatever site the handshake was for",
+    "[dataplane][http]") {
   SharedCertificateTable t;
   using table::TlsVersion;
   using State = tls::ClientCertificateState;
@@ -215,7 +220,8 @@ TEST_CASE("dispatch holds the policy of the site the Host selects, whatever site
   auto old = t.get("modern.test", facts("legacy.test", *t.legacy, TlsVersion::k1_2));
   CHECK(old.status == 421);
   CHECK(old.route->binding == "default/modern.test");
-  CHECK(old.message == "Misdirected Request - this connection's TLS version is below the site's minTLSVersion");
+  CHECK(old.message ==
+        "Misdirected Request - this connection's TLS version is below the site's minTLSVersion");
   CHECK(t.get("modern.test", facts("legacy.test", *t.legacy, TlsVersion::k1_3)).serve());
 
   // Require through a handshake that never asked for a certificate: reconnect for this site.

@@ -84,7 +84,9 @@ class Client {
   }
 
   bool send(const std::string& data) {
-    if (ssl_) return SSL_write(ssl_, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
+    if (ssl_)
+      return SSL_write(ssl_, data.data(), static_cast<int>(data.size())) ==
+             static_cast<int>(data.size());
     return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }
 
@@ -236,10 +238,14 @@ TEST_CASE("DataPlane swaps the table 200 times under keep-alive load without fai
   // on addedPort and on even ones a binding on removedPort, so every swap adds one and removes one.
   auto tableFor = [&](uint64_t generation) {
     table::BindingTable::Builder builder(generation);
-    REQUIRE(builder.add(entry("kept-tls", tlsPort, "swap.test", site.policy, contexts[generation % 2])).isOk());
+    REQUIRE(
+        builder.add(entry("kept-tls", tlsPort, "swap.test", site.policy, contexts[generation % 2]))
+            .isOk());
     REQUIRE(builder.add(entry("kept-http", httpPort, "", site.policy)).isOk());
-    if (generation % 2 == 1) REQUIRE(builder.add(entry("added", addedPort, "", site.policy)).isOk());
-    else REQUIRE(builder.add(entry("removed", removedPort, "", site.policy)).isOk());
+    if (generation % 2 == 1)
+      REQUIRE(builder.add(entry("added", addedPort, "", site.policy)).isOk());
+    else
+      REQUIRE(builder.add(entry("removed", removedPort, "", site.policy)).isOk());
     return std::move(builder).build();
   };
 
@@ -256,7 +262,8 @@ TEST_CASE("DataPlane swaps the table 200 times under keep-alive load without fai
   // once: send on every connection, then read every response.
   std::thread load([&] {
     std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < 32; ++i) clients.push_back(std::make_unique<Client>(tlsPort, clientTls.ctx, "swap.test"));
+    for (int i = 0; i < 32; ++i)
+      clients.push_back(std::make_unique<Client>(tlsPort, clientTls.ctx, "swap.test"));
     for (int i = 0; i < 8; ++i) clients.push_back(std::make_unique<Client>(httpPort));
     clientsReady = static_cast<int>(clients.size());
     while (!stop) {
@@ -323,7 +330,8 @@ TEST_CASE("DataPlane counts handshakes, their failures by reason and requests by
   CHECK(good.receive().status == 200);
   CHECK(good.receive().status == 404);
 
-  REQUIRE(testing::waitUntil([&] { return plane->stats().handshakeFailures.count("unrecognized_name") == 1; }));
+  REQUIRE(testing::waitUntil(
+      [&] { return plane->stats().handshakeFailures.count("unrecognized_name") == 1; }));
   auto stats = plane->stats();
   CHECK(stats.handshakes == 1);
   CHECK(stats.requests == 2);
@@ -332,8 +340,9 @@ TEST_CASE("DataPlane counts handshakes, their failures by reason and requests by
   plane->stop(5s);
 }
 
-TEST_CASE("DataPlane drains a removed listener: the request in flight is answered with Connection: close",
-          "[dataplane][loop][swap]") {
+TEST_CASE(
+    "DataPlane drains a removed listener: the request in flight is answered with Connection: close",
+    "[dataplane][loop][swap]") {
   Site site;
   const int keptPort = testing::freePort(), removedPort = testing::freePort();
   auto plane = startPlane();
@@ -398,7 +407,8 @@ TEST_CASE("DataPlane closes a kept-alive connection whose binding disappeared af
   plane->stop(5s);
 }
 
-TEST_CASE("DataPlane reports a listener that cannot bind and serves the others", "[dataplane][loop]") {
+TEST_CASE("DataPlane reports a listener that cannot bind and serves the others",
+          "[dataplane][loop]") {
   Site site;
   int busy = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -422,7 +432,8 @@ TEST_CASE("DataPlane reports a listener that cannot bind and serves the others",
       CHECK(listener.error == "127.0.0.1:" + std::to_string(busyPort) + ": address already in use");
     } else {
       CHECK(listener.listening);
-      CHECK(listener.boundAddresses == std::vector<std::string>{"127.0.0.1:" + std::to_string(freePort)});
+      CHECK(listener.boundAddresses ==
+            std::vector<std::string>{"127.0.0.1:" + std::to_string(freePort)});
     }
   }
   // The live table comes with the same reports, for show sslcert and explain.
@@ -438,8 +449,10 @@ TEST_CASE("DataPlane reports a listener that cannot bind and serves the others",
   plane->stop(5s);
 }
 
-TEST_CASE("DataPlane answers 413 for a body above the limit and 400 for garbage, closing only that connection",
-          "[dataplane][loop][limits]") {
+TEST_CASE(
+    "DataPlane answers 413 for a body above the limit and 400 for garbage, closing only that "
+    "connection",
+    "[dataplane][loop][limits]") {
   Site site;
   const int port = testing::freePort();
   DataPlaneOptions options;
@@ -461,8 +474,10 @@ TEST_CASE("DataPlane answers 413 for a body above the limit and 400 for garbage,
   CHECK(large.closedByServer(5s));
 
   Client chunked(port);
-  REQUIRE(chunked.send("POST /upload HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "800\r\n" + std::string(2048, 'x') + "\r\n0\r\n\r\n"));
+  REQUIRE(
+      chunked.send("POST /upload HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "800\r\n" +
+                   std::string(2048, 'x') + "\r\n0\r\n\r\n"));
   CHECK(chunked.receive().status == 413);
 
   Client garbage(port);
@@ -486,7 +501,8 @@ TEST_CASE("DataPlane answers pipelined requests in order on one connection", "[d
 
   Client client(port);
   REQUIRE(client.send(get("a.test") + get("a.test", "/two.txt") +
-                      "HEAD /index.html HTTP/1.1\r\nHost: a.test\r\n\r\n" + get("a.test", "/nope")));
+                      "HEAD /index.html HTTP/1.1\r\nHost: a.test\r\n\r\n" +
+                      get("a.test", "/nope")));
   auto one = client.receive();
   CHECK(one.body == "hello\n");
   CHECK(client.receive().body == "second\n");
@@ -497,8 +513,9 @@ TEST_CASE("DataPlane answers pipelined requests in order on one connection", "[d
   plane->stop(5s);
 }
 
-TEST_CASE("DataPlane answers a pipeline with a streamed file before closing a half-closed connection",
-          "[dataplane][loop]") {
+TEST_CASE(
+    "DataPlane answers a pipeline with a streamed file before closing a half-closed connection",
+    "[dataplane][loop]") {
   Site site;
   const std::string big(700 * 1024, 'b');
   site.dir.write("www/big.bin", big);
@@ -542,7 +559,8 @@ TEST_CASE("DataPlane survives clients that reset the connection in the middle of
   plane->stop(5s);
 }
 
-TEST_CASE("DataPlane closes idle keep-alive connections after keepAliveTimeout", "[dataplane][loop][limits]") {
+TEST_CASE("DataPlane closes idle keep-alive connections after keepAliveTimeout",
+          "[dataplane][loop][limits]") {
   Site site;
   const int port = testing::freePort();
   DataPlaneOptions options;
@@ -583,7 +601,8 @@ TEST_CASE("DataPlane serves a \"*\" listener on IPv4 and IPv6", "[dataplane][loo
     // Loopback IPv6 may be disabled in a container; the binding itself is what is checked then.
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
       std::string request = get("[::1]");
-      CHECK(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+      CHECK(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size()));
       char buffer[512];
       ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
       REQUIRE(n > 12);

@@ -1,8 +1,8 @@
 #include "dataplane/static/protected_directories.h"
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
 
@@ -35,8 +35,9 @@ TEST_CASE("resolveBeneath never serves a protected directory, as the root or bel
   CHECK(resolveBeneath(dir.path(), "/state/kubeconfig", "").status == 0);
 }
 
-TEST_CASE("resolveBeneath judges a root by the directory it opens, at any depth of the state directory",
-          "[dataplane][static][protected]") {
+TEST_CASE(
+    "resolveBeneath judges a root by the directory it opens, at any depth of the state directory",
+    "[dataplane][static][protected]") {
   siteplane::testing::TempDir dir;
   dir.write("www/index.html", "public");
   dir.write("state/certificates/default/ca/tls.key", "secret");
@@ -48,8 +49,9 @@ TEST_CASE("resolveBeneath judges a root by the directory it opens, at any depth 
   REQUIRE(held.valid());
   const std::string viaFd = "/proc/self/fd/" + std::to_string(held.get());
   CHECK(resolveBeneath(viaFd, "/ca/tls.key", "").status == 403);
-  CHECK(resolveBeneath(dir.path() / "state" / "certificates" / "default", "/ca/tls.key", "").status ==
-        403);
+  CHECK(
+      resolveBeneath(dir.path() / "state" / "certificates" / "default", "/ca/tls.key", "").status ==
+      403);
   // The kernel's trees are never content, whatever is protected.
   CHECK(resolveBeneath("/proc/self", "/environ", "").status == 403);
   CHECK(resolveBeneath(dir.path() / "www", "/index.html", "index.html").status == 0);

@@ -13,12 +13,15 @@ std::shared_ptr<const SitePolicy> site(const std::string& name) {
 
 BindingTable::Entry http(const std::string& address, uint16_t port, const std::string& host,
                          const std::string& binding) {
-  return {{address, port}, Protocol::kHttp, Route{binding, 1, host, site("default/" + binding), nullptr}};
+  return {{address, port},
+          Protocol::kHttp,
+          Route{binding, 1, host, site("default/" + binding), nullptr}};
 }
 
 }  // namespace
 
-TEST_CASE("BindingTable prefers an exact host over a wildcard over the default", "[dataplane][table]") {
+TEST_CASE("BindingTable prefers an exact host over a wildcard over the default",
+          "[dataplane][table]") {
   BindingTable::Builder builder(7);
   REQUIRE(builder.add(http("*", 80, "www.contoso.com", "exact")).isOk());
   REQUIRE(builder.add(http("*", 80, "*.contoso.com", "wild")).isOk());

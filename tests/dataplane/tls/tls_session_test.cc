@@ -61,7 +61,8 @@ struct Handshake {
   }
 
   void useClientCertificate(const TestCertificate& certificate) {
-    REQUIRE(SSL_CTX_use_certificate_file(clientCtx, certificate.cert.c_str(), SSL_FILETYPE_PEM) == 1);
+    REQUIRE(SSL_CTX_use_certificate_file(clientCtx, certificate.cert.c_str(), SSL_FILETYPE_PEM) ==
+            1);
     REQUIRE(SSL_CTX_use_PrivateKey_file(clientCtx, certificate.key.c_str(), SSL_FILETYPE_PEM) == 1);
   }
 
@@ -108,7 +109,8 @@ struct Handshake {
       if (session->handshakeDone()) {
         char plain[16384];
         long got;
-        while ((got = session->read(plain, sizeof plain)) > 0) received.append(plain, static_cast<size_t>(got));
+        while ((got = session->read(plain, sizeof plain)) > 0)
+          received.append(plain, static_cast<size_t>(got));
       }
     }
   }
@@ -256,7 +258,8 @@ TEST_CASE("TlsSession switches to the context the SNI name selects and prefers A
   CHECK(SSL_read(handshake.client, buffer, sizeof buffer) == 4);
 }
 
-TEST_CASE("TlsSession fails with unrecognized_name when the selector has no context", "[dataplane][tls]") {
+TEST_CASE("TlsSession fails with unrecognized_name when the selector has no context",
+          "[dataplane][tls]") {
   TempDir dir;
   auto a = testing::makeCertificate(dir.path(), "a", {"a.test"});
   MapSelector selector;
@@ -400,9 +403,8 @@ TEST_CASE("Handshake failures fold into a small fixed set of metric labels", "[d
   CHECK(handshakeFailureLabel("") == "other");
   CHECK(handshakeFailureLabel(ERR_reason_error_string(
             ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TLSV1_ALERT_UNKNOWN_CA))) == "certificate_rejected");
-  CHECK(handshakeFailureLabel(ERR_reason_error_string(
-            ERR_PACK(ERR_LIB_SSL, 0, SSL_AD_REASON_OFFSET + SSL3_AD_HANDSHAKE_FAILURE))) ==
-        "client_alert");
+  CHECK(handshakeFailureLabel(ERR_reason_error_string(ERR_PACK(
+            ERR_LIB_SSL, 0, SSL_AD_REASON_OFFSET + SSL3_AD_HANDSHAKE_FAILURE))) == "client_alert");
 }
 
 }  // namespace siteplane::tls
@@ -484,8 +486,10 @@ TEST_CASE("ServerContext checks client certificates against the CRL of their CA"
   CHECK(handshakeWith(checked, good) == ClientCertificateState::kValid);
   CHECK(handshakeWith(checked, revoked) == ClientCertificateState::kRevoked);
   CHECK(handshakeWith(checked, fromOther) == ClientCertificateState::kValid);
-  CHECK(checked->verifyClientCertificate(x509(revoked).get(), nullptr) == ClientCertificateState::kRevoked);
-  CHECK(checked->verifyClientCertificate(x509(good).get(), nullptr) == ClientCertificateState::kValid);
+  CHECK(checked->verifyClientCertificate(x509(revoked).get(), nullptr) ==
+        ClientCertificateState::kRevoked);
+  CHECK(checked->verifyClientCertificate(x509(good).get(), nullptr) ==
+        ClientCertificateState::kValid);
   // Without the CRL the same certificate passes.
   CHECK(make(options)->verifyClientCertificate(x509(revoked).get(), nullptr) ==
         ClientCertificateState::kValid);
@@ -500,7 +504,8 @@ TEST_CASE("ServerContext checks client certificates against the CRL of their CA"
   strangerOptions.clientCRLs = {{"other.crl", testing::readFile(dir.path() / "other.crl")}};
   auto refused = ServerContext::create(strangerOptions);
   REQUIRE_FALSE(refused.isOk());
-  CHECK(refused.message() == "certificate default/server: other.crl: not issued by any of the site's client CAs");
+  CHECK(refused.message() ==
+        "certificate default/server: other.crl: not issued by any of the site's client CAs");
   CHECK(checkClientCrl({"other.crl", testing::readFile(dir.path() / "other.crl")},
                        strangerOptions.clientCAPems)
             .message() == "other.crl: not issued by any of the site's client CAs");

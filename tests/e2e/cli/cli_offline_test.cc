@@ -2,11 +2,10 @@
 // from `siteplane cert`, and one clear error line when there is no kubeconfig, no server or an
 // invalid manifest.
 
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 #include "tests/support/test_support.h"
 
@@ -43,8 +42,8 @@ TEST_CASE("cert create-self-signed writes a key only its owner can read and a ma
   auto cert = dir.path() / "site.crt";
   auto key = dir.path() / "site.key";
   auto result = run({siteplane(), "cert", "create-self-signed", "--dns-name", "www.example.test",
-                     "--ip-address", "127.0.0.1", "--duration", "90d", "--cert-out",
-                     cert.string(), "--key-out", key.string()});
+                     "--ip-address", "127.0.0.1", "--duration", "90d", "--cert-out", cert.string(),
+                     "--key-out", key.string()});
   REQUIRE(result.exitCode == 0);
   struct stat info {};
   REQUIRE(::stat(key.c_str(), &info) == 0);
@@ -55,8 +54,8 @@ TEST_CASE("cert create-self-signed writes a key only its owner can read and a ma
   CHECK(text.out.find("DNS:www.example.test") != std::string::npos);
   CHECK(text.out.find("IP Address:127.0.0.1") != std::string::npos);
   // The thumbprint printed is the certificate's SHA-1, as Certificate status reports it.
-  auto fingerprint = run({"openssl", "x509", "-in", cert.string(), "-noout", "-fingerprint",
-                          "-sha1"});
+  auto fingerprint =
+      run({"openssl", "x509", "-in", cert.string(), "-noout", "-fingerprint", "-sha1"});
   std::string hex = fingerprint.out.substr(fingerprint.out.find('=') + 1);
   hex.erase(std::remove(hex.begin(), hex.end(), ':'), hex.end());
   hex.erase(std::remove(hex.begin(), hex.end(), '\n'), hex.end());
@@ -71,17 +70,16 @@ TEST_CASE("cert create-self-signed refuses to overwrite files and needs a subjec
           "[e2e][cli][cert]") {
   TempDir dir;
   auto existing = dir.write("site.key", "keep me\n");
-  auto result = run({siteplane(), "cert", "create-self-signed", "--common-name", "x",
-                     "--cert-out", (dir.path() / "site.crt").string(), "--key-out",
-                     existing.string()});
+  auto result = run({siteplane(), "cert", "create-self-signed", "--common-name", "x", "--cert-out",
+                     (dir.path() / "site.crt").string(), "--key-out", existing.string()});
   CHECK(result.exitCode == 1);
   CHECK(oneLine(result.err));
   CHECK(result.err.find("already exists") != std::string::npos);
   CHECK(readFile(existing) == "keep me\n");
 
-  auto noSubject = run({siteplane(), "cert", "create-self-signed", "--cert-out",
-                        (dir.path() / "a.crt").string(), "--key-out",
-                        (dir.path() / "a.key").string()});
+  auto noSubject =
+      run({siteplane(), "cert", "create-self-signed", "--cert-out", (dir.path() / "a.crt").string(),
+           "--key-out", (dir.path() / "a.key").string()});
   CHECK(noSubject.exitCode == 1);
   CHECK(noSubject.err == "error: give at least one of --common-name, --dns-name, --ip-address\n");
 
@@ -98,10 +96,10 @@ TEST_CASE("cert request writes a CSR with the requested names for the new key",
   TempDir dir;
   auto csr = dir.path() / "site.csr";
   auto key = dir.path() / "site.key";
-  auto result = run({siteplane(), "cert", "request", "--common-name", "www.example.test",
-                     "--dns-name", "www.example.test", "--dns-name", "example.test",
-                     "--key-algorithm", "RSA", "--csr-out", csr.string(), "--key-out",
-                     key.string()});
+  auto result =
+      run({siteplane(), "cert", "request", "--common-name", "www.example.test", "--dns-name",
+           "www.example.test", "--dns-name", "example.test", "--key-algorithm", "RSA", "--csr-out",
+           csr.string(), "--key-out", key.string()});
   REQUIRE(result.exitCode == 0);
   auto verify = run({"openssl", "req", "-in", csr.string(), "-noout", "-verify", "-text"});
   REQUIRE(verify.exitCode == 0);
@@ -146,8 +144,8 @@ TEST_CASE("cert import of a PKCS#12 file checks the password", "[e2e][cli][cert]
   CHECK(ok.exitCode == 0);
   CHECK(ok.out.find("pkcs12File: " + fs::canonical(p12).string()) != std::string::npos);
   CHECK(ok.out.find("pkcs12PasswordFile: " + fs::canonical(good).string()) != std::string::npos);
-  auto wrong = run({siteplane(), "cert", "import", "--name", "p12", "--pkcs12-file",
-                    p12.string(), "--pkcs12-password-file", bad.string()});
+  auto wrong = run({siteplane(), "cert", "import", "--name", "p12", "--pkcs12-file", p12.string(),
+                    "--pkcs12-password-file", bad.string()});
   CHECK(wrong.exitCode == 1);
   CHECK(oneLine(wrong.err));
 
@@ -160,15 +158,15 @@ TEST_CASE("cert import of a PKCS#12 file checks the password", "[e2e][cli][cert]
 TEST_CASE("API commands without a kubeconfig name the file they looked for", "[e2e][cli]") {
   TempDir dir;
   auto state = dir.path() / "state";
-  auto result = run({"env", "-u", "KUBECONFIG", siteplane(), "get", "bindings", "--state",
-                     state.string()});
+  auto result =
+      run({"env", "-u", "KUBECONFIG", siteplane(), "get", "bindings", "--state", state.string()});
   CHECK(result.exitCode == 1);
   CHECK(oneLine(result.err));
   CHECK(result.err.find((state / "kubeconfig").string()) != std::string::npos);
 
   // $KUBECONFIG comes before the default.
-  auto fromEnv = run({"env", "KUBECONFIG=" + (dir.path() / "elsewhere").string(), siteplane(),
-                      "get", "sites"});
+  auto fromEnv = run(
+      {"env", "KUBECONFIG=" + (dir.path() / "elsewhere").string(), siteplane(), "get", "sites"});
   CHECK(fromEnv.exitCode == 1);
   CHECK(fromEnv.err.find((dir.path() / "elsewhere").string()) != std::string::npos);
 }
@@ -180,9 +178,9 @@ TEST_CASE("API commands with no server listening fail with one line naming the s
   int port = freePort();
   std::string url = "https://127.0.0.1:" + std::to_string(port);
   auto kubeconfig = writeKubeconfig(dir, url, ca.cert, "token");
-  for (std::vector<std::string> command :
-       {std::vector<std::string>{"get", "bindings"}, {"describe", "site", "web"},
-        {"delete", "site", "web"}}) {
+  for (std::vector<std::string> command : {std::vector<std::string>{"get", "bindings"},
+                                           {"describe", "site", "web"},
+                                           {"delete", "site", "web"}}) {
     command.insert(command.begin(), siteplane());
     command.push_back("--kubeconfig");
     command.push_back(kubeconfig.string());
@@ -194,8 +192,7 @@ TEST_CASE("API commands with no server listening fail with one line naming the s
   }
 }
 
-TEST_CASE("A server whose certificate the kubeconfig's CA did not sign is refused",
-          "[e2e][cli]") {
+TEST_CASE("A server whose certificate the kubeconfig's CA did not sign is refused", "[e2e][cli]") {
   TempDir dir;
   auto trusted = makeCertificate(dir.path(), "trusted-ca", {}, nullptr, true);
   auto other = makeCertificate(dir.path(), "other-ca", {}, nullptr, true);
@@ -230,9 +227,17 @@ TEST_CASE("apply of an invalid manifest names the file, line and field before co
 }
 
 TEST_CASE("Every command answers --help", "[e2e][cli]") {
-  for (std::vector<std::string> command :
-       {std::vector<std::string>{"apply"}, {"get"}, {"describe"}, {"delete"}, {"diff"}, {"wait"}, {"version"}, {"cert"},
-        {"cert", "create-self-signed"}, {"cert", "request"}, {"cert", "import"}}) {
+  for (std::vector<std::string> command : {std::vector<std::string>{"apply"},
+                                           {"get"},
+                                           {"describe"},
+                                           {"delete"},
+                                           {"diff"},
+                                           {"wait"},
+                                           {"version"},
+                                           {"cert"},
+                                           {"cert", "create-self-signed"},
+                                           {"cert", "request"},
+                                           {"cert", "import"}}) {
     command.insert(command.begin(), siteplane());
     command.push_back("--help");
     auto result = run(command);
@@ -245,8 +250,9 @@ TEST_CASE("Every command answers --help", "[e2e][cli]") {
 TEST_CASE("get rejects an unknown kind with the kinds it knows", "[e2e][cli]") {
   auto result = run({siteplane(), "get", "pods"});
   CHECK(result.exitCode == 2);
-  CHECK(result.err == "error: unknown resource type \"pods\" (sites, bindings, certificates, "
-                      "issuers)\n");
+  CHECK(result.err ==
+        "error: unknown resource type \"pods\" (sites, bindings, certificates, "
+        "issuers)\n");
 }
 
 TEST_CASE("version --client needs no server", "[e2e][cli]") {

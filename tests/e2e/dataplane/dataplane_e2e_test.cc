@@ -63,9 +63,11 @@ struct HttpResult {
 // curl against 127.0.0.1:port for https://host:port/path (or http://), with extra arguments.
 HttpResult curl(bool https, const std::string& host, int port, const std::string& path,
                 std::vector<std::string> extra = {}) {
-  std::string url = std::string(https ? "https://" : "http://") + host + ":" + std::to_string(port) + path;
-  std::vector<std::string> argv = {"curl", "-sk", "--max-time", "20", "-D", "-", "--resolve",
-                                   host + ":" + std::to_string(port) + ":127.0.0.1"};
+  std::string url =
+      std::string(https ? "https://" : "http://") + host + ":" + std::to_string(port) + path;
+  std::vector<std::string> argv = {
+      "curl", "-sk", "--max-time", "20",
+      "-D",   "-",   "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(url);
   auto result = run(argv, "", 30s);
@@ -103,7 +105,8 @@ class RawClient {
     std::string out;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return out;
       pollfd pfd{fd_, POLLIN, 0};
       if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return out;
@@ -151,8 +154,8 @@ struct Fixture {
   TestCertificate expiredClient(const fs::path& certs) {
     TestCertificate out{certs / "client-expired.crt", certs / "client-expired.key", ""};
     auto request = run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-keyout", out.key.string(), "-out", (certs / "expired.csr").string(),
-                        "-subj", "/CN=expired.test"});
+                        "-nodes", "-keyout", out.key.string(), "-out",
+                        (certs / "expired.csr").string(), "-subj", "/CN=expired.test"});
     REQUIRE(request.exitCode == 0);
     // -days -1: valid until yesterday, signed by the trusted CA, so only the dates are wrong.
     auto sign = run({"openssl", "x509", "-req", "-in", (certs / "expired.csr").string(), "-CA",
@@ -170,7 +173,8 @@ struct Fixture {
   std::string binding(const std::string& name, const std::string& site, const std::string& protocol,
                       int port, const std::string& host, const std::string& certificate = "") {
     std::string out = "{\"name\": \"" + name + "\", \"site\": \"" + site + "\", \"protocol\": \"" +
-                      protocol + "\", \"address\": \"127.0.0.1\", \"port\": " + std::to_string(port) +
+                      protocol +
+                      "\", \"address\": \"127.0.0.1\", \"port\": " + std::to_string(port) +
                       ", \"hostName\": \"" + host + "\"";
     if (!certificate.empty()) out += ", \"certificate\": \"" + certificate + "\"";
     return out + "}";
@@ -183,9 +187,17 @@ struct Fixture {
            "\"main\": {\"root\": \"www\"},"
            "\"secure\": {\"root\": \"www\", \"requireSSL\": true},"
            "\"redirect\": {\"root\": \"www\", \"requireSSL\": true, \"redirectHTTP\": true, "
-           "\"httpsRedirectPort\": " + std::to_string(sniPort) + "},"
-           "\"require\": {\"root\": \"www\", \"clientCertificate\": \"Require\", \"clientCAFiles\": " + ca + "},"
-           "\"accept\": {\"root\": \"www\", \"clientCertificate\": \"Accept\", \"clientCAFiles\": " + ca + "}},"
+           "\"httpsRedirectPort\": " +
+           std::to_string(sniPort) +
+           "},"
+           "\"require\": {\"root\": \"www\", \"clientCertificate\": \"Require\", "
+           "\"clientCAFiles\": " +
+           ca +
+           "},"
+           "\"accept\": {\"root\": \"www\", \"clientCertificate\": \"Accept\", "
+           "\"clientCAFiles\": " +
+           ca +
+           "}},"
            "\"certificates\": {" +
            certificateJson("a", a) + "," + certificateJson("b", b) + "," +
            certificateJson("wild", wild) + "," + certificateJson("fallback", fallback) +
@@ -208,8 +220,9 @@ struct Fixture {
   void start(std::vector<std::string> extra = {}) {
     // The compile-time build directory: ctest does not pass the environment variable through
     // catch_discover_tests' PROPERTIES, so binaryDir() would fall back to the working directory.
-    std::vector<std::string> argv = {(fs::path(SITEPLANE_BINARY_DIR) / "dataplane_harness").string(), "--config",
-                                     (dir.path() / "table.json").string(), "--workers", "2"};
+    std::vector<std::string> argv = {
+        (fs::path(SITEPLANE_BINARY_DIR) / "dataplane_harness").string(), "--config",
+        (dir.path() / "table.json").string(), "--workers", "2"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server = std::make_unique<Process>(argv);
     bool ready = server->waitForOutput("ready generation=1");
@@ -220,8 +233,9 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("The data plane presents the certificate the SNI name selects, wildcard and default included",
-          "[e2e][dataplane]") {
+TEST_CASE(
+    "The data plane presents the certificate the SNI name selects, wildcard and default included",
+    "[e2e][dataplane]") {
   Fixture f;
   f.start();
   CHECK(servedThumbprint(f.sniPort, "a.test") == f.a.thumbprint);
@@ -233,8 +247,10 @@ TEST_CASE("The data plane presents the certificate the SNI name selects, wildcar
   CHECK(servedThumbprint(f.sniPort, "unknown.test") == f.fallback.thumbprint);
 }
 
-TEST_CASE("The data plane fails the handshake with unrecognized_name when no binding and no default match",
-          "[e2e][dataplane]") {
+TEST_CASE(
+    "The data plane fails the handshake with unrecognized_name when no binding and no default "
+    "match",
+    "[e2e][dataplane]") {
   Fixture f;
   f.start();
   std::string output;
@@ -244,8 +260,10 @@ TEST_CASE("The data plane fails the handshake with unrecognized_name when no bin
   CHECK(servedThumbprint(f.strictPort, "a.test") == f.a.thumbprint);
 }
 
-TEST_CASE("The data plane routes by Host and answers 400 for unknown hosts and 421 for a Host the SNI certificate does not serve",
-          "[e2e][dataplane]") {
+TEST_CASE(
+    "The data plane routes by Host and answers 400 for unknown hosts and 421 for a Host the SNI "
+    "certificate does not serve",
+    "[e2e][dataplane]") {
   Fixture f;
   f.start();
   auto served = curl(true, "a.test", f.sniPort, "/");
@@ -277,9 +295,11 @@ TEST_CASE("The data plane serves static files with 304, 206, 404 and refuses pat
   CHECK(page.headers.find("Content-Type: text/html") != std::string::npos);
   auto etagAt = page.headers.find("ETag: ");
   REQUIRE(etagAt != std::string::npos);
-  std::string etag = page.headers.substr(etagAt + 6, page.headers.find("\r\n", etagAt) - etagAt - 6);
+  std::string etag =
+      page.headers.substr(etagAt + 6, page.headers.find("\r\n", etagAt) - etagAt - 6);
 
-  auto notModified = curl(true, "a.test", f.sniPort, "/index.html", {"-H", "If-None-Match: " + etag});
+  auto notModified =
+      curl(true, "a.test", f.sniPort, "/index.html", {"-H", "If-None-Match: " + etag});
   CHECK(notModified.status == 304);
   CHECK(notModified.body.empty());
 
@@ -288,7 +308,8 @@ TEST_CASE("The data plane serves static files with 304, 206, 404 and refuses pat
   CHECK(partial.body == "h1>");
   CHECK(partial.headers.find("Content-Range: bytes 1-3/15") != std::string::npos);
 
-  auto unsatisfiable = curl(false, "plain.test", f.httpPort, "/index.html", {"-H", "Range: bytes=100-"});
+  auto unsatisfiable =
+      curl(false, "plain.test", f.httpPort, "/index.html", {"-H", "Range: bytes=100-"});
   CHECK(unsatisfiable.status == 416);
 
   // Larger than the in-memory limit and the output watermark: streamed in pieces over TLS.
@@ -298,8 +319,10 @@ TEST_CASE("The data plane serves static files with 304, 206, 404 and refuses pat
 
   CHECK(curl(true, "a.test", f.sniPort, "/missing.html").status == 404);
   CHECK(curl(false, "plain.test", f.httpPort, "/../secret.txt", {"--path-as-is"}).status == 403);
-  CHECK(curl(false, "plain.test", f.httpPort, "/%2e%2e/secret.txt", {"--path-as-is"}).status == 403);
-  CHECK(curl(false, "plain.test", f.httpPort, "/%2E%2E%2Fsecret.txt", {"--path-as-is"}).status == 403);
+  CHECK(curl(false, "plain.test", f.httpPort, "/%2e%2e/secret.txt", {"--path-as-is"}).status ==
+        403);
+  CHECK(curl(false, "plain.test", f.httpPort, "/%2E%2E%2Fsecret.txt", {"--path-as-is"}).status ==
+        403);
   std::error_code ignored;
   fs::create_symlink(f.dir.path() / "secret.txt", f.dir.path() / "www" / "link.txt", ignored);
   auto viaLink = curl(false, "plain.test", f.httpPort, "/link.txt");
@@ -307,8 +330,9 @@ TEST_CASE("The data plane serves static files with 304, 206, 404 and refuses pat
   CHECK(viaLink.body.find("do not serve") == std::string::npos);
 }
 
-TEST_CASE("The data plane answers plain-http requests to a requireSSL site with 403.4 or a 301 to https",
-          "[e2e][dataplane]") {
+TEST_CASE(
+    "The data plane answers plain-http requests to a requireSSL site with 403.4 or a 301 to https",
+    "[e2e][dataplane]") {
   Fixture f;
   f.start();
   auto refused = curl(false, "secure.test", f.httpPort, "/page");
@@ -354,7 +378,8 @@ TEST_CASE("The data plane answers oversized headers with 431 and a slow request 
           "[e2e][dataplane]") {
   Fixture f;
   f.start({"--header-timeout-ms", "400", "--max-header-bytes", "4096"});
-  auto tooLarge = curl(false, "plain.test", f.httpPort, "/", {"-H", "X-Big: " + std::string(8000, 'x')});
+  auto tooLarge =
+      curl(false, "plain.test", f.httpPort, "/", {"-H", "X-Big: " + std::string(8000, 'x')});
   CHECK(tooLarge.status == 431);
 
   RawClient slow(f.httpPort);
@@ -373,26 +398,30 @@ TEST_CASE("The data plane writes one W3C access log line per request, or JSON on
     f.start();
     REQUIRE(curl(true, "a.test", f.sniPort, "/index.html?x=1").status == 200);
     REQUIRE(curl(false, "secure.test", f.httpPort, "/p").status == 403);
-    CHECK(f.server->waitForOutput("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port"));
+    CHECK(f.server->waitForOutput(
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port"));
     CHECK(f.server->waitForOutput(" 127.0.0.1 GET /index.html x=1 " + std::to_string(f.sniPort) +
                                   " 127.0.0.1 a.test:" + std::to_string(f.sniPort) + " 200 0 "));
     CHECK(f.server->waitForOutput(" TLSv1.3 TLS_AES_128_GCM_SHA256 a.test default/main -"));
-    CHECK(f.server->waitForOutput(" GET /p - " + std::to_string(f.httpPort) + " 127.0.0.1 secure.test:" +
-                                  std::to_string(f.httpPort) + " 403 4 "));
+    CHECK(f.server->waitForOutput(" GET /p - " + std::to_string(f.httpPort) +
+                                  " 127.0.0.1 secure.test:" + std::to_string(f.httpPort) +
+                                  " 403 4 "));
   }
   {
     Fixture f;
     f.start({"--access-log", "json"});
     REQUIRE(curl(true, "a.test", f.sniPort, "/index.html?x=1").status == 200);
-    CHECK(f.server->waitForOutput("\"cs-method\":\"GET\",\"cs-uri-stem\":\"/index.html\",\"cs-uri-query\":\"x=1\""));
+    CHECK(f.server->waitForOutput(
+        "\"cs-method\":\"GET\",\"cs-uri-stem\":\"/index.html\",\"cs-uri-query\":\"x=1\""));
     CHECK(f.server->waitForOutput("\"sc-status\":200,\"sc-substatus\":0"));
     CHECK(f.server->waitForOutput("\"sni\":\"a.test\",\"site\":\"default/main\""));
     CHECK(f.server->output().find("#Fields") == std::string::npos);
   }
 }
 
-TEST_CASE("The data plane survives garbage bytes and failed handshakes at the cost of one connection",
-          "[e2e][dataplane]") {
+TEST_CASE(
+    "The data plane survives garbage bytes and failed handshakes at the cost of one connection",
+    "[e2e][dataplane]") {
   Fixture f;
   f.start();
   {
@@ -413,8 +442,9 @@ TEST_CASE("The data plane survives garbage bytes and failed handshakes at the co
   CHECK(f.server->running());
 }
 
-TEST_CASE("The data plane publishes a reloaded table on SIGHUP and reports listeners that cannot bind",
-          "[e2e][dataplane]") {
+TEST_CASE(
+    "The data plane publishes a reloaded table on SIGHUP and reports listeners that cannot bind",
+    "[e2e][dataplane]") {
   Fixture f;
   f.start();
   REQUIRE(servedThumbprint(f.sniPort, "a.test") == f.a.thumbprint);
@@ -438,9 +468,10 @@ TEST_CASE("The data plane publishes a reloaded table on SIGHUP and reports liste
   f.writeConfig(f.config("b", extra));
   ::kill(f.server->pid(), SIGHUP);
   REQUIRE(f.server->waitForOutput("ready generation=2"));
-  CHECK(f.server->output().find("listener_error address=127.0.0.1 port=" + std::to_string(busyPort) +
-                                " error=127.0.0.1:" + std::to_string(busyPort) +
-                                ": address already in use") != std::string::npos);
+  CHECK(
+      f.server->output().find("listener_error address=127.0.0.1 port=" + std::to_string(busyPort) +
+                              " error=127.0.0.1:" + std::to_string(busyPort) +
+                              ": address already in use") != std::string::npos);
   CHECK(servedThumbprint(f.sniPort, "a.test") == f.b.thumbprint);
   CHECK(curl(false, "anything.test", addedPort, "/").status == 200);
   CHECK(curl(true, "b.test", f.sniPort, "/").status == 200);

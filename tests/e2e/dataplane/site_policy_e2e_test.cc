@@ -34,15 +34,17 @@ struct Client {
 
 // One request over one openssl s_client connection.
 Reply request(int port, const Client& client) {
-  std::vector<std::string> argv = {"openssl", "s_client", "-connect",
-                                   "127.0.0.1:" + std::to_string(port), "-servername", client.sni,
-                                   client.tls, "-ign_eof"};
+  std::vector<std::string> argv = {
+      "openssl",     "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
+      "-servername", client.sni, client.tls, "-ign_eof"};
   if (client.certificate)
     argv.insert(argv.end(), {"-cert", client.certificate->cert.string(), "-key",
                              client.certificate->key.string()});
-  if (!client.sessionOut.empty()) argv.insert(argv.end(), {"-sess_out", client.sessionOut.string()});
+  if (!client.sessionOut.empty())
+    argv.insert(argv.end(), {"-sess_out", client.sessionOut.string()});
   if (!client.sessionIn.empty()) argv.insert(argv.end(), {"-sess_in", client.sessionIn.string()});
-  auto result = run(argv, "GET / HTTP/1.1\r\nHost: " + client.host + "\r\nConnection: close\r\n\r\n", 20s);
+  auto result =
+      run(argv, "GET / HTTP/1.1\r\nHost: " + client.host + "\r\nConnection: close\r\n\r\n", 20s);
   Reply reply;
   reply.output = result.out + result.err;
   auto line = result.out.find("HTTP/1.1 ");
@@ -73,27 +75,31 @@ struct Fixture {
     auto binding = [&](const std::string& name, const std::string& site, const std::string& host) {
       return "{\"name\": \"" + name + "\", \"site\": \"" + site +
              "\", \"protocol\": \"https\", \"address\": \"127.0.0.1\", \"port\": " +
-             std::to_string(port) + ", \"hostName\": \"" + host + "\", \"certificate\": \"shared\"}";
+             std::to_string(port) + ", \"hostName\": \"" + host +
+             "\", \"certificate\": \"shared\"}";
     };
-    dir.write("table.json",
-              "{\"sites\": {"
-              "\"a\": {\"root\": \"www-a\", \"clientCertificate\": \"Require\", \"clientCAFiles\": [\"" +
-                  caA.cert.string() +
-                  "\"]},"
-                  "\"b\": {\"root\": \"www-b\", \"clientCertificate\": \"Require\", \"clientCAFiles\": [\"" +
-                  caB.cert.string() +
-                  "\"]},"
-                  "\"legacy\": {\"root\": \"www\"},"
-                  "\"modern\": {\"root\": \"www\", \"minTLSVersion\": \"1.3\"}},"
-                  "\"certificates\": {\"shared\": {\"certificateFile\": \"" +
-                  shared.cert.string() + "\", \"privateKeyFile\": \"" + shared.key.string() +
-                  "\"}},"
-                  "\"bindings\": [" +
-                  binding("a", "a", "a.test") + "," + binding("b", "b", "b.test") + "," +
-                  binding("legacy", "legacy", "legacy.test") + "," +
-                  binding("modern", "modern", "modern.test") + "]}");
-    std::vector<std::string> argv = {(fs::path(SITEPLANE_BINARY_DIR) / "dataplane_harness").string(),
-                                     "--config", (dir.path() / "table.json").string(), "--workers", "1"};
+    dir.write(
+        "table.json",
+        "{\"sites\": {"
+        "\"a\": {\"root\": \"www-a\", \"clientCertificate\": \"Require\", \"clientCAFiles\": [\"" +
+            caA.cert.string() +
+            "\"]},"
+            "\"b\": {\"root\": \"www-b\", \"clientCertificate\": \"Require\", \"clientCAFiles\": "
+            "[\"" +
+            caB.cert.string() +
+            "\"]},"
+            "\"legacy\": {\"root\": \"www\"},"
+            "\"modern\": {\"root\": \"www\", \"minTLSVersion\": \"1.3\"}},"
+            "\"certificates\": {\"shared\": {\"certificateFile\": \"" +
+            shared.cert.string() + "\", \"privateKeyFile\": \"" + shared.key.string() +
+            "\"}},"
+            "\"bindings\": [" +
+            binding("a", "a", "a.test") + "," + binding("b", "b", "b.test") + "," +
+            binding("legacy", "legacy", "legacy.test") + "," +
+            binding("modern", "modern", "modern.test") + "]}");
+    std::vector<std::string> argv = {
+        (fs::path(SITEPLANE_BINARY_DIR) / "dataplane_harness").string(), "--config",
+        (dir.path() / "table.json").string(), "--workers", "1"};
     server = std::make_unique<Process>(argv);
     bool ready = server->waitForOutput("ready generation=1");
     INFO(server->output());
@@ -103,8 +109,10 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("A client certificate from another site's CA gets 403.16 from the site the Host selects, over TLS 1.2 and 1.3",
-          "[e2e][dataplane][tls]") {
+TEST_CASE(
+    "A client certificate from another site's CA gets 403.16 from the site the Host selects, over "
+    "TLS 1.2 and 1.3",
+    "[e2e][dataplane][tls]") {
   Fixture f;
   for (std::string version : {"-tls1_2", "-tls1_3"}) {
     INFO(version);
@@ -160,8 +168,9 @@ TEST_CASE("A resumed session is judged by the client CAs of the site the Host se
   }
 }
 
-TEST_CASE("A TLS 1.2 connection made for a 1.2 site gets 421 from a TLS 1.3-only site it names in Host",
-          "[e2e][dataplane][tls]") {
+TEST_CASE(
+    "A TLS 1.2 connection made for a 1.2 site gets 421 from a TLS 1.3-only site it names in Host",
+    "[e2e][dataplane][tls]") {
   Fixture f;
   // The 1.3-only site refuses TLS 1.2 at the handshake.
   auto direct = request(f.port, {"modern.test", "modern.test", nullptr, "-tls1_2"});

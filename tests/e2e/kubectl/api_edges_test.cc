@@ -2,7 +2,6 @@
 // `kind: Status`, and the server keeps answering and serving what it served before.
 
 #include <catch2/catch.hpp>
-
 #include <set>
 
 #include "tests/e2e/kubectl/kubectl_session.h"
@@ -35,9 +34,9 @@ TEST_CASE("siteplane serve's API refuses bad requests with a Status and keeps se
   KubectlSession session;
   Server& server = session.server();
   int port = freePort();
-  auto manifest = server.dir().write(
-      "apply/web.yaml", documents({siteYaml("web", server.root().string()),
-                                   bindingYaml("web-http", "web", "http", port)}));
+  auto manifest = server.dir().write("apply/web.yaml",
+                                     documents({siteYaml("web", server.root().string()),
+                                                bindingYaml("web-http", "web", "http", port)}));
   REQUIRE(session.applyAndWaitProgrammed(manifest, "web-http"));
   auto before = session.api(kBindings + "/web-http");
   REQUIRE(before.code == 200);
@@ -59,17 +58,17 @@ TEST_CASE("siteplane serve's API refuses bad requests with a Status and keeps se
   json stale = statusOf(before);
   stale["metadata"]["resourceVersion"] = "1";
   stale["spec"]["hostName"] = "stale.example.test";
-  auto conflict = session.api(kBindings + "/web-http",
-                              {"-X", "PUT", "-H", "Content-Type: application/json",
-                               "--data-binary", stale.dump()});
+  auto conflict = session.api(
+      kBindings + "/web-http",
+      {"-X", "PUT", "-H", "Content-Type: application/json", "--data-binary", stale.dump()});
   checkStatus(conflict, 409, "Conflict");
 
   // Every invalid field at once, each with its path.
-  auto invalid = session.api(
-      kBindings, {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
-                  R"({"apiVersion":"siteplane.io/v1alpha1","kind":"Binding",)"
-                  R"("metadata":{"name":"broken"},"spec":{"siteRef":{"name":"web"},)"
-                  R"("protocol":"gopher","port":70000,"sslFlags":"Ssl"}})"});
+  auto invalid =
+      session.api(kBindings, {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                              R"({"apiVersion":"siteplane.io/v1alpha1","kind":"Binding",)"
+                              R"("metadata":{"name":"broken"},"spec":{"siteRef":{"name":"web"},)"
+                              R"("protocol":"gopher","port":70000,"sslFlags":"Ssl"}})"});
   checkStatus(invalid, 422, "Invalid");
   std::set<std::string> fields;
   for (const auto& cause : statusOf(invalid)["details"].value("causes", json::array()))
@@ -79,8 +78,8 @@ TEST_CASE("siteplane serve's API refuses bad requests with a Status and keeps se
   // A 10 MB body, sent at once (no Expect: 100-continue) and the polite way.
   TempDir big;
   auto body = big.write("big.json", "{\"spec\":\"" + std::string(10 * 1024 * 1024, 'x') + "\"}");
-  checkStatus(session.api(kBindings, {"-X", "POST", "-H", "Content-Type: application/json",
-                                      "-H", "Expect:", "--data-binary", "@" + body.string()}),
+  checkStatus(session.api(kBindings, {"-X", "POST", "-H", "Content-Type: application/json", "-H",
+                                      "Expect:", "--data-binary", "@" + body.string()}),
               413, "RequestEntityTooLarge");
   checkStatus(session.api(kBindings, {"-X", "POST", "-H", "Content-Type: application/json",
                                       "--data-binary", "@" + body.string()}),
@@ -97,13 +96,14 @@ TEST_CASE("siteplane serve's API refuses bad requests with a Status and keeps se
                           {"-X", "PATCH", "-H", "Content-Type: application/merge-patch+json",
                            "--data-binary", "{\"spec\":"}),
               400, "BadRequest");
-  checkStatus(session.api(kBindings, {"-X", "POST", "-H", "Content-Type: text/csv",
-                                      "--data-binary", "name,port\nweb,80\n"}),
+  checkStatus(session.api(kBindings, {"-X", "POST", "-H", "Content-Type: text/csv", "--data-binary",
+                                      "name,port\nweb,80\n"}),
               415, "UnsupportedMediaType");
-  checkStatus(session.api(kBindings + "/web-http",
-                          {"-X", "PATCH", "-H", "Content-Type: application/strategic-merge-patch+json",
-                           "--data-binary", "{}"}),
-              415, "UnsupportedMediaType");
+  checkStatus(
+      session.api(kBindings + "/web-http",
+                  {"-X", "PATCH", "-H", "Content-Type: application/strategic-merge-patch+json",
+                   "--data-binary", "{}"}),
+      415, "UnsupportedMediaType");
 
   // Nothing stored changed and everything still answers and serves.
   auto after = session.api(kBindings + "/web-http");

@@ -9,7 +9,6 @@
 // different directory that has no sites/ at all.
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "tests/e2e/kubectl/kubectl_session.h"
@@ -58,9 +57,10 @@ std::string row(const std::string& table, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("kubectl applies the example manifests to siteplane serve, which programs and serves "
-          "them until kubectl deletes them",
-          "[e2e][kubectl]") {
+TEST_CASE(
+    "kubectl applies the example manifests to siteplane serve, which programs and serves "
+    "them until kubectl deletes them",
+    "[e2e][kubectl]") {
   KubectlSession session;
   Server& server = session.server();
   fs::copy(sourceDir() / "manifests" / "sites", server.manifests() / "sites",
@@ -77,10 +77,11 @@ TEST_CASE("kubectl applies the example manifests to siteplane serve, which progr
   INFO(applied.out << applied.err);
   REQUIRE(applied.exitCode == 0);
   CHECK_THAT(applied.err, !Catch::Contains("validat"));
-  for (const auto& object : kExampleObjects) CHECK_THAT(applied.out, Catch::Contains(object + " created"));
+  for (const auto& object : kExampleObjects)
+    CHECK_THAT(applied.out, Catch::Contains(object + " created"));
 
-  auto programmed = session.kubectl(
-      {"wait", "--for=condition=Programmed", "bindings", "--all", "--timeout=60s"});
+  auto programmed =
+      session.kubectl({"wait", "--for=condition=Programmed", "bindings", "--all", "--timeout=60s"});
   INFO(programmed.out << programmed.err << server.log());
   REQUIRE(programmed.exitCode == 0);
   auto waited = session.kubectl(
@@ -109,7 +110,8 @@ TEST_CASE("kubectl applies the example manifests to siteplane serve, which progr
   // The relative root is stored as written and served from serve's manifest directory.
   auto root = session.kubectl({"get", "site", "contoso-www", "-o", "jsonpath={.spec.root}"});
   CHECK(root.out == "sites/contoso-www");
-  std::string caFile = (server.state() / "certificates" / "default" / "contoso-ca" / "tls.crt").string();
+  std::string caFile =
+      (server.state() / "certificates" / "default" / "contoso-ca" / "tls.crt").string();
   auto page = run({"curl", "-sS", "--max-time", "10", "--cacert", caFile, "--resolve",
                    "www.contoso.test:" + std::to_string(https) + ":127.0.0.1",
                    "https://www.contoso.test:" + std::to_string(https) + "/index.html"});
@@ -191,8 +193,8 @@ TEST_CASE("kubectl applies the example manifests to siteplane serve, which progr
       {intranet, "intranet.contoso.test", "intranet"},
   };
   for (const auto& [port, sni, certificate] : served) {
-    auto expected = session.kubectl(
-        {"get", "certificate", certificate, "-o", "jsonpath={.status.thumbprint}"});
+    auto expected =
+        session.kubectl({"get", "certificate", certificate, "-o", "jsonpath={.status.thumbprint}"});
     INFO(sni << " on " << port << " should present " << certificate);
     CHECK(expected.out.size() == 40);
     CHECK(servedThumbprint(port, sni) == expected.out);
@@ -200,7 +202,8 @@ TEST_CASE("kubectl applies the example manifests to siteplane serve, which progr
 
   // describe shows the status conditions and the events about the object, found through the
   // Events API with the object's uid (as a controller posting an Event would write it).
-  auto uid = session.kubectl({"get", "certificate", "contoso-www", "-o", "jsonpath={.metadata.uid}"});
+  auto uid =
+      session.kubectl({"get", "certificate", "contoso-www", "-o", "jsonpath={.metadata.uid}"});
   REQUIRE(!uid.out.empty());
   TempDir work;
   auto event = work.write("event.yaml", R"(apiVersion: v1
@@ -231,7 +234,8 @@ source:
   CHECK_THAT(described.out, Catch::Contains("Conditions:"));
   CHECK_THAT(described.out, Catch::Contains("Issued"));
   CHECK_THAT(described.out, Catch::Contains(thumbprint.out));
-  std::string events = described.out.substr(std::min(described.out.find("\nEvents:"), described.out.size()));
+  std::string events =
+      described.out.substr(std::min(described.out.find("\nEvents:"), described.out.size()));
   CHECK_THAT(events, Catch::Contains("Checked"));
   CHECK_THAT(events, Catch::Contains("the served certificate matches the status"));
 

@@ -59,9 +59,10 @@ std::string KubectlSession::token() const {
 KubectlSession::HttpReply KubectlSession::api(const std::string& path,
                                               const std::vector<std::string>& args,
                                               bool withToken) const {
-  std::vector<std::string> argv = {"curl",     "-sS", "--max-time", "30", "--cacert",
-                                   (server_.state() / "api" / "ca.crt").string(),
-                                   "-w",       "\n%{http_code}"};
+  std::vector<std::string> argv = {"curl",       "-sS",
+                                   "--max-time", "30",
+                                   "--cacert",   (server_.state() / "api" / "ca.crt").string(),
+                                   "-w",         "\n%{http_code}"};
   if (withToken) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token()});
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back(apiUrl() + path);
@@ -91,7 +92,8 @@ ExampleManifests copyExampleManifests(const fs::path& to) {
   fs::create_directories(to);
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(sourceDir() / "manifests"))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml")
+      files.push_back(entry.path());
   // The fields `port: 8443` and `bindingInformation: "127.0.0.1:8080:"` / "[::1]:8443:host"
   // (at the start of a line: comments mention ports too).
   const std::regex portField(R"(\n[ \t]*port:[ \t]*(\d+))");

@@ -30,9 +30,9 @@ std::pair<int, int> serveWithLargeFile(Server& server) {
                           bindingYaml("web-https", "web", "https", https, "", "web-tls")}));
   server.start();
   REQUIRE(waitUntil([&] { return httpGet(http) == "hello from siteplane\n 200"; }, kDeadline));
-  REQUIRE(waitUntil([&] {
-    return server.condition("Binding", "web-https", "Programmed") == "True/Programmed";
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Binding", "web-https", "Programmed") == "True/Programmed"; },
+      kDeadline));
   return {http, https};
 }
 
@@ -55,9 +55,8 @@ CommandResult runAbuse(Server& server, std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   auto result = run(argv, "", std::chrono::seconds(240));
   UNSCOPED_INFO(result.out << result.err << "\n--- server log tail ---\n"
-                           << server.log().substr(server.log().size() > 3000
-                                                      ? server.log().size() - 3000
-                                                      : 0));
+                           << server.log().substr(
+                                  server.log().size() > 3000 ? server.log().size() - 3000 : 0));
   return result;
 }
 
@@ -71,8 +70,8 @@ TEST_CASE("siteplane serve survives connections closed and reset at every stage 
 
   SECTION("the API listener (TLS, bearer token), including a watch") {
     // The reported attack: a request to the API and an early close killed the process (SIGPIPE).
-    auto result = runAbuse(server, {"--name", "api", "--port", api, "--tls", "--api", "--token",
-                                    apiToken(server)});
+    auto result = runAbuse(
+        server, {"--name", "api", "--port", api, "--tls", "--api", "--token", apiToken(server)});
     CHECK(result.exitCode == 0);
     CHECK(result.out.find("ok api watch reset") != std::string::npos);
   }
@@ -83,8 +82,8 @@ TEST_CASE("siteplane serve survives connections closed and reset at every stage 
     CHECK(result.out.find("ok https pipelined reset") != std::string::npos);
   }
   SECTION("the plain http data-plane listener") {
-    auto result = runAbuse(server, {"--name", "http", "--port", std::to_string(http), "--large",
-                                    "/large.bin"});
+    auto result = runAbuse(
+        server, {"--name", "http", "--port", std::to_string(http), "--large", "/large.bin"});
     CHECK(result.exitCode == 0);
     CHECK(result.out.find("ok http pipelined reset") != std::string::npos);
   }
@@ -101,8 +100,9 @@ TEST_CASE("siteplane serve answers 400 and closes for request heads RFC 9112 say
   // Whitespace before the colon of Transfer-Encoding, two Host lines, a bare LF hiding a second
   // Host, obs-fold, Content-Length with Transfer-Encoding, chunk data not followed by CRLF: on
   // each listener, the same answer.
-  CHECK(runAbuse(server, {"--name", "http", "--port", std::to_string(http), "--refused"})
-            .exitCode == 0);
+  CHECK(
+      runAbuse(server, {"--name", "http", "--port", std::to_string(http), "--refused"}).exitCode ==
+      0);
   CHECK(runAbuse(server, {"--name", "https", "--port", std::to_string(https), "--tls", "--refused"})
             .exitCode == 0);
   CHECK(runAbuse(server, {"--name", "api", "--port", api, "--tls", "--api", "--token",

@@ -24,8 +24,9 @@ std::string nestedArrays(size_t depth) { return std::string(depth, '[') + std::s
 
 }  // namespace
 
-TEST_CASE("serve refuses deeply nested bodies and copy-bomb patches and stays up with bounded memory",
-          "[e2e][serve][api][bounds]") {
+TEST_CASE(
+    "serve refuses deeply nested bodies and copy-bomb patches and stays up with bounded memory",
+    "[e2e][serve][api][bounds]") {
   Server server;
   server.write("site.yaml", siteYaml("web", server.root().string()));
   server.start();
@@ -37,8 +38,8 @@ TEST_CASE("serve refuses deeply nested bodies and copy-bomb patches and stays up
   auto created = api.call("POST", kApiPrefix + "sites", nestedArrays(50000));
   CHECK(created.status == 400);
   CHECK_THAT(created.body, Catch::Contains("nested deeper than 10000 levels"));
-  auto merge = api.call("PATCH", kApiPrefix + "sites/other", "{\"spec\":" + nestedArrays(50000) + "}",
-                        "application/merge-patch+json");
+  auto merge = api.call("PATCH", kApiPrefix + "sites/other",
+                        "{\"spec\":" + nestedArrays(50000) + "}", "application/merge-patch+json");
   CHECK(merge.status == 400);
   auto yaml = api.call("POST", kApiPrefix + "sites", nestedArrays(50000), "application/yaml");
   CHECK(yaml.status == 400);
@@ -51,11 +52,12 @@ TEST_CASE("serve refuses deeply nested bodies and copy-bomb patches and stays up
   bomb += "]";
   REQUIRE(bomb.size() < 2500);
   // A manifest's object refuses API writes; the bomb goes at one the API created.
-  auto apiSite = api.call("POST", kApiPrefix + "sites",
-                          R"({"metadata":{"name":"api-site"},"spec":{"root":")" +
-                              server.root().string() + "\"}}");
+  auto apiSite = api.call(
+      "POST", kApiPrefix + "sites",
+      R"({"metadata":{"name":"api-site"},"spec":{"root":")" + server.root().string() + "\"}}");
   REQUIRE(apiSite.status == 201);
-  auto patched = api.call("PATCH", kApiPrefix + "sites/api-site", bomb, "application/json-patch+json");
+  auto patched =
+      api.call("PATCH", kApiPrefix + "sites/api-site", bomb, "application/json-patch+json");
   CHECK((patched.status == 413 || patched.status == 422));
   CHECK_THAT(patched.body, Catch::Contains("larger than"));
 

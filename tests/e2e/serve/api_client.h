@@ -37,9 +37,12 @@ class ApiClient {
   // One request; a body is sent from a file, so it may be any size.
   Reply call(const std::string& method, const std::string& path, const std::string& body = "",
              const std::string& contentType = "application/json") const {
-    std::vector<std::string> argv = {"curl", "-s", "--max-time", "30", "--cacert", caFile_,
-                                     "-X", method, "-w", "\n%{http_code}",
-                                     "-H", "Authorization: Bearer " + token_};
+    std::vector<std::string> argv = {"curl",       "-s",
+                                     "--max-time", "30",
+                                     "--cacert",   caFile_,
+                                     "-X",         method,
+                                     "-w",         "\n%{http_code}",
+                                     "-H",         "Authorization: Bearer " + token_};
     if (!body.empty()) {
       std::ofstream(bodyFile_, std::ios::binary | std::ios::trunc) << body;
       argv.insert(argv.end(), {"-H", "Content-Type: " + contentType, "--data-binary",

@@ -14,27 +14,33 @@ std::string importedCAYaml(const std::string& name, const TestCertificate& pem) 
   return importedCertificateYaml(name, pem) + "  isCA: true\n";
 }
 
-TEST_CASE("siteplane serve issues a Certificate whose missing Issuer is created later, without "
-          "touching the Certificate",
-          "[e2e][serve][certificate]") {
+TEST_CASE(
+    "siteplane serve issues a Certificate whose missing Issuer is created later, without "
+    "touching the Certificate",
+    "[e2e][serve][certificate]") {
   Server server;
   int https = freePort();
   int http = freePort();
   server.write("site.yaml", documents({siteYaml("www", server.root().string()),
                                        bindingYaml("plain", "www", "http", http)}));
-  server.write("late.yaml",
-               documents({issuedCertificateYaml("late-tls", "late", {"late.example.test"}),
-                          bindingYaml("late", "www", "https", https, "late.example.test", "late-tls")}));
+  server.write(
+      "late.yaml",
+      documents({issuedCertificateYaml("late-tls", "late", {"late.example.test"}),
+                 bindingYaml("late", "www", "https", https, "late.example.test", "late-tls")}));
   server.start();
 
-  CHECK(waitUntil([&] {
-    return server.condition("Certificate", "late-tls", "Ready") == "False/IssuerNotFound";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        return server.condition("Certificate", "late-tls", "Ready") == "False/IssuerNotFound";
+      },
+      kDeadline));
   CHECK(server.conditionMessage("Certificate", "late-tls", "Ready") ==
         "Issuer default/late not found");
-  CHECK(waitUntil([&] {
-    return server.condition("Binding", "late", "ResolvedRefs") == "False/CertificateNotReady";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        return server.condition("Binding", "late", "ResolvedRefs") == "False/CertificateNotReady";
+      },
+      kDeadline));
   CHECK(server.condition("Binding", "late", "Programmed") == "False/RefsNotResolved");
   CHECK(server.conditionMessage("Binding", "late", "ResolvedRefs").find("IssuerNotFound") !=
         std::string::npos);
@@ -47,29 +53,30 @@ TEST_CASE("siteplane serve issues a Certificate whose missing Issuer is created 
   server.write("issuer.yaml", selfSignedIssuerYaml("late"));
   CHECK(waitUntil([&] { return server.condition("Issuer", "late", "Ready") == "True/SelfSigned"; },
                   kDeadline));
-  REQUIRE(waitUntil([&] {
-    return server.condition("Certificate", "late-tls", "Ready") == "True/Issued";
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Certificate", "late-tls", "Ready") == "True/Issued"; },
+      kDeadline));
   std::string thumbprint = server.statusField("Certificate", "late-tls", "thumbprint");
   CHECK(waitUntil([&] { return servedThumbprint(https, "late.example.test") == thumbprint; },
                   kDeadline));
-  CHECK(waitUntil([&] {
-    return server.condition("Binding", "late", "Programmed") == "True/Programmed";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] { return server.condition("Binding", "late", "Programmed") == "True/Programmed"; },
+      kDeadline));
   auto after = server.object("Certificate", "late-tls");
   REQUIRE(after);
   CHECK((*after)["metadata"]["generation"] == (*before)["metadata"]["generation"]);
   CHECK(httpGet(http) == kHello);
 }
 
-TEST_CASE("siteplane serve says why a CA Issuer cannot sign: its CA Certificate is missing, not a "
-          "CA, or expired",
-          "[e2e][serve][certificate][issuer]") {
+TEST_CASE(
+    "siteplane serve says why a CA Issuer cannot sign: its CA Certificate is missing, not a "
+    "CA, or expired",
+    "[e2e][serve][certificate][issuer]") {
   Server server;
   int http = freePort();
   auto tls = server.dir().path() / "tls";
-  auto expiredCA = makeDatedCertificate(tls, "old-ca", {}, nullptr, "20200101000000Z",
-                                        "20200201000000Z", true);
+  auto expiredCA =
+      makeDatedCertificate(tls, "old-ca", {}, nullptr, "20200101000000Z", "20200201000000Z", true);
   auto notCA = makeCertificate(tls, "plain", {"plain.example.test"});
   std::vector<std::string> parts = {
       siteYaml("www", server.root().string()),
@@ -100,14 +107,19 @@ TEST_CASE("siteplane serve says why a CA Issuer cannot sign: its CA Certificate 
     INFO(issuer);
     CHECK(waitUntil([&] { return server.condition("Issuer", issuer, "Ready") == want.first; },
                     kDeadline));
-    CHECK(server.conditionMessage("Issuer", issuer, "Ready").find(want.second) != std::string::npos);
+    CHECK(server.conditionMessage("Issuer", issuer, "Ready").find(want.second) !=
+          std::string::npos);
     // Its Certificates wait, saying why (once the CA Certificate has been looked at).
-    const std::string expectedMessage = "Issuer default/" + issuer + " cannot sign: " +
-                                        want.first.substr(6) + ": ";
-    CHECK(waitUntil([&] {
-      return server.condition("Certificate", "from-" + issuer, "Ready") == "False/IssuerNotReady" &&
-             server.conditionMessage("Certificate", "from-" + issuer, "Ready").rfind(expectedMessage, 0) == 0;
-    }, kDeadline));
+    const std::string expectedMessage =
+        "Issuer default/" + issuer + " cannot sign: " + want.first.substr(6) + ": ";
+    CHECK(waitUntil(
+        [&] {
+          return server.condition("Certificate", "from-" + issuer, "Ready") ==
+                     "False/IssuerNotReady" &&
+                 server.conditionMessage("Certificate", "from-" + issuer, "Ready")
+                         .rfind(expectedMessage, 0) == 0;
+        },
+        kDeadline));
   }
   CHECK(server.condition("Certificate", "old-ca", "Ready") == "False/Expired");
   CHECK(server.condition("Certificate", "claims-ca", "Ready") == "True/Imported");
@@ -116,9 +128,10 @@ TEST_CASE("siteplane serve says why a CA Issuer cannot sign: its CA Certificate 
   CHECK(waitUntil([&] { return httpGet(http) == kHello; }, kDeadline));
 }
 
-TEST_CASE("siteplane serve refuses imported certificates that are expired, not yet valid, keyed "
-          "wrongly or chained to a stranger, and serves the others",
-          "[e2e][serve][certificate][import]") {
+TEST_CASE(
+    "siteplane serve refuses imported certificates that are expired, not yet valid, keyed "
+    "wrongly or chained to a stranger, and serves the others",
+    "[e2e][serve][certificate][import]") {
   Server server;
   int port = freePort();
   auto tls = server.dir().path() / "tls";
@@ -132,16 +145,18 @@ TEST_CASE("siteplane serve refuses imported certificates that are expired, not y
   auto chained = makeCertificate(tls, "chained", {"chained.example.test"}, &ca);
   auto stranger = makeCertificate(tls, "stranger", {"stranger.example.test"});
   // The chain listed CA first: put in order, not refused. A stranger in the chain is refused.
-  TestCertificate reversed{server.dir().write("tls/reversed.crt", readFile(ca.cert) + readFile(chained.cert)),
-                           chained.key, chained.thumbprint};
+  TestCertificate reversed{
+      server.dir().write("tls/reversed.crt", readFile(ca.cert) + readFile(chained.cert)),
+      chained.key, chained.thumbprint};
   TestCertificate strangerInChain{
-      server.dir().write("tls/stranger-chain.crt", readFile(chained.cert) + readFile(stranger.cert)),
+      server.dir().write("tls/stranger-chain.crt",
+                         readFile(chained.cert) + readFile(stranger.cert)),
       chained.key, chained.thumbprint};
   TestCertificate wrongKey{mismatch.cert, good.key, mismatch.thumbprint};
 
   const std::vector<std::pair<std::string, TestCertificate>> imports = {
-      {"good", good},         {"expired", expired},         {"future", future},
-      {"mismatch", wrongKey}, {"chained", reversed},        {"stranger", strangerInChain}};
+      {"good", good},         {"expired", expired},  {"future", future},
+      {"mismatch", wrongKey}, {"chained", reversed}, {"stranger", strangerInChain}};
   std::vector<std::string> parts = {siteYaml("www", server.root().string())};
   for (const auto& [name, pem] : imports) {
     parts.push_back(importedCertificateYaml(name + "-tls", pem));
@@ -155,18 +170,22 @@ TEST_CASE("siteplane serve refuses imported certificates that are expired, not y
       {"expired", {"False/Expired", "expired at 2020-02-01T00:00:00Z"}},
       {"future", {"False/NotYetValid", "is not valid before 2099-01-01T00:00:00Z"}},
       {"mismatch", {"False/KeyMismatch", "the private key matches none of the 1 certificate(s)"}},
-      {"stranger", {"False/InvalidChain", "(thumbprint " + stranger.thumbprint + ") is not part of the chain"}},
+      {"stranger",
+       {"False/InvalidChain", "(thumbprint " + stranger.thumbprint + ") is not part of the chain"}},
   };
   for (const auto& [name, want] : refused) {
     INFO(name);
-    CHECK(waitUntil([&] { return server.condition("Certificate", name + "-tls", "Ready") == want.first; },
-                    kDeadline));
+    CHECK(waitUntil(
+        [&] { return server.condition("Certificate", name + "-tls", "Ready") == want.first; },
+        kDeadline));
     CHECK(server.conditionMessage("Certificate", name + "-tls", "Ready").find(want.second) !=
           std::string::npos);
-    CHECK(waitUntil([&] {
-      return server.condition("Binding", name, "ResolvedRefs") == "False/CertificateNotReady" &&
-             server.condition("Binding", name, "Programmed") == "False/RefsNotResolved";
-    }, kDeadline));
+    CHECK(waitUntil(
+        [&] {
+          return server.condition("Binding", name, "ResolvedRefs") == "False/CertificateNotReady" &&
+                 server.condition("Binding", name, "Programmed") == "False/RefsNotResolved";
+        },
+        kDeadline));
   }
   // An expired or not yet valid certificate is described, never Ready.
   CHECK(server.statusField("Certificate", "expired-tls", "thumbprint") == expired.thumbprint);
@@ -174,8 +193,9 @@ TEST_CASE("siteplane serve refuses imported certificates that are expired, not y
 
   for (const std::string name : {"good", "chained"}) {
     INFO(name);
-    CHECK(waitUntil([&] { return server.condition("Binding", name, "Programmed") == "True/Programmed"; },
-                    kDeadline));
+    CHECK(waitUntil(
+        [&] { return server.condition("Binding", name, "Programmed") == "True/Programmed"; },
+        kDeadline));
     CHECK(server.condition("Certificate", name + "-tls", "Ready") == "True/Imported");
   }
   CHECK(servedThumbprint(port, "good.example.test") == good.thumbprint);
@@ -185,49 +205,59 @@ TEST_CASE("siteplane serve refuses imported certificates that are expired, not y
   CHECK(factsOf(chain[1]).thumbprint == ca.thumbprint);
 }
 
-TEST_CASE("siteplane serve reports a missing certificate and a certificate that does not cover the "
-          "host, wildcards included, and serves each once fixed",
-          "[e2e][serve][certificate][binding]") {
+TEST_CASE(
+    "siteplane serve reports a missing certificate and a certificate that does not cover the "
+    "host, wildcards included, and serves each once fixed",
+    "[e2e][serve][certificate][binding]") {
   Server server;
   int port = freePort();
   auto manifest = [&](bool fixed) {
     std::vector<std::string> parts = {
-        siteYaml("www", server.root().string()), selfSignedIssuerYaml("self"),
+        siteYaml("www", server.root().string()),
+        selfSignedIssuerYaml("self"),
         issuedCertificateYaml("wild-tls", "self", {"*.example.test"}),
-        issuedCertificateYaml("exact-tls", "self",
-                              fixed ? std::vector<std::string>{"other.example.test", "exact.example.test"}
-                                    : std::vector<std::string>{"other.example.test"}),
+        issuedCertificateYaml(
+            "exact-tls", "self",
+            fixed ? std::vector<std::string>{"other.example.test", "exact.example.test"}
+                  : std::vector<std::string>{"other.example.test"}),
         bindingYaml("one-label", "www", "https", port, "a.example.test", "wild-tls"),
         bindingYaml("apex", "www", "https", port, "example.test", "wild-tls"),
         bindingYaml("two-labels", "www", "https", port, "a.b.example.test", "wild-tls"),
         bindingYaml("exact", "www", "https", port, "exact.example.test", "exact-tls"),
         bindingYaml("missing", "www", "https", port, "missing.example.test", "missing-tls"),
     };
-    if (fixed) parts.push_back(issuedCertificateYaml("missing-tls", "self", {"missing.example.test"}));
+    if (fixed)
+      parts.push_back(issuedCertificateYaml("missing-tls", "self", {"missing.example.test"}));
     return documents(parts);
   };
   server.write("site.yaml", manifest(false));
   server.start();
   const pid_t pid = server.process().pid();
 
-  REQUIRE(waitUntil([&] {
-    return server.condition("Binding", "one-label", "Programmed") == "True/Programmed";
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Binding", "one-label", "Programmed") == "True/Programmed"; },
+      kDeadline));
   std::string wild = server.statusField("Certificate", "wild-tls", "thumbprint");
   CHECK(servedThumbprint(port, "a.example.test") == wild);
   for (const std::string name : {"apex", "two-labels", "exact"}) {
     INFO(name);
-    CHECK(waitUntil([&] {
-      return server.condition("Binding", name, "ResolvedRefs") == "False/CertificateHostMismatch";
-    }, kDeadline));
+    CHECK(waitUntil(
+        [&] {
+          return server.condition("Binding", name, "ResolvedRefs") ==
+                 "False/CertificateHostMismatch";
+        },
+        kDeadline));
     CHECK(server.condition("Binding", name, "Programmed") == "False/RefsNotResolved");
   }
   CHECK(server.conditionMessage("Binding", "two-labels", "ResolvedRefs")
             .find("does not cover host a.b.example.test: its names are [*.example.test]") !=
         std::string::npos);
-  CHECK(waitUntil([&] {
-    return server.condition("Binding", "missing", "ResolvedRefs") == "False/CertificateNotFound";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        return server.condition("Binding", "missing", "ResolvedRefs") ==
+               "False/CertificateNotFound";
+      },
+      kDeadline));
   CHECK(server.conditionMessage("Binding", "missing", "ResolvedRefs") ==
         "Certificate default/missing-tls not found");
 
@@ -235,8 +265,9 @@ TEST_CASE("siteplane serve reports a missing certificate and a certificate that 
   server.write("site.yaml", manifest(true));
   for (const std::string name : {"exact", "missing"}) {
     INFO(name);
-    CHECK(waitUntil([&] { return server.condition("Binding", name, "Programmed") == "True/Programmed"; },
-                    kDeadline));
+    CHECK(waitUntil(
+        [&] { return server.condition("Binding", name, "Programmed") == "True/Programmed"; },
+        kDeadline));
     std::string host = name + ".example.test";
     std::string thumbprint = server.statusField("Certificate", name + "-tls", "thumbprint");
     CHECK(waitUntil([&] { return servedThumbprint(port, host) == thumbprint; }, kDeadline));

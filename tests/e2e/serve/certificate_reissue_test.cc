@@ -9,8 +9,8 @@ namespace siteplane::testing {
 namespace {
 
 struct Issued {
-  std::string name;      // Certificate
-  std::string host;      // its first dnsName, the SNI name of its binding
+  std::string name;  // Certificate
+  std::string host;  // its first dnsName, the SNI name of its binding
   std::string issuer;
   std::string extraSpec;
 };
@@ -23,17 +23,18 @@ std::string manifest(const Server& server, int port, const std::vector<Issued>& 
   for (const auto& certificate : certificates) {
     std::vector<std::string> names = {certificate.host};
     if (!addedName.empty()) names.push_back(addedName + "." + certificate.host);
-    parts.push_back(issuedCertificateYaml(certificate.name, certificate.issuer, names,
-                                          certificate.extraSpec));
-    parts.push_back(bindingYaml(certificate.name, "www", "https", port, certificate.host,
-                                certificate.name));
+    parts.push_back(
+        issuedCertificateYaml(certificate.name, certificate.issuer, names, certificate.extraSpec));
+    parts.push_back(
+        bindingYaml(certificate.name, "www", "https", port, certificate.host, certificate.name));
   }
   return documents(parts);
 }
 
-TEST_CASE("siteplane serve re-issues a certificate whose dnsNames change and serves the thumbprint "
-          "its status shows, keeping the key unless rotationPolicy is Always",
-          "[e2e][serve][certificate]") {
+TEST_CASE(
+    "siteplane serve re-issues a certificate whose dnsNames change and serves the thumbprint "
+    "its status shows, keeping the key unless rotationPolicy is Always",
+    "[e2e][serve][certificate]") {
   Server server;
   int port = freePort();
   const std::vector<Issued> certificates = {
@@ -52,9 +53,11 @@ TEST_CASE("siteplane serve re-issues a certificate whose dnsNames change and ser
   std::map<std::string, Before> before;
   for (const auto& certificate : certificates) {
     INFO(certificate.name);
-    REQUIRE(waitUntil([&] {
-      return server.condition("Binding", certificate.name, "Programmed") == "True/Programmed";
-    }, kDeadline));
+    REQUIRE(waitUntil(
+        [&] {
+          return server.condition("Binding", certificate.name, "Programmed") == "True/Programmed";
+        },
+        kDeadline));
     std::string thumbprint = server.statusField("Certificate", certificate.name, "thumbprint");
     auto chain = servedChain(port, certificate.host);
     REQUIRE(!chain.empty());
@@ -71,14 +74,16 @@ TEST_CASE("siteplane serve re-issues a certificate whose dnsNames change and ser
     std::string thumbprint;
     CertificateFacts served;
     // Re-issued, Ready, and what the status says is what a new handshake gets.
-    REQUIRE(waitUntil([&] {
-      thumbprint = server.statusField("Certificate", certificate.name, "thumbprint");
-      if (thumbprint.empty() || thumbprint == before[certificate.name].thumbprint) return false;
-      auto chain = servedChain(port, certificate.host);
-      if (chain.empty()) return false;
-      served = factsOf(chain.front());
-      return served.thumbprint == thumbprint;
-    }, kDeadline));
+    REQUIRE(waitUntil(
+        [&] {
+          thumbprint = server.statusField("Certificate", certificate.name, "thumbprint");
+          if (thumbprint.empty() || thumbprint == before[certificate.name].thumbprint) return false;
+          auto chain = servedChain(port, certificate.host);
+          if (chain.empty()) return false;
+          served = factsOf(chain.front());
+          return served.thumbprint == thumbprint;
+        },
+        kDeadline));
     CHECK(server.condition("Certificate", certificate.name, "Ready") == "True/Issued");
     CHECK(served.subjectAltName.find("DNS:" + added) != std::string::npos);
     CHECK(served.subjectAltName.find("DNS:" + certificate.host) != std::string::npos);
@@ -90,9 +95,11 @@ TEST_CASE("siteplane serve re-issues a certificate whose dnsNames change and ser
       CHECK(served.publicKeyHash != before[certificate.name].served.publicKeyHash);
     }
     // The binding reports the thumbprint it serves.
-    CHECK(waitUntil([&] {
-      return server.statusField("Binding", certificate.name, "servedThumbprint") == thumbprint;
-    }, kDeadline));
+    CHECK(waitUntil(
+        [&] {
+          return server.statusField("Binding", certificate.name, "servedThumbprint") == thumbprint;
+        },
+        kDeadline));
   }
   // The CA-issued leaves still chain to the same CA, which was not touched.
   auto chain = servedChain(port, "ca.example.test");

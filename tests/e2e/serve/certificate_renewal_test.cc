@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <sstream>
 
 #include "tests/e2e/serve/serve_fixture.h"
@@ -14,22 +13,26 @@ std::string shortLivedCertificateYaml() {
          "  issuerRef:\n    name: self\n";
 }
 
-TEST_CASE("siteplane serve renews a short-lived certificate and serves the new one without "
-          "dropping a keep-alive client",
-          "[e2e][serve][certificate]") {
+TEST_CASE(
+    "siteplane serve renews a short-lived certificate and serves the new one without "
+    "dropping a keep-alive client",
+    "[e2e][serve][certificate]") {
   Server server;
   int port = freePort();
-  server.write("site.yaml",
-               documents({selfSignedIssuerYaml(), shortLivedCertificateYaml(),
-                          siteYaml("www", server.root().string()),
-                          bindingYaml("www-https", "www", "https", port, "www.example.test", "www-tls")}));
+  server.write(
+      "site.yaml",
+      documents({selfSignedIssuerYaml(), shortLivedCertificateYaml(),
+                 siteYaml("www", server.root().string()),
+                 bindingYaml("www-https", "www", "https", port, "www.example.test", "www-tls")}));
   server.start();
-  REQUIRE(waitUntil([&] { return server.condition("Binding", "www-https", "Programmed") == "True/Programmed"; },
-                    kDeadline));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Binding", "www-https", "Programmed") == "True/Programmed"; },
+      kDeadline));
   CHECK(server.condition("Certificate", "www-tls", "Ready") == "True/Issued");
   std::string first = server.statusField("Certificate", "www-tls", "thumbprint");
   REQUIRE(first.size() == 40);
-  REQUIRE(waitUntil([&] { return servedThumbprint(port, "www.example.test") == first; }, kDeadline));
+  REQUIRE(
+      waitUntil([&] { return servedThumbprint(port, "www.example.test") == first; }, kDeadline));
 
   // One curl, one connection, a request every quarter second for 20 seconds: the connection
   // outlives at least one renewal. num_connects is 1 for the request that opened the connection
@@ -41,14 +44,18 @@ TEST_CASE("siteplane serve renews a short-lived certificate and serves the new o
 
   // The status moves to a new certificate, and new handshakes get that certificate.
   std::string renewed;
-  REQUIRE(waitUntil([&] {
-    renewed = server.statusField("Certificate", "www-tls", "thumbprint");
-    return !renewed.empty() && renewed != first;
-  }, kDeadline));
-  CHECK(waitUntil([&] {
-    std::string now = server.statusField("Certificate", "www-tls", "thumbprint");
-    return servedThumbprint(port, "www.example.test") == now;
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] {
+        renewed = server.statusField("Certificate", "www-tls", "thumbprint");
+        return !renewed.empty() && renewed != first;
+      },
+      kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        std::string now = server.statusField("Certificate", "www-tls", "thumbprint");
+        return servedThumbprint(port, "www.example.test") == now;
+      },
+      kDeadline));
   CHECK(std::stoi(server.statusField("Certificate", "www-tls", "revision")) >= 2);
 
   REQUIRE(waitUntil([&] { return !client.running(); }, std::chrono::seconds(60)));

@@ -12,17 +12,19 @@ namespace {
 
 std::string hostOf(int i) { return "site" + std::to_string(i) + ".example.test"; }
 
-TEST_CASE("siteplane serve killed with -9 in a burst of certificate changes keeps every "
-          "acknowledged object and status and re-issues nothing",
-          "[e2e][serve][certificate]") {
+TEST_CASE(
+    "siteplane serve killed with -9 in a burst of certificate changes keeps every "
+    "acknowledged object and status and re-issues nothing",
+    "[e2e][serve][certificate]") {
   Server server;
   int port = freePort();
-  server.write("ca.yaml", documents({selfSignedIssuerYaml("self"), caCertificateYaml("root", "self"),
-                                     caIssuerYaml("ca", "root"),
-                                     siteYaml("www", server.root().string())}));
+  server.write("ca.yaml",
+               documents({selfSignedIssuerYaml("self"), caCertificateYaml("root", "self"),
+                          caIssuerYaml("ca", "root"), siteYaml("www", server.root().string())}));
   server.start();
-  REQUIRE(waitUntil([&] { return server.condition("Issuer", "ca", "Ready") == "True/KeyPairVerified"; },
-                    kDeadline));
+  REQUIRE(
+      waitUntil([&] { return server.condition("Issuer", "ca", "Ready") == "True/KeyPairVerified"; },
+                kDeadline));
 
   // A burst: each file a CA-issued Certificate and its https Binding; killed in the middle, once
   // the first few are issued, and the rest written while the server is down.
@@ -30,13 +32,14 @@ TEST_CASE("siteplane serve killed with -9 in a burst of certificate changes keep
   constexpr int kKillAfter = 7;
   for (int i = 0; i < kBurst; ++i) {
     std::string n = std::to_string(i);
-    server.write("site-" + n + ".yaml",
-                 documents({issuedCertificateYaml("tls-" + n, "ca", {hostOf(i)}),
-                            bindingYaml("site-" + n, "www", "https", port, hostOf(i), "tls-" + n)}));
+    server.write(
+        "site-" + n + ".yaml",
+        documents({issuedCertificateYaml("tls-" + n, "ca", {hostOf(i)}),
+                   bindingYaml("site-" + n, "www", "https", port, hostOf(i), "tls-" + n)}));
     if (i == kKillAfter) {
-      REQUIRE(waitUntil([&] {
-        return server.condition("Certificate", "tls-2", "Ready") == "True/Issued";
-      }, kDeadline));
+      REQUIRE(waitUntil(
+          [&] { return server.condition("Certificate", "tls-2", "Ready") == "True/Issued"; },
+          kDeadline));
       REQUIRE(server.process().stop(SIGKILL) != 0);
     }
   }
@@ -73,9 +76,9 @@ TEST_CASE("siteplane serve killed with -9 in a burst of certificate changes keep
   for (int i = 0; i < kBurst; ++i) {
     std::string n = std::to_string(i);
     INFO("site-" << n);
-    REQUIRE(waitUntil([&] {
-      return server.condition("Binding", "site-" + n, "Programmed") == "True/Programmed";
-    }, kDeadline));
+    REQUIRE(waitUntil(
+        [&] { return server.condition("Binding", "site-" + n, "Programmed") == "True/Programmed"; },
+        kDeadline));
     std::string thumbprint = server.statusField("Certificate", "tls-" + n, "thumbprint");
     CHECK(waitUntil([&] { return servedThumbprint(port, hostOf(i)) == thumbprint; }, kDeadline));
   }

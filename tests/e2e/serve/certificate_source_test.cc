@@ -10,17 +10,19 @@
 namespace siteplane::testing {
 namespace {
 
-TEST_CASE("siteplane serve serves an imported certificate whose files are rewritten in place or "
-          "replaced by a rename",
-          "[e2e][serve][certificate][import]") {
+TEST_CASE(
+    "siteplane serve serves an imported certificate whose files are rewritten in place or "
+    "replaced by a rename",
+    "[e2e][serve][certificate][import]") {
   Server server;
   int port = freePort();
   auto tls = server.dir().path() / "tls";
   auto first = makeCertificate(tls, "site", {"www.example.test"});
-  server.write("site.yaml", documents({importedCertificateYaml("site-tls", first),
-                                       siteYaml("www", server.root().string()),
-                                       bindingYaml("www", "www", "https", port, "www.example.test",
-                                                   "site-tls")}));
+  server.write(
+      "site.yaml",
+      documents({importedCertificateYaml("site-tls", first),
+                 siteYaml("www", server.root().string()),
+                 bindingYaml("www", "www", "https", port, "www.example.test", "site-tls")}));
   server.start();
   const pid_t pid = server.process().pid();
   REQUIRE(waitUntil([&] { return servedThumbprint(port, "www.example.test") == first.thumbprint; },
@@ -29,10 +31,12 @@ TEST_CASE("siteplane serve serves an imported certificate whose files are rewrit
   // Served once the status shows it. The periodic look at the files is 30 s apart, beyond the
   // deadline: what these waits see comes from the files' watch.
   auto servedAfterReplacing = [&](const TestCertificate& next) {
-    return waitUntil([&] {
-      return server.statusField("Certificate", "site-tls", "thumbprint") == next.thumbprint &&
-             servedThumbprint(port, "www.example.test") == next.thumbprint;
-    }, kDeadline);
+    return waitUntil(
+        [&] {
+          return server.statusField("Certificate", "site-tls", "thumbprint") == next.thumbprint &&
+                 servedThumbprint(port, "www.example.test") == next.thumbprint;
+        },
+        kDeadline);
   };
 
   // In place: truncated and rewritten, the certificate first, then its key.
@@ -52,9 +56,11 @@ TEST_CASE("siteplane serve serves an imported certificate whose files are rewrit
 
   // A broken replacement: reported, and the last good certificate keeps serving.
   std::ofstream(first.cert, std::ios::trunc) << "-----BEGIN CERTIFICATE-----\nMIIB\n";
-  CHECK(waitUntil([&] {
-    return server.condition("Certificate", "site-tls", "Issuing") == "True/InvalidSource";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        return server.condition("Certificate", "site-tls", "Issuing") == "True/InvalidSource";
+      },
+      kDeadline));
   CHECK(server.condition("Certificate", "site-tls", "Ready") == "True/Imported");
   CHECK(server.statusField("Certificate", "site-tls", "thumbprint") == third.thumbprint);
   CHECK(servedThumbprint(port, "www.example.test") == third.thumbprint);
@@ -65,9 +71,9 @@ TEST_CASE("siteplane serve serves an imported certificate whose files are rewrit
   std::ofstream(first.key, std::ios::trunc) << readFile(fourth.key);
   std::ofstream(first.cert, std::ios::trunc) << readFile(fourth.cert);
   CHECK(servedAfterReplacing(fourth));
-  CHECK(waitUntil([&] {
-    return server.condition("Certificate", "site-tls", "Issuing") == "False/Imported";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] { return server.condition("Certificate", "site-tls", "Issuing") == "False/Imported"; },
+      kDeadline));
 
   CHECK(server.process().pid() == pid);
   CHECK(server.process().stop(SIGTERM) == 0);

@@ -15,15 +15,16 @@ constexpr const char* kImportRefusal =
 
 // "<status> <X-Status>" of GET https://crl.test:port/ with the client certificate.
 std::string getWith(int port, const TestCertificate& client) {
-  auto result = run({"curl", "-sk", "--max-time", "5", "-D", "-", "-o", "/dev/null", "--resolve",
-                     "crl.test:" + std::to_string(port) + ":127.0.0.1", "--cert",
-                     client.cert.string(), "--key", client.key.string(),
-                     "https://crl.test:" + std::to_string(port) + "/"},
-                    "", seconds(10));
+  auto result =
+      run({"curl", "-sk", "--max-time", "5", "-D", "-", "-o", "/dev/null", "--resolve",
+           "crl.test:" + std::to_string(port) + ":127.0.0.1", "--cert", client.cert.string(),
+           "--key", client.key.string(), "https://crl.test:" + std::to_string(port) + "/"},
+          "", seconds(10));
   std::string status = result.out.size() > 12 ? result.out.substr(9, 3) : "";
   auto substatus = result.out.find("X-Status: ");
   if (substatus != std::string::npos)
-    status += " " + result.out.substr(substatus + 10, result.out.find('\r', substatus) - substatus - 10);
+    status +=
+        " " + result.out.substr(substatus + 10, result.out.find('\r', substatus) - substatus - 10);
   return status;
 }
 
@@ -35,16 +36,19 @@ std::string intranetYaml(const Server& server, const TestCertificate& ca,
   return documents({importedCertificateYaml("client-ca", ca),
                     importedCertificateYaml("server-tls", serverCertificate),
                     "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: intranet\n"
-                    "spec:\n  root: " + server.root().string() +
+                    "spec:\n  root: " +
+                        server.root().string() +
                         "\n  ssl:\n    clientCertificate: Require\n    clientCARefs:\n"
-                        "      - name: client-ca\n        crlFile: " + crl.string() + "\n",
+                        "      - name: client-ca\n        crlFile: " +
+                        crl.string() + "\n",
                     bindingYaml("intranet", "intranet", "https", port, "crl.test", "server-tls")});
 }
 
 }  // namespace
 
-TEST_CASE("siteplane serve refuses revoked client certificates with 403.13 and reloads a replaced CRL",
-          "[e2e][serve][tls][crl]") {
+TEST_CASE(
+    "siteplane serve refuses revoked client certificates with 403.13 and reloads a replaced CRL",
+    "[e2e][serve][tls][crl]") {
   Server server;
   const int port = freePort();
   auto pki = server.dir().path() / "pki";
@@ -76,8 +80,9 @@ TEST_CASE("siteplane serve refuses revoked client certificates with 403.13 and r
     std::ofstream(pki / ".client-ca.crl.tmp") << "not a CRL\n";
     std::filesystem::rename(pki / ".client-ca.crl.tmp", crl);
   }
-  CHECK(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
-                  kDeadline));
+  CHECK(
+      waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
+                kDeadline));
   CHECK(server.conditionMessage("Site", "intranet", "Ready") ==
         "spec.ssl.clientCARefs[0].crlFile " + crl.string() +
             ": not a PEM or DER X.509 CRL; serving with the last good CRL");
@@ -88,17 +93,20 @@ TEST_CASE("siteplane serve refuses revoked client certificates with 403.13 and r
   auto stranger = makeCertificate(pki, "stranger-ca", {}, nullptr, true);
   makeCrl(pki / "stranger.crl", stranger, {});
   std::filesystem::rename(pki / "stranger.crl", crl);
-  CHECK(waitUntil([&] {
-    return server.conditionMessage("Site", "intranet", "Ready") ==
-           "spec.ssl.clientCARefs[0].crlFile " + crl.string() +
-               ": not issued by any of the site's client CAs; serving with the last good CRL";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        return server.conditionMessage("Site", "intranet", "Ready") ==
+               "spec.ssl.clientCARefs[0].crlFile " + crl.string() +
+                   ": not issued by any of the site's client CAs; serving with the last good CRL";
+      },
+      kDeadline));
   CHECK(getWith(port, mallory) == "403 403.13");
 
   // A CRL past its nextUpdate decides nothing: every certificate of the CA gets 403.13.
   makeCrl(crl, ca, {}, true);
-  CHECK(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/CRLExpired"; },
-                  kDeadline));
+  CHECK(
+      waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/CRLExpired"; },
+                kDeadline));
   CHECK(getWith(port, alice) == "403 403.13");
 
   // A good CRL again: Ready, and bob (no longer listed) is served.
@@ -109,7 +117,8 @@ TEST_CASE("siteplane serve refuses revoked client certificates with 403.13 and r
   CHECK(getWith(port, mallory) == "403 403.13");
 }
 
-TEST_CASE("siteplane serve does not serve a site whose CRL never loaded", "[e2e][serve][tls][crl]") {
+TEST_CASE("siteplane serve does not serve a site whose CRL never loaded",
+          "[e2e][serve][tls][crl]") {
   Server server;
   const int port = freePort();
   auto pki = server.dir().path() / "pki";
@@ -119,14 +128,15 @@ TEST_CASE("siteplane serve does not serve a site whose CRL never loaded", "[e2e]
   const auto crl = pki / "missing.crl";
   server.write("site.yaml", intranetYaml(server, ca, serverCertificate, crl, port));
   server.start();
-  REQUIRE(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
-                    kDeadline));
+  REQUIRE(
+      waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
+                kDeadline));
   CHECK(server.conditionMessage("Site", "intranet", "Ready") ==
         "spec.ssl.clientCARefs[0].crlFile " + crl.string() +
             ": cannot open: No such file or directory");
-  CHECK(waitUntil([&] {
-    return server.condition("Binding", "intranet", "ResolvedRefs") == "False/InvalidCRL";
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] { return server.condition("Binding", "intranet", "ResolvedRefs") == "False/InvalidCRL"; },
+      kDeadline));
   CHECK(getWith(port, alice) == "");
   // Once the file appears (its directory is watched), the site is served with it.
   makeCrl(crl, ca, {});
@@ -138,8 +148,10 @@ TEST_CASE("siteplane serve does not serve a site whose CRL never loaded", "[e2e]
 
 namespace siteplane::testing {
 
-TEST_CASE("siteplane serve reads a CRL only where Certificate imports may read, never the state directory",
-          "[e2e][serve][tls][crl]") {
+TEST_CASE(
+    "siteplane serve reads a CRL only where Certificate imports may read, never the state "
+    "directory",
+    "[e2e][serve][tls][crl]") {
   Server server;
   const int port = freePort();
   auto pki = server.dir().path() / "pki";
@@ -153,8 +165,9 @@ TEST_CASE("siteplane serve reads a CRL only where Certificate imports may read, 
   makeCrl(crl, ca, {});
   server.write("site.yaml", intranetYaml(server, ca, serverCertificate, crl, port));
   server.start();
-  REQUIRE(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
-                    kDeadline));
+  REQUIRE(
+      waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "False/InvalidCRL"; },
+                kDeadline));
   CHECK(server.conditionMessage("Site", "intranet", "Ready") ==
         "spec.ssl.clientCARefs[0].crlFile " + crl.string() + ": " + kImportRefusal);
   CHECK(getWith(port, alice) == "");

@@ -36,10 +36,13 @@ TestCertificate makeDatedCertificate(const std::filesystem::path& dir, const std
                       "ec_paramgen_curve:P-256", "-nodes", "-keyout", out.key.string(), "-out",
                       (work / "request.csr").string(), "-subj", subject});
   if (request.exitCode != 0) throw std::runtime_error("openssl req failed: " + request.err);
-  std::vector<std::string> argv = {"openssl", "ca", "-batch", "-notext", "-config",
-                                   (work / "ca.cnf").string(), "-in",
-                                   (work / "request.csr").string(), "-out", out.cert.string(),
-                                   "-startdate", notBefore, "-enddate", notAfter};
+  std::vector<std::string> argv = {"openssl",    "ca",
+                                   "-batch",     "-notext",
+                                   "-config",    (work / "ca.cnf").string(),
+                                   "-in",        (work / "request.csr").string(),
+                                   "-out",       out.cert.string(),
+                                   "-startdate", notBefore,
+                                   "-enddate",   notAfter};
   if (ca) {
     argv.insert(argv.end(), {"-cert", ca->cert.string(), "-keyfile", ca->key.string()});
   } else {

@@ -12,32 +12,34 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string apiCertificate(const std::string& name, const fs::path& cert, const fs::path& key) {
-  json object = {{"apiVersion", "siteplane.io/v1alpha1"},
-                 {"kind", "Certificate"},
-                 {"metadata", {{"name", name}}},
-                 {"spec",
-                  {{"source",
-                    {{"certificateFile", cert.string()}, {"privateKeyFile", key.string()}}}}}};
+  json object = {
+      {"apiVersion", "siteplane.io/v1alpha1"},
+      {"kind", "Certificate"},
+      {"metadata", {{"name", name}}},
+      {"spec",
+       {{"source", {{"certificateFile", cert.string()}, {"privateKeyFile", key.string()}}}}}};
   return object.dump();
 }
 
 }  // namespace
 
-TEST_CASE("serve imports only from the manifest directory and --import-root, never the state "
-          "directory",
-          "[e2e][serve][certificate][import-roots]") {
+TEST_CASE(
+    "serve imports only from the manifest directory and --import-root, never the state "
+    "directory",
+    "[e2e][serve][certificate][import-roots]") {
   Server server;
   const fs::path roots = server.dir().path() / "roots";
   auto allowed = makeCertificate(roots, "allowed", {"allowed.example.test"});
   auto inManifests = makeCertificate(server.manifests() / "tls", "local", {"local.example.test"});
   // A manifest's Certificate, issued into the state directory: the key an attacker wants.
-  server.write("issued.yaml", documents({selfSignedIssuerYaml(),
-                                         issuedCertificateYaml("victim", "self",
-                                                               {"victim.example.test"}),
-                                         importedCertificateYaml("from-file", inManifests)}));
+  server.write("issued.yaml",
+               documents({selfSignedIssuerYaml(),
+                          issuedCertificateYaml("victim", "self", {"victim.example.test"}),
+                          importedCertificateYaml("from-file", inManifests)}));
   server.start({"--import-root", roots.string()}, /*importTestDir=*/false);
   ApiClient api(server);
-  REQUIRE(waitUntil([&] { return server.condition("Certificate", "victim", "Ready") == "True/Issued"; }));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Certificate", "victim", "Ready") == "True/Issued"; }));
   // A manifest's object imports from the manifest directory.
   REQUIRE(waitUntil(
       [&] { return server.condition("Certificate", "from-file", "Ready") == "True/Imported"; }));
@@ -45,8 +47,10 @@ TEST_CASE("serve imports only from the manifest directory and --import-root, nev
   const fs::path victimDir = server.state() / "certificates" / "default" / "victim";
   fs::path victimCert, victimKey;
   for (const auto& entry : fs::directory_iterator(victimDir)) {
-    if (entry.path().extension() == ".key") victimKey = entry.path();
-    else if (entry.path().extension() == ".crt" || entry.path().extension() == ".pem") victimCert = entry.path();
+    if (entry.path().extension() == ".key")
+      victimKey = entry.path();
+    else if (entry.path().extension() == ".crt" || entry.path().extension() == ".pem")
+      victimCert = entry.path();
   }
   REQUIRE(!victimKey.empty());
   REQUIRE(!victimCert.empty());
@@ -60,11 +64,13 @@ TEST_CASE("serve imports only from the manifest directory and --import-root, nev
   std::vector<Attempt> attempts = {
       {"steal-key", victimCert, victimKey},
       {"steal-ca", server.state() / "api" / "ca.crt", server.state() / "api" / "ca.key"},
-      {"via-symlink", roots / "state-link" / "api" / "ca.crt", roots / "state-link" / "api" / "ca.key"},
+      {"via-symlink", roots / "state-link" / "api" / "ca.crt",
+       roots / "state-link" / "api" / "ca.key"},
       {"via-dotdot", roots / ".." / "state" / "api" / "ca.crt",
        roots / ".." / "state" / "api" / "ca.key"},
       {"manifest-dir", inManifests.cert, inManifests.key},
-      {"missing", server.dir().path() / "nothing" / "x.crt", server.dir().path() / "nothing" / "x.key"},
+      {"missing", server.dir().path() / "nothing" / "x.crt",
+       server.dir().path() / "nothing" / "x.key"},
       {"elsewhere", "/etc/hostname", "/etc/hostname"},
   };
   for (const auto& attempt : attempts) {

@@ -112,9 +112,9 @@ TEST_CASE("siteplane serve refuses a limit flag out of range, naming the flag",
   };
   for (const auto& c : cases) {
     INFO(c.flag[0] << " " << c.flag[1]);
-    std::vector<std::string> argv = {siteplaneBinary(), "serve", "--manifests",
-                                     (dir.path() / "m").string(), "--state",
-                                     (dir.path() / "s").string()};
+    std::vector<std::string> argv = {siteplaneBinary(), "serve",
+                                     "--manifests",     (dir.path() / "m").string(),
+                                     "--state",         (dir.path() / "s").string()};
     argv.insert(argv.end(), c.flag.begin(), c.flag.end());
     auto result = run(argv, "", seconds(20));
     CHECK(result.exitCode == 2);

@@ -32,10 +32,9 @@ TEST_CASE("serve serves a binding whose address is IPv4-mapped or uncompressed I
   Server server;
   int mapped = freePort();
   int longForm = freePort();
-  server.write("site.yaml",
-               documents({siteYaml("web", server.root().string()),
-                          bindingAt("mapped", "http", "::ffff:127.0.0.1", mapped),
-                          bindingAt("long", "http", "0:0:0:0:0:0:0:1", longForm)}));
+  server.write("site.yaml", documents({siteYaml("web", server.root().string()),
+                                       bindingAt("mapped", "http", "::ffff:127.0.0.1", mapped),
+                                       bindingAt("long", "http", "0:0:0:0:0:0:0:1", longForm)}));
   server.start();
   REQUIRE(waitUntil([&] {
     return server.condition("Binding", "mapped", "Programmed") == "True/Programmed" &&

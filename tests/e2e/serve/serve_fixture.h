@@ -10,11 +10,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/support/test_support.h"
 
@@ -98,9 +97,10 @@ inline std::string issuedCertificateYaml(const std::string& name, const std::str
 // A root CA Certificate from a self-signed Issuer, with CA-only usages.
 inline std::string caCertificateYaml(const std::string& name, const std::string& issuer) {
   return "apiVersion: siteplane.io/v1alpha1\nkind: Certificate\nmetadata:\n  name: " + name +
-         "\nspec:\n  commonName: " + name + " root\n  isCA: true\n"
-         "  usages: [digital signature, cert sign, crl sign]\n  issuerRef:\n    name: " + issuer +
-         "\n";
+         "\nspec:\n  commonName: " + name +
+         " root\n  isCA: true\n"
+         "  usages: [digital signature, cert sign, crl sign]\n  issuerRef:\n    name: " +
+         issuer + "\n";
 }
 
 // What a test checks of one certificate, from its PEM with the openssl CLI.
@@ -121,7 +121,8 @@ inline CertificateFacts factsOf(const std::string& pem) {
   if (newline != std::string::npos) {
     facts.subjectAltName = san.out.substr(newline + 1);
     facts.subjectAltName.erase(0, facts.subjectAltName.find_first_not_of(" "));
-    while (!facts.subjectAltName.empty() && std::isspace(static_cast<unsigned char>(facts.subjectAltName.back())))
+    while (!facts.subjectAltName.empty() &&
+           std::isspace(static_cast<unsigned char>(facts.subjectAltName.back())))
       facts.subjectAltName.pop_back();
   }
   auto publicKey = run({"openssl", "x509", "-noout", "-pubkey"}, pem);
@@ -183,16 +184,28 @@ class Server {
     std::ofstream(temp) << content;
     std::filesystem::rename(temp, path);
   }
-  void remove(const std::string& relative) const { std::filesystem::remove(manifests() / relative); }
+  void remove(const std::string& relative) const {
+    std::filesystem::remove(manifests() / relative);
+  }
 
   // `extra`: further `serve` flags. The test's directory is an --import-root (tests import
   // certificates they make next to the manifests) unless `importTestDir` is false; the state
   // directory inside it stays out of reach either way.
   void start(const std::vector<std::string>& extra = {}, bool importTestDir = true) {
-    std::vector<std::string> argv{
-        siteplaneBinary(), "serve", "--manifests", manifests().string(), "--state",
-        state().string(), "--workers", "1", "--access-log-format", "off", "--drain-seconds", "1",
-        "--api-listen", "127.0.0.1:0"};
+    std::vector<std::string> argv{siteplaneBinary(),
+                                  "serve",
+                                  "--manifests",
+                                  manifests().string(),
+                                  "--state",
+                                  state().string(),
+                                  "--workers",
+                                  "1",
+                                  "--access-log-format",
+                                  "off",
+                                  "--drain-seconds",
+                                  "1",
+                                  "--api-listen",
+                                  "127.0.0.1:0"};
     if (importTestDir) argv.insert(argv.end(), {"--import-root", dir_.path().string()});
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Process>(argv);

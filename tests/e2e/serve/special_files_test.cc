@@ -33,7 +33,8 @@ TEST_CASE("serve reports FIFOs, devices and symlink loops in the manifest direct
   server.start();  // the first scan returns: the FIFO is never opened
   REQUIRE(waitUntil([&] { return invalidManifestEvents(server).size() == 3; }));
   auto events = invalidManifestEvents(server);
-  CHECK_THAT(events["pipe.yaml"].value("message", ""), Catch::Contains("not a regular file (a FIFO)"));
+  CHECK_THAT(events["pipe.yaml"].value("message", ""),
+             Catch::Contains("not a regular file (a FIFO)"));
   CHECK_THAT(events["null.yaml"].value("message", ""),
              Catch::Contains("not a regular file (a character device)"));
   CHECK_THAT(events["loop.yaml"].value("message", ""), Catch::Contains("symlink loop"));

@@ -24,8 +24,7 @@ TEST_CASE("serve refuses a Site root that contains the state directory and never
   CHECK_THAT(server.conditionMessage("Site", "everything", "Ready"),
              Catch::Contains("contains the state directory " + server.state().string()));
   REQUIRE(waitUntil([&] {
-    return server.condition("Binding", "everything-http", "ResolvedRefs") ==
-           "False/RootNotAllowed";
+    return server.condition("Binding", "everything-http", "ResolvedRefs") == "False/RootNotAllowed";
   }));
   CHECK(server.condition("Binding", "everything-http", "Programmed").rfind("False/", 0) == 0);
   REQUIRE(waitUntil(
@@ -34,24 +33,25 @@ TEST_CASE("serve refuses a Site root that contains the state directory and never
 
   const std::string token = readFile(server.state() / "api" / "token");
   REQUIRE(!token.empty());
-  auto fetch = run({"curl", "-s", "--max-time", "5", "http://127.0.0.1:" + std::to_string(exposed) +
-                                                          "/state/api/token"},
+  auto fetch = run({"curl", "-s", "--max-time", "5",
+                    "http://127.0.0.1:" + std::to_string(exposed) + "/state/api/token"},
                    "", std::chrono::seconds(10));
   CHECK(fetch.out.find(token.substr(0, 16)) == std::string::npos);
 }
 
-TEST_CASE("serve refuses Site roots in /proc and /dev, whose meaning changes with the process's descriptors",
-          "[e2e][serve][state-root]") {
+TEST_CASE(
+    "serve refuses Site roots in /proc and /dev, whose meaning changes with the process's "
+    "descriptors",
+    "[e2e][serve][state-root]") {
   // /proc/self/fd/N is whatever descriptor N is when a request comes: one of the store's
   // directories under the state directory, at the wrong moment.
   Server server;
   int procPort = freePort();
   int devPort = freePort();
-  server.write("sites.yaml",
-               documents({siteYaml("procfs", "/proc/self/fd/3"),
-                          bindingYaml("procfs-http", "procfs", "http", procPort),
-                          siteYaml("devfs", "/dev/fd/4"),
-                          bindingYaml("devfs-http", "devfs", "http", devPort)}));
+  server.write("sites.yaml", documents({siteYaml("procfs", "/proc/self/fd/3"),
+                                        bindingYaml("procfs-http", "procfs", "http", procPort),
+                                        siteYaml("devfs", "/dev/fd/4"),
+                                        bindingYaml("devfs-http", "devfs", "http", devPort)}));
   server.start();
   for (const char* site : {"procfs", "devfs"}) {
     INFO(site);
@@ -83,15 +83,18 @@ TEST_CASE("a Site created through the API serves only the manifest directory and
   };
   REQUIRE(api.call("POST", kApiPrefix + "sites", site("etc", "/etc")).status == 201);
   REQUIRE(api.call("POST", kApiPrefix + "sites", site("www", "sites/www")).status == 201);
-  REQUIRE(waitUntil([&] { return server.condition("Site", "etc", "Ready") == "False/RootNotAllowed"; }));
+  REQUIRE(waitUntil(
+      [&] { return server.condition("Site", "etc", "Ready") == "False/RootNotAllowed"; }));
   CHECK_THAT(server.conditionMessage("Site", "etc", "Ready"),
              Catch::Contains("spec.root /etc is outside the directories a Site created through the "
                              "API may serve"));
   REQUIRE(waitUntil([&] { return server.condition("Site", "www", "Ready") == "True/Ready"; }));
   // The same root written in a manifest file is the operator's choice and is served.
-  server.write("etc.yaml", documents({siteYaml("operator-etc", "/etc"),
-                                      bindingYaml("operator-etc-http", "operator-etc", "http", port)}));
-  CHECK(waitUntil([&] { return server.condition("Site", "operator-etc", "Ready") == "True/Ready"; }));
+  server.write("etc.yaml",
+               documents({siteYaml("operator-etc", "/etc"),
+                          bindingYaml("operator-etc-http", "operator-etc", "http", port)}));
+  CHECK(
+      waitUntil([&] { return server.condition("Site", "operator-etc", "Ready") == "True/Ready"; }));
 }
 
 }  // namespace siteplane::testing

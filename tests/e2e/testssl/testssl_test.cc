@@ -27,15 +27,16 @@ const std::map<std::string, std::string> kPrivateCaFindings = {
 std::string manifest(int port, const std::string& root) {
   return documents({selfSignedIssuerYaml("self"), caCertificateYaml("test-ca", "self"),
                     caIssuerYaml("test-ca", "test-ca"),
-                    issuedCertificateYaml("www", "test-ca", {"localhost"}),
-                    siteYaml("www", root), bindingYaml("www-https", "www", "https", port, "", "www")});
+                    issuedCertificateYaml("www", "test-ca", {"localhost"}), siteYaml("www", root),
+                    bindingYaml("www-https", "www", "https", port, "", "www")});
 }
 
 }  // namespace
 
-TEST_CASE("testssl.sh finds nothing MEDIUM or worse in the default TLS configuration beyond what "
-          "a private CA causes",
-          "[e2e][testssl]") {
+TEST_CASE(
+    "testssl.sh finds nothing MEDIUM or worse in the default TLS configuration beyond what "
+    "a private CA causes",
+    "[e2e][testssl]") {
   Server server;
   int port = freePort();
   server.write("site.yaml", manifest(port, server.root().string()));
@@ -51,11 +52,34 @@ TEST_CASE("testssl.sh finds nothing MEDIUM or worse in the default TLS configura
   // (certificate, tickets, resumption) and every vulnerability check: the TLS part of testssl's
   // default run. HTTP header checks (-h) are about the sites' content, not the TLS defaults.
   // --ip: scan 127.0.0.1 while sending SNI "localhost"; --nodns none: no lookups (CAA, MX).
-  auto result = run({"testssl", "--quiet", "--color", "0", "--warnings", "off", "--sneaky",
-                     "--openssl", "/usr/bin/openssl", "--ip", "127.0.0.1", "--nodns", "none",
-                     "--connect-timeout", "10", "--openssl-timeout", "10", "--add-ca",
-                     caCertificate.string(), "--jsonfile", report.string(), "-p", "-s", "-f", "-P",
-                     "-S", "-U", "localhost:" + std::to_string(port)},
+  auto result = run({"testssl",
+                     "--quiet",
+                     "--color",
+                     "0",
+                     "--warnings",
+                     "off",
+                     "--sneaky",
+                     "--openssl",
+                     "/usr/bin/openssl",
+                     "--ip",
+                     "127.0.0.1",
+                     "--nodns",
+                     "none",
+                     "--connect-timeout",
+                     "10",
+                     "--openssl-timeout",
+                     "10",
+                     "--add-ca",
+                     caCertificate.string(),
+                     "--jsonfile",
+                     report.string(),
+                     "-p",
+                     "-s",
+                     "-f",
+                     "-P",
+                     "-S",
+                     "-U",
+                     "localhost:" + std::to_string(port)},
                     "", std::chrono::minutes(12));
   INFO("testssl exit " << result.exitCode << "\n" << result.out << result.err);
   REQUIRE(std::filesystem::exists(report));

@@ -1,4 +1,5 @@
-// siteplane validate (and serve's argument checks), as a user runs them: the real binary, real files.
+// siteplane validate (and serve's argument checks), as a user runs them: the real binary, real
+// files.
 
 #include <catch2/catch.hpp>
 
@@ -9,7 +10,9 @@ namespace {
 
 // The compile-time paths rather than binaryDir()/sourceDir(): ctest passes only the first of the
 // two environment variables siteplane_test() sets.
-std::string siteplane() { return (std::filesystem::path(SITEPLANE_BINARY_DIR) / "siteplane").string(); }
+std::string siteplane() {
+  return (std::filesystem::path(SITEPLANE_BINARY_DIR) / "siteplane").string();
+}
 
 const std::string kValid =
     "# contoso\n"
@@ -55,12 +58,14 @@ TEST_CASE("siteplane validate prints one line per object and exits 0 when all is
   INFO(result.err);
   CHECK(result.exitCode == 0);
   CHECK(result.err.empty());
-  CHECK(result.out ==
-        "Site default/contoso: root=" + (dir.path() / "manifests/www").string() + " minTLS=1.2\n"
-        "Binding default/contoso-https: https *:443 host=www.contoso.com site=contoso cert=contoso-tls\n"
-        "Certificate default/contoso-tls: issuer=selfsigned dnsNames=www.contoso.com key=ECDSA-256 "
-        "duration=2160h renewBefore=720h\n"
-        "Issuer default/selfsigned: selfSigned\n");
+  CHECK(result.out == "Site default/contoso: root=" + (dir.path() / "manifests/www").string() +
+                          " minTLS=1.2\n"
+                          "Binding default/contoso-https: https *:443 host=www.contoso.com "
+                          "site=contoso cert=contoso-tls\n"
+                          "Certificate default/contoso-tls: issuer=selfsigned "
+                          "dnsNames=www.contoso.com key=ECDSA-256 "
+                          "duration=2160h renewBefore=720h\n"
+                          "Issuer default/selfsigned: selfSigned\n");
 }
 
 TEST_CASE("siteplane validate prints every error of every file and exits 1", "[e2e][validate]") {
@@ -76,12 +81,13 @@ TEST_CASE("siteplane validate prints every error of every file and exits 1", "[e
   CHECK(result.exitCode == 1);
   CHECK(result.out.empty());
   CHECK(result.err ==
-        bad.string() + ":16:9: Binding \"contoso-https\" spec.port: must be between 1 and 65535, got 70000\n" +
-        bad.string() + ":18:3: Binding \"contoso-https\" spec.extra: unknown field\n" +
-        broken.string() + ":2:1: invalid YAML: end of sequence flow not found\n" +
-        // good.yaml declares the same objects as bad.yml would have: bad.yml is rejected first,
-        // so nothing is declared twice.
-        "3 errors in 3 files\n");
+        bad.string() +
+            ":16:9: Binding \"contoso-https\" spec.port: must be between 1 and 65535, got 70000\n" +
+            bad.string() + ":18:3: Binding \"contoso-https\" spec.extra: unknown field\n" +
+            broken.string() + ":2:1: invalid YAML: end of sequence flow not found\n" +
+            // good.yaml declares the same objects as bad.yml would have: bad.yml is rejected first,
+            // so nothing is declared twice.
+            "3 errors in 3 files\n");
   (void)good;
 }
 
@@ -89,7 +95,8 @@ TEST_CASE("siteplane validate reports a missing path and an empty directory", "[
   TempDir dir;
   auto missing = run({siteplane(), "validate", (dir.path() / "nope").string()});
   CHECK(missing.exitCode == 1);
-  CHECK(missing.err == (dir.path() / "nope").string() + ": no such file or directory\n1 error in 0 files\n");
+  CHECK(missing.err ==
+        (dir.path() / "nope").string() + ": no such file or directory\n1 error in 0 files\n");
 
   auto empty = run({siteplane(), "validate", dir.path().string()});
   CHECK(empty.exitCode == 1);
@@ -117,11 +124,11 @@ TEST_CASE("siteplane serve refuses unknown log settings before starting", "[e2e]
   dir.write("manifests/contoso.yaml", kValid);
   auto manifests = (dir.path() / "manifests").string();
   auto state = (dir.path() / "state").string();
-  auto badFormat = run({siteplane(), "serve", "--manifests", manifests, "--state", state,
-                        "--log-format", "xml"});
+  auto badFormat = run(
+      {siteplane(), "serve", "--manifests", manifests, "--state", state, "--log-format", "xml"});
   CHECK(badFormat.exitCode == 2);
-  auto badLevel = run({siteplane(), "serve", "--manifests", manifests, "--state", state,
-                       "--log-level", "loud"});
+  auto badLevel = run(
+      {siteplane(), "serve", "--manifests", manifests, "--state", state, "--log-level", "loud"});
   CHECK(badLevel.exitCode == 2);
   CHECK(badLevel.err.find("unknown --log-level \"loud\"") != std::string::npos);
 }

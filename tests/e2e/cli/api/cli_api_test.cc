@@ -2,7 +2,6 @@
 // the kubeconfig the server writes, exactly as a user points the CLI at `siteplane serve`.
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "controller/apiserver/api_server.h"
@@ -193,9 +192,9 @@ TEST_CASE("apply --prune deletes what the directory applied before and no longer
   INFO(first.err);
   REQUIRE(first.exitCode == 0);
   // An object applied from elsewhere is not this directory's to prune.
-  auto other = server.cli(
-      {"apply", "-f", "-"},
-      "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: other\nspec:\n  root: /srv\n");
+  auto other = server.cli({"apply", "-f", "-"},
+                          "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: "
+                          "other\nspec:\n  root: /srv\n");
   REQUIRE(other.exitCode == 0);
 
   std::string siteOnly = kManifests.substr(0, kManifests.find("---"));
@@ -251,8 +250,8 @@ TEST_CASE("wait returns once the condition holds and times out naming what it sa
           "[e2e][cli][api]") {
   Server server;
   REQUIRE(server.cli({"apply", "-f", "-"}, kManifests).exitCode == 0);
-  auto timedOut = server.cli({"wait", "--for=condition=Programmed", "binding/web-http",
-                              "--timeout", "1s"});
+  auto timedOut =
+      server.cli({"wait", "--for=condition=Programmed", "binding/web-http", "--timeout", "1s"});
   CHECK(timedOut.exitCode == 1);
   CHECK(oneLine(timedOut.err));
   CHECK(contains(timedOut.err, "timed out after 1s waiting for Programmed=True"));
@@ -261,15 +260,16 @@ TEST_CASE("wait returns once the condition holds and times out naming what it sa
   std::string status =
       R"({"status":{"conditions":[{"type":"Programmed","status":"True","reason":"Programmed",)"
       R"("message":"served","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":1}]}})";
-  auto patched = run({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
-                      (server.state.path() / "api" / "ca.crt").string(), "-H",
-                      "Authorization: Bearer " + server.server->credentials().token, "-H",
-                      "Content-Type: application/merge-patch+json", "-X", "PATCH", "--data",
-                      status, server.server->url() +
-                      "/apis/siteplane.io/v1alpha1/namespaces/default/bindings/web-http/status"});
+  auto patched =
+      run({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+           (server.state.path() / "api" / "ca.crt").string(), "-H",
+           "Authorization: Bearer " + server.server->credentials().token, "-H",
+           "Content-Type: application/merge-patch+json", "-X", "PATCH", "--data", status,
+           server.server->url() +
+               "/apis/siteplane.io/v1alpha1/namespaces/default/bindings/web-http/status"});
   REQUIRE(patched.out == "200");
-  auto met = server.cli({"wait", "--for=condition=Programmed", "binding/web-http", "--timeout",
-                         "10s"});
+  auto met =
+      server.cli({"wait", "--for=condition=Programmed", "binding/web-http", "--timeout", "10s"});
   CHECK(met.exitCode == 0);
   CHECK(met.out == "binding.siteplane.io/web-http condition met\n");
 }

@@ -2,7 +2,6 @@
 // program the binding, and get the request served.
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "tests/support/test_support.h"
@@ -17,8 +16,8 @@ TEST_CASE("apply through siteplane serve's API programs a binding that then serv
   dir.write("www/index.html", "hello through the API\n");
   auto state = dir.path() / "state";
   Process serve({binary, "serve", "--manifests", (dir.path() / "manifests").string(), "--state",
-                 state.string(), "--workers", "1", "--access-log-format", "off",
-                 "--api-listen", "127.0.0.1:0", "--import-root", dir.path().string()});
+                 state.string(), "--workers", "1", "--access-log-format", "off", "--api-listen",
+                 "127.0.0.1:0", "--import-root", dir.path().string()});
   REQUIRE(serve.waitForOutput("serve_started"));
   int port = freePort();
   auto manifest = dir.write(
@@ -31,8 +30,8 @@ TEST_CASE("apply through siteplane serve's API programs a binding that then serv
   auto applied = run({binary, "apply", "-f", manifest.string(), "--state", state.string()});
   INFO(applied.err);
   REQUIRE(applied.exitCode == 0);
-  auto waited = run({binary, "wait", "--for=condition=Programmed", "binding/web-http",
-                     "--timeout", "5s", "--state", state.string()});
+  auto waited = run({binary, "wait", "--for=condition=Programmed", "binding/web-http", "--timeout",
+                     "5s", "--state", state.string()});
   INFO(waited.err);
   INFO(run({binary, "get", "binding", "web-http", "-o", "yaml", "--state", state.string()}).out);
   INFO(serve.output());

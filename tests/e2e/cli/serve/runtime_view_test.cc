@@ -71,10 +71,12 @@ TEST_CASE("show sslcert lists the certificate the data plane serves and follows 
   server.start();
 
   json first;
-  REQUIRE(waitUntil([&] {
-    first = sslcerts(server);
-    return !sslcertRow(first, "a.test", port).is_null();
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] {
+        first = sslcerts(server);
+        return !sslcertRow(first, "a.test", port).is_null();
+      },
+      kDeadline));
   INFO(first.dump(2));
   json row = sslcertRow(first, "a.test", port);
   CHECK(row["certificateHash"] == a.thumbprint);
@@ -94,8 +96,8 @@ TEST_CASE("show sslcert lists the certificate the data plane serves and follows 
   // The netsh-like listing says the same.
   auto listed = siteplane(server, {"show", "sslcert"});
   REQUIRE(listed.exitCode == 0);
-  CHECK_THAT(listed.out, Catch::Contains("Hostname:port                : a.test:" +
-                                         std::to_string(port)));
+  CHECK_THAT(listed.out,
+             Catch::Contains("Hostname:port                : a.test:" + std::to_string(port)));
   CHECK_THAT(listed.out, Catch::Contains("Certificate Hash             : " + a.thumbprint));
   // A status write may have recompiled the table since: the generation only grows.
   auto at = listed.out.find("Table Generation             : ");
@@ -112,11 +114,13 @@ TEST_CASE("show sslcert lists the certificate the data plane serves and follows 
                           bindingYaml("a-https", "web", "https", port, "a.test", "a"),
                           bindingYaml("b-https", "web", "https", port, "b.test", "b")}));
   json second;
-  CHECK(waitUntil([&] {
-    second = sslcerts(server);
-    return listedHash(second, "a.test", port) == renewed.thumbprint &&
-           listedHash(second, "b.test", port) == b.thumbprint;
-  }, kDeadline));
+  CHECK(waitUntil(
+      [&] {
+        second = sslcerts(server);
+        return listedHash(second, "a.test", port) == renewed.thumbprint &&
+               listedHash(second, "b.test", port) == b.thumbprint;
+      },
+      kDeadline));
   INFO(second.dump(2));
   CHECK(second["generation"].get<uint64_t>() > generation);
   CHECK(servedThumbprint(port, "a.test") == renewed.thumbprint);
@@ -149,9 +153,9 @@ TEST_CASE("explain tells which binding, certificate and site policy win, as clie
   server.start();
   for (const char* binding : {"a-https", "b-https", "secure-http"}) {
     INFO(binding);
-    REQUIRE(waitUntil([&] {
-      return server.condition("Binding", binding, "Programmed") == "True/Programmed";
-    }, kDeadline));
+    REQUIRE(waitUntil(
+        [&] { return server.condition("Binding", binding, "Programmed") == "True/Programmed"; },
+        kDeadline));
   }
   const std::string httpsPort = std::to_string(https);
 
@@ -173,7 +177,8 @@ TEST_CASE("explain tells which binding, certificate and site policy win, as clie
   }
 
   SECTION("a Host whose binding has another certificate than the SNI's: 421") {
-    json misdirected = explainJson(server, {"--port", httpsPort, "--sni", "a.test", "--host", "b.test"});
+    json misdirected =
+        explainJson(server, {"--port", httpsPort, "--sni", "a.test", "--host", "b.test"});
     CHECK(misdirected["response"]["status"] == 421);
     CHECK(misdirected["certificate"]["certificateHash"] == a.thumbprint);
     CHECK(misdirected["route"]["binding"] == "default/b-https");
@@ -202,8 +207,8 @@ TEST_CASE("explain tells which binding, certificate and site policy win, as clie
   SECTION("a port nothing listens on: connection refused") {
     json refused = explainJson(server, {"--port", std::to_string(unused)});
     CHECK(refused["result"] == "ConnectionRefused");
-    CHECK(refused["summary"] == "connection refused: nothing listens on 127.0.0.1:" +
-                                    std::to_string(unused));
+    CHECK(refused["summary"] ==
+          "connection refused: nothing listens on 127.0.0.1:" + std::to_string(unused));
     CHECK(httpGet(unused).empty());
   }
 }
@@ -218,14 +223,18 @@ TEST_CASE("show sslcert and explain say when the data plane could not open a bin
                documents({siteYaml("web", server.root().string()), importedCertificateYaml("a", a),
                           bindingYaml("a-https", "web", "https", busy, "a.test", "a")}));
   server.start();
-  REQUIRE(waitUntil([&] {
-    return server.condition("Binding", "a-https", "Programmed") == "False/PortUnavailable";
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] {
+        return server.condition("Binding", "a-https", "Programmed") == "False/PortUnavailable";
+      },
+      kDeadline));
   json row;
-  REQUIRE(waitUntil([&] {
-    row = sslcertRow(sslcerts(server), "a.test", busy);
-    return !row.is_null();
-  }, kDeadline));
+  REQUIRE(waitUntil(
+      [&] {
+        row = sslcertRow(sslcerts(server), "a.test", busy);
+        return !row.is_null();
+      },
+      kDeadline));
   CHECK(row["listening"] == false);
   CHECK_THAT(row["listenerError"].get<std::string>(), Catch::Contains("address already in use"));
   CHECK_THAT(siteplane(server, {"show", "sslcert"}).out,
@@ -245,9 +254,8 @@ TEST_CASE("show sslcert and explain refuse bad arguments with one line and help 
   auto badPort = run({binary, "explain", "--port", "70000", "--state", dir.path().string()});
   CHECK(badPort.exitCode == 2);
   CHECK(badPort.err == "error: --port: \"70000\" is not a port number (1-65535)\n");
-  auto badAddress =
-      run({binary, "explain", "--address", "example.test", "--port", "80", "--state",
-           dir.path().string()});
+  auto badAddress = run({binary, "explain", "--address", "example.test", "--port", "80", "--state",
+                         dir.path().string()});
   CHECK(badAddress.exitCode == 2);
   CHECK(badAddress.err == "error: --address: \"example.test\" is not an IPv4 or IPv6 address\n");
 

@@ -40,14 +40,13 @@
 
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/logging.h"
 #include "dataplane/loop/data_plane.h"
@@ -107,17 +106,25 @@ Result<std::shared_ptr<const table::BindingTable>> load(const fs::path& file, ui
       site->httpsRedirectPort = static_cast<uint16_t>(redirectPort);
       site->require128BitCiphers = field<bool>(spec, "require128BitCiphers", false);
       std::string mode = field<std::string>(spec, "clientCertificate", "Ignore");
-      if (mode == "Ignore") site->clientCertificate = table::ClientCertificateMode::kIgnore;
-      else if (mode == "Accept") site->clientCertificate = table::ClientCertificateMode::kAccept;
-      else if (mode == "Require") site->clientCertificate = table::ClientCertificateMode::kRequire;
-      else return Out::error("sites." + name + ".clientCertificate: unknown mode '" + mode + "'");
+      if (mode == "Ignore")
+        site->clientCertificate = table::ClientCertificateMode::kIgnore;
+      else if (mode == "Accept")
+        site->clientCertificate = table::ClientCertificateMode::kAccept;
+      else if (mode == "Require")
+        site->clientCertificate = table::ClientCertificateMode::kRequire;
+      else
+        return Out::error("sites." + name + ".clientCertificate: unknown mode '" + mode + "'");
       std::string version = field<std::string>(spec, "minTLSVersion", "1.2");
-      if (version == "1.2") site->minTLSVersion = table::TlsVersion::k1_2;
-      else if (version == "1.3") site->minTLSVersion = table::TlsVersion::k1_3;
-      else return Out::error("sites." + name + ".minTLSVersion: must be \"1.2\" or \"1.3\"");
+      if (version == "1.2")
+        site->minTLSVersion = table::TlsVersion::k1_2;
+      else if (version == "1.3")
+        site->minTLSVersion = table::TlsVersion::k1_3;
+      else
+        return Out::error("sites." + name + ".minTLSVersion: must be \"1.2\" or \"1.3\"");
       const json caFiles = spec.value("clientCAFiles", json::array());
       for (const auto& caFile : caFiles) {
-        auto pem = readText(resolve(base, caFile.get<std::string>()), "sites." + name + ".clientCAFiles");
+        auto pem =
+            readText(resolve(base, caFile.get<std::string>()), "sites." + name + ".clientCAFiles");
         if (!pem) return pem.status();
         clientCAs[name].push_back(*pem);
       }
@@ -135,7 +142,8 @@ Result<std::shared_ptr<const table::BindingTable>> load(const fs::path& file, ui
       certificates[name] = {*chain, *key};
     }
 
-    std::map<std::pair<std::string, std::string>, std::shared_ptr<const tls::ServerContext>> contexts;
+    std::map<std::pair<std::string, std::string>, std::shared_ptr<const tls::ServerContext>>
+        contexts;
     table::BindingTable::Builder builder(generation);
     size_t index = 0;
     for (const auto& binding : bindingSpecs) {
@@ -153,7 +161,8 @@ Result<std::shared_ptr<const table::BindingTable>> load(const fs::path& file, ui
       const int64_t port = field<int64_t>(binding, "port", https ? 443 : 80);
       if (port < 1 || port > 65535) return Out::error(where + ".port: must be 1..65535");
       entry.listener.port = static_cast<uint16_t>(port);
-      entry.route.binding = "default/" + field<std::string>(binding, "name", "binding-" + std::to_string(index));
+      entry.route.binding =
+          "default/" + field<std::string>(binding, "name", "binding-" + std::to_string(index));
       entry.route.bindingGeneration = static_cast<int64_t>(generation);
       entry.route.hostName = field<std::string>(binding, "hostName", "");
       entry.route.site = site->second;
@@ -178,7 +187,8 @@ Result<std::shared_ptr<const table::BindingTable>> load(const fs::path& file, ui
         }
         entry.route.tls = context;
       }
-      if (auto added = builder.add(std::move(entry)); !added) return Out::error(where + ": " + added.message());
+      if (auto added = builder.add(std::move(entry)); !added)
+        return Out::error(where + ": " + added.message());
     }
     return std::move(builder).build();
   } catch (const std::exception& error) {
@@ -259,12 +269,11 @@ int main(int argc, char** argv) {
     for (const auto& listener : report.listeners) {
       if (listener.listening) continue;
       ++errors;
-      printLine("listener_error address=" + listener.key.address + " port=" +
-                std::to_string(listener.key.port) + " error=" + listener.error);
+      printLine("listener_error address=" + listener.key.address +
+                " port=" + std::to_string(listener.key.port) + " error=" + listener.error);
     }
-    printLine("ready generation=" + std::to_string(report.generation) +
-              " listeners=" + std::to_string(report.listeners.size()) +
-              " errors=" + std::to_string(errors));
+    printLine("ready generation=" + std::to_string(report.generation) + " listeners=" +
+              std::to_string(report.listeners.size()) + " errors=" + std::to_string(errors));
   };
   (*plane)->publish(*table, onApplied);
 
