@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 FUZZ_DIR     ?= build-fuzz
 
-.PHONY: all build run test deps test-deps bench asan asan-subset fuzz format clean
+.PHONY: all build run test deps test-deps bench asan asan-subset fuzz format format-check clean
 
 all: build
 
@@ -36,7 +36,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 run: build
 	$(BUILD_DIR)/siteplane serve --manifests $(MANIFESTS) --state $(STATE_DIR)
 
-test: test-deps $(BUILD_DIR)/CMakeCache.txt
+test: test-deps format-check $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
@@ -71,8 +71,15 @@ bench: build
 	@scripts/install-deps bench
 	bench/run-all
 
+# Every C++ file as .clang-format lays it out; `make test` starts with the check, so a change
+# that is not formatted fails before anything is built. `make format` fixes it.
+CXX_SOURCES = $$(git ls-files '*.cc' '*.h')
 format:
-	clang-format -i $$(git ls-files '*.cc' '*.h')
+	clang-format -i $(CXX_SOURCES)
+
+format-check: test-deps
+	@clang-format --dry-run --Werror $(CXX_SOURCES) || \
+	  { echo "format-check: the files above are not formatted; run: make format" >&2; exit 1; }
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan $(FUZZ_DIR)
