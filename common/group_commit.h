@@ -41,6 +41,12 @@ class GroupCommit {
     }
   }
 
+  // Requests queued and not yet taken by a commit (a running commit's own are no longer queued).
+  size_t queued() {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+  }
+
  private:
   std::mutex mutex_;  // guards pending_, committing_ and every queued Request::committed
   std::condition_variable committed_;

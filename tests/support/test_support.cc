@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -248,6 +250,61 @@ bool bindable(int port, uint32_t address) {
 // runs did collide that way. So ports come from just below the ephemeral range, and every test
 // process on the machine hands them out through one flock-protected ledger, which remembers each
 // port for ten minutes so two tests never get the same one.
+namespace {
+
+// "0100007F:1F90" for 127.0.0.1:8080, as /proc/net/tcp writes a local or remote address.
+std::string procAddress(const sockaddr_storage& address) {
+  char text[64];
+  if (address.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(address);
+    std::snprintf(text, sizeof text, "%08X:%04X", in.sin_addr.s_addr, ntohs(in.sin_port));
+    return text;
+  }
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(address);
+  std::string out;
+  for (int word = 0; word < 4; ++word) {
+    uint32_t value;
+    std::memcpy(&value, in6.sin6_addr.s6_addr + 4 * word, sizeof value);
+    std::snprintf(text, sizeof text, "%08X", value);
+    out += text;
+  }
+  std::snprintf(text, sizeof text, ":%04X", ntohs(in6.sin6_port));
+  return out + text;
+}
+
+// tx_queue or rx_queue of the socket from `local` to `remote`; -1 when no such socket is listed.
+long queueOf(const std::string& local, const std::string& remote, bool transmit) {
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, localField, remoteField, state, queues;
+      fields >> slot >> localField >> remoteField >> state >> queues;
+      if (localField != local || remoteField != remote) continue;
+      size_t colon = queues.find(':');
+      if (colon == std::string::npos) return -1;
+      return std::stol(transmit ? queues.substr(0, colon) : queues.substr(colon + 1), nullptr, 16);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+bool waitUntilPeerRead(int fd, std::chrono::milliseconds timeout) {
+  sockaddr_storage mine{}, theirs{};
+  socklen_t length = sizeof mine;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&mine), &length) != 0) return false;
+  length = sizeof theirs;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&theirs), &length) != 0) return false;
+  std::string local = procAddress(mine), remote = procAddress(theirs);
+  return waitUntil(
+      [&] { return queueOf(local, remote, true) == 0 && queueOf(remote, local, false) == 0; },
+      timeout);
+}
+
 int freePort() {
   static constexpr int64_t kReservedSeconds = 600;
   auto [low, high] = testPortRange();

@@ -81,6 +81,12 @@ class Process {
 bool waitUntil(const std::function<bool()>& condition,
                std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// For a connected loopback TCP socket of this process: waits until the application at the other
+// end has read everything sent on it (this socket's send queue and the peer socket's receive
+// queue are both empty, as /proc/net/tcp and tcp6 show them). Replaces "sleep so the server
+// reads it" with the effect itself. False when `timeout` passes first.
+bool waitUntilPeerRead(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // A TCP port that is free on 127.0.0.1 and 0.0.0.0 and that no other test process of this
 // machine gets for the next ten minutes (outside the kernel's ephemeral range; see the .cc).
 int freePort();

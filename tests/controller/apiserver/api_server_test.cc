@@ -357,6 +357,7 @@ class TlsClient {
   TlsClient& operator=(const TlsClient&) = delete;
 
   bool handshake() { return connected_ && SSL_connect(tls_.get()) == 1; }
+  int fd() const { return fd_; }
   bool send(const std::string& bytes) {
     return SSL_write(tls_.get(), bytes.data(), static_cast<int>(bytes.size())) > 0;
   }
@@ -432,17 +433,16 @@ TEST_CASE("Pipelined requests on one API connection are answered in the order th
   std::string requests = "GET /readyz?verbose HTTP/1.1\r\nHost: api\r\n" + auth +
                          "\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
                          "GET /version HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n";
-  // Let /readyz go only once it is with the handler and the later requests had their chance to
-  // overtake it.
-  std::thread releaser([&s] {
-    if (s.gate.waitEntered(kHang)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    s.gate.release();
-  });
-  auto answered = run({"openssl", "s_client", "-quiet", "-connect",
-                       "127.0.0.1:" + std::to_string(s.server.server->port()), "-CAfile",
-                       (s.server.state.path() / "api" / "ca.crt").string()},
-                      requests, kHang);
-  releaser.join();
+  TlsClient client(s.server.server->port());
+  REQUIRE(client.handshake());
+  REQUIRE(client.send(requests));
+  // Let /readyz go only once it is with the handler and the server has read the later requests
+  // (they had their chance to overtake it).
+  REQUIRE(s.gate.waitEntered(kHang));
+  REQUIRE(waitUntilPeerRead(client.fd()));
+  s.gate.release();
+  CommandResult answered;
+  answered.out = client.readAll();
   INFO(answered.out << answered.err);
   size_t ready = answered.out.find("[+]gate ok");
   size_t health = answered.out.find("\r\n\r\nok");

@@ -113,26 +113,39 @@ TEST_CASE("FileWatcher forgets an owner that registers no files and says nothing
           "[controller][source][watch]") {
   WatcherFixture fixture;
   auto gone = fixture.write("a/site.crt", "one");
+  auto sync = fixture.write("a/sync.crt", "one");
   auto kept = fixture.write("b/site.crt", "one");
   fixture.watch("Certificate/default/gone", {gone}, 1);
   fixture.watch("Certificate/default/kept", {kept}, 2);
-  fixture.watch("Certificate/default/gone", {}, 1);
+  fixture.watch("Certificate/default/sync", {sync}, 2);
+  fixture.watch("Certificate/default/gone", {}, 2);  // a/ stays watched for sync
 
+  // Events of one directory arrive in order: once the later change of sync (in a/ too) is seen,
+  // the change of gone has been handled, and must have notified nobody.
   std::ofstream(gone, std::ios::trunc) << "two";
+  std::ofstream(sync, std::ios::trunc) << "two";
+  REQUIRE(waitUntil([&] { return fixture.notifications.count("Certificate/default/sync") > 0; }));
+  CHECK(fixture.notifications.count("Certificate/default/gone") == 0);
   std::ofstream(kept, std::ios::trunc) << "two";
   CHECK(waitUntil([&] { return fixture.notifications.count("Certificate/default/kept") > 0; }));
-  CHECK(fixture.notifications.count("Certificate/default/gone") == 0);
 
   // A directory that does not exist cannot be watched; the owner's periodic look covers it.
   fixture.watcher->watch("Certificate/default/missing", {fixture.dir.path() / "nowhere/x.crt"});
+  fixture.watch("Certificate/default/sync", {}, 1);
   fixture.watch("Certificate/default/kept", {kept}, 1);
 
+  // After stop, nothing: a second watcher on the same file is the witness that the change
+  // happened and was delivered to whoever still watches it.
+  WatcherFixture witness;
+  witness.watch("witness", {kept}, 1);
   fixture.watcher->stop();
   fixture.watcher->stop();
   int after = fixture.notifications.count("Certificate/default/kept");
   fixture.watcher->watch("Certificate/default/late", {kept});
   std::ofstream(kept, std::ios::trunc) << "three";
+  REQUIRE(waitUntil([&] { return witness.notifications.count("witness") > 0; }));
   CHECK(fixture.notifications.count("Certificate/default/kept") == after);
+  CHECK(fixture.notifications.count("Certificate/default/late") == 0);
 }
 
 }  // namespace

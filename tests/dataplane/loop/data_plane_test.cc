@@ -66,6 +66,7 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
   bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
 
   // SHA-1 of the server certificate, upper-case hex.
   std::string thumbprint() const {
@@ -359,7 +360,7 @@ TEST_CASE(
   REQUIRE(idleRemoved.receive().status == 200);
   // Half a request: in flight when the swap happens.
   REQUIRE(busy.send("GET /index.html HTTP/1.1\r\nHost: a.test\r\n"));
-  std::this_thread::sleep_for(100ms);  // let the worker read the first half
+  REQUIRE(testing::waitUntilPeerRead(busy.fd()));  // the worker has read the first half
   {
     table::BindingTable::Builder builder(2);
     REQUIRE(builder.add(entry("kept", keptPort, "", site.policy)).isOk());
