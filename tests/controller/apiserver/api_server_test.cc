@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -338,6 +339,8 @@ class TlsClient {
   // receiveWindow > 0 shrinks the socket's receive buffer (a client that reads slowly).
   explicit TlsClient(int port, int receiveWindow = 0)
       : context_(SSL_CTX_new(TLS_client_method()), SSL_CTX_free), tls_(nullptr, SSL_free) {
+    // A server that resets the connection makes a write fail with EPIPE, not end this process.
+    ::signal(SIGPIPE, SIG_IGN);
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (receiveWindow > 0) {
       ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receiveWindow, sizeof receiveWindow);
