@@ -85,8 +85,7 @@ size_t RequestParser::feed(const char* data, size_t length) {
     const auto head = scanner_.scan(data, length);
     if (head == HeadScanner::Result::kInvalid) {
       started_ = true;
-      error_ = Error::kBadRequest;
-      return 0;
+      return refuseAt(data, scanner_.scanned());
     }
     const size_t headBytes = head == HeadScanner::Result::kEnd ? scanner_.scanned() : length;
     consumed = execute(data, headBytes);
@@ -105,10 +104,8 @@ size_t RequestParser::feed(const char* data, size_t length) {
   }
   if (parser_.flags & F_CHUNKED) {
     const auto body = chunked_.scan(data, length);
-    if (body == ChunkedScanner::Result::kInvalid) {
-      error_ = Error::kBadRequest;
-      return consumed;
-    }
+    if (body == ChunkedScanner::Result::kInvalid)
+      return consumed + refuseAt(data, chunked_.scanned());
     if (body == ChunkedScanner::Result::kEnd) {
       consumed += execute(data, chunked_.scanned());
       // As for the head: where the framing ends, http-parser must have ended the message too.
@@ -117,6 +114,15 @@ size_t RequestParser::feed(const char* data, size_t length) {
     }
   }
   return consumed + execute(data, length);
+}
+
+size_t RequestParser::refuseAt(const char* data, size_t validBytes) {
+  // http-parser still gets the valid bytes before the offending one: a limit they already break
+  // (431, 413) is the answer, as it is when the same bytes arrive one at a time. Which error a
+  // request gets must not depend on how TCP split it.
+  size_t consumed = execute(data, validBytes);
+  if (error_ == Error::kNone) error_ = Error::kBadRequest;
+  return consumed;
 }
 
 size_t RequestParser::execute(const char* data, size_t length) {

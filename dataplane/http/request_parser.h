@@ -80,6 +80,8 @@ class RequestParser {
   static int onMessageComplete(http_parser* parser) noexcept;
   // http-parser over these bytes, with its errors and upgrades mapped to ours.
   size_t execute(const char* data, size_t length);
+  // The bytes before a framing error (at data + validBytes) go to http-parser, then the error.
+  size_t refuseAt(const char* data, size_t validBytes);
   bool append(const char* at, size_t length) noexcept;
   void finishHeaders();
   // The framing rules of RFC 9112 that http-parser does not enforce; false: 400.
