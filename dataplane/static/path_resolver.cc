@@ -83,6 +83,10 @@ Resolution resolveBeneath(const std::filesystem::path& root, std::string_view pa
   if (isProtectedDirectory(rootStat.st_dev, rootStat.st_ino) || opensProtectedTree(rootFd.get()))
     return fail(403, "protected directory");
 
+  // The walk hands each component to the kernel as a C string: "..\0x" would be "..". No file
+  // name holds a NUL, so such a path names nothing; refuse it before it is split.
+  if (path.find('\0') != std::string_view::npos) return fail(403, "NUL byte in path");
+
   bool trailingSlash = !path.empty() && path.back() == '/';
   std::string_view typeName = path.substr(path.rfind('/') + 1);
 

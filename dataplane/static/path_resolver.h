@@ -36,6 +36,7 @@ struct Resolution {
 //     path or its realpath), and is then walked from the root descriptor again;
 //   - at most 40 symlinks per lookup (as Linux's MAXSYMLINKS), so loops end with 403.
 // Only regular files are served: FIFOs, sockets and devices are refused without being opened.
+// A path holding a NUL byte is refused (403) whatever else it holds.
 //
 // A directory with a trailing slash serves `indexFile` from it (403 when there is none: no
 // directory listings); without the slash it is 301 so that relative links in the index resolve.
