@@ -302,7 +302,7 @@ class Converter {
                                                             : "null"));
             continue;
           }
-          std::string name = key.Scalar();
+          const std::string& name = key.Scalar();
           std::string childPointer = pointer + "/" + api::escapePointerToken(name);
           if (out.contains(name)) {
             auto first = positions_->find(childPointer);
