@@ -115,7 +115,7 @@ bool addReconcilers(const ControllerContext& context) {
   return context.manager.add(std::make_unique<compile::CompileReconciler>(
       context.store, context.certificates,
       [dataPlane](std::shared_ptr<const table::BindingTable> table,
-                  std::function<void(const loop::PublishReport&)> onApplied) {
+                  std::function<void(const table::PublishReport&)> onApplied) {
         dataPlane->publish(std::move(table), std::move(onApplied));
       },
       compileOptions));

@@ -12,6 +12,16 @@ namespace siteplane::api {
 
 enum class ConditionStatus { kTrue, kFalse, kUnknown };
 
+// The condition types siteplane writes, spelled once (Gateway API spelling where it has one).
+namespace condition_type {
+inline constexpr const char* kReady = "Ready";                // Certificate, Issuer, Site
+inline constexpr const char* kIssuing = "Issuing";            // Certificate
+inline constexpr const char* kAccepted = "Accepted";          // Binding
+inline constexpr const char* kResolvedRefs = "ResolvedRefs";  // Binding
+inline constexpr const char* kConflicted = "Conflicted";      // Binding
+inline constexpr const char* kProgrammed = "Programmed";      // Binding
+}  // namespace condition_type
+
 const char* toString(ConditionStatus status);
 std::optional<ConditionStatus> parseConditionStatus(std::string_view text);
 

@@ -79,6 +79,100 @@ void releaseFreedMemory() {
 #endif
 }
 
+struct StoredObjects {
+  std::vector<Stored<api::Site>> sites;
+  std::vector<Stored<api::Binding>> bindings;
+  std::vector<Stored<api::Certificate>> certificates;
+};
+
+// Table generations continue from the ones statuses already carry, so that tableGeneration never
+// goes backwards across a restart.
+uint64_t generationAfter(const std::vector<Stored<api::Binding>>& bindings) {
+  uint64_t highest = 0;
+  for (const auto& binding : bindings)
+    highest = std::max<uint64_t>(highest, binding.object.status.tableGeneration);
+  return highest + 1;
+}
+
+CompileInput compileInput(const StoredObjects& stored, uint64_t generation, api::Time now) {
+  CompileInput input;
+  input.generation = generation;
+  input.now = now;
+  input.sites.reserve(stored.sites.size());
+  for (const auto& site : stored.sites) input.sites.push_back(site.object);
+  input.bindings.reserve(stored.bindings.size());
+  for (const auto& binding : stored.bindings) input.bindings.push_back(binding.object);
+  input.certificates.reserve(stored.certificates.size());
+  for (const auto& certificate : stored.certificates)
+    input.certificates.push_back(certificate.object);
+  return input;
+}
+
+// The data plane's report by listener.
+class ListenerIndex {
+ public:
+  explicit ListenerIndex(const table::PublishReport& report) {
+    for (const auto& listener : report.listeners) {
+      byKey_.emplace(listener.key, &listener);
+      if (!listener.listening) bindFailed_ = true;
+    }
+  }
+  const table::ListenerReport* find(const table::ListenerKey& key) const {
+    auto found = byKey_.find(key);
+    return found == byKey_.end() ? nullptr : found->second;
+  }
+  bool bindFailed() const { return bindFailed_; }
+
+ private:
+  std::unordered_map<table::ListenerKey, const table::ListenerReport*, table::ListenerKeyHash>
+      byKey_;
+  bool bindFailed_ = false;
+};
+
+// A binding's status after the pass: the plan's conditions, then Programmed from the data plane's
+// report for a binding in the table, and where and since which table it is served (`live`).
+api::BindingStatus bindingStatus(const api::Binding& binding, const BindingPlan& plan,
+                                 const ListenerIndex& listeners, const CompileInput& input,
+                                 bool& live) {
+  const int64_t generation = binding.metadata.generation;
+  api::BindingStatus status = binding.status;
+  mergeConditions(status.conditions, plan.conditions, generation, input.now);
+  const table::ListenerReport* listener = plan.inTable ? listeners.find(plan.listener) : nullptr;
+  live = listener && listener->listening;
+  if (plan.inTable && !live) {
+    std::string error = listener ? listener->error : "the data plane did not report it";
+    mergeConditions(status.conditions,
+                    {{api::condition_type::kProgrammed, ConditionStatus::kFalse,
+                      reason::kPortUnavailable, std::move(error)}},
+                    generation, input.now);
+  }
+  if (!live) {
+    status.listenAddress.clear();
+    status.servedThumbprint.clear();
+    status.tableGeneration = 0;
+    return status;
+  }
+  const std::string listenAddress = fmt::format("{}", fmt::join(listener->boundAddresses, ","));
+  const std::string thumbprint = plan.tls ? plan.tls->thumbprint() : std::string();
+  mergeConditions(status.conditions,
+                  {{api::condition_type::kProgrammed, ConditionStatus::kTrue, reason::kProgrammed,
+                    fmt::format("served on {}", listenAddress)}},
+                  generation, input.now);
+  // tableGeneration says since which table the binding is served as it is now; it moves only when
+  // what is served for it changes, so an unrelated edit does not rewrite every status.
+  const api::Condition* previous =
+      api::findCondition(binding.status.conditions, api::condition_type::kProgrammed);
+  const bool same = binding.status.listenAddress == listenAddress &&
+                    binding.status.servedThumbprint == thumbprint &&
+                    binding.status.tableGeneration != 0 && previous &&
+                    previous->status == ConditionStatus::kTrue &&
+                    previous->observedGeneration == generation;
+  status.listenAddress = listenAddress;
+  status.servedThumbprint = thumbprint;
+  if (!same) status.tableGeneration = static_cast<int64_t>(input.generation);
+  return status;
+}
+
 }  // namespace
 
 CompileReconciler::CompileReconciler(store::Store& store,
@@ -140,28 +234,10 @@ reconcile::ReconcileResult CompileReconciler::reconcile(const std::string& key) 
 
 reconcile::ReconcileResult CompileReconciler::run() {
   auto log = logger("controller.compile");
-  auto sites = listKind<api::Site>(store_, *log);
-  auto bindings = listKind<api::Binding>(store_, *log);
-  auto certificates = listKind<api::Certificate>(store_, *log);
-
-  if (nextGeneration_ == 0) {
-    // Table generations continue from the ones statuses already carry, so that tableGeneration
-    // never goes backwards across a restart.
-    uint64_t highest = 0;
-    for (const auto& binding : bindings)
-      highest = std::max<uint64_t>(highest, binding.object.status.tableGeneration);
-    nextGeneration_ = highest + 1;
-  }
-
-  CompileInput input;
-  input.generation = nextGeneration_++;
-  input.now = options_.now();
-  input.sites.reserve(sites.size());
-  for (const auto& site : sites) input.sites.push_back(site.object);
-  input.bindings.reserve(bindings.size());
-  for (const auto& binding : bindings) input.bindings.push_back(binding.object);
-  input.certificates.reserve(certificates.size());
-  for (const auto& certificate : certificates) input.certificates.push_back(certificate.object);
+  StoredObjects stored{listKind<api::Site>(store_, *log), listKind<api::Binding>(store_, *log),
+                       listKind<api::Certificate>(store_, *log)};
+  if (nextGeneration_ == 0) nextGeneration_ = generationAfter(stored.bindings);
+  CompileInput input = compileInput(stored, nextGeneration_++, options_.now());
 
   CompileOutput output = compiler_.compile(input);
   // Registered again on every pass while there are any: that re-arms the watch of a directory
@@ -171,10 +247,47 @@ reconcile::ReconcileResult CompileReconciler::run() {
     options_.watchFiles(kKey, watchedCrls_);
   }
 
-  // Publish and wait for the report: the reconcile thread waits, the data plane never does.
-  auto applied = std::make_shared<std::promise<loop::PublishReport>>();
-  std::future<loop::PublishReport> reportFuture = applied->get_future();
-  publish_(output.table, [applied](const loop::PublishReport& report) {
+  std::optional<table::PublishReport> report = publishAndWait(output.table);
+  if (!report)
+    return reconcile::ReconcileResult::retry(
+        fmt::format("the data plane did not apply table {} within {} ms", input.generation,
+                    options_.reportTimeout.count()));
+  const ListenerIndex listeners(*report);
+
+  size_t programmed = 0;
+  std::vector<store::WriteOp> statusWrites;
+  for (size_t i = 0; i < stored.bindings.size(); ++i) {
+    api::Binding binding = stored.bindings[i].object;
+    bool live = false;
+    binding.status = bindingStatus(binding, output.bindings[i], listeners, input, live);
+    if (live) ++programmed;
+    if (auto op = statusUpdate(api::Object{std::move(binding)}, stored.bindings[i].json))
+      statusWrites.push_back(std::move(*op));
+  }
+  for (size_t i = 0; i < stored.sites.size(); ++i) {
+    api::Site site = stored.sites[i].object;
+    site.status.siteId = output.sites[i].siteId;
+    mergeConditions(site.status.conditions, {output.sites[i].ready}, site.metadata.generation,
+                    input.now);
+    if (auto op = statusUpdate(api::Object{std::move(site)}, stored.sites[i].json))
+      statusWrites.push_back(std::move(*op));
+  }
+  const size_t statusesWritten = writeStatuses(std::move(statusWrites), *log);
+
+  log->info(
+      "reconcile key={} generation={} sites={} bindings={} programmed={} listeners={} "
+      "contexts_built={} contexts_reused={} statuses_written={}",
+      kKey, input.generation, stored.sites.size(), stored.bindings.size(), programmed,
+      report->listeners.size(), output.contextsBuilt, output.contextsReused, statusesWritten);
+  return nextPass(listeners.bindFailed(), !output.crlFiles.empty());
+}
+
+// Publish and wait for the report: the reconcile thread waits, the data plane never does.
+std::optional<table::PublishReport> CompileReconciler::publishAndWait(
+    std::shared_ptr<const table::BindingTable> table) {
+  auto applied = std::make_shared<std::promise<table::PublishReport>>();
+  std::future<table::PublishReport> reportFuture = applied->get_future();
+  publish_(std::move(table), [applied](const table::PublishReport& report) {
     try {
       applied->set_value(report);
     } catch (const std::exception&) {
@@ -182,102 +295,31 @@ reconcile::ReconcileResult CompileReconciler::run() {
     }
   });
   if (reportFuture.wait_for(options_.reportTimeout) != std::future_status::ready)
-    return reconcile::ReconcileResult::retry(
-        fmt::format("the data plane did not apply table {} within {} ms", input.generation,
-                    options_.reportTimeout.count()));
-  loop::PublishReport report = reportFuture.get();
-  std::unordered_map<table::ListenerKey, const loop::ListenerReport*, table::ListenerKeyHash>
-      listeners;
-  bool bindFailed = false;
-  for (const auto& listener : report.listeners) {
-    listeners.emplace(listener.key, &listener);
-    if (!listener.listening) bindFailed = true;
-  }
+    return std::nullopt;
+  return reportFuture.get();
+}
 
-  size_t programmed = 0;
-  api::Time now = input.now;
-  std::vector<store::WriteOp> statusWrites;
-  for (size_t i = 0; i < bindings.size(); ++i) {
-    api::Binding binding = bindings[i].object;
-    const BindingPlan& plan = output.bindings[i];
-    api::BindingStatus status = binding.status;
-    mergeConditions(status.conditions, plan.conditions, binding.metadata.generation, now);
-    std::string listenAddress;
-    std::string thumbprint;
-    bool live = false;
-    if (plan.inTable) {
-      auto found = listeners.find(plan.listener);
-      const loop::ListenerReport* listener = found == listeners.end() ? nullptr : found->second;
-      if (listener && listener->listening) {
-        live = true;
-        listenAddress = fmt::format("{}", fmt::join(listener->boundAddresses, ","));
-        if (plan.tls) thumbprint = plan.tls->thumbprint();
-        mergeConditions(status.conditions,
-                        {{"Programmed", ConditionStatus::kTrue, reason::kProgrammed,
-                          fmt::format("served on {}", listenAddress)}},
-                        binding.metadata.generation, now);
-      } else {
-        std::string error = listener ? listener->error : "the data plane did not report it";
-        mergeConditions(status.conditions,
-                        {{"Programmed", ConditionStatus::kFalse, reason::kPortUnavailable, error}},
-                        binding.metadata.generation, now);
-      }
-    }
-    if (live) {
-      ++programmed;
-      // tableGeneration says since which table the binding is served as it is now; it moves only
-      // when what is served for it changes, so an unrelated edit does not rewrite every status.
-      bool same = binding.status.listenAddress == listenAddress &&
-                  binding.status.servedThumbprint == thumbprint &&
-                  binding.status.tableGeneration != 0;
-      const api::Condition* previous = api::findCondition(binding.status.conditions, "Programmed");
-      same = same && previous && previous->status == ConditionStatus::kTrue &&
-             previous->observedGeneration == binding.metadata.generation;
-      status.listenAddress = listenAddress;
-      status.servedThumbprint = thumbprint;
-      if (!same) status.tableGeneration = static_cast<int64_t>(input.generation);
-    } else {
-      status.listenAddress.clear();
-      status.servedThumbprint.clear();
-      status.tableGeneration = 0;
-    }
-    binding.status = std::move(status);
-    if (auto op = statusUpdate(api::Object{std::move(binding)}, bindings[i].json))
-      statusWrites.push_back(std::move(*op));
+// Every changed status in one store batch: after the first table of thousands of bindings that is
+// two filesystem syncs rather than two fsyncs per binding. Returns how many were written.
+size_t CompileReconciler::writeStatuses(std::vector<store::WriteOp> writes, spdlog::logger& log) {
+  size_t written = writes.size();
+  if (writes.empty()) return 0;
+  auto results = store_.writeBatch(std::move(writes));
+  for (const auto& result : results) {
+    if (result) continue;
+    --written;
+    log.debug("status_not_written error=\"{}\"", result.message());
   }
+  return written;
+}
 
-  for (size_t i = 0; i < sites.size(); ++i) {
-    api::Site site = sites[i].object;
-    const SitePlan& plan = output.sites[i];
-    site.status.siteId = plan.siteId;
-    mergeConditions(site.status.conditions, {plan.ready}, site.metadata.generation, now);
-    if (auto op = statusUpdate(api::Object{std::move(site)}, sites[i].json))
-      statusWrites.push_back(std::move(*op));
-  }
-
-  // Every changed status in one store batch: after the first table of thousands of bindings that
-  // is two filesystem syncs rather than two fsyncs per binding.
-  size_t statusesWritten = statusWrites.size();
-  if (!statusWrites.empty()) {
-    auto results = store_.writeBatch(std::move(statusWrites));
-    for (const auto& result : results) {
-      if (result) continue;
-      --statusesWritten;
-      log->debug("status_not_written error=\"{}\"", result.message());
-    }
-  }
-
-  log->info(
-      "reconcile key={} generation={} sites={} bindings={} programmed={} listeners={} "
-      "contexts_built={} contexts_reused={} statuses_written={}",
-      kKey, input.generation, sites.size(), bindings.size(), programmed, report.listeners.size(),
-      output.contextsBuilt, output.contextsReused, statusesWritten);
+// When the pass runs again without an edit: soon after a failed bind (a port freed later is
+// picked up), regularly while sites name CRLs (a missed change, a passing nextUpdate).
+reconcile::ReconcileResult CompileReconciler::nextPass(bool bindFailed, bool watchesCrls) const {
   if (bindFailed)
     return reconcile::ReconcileResult::requeueAfter(
-        output.crlFiles.empty() ? options_.bindRetry
-                                : std::min(options_.bindRetry, options_.crlCheckInterval));
-  if (!output.crlFiles.empty())
-    return reconcile::ReconcileResult::requeueAfter(options_.crlCheckInterval);
+        watchesCrls ? std::min(options_.bindRetry, options_.crlCheckInterval) : options_.bindRetry);
+  if (watchesCrls) return reconcile::ReconcileResult::requeueAfter(options_.crlCheckInterval);
   return reconcile::ReconcileResult::done();
 }
 

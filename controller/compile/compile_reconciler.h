@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -13,13 +14,17 @@
 #include "controller/compile/compiler.h"
 #include "controller/reconcile/reconciler.h"
 #include "controller/store/store.h"
-#include "dataplane/loop/data_plane.h"
+#include "dataplane/table/publish_report.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace siteplane::compile {
 
 // Publishes a table and calls back once it is applied (DataPlane::publish, or a fake in tests).
 using PublishFunction = std::function<void(std::shared_ptr<const table::BindingTable>,
-                                           std::function<void(const loop::PublishReport&)>)>;
+                                           std::function<void(const table::PublishReport&)>)>;
 
 struct CompileOptions {
   std::filesystem::path manifestsDir;  // relative Site roots resolve against it
@@ -78,6 +83,11 @@ class CompileReconciler final : public reconcile::Reconciler {
 
  private:
   reconcile::ReconcileResult run();
+  // The data plane's report on `table`, or nothing when it did not come within reportTimeout.
+  std::optional<table::PublishReport> publishAndWait(
+      std::shared_ptr<const table::BindingTable> table);
+  size_t writeStatuses(std::vector<store::WriteOp> writes, spdlog::logger& log);
+  reconcile::ReconcileResult nextPass(bool bindFailed, bool watchesCrls) const;
 
   store::Store& store_;
   PublishFunction publish_;

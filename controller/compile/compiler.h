@@ -17,8 +17,14 @@
 #include "controller/api/certificate.h"
 #include "controller/api/object_key.h"
 #include "controller/api/site.h"
-#include "controller/certs/certificate_bundle.h"
 #include "controller/certs/import_path_policy.h"
+#include "controller/compile/binding_refs.h"
+#include "controller/compile/certificate_cache.h"
+#include "controller/compile/client_trust.h"
+#include "controller/compile/condition_plan.h"
+#include "controller/compile/site_roots.h"
+#include "controller/compile/site_state.h"
+#include "controller/compile/tls_context_cache.h"
 #include "dataplane/table/binding_table.h"
 
 namespace siteplane::certs {
@@ -30,50 +36,12 @@ class ServerContext;
 
 namespace siteplane::compile {
 
-// Condition types and reasons written by the compile pass (Gateway API spelling where it has one).
-namespace reason {
-inline constexpr const char* kAccepted = "Accepted";
-inline constexpr const char* kResolvedRefs = "ResolvedRefs";
-inline constexpr const char* kSiteNotFound = "SiteNotFound";
-inline constexpr const char* kCertificateNotFound = "CertificateNotFound";
-inline constexpr const char* kCertificateNotReady = "CertificateNotReady";
-inline constexpr const char* kCertificateHostMismatch = "CertificateHostMismatch";
-inline constexpr const char* kClientCANotFound = "ClientCANotFound";
-// A clientCARefs[].crlFile that cannot be read, does not parse or is not issued by its CA (with
-// a last good CRL the site keeps serving with it; without one its https bindings are not served).
-inline constexpr const char* kInvalidCRL = "InvalidCRL";
-// A CRL past its nextUpdate: certificates of that CA get 403.13 until a fresh one is loaded.
-inline constexpr const char* kCRLExpired = "CRLExpired";
-inline constexpr const char* kInvalidCertificate = "InvalidCertificate";
-inline constexpr const char* kNoConflicts = "NoConflicts";
-inline constexpr const char* kHostnameConflict = "HostnameConflict";
-inline constexpr const char* kProtocolConflict = "ProtocolConflict";
-inline constexpr const char* kProgrammed = "Programmed";
-inline constexpr const char* kPending = "Pending";
-inline constexpr const char* kRefsNotResolved = "RefsNotResolved";
-inline constexpr const char* kConflicted = "Conflicted";
-inline constexpr const char* kPortUnavailable = "PortUnavailable";
-inline constexpr const char* kReady = "Ready";
-inline constexpr const char* kSiteIdConflict = "SiteIdConflict";
-inline constexpr const char* kRootNotFound = "RootNotFound";
-inline constexpr const char* kRootNotAllowed = "RootNotAllowed";
-}  // namespace reason
-
 struct CompileInput {
   std::vector<api::Site> sites;
   std::vector<api::Binding> bindings;
   std::vector<api::Certificate> certificates;
   uint64_t generation = 0;  // of the table to build
   api::Time now{};          // validity checks and lastTransitionTime
-};
-
-// One condition the pass decided on; observedGeneration and lastTransitionTime are filled when it
-// is merged into the object's status.
-struct ConditionPlan {
-  std::string type;
-  api::ConditionStatus status = api::ConditionStatus::kUnknown;
-  std::string reason;
-  std::string message;
 };
 
 struct BindingPlan {
@@ -122,51 +90,23 @@ class Compiler {
   CompileOutput compile(const CompileInput& input);
 
  private:
-  struct LoadedCertificate {
-    std::string thumbprint;
-    std::shared_ptr<const certs::CertificateBundle> bundle;
-  };
-  // The bundle of a Ready certificate, checked against its status thumbprint, or why there is none
-  // (reason + message).
-  struct CertificateLookup {
-    std::shared_ptr<const certs::CertificateBundle> bundle;
-    std::string reason;
-    std::string message;
-  };
-  CertificateLookup lookupCertificate(
-      const std::string& ns, const std::string& name,
-      const std::unordered_map<std::string, const api::Certificate*>& byName, api::Time now);
+  // The passes, in order; each reads what the ones before it decided.
+  std::vector<SiteState> assessSites(const CompileInput& input, CompileOutput& out);
+  std::vector<Candidate> resolveBindings(const CompileInput& input,
+                                         const std::vector<SiteState>& sites, CompileOutput& out,
+                                         std::vector<ConditionPlan>& resolved);
+  void settleSites(const CompileInput& input, const std::vector<Candidate>& winners,
+                   std::vector<SiteState>& sites, CompileOutput& out) const;
+  std::shared_ptr<const table::BindingTable> buildTable(const CompileInput& input,
+                                                        const std::vector<Candidate>& winners,
+                                                        const std::vector<SiteState>& sites,
+                                                        CompileOutput& out,
+                                                        std::vector<ConditionPlan>& resolved);
 
-  // A client CA's CRL as last read and checked, kept so that a file replaced by a broken one does
-  // not lose revocation: "path|CA thumbprint" -> the last good content.
-  struct LoadedCrl {
-    std::string data;
-    int64_t nextUpdate = 0;  // seconds since the epoch, 0 when the CRL has none
-  };
-  // Reads a clientCARefs[].crlFile. Every CRL path the controller opens goes through here, so
-  // that a restriction of the directories it may read applies in one place. Relative paths
-  // (objects created through the API) resolve against the manifests directory, as the
-  // certificate reconciler resolves spec.source paths.
-  // Why the Site's root may not be served ("" when it may): a pseudo filesystem, the state
-  // directory (one of `protectedDirs`, canonical), or for a Site from the API a directory outside
-  // the manifest directory and the import roots.
-  std::string refuseRoot(const api::Site& site,
-                         const std::vector<std::filesystem::path>& protectedDirs) const;
-  Result<std::string> readCrlFile(const std::string& path, certs::ImportOrigin origin,
-                                  std::filesystem::path& resolved) const;
-
-  const certs::CertificateStore& certificates_;
-  const std::filesystem::path manifestsDir_;
-  const std::vector<std::filesystem::path> protectedDirs_;
-  const std::shared_ptr<const certs::ImportPathPolicy> importPolicy_;  // null: no restriction
-  std::unordered_map<std::string, LoadedCertificate> bundles_;         // "namespace/name"
-  std::unordered_map<std::string, std::shared_ptr<const tls::ServerContext>> contexts_;
-  std::unordered_map<std::string, LoadedCrl> crls_;
+  CertificateCache certificates_;
+  SiteRoots roots_;
+  ClientTrustLoader trust_;
+  TlsContextCache contexts_;
 };
-
-// The status a Binding's or Site's conditions should have after merging `plans` (observedGeneration
-// = `generation`; lastTransitionTime moves only on a flip).
-void mergeConditions(std::vector<api::Condition>& conditions,
-                     const std::vector<ConditionPlan>& plans, int64_t generation, api::Time now);
 
 }  // namespace siteplane::compile

@@ -29,7 +29,7 @@ Result<std::unique_ptr<DataPlane>> DataPlane::create(DataPlaneOptions options) {
       limits.handshakeTimeout.count() <= 0)
     return Out::error("limits: timeouts must be positive");
   if (options.drainTimeout.count() < 0) return Out::error("drainTimeout: must not be negative");
-  std::unique_ptr<DataPlane> plane(new DataPlane(std::move(options)));
+  std::unique_ptr<DataPlane> plane(new DataPlane(options));
   plane->accessLog_ = std::make_unique<http::AccessLog>(plane->options_.accessLog);
   plane->addressLimiter_ =
       std::make_unique<AddressLimiter>(plane->options_.limits.maxConnectionsPerAddress);
@@ -39,7 +39,7 @@ Result<std::unique_ptr<DataPlane>> DataPlane::create(DataPlaneOptions options) {
   return plane;
 }
 
-DataPlane::DataPlane(DataPlaneOptions options) : options_(std::move(options)) {}
+DataPlane::DataPlane(DataPlaneOptions options) : options_(options) {}
 
 DataPlane::~DataPlane() {
   if (started_ && !stopped_) stop(std::chrono::milliseconds(0));
@@ -59,7 +59,7 @@ Status DataPlane::start() {
 }
 
 void DataPlane::publish(std::shared_ptr<const table::BindingTable> table,
-                        std::function<void(const PublishReport&)> onApplied) {
+                        std::function<void(const table::PublishReport&)> onApplied) {
   auto publication = std::make_shared<Publication>();
   publication->table = table;
   publication->onApplied = std::move(onApplied);
@@ -69,7 +69,7 @@ void DataPlane::publish(std::shared_ptr<const table::BindingTable> table,
   std::unordered_map<table::ListenerKey, std::vector<std::string>, table::ListenerKeyHash> next;
   if (table) {
     for (const auto& listener : table->listeners()) {
-      ListenerReport report;
+      table::ListenerReport report;
       report.key = listener->key();
       if (auto kept = listening_.find(report.key); kept != listening_.end()) {
         report.listening = true;
@@ -102,7 +102,7 @@ void DataPlane::publish(std::shared_ptr<const table::BindingTable> table,
 }
 
 void DataPlane::applied(const std::shared_ptr<const table::BindingTable>& table,
-                        const PublishReport& report) {
+                        const table::PublishReport& report) {
   std::lock_guard lock(currentMutex_);
   current_ = table;
   currentListeners_ = report.listeners;

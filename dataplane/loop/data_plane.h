@@ -28,6 +28,7 @@
 #include "common/status.h"
 #include "dataplane/http/access_log.h"
 #include "dataplane/table/binding_table.h"
+#include "dataplane/table/publish_report.h"
 
 namespace siteplane::loop {
 
@@ -51,18 +52,6 @@ struct DataPlaneOptions {
   Limits limits;
   http::AccessLogFormat accessLog = http::AccessLogFormat::kW3C;
   std::chrono::milliseconds drainTimeout{10000};  // removed listeners' connections
-};
-
-struct ListenerReport {
-  table::ListenerKey key;
-  bool listening = false;
-  std::string error;                        // "127.0.0.1:8443: address already in use"
-  std::vector<std::string> boundAddresses;  // "127.0.0.1:8443", "[::]:8443"
-};
-
-struct PublishReport {
-  uint64_t generation = 0;
-  std::vector<ListenerReport> listeners;  // one per listener of the published table
 };
 
 struct Stats {
@@ -91,14 +80,14 @@ class DataPlane {
   // every worker switches to the table. onApplied runs once, on a worker thread, when every worker
   // serves the table; it must not block. Publications are applied in call order.
   void publish(std::shared_ptr<const table::BindingTable> table,
-               std::function<void(const PublishReport&)> onApplied);
+               std::function<void(const table::PublishReport&)> onApplied);
   // The table every worker serves now (null before the first publish was applied).
   std::shared_ptr<const table::BindingTable> currentTable() const;
   // The same table with its publication's listener reports: a listener whose bind failed stays in
   // the table, but nothing of ours accepts on it (`siteplane show sslcert`, `explain`).
   struct LiveTable {
     std::shared_ptr<const table::BindingTable> table;
-    std::vector<ListenerReport> listeners;
+    std::vector<table::ListenerReport> listeners;
   };
   LiveTable liveTable() const;
   Stats stats() const;
@@ -110,7 +99,7 @@ class DataPlane {
   friend class Worker;
   explicit DataPlane(DataPlaneOptions options);
   void applied(const std::shared_ptr<const table::BindingTable>& table,
-               const PublishReport& report);
+               const table::PublishReport& report);
 
   DataPlaneOptions options_;
   std::unique_ptr<http::AccessLog> accessLog_;
@@ -126,7 +115,7 @@ class DataPlane {
 
   mutable std::mutex currentMutex_;  // guards current_ and currentListeners_
   std::shared_ptr<const table::BindingTable> current_;
-  std::vector<ListenerReport> currentListeners_;  // current_'s publication report
+  std::vector<table::ListenerReport> currentListeners_;  // current_'s publication report
 };
 
 }  // namespace siteplane::loop

@@ -39,8 +39,8 @@ struct Publication {
   std::shared_ptr<const table::BindingTable> table;
   std::vector<Opened> opened;
   std::vector<table::ListenerKey> removed;
-  PublishReport report;
-  std::function<void(const PublishReport&)> onApplied;
+  table::PublishReport report;
+  std::function<void(const table::PublishReport&)> onApplied;
   std::atomic<unsigned> remaining{0};
 };
 

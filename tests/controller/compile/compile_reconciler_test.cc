@@ -39,13 +39,13 @@ struct FakeDataPlane {
 
   PublishFunction publisher() {
     return [this](std::shared_ptr<const table::BindingTable> table,
-                  std::function<void(const loop::PublishReport&)> onApplied) {
+                  std::function<void(const table::PublishReport&)> onApplied) {
       ++publishes;
       current = table;
-      loop::PublishReport report;
+      table::PublishReport report;
       report.generation = table->generation();
       for (const auto& listener : table->listeners()) {
-        loop::ListenerReport entry;
+        table::ListenerReport entry;
         entry.key = listener->key();
         entry.listening = !busy.count(entry.key.port);
         if (entry.listening)
@@ -180,8 +180,8 @@ TEST_CASE("CompileReconciler publishes an empty table at start when nothing is d
   std::atomic<uint64_t> published{0};
   PublishFunction publish = [&published](
                                 std::shared_ptr<const table::BindingTable> table,
-                                std::function<void(const loop::PublishReport&)> onApplied) {
-    loop::PublishReport report;
+                                std::function<void(const table::PublishReport&)> onApplied) {
+    table::PublishReport report;
     report.generation = table->generation();
     onApplied(report);
     if (table->bindingCount() == 0) published = table->generation();

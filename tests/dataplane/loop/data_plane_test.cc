@@ -214,10 +214,12 @@ std::unique_ptr<DataPlane> startPlane(DataPlaneOptions options = {}) {
 }
 
 // Publishes and waits until every worker serves the table.
-PublishReport publishAndWait(DataPlane& plane, std::shared_ptr<const table::BindingTable> table) {
-  auto done = std::make_shared<std::promise<PublishReport>>();
+table::PublishReport publishAndWait(DataPlane& plane,
+                                    std::shared_ptr<const table::BindingTable> table) {
+  auto done = std::make_shared<std::promise<table::PublishReport>>();
   auto applied = done->get_future();
-  plane.publish(std::move(table), [done](const PublishReport& report) { done->set_value(report); });
+  plane.publish(std::move(table),
+                [done](const table::PublishReport& report) { done->set_value(report); });
   REQUIRE(applied.wait_for(20s) == std::future_status::ready);
   return applied.get();
 }

@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
     printLine("start_error " + started.message());
     return 1;
   }
-  auto onApplied = [](const loop::PublishReport& report) {
+  auto onApplied = [](const table::PublishReport& report) {
     size_t errors = 0;
     for (const auto& listener : report.listeners) {
       if (listener.listening) continue;
