@@ -112,6 +112,32 @@ std::string sitePolicy(const table::SitePolicy& site) {
   return text;
 }
 
+// Why a request got 421: the connection's TLS does not fit the site its Host selects.
+std::string misdirected(const table::BindingTable& table, const ExplainQuery& query,
+                        const http::Decision& decision, const std::string& code) {
+  const table::Route* route = decision.route;
+  std::string_view host = decision.host;
+  if (!route->tls)
+    return fmt::format("{}: the Host's binding {} is plain http, but this connection is TLS", code,
+                       route->binding);
+  const table::Route* handshake = table.handshakeRoute(query.address, query.port, query.sni);
+  if (handshake && handshake->tls && handshake->tls->thumbprint() == route->tls->thumbprint()) {
+    // Same certificate, other SSL settings: the Host's site does not accept what the handshake
+    // made for the SNI's site negotiated.
+    return fmt::format(
+        "{}: the handshake was made for {} (site {}); site {} that Host \"{}\" selects does not "
+        "accept it: {}",
+        code, handshake->binding, handshake->site->name, route->site->name, host, decision.message);
+  }
+  if (const table::Route* sniRoute = table.route(query.address, query.port, query.sni)) {
+    return fmt::format(
+        "{}: SNI \"{}\" and Host \"{}\" resolve to different certificates ({} of {} vs {} of {})",
+        code, query.sni, host, sniRoute->tls ? sniRoute->tls->thumbprint() : "none",
+        sniRoute->binding, route->tls->thumbprint(), route->binding);
+  }
+  return fmt::format("{}: no binding accepts SNI \"{}\" for a request", code, query.sni);
+}
+
 // Why dispatch answered what it did, in the words of the rule that decided (site_dispatcher.h).
 void explainResponse(const table::BindingTable& table, const ExplainQuery& query,
                      const http::Decision& decision, bool https, const http::TlsFacts& tls,
@@ -132,30 +158,7 @@ void explainResponse(const table::BindingTable& table, const ExplainQuery& query
                                                 std::tolower(static_cast<unsigned char>(b));
                                        }));
   if (decision.status == 421) {
-    if (!route->tls) {
-      out.steps.push_back(
-          fmt::format("{}: the Host's binding {} is plain http, but this connection is TLS", code,
-                      route->binding));
-    } else if (const table::Route* handshake =
-                   table.handshakeRoute(query.address, query.port, query.sni);
-               handshake && handshake->tls &&
-               handshake->tls->thumbprint() == route->tls->thumbprint()) {
-      // Same certificate, other SSL settings: the Host's site does not accept what the
-      // handshake made for the SNI's site negotiated.
-      out.steps.push_back(fmt::format(
-          "{}: the handshake was made for {} (site {}); site {} that Host \"{}\" selects does not "
-          "accept it: {}",
-          code, handshake->binding, handshake->site->name, route->site->name, host,
-          decision.message));
-    } else if (const table::Route* sniRoute = table.route(query.address, query.port, query.sni)) {
-      out.steps.push_back(fmt::format(
-          "{}: SNI \"{}\" and Host \"{}\" resolve to different certificates ({} of {} vs {} of {})",
-          code, query.sni, host, sniRoute->tls ? sniRoute->tls->thumbprint() : "none",
-          sniRoute->binding, route->tls->thumbprint(), route->binding));
-    } else {
-      out.steps.push_back(
-          fmt::format("{}: no binding accepts SNI \"{}\" for a request", code, query.sni));
-    }
+    out.steps.push_back(misdirected(table, query, decision, code));
     return;
   }
   if (sniDiffers && route->tls) {
@@ -206,46 +209,45 @@ std::string summaryOf(const http::Decision& decision) {
   return code + " " + std::string(decision.message);
 }
 
-}  // namespace
+std::string target(const ExplainQuery& query) {
+  return authority(query.address) + ":" + std::to_string(query.port);
+}
 
-Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
-                    const ListenerErrors& closed) {
-  Explanation out;
-  out.query = query;
-  const std::string target = authority(query.address) + ":" + std::to_string(query.port);
-  if (!table) {
-    out.hostHeader = query.host.value_or("");
-    out.steps.push_back("no binding table is live yet, so the data plane listens on nothing");
-    out.summary = "connection refused: nothing listens on " + target;
-    return out;
-  }
-  out.live = true;
-  out.generation = table->generation();
+// What curl would send as Host when the query names none.
+std::string defaultHostHeader(const ExplainQuery& query, bool https) {
+  if (query.host) return *query.host;
+  const uint16_t defaultPort = https ? 443 : 80;
+  return (https && !query.sni.empty() ? query.sni : authority(query.address)) +
+         (query.port == defaultPort ? "" : ":" + std::to_string(query.port));
+}
 
-  // 1. The socket: an exact-address listener, else the one bound to every address.
-  const table::Listener* listener = table->listenerFor(query.address, query.port);
+// 1. The socket: an exact-address listener, else the one bound to every address. Null when the
+// connection is refused (`out` then says why and is complete).
+const table::Listener* explainListener(const table::BindingTable& table, const ExplainQuery& query,
+                                       const ListenerErrors& closed, Explanation& out) {
+  const table::Listener* listener = table.listenerFor(query.address, query.port);
   if (!listener) {
     std::string others;
-    for (const auto& candidate : table->listeners()) {
+    for (const auto& candidate : table.listeners()) {
       if (candidate->key().port != query.port) continue;
       others += (others.empty() ? "" : ", ") + describe(candidate->key());
     }
     out.steps.push_back(fmt::format(
         "listener: table generation {} has no {} listener and no *:{} listener{}", out.generation,
-        target, query.port,
+        target(query), query.port,
         others.empty()
             ? std::string()
             : " (port " + std::to_string(query.port) + " listens only on " + others + ")"));
     out.hostHeader = query.host.value_or("");
-    out.summary = "connection refused: nothing listens on " + target;
-    return out;
+    out.summary = "connection refused: nothing listens on " + target(query);
+    return nullptr;
   }
   // A listener the data plane could not open accepts nothing; the kernel hands a connection to
   // the "*" socket when that one is open (and the data plane then routes it as usual).
   std::string fallback;
   if (auto error = closed.find(listener->key()); error != closed.end()) {
     const table::Listener* any =
-        listener->key().address == "*" ? nullptr : table->findListener({"*", query.port});
+        listener->key().address == "*" ? nullptr : table.findListener({"*", query.port});
     if (!any || closed.count(any->key())) {
       out.listener = listener->key();
       out.protocol = listener->protocol();
@@ -258,7 +260,7 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
           "not served by siteplane: {} is not open ({}); the connection is refused, or answered "
           "by whatever else holds the port",
           describe(listener->key()), error->second);
-      return out;
+      return nullptr;
     }
     fallback =
         fmt::format("{} could not be opened ({}), so ", describe(listener->key()), error->second);
@@ -266,12 +268,7 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
   }
   out.listener = listener->key();
   out.protocol = listener->protocol();
-  const bool https = out.protocol == table::Protocol::kHttps;
-  const uint16_t defaultPort = https ? 443 : 80;
-  out.hostHeader = query.host
-                       ? *query.host
-                       : (https && !query.sni.empty() ? query.sni : authority(query.address)) +
-                             (query.port == defaultPort ? "" : ":" + std::to_string(query.port));
+  out.hostHeader = defaultHostHeader(query, out.protocol == table::Protocol::kHttps);
   if (!fallback.empty()) {
     out.steps.push_back(fmt::format(
         "listener: {}{} (every address) accepts the connection: {}, {} binding(s)", fallback,
@@ -286,61 +283,63 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
     out.steps.push_back(fmt::format("listener: {} ({}, {} binding(s))", describe(listener->key()),
                                     table::toString(out.protocol), listener->routes().size()));
   }
+  return listener;
+}
 
-  // 2. The handshake: SNI picks the certificate (the data plane's client-hello callback).
-  http::TlsFacts tls;
-  if (https) {
-    const table::Route* chosen = table->handshakeRoute(query.address, query.port, query.sni);
-    if (!chosen) {
-      out.result = Explanation::Result::kHandshakeFailed;
-      out.steps.push_back(
-          query.sni.empty()
-              ? fmt::format("TLS: the client sends no SNI and {} has no default binding (one "
-                            "without hostName): the handshake fails with unrecognized_name",
-                            lookedUpIn(*table, query))
-              : fmt::format("TLS: no binding on {} claims SNI \"{}\" and there is no default "
-                            "binding: the handshake fails with unrecognized_name",
-                            lookedUpIn(*table, query), query.sni));
-      out.summary = "TLS handshake fails: unrecognized_name";
-      return out;
-    }
-    const tls::ServerContext& context = *chosen->tls;
-    out.handshakeRoute = explainRoute(*chosen);
-    out.certificate =
-        ExplainedCertificate{context.name(), context.thumbprint(), context.options().minVersion,
-                             context.options().clientCertificate};
-    std::string selected = describeRoute(*chosen, *listener, *table, query);
-    if (query.sni.empty()) {
-      out.steps.push_back("TLS: no SNI, so " + selected + " supplies the certificate");
-    } else if (chosen->hostName.empty()) {
-      out.steps.push_back(
-          fmt::format("TLS: no binding claims SNI \"{}\", so {} supplies the "
-                      "certificate",
-                      query.sni, selected));
-    } else {
-      out.steps.push_back(fmt::format("TLS: SNI \"{}\" selects {}", query.sni, selected));
-    }
-    out.steps.push_back(fmt::format(
-        "certificate: {}, thumbprint {}, minimum TLS {}; {}", context.name(), context.thumbprint(),
-        table::toString(context.options().minVersion), clientCertificateRequest(context)));
-    // A client sends a certificate only when the handshake asks for one.
-    tls.serverName = query.sni;
-    tls.cipherBits = context.weakestCipherBits();
-    // The client offers every version, so it negotiates the highest the context allows.
-    tls.version = table::TlsVersion::k1_3;
-    tls.context = chosen->tls.get();
-    if (context.requestsClientCertificate()) {
-      tls.clientCertificate = query.clientCertificate;
-    } else if (query.clientCertificate != ClientCertificateState::kNone) {
-      out.steps.push_back(
-          "the handshake does not ask for a client certificate, so the client "
-          "sends none");
-    }
-  } else if (!query.sni.empty()) {
-    out.steps.push_back("plain http: there is no TLS handshake, so the SNI name plays no part");
+// 2. The handshake: SNI picks the certificate (the data plane's client-hello callback). False
+// when it fails (`out` is then complete); `tls` receives what the handshake negotiated.
+bool explainHandshake(const table::BindingTable& table, const ExplainQuery& query,
+                      const table::Listener& listener, http::TlsFacts& tls, Explanation& out) {
+  const table::Route* chosen = table.handshakeRoute(query.address, query.port, query.sni);
+  if (!chosen) {
+    out.result = Explanation::Result::kHandshakeFailed;
+    out.steps.push_back(
+        query.sni.empty()
+            ? fmt::format("TLS: the client sends no SNI and {} has no default binding (one "
+                          "without hostName): the handshake fails with unrecognized_name",
+                          lookedUpIn(table, query))
+            : fmt::format("TLS: no binding on {} claims SNI \"{}\" and there is no default "
+                          "binding: the handshake fails with unrecognized_name",
+                          lookedUpIn(table, query), query.sni));
+    out.summary = "TLS handshake fails: unrecognized_name";
+    return false;
   }
+  const tls::ServerContext& context = *chosen->tls;
+  out.handshakeRoute = explainRoute(*chosen);
+  out.certificate =
+      ExplainedCertificate{context.name(), context.thumbprint(), context.options().minVersion,
+                           context.options().clientCertificate};
+  std::string selected = describeRoute(*chosen, listener, table, query);
+  if (query.sni.empty()) {
+    out.steps.push_back("TLS: no SNI, so " + selected + " supplies the certificate");
+  } else if (chosen->hostName.empty()) {
+    out.steps.push_back(fmt::format(
+        "TLS: no binding claims SNI \"{}\", so {} supplies the certificate", query.sni, selected));
+  } else {
+    out.steps.push_back(fmt::format("TLS: SNI \"{}\" selects {}", query.sni, selected));
+  }
+  out.steps.push_back(fmt::format(
+      "certificate: {}, thumbprint {}, minimum TLS {}; {}", context.name(), context.thumbprint(),
+      table::toString(context.options().minVersion), clientCertificateRequest(context)));
+  tls.serverName = query.sni;
+  tls.cipherBits = context.weakestCipherBits();
+  // The client offers every version, so it negotiates the highest the context allows.
+  tls.version = table::TlsVersion::k1_3;
+  tls.context = chosen->tls.get();
+  // A client sends a certificate only when the handshake asks for one.
+  if (context.requestsClientCertificate()) {
+    tls.clientCertificate = query.clientCertificate;
+  } else if (query.clientCertificate != ClientCertificateState::kNone) {
+    out.steps.push_back(
+        "the handshake does not ask for a client certificate, so the client sends none");
+  }
+  return true;
+}
 
-  // 3. The request: Host picks the site, then the site's SSL settings (http::dispatch).
+// 3. The request: Host picks the site, then the site's SSL settings (http::dispatch).
+void explainRequest(const table::BindingTable& table, const ExplainQuery& query,
+                    const table::Listener& listener, const http::TlsFacts& tls, Explanation& out) {
+  const bool https = out.protocol == table::Protocol::kHttps;
   http::Request request;
   request.method = HTTP_GET;
   request.methodName = "GET";
@@ -349,7 +348,7 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
   request.host = out.hostHeader;
   request.hasHost = true;
   http::ConnectionFacts facts{query.address, query.port, https ? &tls : nullptr};
-  http::Decision decision = http::dispatch(*table, facts, request);
+  http::Decision decision = http::dispatch(table, facts, request);
   out.result = Explanation::Result::kResponse;
   out.status = decision.status;
   out.substatus = decision.substatus;
@@ -359,18 +358,42 @@ Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
     out.route = explainRoute(*decision.route);
     out.site = decision.route->site;
     out.steps.push_back(fmt::format("Host \"{}\" selects {} of site {}", out.hostHeader,
-                                    describeRoute(*decision.route, *listener, *table, query),
+                                    describeRoute(*decision.route, listener, table, query),
                                     decision.route->site->name));
   } else if (http::hostWithoutPort(out.hostHeader).empty() && !out.hostHeader.empty()) {
     out.steps.push_back(fmt::format("Host \"{}\" is not a valid host[:port]", out.hostHeader));
   } else {
     out.steps.push_back(
-        fmt::format("Host \"{}\": no binding on {} accepts it and there is no "
-                    "default binding",
-                    out.hostHeader, lookedUpIn(*table, query)));
+        fmt::format("Host \"{}\": no binding on {} accepts it and there is no default binding",
+                    out.hostHeader, lookedUpIn(table, query)));
   }
-  explainResponse(*table, query, decision, https, tls, out);
+  explainResponse(table, query, decision, https, tls, out);
   out.summary = summaryOf(decision);
+}
+
+}  // namespace
+
+Explanation explain(const table::BindingTable* table, const ExplainQuery& query,
+                    const ListenerErrors& closed) {
+  Explanation out;
+  out.query = query;
+  if (!table) {
+    out.hostHeader = query.host.value_or("");
+    out.steps.push_back("no binding table is live yet, so the data plane listens on nothing");
+    out.summary = "connection refused: nothing listens on " + target(query);
+    return out;
+  }
+  out.live = true;
+  out.generation = table->generation();
+  const table::Listener* listener = explainListener(*table, query, closed, out);
+  if (!listener) return out;
+  http::TlsFacts tls;
+  if (out.protocol == table::Protocol::kHttps) {
+    if (!explainHandshake(*table, query, *listener, tls, out)) return out;
+  } else if (!query.sni.empty()) {
+    out.steps.push_back("plain http: there is no TLS handshake, so the SNI name plays no part");
+  }
+  explainRequest(*table, query, *listener, tls, out);
   return out;
 }
 
