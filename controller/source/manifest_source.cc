@@ -17,6 +17,7 @@
 #include "controller/api/object_codec.h"
 #include "controller/api/time.h"
 #include "controller/manifest/manifest_loader.h"
+#include "controller/source/sync_plan.h"
 
 namespace siteplane::source {
 namespace fs = std::filesystem;
@@ -30,34 +31,6 @@ bool isManifestName(const std::string& name) {
            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   return ends(".yaml") || ends(".yml");
-}
-
-const nlohmann::json& fieldOr(const nlohmann::json& object, const char* pointer,
-                              const nlohmann::json& fallback) {
-  nlohmann::json::json_pointer path(pointer);
-  return object.contains(path) ? object.at(path) : fallback;
-}
-
-// Labels and annotations compare as maps: absent and {} are the same.
-nlohmann::json mapField(const nlohmann::json& object, const char* pointer) {
-  static const nlohmann::json kNull;
-  const nlohmann::json& value = fieldOr(object, pointer, kNull);
-  return value.is_null() ? nlohmann::json::object() : value;
-}
-
-// Whether the stored object already says what the file says (spec, labels, annotations), so that
-// a rescan writes nothing when nothing changed.
-bool sameDeclaration(const nlohmann::json& stored, const nlohmann::json& desired) {
-  static const nlohmann::json kNull;
-  return stored.value("apiVersion", "") == desired.value("apiVersion", "") &&
-         fieldOr(stored, "/spec", kNull) == fieldOr(desired, "/spec", kNull) &&
-         mapField(stored, "/metadata/labels") == mapField(desired, "/metadata/labels") &&
-         mapField(stored, "/metadata/annotations") == mapField(desired, "/metadata/annotations");
-}
-
-store::ObjectKey keyOfJson(const nlohmann::json& object) {
-  return {object.value("kind", ""), object["metadata"].value("namespace", "default"),
-          object["metadata"].value("name", "")};
 }
 
 }  // namespace
@@ -353,9 +326,37 @@ void ManifestSource::clearErrors(const std::string& relative, FileState& state) 
 
 SyncReport ManifestSource::syncNow() {
   std::lock_guard lock(syncMutex_);
-  auto log = logger("controller.source");
   SyncReport report;
+  scanFiles();
+  report.files = files_.size();
 
+  std::map<std::string, DeclaringFile> declaring;
+  for (const auto& [relative, state] : files_)
+    declaring.emplace(relative, DeclaringFile{state.ok, state.hasLastGood, &state.lastGood});
+  SyncPlan plan = planSync(declaring, storedObjects(), options_.directory);
+  report.invalidFiles = plan.invalidFiles;
+  report.unchanged = plan.unchanged;
+
+  // Errors: each change of a file's errors is logged once and kept as an Event.
+  for (auto& [relative, state] : files_) {
+    std::string text = state.errorText + plan.conflicts[relative];
+    if (text == state.reportedText) continue;
+    if (text.empty()) {
+      clearErrors(relative, state);
+    } else {
+      reportErrors(relative, state, text, "", "");
+    }
+  }
+  applyWrites(std::move(plan.writes), report);
+  if (report.created || report.updated || report.deleted || report.failedWrites)
+    logger("controller.source")
+        ->info("manifests_scanned files={} invalid={} created={} updated={} deleted={} failed={}",
+               report.files, report.invalidFiles, report.created, report.updated, report.deleted,
+               report.failedWrites);
+  return report;
+}
+
+void ManifestSource::scanFiles() {
   std::vector<std::string> found;
   std::vector<WatchedDirectory> directories;
   std::map<std::string, std::string> unusable;
@@ -369,11 +370,10 @@ SyncReport ManifestSource::syncNow() {
       ++it;
       continue;
     }
-    log->info("manifest_removed file={}", it->first);
+    logger("controller.source")->info("manifest_removed file={}", it->first);
     clearErrors(it->first, it->second);
     it = files_.erase(it);
   }
-
   for (const auto& relative : found) {
     auto [entry, isNew] = files_.try_emplace(relative);
     FileState& state = entry->second;
@@ -390,147 +390,65 @@ SyncReport ManifestSource::syncNow() {
     state.ok = false;
     state.errorText = (options_.directory / relative).string() + ": " + why + "\n";
   }
-  report.files = files_.size();
+}
 
-  // Who declares what. A file that does not load declares its last good objects; a file that has
-  // never loaded protects the objects already annotated with it.
-  std::map<store::ObjectKey, std::vector<std::pair<const std::string*, const nlohmann::json*>>>
-      claims;
-  std::set<std::string> protectedFiles;
-  for (const auto& [relative, state] : files_) {
-    if (!state.ok) {
-      ++report.invalidFiles;
-      protectedFiles.insert(relative);
-    }
-    if (!state.hasLastGood) continue;
-    for (const auto& object : state.lastGood)
-      claims[keyOfJson(object)].push_back({&relative, &object});
-  }
-
-  std::map<std::string, std::string> conflicts;  // file -> error lines
-  std::map<store::ObjectKey, const nlohmann::json*> desired;
+std::map<store::ObjectKey, store::ObjectPtr> ManifestSource::storedObjects() const {
   std::map<store::ObjectKey, store::ObjectPtr> stored;
   for (const auto& kind : kKinds) {
     for (auto& object : store_.list({kind, std::nullopt, {}}).items)
-      stored.emplace(keyOfJson(*object), object);
+      stored.emplace(declaredKey(*object), object);
   }
-  for (const auto& [key, claimants] : claims) {
-    size_t winner = 0;
-    if (claimants.size() > 1) {
-      // The file that already owns the object keeps it; otherwise the first in path order.
-      auto current = stored.find(key);
-      if (current != stored.end()) {
-        std::string owner = current->second->value(
-            nlohmann::json::json_pointer("/metadata/annotations/siteplane.io~1manifest-file"),
-            std::string());
-        for (size_t i = 0; i < claimants.size(); ++i)
-          if (*claimants[i].first == owner) winner = i;
-      }
-      for (size_t i = 0; i < claimants.size(); ++i) {
-        if (i == winner) continue;
-        conflicts[*claimants[i].first] +=
-            fmt::format("{}: {} \"{}\" in namespace \"{}\" is already declared by {}\n",
-                        (options_.directory / *claimants[i].first).string(), key.kind, key.name,
-                        key.ns, *claimants[winner].first);
-      }
-    }
-    desired.emplace(key, claimants[winner].second);
-  }
+  return stored;
+}
 
-  // Errors: each change of a file's errors is logged once and kept as an Event.
-  for (auto& [relative, state] : files_) {
-    std::string text = state.errorText + conflicts[relative];
-    if (text == state.reportedText) continue;
-    if (text.empty()) {
-      clearErrors(relative, state);
-    } else {
-      reportErrors(relative, state, text, "", "");
-    }
-  }
-
-  // Create or update what the files declare, and prune what no file declares any more, as one
-  // store batch: a first start from a directory of thousands of objects then costs two
-  // filesystem syncs instead of two fsyncs per object, and every write is still durable before
-  // the scan returns (each operation succeeds or fails on its own).
-  struct Planned {
-    enum class Action { kCreate, kUpdate, kPrune } action;
-    store::ObjectKey key;
-    std::string detail;  // the declaring file (create) or the former owner (prune), for the log
-  };
+// Creates, updates and prunes as one store batch: a first start from a directory of thousands of
+// objects then costs two filesystem syncs instead of two fsyncs per object, and every write is
+// still durable before the scan returns (each operation succeeds or fails on its own).
+void ManifestSource::applyWrites(std::vector<PlannedWrite> writes, SyncReport& report) {
+  if (writes.empty()) return;
   std::vector<store::WriteOp> ops;
-  std::vector<Planned> planned;
-  for (const auto& [key, object] : desired) {
-    auto current = stored.find(key);
-    if (current == stored.end()) {
-      ops.push_back(store::WriteOp::create(*object));
-      planned.push_back(
-          {Planned::Action::kCreate, key,
-           (*object)["metadata"]["annotations"][kManifestFileAnnotation].get<std::string>()});
-      continue;
-    }
-    if (sameDeclaration(*current->second, *object)) {
-      ++report.unchanged;
-      continue;
-    }
-    nlohmann::json update = *object;
-    update["metadata"]["resourceVersion"] = (*current->second)["metadata"]["resourceVersion"];
-    ops.push_back(store::WriteOp::update(std::move(update)));
-    planned.push_back({Planned::Action::kUpdate, key, ""});
-  }
-  nlohmann::json::json_pointer annotation("/metadata/annotations/siteplane.io~1manifest-file");
-  for (const auto& [key, object] : stored) {
-    if (desired.count(key)) continue;
-    if (!object->contains(annotation)) continue;  // created through the API: not ours
-    const auto& owner = object->at(annotation);
-    if (owner.is_string() && protectedFiles.count(owner.get<std::string>())) continue;
-    ops.push_back(store::WriteOp::remove(key, (*object)["metadata"].value("resourceVersion", "")));
-    planned.push_back({Planned::Action::kPrune, key, owner.dump()});
-  }
-
-  std::vector<store::StoreResult<store::ObjectPtr>> results;
-  if (!ops.empty()) results = store_.writeBatch(std::move(ops));
+  ops.reserve(writes.size());
+  for (auto& write : writes) ops.push_back(std::move(write.op));
+  auto results = store_.writeBatch(std::move(ops));
+  auto log = logger("controller.source");
   for (size_t i = 0; i < results.size(); ++i) {
-    const Planned& plan = planned[i];
+    const PlannedWrite& write = writes[i];
     const auto& result = results[i];
-    switch (plan.action) {
-      case Planned::Action::kCreate:
+    switch (write.action) {
+      case PlannedWrite::Action::kCreate:
         if (result) {
           ++report.created;
-          log->info("object_created key={} file={}", plan.key.toString(), plan.detail);
+          log->info("object_created key={} file={}", write.key.toString(), write.detail);
         } else {
           ++report.failedWrites;
-          log->error("object_not_created key={} error=\"{}\"", plan.key.toString(),
+          log->error("object_not_created key={} error=\"{}\"", write.key.toString(),
                      result.message());
         }
         break;
-      case Planned::Action::kUpdate:
+      case PlannedWrite::Action::kUpdate:
         if (result) {
           ++report.updated;
-          log->info("object_updated key={} generation={}", plan.key.toString(),
+          log->info("object_updated key={} generation={}", write.key.toString(),
                     (**result)["metadata"].value("generation", int64_t{0}));
         } else {
           // A conflict means another writer got there first; the next scan compares again.
           ++report.failedWrites;
-          log->warn("object_not_updated key={} error=\"{}\"", plan.key.toString(),
+          log->warn("object_not_updated key={} error=\"{}\"", write.key.toString(),
                     result.message());
         }
         break;
-      case Planned::Action::kPrune:
+      case PlannedWrite::Action::kPrune:
         if (result) {
           ++report.deleted;
-          log->info("object_pruned key={} file={}", plan.key.toString(), plan.detail);
+          log->info("object_pruned key={} file={}", write.key.toString(), write.detail);
         } else if (result.code() != store::StoreError::Code::kNotFound) {
           ++report.failedWrites;
-          log->warn("object_not_pruned key={} error=\"{}\"", plan.key.toString(), result.message());
+          log->warn("object_not_pruned key={} error=\"{}\"", write.key.toString(),
+                    result.message());
         }
         break;
     }
   }
-  if (report.created || report.updated || report.deleted || report.failedWrites)
-    log->info("manifests_scanned files={} invalid={} created={} updated={} deleted={} failed={}",
-              report.files, report.invalidFiles, report.created, report.updated, report.deleted,
-              report.failedWrites);
-  return report;
 }
 
 }  // namespace siteplane::source

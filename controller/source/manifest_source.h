@@ -40,14 +40,15 @@
 #include <thread>
 #include <vector>
 
+#include "common/annotations.h"
 #include "common/file_stamp.h"
 #include "common/status.h"
 #include "controller/events/event_recorder.h"
+#include "controller/source/sync_plan.h"
 #include "controller/store/store.h"
 
 namespace siteplane::source {
 
-inline constexpr const char* kManifestFileAnnotation = "siteplane.io/manifest-file";
 inline constexpr const char* kInvalidManifestReason = "InvalidManifest";
 
 struct ManifestSourceOptions {
@@ -120,6 +121,10 @@ class ManifestSource {
   // invalid files, and never opened.
   void walk(std::vector<std::string>& files, std::vector<WatchedDirectory>& directories,
             std::map<std::string, std::string>& unusable) const;
+  // The walk, then each new or changed file loaded; files_ then holds what the directory does.
+  void scanFiles();
+  std::map<store::ObjectKey, store::ObjectPtr> storedObjects() const;
+  void applyWrites(std::vector<PlannedWrite> writes, SyncReport& report);
   void loadFile(const std::string& relative, FileState& state);
   void reportErrors(const std::string& relative, FileState& state, const std::string& errorText,
                     const std::string& involvedKind, const std::string& involvedName);
