@@ -56,10 +56,12 @@ struct FileWatcher::Loop {
     Loop& self = *static_cast<Loop*>(async->data);
     std::unordered_map<std::string, std::vector<fs::path>> pending;
     bool stopping = false;
+    uint64_t taken = 0;
     {
       std::lock_guard lock(self.watcher->mutex_);
       pending.swap(self.watcher->pending_);
       stopping = self.watcher->stopped_;
+      taken = self.watcher->requested_;
     }
     if (stopping) {
       for (auto& [path, watch] : self.directories) closeWatch(watch);
@@ -75,6 +77,7 @@ struct FileWatcher::Loop {
     }
     std::lock_guard lock(self.watcher->mutex_);
     self.watcher->watchedCount_ = self.directories.size();
+    self.watcher->applied_ = taken;
   }
 
   void apply(const std::string& owner, const std::vector<fs::path>& files) {
@@ -213,6 +216,7 @@ void FileWatcher::watch(const std::string& owner, std::vector<fs::path> files) {
   std::lock_guard lock(mutex_);
   if (stopped_ || !loop_) return;
   pending_[owner] = std::move(files);
+  ++requested_;
   // Under the lock, so that stop() cannot free the loop in between. uv_async_send coalesces:
   // many registrations before the thread wakes cost one wake-up.
   uv_async_send(&loop_->wake);
@@ -228,6 +232,11 @@ void FileWatcher::stop() {
   uv_async_send(&loop_->wake);
   if (thread_.joinable()) thread_.join();
   loop_.reset();
+}
+
+bool FileWatcher::applied() const {
+  std::lock_guard lock(mutex_);
+  return applied_ == requested_;
 }
 
 size_t FileWatcher::watchedDirectories() const {

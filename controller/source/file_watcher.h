@@ -21,6 +21,7 @@
 // Thread-safe: watch() may be called from any thread; notifications come on the watcher's own
 // thread.
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -60,17 +61,23 @@ class FileWatcher {
 
   // Directories watched right now (tests).
   size_t watchedDirectories() const;
+  // True once every watch() call so far has been applied by the watching thread: a change made
+  // after that is seen (tests, which may not infer it from watchedDirectories when a registration
+  // adds a file to a directory already watched).
+  bool applied() const;
 
  private:
   struct Loop;
   explicit FileWatcher(FileWatcherOptions options);
 
   const FileWatcherOptions options_;
-  mutable std::mutex mutex_;  // guards pending_, stopped_ and watchedCount_
+  mutable std::mutex mutex_;  // guards pending_, stopped_, watchedCount_ and the counters
   // Registrations not yet applied by the watcher's thread, by owner (the latest wins).
   std::unordered_map<std::string, std::vector<std::filesystem::path>> pending_;
   bool stopped_ = false;
   size_t watchedCount_ = 0;
+  uint64_t requested_ = 0;  // watch() calls
+  uint64_t applied_ = 0;    // of them, applied by the watching thread
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
 };

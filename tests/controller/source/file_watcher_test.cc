@@ -48,7 +48,8 @@ struct WatcherFixture {
   // Registers and waits until the watcher has applied it.
   void watch(const std::string& owner, std::vector<fs::path> files, size_t directories) {
     watcher->watch(owner, std::move(files));
-    REQUIRE(waitUntil([&] { return watcher->watchedDirectories() == directories; }));
+    REQUIRE(waitUntil(
+        [&] { return watcher->applied() && watcher->watchedDirectories() == directories; }));
   }
 };
 
