@@ -49,6 +49,11 @@ class ChunkedScanner {
     kInvalid,
   };
 
+  // One byte of the framing (not chunk data): the next state, kInvalid on a byte that breaks it.
+  void step(unsigned char c) noexcept;
+  void stepSize(unsigned char c) noexcept;     // the chunk-size digits
+  void stepTrailer(unsigned char c) noexcept;  // the trailer section and the final CRLF
+
   State state_ = State::kSizeStart;
   uint64_t remaining_ = 0;  // the chunk size while reading it, then the data bytes left
   size_t scanned_ = 0;

@@ -2,6 +2,9 @@
 
 #include <strings.h>
 
+#include <optional>
+#include <utility>
+
 #include "dataplane/tls/server_context.h"
 
 namespace siteplane::http {
@@ -37,6 +40,100 @@ Decision respond(int status, int substatus, std::string_view message) {
   decision.substatus = substatus;
   decision.message = message;
   return decision;
+}
+
+Decision forSite(Decision decision, const table::Route& route, std::string_view host) {
+  decision.route = &route;
+  decision.host = host;
+  return decision;
+}
+
+// The client certificate the connection holds for this site's trust, against its
+// clientCertificate mode. `madeForThisSite`: the handshake ended on this site's own context.
+std::optional<Decision> checkClientCertificate(const TlsFacts& tls, const table::Route& route,
+                                               bool madeForThisSite) {
+  const table::SitePolicy& site = *route.site;
+  ClientCertificateState state =
+      tls.session ? tls.session->clientCertificateFor(route.tls) : tls.clientCertificate;
+  switch (state) {
+    case ClientCertificateState::kNone:
+      if (site.clientCertificate != ClientCertificateMode::kRequire) break;
+      // Another site's handshake either never asked for a certificate or named other CAs, so the
+      // client had no chance to present one for this site: reconnecting with SNI naming the site
+      // gets its CertificateRequest (and 403.7 if the client still has none).
+      if (!madeForThisSite) return respond(421, 0, kMisdirectedCertificate);
+      return respond(403, 7, "403.7 - Client certificate required");
+    case ClientCertificateState::kRevoked:
+      return respond(403, 13, "403.13 - Client certificate revoked");
+    case ClientCertificateState::kUntrusted:
+      return respond(403, 16, "403.16 - Client certificate is untrusted or invalid");
+    case ClientCertificateState::kExpired:
+      return respond(403, 17, "403.17 - Client certificate has expired or is not yet valid");
+    case ClientCertificateState::kValid:
+      break;
+  }
+  return std::nullopt;
+}
+
+// Why an https request may not be answered by the site its Host selects, or nothing when it may.
+std::optional<Decision> checkTls(const table::BindingTable& table,
+                                 const ConnectionFacts& connection, const TlsFacts& tls,
+                                 const table::Route& route, std::string_view host) {
+  const table::SitePolicy& site = *route.site;
+  if (route.tls == nullptr) return forSite(respond(421, 0, "Misdirected Request"), route, host);
+  std::string_view sni = tls.serverName;
+  // The usual case, SNI and Host naming the same host, needs no second lookup.
+  const bool sameName =
+      sni.size() == host.size() && strncasecmp(sni.data(), host.data(), host.size()) == 0;
+  if (!sni.empty() && !sameName) {
+    // Re-resolved in the current table, so a certificate renewed by a swap still matches.
+    const table::Route* sniRoute = table.route(connection.localAddress, connection.localPort, sni);
+    if (!sniRoute || !sameCertificate(*sniRoute, route))
+      return forSite(
+          respond(421, 0, "Misdirected Request - the certificate does not cover this host"), route,
+          host);
+  }
+  // The handshake enforced the policy of the context it ended on. A request whose Host selects a
+  // site with another context (two sites sharing a certificate, a swap since the handshake) is
+  // checked here against that site's policy: a connection that does not meet it gets 421, so the
+  // client retries on a connection of its own, made for this site.
+  const bool madeForThisSite = tls.context == route.tls.get();
+  std::optional<Decision> rejected;
+  if (tls.version < site.minTLSVersion) {
+    rejected = respond(421, 0, kMisdirectedVersion);
+  } else if (site.require128BitCiphers && tls.cipherBits < 128) {
+    rejected =
+        madeForThisSite
+            ? respond(403, 5, "403.5 - SSL 128 required: this site requires a 128-bit cipher")
+            : respond(421, 0, kMisdirectedPolicy);
+  } else if (site.clientCertificate != ClientCertificateMode::kIgnore) {
+    rejected = checkClientCertificate(tls, route, madeForThisSite);
+  }
+  if (rejected) return forSite(std::move(*rejected), route, host);
+  return std::nullopt;
+}
+
+// requireSSL with redirectHTTP: 301 to the same host and path on the site's https binding.
+Decision httpsRedirect(const ConnectionFacts& connection, const Request& request,
+                       const table::SitePolicy& site, std::string_view host) {
+  Decision redirect = respond(301, 0, "Moved Permanently");
+  redirect.location.reserve(16 + host.size() + request.path.size() + request.query.size());
+  redirect.location.append("https://");
+  std::string_view authority = host.empty() ? connection.localAddress : host;
+  const bool ipv6 = authority.find(':') != std::string_view::npos;
+  if (ipv6) redirect.location.push_back('[');
+  redirect.location.append(authority);
+  if (ipv6) redirect.location.push_back(']');
+  if (site.httpsRedirectPort != 443) {
+    redirect.location.push_back(':');
+    redirect.location.append(std::to_string(site.httpsRedirectPort));
+  }
+  redirect.location.append(request.path.empty() ? std::string_view("/") : request.path);
+  if (!request.query.empty()) {
+    redirect.location.push_back('?');
+    redirect.location.append(request.query);
+  }
+  return redirect;
 }
 
 }  // namespace
@@ -81,92 +178,29 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
   const table::SitePolicy& site = *route->site;
 
   // Past this point the request belongs to a site: rejections are counted and logged against it.
-  auto reject = [&](int status, int substatus, std::string_view message) {
-    Decision rejected = respond(status, substatus, message);
-    rejected.route = route;
-    rejected.host = host;
-    return rejected;
-  };
+  if (connection.tls) {
+    if (auto rejected = checkTls(table, connection, *connection.tls, *route, host))
+      return *rejected;
+  } else if (site.requireSSL) {
+    if (!site.redirectHTTP)
+      return forSite(respond(403, 4,
+                             "403.4 - SSL required: this site requires a secure (https) "
+                             "connection"),
+                     *route, host);
+    return forSite(httpsRedirect(connection, request, site, host), *route, host);
+  }
+
+  if (request.upgrade)
+    return forSite(respond(501, 0, "Not Implemented - protocol upgrades are not served"), *route,
+                   host);
+  if (request.method != HTTP_GET && request.method != HTTP_HEAD)
+    return forSite(respond(405, 0, "Method Not Allowed"), *route, host);
+  if (!site.upstream.empty() && site.root.empty())
+    return forSite(respond(501, 0, "Not Implemented - this data plane serves static sites only"),
+                   *route, host);
   Decision decision;
   decision.route = route;
   decision.host = host;
-
-  if (connection.tls) {
-    const TlsFacts& tls = *connection.tls;
-    if (route->tls == nullptr) return reject(421, 0, "Misdirected Request");
-    std::string_view sni = tls.serverName;
-    // The usual case, SNI and Host naming the same host, needs no second lookup.
-    const bool sameName =
-        sni.size() == host.size() && strncasecmp(sni.data(), host.data(), host.size()) == 0;
-    if (!sni.empty() && !sameName) {
-      // Re-resolved in the current table, so a certificate renewed by a swap still matches.
-      const table::Route* sniRoute =
-          table.route(connection.localAddress, connection.localPort, sni);
-      if (!sniRoute || !sameCertificate(*sniRoute, *route))
-        return reject(421, 0, "Misdirected Request - the certificate does not cover this host");
-    }
-    // The handshake enforced the policy of the context it ended on. A request whose Host selects
-    // a site with another context (two sites sharing a certificate, a swap since the handshake)
-    // is checked here against that site's policy: a connection that does not meet it gets 421,
-    // so the client retries on a connection of its own, made for this site.
-    const bool madeForThisSite = tls.context == route->tls.get();
-    if (tls.version < site.minTLSVersion) return reject(421, 0, kMisdirectedVersion);
-    if (site.require128BitCiphers && tls.cipherBits < 128) {
-      if (!madeForThisSite) return reject(421, 0, kMisdirectedPolicy);
-      return reject(403, 5, "403.5 - SSL 128 required: this site requires a 128-bit cipher");
-    }
-    if (site.clientCertificate != ClientCertificateMode::kIgnore) {
-      ClientCertificateState state =
-          tls.session ? tls.session->clientCertificateFor(route->tls) : tls.clientCertificate;
-      switch (state) {
-        case ClientCertificateState::kNone:
-          if (site.clientCertificate != ClientCertificateMode::kRequire) break;
-          // Another site's handshake either never asked for a certificate or named other CAs, so
-          // the client had no chance to present one for this site: reconnecting with SNI naming
-          // the site gets its CertificateRequest (and 403.7 if the client still has none).
-          if (!madeForThisSite) return reject(421, 0, kMisdirectedCertificate);
-          return reject(403, 7, "403.7 - Client certificate required");
-        case ClientCertificateState::kRevoked:
-          return reject(403, 13, "403.13 - Client certificate revoked");
-        case ClientCertificateState::kUntrusted:
-          return reject(403, 16, "403.16 - Client certificate is untrusted or invalid");
-        case ClientCertificateState::kExpired:
-          return reject(403, 17, "403.17 - Client certificate has expired or is not yet valid");
-        case ClientCertificateState::kValid:
-          break;
-      }
-    }
-  } else if (site.requireSSL) {
-    if (!site.redirectHTTP)
-      return reject(403, 4, "403.4 - SSL required: this site requires a secure (https) connection");
-    Decision redirect = respond(301, 0, "Moved Permanently");
-    redirect.route = route;
-    redirect.host = host;
-    redirect.location.reserve(16 + host.size() + request.path.size() + request.query.size());
-    redirect.location.append("https://");
-    std::string_view authority = host.empty() ? connection.localAddress : host;
-    const bool ipv6 = authority.find(':') != std::string_view::npos;
-    if (ipv6) redirect.location.push_back('[');
-    redirect.location.append(authority);
-    if (ipv6) redirect.location.push_back(']');
-    if (site.httpsRedirectPort != 443) {
-      redirect.location.push_back(':');
-      redirect.location.append(std::to_string(site.httpsRedirectPort));
-    }
-    redirect.location.append(request.path.empty() ? std::string_view("/") : request.path);
-    if (!request.query.empty()) {
-      redirect.location.push_back('?');
-      redirect.location.append(request.query);
-    }
-    return redirect;
-  }
-
-  if (request.upgrade) return reject(501, 0, "Not Implemented - protocol upgrades are not served");
-  if (request.method != HTTP_GET && request.method != HTTP_HEAD) {
-    return reject(405, 0, "Method Not Allowed");
-  }
-  if (!site.upstream.empty() && site.root.empty())
-    return reject(501, 0, "Not Implemented - this data plane serves static sites only");
   return decision;
 }
 

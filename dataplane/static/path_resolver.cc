@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,128 @@ bool underBase(std::string_view target, std::string_view base, std::string_view&
   return rest.empty() || rest.front() == '/';
 }
 
+// One lookup below an opened root: the components still to walk (next one last) and the
+// directories entered so far (the current directory is the last one, or the root).
+class Walk {
+ public:
+  Walk(const std::filesystem::path& root, int rootFd, std::string_view path,
+       std::string_view indexFile)
+      : root_(root),
+        rootFd_(rootFd),
+        indexFile_(indexFile),
+        trailingSlash_(!path.empty() && path.back() == '/'),
+        typeName_(path.substr(path.rfind('/') + 1)) {
+    pushComponents(path, pending_);
+  }
+
+  Resolution run() {
+    while (true) {
+      while (!pending_.empty()) {
+        std::string name = std::move(pending_.back());
+        pending_.pop_back();
+        if (name.empty() || name == ".") continue;
+        if (name == "..") {
+          // Only symlink targets produce ".." here (decodeRequestPath refuses it in requests).
+          if (stack_.empty()) return fail(403, "symlink escapes the site root");
+          stack_.pop_back();
+          continue;
+        }
+        struct stat st {};
+        if (::fstatat(current(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          int error = errno;
+          if (error == ENOENT && indexTried_ && pending_.empty() && name == indexFile_)
+            return fail(403, "directory has no index");
+          return failErrno(error);
+        }
+        std::optional<Resolution> failed;
+        if (S_ISLNK(st.st_mode)) {
+          failed = expandSymlink(name);
+        } else if (S_ISDIR(st.st_mode)) {
+          failed = enter(name, st);
+        } else {
+          return openFile(name, st);
+        }
+        if (failed) return std::move(*failed);
+      }
+      // The walk ended on a directory.
+      if (!trailingSlash_) return fail(301, "directory needs a trailing slash");
+      if (indexTried_ || indexFile_.empty()) return fail(403, "directory has no index");
+      indexTried_ = true;
+      pending_.emplace_back(indexFile_);
+    }
+  }
+
+ private:
+  int current() const { return stack_.empty() ? rootFd_ : stack_.back().get(); }
+
+  // Queues the symlink's target: relative from the current directory, absolute from the root
+  // when it lies under the root (as configured or as its realpath).
+  std::optional<Resolution> expandSymlink(const std::string& name) {
+    if (++symlinks_ > kMaxSymlinks) return fail(403, "too many symlinks");
+    char target[PATH_MAX];
+    ssize_t length = ::readlinkat(current(), name.c_str(), target, sizeof(target));
+    if (length < 0) return failErrno(errno);
+    if (static_cast<size_t>(length) >= sizeof(target)) return fail(403, "symlink too long");
+    std::string_view targetView(target, static_cast<size_t>(length));
+    if (!targetView.empty() && targetView.front() == '/') {
+      if (realRoot_.empty()) {  // computed on the first absolute symlink only
+        char resolved[PATH_MAX];
+        if (::realpath(root_.c_str(), resolved) == nullptr) return failErrno(errno);
+        realRoot_ = resolved;
+      }
+      std::string_view rest;
+      if (!underBase(targetView, root_.native(), rest) && !underBase(targetView, realRoot_, rest))
+        return fail(403, "symlink escapes the site root");
+      stack_.clear();  // walk the rest from the root again
+      targetView = rest;
+    }
+    pushComponents(targetView, pending_);
+    return std::nullopt;
+  }
+
+  std::optional<Resolution> enter(const std::string& name, const struct stat& st) {
+    if (isProtectedDirectory(st.st_dev, st.st_ino)) return fail(403, "protected directory");
+    UniqueFd dir(::openat(current(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) return failErrno(errno);
+    stack_.push_back(std::move(dir));
+    return std::nullopt;
+  }
+
+  Resolution openFile(const std::string& name, const struct stat& st) {
+    if (!S_ISREG(st.st_mode)) return fail(403, "not a regular file");
+    // A file in the middle of the path ("/index.html/x") or named as a directory ("/a.txt/").
+    if (!pending_.empty() || (trailingSlash_ && !indexTried_)) return fail(404, "not found");
+    // O_NONBLOCK: should the file be swapped for a FIFO after the lstat, open must not block.
+    UniqueFd file(::openat(current(), name.c_str(),
+                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!file.valid()) return failErrno(errno);
+    struct stat opened {};
+    if (::fstat(file.get(), &opened) != 0) return failErrno(errno);
+    if (!S_ISREG(opened.st_mode)) return fail(403, "not a regular file");
+    // Regular-file reads ignore O_NONBLOCK, but clear it so a caller handing the descriptor to
+    // sendfile or splice sees ordinary blocking semantics.
+    int flags = ::fcntl(file.get(), F_GETFL);
+    if (flags >= 0) (void)::fcntl(file.get(), F_SETFL, flags & ~O_NONBLOCK);
+    Resolution resolution;
+    resolution.status = 0;
+    resolution.reason = "ok";
+    resolution.fd = std::move(file);
+    resolution.typeName = indexTried_ ? indexFile_ : typeName_;
+    return resolution;
+  }
+
+  const std::filesystem::path& root_;
+  const int rootFd_;
+  const std::string_view indexFile_;
+  const bool trailingSlash_;
+  const std::string_view typeName_;
+  std::vector<UniqueFd> stack_;
+  std::vector<std::string> pending_;
+  int symlinks_ = 0;
+  bool indexTried_ = false;
+  std::string realRoot_;
+};
+
 }  // namespace
 
 Resolution resolveBeneath(const std::filesystem::path& root, std::string_view path,
@@ -82,108 +205,10 @@ Resolution resolveBeneath(const std::filesystem::path& root, std::string_view pa
   if (::fstat(rootFd.get(), &rootStat) != 0) return failErrno(errno);
   if (isProtectedDirectory(rootStat.st_dev, rootStat.st_ino) || opensProtectedTree(rootFd.get()))
     return fail(403, "protected directory");
-
   // The walk hands each component to the kernel as a C string: "..\0x" would be "..". No file
   // name holds a NUL, so such a path names nothing; refuse it before it is split.
   if (path.find('\0') != std::string_view::npos) return fail(403, "NUL byte in path");
-
-  bool trailingSlash = !path.empty() && path.back() == '/';
-  std::string_view typeName = path.substr(path.rfind('/') + 1);
-
-  // Directories entered below the root; the current directory is the last one (or the root).
-  std::vector<UniqueFd> stack;
-  auto current = [&]() { return stack.empty() ? rootFd.get() : stack.back().get(); };
-  // Components still to walk, next one last.
-  std::vector<std::string> pending;
-  pushComponents(path, pending);
-  int symlinks = 0;
-  bool indexTried = false;
-  std::string realRoot;  // computed on the first absolute symlink only
-
-  while (true) {
-    while (!pending.empty()) {
-      std::string name = std::move(pending.back());
-      pending.pop_back();
-      if (name.empty() || name == ".") continue;
-      if (name == "..") {
-        // Only symlink targets produce ".." here (decodeRequestPath refuses it in requests).
-        if (stack.empty()) return fail(403, "symlink escapes the site root");
-        stack.pop_back();
-        continue;
-      }
-
-      struct stat st {};
-      if (::fstatat(current(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        int error = errno;
-        if (error == ENOENT && indexTried && pending.empty() && name == indexFile) {
-          return fail(403, "directory has no index");
-        }
-        return failErrno(error);
-      }
-
-      if (S_ISLNK(st.st_mode)) {
-        if (++symlinks > kMaxSymlinks) return fail(403, "too many symlinks");
-        char target[PATH_MAX];
-        ssize_t length = ::readlinkat(current(), name.c_str(), target, sizeof(target));
-        if (length < 0) return failErrno(errno);
-        if (static_cast<size_t>(length) >= sizeof(target)) return fail(403, "symlink too long");
-        std::string_view targetView(target, static_cast<size_t>(length));
-        if (!targetView.empty() && targetView.front() == '/') {
-          if (realRoot.empty()) {
-            char resolved[PATH_MAX];
-            if (::realpath(root.c_str(), resolved) == nullptr) return failErrno(errno);
-            realRoot = resolved;
-          }
-          std::string_view rest;
-          if (!underBase(targetView, root.native(), rest) &&
-              !underBase(targetView, realRoot, rest)) {
-            return fail(403, "symlink escapes the site root");
-          }
-          stack.clear();  // walk the rest from the root again
-          targetView = rest;
-        }
-        pushComponents(targetView, pending);
-        continue;
-      }
-
-      if (S_ISDIR(st.st_mode)) {
-        if (isProtectedDirectory(st.st_dev, st.st_ino)) return fail(403, "protected directory");
-        UniqueFd dir(
-            ::openat(current(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!dir.valid()) return failErrno(errno);
-        stack.push_back(std::move(dir));
-        continue;
-      }
-
-      if (!S_ISREG(st.st_mode)) return fail(403, "not a regular file");
-      // A file in the middle of the path ("/index.html/x") or named as a directory ("/a.txt/").
-      if (!pending.empty() || (trailingSlash && !indexTried)) return fail(404, "not found");
-      // O_NONBLOCK: should the file be swapped for a FIFO after the lstat, open must not block.
-      UniqueFd file(::openat(current(), name.c_str(),
-                             O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-      if (!file.valid()) return failErrno(errno);
-      struct stat opened {};
-      if (::fstat(file.get(), &opened) != 0) return failErrno(errno);
-      if (!S_ISREG(opened.st_mode)) return fail(403, "not a regular file");
-      // Regular-file reads ignore O_NONBLOCK, but clear it so a caller handing the descriptor to
-      // sendfile or splice sees ordinary blocking semantics.
-      int flags = ::fcntl(file.get(), F_GETFL);
-      if (flags >= 0) (void)::fcntl(file.get(), F_SETFL, flags & ~O_NONBLOCK);
-
-      Resolution resolution;
-      resolution.status = 0;
-      resolution.reason = "ok";
-      resolution.fd = std::move(file);
-      resolution.typeName = indexTried ? indexFile : typeName;
-      return resolution;
-    }
-
-    // The walk ended on a directory.
-    if (!trailingSlash) return fail(301, "directory needs a trailing slash");
-    if (indexTried || indexFile.empty()) return fail(403, "directory has no index");
-    indexTried = true;
-    pending.emplace_back(indexFile);
-  }
+  return Walk(root, rootFd.get(), path, indexFile).run();
 }
 
 }  // namespace siteplane::staticfiles

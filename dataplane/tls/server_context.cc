@@ -178,6 +178,110 @@ int64_t nextUpdateOf(X509_CRL* crl) {
   return static_cast<int64_t>(timegm(&when));
 }
 
+// The certificate chain and key: decoded objects (shared: SSL_CTX_use_* and add1_chain_cert take
+// references) or PEM.
+Status loadKeyPair(const ServerContextOptions& options, const std::string& what,
+                   std::vector<X509Ptr>& chain, KeyPtr& key) {
+  if (!options.certificateChain.empty()) {
+    if (!options.privateKey)
+      return Status::error(what + ": a decoded certificate needs its decoded key");
+    for (X509* certificate : options.certificateChain) {
+      if (!certificate) return Status::error(what + ": missing certificate in the decoded chain");
+      X509_up_ref(certificate);
+      chain.emplace_back(certificate, X509_free);
+    }
+    EVP_PKEY_up_ref(options.privateKey);
+    key.reset(options.privateKey);
+    return Status::ok();
+  }
+  auto decoded = readCertificates(options.certificateChainPem, what);
+  if (!decoded) return decoded.status();
+  chain = std::move(decoded).value();
+  BioPtr keyBio(
+      BIO_new_mem_buf(options.privateKeyPem.data(), static_cast<int>(options.privateKeyPem.size())),
+      BIO_free);
+  key.reset(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
+  // The OpenSSL error text for a key says nothing secret, but keep the message generic anyway.
+  if (!key) {
+    ERR_clear_error();
+    return Status::error(what + ": private key is not an unencrypted PEM key");
+  }
+  return Status::ok();
+}
+
+Status useKeyPair(SSL_CTX* ctx, const std::vector<X509Ptr>& chain, EVP_PKEY* key,
+                  const std::string& what) {
+  if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1)
+    return Status::error(openSslError(what + ": certificate refused"));
+  for (size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1)
+      return Status::error(
+          openSslError(what + ": intermediate certificate " + std::to_string(i) + " refused"));
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    return Status::error(what + ": private key does not match the certificate");
+  }
+  return Status::ok();
+}
+
+// Versions, ciphers, groups, tickets and the callbacks every context shares.
+Status configureProtocol(SSL_CTX* ctx, const ServerContextOptions& options,
+                         const std::string& what) {
+  SSL_CTX_set_min_proto_version(ctx, toOpenSsl(options.minVersion));
+  if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, kCipherSuites) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, kGroups) != 1)
+    return Status::error(openSslError(what + ": cipher configuration refused"));
+  // Server preference makes the cheap AES-128-GCM win over the client's AES-256 preference;
+  // PRIORITIZE_CHACHA still gives ChaCha20 to clients that list it first (no AES hardware).
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+                               SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // RELEASE_BUFFERS frees the 16 KiB record buffers of idle connections.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
+  // Stateless tickets only: no server-side session cache to lock or to grow with clients.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 1);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &TicketKeys::callback);
+  SSL_CTX_set_alpn_select_cb(ctx, &selectAlpn, nullptr);
+  SSL_CTX_set_client_hello_cb(ctx, &clientHello, nullptr);
+  return Status::ok();
+}
+
+// The client CAs (advertised in the CertificateRequest and trusted) and their CRLs.
+Status trustClientCAs(SSL_CTX* ctx, const ServerContextOptions& options, const std::string& what,
+                      bool& checksRevocation) {
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  if (!names) return Status::error(openSslError(what + ": out of memory"));
+  SSL_CTX_set_client_CA_list(ctx, names);  // owns names from here on
+  auto cas = readAllCas(options.clientCAPems, what);
+  if (!cas) return cas.status();
+  for (auto& ca : *cas) {
+    if (X509_STORE_add_cert(store, ca.get()) != 1) ERR_clear_error();  // duplicates are fine
+    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca.get()));
+    if (!name || !sk_X509_NAME_push(names, name)) {
+      X509_NAME_free(name);
+      return Status::error(openSslError(what + ": out of memory"));
+    }
+  }
+  for (const auto& crl : options.clientCRLs) {
+    CrlPtr parsed = readCrl(crl.data);
+    if (!parsed) return Status::error(what + ": " + crl.name + ": not a PEM or DER X.509 CRL");
+    if (auto issuer = findCrlIssuer(parsed.get(), *cas, what + ": " + crl.name); !issuer)
+      return Status::error(issuer.message());
+    if (X509_STORE_add_crl(store, parsed.get()) != 1) ERR_clear_error();
+    checksRevocation = true;
+  }
+  // The leaf's issuer only: sites trust CAs that issue client certificates directly or name their
+  // intermediates in clientCARefs, each with its own CRL.
+  if (checksRevocation) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &verifyDuringHandshake);
+  SSL_CTX_set_verify_depth(ctx, 8);
+  return Status::ok();
+}
+
 }  // namespace
 
 ClientCertificateState clientCertificateStateOf(int verifyError) noexcept {
@@ -230,33 +334,9 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
   using Out = Result<std::shared_ptr<const ServerContext>>;
   const std::string what = "certificate " + options.name;
   ERR_clear_error();
-  // Either decoded objects (shared: SSL_CTX_use_* and add1_chain_cert take references) or PEM.
   std::vector<X509Ptr> chain;
   KeyPtr key(nullptr, EVP_PKEY_free);
-  if (!options.certificateChain.empty()) {
-    if (!options.privateKey)
-      return Out::error(what + ": a decoded certificate needs its decoded key");
-    for (X509* certificate : options.certificateChain) {
-      if (!certificate) return Out::error(what + ": missing certificate in the decoded chain");
-      X509_up_ref(certificate);
-      chain.emplace_back(certificate, X509_free);
-    }
-    EVP_PKEY_up_ref(options.privateKey);
-    key.reset(options.privateKey);
-  } else {
-    auto decoded = readCertificates(options.certificateChainPem, what);
-    if (!decoded) return decoded.status();
-    chain = std::move(decoded).value();
-    BioPtr keyBio(BIO_new_mem_buf(options.privateKeyPem.data(),
-                                  static_cast<int>(options.privateKeyPem.size())),
-                  BIO_free);
-    key.reset(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
-    // The OpenSSL error text for a key says nothing secret, but keep the message generic anyway.
-    if (!key) {
-      ERR_clear_error();
-      return Out::error(what + ": private key is not an unencrypted PEM key");
-    }
-  }
+  if (Status loaded = loadKeyPair(options, what, chain, key); !loaded) return loaded;
 
   const bool wantsClientCertificate =
       options.clientCertificate != table::ClientCertificateMode::kIgnore;
@@ -272,67 +352,12 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
   context->ctx_ = SSL_CTX_new(TLS_server_method());
   SSL_CTX* ctx = context->ctx_;
   if (!ctx) return Out::error(openSslError(what + ": SSL_CTX_new failed"));
-
-  if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1)
-    return Out::error(openSslError(what + ": certificate refused"));
-  for (size_t i = 1; i < chain.size(); ++i) {
-    if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1)
-      return Out::error(
-          openSslError(what + ": intermediate certificate " + std::to_string(i) + " refused"));
-  }
-  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-    ERR_clear_error();
-    return Out::error(what + ": private key does not match the certificate");
-  }
+  if (Status used = useKeyPair(ctx, chain, key.get(), what); !used) return used;
   context->thumbprint_ = thumbprintOf(chain.front().get());
-
-  SSL_CTX_set_min_proto_version(ctx, toOpenSsl(options.minVersion));
-  if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1 ||
-      SSL_CTX_set_ciphersuites(ctx, kCipherSuites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, kGroups) != 1)
-    return Out::error(openSslError(what + ": cipher configuration refused"));
-  // Server preference makes the cheap AES-128-GCM win over the client's AES-256 preference;
-  // PRIORITIZE_CHACHA still gives ChaCha20 to clients that list it first (no AES hardware).
-  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
-                               SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-  // RELEASE_BUFFERS frees the 16 KiB record buffers of idle connections.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
-  // Stateless tickets only: no server-side session cache to lock or to grow with clients.
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_num_tickets(ctx, 1);
-  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &TicketKeys::callback);
-  SSL_CTX_set_alpn_select_cb(ctx, &selectAlpn, nullptr);
-  SSL_CTX_set_client_hello_cb(ctx, &clientHello, nullptr);
-
+  if (Status configured = configureProtocol(ctx, options, what); !configured) return configured;
   if (wantsClientCertificate) {
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-    if (!names) return Out::error(openSslError(what + ": out of memory"));
-    SSL_CTX_set_client_CA_list(ctx, names);  // owns names from here on
-    auto cas = readAllCas(options.clientCAPems, what);
-    if (!cas) return cas.status();
-    for (auto& ca : *cas) {
-      if (X509_STORE_add_cert(store, ca.get()) != 1) ERR_clear_error();  // duplicates are fine
-      X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca.get()));
-      if (!name || !sk_X509_NAME_push(names, name)) {
-        X509_NAME_free(name);
-        return Out::error(openSslError(what + ": out of memory"));
-      }
-    }
-    for (const auto& crl : options.clientCRLs) {
-      CrlPtr parsed = readCrl(crl.data);
-      if (!parsed) return Out::error(what + ": " + crl.name + ": not a PEM or DER X.509 CRL");
-      if (auto issuer = findCrlIssuer(parsed.get(), *cas, what + ": " + crl.name); !issuer)
-        return Out::error(issuer.message());
-      if (X509_STORE_add_crl(store, parsed.get()) != 1) ERR_clear_error();
-      context->checksRevocation_ = true;
-    }
-    // The leaf's issuer only: sites trust CAs that issue client certificates directly or name
-    // their intermediates in clientCARefs, each with its own CRL.
-    if (context->checksRevocation_) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &verifyDuringHandshake);
-    SSL_CTX_set_verify_depth(ctx, 8);
+    Status trusted = trustClientCAs(ctx, options, what, context->checksRevocation_);
+    if (!trusted) return trusted;
   }
   logger("dataplane.tls")
       ->debug("context_created name={} thumbprint={} min_version={} client_certificate={}",
