@@ -107,10 +107,7 @@ void decodeSource(ObjectReader& source, CertificateSource& out) {
   context.error(source.path(), "one of certificateFile + privateKeyFile or pkcs12File is required");
 }
 
-}  // namespace
-
-CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
-  CertificateSpec out;
+void decodeSubject(ObjectReader& spec, CertificateSpec& out) {
   if (auto commonName = spec.string("commonName")) {
     // X.509 upper bound for the CN attribute (RFC 5280 ub-common-name).
     if (commonName->size() > 64) {
@@ -140,7 +137,9 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
     }
     out.ipAddresses = *addresses;
   }
+}
 
+void decodeValidity(ObjectReader& spec, CertificateSpec& out) {
   auto duration = readDuration(spec, "duration");
   if (duration) out.duration = *duration;
   out.renewBefore = out.duration / 3;
@@ -152,13 +151,10 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
       out.renewBefore = *renewBefore;
     }
   }
+}
 
-  if (auto key = spec.object("privateKey")) {
-    decodePrivateKey(*key, out.privateKey);
-    key->finish();
-  }
-  out.isCA = spec.boolean("isCA").value_or(false);
-
+// spec.usages (default: a TLS server's), with "cert sign" added for a CA.
+void decodeUsages(ObjectReader& spec, CertificateSpec& out) {
   if (auto usages = spec.stringList("usages")) {
     for (size_t i = 0; i < usages->size(); ++i) {
       const auto& usage = (*usages)[i];
@@ -183,24 +179,31 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
       std::find(out.usages.begin(), out.usages.end(), "cert sign") == out.usages.end()) {
     out.usages.push_back("cert sign");
   }
+}
 
-  bool hasIssuer = spec.has("issuerRef");
-  bool hasSource = spec.has("source");
-  if (auto issuer = spec.object("issuerRef")) {
-    IssuerReference reference;
-    if (issuer->require("name")) {
-      if (auto name = issuer->string("name")) {
-        if (!isDns1123Label(*name)) {
-          issuer->error("name", std::string(kDns1123LabelRule) + ", got \"" + *name + "\"");
-        }
-        reference.name = *name;
+IssuerReference decodeIssuerRef(ObjectReader& issuer) {
+  IssuerReference reference;
+  if (issuer.require("name")) {
+    if (auto name = issuer.string("name")) {
+      if (!isDns1123Label(*name)) {
+        issuer.error("name", std::string(kDns1123LabelRule) + ", got \"" + *name + "\"");
       }
+      reference.name = *name;
     }
-    if (auto kind = issuer->string("kind"); kind && *kind != "Issuer") {
-      issuer->error("kind", "must be \"Issuer\", got \"" + *kind + "\"");
-    }
+  }
+  if (auto kind = issuer.string("kind"); kind && *kind != "Issuer") {
+    issuer.error("kind", "must be \"Issuer\", got \"" + *kind + "\"");
+  }
+  return reference;
+}
+
+// A Certificate is issued (issuerRef, with a subject to issue for) or imported (source).
+void decodeOrigin(ObjectReader& spec, CertificateSpec& out) {
+  const bool hasIssuer = spec.has("issuerRef");
+  const bool hasSource = spec.has("source");
+  if (auto issuer = spec.object("issuerRef")) {
+    out.issuerRef = decodeIssuerRef(*issuer);
     issuer->finish();
-    out.issuerRef = reference;
   }
   if (auto source = spec.object("source")) {
     CertificateSource material;
@@ -225,6 +228,21 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
         spec.path(),
         "at least one of commonName, dnsNames or ipAddresses is required with issuerRef");
   }
+}
+
+}  // namespace
+
+CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
+  CertificateSpec out;
+  decodeSubject(spec, out);
+  decodeValidity(spec, out);
+  if (auto key = spec.object("privateKey")) {
+    decodePrivateKey(*key, out.privateKey);
+    key->finish();
+  }
+  out.isCA = spec.boolean("isCA").value_or(false);
+  decodeUsages(spec, out);
+  decodeOrigin(spec, out);
   return out;
 }
 

@@ -217,6 +217,87 @@ Object decodeKind(ObjectReader& root, ObjectMeta metadata,
   return object;
 }
 
+// The document's kind when it is one siteplane knows ("" otherwise, with the error reported).
+std::string decodeKindField(ObjectReader& root) {
+  if (!root.require("kind")) return "";
+  auto text = root.string("kind");
+  if (!text) return "";
+  if (std::find(std::begin(kKinds), std::end(kKinds), *text) != std::end(kKinds)) return *text;
+  std::string message = "unknown kind \"" + *text + "\"";
+  std::vector<std::string> kinds(std::begin(kKinds), std::end(kKinds));
+  if (auto suggestion = closestMatch(*text, kinds)) {
+    message += "; did you mean \"" + *suggestion + "\"?";
+  }
+  message += " (supported kinds: Binding, Certificate, Issuer, Site)";
+  root.error("kind", message);
+  return "";
+}
+
+// The typed object of a document that is a JSON object; errors go to `root`'s context.
+std::optional<Object> decodeDocument(ObjectReader& root, std::string& kind) {
+  if (root.require("apiVersion")) {
+    if (auto apiVersion = root.string("apiVersion"); apiVersion && *apiVersion != kApiVersion) {
+      root.error("apiVersion",
+                 std::string("must be \"") + kApiVersion + "\", got \"" + *apiVersion + "\"");
+    }
+  }
+  kind = decodeKindField(root);
+  if (kind.empty()) {
+    // Without a kind there is no schema to check the rest against: mark it known so that the one
+    // useful error (the kind) is not buried under "unknown field" noise.
+    root.get("metadata");
+    root.get("spec");
+    root.get("status");
+    return std::nullopt;
+  }
+  ObjectMeta metadata;
+  if (root.require("metadata")) {
+    if (auto reader = root.object("metadata")) {
+      metadata = codec::decodeMetadata(*reader);
+      reader->finish();
+    }
+  }
+  if (kind == Site::kKind)
+    return decodeKind<Site>(root, std::move(metadata), codec::decodeSiteSpec,
+                            codec::decodeSiteStatus);
+  if (kind == Binding::kKind)
+    return decodeKind<Binding>(root, std::move(metadata), codec::decodeBindingSpec,
+                               codec::decodeBindingStatus);
+  if (kind == Certificate::kKind)
+    return decodeKind<Certificate>(root, std::move(metadata), codec::decodeCertificateSpec,
+                                   codec::decodeCertificateStatus);
+  return decodeKind<Issuer>(root, std::move(metadata), codec::decodeIssuerSpec,
+                            codec::decodeIssuerStatus);
+}
+
+// metadata.name as written, even in a document with errors, so diagnostics can name the object.
+std::string declaredName(const nlohmann::json& document) {
+  auto metadata = document.find("metadata");
+  if (metadata == document.end() || !metadata->is_object()) return "";
+  auto it = metadata->find("name");
+  return it != metadata->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// Errors and diagnostics reordered together, by position, so both read top to bottom.
+void sortByPosition(DecodeResult& result) {
+  std::vector<size_t> order(result.errors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Position& pa = result.diagnostics[a].position;
+    const Position& pb = result.diagnostics[b].position;
+    if (pa.known() != pb.known()) return pa.known();
+    return pa < pb;
+  });
+  std::vector<FieldError> errors;
+  std::vector<Diagnostic> diagnostics;
+  for (size_t i : order) {
+    errors.push_back(result.errors[i]);
+    diagnostics.push_back(result.diagnostics[i]);
+  }
+  result.errors = std::move(errors);
+  result.diagnostics = std::move(diagnostics);
+}
+
 }  // namespace
 
 DecodeResult decodeObject(const nlohmann::json& document, const DecodeOptions& options) {
@@ -225,96 +306,22 @@ DecodeResult decodeObject(const nlohmann::json& document, const DecodeOptions& o
   std::string kind;
   std::string name;
   std::optional<Object> object;
-
   if (!document.is_object()) {
     context.error(FieldPath(),
-                  "a document must be an object with apiVersion, kind, metadata and "
-                  "spec, got " +
+                  "a document must be an object with apiVersion, kind, metadata and spec, got " +
                       jsonTypeName(document));
   } else {
     ObjectReader root(document, FieldPath(), context);
-    if (auto metadata = document.find("metadata");
-        metadata != document.end() && metadata->is_object()) {
-      if (auto it = metadata->find("name"); it != metadata->end() && it->is_string()) {
-        name = it->get<std::string>();
-      }
-    }
-    if (root.require("apiVersion")) {
-      if (auto apiVersion = root.string("apiVersion"); apiVersion && *apiVersion != kApiVersion) {
-        root.error("apiVersion",
-                   std::string("must be \"") + kApiVersion + "\", got \"" + *apiVersion + "\"");
-      }
-    }
-    if (root.require("kind")) {
-      if (auto text = root.string("kind")) {
-        if (std::find(std::begin(kKinds), std::end(kKinds), *text) != std::end(kKinds)) {
-          kind = *text;
-        } else {
-          std::string message = "unknown kind \"" + *text + "\"";
-          std::vector<std::string> kinds(std::begin(kKinds), std::end(kKinds));
-          if (auto suggestion = closestMatch(*text, kinds)) {
-            message += "; did you mean \"" + *suggestion + "\"?";
-          }
-          message += " (supported kinds: Binding, Certificate, Issuer, Site)";
-          root.error("kind", message);
-        }
-      }
-    }
-    if (kind.empty()) {
-      // Without a kind there is no schema to check the rest against: mark it known so that the
-      // one useful error (the kind) is not buried under "unknown field" noise.
-      root.get("metadata");
-      root.get("spec");
-      root.get("status");
-    } else {
-      ObjectMeta metadata;
-      if (root.require("metadata")) {
-        if (auto reader = root.object("metadata")) {
-          metadata = codec::decodeMetadata(*reader);
-          reader->finish();
-        }
-      }
-      if (kind == Site::kKind) {
-        object = decodeKind<Site>(root, std::move(metadata), codec::decodeSiteSpec,
-                                  codec::decodeSiteStatus);
-      } else if (kind == Binding::kKind) {
-        object = decodeKind<Binding>(root, std::move(metadata), codec::decodeBindingSpec,
-                                     codec::decodeBindingStatus);
-      } else if (kind == Certificate::kKind) {
-        object = decodeKind<Certificate>(root, std::move(metadata), codec::decodeCertificateSpec,
-                                         codec::decodeCertificateStatus);
-      } else {
-        object = decodeKind<Issuer>(root, std::move(metadata), codec::decodeIssuerSpec,
-                                    codec::decodeIssuerStatus);
-      }
-    }
+    name = declaredName(document);
+    object = decodeDocument(root, kind);
     root.finish();
   }
-
   result.errors = context.takeErrors();
   for (const auto& error : result.errors) {
     result.diagnostics.push_back(Diagnostic{options.file, positionOf(error, options.positions),
                                             kind, name, error.path.toString(), error.message});
   }
-  if (options.positions) {
-    // Reorder errors and diagnostics together, by position, so both read top to bottom.
-    std::vector<size_t> order(result.errors.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      const Position& pa = result.diagnostics[a].position;
-      const Position& pb = result.diagnostics[b].position;
-      if (pa.known() != pb.known()) return pa.known();
-      return pa < pb;
-    });
-    std::vector<FieldError> errors;
-    std::vector<Diagnostic> diagnostics;
-    for (size_t i : order) {
-      errors.push_back(result.errors[i]);
-      diagnostics.push_back(result.diagnostics[i]);
-    }
-    result.errors = std::move(errors);
-    result.diagnostics = std::move(diagnostics);
-  }
+  if (options.positions) sortByPosition(result);
   if (result.errors.empty()) result.object = std::move(object);
   return result;
 }
