@@ -97,37 +97,42 @@ std::string qualifiedKind(const ResourceType& type) {
   return type.group.empty() ? type.kind : type.kind + "." + type.group;
 }
 
-ApiError fromStoreError(const store::StoreError& error, const ResourceType& type,
-                        const std::string& name) {
-  ApiError out;
-  switch (error.code) {
-    case store::StoreError::Code::kNotFound:
-      out = ApiError::notFound(qualified(type, name) + " not found");
+// The answer to a failed store operation on `name`, in Kubernetes' wording; the HTTP status and
+// reason follow from the code (httpStatusOf, reasonOf).
+ApiError fromStoreError(const Status& error, const ResourceType& type, const std::string& name) {
+  ErrorCode code = error.code();
+  std::string message;
+  switch (code) {
+    case ErrorCode::kNotFound:
+      message = qualified(type, name) + " not found";
       break;
-    case store::StoreError::Code::kAlreadyExists:
-      out = ApiError::alreadyExists(qualified(type, name) + " already exists");
+    case ErrorCode::kAlreadyExists:
+      message = qualified(type, name) + " already exists";
       break;
-    case store::StoreError::Code::kConflict:
-      out = ApiError::conflict("Operation cannot be fulfilled on " + qualified(type, name) +
-                               ": the object has been modified; please apply your changes to the "
-                               "latest version and try again (" +
-                               error.message + ")");
+    case ErrorCode::kConflict:
+      message = "Operation cannot be fulfilled on " + qualified(type, name) +
+                ": the object has been modified; please apply your changes to the latest version "
+                "and try again (" +
+                error.message() + ")";
       break;
-    case store::StoreError::Code::kInvalid: {
+    case ErrorCode::kInvalid: {
       // The store names the object itself ("Event \"x\" is invalid: ..."); say it once.
-      std::string detail = error.message;
+      std::string detail = error.message();
       std::string prefix = type.kind + " \"" + name + "\" is invalid: ";
       if (detail.rfind(prefix, 0) == 0) detail = detail.substr(prefix.size());
-      out = ApiError::invalid(qualifiedKind(type) + " \"" + name + "\" is invalid: " + detail, {});
+      message = qualifiedKind(type) + " \"" + name + "\" is invalid: " + detail;
       break;
     }
-    case store::StoreError::Code::kExpired:
-      out = ApiError::gone("too old resource version: " + error.message);
+    case ErrorCode::kExpired:
+      message = "too old resource version: " + error.message();
       break;
-    case store::StoreError::Code::kInternal:
-      out = ApiError::internal("storing " + qualified(type, name) + " failed: " + error.message);
+    default:
+      // kInternal, and any code the store does not report: the write did not happen.
+      code = ErrorCode::kInternal;
+      message = "storing " + qualified(type, name) + " failed: " + error.message();
       break;
   }
+  ApiError out = ApiError::fromCode(code, std::move(message));
   out.name = name;
   out.group = type.group;
   out.kind = type.plural;
@@ -550,7 +555,7 @@ std::optional<ApiError> readObjectBody(const ApiRequest& request, const Resource
 
 ApiReply ApiHandler::get(const Target& target, const Output& output) {
   auto object = store_.get(store::ObjectKey{target.type->kind, *target.ns, target.name});
-  if (!object) return reply(fromStoreError(object.error(), *target.type, target.name));
+  if (!object) return reply(fromStoreError(object.status(), *target.type, target.name));
   const nlohmann::json& value = **object;
   if (output.form == Output::Form::kTable) {
     TableConverter converter(*target.type, options_.clock());
@@ -802,7 +807,7 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
       log()->error("watch_event_dropped kind={} error=\"{}\"", event.key.kind, error.what());
     }
   });
-  if (!subscription) return reply(fromStoreError(subscription.error(), *target.type, ""));
+  if (!subscription) return reply(fromStoreError(subscription.status(), *target.type, ""));
   stream->adopt(std::move(subscription).value());
   ApiResponse head;
   head.status = 200;
@@ -991,11 +996,11 @@ ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& ta
     object.erase("status");
     return reply(jsonResponse(successCode, object));
   }
-  store::StoreResult<store::ObjectPtr> stored =
-      !current.is_object()             ? store_.createObject(std::move(object))
-      : target.subresource == "status" ? store_.updateStatus(std::move(object))
-                                       : store_.updateObject(std::move(object));
-  if (!stored) return reply(fromStoreError(stored.error(), *target.type, target.name));
+  Result<store::ObjectPtr> stored = !current.is_object() ? store_.createObject(std::move(object))
+                                    : target.subresource == "status"
+                                        ? store_.updateStatus(std::move(object))
+                                        : store_.updateObject(std::move(object));
+  if (!stored) return reply(fromStoreError(stored.status(), *target.type, target.name));
   return reply(jsonResponse(successCode, **stored));
 }
 
@@ -1058,7 +1063,7 @@ ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
   bool clientPrecondition = !metaString(object, "resourceVersion").empty();
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
-    if (!current) return reply(fromStoreError(current.error(), type, target.name));
+    if (!current) return reply(fromStoreError(current.status(), type, target.name));
     if (auto error = checkOwnership(target, **current)) return reply(*error);
     nlohmann::json candidate = object;
     clearServerMetadata(candidate);
@@ -1112,7 +1117,7 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
                           patchBody["metadata"].contains("resourceVersion");
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
-    if (!current) return reply(fromStoreError(current.error(), type, target.name));
+    if (!current) return reply(fromStoreError(current.status(), type, target.name));
     if (auto error = checkOwnership(target, **current)) return reply(*error);
     nlohmann::json patched = **current;
     if (merge) {
@@ -1177,11 +1182,11 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
     bool exists = current.isOk();
-    if (!exists && current.code() != store::StoreError::Code::kNotFound) {
-      return reply(fromStoreError(current.error(), type, target.name));
+    if (!exists && current.code() != ErrorCode::kNotFound) {
+      return reply(fromStoreError(current.status(), type, target.name));
     }
     if (!exists && target.subresource == "status") {
-      return reply(fromStoreError(current.error(), type, target.name));
+      return reply(fromStoreError(current.status(), type, target.name));
     }
     nlohmann::json base = exists ? **current : nlohmann::json();
     if (exists) {
@@ -1242,11 +1247,11 @@ ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
   }
   store::ObjectKey key{type.kind, *target.ns, target.name};
   auto current = store_.get(key);
-  if (!current) return reply(fromStoreError(current.error(), type, target.name));
+  if (!current) return reply(fromStoreError(current.status(), type, target.name));
   if (auto error = checkOwnership(target, **current)) return reply(*error);
   if (dryRun) return reply(jsonResponse(200, **current));
   auto removed = store_.removeObject(key, precondition);
-  if (!removed) return reply(fromStoreError(removed.error(), type, target.name));
+  if (!removed) return reply(fromStoreError(removed.status(), type, target.name));
   return reply(jsonResponse(200, **removed));
 }
 

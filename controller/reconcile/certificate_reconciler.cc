@@ -297,8 +297,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   const std::string storeKey = parsed->ns + "/" + parsed->name;
   auto stored = store_.get(*parsed);
   if (!stored) {
-    if (stored.code() != store::StoreError::Code::kNotFound)
-      return ReconcileResult::retry(stored.message());
+    if (stored.code() != ErrorCode::kNotFound) return ReconcileResult::retry(stored.message());
     // Deleted: its key pair goes with it, so no private key outlives the object that owned it.
     forgetImport(storeKey);
     Status removed = certificates_.remove(storeKey);
@@ -473,7 +472,7 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
   bool issuerFound = true;
   auto issuerObject = store_.get({IssuerReconciler::kKind, ns, issuerName});
   if (!issuerObject) {
-    if (issuerObject.code() != store::StoreError::Code::kNotFound)
+    if (issuerObject.code() != ErrorCode::kNotFound)
       return ReconcileResult::retry(issuerObject.message());
     issuerFound = false;
     signer.message = fmt::format("Issuer {} not found", issuerRef);

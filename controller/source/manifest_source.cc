@@ -487,7 +487,7 @@ SyncReport ManifestSource::syncNow() {
     planned.push_back({Planned::Action::kPrune, key, owner.dump()});
   }
 
-  std::vector<store::StoreResult<store::ObjectPtr>> results;
+  std::vector<Result<store::ObjectPtr>> results;
   if (!ops.empty()) results = store_.writeBatch(std::move(ops));
   for (size_t i = 0; i < results.size(); ++i) {
     const Planned& plan = planned[i];
@@ -519,7 +519,7 @@ SyncReport ManifestSource::syncNow() {
         if (result) {
           ++report.deleted;
           log->info("object_pruned key={} file={}", plan.key.toString(), plan.detail);
-        } else if (result.code() != store::StoreError::Code::kNotFound) {
+        } else if (result.code() != ErrorCode::kNotFound) {
           ++report.failedWrites;
           log->warn("object_not_pruned key={} error=\"{}\"", plan.key.toString(), result.message());
         }
