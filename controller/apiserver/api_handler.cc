@@ -59,8 +59,10 @@ ApiResponse jsonResponse(int status, const nlohmann::json& body,
   return response;
 }
 
-ApiReply reply(ApiResponse response) { return ApiReply{std::move(response), nullptr}; }
-ApiReply reply(const ApiError& error) { return ApiReply{error.toResponse(), nullptr}; }
+ApiReply reply(ApiResponse response) { return ApiReply{std::move(response), nullptr, ""}; }
+ApiReply reply(const ApiError& error) {
+  return ApiReply{error.toResponse(), nullptr, error.reason};
+}
 
 ApiResponse textResponse(int status, std::string body) {
   ApiResponse response;
@@ -515,7 +517,10 @@ Result<nlohmann::json> parseBody(const ApiRequest& request) {
       return Result<nlohmann::json>::error("the body is not valid YAML: " + body.message());
     return body;
   }
-  return Result<nlohmann::json>::error("unsupported:" + type);
+  return Result<nlohmann::json>::error(
+      ErrorCode::kUnsupportedMediaType,
+      "the body of the request was in an unknown format (" + type +
+          ") - accepted media types include: application/json, application/yaml");
 }
 
 // The object a create or update sends: a JSON object whose apiVersion and kind, when given, are
@@ -523,19 +528,18 @@ Result<nlohmann::json> parseBody(const ApiRequest& request) {
 std::optional<ApiError> readObjectBody(const ApiRequest& request, const ResourceType& type,
                                        nlohmann::json& object);
 
-ApiError bodyError(const std::string& message) {
-  if (message.rfind("unsupported:", 0) == 0) {
-    return ApiError::unsupportedMediaType(
-        "the body of the request was in an unknown format (" + message.substr(12) +
-        ") - accepted media types include: application/json, application/yaml");
+// A body in a format the server does not read is 415; one that does not parse is 400.
+ApiError bodyError(const Status& status) {
+  if (status.code() == ErrorCode::kUnsupportedMediaType) {
+    return ApiError::unsupportedMediaType(status.message());
   }
-  return ApiError::badRequest(message);
+  return ApiError::badRequest(status.message());
 }
 
 std::optional<ApiError> readObjectBody(const ApiRequest& request, const ResourceType& type,
                                        nlohmann::json& object) {
   auto body = parseBody(request);
-  if (!body) return bodyError(body.message());
+  if (!body) return bodyError(body.status());
   object = std::move(body).value();
   if (!object.is_object()) {
     return ApiError::badRequest("the body must be a JSON object, got " +
@@ -812,7 +816,7 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
   ApiResponse head;
   head.status = 200;
   head.contentType = "application/json";
-  return ApiReply{std::move(head), stream};
+  return ApiReply{std::move(head), stream, ""};
 }
 
 std::optional<ApiError> ApiHandler::checkOwnership(const Target& target,
@@ -904,7 +908,7 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
     bool dropped = false;
     std::vector<FieldPath> droppedOwnership;
     for (const auto& error : decoded.errors) {
-      if (error.message.rfind("unknown field", 0) != 0 || error.path.empty()) continue;
+      if (!error.unknownField || error.path.empty()) continue;
       nlohmann::json::json_pointer pointer(error.path.toPointer());
       nlohmann::json::json_pointer parent = pointer.parent_pointer();
       if (!object.contains(parent) || !object[parent].is_object()) continue;
@@ -921,8 +925,7 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
   if (decoded.ok()) return std::nullopt;
   std::vector<StatusCause> causes;
   for (const auto& error : decoded.errors) {
-    causes.push_back({error.message.rfind("unknown field", 0) == 0 ? "FieldValueNotSupported"
-                                                                   : "FieldValueInvalid",
+    causes.push_back({error.unknownField ? "FieldValueNotSupported" : "FieldValueInvalid",
                       error.message, error.path.toString()});
   }
   return invalidObject(*target.type, name, std::move(causes));
@@ -1220,7 +1223,7 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
     ApiReply result = commit(request, target, base, std::move(object), exists ? 200 : 201);
     // A concurrent write moved the object (or created it): apply again on the new state.
     bool raced = result.response.status == 409 &&
-                 (exists || result.response.body.find("AlreadyExists") != std::string::npos);
+                 (exists || result.reason == reasonOf(ErrorCode::kAlreadyExists));
     if (!raced || attempt + 1 >= kUpdateAttempts) return result;
   }
 }

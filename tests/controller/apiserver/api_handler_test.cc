@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "tests/controller/apiserver/api_test_support.h"
 
@@ -606,6 +607,37 @@ TEST_CASE("fieldValidation Warn and Ignore drop unknown fields, Strict refuses t
   CHECK(h.call("POST", kSites + "?fieldValidation=Loose", site("x").dump()).response.status == 400);
 }
 
+TEST_CASE(
+    "A Strict write answers an unknown field as FieldValueNotSupported, a wrong value as "
+    "FieldValueInvalid",
+    "[apiserver][validation]") {
+  Harness h;
+  json object = site("web");
+  object["spec"]["bogus"] = 1;
+  object["spec"].erase("root");
+  auto refused = h.call("POST", kSites, object.dump());
+  REQUIRE(refused.response.status == 422);
+  json status = h.json(refused);
+  std::map<std::string, std::string> reasons;
+  for (const auto& cause : status["details"]["causes"]) {
+    reasons[cause["field"].get<std::string>()] = cause["reason"].get<std::string>();
+  }
+  CHECK(reasons == std::map<std::string, std::string>{{"spec", "FieldValueInvalid"},
+                                                      {"spec.bogus", "FieldValueNotSupported"}});
+}
+
+TEST_CASE("A reply carries the Kubernetes reason of its failure", "[apiserver][errors]") {
+  Harness h;
+  auto created = h.call("POST", kSites, site("web").dump());
+  REQUIRE(created.response.status == 201);
+  CHECK(created.reason.empty());
+  auto duplicate = h.call("POST", kSites, site("web").dump());
+  REQUIRE(duplicate.response.status == 409);
+  CHECK(duplicate.reason == "AlreadyExists");
+  CHECK(h.json(duplicate)["reason"] == "AlreadyExists");
+  CHECK(h.call("GET", kSites + "/none").reason == "NotFound");
+}
+
 TEST_CASE("Unknown fields dropped under fieldValidation Ignore leave no trace in managedFields",
           "[apiserver][validation][bounds]") {
   Harness h;
@@ -678,6 +710,7 @@ TEST_CASE("Core v1 events are created through the API, and a bad name is refused
 
   event["metadata"]["name"] = "web.17a2b3c4";
   auto refused = h.call("POST", "/api/v1/namespaces/default/events", event.dump());
+  INFO(refused.response.body);
   REQUIRE(refused.response.status == 422);
   json status = h.json(refused);
   CHECK(status["message"] ==
