@@ -206,18 +206,20 @@ ReconcileResult requeueAt(system_clock::time_point when, system_clock::time_poin
   return ReconcileResult::requeueAfter(std::max(delay, std::chrono::seconds(1)));
 }
 
-// The Ready reason for files that import refused, from the message certs:: gives (it reports
-// problems as text; these are the checks a user acts on differently).
-const char* importFailureReason(const std::string& message) {
-  // The policy checks again at read time (a symlink swapped in after the check).
-  if (certs::ImportPathPolicy::isRefusal(message)) return reason::kPathNotAllowed;
-  if (message.find("private key matches none") != std::string::npos) return reason::kKeyMismatch;
-  if (message.find("is not part of the chain") != std::string::npos ||
-      message.find("matches more than one certificate") != std::string::npos ||
-      message.find("more than one leaf") != std::string::npos ||
-      message.find("no certificate is a leaf") != std::string::npos)
-    return reason::kInvalidChain;
-  return reason::kInvalidSource;
+// The Ready reason for files that import refused: the failures a user acts on differently have
+// their own code in certs::.
+const char* importFailureReason(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kPathNotAllowed:
+      // The policy checks again at read time (a symlink swapped in after the check).
+      return reason::kPathNotAllowed;
+    case ErrorCode::kKeyMismatch:
+      return reason::kKeyMismatch;
+    case ErrorCode::kInvalidChain:
+      return reason::kInvalidChain;
+    default:
+      return reason::kInvalidSource;
+  }
 }
 
 std::vector<std::string> thumbprints(const std::vector<certs::Certificate>& chain) {
@@ -723,7 +725,7 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
         std::lock_guard lock(importsMutex_);
         imports_.erase(storeKey);
       }
-      return refuse(importFailureReason(bundle.message()),
+      return refuse(importFailureReason(bundle.code()),
                     fmt::format("spec.source: {}", bundle.message()));
     }
     // An expired or not yet valid certificate in the files does not replace a valid one.
