@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <random>
 #include <set>
@@ -139,6 +140,14 @@ ApiError fromStoreError(const Status& error, const ResourceType& type, const std
   out.group = type.group;
   out.kind = type.plural;
   return out;
+}
+
+// A query parameter that must be a whole non-negative decimal number; nullopt otherwise.
+std::optional<long long> nonNegative(const std::string& text) {
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
 }
 
 // Which apidiscovery.k8s.io version the client accepts, if it asked for aggregated discovery.
@@ -593,14 +602,11 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   }
   size_t limit = 0;
   if (auto text = request.param("limit"); text && !text->empty()) {
-    try {
-      size_t used = 0;
-      long long value = std::stoll(*text, &used);
-      if (used != text->size() || value < 0) throw std::invalid_argument(*text);
-      limit = static_cast<size_t>(value);
-    } catch (const std::exception&) {
+    auto value = nonNegative(*text);
+    if (!value) {
       return reply(ApiError::badRequest("limit: \"" + *text + "\" is not a non-negative integer"));
     }
+    limit = static_cast<size_t>(*value);
   }
   // A continue token is good only for the list that issued it.
   std::string query = target.type->groupResource() + " namespace=" + target.ns.value_or("") +
@@ -685,14 +691,12 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
   }
   long long timeoutSeconds = 0;
   if (auto timeout = request.param("timeoutSeconds"); timeout && !timeout->empty()) {
-    try {
-      size_t used = 0;
-      timeoutSeconds = std::stoll(*timeout, &used);
-      if (used != timeout->size() || timeoutSeconds < 0) throw std::invalid_argument(*timeout);
-    } catch (const std::exception&) {
+    auto value = nonNegative(*timeout);
+    if (!value) {
       return reply(ApiError::badRequest("timeoutSeconds: \"" + *timeout +
                                         "\" is not a non-negative number of seconds"));
     }
+    timeoutSeconds = *value;
   }
 
   // Everything the callback needs is captured by value: it runs on store threads and may

@@ -808,6 +808,26 @@ TEST_CASE("A watch without timeoutSeconds ends after 30 to 60 minutes, as Kubern
   CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=5s").response.status == 400);
 }
 
+TEST_CASE("limit and timeoutSeconds are whole decimal numbers, refused otherwise",
+          "[apiserver][list]") {
+  Harness h;
+  for (const std::string bad : {"2x", " 2", "", "0x10", "99999999999999999999", "1.5"}) {
+    INFO(bad);
+    auto limit = h.call("GET", kBindings + "?limit=" + bad);
+    auto timeout = h.call("GET", kBindings + "?watch=1&timeoutSeconds=" + bad);
+    if (bad.empty()) {
+      CHECK(limit.response.status == 200);  // an empty parameter is no parameter
+      continue;
+    }
+    REQUIRE(limit.response.status == 400);
+    CHECK(h.json(limit)["message"] == "limit: \"" + bad + "\" is not a non-negative integer");
+    REQUIRE(timeout.response.status == 400);
+    CHECK(h.json(timeout)["message"] ==
+          "timeoutSeconds: \"" + bad + "\" is not a non-negative number of seconds");
+  }
+  CHECK(h.call("GET", kBindings + "?limit=0").response.status == 200);
+}
+
 TEST_CASE(
     "A dry-run update answers with the object as it would be stored, server metadata "
     "included (what kubectl diff compares)",
