@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 namespace siteplane::cli {
@@ -118,10 +119,11 @@ Result<std::string> decodeChunked(const std::string& body) {
     size_t lineEnd = body.find("\r\n", pos);
     if (lineEnd == std::string::npos) return Result<std::string>::error("truncated chunked body");
     std::string sizeText = body.substr(pos, lineEnd - pos);
+    // The hex digits before any chunk extension (";name=value").
     size_t size = 0;
-    try {
-      size = std::stoul(sizeText, nullptr, 16);
-    } catch (const std::exception&) {
+    auto [end, error] =
+        std::from_chars(sizeText.data(), sizeText.data() + sizeText.size(), size, 16);
+    if (error != std::errc() || end == sizeText.data()) {
       return Result<std::string>::error("malformed chunk size \"" + sizeText + "\"");
     }
     pos = lineEnd + 2;
@@ -146,9 +148,10 @@ Result<HttpResponse> parseResponse(const std::string& raw) {
   if (statusLine.rfind("HTTP/1.", 0) != 0 || statusLine.size() < 12) {
     return Result<HttpResponse>::error("malformed HTTP status line \"" + statusLine + "\"");
   }
-  try {
-    response.status = std::stoi(statusLine.substr(9, 3));
-  } catch (const std::exception&) {
+  // "HTTP/1.1 200 OK": three digits after "HTTP/1.x ".
+  const char* code = statusLine.data() + 9;
+  auto [codeEnd, codeError] = std::from_chars(code, code + 3, response.status);
+  if (codeError != std::errc() || codeEnd != code + 3) {
     return Result<HttpResponse>::error("malformed HTTP status line \"" + statusLine + "\"");
   }
   size_t pos = lineEnd == std::string::npos ? head.size() : lineEnd + 2;
@@ -173,10 +176,11 @@ Result<HttpResponse> parseResponse(const std::string& raw) {
   } else if (auto length = response.headers.find("content-length");
              length != response.headers.end()) {
     size_t expected = 0;
-    try {
-      expected = std::stoul(length->second);
-    } catch (const std::exception&) {
-      return Result<HttpResponse>::error("malformed Content-Length \"" + length->second + "\"");
+    const std::string& text = length->second;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), expected);
+    if (error != std::errc() ||
+        text.find_first_not_of(" \t", end - text.data()) != std::string::npos) {
+      return Result<HttpResponse>::error("malformed Content-Length \"" + text + "\"");
     }
     if (body.size() < expected) return Result<HttpResponse>::error("truncated response body");
     body.resize(expected);

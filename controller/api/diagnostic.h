@@ -35,6 +35,10 @@ struct FieldError {
   std::string message;
   // Points at the mapping key rather than the value (an unknown field is its key's fault).
   bool atKey = false;
+  // The field is not in the schema ("unknown field"): the API server drops such fields under
+  // fieldValidation=Ignore/Warn and answers them as FieldValueNotSupported, the others as
+  // FieldValueInvalid.
+  bool unknownField = false;
 };
 
 // A FieldError placed in context: which file and where, which object. Renders as

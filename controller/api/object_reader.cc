@@ -195,7 +195,7 @@ void ObjectReader::finish() {
     if (auto suggestion = closestMatch(key, candidates)) {
       message += "; did you mean \"" + *suggestion + "\"?";
     }
-    context_->error(pathOf(key), message, /*atKey=*/true);
+    context_->unknownField(pathOf(key), message);
   }
 }
 

@@ -27,7 +27,11 @@ class DecodeContext {
       : baseDirectory_(std::move(baseDirectory)) {}
 
   void error(const FieldPath& path, std::string message, bool atKey = false) {
-    errors_.push_back({path, std::move(message), atKey});
+    errors_.push_back({path, std::move(message), atKey, /*unknownField=*/false});
+  }
+  // A field the schema does not have; the error points at its key.
+  void unknownField(const FieldPath& path, std::string message) {
+    errors_.push_back({path, std::move(message), /*atKey=*/true, /*unknownField=*/true});
   }
   const std::vector<FieldError>& errors() const { return errors_; }
   std::vector<FieldError> takeErrors() { return std::move(errors_); }

@@ -78,6 +78,61 @@ ApiError ApiError::serviceUnavailable(std::string m) {
   return make(503, "ServiceUnavailable", std::move(m));
 }
 
+ApiError ApiError::fromCode(ErrorCode code, std::string m) {
+  ApiError error;
+  error.code = httpStatusOf(code);
+  error.reason = std::string(reasonOf(code));
+  error.message = std::move(m);
+  return error;
+}
+
+int httpStatusOf(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kInvalid:
+      return 422;
+    case ErrorCode::kExpired:
+      return 410;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
+    case ErrorCode::kInternal:
+    case ErrorCode::kUnspecified:
+    case ErrorCode::kPathNotAllowed:
+    case ErrorCode::kKeyMismatch:
+    case ErrorCode::kInvalidChain:
+      return 500;
+  }
+  return 500;
+}
+
+std::string_view reasonOf(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorCode::kConflict:
+      return "Conflict";
+    case ErrorCode::kInvalid:
+      return "Invalid";
+    case ErrorCode::kExpired:
+      return "Expired";
+    case ErrorCode::kUnsupportedMediaType:
+      return "UnsupportedMediaType";
+    case ErrorCode::kInternal:
+    case ErrorCode::kUnspecified:
+    case ErrorCode::kPathNotAllowed:
+    case ErrorCode::kKeyMismatch:
+    case ErrorCode::kInvalidChain:
+      return "InternalError";
+  }
+  return "InternalError";
+}
+
 nlohmann::json successStatus(const std::string& name, const std::string& group,
                              const std::string& kind, const std::string& uid) {
   nlohmann::json details = {{"name", name}, {"group", group}, {"kind", kind}};

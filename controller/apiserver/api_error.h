@@ -7,8 +7,10 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "controller/apiserver/api_request.h"
 
 namespace siteplane::apiserver {
@@ -49,7 +51,16 @@ struct ApiError {
   static ApiError invalid(std::string message, std::vector<StatusCause> causes);
   static ApiError internal(std::string message);
   static ApiError serviceUnavailable(std::string message);
+  // The HTTP status and reason of `code` (httpStatusOf, reasonOf) with `message`.
+  static ApiError fromCode(ErrorCode code, std::string message);
 };
+
+// How the API server answers a failure of the store (or of any module that reports an ErrorCode):
+// the store codes map one to one onto a Kubernetes StatusReason and its HTTP status (NotFound 404,
+// AlreadyExists 409, Conflict 409, Invalid 422, Expired 410, InternalError 500); a code that has
+// no reason of its own in the API (a certificate failure, kUnspecified) is an InternalError.
+int httpStatusOf(ErrorCode code);
+std::string_view reasonOf(ErrorCode code);
 
 // A successful Status ({"status": "Success"}), e.g. for a delete that has no object to return.
 nlohmann::json successStatus(const std::string& name, const std::string& group,

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <random>
 #include <set>
@@ -59,8 +60,10 @@ ApiResponse jsonResponse(int status, const nlohmann::json& body,
   return response;
 }
 
-ApiReply reply(ApiResponse response) { return ApiReply{std::move(response), nullptr}; }
-ApiReply reply(const ApiError& error) { return ApiReply{error.toResponse(), nullptr}; }
+ApiReply reply(ApiResponse response) { return ApiReply{std::move(response), nullptr, ""}; }
+ApiReply reply(const ApiError& error) {
+  return ApiReply{error.toResponse(), nullptr, error.reason};
+}
 
 ApiResponse textResponse(int status, std::string body) {
   ApiResponse response;
@@ -97,41 +100,54 @@ std::string qualifiedKind(const ResourceType& type) {
   return type.group.empty() ? type.kind : type.kind + "." + type.group;
 }
 
-ApiError fromStoreError(const store::StoreError& error, const ResourceType& type,
-                        const std::string& name) {
-  ApiError out;
-  switch (error.code) {
-    case store::StoreError::Code::kNotFound:
-      out = ApiError::notFound(qualified(type, name) + " not found");
+// The answer to a failed store operation on `name`, in Kubernetes' wording; the HTTP status and
+// reason follow from the code (httpStatusOf, reasonOf).
+ApiError fromStoreError(const Status& error, const ResourceType& type, const std::string& name) {
+  ErrorCode code = error.code();
+  std::string message;
+  switch (code) {
+    case ErrorCode::kNotFound:
+      message = qualified(type, name) + " not found";
       break;
-    case store::StoreError::Code::kAlreadyExists:
-      out = ApiError::alreadyExists(qualified(type, name) + " already exists");
+    case ErrorCode::kAlreadyExists:
+      message = qualified(type, name) + " already exists";
       break;
-    case store::StoreError::Code::kConflict:
-      out = ApiError::conflict("Operation cannot be fulfilled on " + qualified(type, name) +
-                               ": the object has been modified; please apply your changes to the "
-                               "latest version and try again (" +
-                               error.message + ")");
+    case ErrorCode::kConflict:
+      message = "Operation cannot be fulfilled on " + qualified(type, name) +
+                ": the object has been modified; please apply your changes to the latest version "
+                "and try again (" +
+                error.message() + ")";
       break;
-    case store::StoreError::Code::kInvalid: {
+    case ErrorCode::kInvalid: {
       // The store names the object itself ("Event \"x\" is invalid: ..."); say it once.
-      std::string detail = error.message;
+      std::string detail = error.message();
       std::string prefix = type.kind + " \"" + name + "\" is invalid: ";
       if (detail.rfind(prefix, 0) == 0) detail = detail.substr(prefix.size());
-      out = ApiError::invalid(qualifiedKind(type) + " \"" + name + "\" is invalid: " + detail, {});
+      message = qualifiedKind(type) + " \"" + name + "\" is invalid: " + detail;
       break;
     }
-    case store::StoreError::Code::kExpired:
-      out = ApiError::gone("too old resource version: " + error.message);
+    case ErrorCode::kExpired:
+      message = "too old resource version: " + error.message();
       break;
-    case store::StoreError::Code::kInternal:
-      out = ApiError::internal("storing " + qualified(type, name) + " failed: " + error.message);
+    default:
+      // kInternal, and any code the store does not report: the write did not happen.
+      code = ErrorCode::kInternal;
+      message = "storing " + qualified(type, name) + " failed: " + error.message();
       break;
   }
+  ApiError out = ApiError::fromCode(code, std::move(message));
   out.name = name;
   out.group = type.group;
   out.kind = type.plural;
   return out;
+}
+
+// A query parameter that must be a whole non-negative decimal number; nullopt otherwise.
+std::optional<long long> nonNegative(const std::string& text) {
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
 }
 
 // Which apidiscovery.k8s.io version the client accepts, if it asked for aggregated discovery.
@@ -510,7 +526,10 @@ Result<nlohmann::json> parseBody(const ApiRequest& request) {
       return Result<nlohmann::json>::error("the body is not valid YAML: " + body.message());
     return body;
   }
-  return Result<nlohmann::json>::error("unsupported:" + type);
+  return Result<nlohmann::json>::error(
+      ErrorCode::kUnsupportedMediaType,
+      "the body of the request was in an unknown format (" + type +
+          ") - accepted media types include: application/json, application/yaml");
 }
 
 // The object a create or update sends: a JSON object whose apiVersion and kind, when given, are
@@ -518,19 +537,18 @@ Result<nlohmann::json> parseBody(const ApiRequest& request) {
 std::optional<ApiError> readObjectBody(const ApiRequest& request, const ResourceType& type,
                                        nlohmann::json& object);
 
-ApiError bodyError(const std::string& message) {
-  if (message.rfind("unsupported:", 0) == 0) {
-    return ApiError::unsupportedMediaType(
-        "the body of the request was in an unknown format (" + message.substr(12) +
-        ") - accepted media types include: application/json, application/yaml");
+// A body in a format the server does not read is 415; one that does not parse is 400.
+ApiError bodyError(const Status& status) {
+  if (status.code() == ErrorCode::kUnsupportedMediaType) {
+    return ApiError::unsupportedMediaType(status.message());
   }
-  return ApiError::badRequest(message);
+  return ApiError::badRequest(status.message());
 }
 
 std::optional<ApiError> readObjectBody(const ApiRequest& request, const ResourceType& type,
                                        nlohmann::json& object) {
   auto body = parseBody(request);
-  if (!body) return bodyError(body.message());
+  if (!body) return bodyError(body.status());
   object = std::move(body).value();
   if (!object.is_object()) {
     return ApiError::badRequest("the body must be a JSON object, got " +
@@ -550,7 +568,7 @@ std::optional<ApiError> readObjectBody(const ApiRequest& request, const Resource
 
 ApiReply ApiHandler::get(const Target& target, const Output& output) {
   auto object = store_.get(store::ObjectKey{target.type->kind, *target.ns, target.name});
-  if (!object) return reply(fromStoreError(object.error(), *target.type, target.name));
+  if (!object) return reply(fromStoreError(object.status(), *target.type, target.name));
   const nlohmann::json& value = **object;
   if (output.form == Output::Form::kTable) {
     TableConverter converter(*target.type, options_.clock());
@@ -584,14 +602,11 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   }
   size_t limit = 0;
   if (auto text = request.param("limit"); text && !text->empty()) {
-    try {
-      size_t used = 0;
-      long long value = std::stoll(*text, &used);
-      if (used != text->size() || value < 0) throw std::invalid_argument(*text);
-      limit = static_cast<size_t>(value);
-    } catch (const std::exception&) {
+    auto value = nonNegative(*text);
+    if (!value) {
       return reply(ApiError::badRequest("limit: \"" + *text + "\" is not a non-negative integer"));
     }
+    limit = static_cast<size_t>(*value);
   }
   // A continue token is good only for the list that issued it.
   std::string query = target.type->groupResource() + " namespace=" + target.ns.value_or("") +
@@ -676,14 +691,12 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
   }
   long long timeoutSeconds = 0;
   if (auto timeout = request.param("timeoutSeconds"); timeout && !timeout->empty()) {
-    try {
-      size_t used = 0;
-      timeoutSeconds = std::stoll(*timeout, &used);
-      if (used != timeout->size() || timeoutSeconds < 0) throw std::invalid_argument(*timeout);
-    } catch (const std::exception&) {
+    auto value = nonNegative(*timeout);
+    if (!value) {
       return reply(ApiError::badRequest("timeoutSeconds: \"" + *timeout +
                                         "\" is not a non-negative number of seconds"));
     }
+    timeoutSeconds = *value;
   }
 
   // Everything the callback needs is captured by value: it runs on store threads and may
@@ -802,12 +815,12 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
       log()->error("watch_event_dropped kind={} error=\"{}\"", event.key.kind, error.what());
     }
   });
-  if (!subscription) return reply(fromStoreError(subscription.error(), *target.type, ""));
+  if (!subscription) return reply(fromStoreError(subscription.status(), *target.type, ""));
   stream->adopt(std::move(subscription).value());
   ApiResponse head;
   head.status = 200;
   head.contentType = "application/json";
-  return ApiReply{std::move(head), stream};
+  return ApiReply{std::move(head), stream, ""};
 }
 
 std::optional<ApiError> ApiHandler::checkOwnership(const Target& target,
@@ -899,7 +912,7 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
     bool dropped = false;
     std::vector<FieldPath> droppedOwnership;
     for (const auto& error : decoded.errors) {
-      if (error.message.rfind("unknown field", 0) != 0 || error.path.empty()) continue;
+      if (!error.unknownField || error.path.empty()) continue;
       nlohmann::json::json_pointer pointer(error.path.toPointer());
       nlohmann::json::json_pointer parent = pointer.parent_pointer();
       if (!object.contains(parent) || !object[parent].is_object()) continue;
@@ -916,8 +929,7 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
   if (decoded.ok()) return std::nullopt;
   std::vector<StatusCause> causes;
   for (const auto& error : decoded.errors) {
-    causes.push_back({error.message.rfind("unknown field", 0) == 0 ? "FieldValueNotSupported"
-                                                                   : "FieldValueInvalid",
+    causes.push_back({error.unknownField ? "FieldValueNotSupported" : "FieldValueInvalid",
                       error.message, error.path.toString()});
   }
   return invalidObject(*target.type, name, std::move(causes));
@@ -991,11 +1003,11 @@ ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& ta
     object.erase("status");
     return reply(jsonResponse(successCode, object));
   }
-  store::StoreResult<store::ObjectPtr> stored =
-      !current.is_object()             ? store_.createObject(std::move(object))
-      : target.subresource == "status" ? store_.updateStatus(std::move(object))
-                                       : store_.updateObject(std::move(object));
-  if (!stored) return reply(fromStoreError(stored.error(), *target.type, target.name));
+  Result<store::ObjectPtr> stored = !current.is_object() ? store_.createObject(std::move(object))
+                                    : target.subresource == "status"
+                                        ? store_.updateStatus(std::move(object))
+                                        : store_.updateObject(std::move(object));
+  if (!stored) return reply(fromStoreError(stored.status(), *target.type, target.name));
   return reply(jsonResponse(successCode, **stored));
 }
 
@@ -1058,7 +1070,7 @@ ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
   bool clientPrecondition = !metaString(object, "resourceVersion").empty();
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
-    if (!current) return reply(fromStoreError(current.error(), type, target.name));
+    if (!current) return reply(fromStoreError(current.status(), type, target.name));
     if (auto error = checkOwnership(target, **current)) return reply(*error);
     nlohmann::json candidate = object;
     clearServerMetadata(candidate);
@@ -1112,7 +1124,7 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
                           patchBody["metadata"].contains("resourceVersion");
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
-    if (!current) return reply(fromStoreError(current.error(), type, target.name));
+    if (!current) return reply(fromStoreError(current.status(), type, target.name));
     if (auto error = checkOwnership(target, **current)) return reply(*error);
     nlohmann::json patched = **current;
     if (merge) {
@@ -1177,11 +1189,11 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
   for (int attempt = 0;; ++attempt) {
     auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
     bool exists = current.isOk();
-    if (!exists && current.code() != store::StoreError::Code::kNotFound) {
-      return reply(fromStoreError(current.error(), type, target.name));
+    if (!exists && current.code() != ErrorCode::kNotFound) {
+      return reply(fromStoreError(current.status(), type, target.name));
     }
     if (!exists && target.subresource == "status") {
-      return reply(fromStoreError(current.error(), type, target.name));
+      return reply(fromStoreError(current.status(), type, target.name));
     }
     nlohmann::json base = exists ? **current : nlohmann::json();
     if (exists) {
@@ -1215,7 +1227,7 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
     ApiReply result = commit(request, target, base, std::move(object), exists ? 200 : 201);
     // A concurrent write moved the object (or created it): apply again on the new state.
     bool raced = result.response.status == 409 &&
-                 (exists || result.response.body.find("AlreadyExists") != std::string::npos);
+                 (exists || result.reason == reasonOf(ErrorCode::kAlreadyExists));
     if (!raced || attempt + 1 >= kUpdateAttempts) return result;
   }
 }
@@ -1242,11 +1254,11 @@ ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
   }
   store::ObjectKey key{type.kind, *target.ns, target.name};
   auto current = store_.get(key);
-  if (!current) return reply(fromStoreError(current.error(), type, target.name));
+  if (!current) return reply(fromStoreError(current.status(), type, target.name));
   if (auto error = checkOwnership(target, **current)) return reply(*error);
   if (dryRun) return reply(jsonResponse(200, **current));
   auto removed = store_.removeObject(key, precondition);
-  if (!removed) return reply(fromStoreError(removed.error(), type, target.name));
+  if (!removed) return reply(fromStoreError(removed.status(), type, target.name));
   return reply(jsonResponse(200, **removed));
 }
 

@@ -83,6 +83,9 @@ struct ApiReply {
   // Set for a watch: send `response`'s status and headers, then stream chunks from the watch
   // (WatchStream::start) until the client goes away or the timeout passes.
   std::shared_ptr<WatchStream> watch;
+  // The Kubernetes StatusReason of a failure ("AlreadyExists", "Conflict", ...; "" on success),
+  // for the handler's own decisions: server-side apply applies again when its create raced.
+  std::string reason;
 };
 
 class ApiHandler {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <deque>
 #include <list>
@@ -85,12 +86,10 @@ Result<ListenAddress> parseListen(const std::string& text) {
   if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
     out.host = out.host.substr(1, out.host.size() - 2);
   }
-  try {
-    size_t used = 0;
-    out.port = std::stoi(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1 || out.port < 0 || out.port > 65535)
-      throw std::range_error("");
-  } catch (const std::exception&) {
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [end, error] = std::from_chars(first, last, out.port);
+  if (error != std::errc() || end != last || out.port < 0 || out.port > 65535) {
     return Result<ListenAddress>::error("--api-listen \"" + text + "\": the port must be 0..65535");
   }
   std::string ip = out.host == "localhost" || out.host.empty() ? "127.0.0.1" : out.host;

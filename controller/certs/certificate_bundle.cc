@@ -36,17 +36,24 @@ Result<std::vector<Certificate>> orderChain(std::vector<Certificate> certificate
     }
     if (!signedAnother) leaves.push_back(i);
   }
+  // A key that belongs to none of the certificates is a wrong file (kKeyMismatch); the other
+  // failures are certificates that do not form one chain from one leaf (kInvalidChain).
+  if (leaves.empty() && leafKey) {
+    return ChainResult::error(
+        ErrorCode::kKeyMismatch,
+        "the private key matches none of the " + std::to_string(unique.size()) + " certificate(s)");
+  }
   if (leaves.empty()) {
     return ChainResult::error(
-        leafKey ? "the private key matches none of the " + std::to_string(unique.size()) +
-                      " certificate(s)"
-                : "no certificate is a leaf: the certificates sign each other in a cycle");
+        ErrorCode::kInvalidChain,
+        "no certificate is a leaf: the certificates sign each other in a cycle");
   }
   if (leaves.size() > 1) {
-    return ChainResult::error((leafKey ? "the private key matches more than one certificate: "
+    return ChainResult::error(ErrorCode::kInvalidChain,
+                              (leafKey ? "the private key matches more than one certificate: "
                                        : "more than one leaf certificate: ") +
-                              describe(unique[leaves[0]]) + " and " + describe(unique[leaves[1]]) +
-                              "; keep only one");
+                                  describe(unique[leaves[0]]) + " and " +
+                                  describe(unique[leaves[1]]) + "; keep only one");
   }
 
   std::vector<Certificate> chain{unique[leaves.front()]};
@@ -57,8 +64,9 @@ Result<std::vector<Certificate>> orderChain(std::vector<Certificate> certificate
       return current.isSignedBy(candidate);
     });
     if (issuer == unique.end() || current.info().selfSigned) {
-      return ChainResult::error("certificate " + describe(unique.front()) +
-                                " is not part of the chain of " + describe(chain.front()));
+      return ChainResult::error(ErrorCode::kInvalidChain,
+                                "certificate " + describe(unique.front()) +
+                                    " is not part of the chain of " + describe(chain.front()));
     }
     chain.push_back(*issuer);
     unique.erase(issuer);

@@ -76,11 +76,7 @@ bool ImportPathPolicy::servableByApi(const fs::path& canonical) const {
 }
 
 Status ImportPathPolicy::refusal(const fs::path& path) const {
-  return Status::error(path.string() + " " + kRefusal);
-}
-
-bool ImportPathPolicy::isRefusal(const std::string& message) {
-  return message.find(kRefusal) != std::string::npos;
+  return Status::error(ErrorCode::kPathNotAllowed, path.string() + " " + kRefusal);
 }
 
 bool ImportPathPolicy::linksIntoDenied(const struct stat& file) const {

@@ -53,21 +53,20 @@ class ImportPathPolicy {
   static ImportPathPolicy create(const ImportPathPolicyOptions& options);
 
   // Ok when `path` (absolute) resolves inside a directory allowed for `origin` and outside every
-  // denied one. The error names the path and says it is not allowed, nothing more.
+  // denied one. The error (ErrorCode::kPathNotAllowed) names the path and says it is not allowed,
+  // nothing more.
   [[nodiscard]] Status check(const std::filesystem::path& path, ImportOrigin origin) const;
 
   // Reads a whole regular file of at most `maxBytes` after check(), and checks again the path of
   // the file the kernel actually opened (see the .cc): a symlink swapped in between the check
-  // and the open cannot lead outside. Never blocks on a FIFO.
+  // and the open cannot lead outside. Never blocks on a FIFO. A refusal is kPathNotAllowed, as
+  // from check(); a file that cannot be read is kUnspecified.
   [[nodiscard]] Result<std::string> read(const std::filesystem::path& path, ImportOrigin origin,
                                          size_t maxBytes = size_t{16} << 20) const;
 
   // Whether a Site created through the API may serve the directory `canonical`: inside the
   // manifest directory or an import root, outside every denied directory.
   bool servableByApi(const std::filesystem::path& canonical) const;
-
-  // Whether a message from check()/read() is a refusal (rather than a file that cannot be read).
-  static bool isRefusal(const std::string& message);
 
  private:
   ImportPathPolicy() = default;

@@ -79,7 +79,7 @@ void EventRecorder::recordNamed(const std::string& eventName, const InvolvedObje
 
 void EventRecorder::remove(const std::string& ns, const std::string& eventName) {
   auto removed = store_.removeObject({"Event", ns, eventName});
-  if (!removed && removed.code() != store::StoreError::Code::kNotFound)
+  if (!removed && removed.code() != ErrorCode::kNotFound)
     logger("controller.events")
         ->warn("event_not_removed event={}/{} error=\"{}\"", ns, eventName, removed.message());
 }
@@ -93,7 +93,7 @@ void EventRecorder::write(const std::string& eventName, const InvolvedObject& ob
     const std::string now =
         api::formatTime(std::chrono::time_point_cast<std::chrono::seconds>(options_.now()));
     auto existing = store_.get({"Event", object.ns, eventName});
-    if (!existing && existing.code() != store::StoreError::Code::kNotFound) {
+    if (!existing && existing.code() != ErrorCode::kNotFound) {
       log->warn("event_not_written event={}/{} reason={} error=\"{}\"", object.ns, eventName,
                 reason, existing.message());
       return;

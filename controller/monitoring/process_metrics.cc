@@ -3,11 +3,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/monitoring/first_error.h"
@@ -24,6 +26,14 @@ struct ProcStat {
   uint64_t virtualBytes = 0;
   uint64_t residentPages = 0;
 };
+
+// A whole field of decimal digits; nullopt for anything else.
+std::optional<uint64_t> toNumber(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
 
 Result<std::string> readProcFile(const char* path) {
   std::ifstream in(path);
@@ -51,17 +61,14 @@ Result<ProcStat> readStat() {
   if (values.size() <= kRss)
     return Result<ProcStat>::error("/proc/self/stat: " + std::to_string(values.size() + 2) +
                                    " fields, expected at least 24");
-  try {
-    ProcStat stat;
-    stat.userTicks = std::stoull(values[kUtime]);
-    stat.systemTicks = std::stoull(values[kStime]);
-    stat.startTicks = std::stoull(values[kStart]);
-    stat.virtualBytes = std::stoull(values[kVsize]);
-    stat.residentPages = std::stoull(values[kRss]);
-    return stat;
-  } catch (const std::exception&) {
+  auto userTicks = toNumber(values[kUtime]);
+  auto systemTicks = toNumber(values[kStime]);
+  auto startTicks = toNumber(values[kStart]);
+  auto virtualBytes = toNumber(values[kVsize]);
+  auto residentPages = toNumber(values[kRss]);
+  if (!userTicks || !systemTicks || !startTicks || !virtualBytes || !residentPages)
     return Result<ProcStat>::error("/proc/self/stat: a field is not a number");
-  }
+  return ProcStat{*userTicks, *systemTicks, *startTicks, *virtualBytes, *residentPages};
 }
 
 // "btime <seconds>" of /proc/stat: when the machine booted, Unix seconds.
@@ -71,11 +78,8 @@ Result<uint64_t> readBootTime() {
   std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("btime ", 0) != 0) continue;
-    try {
-      return static_cast<uint64_t>(std::stoull(line.substr(6)));
-    } catch (const std::exception&) {
-      break;
-    }
+    if (auto seconds = toNumber(std::string_view(line).substr(6))) return *seconds;
+    break;
   }
   return Result<uint64_t>::error("/proc/stat: no btime line");
 }

@@ -206,18 +206,20 @@ ReconcileResult requeueAt(system_clock::time_point when, system_clock::time_poin
   return ReconcileResult::requeueAfter(std::max(delay, std::chrono::seconds(1)));
 }
 
-// The Ready reason for files that import refused, from the message certs:: gives (it reports
-// problems as text; these are the checks a user acts on differently).
-const char* importFailureReason(const std::string& message) {
-  // The policy checks again at read time (a symlink swapped in after the check).
-  if (certs::ImportPathPolicy::isRefusal(message)) return reason::kPathNotAllowed;
-  if (message.find("private key matches none") != std::string::npos) return reason::kKeyMismatch;
-  if (message.find("is not part of the chain") != std::string::npos ||
-      message.find("matches more than one certificate") != std::string::npos ||
-      message.find("more than one leaf") != std::string::npos ||
-      message.find("no certificate is a leaf") != std::string::npos)
-    return reason::kInvalidChain;
-  return reason::kInvalidSource;
+// The Ready reason for files that import refused: the failures a user acts on differently have
+// their own code in certs::.
+const char* importFailureReason(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kPathNotAllowed:
+      // The policy checks again at read time (a symlink swapped in after the check).
+      return reason::kPathNotAllowed;
+    case ErrorCode::kKeyMismatch:
+      return reason::kKeyMismatch;
+    case ErrorCode::kInvalidChain:
+      return reason::kInvalidChain;
+    default:
+      return reason::kInvalidSource;
+  }
 }
 
 std::vector<std::string> thumbprints(const std::vector<certs::Certificate>& chain) {
@@ -297,8 +299,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   const std::string storeKey = parsed->ns + "/" + parsed->name;
   auto stored = store_.get(*parsed);
   if (!stored) {
-    if (stored.code() != store::StoreError::Code::kNotFound)
-      return ReconcileResult::retry(stored.message());
+    if (stored.code() != ErrorCode::kNotFound) return ReconcileResult::retry(stored.message());
     // Deleted: its key pair goes with it, so no private key outlives the object that owned it.
     forgetImport(storeKey);
     Status removed = certificates_.remove(storeKey);
@@ -473,7 +474,7 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
   bool issuerFound = true;
   auto issuerObject = store_.get({IssuerReconciler::kKind, ns, issuerName});
   if (!issuerObject) {
-    if (issuerObject.code() != store::StoreError::Code::kNotFound)
+    if (issuerObject.code() != ErrorCode::kNotFound)
       return ReconcileResult::retry(issuerObject.message());
     issuerFound = false;
     signer.message = fmt::format("Issuer {} not found", issuerRef);
@@ -724,7 +725,7 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
         std::lock_guard lock(importsMutex_);
         imports_.erase(storeKey);
       }
-      return refuse(importFailureReason(bundle.message()),
+      return refuse(importFailureReason(bundle.code()),
                     fmt::format("spec.source: {}", bundle.message()));
     }
     // An expired or not yet valid certificate in the files does not replace a valid one.

@@ -30,7 +30,7 @@ Signer resolveCA(const store::Store& store, const certs::CertificateStore& certi
   const std::string ref = ns + "/" + name;
   auto stored = store.get({api::Certificate::kKind, ns, name});
   if (!stored) {
-    if (stored.code() == store::StoreError::Code::kNotFound)
+    if (stored.code() == ErrorCode::kNotFound)
       return notReady(issuer_reason::kCertificateNotFound,
                       fmt::format("CA Certificate {} not found", ref));
     return notReady(issuer_reason::kCertificateNotReady,
@@ -166,7 +166,7 @@ ReconcileResult IssuerReconciler::run(const std::string& key) {
   }
   auto stored = store_.get(*parsed);
   if (!stored) {
-    if (stored.code() == store::StoreError::Code::kNotFound) return ReconcileResult::done();
+    if (stored.code() == ErrorCode::kNotFound) return ReconcileResult::done();
     return ReconcileResult::retry(stored.message());
   }
   api::DecodeResult decoded = api::decodeObject(**stored);

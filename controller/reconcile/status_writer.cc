@@ -4,8 +4,8 @@
 
 namespace siteplane::reconcile {
 
-store::StoreResult<bool> writeStatusIfChanged(store::Store& store, const api::Object& object,
-                                              const store::ObjectPtr& stored) {
+Result<bool> writeStatusIfChanged(store::Store& store, const api::Object& object,
+                                  const store::ObjectPtr& stored) {
   nlohmann::json encoded = api::encodeObject(object);
   nlohmann::json status = encoded.value("status", nlohmann::json::object());
   nlohmann::json current = stored->value("status", nlohmann::json::object());
@@ -19,7 +19,7 @@ store::StoreResult<bool> writeStatusIfChanged(store::Store& store, const api::Ob
                              {"resourceVersion", metadata["resourceVersion"]}}},
                            {"status", std::move(status)}};
   auto written = store.updateStatus(std::move(update));
-  if (!written) return written.error();
+  if (!written) return written.status();
   return true;
 }
 

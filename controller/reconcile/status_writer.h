@@ -9,7 +9,7 @@ namespace siteplane::reconcile {
 // status of `stored` (the object as it was read at the start of the reconcile), with `stored`'s
 // resourceVersion as precondition: a Conflict means the object changed meanwhile, and that change
 // queues the key again. Returns whether a write happened.
-store::StoreResult<bool> writeStatusIfChanged(store::Store& store, const api::Object& object,
-                                              const store::ObjectPtr& stored);
+Result<bool> writeStatusIfChanged(store::Store& store, const api::Object& object,
+                                  const store::ObjectPtr& stored);
 
 }  // namespace siteplane::reconcile

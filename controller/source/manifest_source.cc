@@ -441,7 +441,7 @@ void ManifestSource::applyWrites(std::vector<PlannedWrite> writes, SyncReport& r
         if (result) {
           ++report.deleted;
           log->info("object_pruned key={} file={}", write.key.toString(), write.detail);
-        } else if (result.code() != store::StoreError::Code::kNotFound) {
+        } else if (result.code() != ErrorCode::kNotFound) {
           ++report.failedWrites;
           log->warn("object_not_pruned key={} error=\"{}\"", write.key.toString(),
                     result.message());

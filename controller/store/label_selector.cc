@@ -50,13 +50,13 @@ class Parser {
  public:
   explicit Parser(std::string_view text) : text_(text) {}
 
-  StoreResult<std::vector<LabelSelector::Requirement>> parse() {
+  Result<std::vector<LabelSelector::Requirement>> parse() {
     std::vector<LabelSelector::Requirement> requirements;
     skipSpaces();
     if (atEnd()) return requirements;
     while (true) {
       auto requirement = parseRequirement();
-      if (!requirement) return requirement.error();
+      if (!requirement) return requirement.status();
       requirements.push_back(std::move(requirement).value());
       skipSpaces();
       if (atEnd()) return requirements;
@@ -68,7 +68,7 @@ class Parser {
  private:
   using Operator = LabelSelector::Operator;
 
-  StoreResult<LabelSelector::Requirement> parseRequirement() {
+  Result<LabelSelector::Requirement> parseRequirement() {
     LabelSelector::Requirement requirement;
     skipSpaces();
     bool negated = false;
@@ -110,7 +110,7 @@ class Parser {
                       "expected one of =, ==, !=, in, notin after \"" + requirement.key + "\"");
       }
       auto values = parseValueSet();
-      if (!values) return values.error();
+      if (!values) return values.status();
       requirement.values = std::move(values).value();
       return requirement;
     }
@@ -124,7 +124,7 @@ class Parser {
     return requirement;
   }
 
-  StoreResult<std::vector<std::string>> parseValueSet() {
+  Result<std::vector<std::string>> parseValueSet() {
     skipSpaces();
     if (atEnd() || text_[pos_] != '(') return fail("expected '(' to open the value set");
     ++pos_;
@@ -162,10 +162,11 @@ class Parser {
   }
   bool atEnd() const { return pos_ >= text_.size(); }
 
-  StoreError fail(const std::string& message) const { return failAt(pos_, message); }
-  StoreError failAt(size_t position, const std::string& message) const {
-    return invalid("label selector \"" + std::string(text_) + "\": column " +
-                   std::to_string(position + 1) + ": " + message);
+  Status fail(const std::string& message) const { return failAt(pos_, message); }
+  Status failAt(size_t position, const std::string& message) const {
+    return Status::error(ErrorCode::kInvalid, "label selector \"" + std::string(text_) +
+                                                  "\": column " + std::to_string(position + 1) +
+                                                  ": " + message);
   }
 
   std::string_view text_;
@@ -181,9 +182,9 @@ const std::string* labelValue(const nlohmann::json& labels, const std::string& k
 
 }  // namespace
 
-StoreResult<LabelSelector> LabelSelector::parse(std::string_view text) {
+Result<LabelSelector> LabelSelector::parse(std::string_view text) {
   auto requirements = Parser(text).parse();
-  if (!requirements) return requirements.error();
+  if (!requirements) return requirements.status();
   LabelSelector selector;
   selector.requirements_ = std::move(requirements).value();
   return selector;

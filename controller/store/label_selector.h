@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "controller/store/store_error.h"
+#include "common/status.h"
 
 namespace siteplane::store {
 
@@ -29,7 +29,7 @@ class LabelSelector {
 
   // Invalid, naming the selector and the 1-based column, when the text is not a selector or a key
   // or value is not a valid label key/value.
-  static StoreResult<LabelSelector> parse(std::string_view text);
+  static Result<LabelSelector> parse(std::string_view text);
 
   // `labels` is an object's metadata.labels (an object of strings) or null when it has none.
   bool matches(const nlohmann::json& labels) const;

@@ -11,22 +11,23 @@ bool isLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 
 std::string ObjectKey::toString() const { return kind + "/" + ns + "/" + name; }
 
-StoreResult<ObjectKey> ObjectKey::parse(std::string_view text) {
+Result<ObjectKey> ObjectKey::parse(std::string_view text) {
   size_t first = text.find('/');
   size_t second = first == std::string_view::npos ? first : text.find('/', first + 1);
   if (second == std::string_view::npos || text.find('/', second + 1) != std::string_view::npos) {
-    return invalid("object key \"" + std::string(text) + "\": want Kind/namespace/name");
+    return Status::error(ErrorCode::kInvalid,
+                         "object key \"" + std::string(text) + "\": want Kind/namespace/name");
   }
   ObjectKey key{std::string(text.substr(0, first)),
                 std::string(text.substr(first + 1, second - first - 1)),
                 std::string(text.substr(second + 1))};
   if (!isValidKind(key.kind)) {
-    return invalid("object key \"" + std::string(text) + "\": \"" + key.kind +
-                   "\" is not a valid kind");
+    return Status::error(ErrorCode::kInvalid, "object key \"" + std::string(text) + "\": \"" +
+                                                  key.kind + "\" is not a valid kind");
   }
   if (!isDns1123Label(key.ns) || !isDns1123Label(key.name)) {
-    return invalid("object key \"" + std::string(text) +
-                   "\": namespace and name must be DNS-1123 labels");
+    return Status::error(ErrorCode::kInvalid, "object key \"" + std::string(text) +
+                                                  "\": namespace and name must be DNS-1123 labels");
   }
   return key;
 }

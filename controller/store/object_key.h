@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "controller/store/store_error.h"
+#include "common/status.h"
 
 namespace siteplane::store {
 
@@ -24,7 +24,7 @@ struct ObjectKey {
   // "Kind/namespace/name": the work-queue key and the form used in logs.
   std::string toString() const;
   // Parses toString()'s form; Invalid when a part is missing or not a valid kind/DNS-1123 label.
-  static StoreResult<ObjectKey> parse(std::string_view text);
+  static Result<ObjectKey> parse(std::string_view text);
 };
 
 // A Kubernetes kind: an upper-case letter followed by letters and digits, at most 63 characters.

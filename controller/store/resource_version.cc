@@ -12,10 +12,11 @@ std::optional<uint64_t> toResourceVersion(std::string_view text) {
   return value;
 }
 
-StoreResult<uint64_t> parseResourceVersion(std::string_view text) {
+Result<uint64_t> parseResourceVersion(std::string_view text) {
   auto value = toResourceVersion(text);
   if (!value) {
-    return invalid("resourceVersion \"" + std::string(text) + "\" is not a decimal number");
+    return Status::error(ErrorCode::kInvalid,
+                         "resourceVersion \"" + std::string(text) + "\" is not a decimal number");
   }
   return *value;
 }

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "controller/store/store_error.h"
+#include "common/status.h"
 
 namespace siteplane::store {
 
@@ -17,6 +17,6 @@ inline std::string formatResourceVersion(uint64_t version) { return std::to_stri
 std::optional<uint64_t> toResourceVersion(std::string_view text);
 
 // Like toResourceVersion, for a request parameter: Invalid naming the text when it is not one.
-StoreResult<uint64_t> parseResourceVersion(std::string_view text);
+Result<uint64_t> parseResourceVersion(std::string_view text);
 
 }  // namespace siteplane::store

@@ -61,7 +61,7 @@ void checkStringMap(json& metadata, const char* field, bool valuesAreLabelValues
   }
 }
 
-StoreError invalidObject(const json& object, const std::vector<std::string>& errors) {
+Status invalidObject(const json& object, const std::vector<std::string>& errors) {
   std::string what = "object";
   if (object.is_object()) {
     const std::string* kind = stringField(object, "kind");
@@ -73,12 +73,12 @@ StoreError invalidObject(const json& object, const std::vector<std::string>& err
   }
   std::string message = what + " is invalid: ";
   for (size_t i = 0; i < errors.size(); ++i) message += (i ? "; " : "") + errors[i];
-  return invalid(message);
+  return Status::error(ErrorCode::kInvalid, message);
 }
 
 // Validates what the store itself relies on (the key, label and annotation maps) and fills in
 // the default namespace. Everything under spec is the business of controller/api validation.
-StoreResult<ObjectKey> checkObject(json& object, bool checkMaps) {
+Result<ObjectKey> checkObject(json& object, bool checkMaps) {
   std::vector<std::string> errors;
   if (!object.is_object()) return invalidObject(object, {"must be a JSON object"});
   const std::string* apiVersion = stringField(object, "apiVersion");
@@ -119,21 +119,23 @@ StoreResult<ObjectKey> checkObject(json& object, bool checkMaps) {
 
 // The resourceVersion and uid preconditions of an update or delete: a non-empty value that is
 // not the stored one means the caller worked from a stale copy.
-std::optional<StoreError> checkPreconditions(const ObjectKey& key, const json& request,
-                                             const json& current) {
+std::optional<Status> checkPreconditions(const ObjectKey& key, const json& request,
+                                         const json& current) {
   const json& metadata = request["metadata"];
   const json& stored = current["metadata"];
   const std::string* version = stringField(metadata, "resourceVersion");
   if (version && !version->empty() && *version != stored["resourceVersion"]) {
-    return conflict("Operation cannot be fulfilled on " + describe(key) +
-                    ": the object has been modified (resourceVersion " + *version + " is not " +
-                    stored["resourceVersion"].get<std::string>() +
-                    "); please apply your changes to the latest version and try again");
+    return Status::error(ErrorCode::kConflict,
+                         "Operation cannot be fulfilled on " + describe(key) +
+                             ": the object has been modified (resourceVersion " + *version +
+                             " is not " + stored["resourceVersion"].get<std::string>() +
+                             "); please apply your changes to the latest version and try again");
   }
   const std::string* uid = stringField(metadata, "uid");
   if (uid && !uid->empty() && *uid != stored["uid"]) {
-    return conflict("Precondition failed for " + describe(key) + ": uid " + *uid +
-                    " is not the stored object's uid " + stored["uid"].get<std::string>());
+    return Status::error(ErrorCode::kConflict,
+                         "Precondition failed for " + describe(key) + ": uid " + *uid +
+                             " is not the stored object's uid " + stored["uid"].get<std::string>());
   }
   return std::nullopt;
 }
@@ -217,13 +219,13 @@ ObjectPtr Store::find(const ObjectKey& key) const {
   return found == objects_.end() ? nullptr : found->second;
 }
 
-StoreResult<ObjectKey> Store::keyOf(WriteOp& op) {
+Result<ObjectKey> Store::keyOf(WriteOp& op) {
   if (op.type == WriteOp::Type::kRemove) return op.key;
   return checkObject(op.object, /*checkMaps=*/op.type != WriteOp::Type::kUpdateStatus);
 }
 
-StoreResult<std::optional<Store::Prepared>> Store::serialize(const ObjectKey& key,
-                                                             WatchEvent::Type type, json object) {
+Result<std::optional<Store::Prepared>> Store::serialize(const ObjectKey& key, WatchEvent::Type type,
+                                                        json object) {
   // Serialized here, once, rather than when the file is written: JSON text must be UTF-8, and a
   // string that is not is the caller's error (Invalid), found before anything is committed.
   std::string text;
@@ -237,9 +239,8 @@ StoreResult<std::optional<Store::Prepared>> Store::serialize(const ObjectKey& ke
       Prepared{key, type, std::make_shared<const json>(std::move(object)), std::move(text)});
 }
 
-StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectKey& key,
-                                                           const ObjectPtr& current,
-                                                           uint64_t version) {
+Result<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectKey& key,
+                                                      const ObjectPtr& current, uint64_t version) {
   using Type = WriteOp::Type;
   json& object = op.object;
   Type type = op.type;
@@ -248,7 +249,8 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
     // A resourceVersion says the caller expects the object to exist: then it is an update.
     type = current || (requested && !requested->empty()) ? Type::kUpdate : Type::kCreate;
   }
-  if (type != Type::kCreate && !current) return notFound(describe(key) + " not found");
+  if (type != Type::kCreate && !current)
+    return Status::error(ErrorCode::kNotFound, describe(key) + " not found");
 
   switch (type) {
     case Type::kCreate: {
@@ -257,7 +259,8 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
       if (requested && !requested->empty()) {
         return invalidObject(object, {"metadata.resourceVersion: must not be set on create"});
       }
-      if (current) return alreadyExists(describe(key) + " already exists");
+      if (current)
+        return Status::error(ErrorCode::kAlreadyExists, describe(key) + " already exists");
       metadata["uid"] = newUid();
       metadata["creationTimestamp"] = rfc3339(clock_());
       metadata["generation"] = 1;
@@ -312,10 +315,10 @@ StoreResult<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const Ob
                                               std::make_shared<const json>(std::move(last)), ""});
     }
   }
-  return internal("unknown write operation");
+  return Status::error(ErrorCode::kInternal, "unknown write operation");
 }
 
-std::vector<StoreResult<ObjectPtr>> Store::writeBatch(std::vector<WriteOp> ops) {
+std::vector<Result<ObjectPtr>> Store::writeBatch(std::vector<WriteOp> ops) {
   PendingWrite own;
   own.ops = std::move(ops);
   // Writes that queue while a commit is in progress are committed together by the next one: each
@@ -345,20 +348,20 @@ void Store::commitGroup(const std::vector<PendingWrite*>& group) noexcept {
         WriteOp& op = pending->ops[i];
         auto key = keyOf(op);
         if (!key) {
-          pending->results.push_back(key.error());
+          pending->results.emplace_back(key.status());
           continue;
         }
         auto overlaid = overlay.find(*key);
         ObjectPtr current = overlaid != overlay.end() ? overlaid->second : find(*key);
         auto prepared = prepare(op, *key, current, version);
         if (!prepared) {
-          pending->results.push_back(prepared.error());
+          pending->results.emplace_back(prepared.status());
         } else if (!prepared->has_value()) {
-          pending->results.push_back(current);  // changes nothing: not written, no event
+          pending->results.emplace_back(current);  // changes nothing: not written, no event
         } else {
           Prepared& change = **prepared;
           overlay[*key] = change.type == WatchEvent::Type::kDeleted ? nullptr : change.object;
-          pending->results.push_back(change.object);
+          pending->results.emplace_back(change.object);
           writes.push_back(std::move(change));
           writeOps.emplace_back(pending, i);
           ++version;
@@ -387,7 +390,8 @@ void Store::commitGroup(const std::vector<PendingWrite*>& group) noexcept {
       for (size_t k = 0; k < writes.size(); ++k) {
         auto [pending, index] = writeOps[k];
         pending->results[index] =
-            internal("storing " + describe(writes[k].key) + ": " + persisted.message());
+            Status::error(ErrorCode::kInternal,
+                          "storing " + describe(writes[k].key) + ": " + persisted.message());
       }
     }
   } catch (const std::exception& error) {
@@ -396,7 +400,8 @@ void Store::commitGroup(const std::vector<PendingWrite*>& group) noexcept {
     for (PendingWrite* pending : group) {
       pending->results.clear();
       for (size_t i = 0; i < pending->ops.size(); ++i)
-        pending->results.push_back(internal(std::string("storing: ") + error.what()));
+        pending->results.push_back(
+            Status::error(ErrorCode::kInternal, std::string("storing: ") + error.what()));
     }
   }
 }
@@ -424,32 +429,32 @@ void Store::install(const std::vector<Prepared>& writes, size_t count, uint64_t 
   }
 }
 
-StoreResult<ObjectPtr> Store::writeOne(WriteOp op) {
+Result<ObjectPtr> Store::writeOne(WriteOp op) {
   std::vector<WriteOp> ops;
   ops.push_back(std::move(op));
   return std::move(writeBatch(std::move(ops)).front());
 }
 
-StoreResult<ObjectPtr> Store::createObject(json object) {
+Result<ObjectPtr> Store::createObject(json object) {
   return writeOne(WriteOp::create(std::move(object)));
 }
-StoreResult<ObjectPtr> Store::updateObject(json object) {
+Result<ObjectPtr> Store::updateObject(json object) {
   return writeOne(WriteOp::update(std::move(object)));
 }
-StoreResult<ObjectPtr> Store::upsertObject(json object) {
+Result<ObjectPtr> Store::upsertObject(json object) {
   return writeOne(WriteOp::upsert(std::move(object)));
 }
-StoreResult<ObjectPtr> Store::updateStatus(json object) {
+Result<ObjectPtr> Store::updateStatus(json object) {
   return writeOne(WriteOp::updateStatus(std::move(object)));
 }
-StoreResult<ObjectPtr> Store::removeObject(const ObjectKey& key,
-                                           std::optional<std::string> resourceVersion) {
+Result<ObjectPtr> Store::removeObject(const ObjectKey& key,
+                                      std::optional<std::string> resourceVersion) {
   return writeOne(WriteOp::remove(key, std::move(resourceVersion)));
 }
 
-StoreResult<ObjectPtr> Store::get(const ObjectKey& key) const {
+Result<ObjectPtr> Store::get(const ObjectKey& key) const {
   ObjectPtr object = find(key);
-  if (!object) return notFound(describe(key) + " not found");
+  if (!object) return Status::error(ErrorCode::kNotFound, describe(key) + " not found");
   return object;
 }
 
@@ -478,14 +483,17 @@ uint64_t Store::resourceVersion() const {
   return resourceVersion_;
 }
 
-StoreResult<std::vector<WatchEvent>> Store::historySinceLocked(uint64_t resourceVersion) const {
+Result<std::vector<WatchEvent>> Store::historySinceLocked(uint64_t resourceVersion) const {
   if (resourceVersion > resourceVersion_) {
-    return invalid("resourceVersion " + formatResourceVersion(resourceVersion) +
-                   " is newer than the store's " + formatResourceVersion(resourceVersion_));
+    return Status::error(ErrorCode::kInvalid, "resourceVersion " +
+                                                  formatResourceVersion(resourceVersion) +
+                                                  " is newer than the store's " +
+                                                  formatResourceVersion(resourceVersion_));
   }
   if (resourceVersion < historyStart_) {
-    return expired("too old resource version: " + formatResourceVersion(resourceVersion) + " (" +
-                   formatResourceVersion(historyStart_) + ")");
+    return Status::error(ErrorCode::kExpired,
+                         "too old resource version: " + formatResourceVersion(resourceVersion) +
+                             " (" + formatResourceVersion(historyStart_) + ")");
   }
   auto first = std::partition_point(history_.begin(), history_.end(), [&](const WatchEvent& e) {
     return e.resourceVersion <= resourceVersion;
@@ -493,7 +501,7 @@ StoreResult<std::vector<WatchEvent>> Store::historySinceLocked(uint64_t resource
   return std::vector<WatchEvent>(first, history_.end());
 }
 
-StoreResult<std::vector<WatchEvent>> Store::eventsSince(uint64_t resourceVersion) const {
+Result<std::vector<WatchEvent>> Store::eventsSince(uint64_t resourceVersion) const {
   std::lock_guard lock(mutex_);
   return historySinceLocked(resourceVersion);
 }
@@ -507,12 +515,12 @@ Subscription Store::subscribe(WatchCallback callback) {
   return Subscription(dispatcher_, id);
 }
 
-StoreResult<Subscription> Store::watch(uint64_t resourceVersion, WatchCallback callback) {
+Result<Subscription> Store::watch(uint64_t resourceVersion, WatchCallback callback) {
   uint64_t id;
   {
     std::lock_guard lock(mutex_);
     auto backlog = historySinceLocked(resourceVersion);
-    if (!backlog) return backlog.error();
+    if (!backlog) return backlog.status();
     id = dispatcher_->addSubscriber(std::move(callback), std::move(backlog).value(),
                                     resourceVersion_);
   }

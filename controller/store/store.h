@@ -21,7 +21,6 @@
 #include "controller/store/object_files.h"
 #include "controller/store/object_key.h"
 #include "controller/store/resource_version.h"
-#include "controller/store/store_error.h"
 #include "controller/store/watch_event.h"
 
 namespace siteplane::store {
@@ -121,27 +120,27 @@ class Store {
   // defaults to "default"; metadata.resourceVersion must be empty. Server-managed metadata is
   // assigned and status is dropped (status is written with updateStatus). Returns the stored
   // object. Invalid, AlreadyExists, Internal.
-  StoreResult<ObjectPtr> createObject(nlohmann::json object);
+  Result<ObjectPtr> createObject(nlohmann::json object);
 
   // Replaces an object's spec, labels, annotations and other fields, keeping its status and
   // server-managed metadata. A non-empty metadata.resourceVersion (or metadata.uid) that is not
   // the current one is a Conflict. An update that changes nothing is not written, keeps the
   // resourceVersion and emits no event. Returns the stored object. NotFound, Conflict, Invalid,
   // Internal.
-  StoreResult<ObjectPtr> updateObject(nlohmann::json object);
+  Result<ObjectPtr> updateObject(nlohmann::json object);
 
   // createObject when no object has the key, updateObject otherwise: what applying a manifest
   // does. An input with a resourceVersion is always an update (NotFound when absent).
-  StoreResult<ObjectPtr> upsertObject(nlohmann::json object);
+  Result<ObjectPtr> upsertObject(nlohmann::json object);
 
   // Replaces only the status (the Kubernetes status subresource): everything else in the input
   // is ignored except the key and the resourceVersion/uid preconditions. Same no-op rule.
-  StoreResult<ObjectPtr> updateStatus(nlohmann::json object);
+  Result<ObjectPtr> updateStatus(nlohmann::json object);
 
   // Deletes an object; when `resourceVersion` is given and not current, Conflict. Returns the
   // object's last state, carrying the deletion's resourceVersion.
-  StoreResult<ObjectPtr> removeObject(const ObjectKey& key,
-                                      std::optional<std::string> resourceVersion = std::nullopt);
+  Result<ObjectPtr> removeObject(const ObjectKey& key,
+                                 std::optional<std::string> resourceVersion = std::nullopt);
 
   // Performs `ops` in order as one durable write: two filesystem syncs for the whole batch
   // instead of two fsyncs per object, which is what makes loading thousands of objects fast.
@@ -156,9 +155,9 @@ class Store {
   // order, as if they were one batch. Concurrent writers (reconcilers writing status, API
   // requests) thus share the syncs instead of waiting for each other's; each call still returns
   // only once its own writes are durable, and one failing commit fails the writes it held.
-  std::vector<StoreResult<ObjectPtr>> writeBatch(std::vector<WriteOp> ops);
+  std::vector<Result<ObjectPtr>> writeBatch(std::vector<WriteOp> ops);
 
-  StoreResult<ObjectPtr> get(const ObjectKey& key) const;
+  Result<ObjectPtr> get(const ObjectKey& key) const;
   ObjectList list(const ListOptions& options) const;
   // The resourceVersion of the latest change (0 for a store that has never been written).
   uint64_t resourceVersion() const;
@@ -168,9 +167,9 @@ class Store {
   // Calls `callback` for every change after `resourceVersion` (replayed from history), then for
   // every later change. Expired when history no longer reaches back that far; Invalid when
   // `resourceVersion` is newer than the store's.
-  StoreResult<Subscription> watch(uint64_t resourceVersion, WatchCallback callback);
+  Result<Subscription> watch(uint64_t resourceVersion, WatchCallback callback);
   // The events after `resourceVersion`, oldest first. Expired / Invalid as for watch().
-  StoreResult<std::vector<WatchEvent>> eventsSince(uint64_t resourceVersion) const;
+  Result<std::vector<WatchEvent>> eventsSince(uint64_t resourceVersion) const;
 
   const std::filesystem::path& directory() const { return files_.directory(); }
 
@@ -188,30 +187,30 @@ class Store {
   // One caller's writeBatch, queued for the group commit.
   struct PendingWrite {
     std::vector<WriteOp> ops;
-    std::vector<StoreResult<ObjectPtr>> results;  // one per op once committed
-    bool committed = false;                       // GroupCommit's
+    std::vector<Result<ObjectPtr>> results;  // one per op once committed
+    bool committed = false;                  // GroupCommit's
   };
 
-  StoreResult<ObjectPtr> writeOne(WriteOp op);
+  Result<ObjectPtr> writeOne(WriteOp op);
   // Prepares, persists (one ObjectFiles::commit) and installs every write of `group`, in order,
   // filling each writer's results. Takes writeMutex_.
   void commitGroup(const std::vector<PendingWrite*>& group) noexcept;
   // Validates the operation's object (filling in the default namespace) and returns its key.
-  static StoreResult<ObjectKey> keyOf(WriteOp& op);
+  static Result<ObjectKey> keyOf(WriteOp& op);
   // A Prepared write of `object`, or Invalid when it cannot be serialized.
-  static StoreResult<std::optional<Prepared>> serialize(const ObjectKey& key, WatchEvent::Type type,
-                                                        nlohmann::json object);
+  static Result<std::optional<Prepared>> serialize(const ObjectKey& key, WatchEvent::Type type,
+                                                   nlohmann::json object);
   // What `op` does to `current` (null when absent): an error, nothing (nullopt: a no-op), or a
   // write that gets resourceVersion `version`. Precondition: writeMutex_ held.
-  StoreResult<std::optional<Prepared>> prepare(WriteOp& op, const ObjectKey& key,
-                                               const ObjectPtr& current, uint64_t version);
+  Result<std::optional<Prepared>> prepare(WriteOp& op, const ObjectKey& key,
+                                          const ObjectPtr& current, uint64_t version);
   // Installs the first `count` writes (versions firstVersion, firstVersion+1, ...) in memory,
   // records them in history and queues their events. Precondition: writeMutex_ held.
   void install(const std::vector<Prepared>& writes, size_t count, uint64_t firstVersion);
   // The current object under `key`, or null. Takes mutex_.
   ObjectPtr find(const ObjectKey& key) const;
   // Precondition: mutex_ held.
-  StoreResult<std::vector<WatchEvent>> historySinceLocked(uint64_t resourceVersion) const;
+  Result<std::vector<WatchEvent>> historySinceLocked(uint64_t resourceVersion) const;
   std::string newUid();
 
   const WallClock clock_;

@@ -480,4 +480,16 @@ TEST_CASE("decodeObject accepts the metadata the API server maintains", "[contro
                                  "you mean \"managedFields\"?"});
 }
 
+TEST_CASE("decodeObject marks the errors of unknown fields, and only those", "[controller][api]") {
+  auto result = decodeObject(withSpec(
+      "Binding", patched(kHttpsBinding, {{"siteRef", {{"name", nullptr}, {"nam", "web"}}}}),
+      "web-https"));
+  REQUIRE(result.errors.size() == 2);
+  CHECK(result.errors[0].path.toString() == "spec.siteRef.name");
+  CHECK_FALSE(result.errors[0].unknownField);
+  CHECK(result.errors[1].path.toString() == "spec.siteRef.nam");
+  CHECK(result.errors[1].unknownField);
+  CHECK(result.errors[1].atKey);
+}
+
 }  // namespace siteplane::api

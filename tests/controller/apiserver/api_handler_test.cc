@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "tests/controller/apiserver/api_test_support.h"
 
@@ -606,6 +607,37 @@ TEST_CASE("fieldValidation Warn and Ignore drop unknown fields, Strict refuses t
   CHECK(h.call("POST", kSites + "?fieldValidation=Loose", site("x").dump()).response.status == 400);
 }
 
+TEST_CASE(
+    "A Strict write answers an unknown field as FieldValueNotSupported, a wrong value as "
+    "FieldValueInvalid",
+    "[apiserver][validation]") {
+  Harness h;
+  json object = site("web");
+  object["spec"]["bogus"] = 1;
+  object["spec"].erase("root");
+  auto refused = h.call("POST", kSites, object.dump());
+  REQUIRE(refused.response.status == 422);
+  json status = h.json(refused);
+  std::map<std::string, std::string> reasons;
+  for (const auto& cause : status["details"]["causes"]) {
+    reasons[cause["field"].get<std::string>()] = cause["reason"].get<std::string>();
+  }
+  CHECK(reasons == std::map<std::string, std::string>{{"spec", "FieldValueInvalid"},
+                                                      {"spec.bogus", "FieldValueNotSupported"}});
+}
+
+TEST_CASE("A reply carries the Kubernetes reason of its failure", "[apiserver][errors]") {
+  Harness h;
+  auto created = h.call("POST", kSites, site("web").dump());
+  REQUIRE(created.response.status == 201);
+  CHECK(created.reason.empty());
+  auto duplicate = h.call("POST", kSites, site("web").dump());
+  REQUIRE(duplicate.response.status == 409);
+  CHECK(duplicate.reason == "AlreadyExists");
+  CHECK(h.json(duplicate)["reason"] == "AlreadyExists");
+  CHECK(h.call("GET", kSites + "/none").reason == "NotFound");
+}
+
 TEST_CASE("Unknown fields dropped under fieldValidation Ignore leave no trace in managedFields",
           "[apiserver][validation][bounds]") {
   Harness h;
@@ -678,6 +710,7 @@ TEST_CASE("Core v1 events are created through the API, and a bad name is refused
 
   event["metadata"]["name"] = "web.17a2b3c4";
   auto refused = h.call("POST", "/api/v1/namespaces/default/events", event.dump());
+  INFO(refused.response.body);
   REQUIRE(refused.response.status == 422);
   json status = h.json(refused);
   CHECK(status["message"] ==
@@ -773,6 +806,26 @@ TEST_CASE("A watch without timeoutSeconds ends after 30 to 60 minutes, as Kubern
   huge.watch->cancel();
   CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=-5").response.status == 400);
   CHECK(h.call("GET", kBindings + "?watch=1&timeoutSeconds=5s").response.status == 400);
+}
+
+TEST_CASE("limit and timeoutSeconds are whole decimal numbers, refused otherwise",
+          "[apiserver][list]") {
+  Harness h;
+  for (const std::string bad : {"2x", " 2", "", "0x10", "99999999999999999999", "1.5"}) {
+    INFO(bad);
+    auto limit = h.call("GET", kBindings + "?limit=" + bad);
+    auto timeout = h.call("GET", kBindings + "?watch=1&timeoutSeconds=" + bad);
+    if (bad.empty()) {
+      CHECK(limit.response.status == 200);  // an empty parameter is no parameter
+      continue;
+    }
+    REQUIRE(limit.response.status == 400);
+    CHECK(h.json(limit)["message"] == "limit: \"" + bad + "\" is not a non-negative integer");
+    REQUIRE(timeout.response.status == 400);
+    CHECK(h.json(timeout)["message"] ==
+          "timeoutSeconds: \"" + bad + "\" is not a non-negative number of seconds");
+  }
+  CHECK(h.call("GET", kBindings + "?limit=0").response.status == 200);
 }
 
 TEST_CASE(

@@ -1,5 +1,6 @@
 #include "controller/certs/certificate_import.h"
 
+#include "controller/certs/import_path_policy.h"
 #include "tests/controller/certs/certs_test_helpers.h"
 
 namespace siteplane::certs {
@@ -181,6 +182,52 @@ TEST_CASE("importPkcs12File says when the password is wrong or missing", "[contr
   auto notPkcs12 = importPkcs12("definitely not DER", std::nullopt);
   REQUIRE_FALSE(notPkcs12.isOk());
   CHECK(notPkcs12.message().rfind("not a PKCS#12 (.pfx/.p12) file", 0) == 0);
+}
+
+TEST_CASE("Import failures carry the code the Certificate reconciler reports them by",
+          "[controller][certs]") {
+  TempDir dir;
+  auto hierarchy = makeHierarchy({"www.contoso.com"});
+  auto stranger = makeHierarchy({"www.fabrikam.com"});
+  auto certificate = dir.write("site.crt", hierarchy.leaf.chainPem());
+  auto key = dir.write("site.key", hierarchy.leaf.key.toPem());
+
+  // The key of another certificate: through importPemFiles' context, still kKeyMismatch.
+  auto otherKey =
+      dir.write("other.key", valueOf(PrivateKey::generate(KeyAlgorithm::kEcdsa)).toPem());
+  auto mismatch = importPemFiles(certificate, otherKey);
+  REQUIRE_FALSE(mismatch.isOk());
+  CHECK(mismatch.code() == ErrorCode::kKeyMismatch);
+
+  // Certificates that are not one chain from one leaf.
+  auto foreign =
+      importPem(hierarchy.leaf.chainPem() + stranger.root.chainPem(), hierarchy.leaf.key.toPem());
+  REQUIRE_FALSE(foreign.isOk());
+  CHECK(foreign.code() == ErrorCode::kInvalidChain);
+  auto gap = importPem(hierarchy.leaf.leaf().toPem() + hierarchy.root.chainPem(),
+                       hierarchy.leaf.key.toPem());
+  REQUIRE_FALSE(gap.isOk());
+  CHECK(gap.code() == ErrorCode::kInvalidChain);
+  auto twoLeaves = orderChain({hierarchy.leaf.leaf(), stranger.leaf.leaf()});
+  REQUIRE_FALSE(twoLeaves.isOk());
+  CHECK(twoLeaves.code() == ErrorCode::kInvalidChain);
+
+  // A file the policy refuses: the import passes the policy's kPathNotAllowed through.
+  auto policy = ImportPathPolicy::create({dir.path() / "manifests", {dir.path() / "roots"}, {}});
+  auto refused = importPemFiles(certificate, key, [&](const std::filesystem::path& path) {
+    return policy.read(path, ImportOrigin::kApi);
+  });
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.code() == ErrorCode::kPathNotAllowed);
+
+  // A file that is not a certificate is none of these.
+  auto garbage = dir.write("garbage.crt", "not a certificate");
+  auto unreadable = importPemFiles(garbage, key);
+  REQUIRE_FALSE(unreadable.isOk());
+  CHECK(unreadable.code() == ErrorCode::kUnspecified);
+  auto missing = importPemFiles(dir.path() / "missing.crt", key);
+  REQUIRE_FALSE(missing.isOk());
+  CHECK(missing.code() == ErrorCode::kUnspecified);
 }
 
 }  // namespace siteplane::certs

@@ -63,7 +63,7 @@ WriteOp operation(uint64_t op) {
 }
 
 // Through the single-object methods, as the reconcilers and the API server write.
-StoreResult<ObjectPtr> perform(Store& store, WriteOp op) {
+Result<ObjectPtr> perform(Store& store, WriteOp op) {
   switch (op.type) {
     case WriteOp::Type::kCreate:
       return store.createObject(std::move(op.object));
@@ -133,7 +133,7 @@ std::string compare(const Store& store, const std::string& name, const Expected&
   return problems.str();
 }
 
-void acknowledge(int ackFd, uint64_t op, const StoreResult<ObjectPtr>& result) {
+void acknowledge(int ackFd, uint64_t op, const Result<ObjectPtr>& result) {
   std::string line = result.isOk() ? std::to_string(op) + " " + versionOf(**result) + "\n"
                                    : "error " + std::to_string(op) + " " + result.message() + "\n";
   if (::write(ackFd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);

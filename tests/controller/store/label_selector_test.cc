@@ -90,7 +90,7 @@ TEST_CASE("LabelSelector rejects malformed selectors naming the column", "[contr
     CAPTURE(c.selector);
     auto selector = LabelSelector::parse(c.selector);
     REQUIRE_FALSE(selector.isOk());
-    CHECK(selector.code() == StoreError::Code::kInvalid);
+    CHECK(selector.code() == ErrorCode::kInvalid);
     CHECK(selector.message() == c.message);
   }
 }

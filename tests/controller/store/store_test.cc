@@ -5,6 +5,7 @@
 #include <regex>
 #include <thread>
 
+#include "controller/apiserver/api_error.h"
 #include "tests/controller/store/store_fixture.h"
 
 namespace siteplane::store {
@@ -57,15 +58,15 @@ TEST_CASE("Store create rejects a resourceVersion and an existing key", "[contro
   withVersion["metadata"]["resourceVersion"] = "5";
   auto rejected = f.store->createObject(withVersion);
   REQUIRE_FALSE(rejected.isOk());
-  CHECK(rejected.code() == StoreError::Code::kInvalid);
+  CHECK(rejected.code() == ErrorCode::kInvalid);
   CHECK(rejected.message() ==
         "Site \"www\" is invalid: metadata.resourceVersion: must not be set on create");
 
   REQUIRE(f.store->createObject(site("www")).isOk());
   auto duplicate = f.store->createObject(site("www"));
   REQUIRE_FALSE(duplicate.isOk());
-  CHECK(duplicate.code() == StoreError::Code::kAlreadyExists);
-  CHECK(duplicate.error().httpStatus() == 409);
+  CHECK(duplicate.code() == ErrorCode::kAlreadyExists);
+  CHECK(apiserver::httpStatusOf(duplicate.code()) == 409);
   CHECK(duplicate.message() == "Site \"default/www\" already exists");
 
   // The same name in another namespace or of another kind is another object.
@@ -119,8 +120,8 @@ TEST_CASE("Store rejects objects it cannot key, naming every bad field", "[contr
     CAPTURE(c.object.dump());
     auto result = f.store->createObject(c.object);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.code() == StoreError::Code::kInvalid);
-    CHECK(result.error().httpStatus() == 422);
+    CHECK(result.code() == ErrorCode::kInvalid);
+    CHECK(apiserver::httpStatusOf(result.code()) == 422);
     CHECK(result.message() == c.message);
   }
   CHECK(f.store->resourceVersion() == 0);
@@ -131,7 +132,7 @@ TEST_CASE("Store rejects strings that are not UTF-8 before writing anything",
   StoreFixture f;
   auto rejected = f.store->createObject(site("www", {{"root", "/srv/\xff"}}));
   REQUIRE_FALSE(rejected.isOk());
-  CHECK(rejected.code() == StoreError::Code::kInvalid);
+  CHECK(rejected.code() == ErrorCode::kInvalid);
   CHECK(rejected.message() == "Site \"www\" is invalid: contains a string that is not valid UTF-8");
   CHECK(f.store->resourceVersion() == 0);
   CHECK_FALSE(f.store->get(siteKey("www")).isOk());
@@ -183,9 +184,9 @@ TEST_CASE("Store update with a stale resourceVersion or another uid is a Conflic
   stale["spec"]["root"] = "/b";
   auto rejected = f.store->updateObject(stale);
   REQUIRE_FALSE(rejected.isOk());
-  CHECK(rejected.code() == StoreError::Code::kConflict);
-  CHECK(rejected.error().httpStatus() == 409);
-  CHECK(rejected.error().reason() == "Conflict");
+  CHECK(rejected.code() == ErrorCode::kConflict);
+  CHECK(apiserver::httpStatusOf(rejected.code()) == 409);
+  CHECK(apiserver::reasonOf(rejected.code()) == "Conflict");
   CHECK(rejected.message() ==
         "Operation cannot be fulfilled on Site \"default/www\": the object has been modified "
         "(resourceVersion 1 is not 2); please apply your changes to the latest version and try "
@@ -196,7 +197,7 @@ TEST_CASE("Store update with a stale resourceVersion or another uid is a Conflic
   otherUid["metadata"]["uid"] = "00000000-0000-4000-8000-000000000000";
   auto uidConflict = f.store->updateObject(otherUid);
   REQUIRE_FALSE(uidConflict.isOk());
-  CHECK(uidConflict.code() == StoreError::Code::kConflict);
+  CHECK(uidConflict.code() == ErrorCode::kConflict);
 
   // Without a resourceVersion the update is unconditional (last writer wins).
   auto unconditional = f.store->updateObject(site("www", {{"root", "/d"}}));
@@ -208,7 +209,7 @@ TEST_CASE("Store update with a stale resourceVersion or another uid is a Conflic
   staleStatus["status"] = {{"siteId", 1}};
   auto statusRejected = f.store->updateStatus(staleStatus);
   REQUIRE_FALSE(statusRejected.isOk());
-  CHECK(statusRejected.code() == StoreError::Code::kConflict);
+  CHECK(statusRejected.code() == ErrorCode::kConflict);
 }
 
 TEST_CASE("Store update ignores status, and a no-op update changes nothing",
@@ -276,7 +277,7 @@ TEST_CASE("Store updateStatus changes only status and keeps generation", "[contr
 
   auto missing = f.store->updateStatus(site("nope"));
   REQUIRE_FALSE(missing.isOk());
-  CHECK(missing.code() == StoreError::Code::kNotFound);
+  CHECK(missing.code() == ErrorCode::kNotFound);
 }
 
 TEST_CASE("Store removeObject honours its resourceVersion precondition and returns the last state",
@@ -290,7 +291,7 @@ TEST_CASE("Store removeObject honours its resourceVersion precondition and retur
 
   auto stale = f.store->removeObject(siteKey("www"), "1");
   REQUIRE_FALSE(stale.isOk());
-  CHECK(stale.code() == StoreError::Code::kConflict);
+  CHECK(stale.code() == ErrorCode::kConflict);
   CHECK(f.store->get(siteKey("www")).isOk());
 
   auto removed = f.store->removeObject(siteKey("www"), "2");
@@ -301,13 +302,13 @@ TEST_CASE("Store removeObject honours its resourceVersion precondition and retur
 
   auto gone = f.store->get(siteKey("www"));
   REQUIRE_FALSE(gone.isOk());
-  CHECK(gone.code() == StoreError::Code::kNotFound);
-  CHECK(gone.error().httpStatus() == 404);
+  CHECK(gone.code() == ErrorCode::kNotFound);
+  CHECK(apiserver::httpStatusOf(gone.code()) == 404);
   CHECK(gone.message() == "Site \"default/www\" not found");
 
   auto again = f.store->removeObject(siteKey("www"));
   REQUIRE_FALSE(again.isOk());
-  CHECK(again.code() == StoreError::Code::kNotFound);
+  CHECK(again.code() == ErrorCode::kNotFound);
 
   // A re-created object is a new object: new uid, generation 1.
   auto recreated = f.store->createObject(site("www"));
@@ -321,8 +322,8 @@ TEST_CASE("Store update of a missing object is NotFound", "[controller][store]")
   StoreFixture f;
   auto missing = f.store->updateObject(site("www"));
   REQUIRE_FALSE(missing.isOk());
-  CHECK(missing.code() == StoreError::Code::kNotFound);
-  CHECK(missing.error().reason() == "NotFound");
+  CHECK(missing.code() == ErrorCode::kNotFound);
+  CHECK(apiserver::reasonOf(missing.code()) == "NotFound");
   CHECK(f.store->resourceVersion() == 0);
 }
 
@@ -396,31 +397,15 @@ TEST_CASE("ObjectKey formats and parses Kind/namespace/name", "[controller][stor
     CAPTURE(bad);
     auto result = ObjectKey::parse(bad);
     REQUIRE_FALSE(result.isOk());
-    CHECK(result.code() == StoreError::Code::kInvalid);
+    CHECK(result.code() == ErrorCode::kInvalid);
   }
 }
 
-TEST_CASE("StoreError codes map to the Kubernetes HTTP statuses and reasons",
-          "[controller][store]") {
-  struct Case {
-    StoreError::Code code;
-    int status;
-    std::string reason;
-  };
-  for (const auto& c : std::vector<Case>{{StoreError::Code::kNotFound, 404, "NotFound"},
-                                         {StoreError::Code::kAlreadyExists, 409, "AlreadyExists"},
-                                         {StoreError::Code::kConflict, 409, "Conflict"},
-                                         {StoreError::Code::kInvalid, 422, "Invalid"},
-                                         {StoreError::Code::kExpired, 410, "Expired"},
-                                         {StoreError::Code::kInternal, 500, "InternalError"}}) {
-    StoreError error{c.code, "x"};
-    CHECK(error.httpStatus() == c.status);
-    CHECK(error.reason() == c.reason);
-  }
+TEST_CASE("parseResourceVersion accepts only a decimal number", "[controller][store]") {
   CHECK(parseResourceVersion("12").value() == 12);
-  CHECK(parseResourceVersion("12a").code() == StoreError::Code::kInvalid);
-  CHECK(parseResourceVersion("").code() == StoreError::Code::kInvalid);
-  CHECK(parseResourceVersion("-1").code() == StoreError::Code::kInvalid);
+  CHECK(parseResourceVersion("12a").code() == ErrorCode::kInvalid);
+  CHECK(parseResourceVersion("").code() == ErrorCode::kInvalid);
+  CHECK(parseResourceVersion("-1").code() == ErrorCode::kInvalid);
 }
 
 }  // namespace
@@ -452,7 +437,7 @@ TEST_CASE("Store upsertObject creates a missing object and updates an existing o
   expectsExisting["metadata"]["resourceVersion"] = "1";
   auto missing = f.store->upsertObject(expectsExisting);
   REQUIRE_FALSE(missing.isOk());
-  CHECK(missing.code() == StoreError::Code::kNotFound);
+  CHECK(missing.code() == ErrorCode::kNotFound);
 }
 
 TEST_CASE("Store writeBatch applies operations in order, each succeeding or failing on its own",
@@ -481,17 +466,17 @@ TEST_CASE("Store writeBatch applies operations in order, each succeeding or fail
   REQUIRE(results.size() == 8);
   REQUIRE(results[0].isOk());
   CHECK(versionOf(*results[0].value()) == "2");
-  CHECK(results[1].code() == StoreError::Code::kAlreadyExists);
+  CHECK(results[1].code() == ErrorCode::kAlreadyExists);
   REQUIRE(results[2].isOk());
   CHECK((*results[2].value())["status"]["siteId"] == 4);
   CHECK(versionOf(*results[2].value()) == "3");
-  CHECK(results[3].code() == StoreError::Code::kNotFound);
+  CHECK(results[3].code() == ErrorCode::kNotFound);
   REQUIRE(results[4].isOk());
   CHECK(versionOf(*results[4].value()) == "1");
-  CHECK(results[5].code() == StoreError::Code::kConflict);
+  CHECK(results[5].code() == ErrorCode::kConflict);
   REQUIRE(results[6].isOk());
   CHECK(versionOf(*results[6].value()) == "4");
-  CHECK(results[7].code() == StoreError::Code::kInvalid);
+  CHECK(results[7].code() == ErrorCode::kInvalid);
 
   CHECK(events == std::vector<std::string>{"ADDED www 2", "MODIFIED www 3", "DELETED old 4"});
   CHECK(f.store->resourceVersion() == 4);
@@ -567,7 +552,7 @@ TEST_CASE("Store commits concurrent writers together, each getting its own resul
         stale["metadata"]["resourceVersion"] = versionOf(**created);
         stale["status"] = {{"siteId", -1}};
         auto conflict = f.store->updateStatus(stale);
-        if (conflict.isOk() || conflict.code() != StoreError::Code::kConflict)
+        if (conflict.isOk() || conflict.code() != ErrorCode::kConflict)
           fail("stale write accepted");
       }
     });

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "controller/apiserver/api_error.h"
 #include "controller/store/store.h"
 #include "tests/controller/store/store_fixture.h"
 
@@ -151,7 +152,7 @@ TEST_CASE("Store watch from a resourceVersion replays history, then continues li
 
   auto future = f.store->watch(99, fromNow.callback());
   REQUIRE_FALSE(future.isOk());
-  CHECK(future.code() == StoreError::Code::kInvalid);
+  CHECK(future.code() == ErrorCode::kInvalid);
 }
 
 TEST_CASE("Store eventsSince returns later events and Expired once history has moved on",
@@ -176,11 +177,11 @@ TEST_CASE("Store eventsSince returns later events and Expired once history has m
 
   auto tooOld = f.store->eventsSince(1);
   REQUIRE_FALSE(tooOld.isOk());
-  CHECK(tooOld.code() == StoreError::Code::kExpired);
-  CHECK(tooOld.error().httpStatus() == 410);
+  CHECK(tooOld.code() == ErrorCode::kExpired);
+  CHECK(apiserver::httpStatusOf(tooOld.code()) == 410);
   CHECK(tooOld.message() == "too old resource version: 1 (2)");
   Recorder recorder;
-  CHECK(f.store->watch(0, recorder.callback()).code() == StoreError::Code::kExpired);
+  CHECK(f.store->watch(0, recorder.callback()).code() == ErrorCode::kExpired);
 }
 
 TEST_CASE("Store history does not survive a restart: older versions are Expired",
@@ -191,7 +192,7 @@ TEST_CASE("Store history does not survive a restart: older versions are Expired"
   f.reopen();
   // Events from before the restart are gone; a watcher lists again and watches from the list's
   // resourceVersion.
-  CHECK(f.store->eventsSince(2).code() == StoreError::Code::kExpired);
+  CHECK(f.store->eventsSince(2).code() == ErrorCode::kExpired);
   uint64_t listed = f.store->list({"Site", std::nullopt, {}}).resourceVersion;
   CHECK(listed >= 2);
   auto current = f.store->eventsSince(listed);
