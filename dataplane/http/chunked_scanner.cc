@@ -1,6 +1,8 @@
 #include "dataplane/http/chunked_scanner.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 
 namespace siteplane::http {
 namespace {
@@ -145,14 +147,20 @@ void ChunkedScanner::stepTrailer(unsigned char c) noexcept {
     case State::kTrailerStart:
       if (c == '\r') {
         state_ = State::kFinalLF;
+      } else if (isTchar(c)) {
+        state_ = State::kTrailerName;
+        trailerNameLength_ = 0;
+        appendTrailerName(c);
       } else {
-        state_ = isTchar(c) ? State::kTrailerName : State::kInvalid;
+        state_ = State::kInvalid;
       }
       break;
     case State::kTrailerName:
       if (c == ':') {
-        state_ = State::kTrailerValue;
-      } else if (!isTchar(c)) {
+        state_ = forbiddenInTrailers() ? State::kInvalid : State::kTrailerValue;
+      } else if (isTchar(c)) {
+        appendTrailerName(c);
+      } else {
         state_ = State::kInvalid;
       }
       break;
@@ -172,6 +180,19 @@ void ChunkedScanner::stepTrailer(unsigned char c) noexcept {
     default:
       break;
   }
+}
+
+void ChunkedScanner::appendTrailerName(unsigned char c) noexcept {
+  // Past the longest forbidden name the rest does not matter: the name is allowed.
+  if (trailerNameLength_ < sizeof trailerName_)
+    trailerName_[trailerNameLength_] = static_cast<char>(std::tolower(c));
+  if (trailerNameLength_ <= sizeof trailerName_) ++trailerNameLength_;
+}
+
+bool ChunkedScanner::forbiddenInTrailers() const noexcept {
+  if (trailerNameLength_ > sizeof trailerName_) return false;
+  const std::string_view name(trailerName_, trailerNameLength_);
+  return name == "transfer-encoding" || name == "content-length" || name == "host";
 }
 
 }  // namespace siteplane::http

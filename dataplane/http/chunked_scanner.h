@@ -6,6 +6,11 @@
 // the colon in the trailer section. A proxy in front that frames the same bytes strictly sees a
 // different body end, and the bytes between become a smuggled request; so each is refused (400).
 //
+// Framing and routing fields in the trailer section (Transfer-Encoding, Content-Length, Host) are
+// refused too: RFC 9110 §6.5.1 forbids sending them there, and http-parser takes a
+// Transfer-Encoding trailer as framing again, ending the message or not depending on how the
+// bytes arrived.
+//
 // The scanner follows the chunk sizes itself, sees the body's bytes before http-parser does and
 // stops after the empty line that ends the trailer section. It keeps its state across calls.
 
@@ -54,9 +59,16 @@ class ChunkedScanner {
   void stepSize(unsigned char c) noexcept;     // the chunk-size digits
   void stepTrailer(unsigned char c) noexcept;  // the trailer section and the final CRLF
 
+  void appendTrailerName(unsigned char c) noexcept;
+  bool forbiddenInTrailers() const noexcept;
+
   State state_ = State::kSizeStart;
   uint64_t remaining_ = 0;  // the chunk size while reading it, then the data bytes left
   size_t scanned_ = 0;
+  // The current trailer field's name, lower-case, as far as the longest forbidden one; a length
+  // above the buffer's size means longer than that.
+  char trailerName_[17] = {};
+  uint8_t trailerNameLength_ = 0;
 };
 
 }  // namespace siteplane::http

@@ -242,6 +242,15 @@ TEST_CASE("RequestParser refuses what RFC 9112 says a server MUST reject", "[dat
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : a\r\n\r\n"},
       {"obs-fold in the trailer section",
        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n"},
+      {"Transfer-Encoding in the trailer section (RFC 9110 §6.5.1; found by the fuzzer: "
+       "http-parser ended the message or not depending on how the bytes arrived)",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n"},
+      {"Content-Length in the trailer section",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+       "content-length: 5\r\n\r\n"},
+      {"Host in the trailer section",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHOST: b\r\n\r\n"},
       {"a version other than HTTP/1.x (§2.3)", "GET / HTTP/2.0\r\nHost: a\r\n\r\n"},
       {"the asterisk form for GET (§3.2.4)", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"},
       {"an absolute form with an empty host (RFC 9110 §4.2.1)",
@@ -270,6 +279,9 @@ TEST_CASE("RequestParser keeps accepting what RFC 9112 allows", "[dataplane][htt
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: "
       "t\r\n\r\n",
+      // Trailer names that only begin like a framing or routing field.
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHostname: "
+      "x\r\nContent-Length-Checked: 1\r\nTransfer-Encoding-Note: y\r\n\r\n",
       "GET http://a.test:81/p HTTP/1.1\r\nHost: a.test\r\n\r\n",
       "GET HTTPS://a.test/p HTTP/1.1\r\nHost: a.test\r\n\r\n",
       "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
