@@ -66,6 +66,7 @@ void RequestParser::reset() {
   inValue_ = false;
   started_ = false;
   headersComplete_ = false;
+  chunkedBody_ = false;
   complete_ = false;
   error_ = Error::kNone;
   scanner_.reset();
@@ -102,7 +103,7 @@ size_t RequestParser::feed(const char* data, size_t length) {
     length -= consumed;
     if (length == 0) return consumed;
   }
-  if (parser_.flags & F_CHUNKED) {
+  if (chunkedBody_) {
     const auto body = chunked_.scan(data, length);
     if (body == ChunkedScanner::Result::kInvalid)
       return consumed + refuseAt(data, chunked_.scanned());
@@ -310,6 +311,9 @@ int RequestParser::onHeadersComplete(http_parser* parser) noexcept {
     p.error_ = Error::kBadRequest;
     return -1;
   }
+  // Decided here, once: http-parser's own flag changes again when a trailer field is named
+  // Transfer-Encoding, and the scanner must keep framing the body by what the head said.
+  p.chunkedBody_ = (parser->flags & F_CHUNKED) != 0;
   if ((parser->flags & F_CONTENTLENGTH) && parser->content_length > p.maxBodyBytes_) {
     p.error_ = Error::kBodyTooLarge;
     return -1;

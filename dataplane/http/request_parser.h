@@ -103,6 +103,7 @@ class RequestParser {
   bool inValue_ = false;
   bool started_ = false;
   bool headersComplete_ = false;
+  bool chunkedBody_ = false;  // the head framed the body as chunked
   bool complete_ = false;
   Error error_ = Error::kNone;
   Request request_;

@@ -125,6 +125,20 @@ TEST_CASE("RequestParser gives the same error however the bytes are split", "[da
     CHECK(errorOf(text, text.size()) == RequestParser::Error::kBodyTooLarge);
     CHECK(errorOf(text, 1) == RequestParser::Error::kBodyTooLarge);
   }
+  SECTION("a Transfer-Encoding trailer split before its colon") {
+    // Found by the fuzzer: once http-parser had read the trailer's name it no longer flagged
+    // the body as chunked, so the rest skipped the chunked framing check and the request
+    // completed, where in one piece it was refused.
+    const std::string head =
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTransfer-Encoding";
+    const std::string rest = ": chunked\r\n\r\n";
+    RequestParser parser(512, 1024);
+    CHECK(parser.feed(head.data(), head.size()) == head.size());
+    REQUIRE(parser.error() == RequestParser::Error::kNone);
+    parser.feed(rest.data(), rest.size());
+    CHECK_FALSE(parser.complete());
+    CHECK(parser.error() == RequestParser::Error::kBadRequest);
+  }
   SECTION("a control character inside the limit is a bad request either way") {
     const std::string text = "GET / HTTP/1.1\r\nHost: a\r\nCookie: x" + std::string("\0", 1) +
                              std::string(600, 'x') + "\r\n\r\n";
