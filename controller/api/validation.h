@@ -8,13 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/names.h"
+
 namespace siteplane::api {
 
-// RFC 1123 label as Kubernetes uses it for names: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63.
-bool isDns1123Label(std::string_view text);
-inline constexpr const char* kDns1123LabelRule =
-    "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a "
-    "letter or digit, at most 63 characters)";
+// Names (metadata.name, references): isDns1123Label and kDns1123LabelRule, common/names.h.
 
 // A host name: dot-separated labels of letters, digits and '-' (not at either end), each at most
 // 63 characters, at most 253 in all, at least one label. Case-insensitive.

@@ -876,7 +876,7 @@ std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohman
           {{"FieldValueRequired", "Required value: name is required", "metadata.name"}});
     }
     // The store keys every object by DNS-1123 labels; say so with the field path.
-    if (!store::isDns1123Label(name)) {
+    if (!isDns1123Label(name)) {
       return invalidObject(
           *target.type, name,
           {{"FieldValueInvalid",

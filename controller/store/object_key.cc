@@ -5,8 +5,6 @@ namespace {
 
 constexpr size_t kMaxLabelLength = 63;
 
-bool isLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
 }  // namespace
 
 std::string ObjectKey::toString() const { return kind + "/" + ns + "/" + name; }
@@ -38,15 +36,6 @@ bool isValidKind(std::string_view kind) {
   for (char c : kind) {
     bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (!alnum) return false;
-  }
-  return true;
-}
-
-bool isDns1123Label(std::string_view value) {
-  if (value.empty() || value.size() > kMaxLabelLength) return false;
-  if (!isLowerAlnum(value.front()) || !isLowerAlnum(value.back())) return false;
-  for (char c : value) {
-    if (!isLowerAlnum(c) && c != '-') return false;
   }
   return true;
 }

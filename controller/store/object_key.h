@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/names.h"
 #include "common/status.h"
 
 namespace siteplane::store {
@@ -29,9 +30,5 @@ struct ObjectKey {
 
 // A Kubernetes kind: an upper-case letter followed by letters and digits, at most 63 characters.
 bool isValidKind(std::string_view kind);
-// An RFC 1123 label (metadata.name, metadata.namespace): lower-case alphanumerics and '-',
-// starting and ending alphanumeric, at most 63 characters. Also what makes a name safe as a file
-// name in the state directory.
-bool isDns1123Label(std::string_view value);
 
 }  // namespace siteplane::store
