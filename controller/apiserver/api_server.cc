@@ -17,6 +17,7 @@
 #include "controller/apiserver/embedded_crds.h"
 #include "controller/apiserver/request_executor.h"
 #include "dataplane/http/request_parser.h"
+#include "dataplane/http/response.h"
 #include "dataplane/loop/address_limiter.h"
 #include "dataplane/loop/stream.h"
 #include "dataplane/tls/server_context.h"
@@ -28,47 +29,6 @@ namespace {
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 
 std::shared_ptr<spdlog::logger> log() { return logger("controller.apiserver"); }
-
-const char* reasonPhrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 406:
-      return "Not Acceptable";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 413:
-      return "Payload Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 422:
-      return "Unprocessable Entity";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Unknown";
-  }
-}
 
 struct ListenAddress {
   std::string host;  // as given, without brackets
@@ -441,7 +401,8 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
 
   void writeResponse(const ApiResponse& response, bool keepAlive, bool head) {
     std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                      reasonPhrase(response.status) + "\r\nContent-Type: " + response.contentType +
+                      std::string(http::reasonPhrase(response.status)) +
+                      "\r\nContent-Type: " + response.contentType +
                       "\r\nContent-Length: " + std::to_string(response.body.size()) +
                       "\r\nCache-Control: no-cache, private\r\n";
     for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";

@@ -10,7 +10,8 @@
 
 namespace siteplane::http {
 
-// Reason phrase for a status code ("Not Found"); "Unknown" for codes this server never sends.
+// Reason phrase for a status code ("Not Found"), as RFC 9110 names it, for the data plane and the
+// API server alike; "Unknown" for codes siteplane never sends.
 std::string_view reasonPhrase(int status);
 
 // The IMF-fixdate of the current second ("Wed, 25 Nov 2026 06:39:51 GMT"), reformatted only when
