@@ -4,9 +4,10 @@
 
 #include <utility>
 
-namespace siteplane::staticfiles {
+namespace siteplane {
 
-// Owns one file descriptor and closes it on destruction. Movable, not copyable.
+// Owns one file descriptor and closes it on destruction, on every path out. Movable, not
+// copyable. The one descriptor wrapper of the code base.
 class UniqueFd {
  public:
   UniqueFd() = default;
@@ -25,6 +26,9 @@ class UniqueFd {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
+  // Closes now and says whether close() succeeded: after a write, the error close() can return on
+  // some file systems (NFS, quota) is a lost write.
+  bool close() { return ::close(std::exchange(fd_, -1)) == 0; }
   void reset() {
     // close() errors on a read-only descriptor carry no data loss; nothing useful to do with them.
     if (fd_ >= 0) ::close(fd_);
@@ -35,4 +39,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace siteplane::staticfiles
+}  // namespace siteplane

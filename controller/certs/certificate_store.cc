@@ -13,7 +13,9 @@
 #include <map>
 #include <set>
 
+#include "common/durable_file.h"
 #include "common/logging.h"
+#include "common/unique_fd.h"
 #include "controller/certs/certificate_import.h"
 #include "controller/certs/openssl_util.h"
 
@@ -29,72 +31,6 @@ constexpr const char* kLinkSuffix = ".link";
 
 Status errnoError(const std::string& what) {
   return Status::error(what + ": " + std::strerror(errno));
-}
-
-// Closes the descriptor on every path out.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports the error close() can return on some file systems (NFS, quota).
-  bool close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
-
-// Creates `path` with `mode` from the start (O_EXCL: never reuses or follows an existing file, so
-// a key is never briefly readable by others), writes `content` and, with `sync`, fsyncs it.
-Status writeNewFile(const fs::path& path, std::string_view content, mode_t mode, bool sync) {
-  FileDescriptor file(
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (file.get() < 0) return errnoError("cannot create " + path.string());
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(file.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoError("cannot write " + path.string());
-    done += static_cast<size_t>(n);
-  }
-  if (sync && ::fsync(file.get()) != 0) return errnoError("cannot fsync " + path.string());
-  if (!file.close()) return errnoError("cannot close " + path.string());
-  return Status::ok();
-}
-
-// Makes a directory's entries (creations, renames, removals) durable.
-Status syncDirectory(const fs::path& dir) {
-  FileDescriptor handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (handle.get() < 0) return errnoError("cannot open " + dir.string());
-  if (::fsync(handle.get()) != 0) return errnoError("cannot fsync " + dir.string());
-  return Status::ok();
-}
-
-// Makes everything written to the file system holding `dir` durable: one sync for many files.
-Status syncFileSystem(const fs::path& dir) {
-  FileDescriptor handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (handle.get() < 0) return errnoError("cannot open " + dir.string());
-  if (::syncfs(handle.get()) != 0)
-    return errnoError("cannot sync the file system of " + dir.string());
-  return Status::ok();
-}
-
-// Creates `dir` with mode 0700 unless it exists, and makes its creation durable.
-Status ensureDirectory(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), kDirectoryMode) == 0) return syncDirectory(dir.parent_path());
-  if (errno != EEXIST) return errnoError("cannot create " + dir.string());
-  struct stat info {};
-  if (::lstat(dir.c_str(), &info) != 0) return errnoError("cannot stat " + dir.string());
-  if (!S_ISDIR(info.st_mode)) return Status::error(dir.string() + " exists and is not a directory");
-  return Status::ok();
 }
 
 std::string randomSuffix() {
@@ -123,7 +59,7 @@ Result<std::string> readLink(const fs::path& link) {
 // removed by a concurrent put).
 Result<std::optional<std::string>> readVersionFile(const fs::path& path) {
   using ReadResult = Result<std::optional<std::string>>;
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (file.get() < 0) {
     if (errno == ENOENT) return ReadResult(std::nullopt);
     return errnoError("cannot open " + path.string());
@@ -188,7 +124,7 @@ Result<std::unique_ptr<CertificateStore>> CertificateStore::open(const fs::path&
   if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), error);
   if (error)
     return Status::error("cannot create " + dir.parent_path().string() + ": " + error.message());
-  if (auto made = ensureDirectory(dir); !made) return made;
+  if (auto made = durable::makeDirectory(dir, kDirectoryMode); !made) return made;
   // An existing store directory made looser by hand is tightened: it holds private keys.
   struct stat info {};
   if (::stat(dir.c_str(), &info) != 0) return errnoError("cannot stat " + dir.string());
@@ -283,7 +219,7 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
     for (PendingPut* put : group) {
       auto [space, name] = splitKey(put->key);
       Staged version{put, dir_ / space, name, "." + name + "." + randomSuffix(), "", false};
-      if (auto made = ensureDirectory(version.spaceDir); !made) {
+      if (auto made = durable::makeDirectory(version.spaceDir, kDirectoryMode); !made) {
         fail(*put, std::move(made));
         continue;
       }
@@ -293,15 +229,17 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
         continue;
       }
       std::string keyPem = put->bundle->key.toPem();
-      Status wrote = writeNewFile(versionDir / kKeyFile, keyPem, kKeyMode, alone);
+      Status wrote =
+          durable::writeFile(versionDir / kKeyFile, keyPem, {kKeyMode, /*exclusive=*/true, alone});
       OPENSSL_cleanse(keyPem.data(), keyPem.size());
       if (wrote)
-        wrote = writeNewFile(versionDir / kChainFile, put->bundle->chainPem(), kChainMode, alone);
+        wrote = durable::writeFile(versionDir / kChainFile, put->bundle->chainPem(),
+                                   {kChainMode, /*exclusive=*/true, alone});
       // The version directory's own entry must be durable before any link to it can be: POSIX
       // does not order the two otherwise, and a durable link to a lost directory would lose both
       // versions.
-      if (wrote && alone) wrote = syncDirectory(versionDir);
-      if (wrote && alone) wrote = syncDirectory(version.spaceDir);
+      if (wrote && alone) wrote = durable::syncDirectory(versionDir);
+      if (wrote && alone) wrote = durable::syncDirectory(version.spaceDir);
       if (!wrote) {
         discard(version);
         fail(*put, std::move(wrote));
@@ -310,7 +248,7 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
       staged.push_back(std::move(version));
     }
     if (!alone && !staged.empty()) {
-      if (Status synced = syncFileSystem(dir_); !synced) {
+      if (Status synced = durable::syncFileSystem(dir_); !synced) {
         for (const auto& version : staged) {
           discard(version);
           fail(*version.put, synced);
@@ -351,7 +289,8 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
       swappedDirs.insert(version.spaceDir);
     }
     std::map<fs::path, Status> syncs;
-    for (const auto& spaceDir : swappedDirs) syncs.emplace(spaceDir, syncDirectory(spaceDir));
+    for (const auto& spaceDir : swappedDirs)
+      syncs.emplace(spaceDir, durable::syncDirectory(spaceDir));
 
     // 3. Old versions go once the new links are durable.
     for (const auto& version : staged) {
@@ -450,7 +389,7 @@ Status CertificateStore::remove(const std::string& key) {
   }
   if (::unlink((spaceDir / name).c_str()) != 0)
     return errnoError("cannot remove " + (spaceDir / name).string());
-  if (auto synced = syncDirectory(spaceDir); !synced) return synced;
+  if (auto synced = durable::syncDirectory(spaceDir); !synced) return synced;
   if (!target->starts_with("/") && target->find('/') == std::string::npos) {
     std::error_code error;
     fs::remove_all(spaceDir / *target, error);

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace siteplane::certs {
 namespace {
 
@@ -35,20 +37,6 @@ bool inside(const fs::path& path, const fs::path& dir) {
   }
   return true;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -127,7 +115,7 @@ Result<std::string> ImportPathPolicy::read(const fs::path& path, ImportOrigin or
   // as long as they stay inside the allowed directories, which RESOLVE_BENEATH or O_NOFOLLOW
   // per component would not. Without /proc the read is refused (fail closed).
   // O_NONBLOCK: opening a FIFO never waits for a writer; it is then refused as not regular.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
     return Result<std::string>::error(path.string() + ": cannot open: " + std::strerror(errno));
   }

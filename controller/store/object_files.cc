@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/durable_file.h"
 #include "common/logging.h"
 #include "controller/store/resource_version.h"
 
@@ -37,45 +38,6 @@ fs::path tempOf(const fs::path& path, uint64_t version) {
   temp += formatResourceVersion(version);
   temp += kTempSuffix;
   return temp;
-}
-
-Status fsyncDirectory(const fs::path& directory) {
-  int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::error("open " + directory.string() + ": " + errnoText(errno));
-  int result = ::fsync(fd);
-  int error = errno;
-  ::close(fd);
-  if (result != 0) return Status::error("fsync " + directory.string() + ": " + errnoText(error));
-  return Status::ok();
-}
-
-// Creates `directory` if missing and makes its entry in the parent durable.
-Status makeDirectoryDurably(const fs::path& directory) {
-  if (::mkdir(directory.c_str(), 0700) != 0) {
-    if (errno == EEXIST) return Status::ok();
-    return Status::error("mkdir " + directory.string() + ": " + errnoText(errno));
-  }
-  return fsyncDirectory(directory.parent_path());
-}
-
-Result<std::string> readWholeFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Result<std::string>::error(errnoText(errno));
-  std::string content;
-  char buffer[16384];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int error = errno;
-      ::close(fd);
-      return Result<std::string>::error(errnoText(error));
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return content;
 }
 
 bool endsWith(const std::string& text, std::string_view suffix) {
@@ -129,7 +91,7 @@ Result<ObjectFiles> ObjectFiles::create(const fs::path& stateDir) {
                                       error.message());
   }
   fs::path root = stateDir / "objects";
-  if (Status made = makeDirectoryDurably(root); !made) return made;
+  if (Status made = durable::makeDirectory(root); !made) return made;
   fs::path lockPath = root / kLockFile;
   int lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lockFd < 0) return Status::error("open " + lockPath.string() + ": " + errnoText(errno));
@@ -163,58 +125,23 @@ fs::path ObjectFiles::pathOf(const ObjectKey& key) const {
 Status ObjectFiles::ensureDirectory(const ObjectKey& key) {
   fs::path directory = root_ / key.kind / key.ns;
   if (knownDirectories_.count(directory)) return Status::ok();
-  if (Status made = makeDirectoryDurably(root_ / key.kind); !made) return made;
-  if (Status made = makeDirectoryDurably(directory); !made) return made;
+  if (Status made = durable::makeDirectory(root_ / key.kind); !made) return made;
+  if (Status made = durable::makeDirectory(directory); !made) return made;
   knownDirectories_.insert(directory);
   return Status::ok();
 }
 
 Status ObjectFiles::writeTemp(const fs::path& temp, const std::string& content, bool sync) {
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::error("open " + temp.string() + ": " + errnoText(errno));
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int error = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return Status::error("write " + temp.string() + ": " + errnoText(error));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (sync && ::fsync(fd) != 0) {
-    int error = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return Status::error("fsync " + temp.string() + ": " + errnoText(error));
-  }
-  ::close(fd);
-  return Status::ok();
+  Status written = durable::writeFile(temp, content, {0600, /*exclusive=*/false, sync});
+  if (!written) ::unlink(temp.c_str());
+  return written;
 }
 
 Status ObjectFiles::writeFileDurably(const fs::path& path, const std::string& content) {
-  fs::path temp = tempOf(path);
-  if (Status written = writeTemp(temp, content, /*sync=*/true); !written) return written;
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temp.c_str());
-    return Status::error("rename " + temp.string() + ": " + errnoText(error));
-  }
-  // The rename is durable only once the directory entry is.
-  return fsyncDirectory(path.parent_path());
+  return durable::replaceFile(path, tempOf(path), content);
 }
 
-Status ObjectFiles::syncFilesystem() {
-  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::error("open " + root_.string() + ": " + errnoText(errno));
-  int result = ::syncfs(fd);
-  int error = errno;
-  ::close(fd);
-  if (result != 0) return Status::error("syncfs " + root_.string() + ": " + errnoText(error));
-  return Status::ok();
-}
+Status ObjectFiles::syncFilesystem() { return durable::syncFileSystem(root_); }
 
 Status ObjectFiles::reserve(uint64_t version) {
   if (version <= reservedThrough_) return Status::ok();
@@ -256,7 +183,7 @@ Status ObjectFiles::commit(const std::vector<Change>& changes, size_t& applied) 
       return Status::error("unlink " + path.string() + ": " + errnoText(errno));
     }
     applied = 1;
-    return fsyncDirectory(path.parent_path());
+    return durable::syncDirectory(path.parent_path());
   }
 
   // Several changes: fsyncing each file would cost a journal commit per object (a 10,000-object
@@ -330,7 +257,7 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
     const fs::path& kindPath = kindEntry.path();
     std::string kindName = kindPath.filename().string();
     if (kindName == kCounterFile) {
-      auto content = readWholeFile(kindPath);
+      auto content = durable::readFile(kindPath);
       std::string text = content ? *content : "";
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       auto counter = toResourceVersion(text);
@@ -376,7 +303,7 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
           skip(filePath, "not an object file");
           continue;
         }
-        auto content = readWholeFile(filePath);
+        auto content = durable::readFile(filePath);
         if (!content) {
           skip(filePath, content.message());
           continue;

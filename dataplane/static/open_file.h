@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "dataplane/static/http_date.h"
-#include "dataplane/static/unique_fd.h"
 
 namespace siteplane::staticfiles {
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string_view>
 
-#include "dataplane/static/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace siteplane::staticfiles {
 

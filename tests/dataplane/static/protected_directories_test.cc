@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "common/unique_fd.h"
 #include "dataplane/static/path_resolver.h"
-#include "dataplane/static/unique_fd.h"
 #include "tests/support/test_support.h"
 
 namespace siteplane::staticfiles {
