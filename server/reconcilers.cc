@@ -30,8 +30,10 @@ std::unique_ptr<reconcile::CertificateReconciler> certificateReconciler(
   // A replaced source file is seen by its watch; the periodic look is only the safety net.
   options.sourceCheckInterval = std::chrono::seconds(30);
   options.watchSourceFiles = watchWith(&context.sourceFiles);
+  options.clock = &context.clock;
   options.events = std::make_shared<events::EventRecorder>(
-      context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller"});
+      context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller",
+                                                  .clock = &context.clock});
   return std::make_unique<reconcile::CertificateReconciler>(context.store, context.certificates,
                                                             options);
 }
@@ -43,6 +45,7 @@ std::unique_ptr<compile::CompileReconciler> compileReconciler(const ControllerCo
   options.importPolicy = context.importPolicy;
   // Sites' CRL files, watched like imported certificate files (the owner is the compile key).
   options.watchFiles = watchWith(&context.sourceFiles);
+  options.clock = &context.clock;
   // The data plane is stopped after the manager, so it outlives every publish.
   loop::DataPlane* dataPlane = &context.dataPlane;
   return std::make_unique<compile::CompileReconciler>(
@@ -59,7 +62,8 @@ std::unique_ptr<compile::CompileReconciler> compileReconciler(const ControllerCo
 Status addReconcilers(const ControllerContext& context) {
   bool added = context.manager.add(certificateReconciler(context)) &&
                context.manager.add(std::make_unique<reconcile::IssuerReconciler>(
-                   context.store, context.certificates)) &&
+                   context.store, context.certificates,
+                   reconcile::IssuerReconcilerOptions{.clock = &context.clock})) &&
                context.manager.add(compileReconciler(context));
   if (!added) return Status::error("two reconcilers registered for one kind");
   return Status::ok();

@@ -23,6 +23,7 @@ struct ControllerContext {
   source::FileWatcher& sourceFiles;  // the files imported Certificates and Sites' CRLs read
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
   std::filesystem::path stateDir;                               // no Site may serve it
+  const Clock& clock;
 };
 
 // Registers every reconciler of the controller, by kind: Certificate, Issuer and the compile

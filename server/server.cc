@@ -43,7 +43,7 @@ Status Server::prepareDirectories() {
 
 // State loads before anything is served.
 Status Server::createStores() {
-  auto store = store::Store::create(options_.state);
+  auto store = store::Store::create(options_.state, *options_.clock);
   if (!store) return store.status();
   store_ = std::move(store).value();
   auto certificates = certs::CertificateStore::open(options_.state / "certificates");
@@ -68,7 +68,7 @@ Status Server::createSource() {
 }
 
 Status Server::createController() {
-  manager_ = std::make_unique<reconcile::ControllerManager>(*store_);
+  manager_ = std::make_unique<reconcile::ControllerManager>(*store_, *options_.clock);
   // Stopped before the manager, so no change is queued into a stopped queue; a reconciler
   // registering files after that is a no-op.
   reconcile::ControllerManager* manager = manager_.get();
@@ -84,14 +84,16 @@ Status Server::createController() {
   auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
       certs::ImportPathPolicy::create(importOptions));
   return addReconcilers({*store_, *certificates_, *dataPlane_, *manager_, options_.manifests,
-                         *sourceFiles_, importPolicy, options_.state});
+                         *sourceFiles_, importPolicy, options_.state, *options_.clock});
 }
 
 Status Server::createApi() {
-  metrics_ = std::make_unique<monitoring::ServeMetrics>(*dataPlane_, *manager_, *store_);
+  metrics_ =
+      std::make_unique<monitoring::ServeMetrics>(*dataPlane_, *manager_, *store_, *options_.clock);
   if (!options_.api) return Status::ok();
   apiserver::ApiServerOptions apiOptions = *options_.api;
   apiOptions.stateDir = options_.state;
+  apiOptions.clock = options_.clock;
   // The store has loaded (the source synced it before the API starts); ready once the data plane
   // serves a first table. The compile pass publishes one at start even when nothing is declared.
   // The API server stops before the data plane and the metrics go, so the pointers outlive it.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "controller/apiserver/api_server.h"
 #include "dataplane/loop/data_plane.h"
 
@@ -31,6 +32,11 @@ struct ServerOptions {
   // threads than cores is what makes thousands of Certificates import in seconds rather than
   // minutes.
   unsigned controllerWorkers = 16;
+  // The one clock of every controller part: store timestamps, work-queue timers, certificate
+  // validity, renewal and issuance, the compile pass, Events, metrics and the API. Tests pass a
+  // FakeClock and advance it; the data plane's per-request timers stay on its loops' time. Must
+  // outlive the server.
+  Clock* clock = &Clock::real();
 };
 
 }  // namespace siteplane::server
