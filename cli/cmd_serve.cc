@@ -1,39 +1,23 @@
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <iostream>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/serve_hint.h"
 #include "common/logging.h"
 #include "controller/apiserver/api_server.h"
-#include "controller/certs/certificate_store.h"
-#include "controller/certs/import_path_policy.h"
-#include "controller/compile/compile_reconciler.h"
-#include "controller/events/event_recorder.h"
-#include "controller/monitoring/serve_metrics.h"
-#include "controller/reconcile/certificate_reconciler.h"
-#include "controller/reconcile/controller_manager.h"
-#include "controller/reconcile/issuer_reconciler.h"
-#include "controller/runtime/explanation.h"
-#include "controller/runtime/sslcert_report.h"
-#include "controller/source/file_watcher.h"
-#include "controller/source/manifest_source.h"
-#include "controller/store/store.h"
 #include "dataplane/loop/data_plane.h"
-#include "dataplane/static/protected_directories.h"
-#include "dataplane/tls/server_context.h"
+#include "server/server.h"
 
 namespace siteplane::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct ServeOptions {
   std::string manifests;
@@ -66,121 +50,74 @@ std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-// Reconcile threads. Most of a reconcile is waiting for a durable write, and the object store
-// and the certificate store commit the writes of concurrent reconcilers together, so more threads
-// than cores is what makes thousands of Certificates import in seconds rather than minutes.
-constexpr unsigned kControllerWorkers = 16;
-
-// What the reconcilers share: the process's store, certificate store and data plane.
-struct ControllerContext {
-  store::Store& store;
-  certs::CertificateStore& certificates;
-  loop::DataPlane& dataPlane;
-  reconcile::ControllerManager& manager;
-  fs::path manifestsDir;
-  source::FileWatcher& sourceFiles;  // the files imported Certificates and Sites' CRLs read
-  std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
-  fs::path stateDir;                                            // no Site may serve it
-};
-
-// Every reconciler of the controller, registered by kind. Each module adds its own here.
-bool addReconcilers(const ControllerContext& context) {
-  reconcile::CertificateReconcilerOptions certificateOptions;
-  certificateOptions.manifestsDir = context.manifestsDir;
-  certificateOptions.importPolicy = context.importPolicy;
-  // A replaced source file is seen by its watch; the periodic look is only the safety net.
-  certificateOptions.sourceCheckInterval = std::chrono::seconds(30);
-  source::FileWatcher* sourceFiles = &context.sourceFiles;
-  certificateOptions.watchSourceFiles = [sourceFiles](const std::string& key,
-                                                      std::vector<fs::path> files) {
-    sourceFiles->watch(key, std::move(files));
-  };
-  certificateOptions.events = std::make_shared<events::EventRecorder>(
-      context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller"});
-  if (!context.manager.add(std::make_unique<reconcile::CertificateReconciler>(
-          context.store, context.certificates, certificateOptions)))
-    return false;
-  if (!context.manager.add(
-          std::make_unique<reconcile::IssuerReconciler>(context.store, context.certificates)))
-    return false;
-  compile::CompileOptions compileOptions;
-  compileOptions.manifestsDir = context.manifestsDir;
-  compileOptions.stateDir = context.stateDir;
-  compileOptions.importPolicy = context.importPolicy;
-  // Sites' CRL files, watched like imported certificate files (the owner is the compile key).
-  compileOptions.watchFiles = [sourceFiles](const std::string& key, std::vector<fs::path> files) {
-    sourceFiles->watch(key, std::move(files));
-  };
-  loop::DataPlane* dataPlane = &context.dataPlane;
-  return context.manager.add(std::make_unique<compile::CompileReconciler>(
-      context.store, context.certificates,
-      [dataPlane](std::shared_ptr<const table::BindingTable> table,
-                  std::function<void(const table::PublishReport&)> onApplied) {
-        dataPlane->publish(std::move(table), std::move(onApplied));
-      },
-      compileOptions));
+loop::DataPlaneOptions dataPlaneOptions(const ServeOptions& options,
+                                        http::AccessLogFormat accessLog) {
+  loop::DataPlaneOptions plane;
+  plane.workers = options.workers;
+  plane.accessLog = accessLog;
+  plane.limits.maxHeaderBytes = options.maxHeaderBytes;
+  plane.limits.headerTimeout = milliseconds(options.headerTimeoutSeconds);
+  plane.limits.maxBodyBytes = options.maxBodyBytes;
+  plane.limits.keepAliveTimeout = milliseconds(options.keepAliveSeconds);
+  plane.limits.handshakeTimeout = milliseconds(options.handshakeTimeoutSeconds);
+  plane.limits.maxConnectionsPerWorker = options.maxConnectionsPerWorker;
+  plane.limits.maxConnectionsPerAddress = options.maxConnectionsPerAddress;
+  plane.drainTimeout = milliseconds(options.bindingDrainSeconds);
+  return plane;
 }
 
-// /runtime/sslcert and /runtime/explain answer from the table the workers serve now, never from
-// the spec, with the listeners the data plane could not open. The API server is stopped before
-// the data plane goes, so the pointer outlives it.
-apiserver::RuntimeView runtimeView(const loop::DataPlane* dataPlane) {
-  auto live = [dataPlane] {
-    loop::DataPlane::LiveTable live = dataPlane->liveTable();
-    runtime::ListenerErrors closed;
-    for (const auto& listener : live.listeners)
-      if (!listener.listening) closed.emplace(listener.key, listener.error);
-    return std::make_pair(std::move(live.table), std::move(closed));
-  };
-  apiserver::RuntimeView view;
-  view.sslcert =
-      [live](const std::multimap<std::string, std::string>& query) -> Result<nlohmann::json> {
-    auto filter = runtime::parseSslCertFilter(query);
-    if (!filter) return filter.status();
-    auto [table, closed] = live();
-    return runtime::toJson(runtime::sslCertReport(table.get(), closed, *filter));
-  };
-  view.explain =
-      [live](const std::multimap<std::string, std::string>& query) -> Result<nlohmann::json> {
-    auto parsed = runtime::parseExplainQuery(query);
-    if (!parsed) return parsed.status();
-    auto [table, closed] = live();
-    return runtime::toJson(runtime::explain(table.get(), *parsed, closed));
-  };
-  return view;
+// The flags, as the server core's options.
+server::ServerOptions serverOptions(const ServeOptions& options, http::AccessLogFormat accessLog) {
+  server::ServerOptions out;
+  out.manifests = options.manifests;
+  out.state = options.state;
+  out.dataPlane = dataPlaneOptions(options, accessLog);
+  out.importRoots.assign(options.importRoots.begin(), options.importRoots.end());
+  if (options.apiListen != "off") {
+    apiserver::ApiServerOptions api;
+    api.listen = options.apiListen;
+    api.allowApiOverride = options.allowApiOverride;
+    api.maxConnections = options.apiMaxConnections;
+    api.maxConnectionsPerAddress = options.apiMaxConnectionsPerAddress;
+    api.requestTimeout = std::chrono::seconds(options.apiRequestTimeoutSeconds);
+    api.version = SITEPLANE_VERSION;
+    out.api = std::move(api);
+  }
+  return out;
 }
 
-// How to try what is served, printed once the first table is live.
-void printHowToTry(const table::BindingTable& table, const certs::CertificateStore& certificates,
-                   std::ostream& out) {
-  std::set<std::string> lines;
-  for (const auto& listener : table.listeners()) {
-    const auto& key = listener->key();
-    std::string ip = key.address == "*" ? "127.0.0.1" : key.address;
-    std::string authority = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
-    for (const auto& route : listener->routes()) {
-      bool wildcard = route.hostName.rfind("*.", 0) == 0;
-      std::string host = route.hostName.empty() ? authority
-                         : wildcard             ? "www" + route.hostName.substr(1)
-                                                : route.hostName;
-      std::string port = std::to_string(key.port);
-      std::string resolve =
-          route.hostName.empty() ? std::string() : " --resolve " + host + ":" + port + ":" + ip;
-      if (listener->protocol() == table::Protocol::kHttps && route.tls) {
-        lines.insert("curl --cacert " + certificates.chainPath(route.tls->name()).string() +
-                     resolve + " https://" + host + ":" + port + "/");
-      } else {
-        lines.insert("curl" + resolve + " http://" + host + ":" + port + "/");
-      }
-    }
+// The signals serve handles are blocked before any thread starts, so every thread inherits the
+// mask and only the sigwait in waitForStop() receives them: SIGINT and SIGTERM stop, SIGHUP
+// rescans.
+sigset_t blockServeSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// Rescans on every SIGHUP; returns the signal that asks to stop (SIGINT or SIGTERM).
+int waitForStop(const sigset_t& signals, server::Server& server, spdlog::logger& log) {
+  int signal = 0;
+  for (;;) {
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal != SIGHUP) return signal;
+    // What operators expect of `kill -HUP` (nginx's reload): read the manifests again now. Every
+    // log line, the access log included, goes to stderr; there is no log file to reopen (a
+    // supervisor or `2>>file` owns the file, and rotates it with copytruncate or its own reopen).
+    log.info("serve_reload signal=SIGHUP manifests={}", server.manifestsDir().string());
+    server.rescan();
   }
-  if (lines.empty()) {
-    out << "siteplane: serving, no binding is programmed yet\n";
-    return;
-  }
-  out << "siteplane: serving " << table.bindingCount() << " bindings; try:\n";
-  for (const auto& line : lines) out << "  " << line << "\n";
-  out.flush();
+}
+
+void announceApi(apiserver::ApiServer& api, spdlog::logger& log) {
+  log.info("api_listening url={} kubeconfig={}", api.url(), api.kubeconfigPath().string());
+  std::cout << "siteplane: API at " << api.url() << "; kubectl --kubeconfig "
+            << api.kubeconfigPath().string() << " get sites\n"
+            << std::flush;
 }
 
 int serve(const ServeOptions& options) {
@@ -197,176 +134,33 @@ int serve(const ServeOptions& options) {
     return kExitUsage;
   }
   auto log = logger("cli.serve");
+  const sigset_t signals = blockServeSignals();
 
-  // The signals serve handles are blocked before any thread starts, so every thread inherits the
-  // mask and only the sigwait below receives them: SIGINT and SIGTERM stop, SIGHUP rescans.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  sigaddset(&stopSignals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-
-  std::error_code ec;
-  fs::path manifests = fs::absolute(options.manifests, ec);
-  fs::path state = fs::absolute(options.state, ec);
-  fs::create_directories(state, ec);
-  if (ec) {
-    std::cerr << "siteplane serve: state directory " << state.string() << ": " << ec.message()
-              << "\n";
+  auto created = server::Server::create(serverOptions(options, accessLog));
+  if (!created) {
+    std::cerr << "siteplane serve: " << created.message() << "\n";
     return kExitFailure;
   }
-
-  // Whatever a Site's root, the data plane never serves the state directory (API token, CA and
-  // private keys); the compiler also refuses such roots, and says so on the Site.
-  staticfiles::protectDirectories({state});
-
-  // State loads before anything is served.
-  auto store = store::Store::create(state);
-  if (!store) {
-    std::cerr << "siteplane serve: " << store.message() << "\n";
-    return kExitFailure;
-  }
-  auto certificates = certs::CertificateStore::open(state / "certificates");
-  if (!certificates) {
-    std::cerr << "siteplane serve: " << certificates.message() << "\n";
-    return kExitFailure;
-  }
-  loop::DataPlaneOptions planeOptions;
-  planeOptions.workers = options.workers;
-  planeOptions.accessLog = accessLog;
-  planeOptions.limits.maxHeaderBytes = options.maxHeaderBytes;
-  planeOptions.limits.headerTimeout = milliseconds(options.headerTimeoutSeconds);
-  planeOptions.limits.maxBodyBytes = options.maxBodyBytes;
-  planeOptions.limits.keepAliveTimeout = milliseconds(options.keepAliveSeconds);
-  planeOptions.limits.handshakeTimeout = milliseconds(options.handshakeTimeoutSeconds);
-  planeOptions.limits.maxConnectionsPerWorker = options.maxConnectionsPerWorker;
-  planeOptions.limits.maxConnectionsPerAddress = options.maxConnectionsPerAddress;
-  planeOptions.drainTimeout = milliseconds(options.bindingDrainSeconds);
-  auto dataPlane = loop::DataPlane::create(planeOptions);
-  if (!dataPlane) {
-    std::cerr << "siteplane serve: " << dataPlane.message() << "\n";
-    return kExitFailure;
-  }
-  if (Status started = (*dataPlane)->start(); !started) {
+  server::Server& server = **created;
+  if (Status started = server.start(); !started) {
     std::cerr << "siteplane serve: " << started.message() << "\n";
     return kExitFailure;
   }
-  auto source = source::ManifestSource::create(**store, {manifests});
-  if (!source) {
-    std::cerr << "siteplane serve: " << source.message() << "\n";
-    (*dataPlane)->stop(std::chrono::milliseconds(0));
-    return kExitFailure;
-  }
-
-  reconcile::ControllerManager manager(**store);
-  // Stopped before the manager (below), so no change is queued into a stopped queue; a
-  // reconciler registering files after that is a no-op.
-  auto sourceFiles = source::FileWatcher::create({[&manager](const std::string& key) {
-    // The delay lets a writer finish (a key file written after its certificate file) and
-    // coalesces the events of one replacement into one reconcile.
-    manager.enqueue({key, std::chrono::milliseconds(100)});
-  }});
-  if (!sourceFiles) {
-    std::cerr << "siteplane serve: " << sourceFiles.message() << "\n";
-    (*dataPlane)->stop(std::chrono::milliseconds(0));
-    return kExitFailure;
-  }
-  certs::ImportPathPolicyOptions importOptions{manifests, {}, {state}};
-  for (const auto& root : options.importRoots)
-    importOptions.importRoots.push_back(fs::absolute(root, ec));
-  auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
-      certs::ImportPathPolicy::create(importOptions));
-  if (!addReconcilers({**store, **certificates, **dataPlane, manager, manifests, **sourceFiles,
-                       importPolicy, state})) {
-    std::cerr << "siteplane serve: two reconcilers registered for one kind\n";
-    (*dataPlane)->stop(std::chrono::milliseconds(0));
-    return kExitFailure;
-  }
-  if (Status started = (*source)->start(); !started) {
-    std::cerr << "siteplane serve: " << started.message() << "\n";
-    (*dataPlane)->stop(std::chrono::milliseconds(0));
-    return kExitFailure;
-  }
-  manager.start(kControllerWorkers);
-
-  monitoring::ServeMetrics serveMetrics(**dataPlane, manager, **store);
-  std::unique_ptr<apiserver::ApiServer> api;
-  if (options.apiListen != "off") {
-    apiserver::ApiServerOptions apiOptions;
-    apiOptions.listen = options.apiListen;
-    apiOptions.stateDir = state;
-    apiOptions.allowApiOverride = options.allowApiOverride;
-    apiOptions.maxConnections = options.apiMaxConnections;
-    apiOptions.maxConnectionsPerAddress = options.apiMaxConnectionsPerAddress;
-    apiOptions.requestTimeout = std::chrono::seconds(options.apiRequestTimeoutSeconds);
-    apiOptions.version = SITEPLANE_VERSION;
-    // The store has loaded (the source synced it before the API starts); ready once the data plane
-    // serves a first table. The compile pass publishes one at start even when nothing is declared.
-    loop::DataPlane* plane = dataPlane->get();
-    apiOptions.readyChecks = {{"binding-table", [plane] {
-                                 return plane->currentTable()
-                                            ? std::string()
-                                            : std::string("no binding table is live yet");
-                               }}};
-    apiOptions.metrics = [&serveMetrics](metrics::ExpositionWriter& out) {
-      return serveMetrics.write(out);
-    };
-    apiOptions.runtime = runtimeView(plane);
-    auto created = apiserver::ApiServer::create(apiOptions, **store);
-    Status started = created ? (*created)->start() : created.status();
-    if (!started) {
-      std::cerr << "siteplane serve: API server: " << started.message() << "\n";
-      (*source)->stop();
-      manager.stop();
-      (*dataPlane)->stop(std::chrono::milliseconds(0));
-      return kExitFailure;
-    }
-    api = std::move(created).value();
-    log->info("api_listening url={} kubeconfig={}", api->url(), api->kubeconfigPath().string());
-    std::cout << "siteplane: API at " << api->url() << "; kubectl --kubeconfig "
-              << api->kubeconfigPath().string() << " get sites\n"
-              << std::flush;
-  }
-  log->info("serve_started manifests={} state={} workers={} pid={}", manifests.string(),
-            state.string(), (*dataPlane)->workers(), ::getpid());
+  if (server.api()) announceApi(*server.api(), *log);
+  log->info("serve_started manifests={} state={} workers={} pid={}", server.manifestsDir().string(),
+            server.stateDir().string(), server.dataPlane().workers(), ::getpid());
 
   // Say how to try it once the first table is live (an empty one when nothing is declared).
   std::atomic<bool> stopping{false};
-  std::thread hint([&dataPlane, &certificates, &stopping] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (stopping) return;
-      if (auto table = (*dataPlane)->currentTable()) {
-        printHowToTry(*table, **certificates, std::cout);
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    std::cout << "siteplane: serving; no binding is programmed yet\n" << std::flush;
+  std::thread hint([&server, &stopping] {
+    printHowToTryOnceLive(server.dataPlane(), server.certificates(), stopping);
   });
 
-  int signal = 0;
-  for (;;) {
-    if (sigwait(&stopSignals, &signal) != 0) continue;
-    if (signal != SIGHUP) break;
-    // What operators expect of `kill -HUP` (nginx's reload): read the manifests again now. Every
-    // log line, the access log included, goes to stderr; there is no log file to reopen (a
-    // supervisor or `2>>file` owns the file, and rotates it with copytruncate or its own reopen).
-    log->info("serve_reload signal=SIGHUP manifests={}", manifests.string());
-    (*source)->rescan();
-  }
+  int signal = waitForStop(signals, server, *log);
   log->info("serve_stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   stopping = true;
   hint.join();
-  if (api) api->stop();
-  // Stop the inputs first (no new work), then the reconcilers (a pass in flight finishes and
-  // writes its status), then the data plane (stop accepting, drain). Every store write was
-  // durable when it returned, so there is nothing left to flush.
-  (*source)->stop();
-  (*sourceFiles)->stop();
-  manager.stop();
-  (*dataPlane)->stop(std::chrono::milliseconds(static_cast<int64_t>(options.drainSeconds * 1000)));
+  server.stop(milliseconds(options.drainSeconds));
   log->info("serve_stopped");
   return kExitOk;
 }

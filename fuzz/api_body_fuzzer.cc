@@ -53,7 +53,9 @@ struct Fixture {
 Fixture makeFixture() {
   (void)siteplane::configureLogging("off", siteplane::LogFormat::kText);
   Fixture fixture;
-  auto fixedNow = [] { return std::chrono::system_clock::from_time_t(1790000000); };
+  // Stands still: every run writes the same timestamps. Static: the store and handler keep it.
+  static siteplane::FakeClock fixedNow(siteplane::FakeClock::TimePoint(std::chrono::hours(1)),
+                                       std::chrono::system_clock::from_time_t(1790000000));
   auto made = store::Store::create(siteplane::fuzz::scratchDirectory() / "state", fixedNow);
   FUZZ_CHECK(made.isOk(), made.isOk() ? std::string() : made.message());
   fixture.store = std::move(made).value();
@@ -81,7 +83,7 @@ Fixture makeFixture() {
   auto registry = apiserver::builtinResourceRegistry();
   FUZZ_CHECK(registry.isOk(), "builtinResourceRegistry");
   apiserver::ApiHandlerOptions options;
-  options.clock = fixedNow;
+  options.clock = &fixedNow;
   // Small enough that the 413 path is reachable within -max_len.
   options.maxBodyBytes = 32 * 1024;
   fixture.handler =

@@ -75,4 +75,6 @@ std::string formatTime(Time time) {
 
 Time now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
+Time now(const Clock& clock) { return std::chrono::floor<std::chrono::seconds>(clock.wallNow()); }
+
 }  // namespace siteplane::api

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace siteplane::api {
@@ -21,5 +22,7 @@ std::string formatTime(Time time);
 
 // The current time truncated to seconds.
 Time now();
+// The clock's wall time truncated to seconds.
+Time now(const Clock& clock);
 
 }  // namespace siteplane::api

@@ -251,7 +251,7 @@ ApiHandler::ApiHandler(store::Store& store, ResourceRegistry registry, ApiHandle
       openApi_(registry_),
       openApiV2_(openApi_) {}
 
-std::string ApiHandler::now() const { return formatRfc3339(options_.clock()); }
+std::string ApiHandler::now() const { return formatRfc3339(options_.clock->wallNow()); }
 
 void ApiHandler::count(const std::string& verb, int code) {
   std::lock_guard lock(metricsMutex_);
@@ -571,7 +571,7 @@ ApiReply ApiHandler::get(const Target& target, const Output& output) {
   if (!object) return reply(fromStoreError(object.status(), *target.type, target.name));
   const nlohmann::json& value = **object;
   if (output.form == Output::Form::kTable) {
-    TableConverter converter(*target.type, options_.clock());
+    TableConverter converter(*target.type, options_.clock->wallNow());
     return reply(jsonResponse(200, converter.table({value}, metaString(value, "resourceVersion")),
                               kTableContentType));
   }
@@ -617,14 +617,16 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
       return reply(
           ApiError::badRequest("specifying resourceVersion is not allowed when using continue"));
     }
-    if (auto error = pager_.next(token, query, limit, page)) return reply(*error);
+    if (auto error = pager_.next(token, query, limit, page, options_.clock->now()))
+      return reply(*error);
   } else {
     store::ObjectList objects = store_.list(options);
     std::vector<store::ObjectPtr> matching;
     for (auto& object : objects.items) {
       if (fields.matches(*object)) matching.push_back(std::move(object));
     }
-    page = pager_.first(std::move(matching), objects.resourceVersion, query, limit);
+    page = pager_.first(std::move(matching), objects.resourceVersion, query, limit,
+                        options_.clock->now());
   }
   std::vector<nlohmann::json> items;
   items.reserve(page.items.size());
@@ -636,7 +638,7 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
     listMeta["remainingItemCount"] = page.remainingItemCount;
   }
   if (output.form == Output::Form::kTable) {
-    TableConverter converter(*target.type, options_.clock());
+    TableConverter converter(*target.type, options_.clock->wallNow());
     nlohmann::json table = converter.table(items, listMeta["resourceVersion"].get<std::string>());
     table["metadata"] = listMeta;
     return reply(jsonResponse(200, table, kTableContentType));
@@ -707,8 +709,8 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
     store::LabelSelector labels;
     FieldSelector fields;
     bool table = false;
-    std::function<std::chrono::system_clock::time_point()> clock;
-    bool headersSent = false;  // touched only by the thread delivering events (one at a time)
+    const Clock* clock = nullptr;  // the handler's
+    bool headersSent = false;      // touched only by the thread delivering events (one at a time)
 
     // Objects the client currently sees as matching the selectors (namespace/name): a change
     // that makes one stop matching is a DELETED for this watch, one that makes it start
@@ -733,7 +735,7 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
       nlohmann::json event = {{"type", type}};
       if (table) {
         // Like Kubernetes, only the first event carries the column definitions.
-        TableConverter converter(this->type, clock());
+        TableConverter converter(this->type, clock->wallNow());
         event["object"] =
             converter.table({object}, metaString(object, "resourceVersion"), !headersSent);
         headersSent = true;

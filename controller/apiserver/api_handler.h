@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/metrics/exposition_writer.h"
 #include "common/status.h"
 #include "controller/apiserver/api_error.h"
@@ -66,7 +67,8 @@ struct ApiHandlerOptions {
   std::string token;
   bool allowApiOverride = false;
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
-  std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;
+  // managedFields times (wallNow) and the age of list snapshots (now). Must outlive the handler.
+  const Clock* clock = &Clock::real();
   // /readyz runs every check: 200 "ok" when all pass (or there are none), otherwise 500 listing
   // each check, as Kubernetes' readyz does.
   std::vector<ReadyCheck> readyChecks;

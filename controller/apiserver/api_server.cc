@@ -116,6 +116,7 @@ class ApiServer::Impl {
     out.metrics = options.metrics;
     out.runtime = options.runtime;
     out.version = options.version;
+    out.clock = options.clock;
     return out;
   }
 
@@ -630,8 +631,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(ApiServerOptions options,
   if (!registry) return registry.status().withContext("loading the embedded CRDs");
   auto listen = parseListen(options.listen);
   if (!listen) return listen.status();
-  auto credentials = ApiCredentials::loadOrCreate(options.stateDir, listen->host,
-                                                  std::chrono::system_clock::now());
+  auto credentials =
+      ApiCredentials::loadOrCreate(options.stateDir, listen->host, options.clock->wallNow());
   if (!credentials) return credentials.status().withContext("API credentials");
   tls::ServerContextOptions tlsOptions;
   tlsOptions.name = "siteplane-api";

@@ -50,6 +50,8 @@ struct ApiServerOptions {
   std::function<Status(metrics::ExpositionWriter&)> metrics;  // see ApiHandlerOptions
   RuntimeView runtime;  // /runtime/sslcert and /runtime/explain (see api_handler.h)
   std::string version = "0.0.0";
+  // Credentials' validity (wallNow) and what the handler reads of time. Must outlive the server.
+  const Clock* clock = &Clock::real();
   // A connection idle this long between requests is closed.
   std::chrono::seconds idleTimeout{120};
   // Threads that run handler calls, in two lanes: reads (GET, HEAD: lists, watches, health) and

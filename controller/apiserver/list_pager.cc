@@ -35,7 +35,7 @@ std::optional<Token> decodeToken(const std::string& text) {
 
 }  // namespace
 
-void ListPager::expire(Clock::time_point now) {
+void ListPager::expire(TimePoint now) {
   for (auto it = snapshots_.begin(); it != snapshots_.end();) {
     it = now - it->second.created > options_.maxAge ? snapshots_.erase(it) : std::next(it);
   }
@@ -58,7 +58,7 @@ ListPage ListPager::page(uint64_t id, Snapshot& snapshot, size_t offset, size_t 
 }
 
 ListPage ListPager::first(std::vector<store::ObjectPtr> items, uint64_t resourceVersion,
-                          const std::string& query, size_t limit, Clock::time_point now) {
+                          const std::string& query, size_t limit, TimePoint now) {
   if (limit == 0 || items.size() <= limit) {
     ListPage out;
     out.items = std::move(items);
@@ -78,7 +78,7 @@ ListPage ListPager::first(std::vector<store::ObjectPtr> items, uint64_t resource
 }
 
 std::optional<ApiError> ListPager::next(const std::string& token, const std::string& query,
-                                        size_t limit, ListPage& out, Clock::time_point now) {
+                                        size_t limit, ListPage& out, TimePoint now) {
   auto decoded = decodeToken(token);
   if (!decoded) return ApiError::badRequest("continue: \"" + token + "\" is not a continue token");
   std::lock_guard lock(mutex_);

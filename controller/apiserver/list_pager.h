@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "controller/apiserver/api_error.h"
 #include "controller/store/watch_event.h"
 
@@ -34,7 +35,7 @@ struct ListPage {
 
 class ListPager {
  public:
-  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::TimePoint;
 
   struct Options {
     size_t maxSnapshots = 64;             // the oldest is dropped beyond this
@@ -48,13 +49,13 @@ class ListPager {
   // `resourceVersion`). `query` names the list (resource, namespace, selectors): a continue token
   // is good only for the same query. limit 0 means no limit.
   ListPage first(std::vector<store::ObjectPtr> items, uint64_t resourceVersion,
-                 const std::string& query, size_t limit, Clock::time_point now = Clock::now());
+                 const std::string& query, size_t limit, TimePoint now = Clock::real().now());
 
   // The page after the one that returned `token`, into `out`. The error to answer instead:
   // 410 Expired when its snapshot is gone, 400 for a malformed token or one issued for another
   // query.
   std::optional<ApiError> next(const std::string& token, const std::string& query, size_t limit,
-                               ListPage& out, Clock::time_point now = Clock::now());
+                               ListPage& out, TimePoint now = Clock::real().now());
 
   size_t snapshots() const;
 
@@ -63,11 +64,11 @@ class ListPager {
     std::vector<store::ObjectPtr> items;
     uint64_t resourceVersion = 0;
     std::string query;
-    Clock::time_point created;
+    TimePoint created;
   };
 
   // Precondition: mutex_ held.
-  void expire(Clock::time_point now);
+  void expire(TimePoint now);
   ListPage page(uint64_t id, Snapshot& snapshot, size_t offset, size_t limit);
 
   const Options options_;

@@ -237,7 +237,7 @@ reconcile::ReconcileResult CompileReconciler::run() {
   StoredObjects stored{listKind<api::Site>(store_, *log), listKind<api::Binding>(store_, *log),
                        listKind<api::Certificate>(store_, *log)};
   if (nextGeneration_ == 0) nextGeneration_ = generationAfter(stored.bindings);
-  CompileInput input = compileInput(stored, nextGeneration_++, options_.now());
+  CompileInput input = compileInput(stored, nextGeneration_++, api::now(*options_.clock));
 
   CompileOutput output = compiler_.compile(input);
   // Registered again on every pass while there are any: that re-arms the watch of a directory

@@ -33,20 +33,22 @@ struct CompileOptions {
   // What Sites' CRL files may be read from: the policy Certificate imports obey. Unset: anywhere.
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;
   // A burst of store events within this window costs one compile pass.
-  reconcile::Clock::Duration debounce = std::chrono::milliseconds(100);
+  Clock::Duration debounce = std::chrono::milliseconds(100);
   // How long to wait for the data plane to apply a table before retrying the pass.
   std::chrono::milliseconds reportTimeout{30000};
   // When a listener could not bind (port in use), the pass runs again after this long, so that a
   // port freed later is picked up without an edit.
-  reconcile::Clock::Duration bindRetry = std::chrono::seconds(5);
-  std::function<api::Time()> now = api::now;
+  Clock::Duration bindRetry = std::chrono::seconds(5);
+  // Its wallNow() is the compile input's now (certificate validity); tests inject a fake one.
+  // Must outlive the reconciler.
+  const Clock* clock = &Clock::real();
   // Registers the CRL files the sites name (owner kKey; an empty list forgets them), so that a
   // replaced CRL is re-read as soon as it changes (FileWatcher, enqueueing kKey). Unset: no watch.
   std::function<void(const std::string& owner, std::vector<std::filesystem::path> files)>
       watchFiles;
   // While any site names a CRL, the pass also runs this often: the safety net for a watch that
   // missed a change, and what notices a CRL passing its nextUpdate.
-  reconcile::Clock::Duration crlCheckInterval = std::chrono::seconds(60);
+  Clock::Duration crlCheckInterval = std::chrono::seconds(60);
 };
 
 // The level-triggered compile pass: one key for the whole table. It reads every Site, Binding and

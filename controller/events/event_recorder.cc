@@ -90,8 +90,8 @@ void EventRecorder::write(const std::string& eventName, const InvolvedObject& ob
   auto log = logger("controller.events");
   try {
     std::lock_guard lock(mutex_);
-    const std::string now =
-        api::formatTime(std::chrono::time_point_cast<std::chrono::seconds>(options_.now()));
+    const std::string now = api::formatTime(
+        std::chrono::time_point_cast<std::chrono::seconds>(options_.clock->wallNow()));
     auto existing = store_.get({"Event", object.ns, eventName});
     if (!existing && existing.code() != ErrorCode::kNotFound) {
       log->warn("event_not_written event={}/{} reason={} error=\"{}\"", object.ns, eventName,

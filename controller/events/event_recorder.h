@@ -27,8 +27,9 @@ struct EventRecorderOptions {
   // Events kept per involved object; the least recently seen beyond this are deleted, so a
   // flapping object cannot fill the store.
   size_t maxEventsPerObject = 20;
-  // firstTimestamp / lastTimestamp; tests inject their clock.
-  store::WallClock now = store::systemNow;
+  // firstTimestamp / lastTimestamp come from its wallNow(); tests inject a fake one. Must
+  // outlive the recorder.
+  const Clock* clock = &Clock::real();
 };
 
 // Writes core/v1 Events into the store, where `describe` and `kubectl describe` find them by

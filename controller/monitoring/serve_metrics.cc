@@ -178,8 +178,8 @@ Status writeConditions(const store::ObjectList& certificates, const store::Objec
 
 ServeMetrics::ServeMetrics(const loop::DataPlane& dataPlane,
                            const reconcile::ControllerManager& controller,
-                           const store::Store& store, std::function<api::Time()> now)
-    : dataPlane_(dataPlane), controller_(controller), store_(store), now_(std::move(now)) {}
+                           const store::Store& store, const Clock& clock)
+    : dataPlane_(dataPlane), controller_(controller), store_(store), clock_(clock) {}
 
 Status ServeMetrics::write(ExpositionWriter& out) const {
   FirstError check;
@@ -191,7 +191,7 @@ Status ServeMetrics::write(ExpositionWriter& out) const {
   // operators know, and the compile pass serves exactly the certificate that status describes
   // (Binding status.servedThumbprint is the Certificate's status.thumbprint).
   store::ObjectList certificates = store_.list({api::Certificate::kKind, std::nullopt, {}});
-  check(writeCertificates(certificates, now_(), out));
+  check(writeCertificates(certificates, api::now(clock_), out));
   check(writeConditions(certificates, store_.list({api::Binding::kKind, std::nullopt, {}}), out));
   check(writeProcess(out));
   return check.take();

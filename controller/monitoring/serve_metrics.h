@@ -62,9 +62,9 @@ Status writeConditions(const store::ObjectList& certificates, const store::Objec
 
 class ServeMetrics {
  public:
-  // Everything passed must outlive the object.
+  // Everything passed must outlive the object. `clock`'s wall time is the "now" of expiry.
   ServeMetrics(const loop::DataPlane& dataPlane, const reconcile::ControllerManager& controller,
-               const store::Store& store, std::function<api::Time()> now = api::now);
+               const store::Store& store, const Clock& clock = Clock::real());
 
   // Gathers the current figures and adds every family above. Any thread.
   Status write(metrics::ExpositionWriter& out) const;
@@ -73,7 +73,7 @@ class ServeMetrics {
   const loop::DataPlane& dataPlane_;
   const reconcile::ControllerManager& controller_;
   const store::Store& store_;
-  const std::function<api::Time()> now_;
+  const Clock& clock_;
 };
 
 }  // namespace siteplane::monitoring

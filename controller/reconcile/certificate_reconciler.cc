@@ -307,7 +307,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
     log->debug("certificate_removed key={}", key);
     return ReconcileResult::done();
   }
-  if (auto steady = steadyImport(storeKey, **stored, options_.now())) return *steady;
+  if (auto steady = steadyImport(storeKey, **stored, options_.clock->wallNow())) return *steady;
   api::DecodeResult decoded = api::decodeObject(**stored);
   if (!decoded.ok() || !std::holds_alternative<api::Certificate>(*decoded.object)) {
     // Sources validate before storing; this is an object stored by hand or an older version.
@@ -317,7 +317,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   }
   api::Object object = std::move(*decoded.object);
   auto& certificate = std::get<api::Certificate>(object);
-  const auto now = options_.now();
+  const auto now = options_.clock->wallNow();
   const api::CertificateStatus before = certificate.status;
   ReconcileResult next = certificate.spec.source ? import(certificate, storeKey, now)
                                                  : issue(certificate, storeKey, now);

@@ -66,9 +66,9 @@ struct CertificateReconcilerOptions {
   // Relative spec.source paths (objects created through the API rather than a manifest file,
   // whose decoder resolves them against the file's directory) resolve against this directory.
   std::filesystem::path manifestsDir;
-  // Wall-clock time: notBefore of issued certificates, validity, renewal, lastTransitionTime.
-  // Tests inject a clock that they advance.
-  store::WallClock now = store::systemNow;
+  // Its wallNow(): notBefore of issued certificates, validity, renewal, lastTransitionTime.
+  // Tests inject a clock that they advance. Must outlive the reconciler.
+  const Clock* clock = &Clock::real();
   // How often the files of an imported Certificate are stat()ed, so that a replaced file (an
   // editor's rename, a ConfigMap's ..data symlink flip, certbot's renewal) is picked up. A stat
   // of two or three files is the whole cost while nothing changes. With watchSourceFiles set,

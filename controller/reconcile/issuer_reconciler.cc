@@ -177,7 +177,7 @@ ReconcileResult IssuerReconciler::run(const std::string& key) {
   }
   api::Object object = std::move(*decoded.object);
   auto& issuer = std::get<api::Issuer>(object);
-  const auto now = options_.now();
+  const auto now = options_.clock->wallNow();
   Signer signer = resolveSigner(store_, certificates_, parsed->ns, issuer.spec, now);
 
   api::Condition ready;

@@ -52,8 +52,9 @@ Signer resolveSigner(const store::Store& store, const certs::CertificateStore& c
                      std::chrono::system_clock::time_point now);
 
 struct IssuerReconcilerOptions {
-  // Wall-clock time for validity checks and lastTransitionTime; tests inject their own.
-  store::WallClock now = store::systemNow;
+  // Its wallNow() for validity checks and lastTransitionTime; tests inject a fake one. Must
+  // outlive the reconciler.
+  const Clock* clock = &Clock::real();
 };
 
 // Keeps each Issuer's Ready condition true to whether it can sign (see resolveSigner). Keys are

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/metrics/histogram.h"
-#include "controller/reconcile/clock.h"
 #include "controller/reconcile/reconciler.h"
 
 namespace siteplane::reconcile {

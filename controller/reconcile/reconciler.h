@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "controller/reconcile/clock.h"
+#include "common/clock.h"
 #include "controller/store/watch_event.h"
 
 namespace siteplane::reconcile {

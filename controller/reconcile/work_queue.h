@@ -12,7 +12,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "controller/reconcile/clock.h"
+#include "common/clock.h"
 
 namespace siteplane::reconcile {
 

@@ -44,6 +44,7 @@
 #include "common/file_stamp.h"
 #include "common/status.h"
 #include "controller/events/event_recorder.h"
+#include "controller/source/source.h"
 #include "controller/source/sync_plan.h"
 #include "controller/store/store.h"
 
@@ -68,25 +69,25 @@ struct SyncReport {
   size_t failedWrites = 0;
 };
 
-class ManifestSource {
+class ManifestSource final : public Source {
  public:
   // Checks that the directory exists. `store` must outlive the source.
   static Result<std::unique_ptr<ManifestSource>> create(store::Store& store,
                                                         ManifestSourceOptions options);
-  ~ManifestSource();  // stops
+  ~ManifestSource() override;  // stops
   ManifestSource(const ManifestSource&) = delete;
   ManifestSource& operator=(const ManifestSource&) = delete;
 
   // Scans once on the calling thread (so the store holds the directory's objects when it returns),
   // then starts the watching thread.
-  Status start();
+  Status start() override;
   // Stops watching and joins the thread; idempotent.
-  void stop();
+  void stop() override;
 
   // Asks the watching thread for a scan now, as if the directory had changed (serve's SIGHUP:
   // an operator who edited files the watch could not see, e.g. on a network filesystem). Safe
   // from any thread, and from a signal handler's thread; a no-op before start() or after stop().
-  void rescan();
+  void rescan() override;
 
   // One scan on the calling thread. Precondition: start() not called (tests), or called from the
   // watching thread itself.

@@ -165,18 +165,16 @@ bool ListOptions::matches(const ObjectKey& key, const json& object) const {
   return selector.matchesObject(object);
 }
 
-std::chrono::system_clock::time_point systemNow() { return std::chrono::system_clock::now(); }
-
-Store::Store(ObjectFiles files, WallClock clock, StoreOptions options)
-    : clock_(std::move(clock)), options_(options), files_(std::move(files)) {
+Store::Store(ObjectFiles files, const Clock& clock, StoreOptions options)
+    : clock_(clock), options_(options), files_(std::move(files)) {
   std::random_device device;
   std::seed_seq seed{device(), device(), device(), device(),
                      device(), device(), device(), device()};
   random_.seed(seed);
 }
 
-Result<std::unique_ptr<Store>> Store::create(const std::filesystem::path& stateDir, WallClock clock,
-                                             StoreOptions options) {
+Result<std::unique_ptr<Store>> Store::create(const std::filesystem::path& stateDir,
+                                             const Clock& clock, StoreOptions options) {
   auto files = ObjectFiles::create(stateDir);
   if (!files) return files.status().withContext("opening the store");
   auto loaded = files->load();
@@ -262,7 +260,7 @@ Result<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectK
       if (current)
         return Status::error(ErrorCode::kAlreadyExists, describe(key) + " already exists");
       metadata["uid"] = newUid();
-      metadata["creationTimestamp"] = rfc3339(clock_());
+      metadata["creationTimestamp"] = rfc3339(clock_.wallNow());
       metadata["generation"] = 1;
       metadata["resourceVersion"] = formatResourceVersion(version);
       object.erase("status");

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/group_commit.h"
 #include "common/status.h"
 #include "controller/store/event_dispatcher.h"
@@ -24,10 +25,6 @@
 #include "controller/store/watch_event.h"
 
 namespace siteplane::store {
-
-// Where creationTimestamp comes from; tests inject a fixed or stepping clock.
-using WallClock = std::function<std::chrono::system_clock::time_point()>;
-std::chrono::system_clock::time_point systemNow();
 
 struct StoreOptions {
   // How many events eventsSince()/watch() can replay; an older resourceVersion gets Expired
@@ -110,7 +107,7 @@ class Store {
   // and skipped. Fails only when the directory cannot be created or read, or when another store
   // (in this or another process) has it open: the store locks it for its lifetime.
   static Result<std::unique_ptr<Store>> create(const std::filesystem::path& stateDir,
-                                               WallClock clock = systemNow,
+                                               const Clock& clock = Clock::real(),
                                                StoreOptions options = {});
 
   Store(const Store&) = delete;
@@ -174,7 +171,7 @@ class Store {
   const std::filesystem::path& directory() const { return files_.directory(); }
 
  private:
-  Store(ObjectFiles files, WallClock clock, StoreOptions options);
+  Store(ObjectFiles files, const Clock& clock, StoreOptions options);
 
   // A write worked out by prepare(), not yet persisted.
   struct Prepared {
@@ -213,7 +210,7 @@ class Store {
   Result<std::vector<WatchEvent>> historySinceLocked(uint64_t resourceVersion) const;
   std::string newUid();
 
-  const WallClock clock_;
+  const Clock& clock_;  // creationTimestamp: its wallNow(); tests inject a fake one
   const StoreOptions options_;
 
   GroupCommit<PendingWrite> commits_;

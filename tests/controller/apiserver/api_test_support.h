@@ -22,12 +22,12 @@ inline std::chrono::system_clock::time_point fixedNow() {
 
 struct Harness {
   explicit Harness(ApiHandlerOptions options = {}) {
-    auto made = store::Store::create(dir.path(), fixedNow);
+    auto made = store::Store::create(dir.path(), clock);
     if (!made) throw std::runtime_error(made.message());
     store = std::move(made).value();
     auto registry = builtinResourceRegistry();
     if (!registry) throw std::runtime_error(registry.message());
-    if (!options.clock || options.clock() != fixedNow()) options.clock = fixedNow;
+    options.clock = &clock;
     handler = std::make_unique<ApiHandler>(*store, std::move(registry).value(), options);
   }
 
@@ -39,6 +39,8 @@ struct Harness {
   }
   nlohmann::json json(const ApiReply& reply) { return nlohmann::json::parse(reply.response.body); }
 
+  // Stands still at fixedNow(): managedFields and creationTimestamp times are known.
+  FakeClock clock{FakeClock::TimePoint(std::chrono::hours(1)), fixedNow()};
   siteplane::testing::TempDir dir;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<ApiHandler> handler;

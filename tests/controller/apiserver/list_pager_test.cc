@@ -65,7 +65,7 @@ TEST_CASE("ListPager refuses malformed, foreign, old and evicted tokens", "[apis
   options.maxSnapshots = 2;
   options.maxAge = std::chrono::seconds(60);
   ListPager pager(options);
-  auto start = ListPager::Clock::now();
+  auto start = siteplane::Clock::real().now();
   ListPage page = pager.first(objects(4), 1, "bindings ns=a", 1, start);
   ListPage out;
 

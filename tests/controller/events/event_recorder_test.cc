@@ -20,7 +20,7 @@ struct RecorderFixture {
   siteplane::testing::TempDir state;
   const system_clock::time_point start =
       std::chrono::floor<std::chrono::seconds>(system_clock::now());
-  std::shared_ptr<std::atomic<int64_t>> offset = std::make_shared<std::atomic<int64_t>>(0);
+  FakeClock clock{FakeClock::TimePoint(std::chrono::hours(1)), start};
   std::unique_ptr<store::Store> store;
 
   RecorderFixture() {
@@ -28,15 +28,10 @@ struct RecorderFixture {
     REQUIRE(opened.isOk());
     store = std::move(opened).value();
   }
-  store::WallClock clock() const {
-    auto origin = start;
-    auto step = offset;
-    return [origin, step] { return origin + std::chrono::seconds(step->load()); };
-  }
   EventRecorder recorder(size_t maxPerObject = 20) {
     return EventRecorder(
         *store,
-        {.component = "test-controller", .maxEventsPerObject = maxPerObject, .now = clock()});
+        {.component = "test-controller", .maxEventsPerObject = maxPerObject, .clock = &clock});
   }
   std::vector<json> eventsOf(const std::string& name) {
     std::vector<json> found;
@@ -83,7 +78,7 @@ TEST_CASE("EventRecorder aggregates a repeat of the same reason and message into
   recorder.record(kWww, EventType::kWarning, "ImportFailed", "file missing");
   auto first = fixture.eventsOf("www");
   REQUIRE(first.size() == 1);
-  *fixture.offset += 90;
+  fixture.clock.advance(std::chrono::seconds(90));
   recorder.record(kWww, EventType::kWarning, "ImportFailed", "file missing");
 
   auto events = fixture.eventsOf("www");

@@ -223,7 +223,8 @@ TEST_CASE("ServeMetrics writes every family once, from a data plane, a controlle
   auto plane = loop::DataPlane::create({});
   REQUIRE(plane);
   reconcile::ControllerManager manager(**store);
-  ServeMetrics serveMetrics(**plane, manager, **store, [] { return at("2026-11-25T00:00:00Z"); });
+  FakeClock clock(FakeClock::TimePoint(std::chrono::hours(1)), at("2026-11-25T00:00:00Z"));
+  ServeMetrics serveMetrics(**plane, manager, **store, clock);
 
   ExpositionWriter out;
   REQUIRE(serveMetrics.write(out));

@@ -49,7 +49,8 @@ struct ReconcileFixture {
   // clock are valid for it too; advance() moves only what the reconcilers see.
   const system_clock::time_point start =
       std::chrono::floor<std::chrono::seconds>(system_clock::now());
-  std::shared_ptr<std::atomic<int64_t>> offsetSeconds = std::make_shared<std::atomic<int64_t>>(0);
+  // The reconcilers' and the store's clock; advance() moves it.
+  FakeClock clock{FakeClock::TimePoint(std::chrono::hours(1)), start};
 
   std::unique_ptr<store::Store> store;
   std::unique_ptr<certs::CertificateStore> certificates;
@@ -63,17 +64,12 @@ struct ReconcileFixture {
 
   ReconcileFixture() { open(); }
 
-  store::WallClock clock() const {
-    auto offset = offsetSeconds;
-    auto origin = start;
-    return [offset, origin] { return origin + std::chrono::seconds(offset->load()); };
-  }
-  system_clock::time_point now() const { return clock()(); }
-  void advance(std::chrono::seconds step) { *offsetSeconds += step.count(); }
+  system_clock::time_point now() const { return clock.wallNow(); }
+  void advance(std::chrono::seconds step) { clock.advance(step); }
 
   // Opens everything on the state directory, as a (re)start of the process does.
   void open() {
-    auto opened = store::Store::create(state.path(), clock());
+    auto opened = store::Store::create(state.path(), clock);
     REQUIRE(opened.isOk());
     store = std::move(opened).value();
     auto openedCertificates = certs::CertificateStore::open(state.path() / "certificates");
@@ -81,15 +77,15 @@ struct ReconcileFixture {
     certificates = std::move(openedCertificates).value();
     CertificateReconcilerOptions options;
     options.manifestsDir = manifests.path();
-    options.now = clock();
+    options.clock = &clock;
     options.watchSourceFiles = watchSourceFiles;
     options.importPolicy = importPolicy;
     events = std::make_shared<events::EventRecorder>(
-        *store, events::EventRecorderOptions{.component = "test", .now = clock()});
+        *store, events::EventRecorderOptions{.component = "test", .clock = &clock});
     options.events = events;
     certificateReconciler = std::make_unique<CertificateReconciler>(*store, *certificates, options);
     issuerReconciler =
-        std::make_unique<IssuerReconciler>(*store, *certificates, IssuerReconcilerOptions{clock()});
+        std::make_unique<IssuerReconciler>(*store, *certificates, IssuerReconcilerOptions{&clock});
   }
   void restart() {
     certificateReconciler.reset();

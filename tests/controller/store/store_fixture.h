@@ -37,11 +37,13 @@ inline std::string versionOf(const json& object) {
 inline uint64_t versionNumber(const json& object) { return *toResourceVersion(versionOf(object)); }
 
 struct StoreFixture {
+  // Stands still at fixedTime(): creationTimestamp is known.
+  FakeClock clock{FakeClock::TimePoint(std::chrono::hours(1)), fixedTime()};
   siteplane::testing::TempDir state;
   std::unique_ptr<Store> store = open();
 
   std::unique_ptr<Store> open(StoreOptions options = {}) {
-    auto opened = Store::create(state.path(), fixedTime, options);
+    auto opened = Store::create(state.path(), clock, options);
     if (!opened) throw std::runtime_error(opened.message());
     return std::move(opened).value();
   }

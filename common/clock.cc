@@ -1,0 +1,10 @@
+#include "common/clock.h"
+
+namespace siteplane {
+
+Clock& Clock::real() {
+  static SteadyClock clock;
+  return clock;
+}
+
+}  // namespace siteplane

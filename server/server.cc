@@ -1,0 +1,144 @@
+#include "server/server.h"
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "controller/certs/import_path_policy.h"
+#include "controller/source/manifest_source.h"
+#include "dataplane/static/protected_directories.h"
+#include "server/reconcilers.h"
+#include "server/runtime_view.h"
+
+namespace siteplane::server {
+
+namespace fs = std::filesystem;
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  std::unique_ptr<Server> server(new Server(std::move(options)));
+  // Each step needs the parts before it; the first failure is the answer.
+  for (auto step : {&Server::prepareDirectories, &Server::createStores, &Server::createDataPlane,
+                    &Server::createSource, &Server::createController, &Server::createApi}) {
+    if (Status created = (server.get()->*step)(); !created) return created;
+  }
+  return server;
+}
+
+Server::~Server() {
+  if (started_) stop(std::chrono::milliseconds(0));
+}
+
+Status Server::prepareDirectories() {
+  std::error_code ec;
+  options_.manifests = fs::absolute(options_.manifests, ec);
+  options_.state = fs::absolute(options_.state, ec);
+  fs::create_directories(options_.state, ec);
+  if (ec) return Status::error("state directory " + options_.state.string() + ": " + ec.message());
+  for (auto& root : options_.importRoots) root = fs::absolute(root, ec);
+  // Whatever a Site's root, the data plane never serves the state directory (API token, CA and
+  // private keys); the compiler also refuses such roots, and says so on the Site.
+  staticfiles::protectDirectories({options_.state});
+  return Status::ok();
+}
+
+// State loads before anything is served.
+Status Server::createStores() {
+  auto store = store::Store::create(options_.state, *options_.clock);
+  if (!store) return store.status();
+  store_ = std::move(store).value();
+  auto certificates = certs::CertificateStore::open(options_.state / "certificates");
+  if (!certificates) return certificates.status();
+  certificates_ = std::move(certificates).value();
+  return Status::ok();
+}
+
+Status Server::createDataPlane() {
+  auto dataPlane = loop::DataPlane::create(options_.dataPlane);
+  if (!dataPlane) return dataPlane.status();
+  dataPlane_ = std::move(dataPlane).value();
+  return Status::ok();
+}
+
+// The one place a source is chosen: the manifest directory today.
+Status Server::createSource() {
+  auto source = source::ManifestSource::create(*store_, {options_.manifests});
+  if (!source) return source.status();
+  source_ = std::move(source).value();
+  return Status::ok();
+}
+
+Status Server::createController() {
+  manager_ = std::make_unique<reconcile::ControllerManager>(*store_, *options_.clock);
+  // Stopped before the manager, so no change is queued into a stopped queue; a reconciler
+  // registering files after that is a no-op.
+  reconcile::ControllerManager* manager = manager_.get();
+  auto sourceFiles = source::FileWatcher::create({[manager](const std::string& key) {
+    // The delay lets a writer finish (a key file written after its certificate file) and
+    // coalesces the events of one replacement into one reconcile.
+    manager->enqueue({key, std::chrono::milliseconds(100)});
+  }});
+  if (!sourceFiles) return sourceFiles.status();
+  sourceFiles_ = std::move(sourceFiles).value();
+  certs::ImportPathPolicyOptions importOptions{
+      options_.manifests, options_.importRoots, {options_.state}};
+  auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
+      certs::ImportPathPolicy::create(importOptions));
+  return addReconcilers({*store_, *certificates_, *dataPlane_, *manager_, options_.manifests,
+                         *sourceFiles_, importPolicy, options_.state, *options_.clock});
+}
+
+Status Server::createApi() {
+  metrics_ =
+      std::make_unique<monitoring::ServeMetrics>(*dataPlane_, *manager_, *store_, *options_.clock);
+  if (!options_.api) return Status::ok();
+  apiserver::ApiServerOptions apiOptions = *options_.api;
+  apiOptions.stateDir = options_.state;
+  apiOptions.clock = options_.clock;
+  // The store has loaded (the source synced it before the API starts); ready once the data plane
+  // serves a first table. The compile pass publishes one at start even when nothing is declared.
+  // The API server stops before the data plane and the metrics go, so the pointers outlive it.
+  const loop::DataPlane* plane = dataPlane_.get();
+  apiOptions.readyChecks = {{"binding-table", [plane] {
+                               return plane->currentTable()
+                                          ? std::string()
+                                          : std::string("no binding table is live yet");
+                             }}};
+  const monitoring::ServeMetrics* metrics = metrics_.get();
+  apiOptions.metrics = [metrics](metrics::ExpositionWriter& out) { return metrics->write(out); };
+  apiOptions.runtime = runtimeView(plane);
+  auto api = apiserver::ApiServer::create(apiOptions, *store_);
+  if (!api) return api.status().withContext("API server");
+  api_ = std::move(api).value();
+  return Status::ok();
+}
+
+Status Server::start() {
+  if (Status started = dataPlane_->start(); !started) return started;
+  if (Status started = source_->start(); !started) {
+    dataPlane_->stop(std::chrono::milliseconds(0));
+    return started;
+  }
+  manager_->start(options_.controllerWorkers);
+  started_ = true;
+  if (api_) {
+    if (Status started = api_->start(); !started) {
+      stop(std::chrono::milliseconds(0));
+      return std::move(started).withContext("API server");
+    }
+  }
+  return Status::ok();
+}
+
+void Server::stop(std::chrono::milliseconds drain) {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  if (api_) api_->stop();
+  source_->stop();
+  sourceFiles_->stop();
+  manager_->stop();
+  dataPlane_->stop(drain);
+}
+
+void Server::rescan() { source_->rescan(); }
+
+}  // namespace siteplane::server
