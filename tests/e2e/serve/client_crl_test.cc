@@ -64,7 +64,8 @@ TEST_CASE(
   server.start();
   const pid_t pid = server.process().pid();
   REQUIRE(waitUntil([&] { return getWith(port, alice) == "200"; }, kDeadline));
-  CHECK(server.condition("Site", "intranet", "Ready") == "True/Ready");
+  CHECK(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "True/Ready"; },
+                  kDeadline));
   CHECK(getWith(port, mallory) == "403 403.13");
   CHECK(getWith(port, bob) == "200");
 
@@ -141,7 +142,9 @@ TEST_CASE("siteplane serve does not serve a site whose CRL never loaded",
   // Once the file appears (its directory is watched), the site is served with it.
   makeCrl(crl, ca, {});
   CHECK(waitUntil([&] { return getWith(port, alice) == "200"; }, kDeadline));
-  CHECK(server.condition("Site", "intranet", "Ready") == "True/Ready");
+  // The status is written after the data plane reports the table served: await it too.
+  CHECK(waitUntil([&] { return server.condition("Site", "intranet", "Ready") == "True/Ready"; },
+                  kDeadline));
 }
 
 }  // namespace siteplane::testing
