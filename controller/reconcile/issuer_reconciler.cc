@@ -129,7 +129,7 @@ Signer resolveSigner(const store::Store& store, const certs::CertificateStore& c
 
 IssuerReconciler::IssuerReconciler(store::Store& store, const certs::CertificateStore& certificates,
                                    IssuerReconcilerOptions options)
-    : store_(store), certificates_(certificates), options_(std::move(options)) {}
+    : store_(store), certificates_(certificates), options_(options) {}
 
 void IssuerReconciler::keysFor(const store::WatchEvent& event,
                                std::vector<QueuedKey>& keys) noexcept {

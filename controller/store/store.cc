@@ -180,7 +180,7 @@ Result<std::unique_ptr<Store>> Store::create(const std::filesystem::path& stateD
   auto loaded = files->load();
   if (!loaded) return loaded.status().withContext("loading the store");
 
-  std::unique_ptr<Store> store(new Store(std::move(files).value(), std::move(clock), options));
+  std::unique_ptr<Store> store(new Store(std::move(files).value(), clock, options));
   for (auto& object : loaded->objects) {
     ObjectKey key{object["kind"].get<std::string>(),
                   object["metadata"]["namespace"].get<std::string>(),
