@@ -9,15 +9,17 @@
 #include <ctime>
 
 #include "common/logging.h"
+#include "common/openssl_ptr.h"
 #include "dataplane/tls/ticket_keys.h"
 #include "dataplane/tls/tls_session.h"
 
 namespace siteplane::tls {
 namespace {
 
-using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
-using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using openssl::BioPtr;
+using openssl::X509Ptr;
+using KeyPtr = openssl::EvpPkeyPtr;
+using CrlPtr = openssl::X509CrlPtr;
 
 // TLS 1.2 suites: forward-secret AEAD only, AES-128-GCM first (cheapest with AES-NI), ChaCha20 for
 // clients without it. Every suite here has a key of at least 128 bits.
@@ -93,17 +95,15 @@ int collectVerifyError(int preverified, X509_STORE_CTX* store) noexcept {
   return 1;
 }
 
-using CrlPtr = std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)>;
-
 // PEM when it says so, else DER (what `openssl ca -gencrl` and most CAs publish).
 CrlPtr readCrl(const std::string& data) {
-  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
-  if (!bio) return CrlPtr(nullptr, X509_CRL_free);
+  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  if (!bio) return CrlPtr();
   X509_CRL* crl = data.find("-----BEGIN X509 CRL-----") != std::string::npos
                       ? PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)
                       : d2i_X509_CRL_bio(bio.get(), nullptr);
   ERR_clear_error();
-  return CrlPtr(crl, X509_CRL_free);
+  return CrlPtr(crl);
 }
 
 std::string thumbprintOf(X509* certificate) {
@@ -121,11 +121,11 @@ std::string thumbprintOf(X509* certificate) {
 }
 
 Result<std::vector<X509Ptr>> readCertificates(const std::string& pem, const std::string& what) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return Result<std::vector<X509Ptr>>::error(openSslError("out of memory"));
   std::vector<X509Ptr> out;
   while (X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
-    out.emplace_back(certificate, X509_free);
+    out.emplace_back(certificate);
   // The loop ends on "no start line" once the PEM is exhausted; anything else is a broken block.
   unsigned long last = ERR_peek_last_error();
   if (last != 0 &&
@@ -188,7 +188,7 @@ Status loadKeyPair(const ServerContextOptions& options, const std::string& what,
     for (X509* certificate : options.certificateChain) {
       if (!certificate) return Status::error(what + ": missing certificate in the decoded chain");
       X509_up_ref(certificate);
-      chain.emplace_back(certificate, X509_free);
+      chain.emplace_back(certificate);
     }
     EVP_PKEY_up_ref(options.privateKey);
     key.reset(options.privateKey);
@@ -197,9 +197,8 @@ Status loadKeyPair(const ServerContextOptions& options, const std::string& what,
   auto decoded = readCertificates(options.certificateChainPem, what);
   if (!decoded) return decoded.status();
   chain = std::move(decoded).value();
-  BioPtr keyBio(
-      BIO_new_mem_buf(options.privateKeyPem.data(), static_cast<int>(options.privateKeyPem.size())),
-      BIO_free);
+  BioPtr keyBio(BIO_new_mem_buf(options.privateKeyPem.data(),
+                                static_cast<int>(options.privateKeyPem.size())));
   key.reset(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
   // The OpenSSL error text for a key says nothing secret, but keep the message generic anyway.
   if (!key) {
@@ -335,7 +334,7 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
   const std::string what = "certificate " + options.name;
   ERR_clear_error();
   std::vector<X509Ptr> chain;
-  KeyPtr key(nullptr, EVP_PKEY_free);
+  KeyPtr key;
   if (Status loaded = loadKeyPair(options, what, chain, key); !loaded) return loaded;
 
   const bool wantsClientCertificate =
