@@ -3,6 +3,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -363,7 +364,12 @@ bool needsQuotes(const std::string& text) {
   if (text.empty()) return true;
   if (!resolvePlain(text).value.is_string()) return true;
   // Leading/trailing blanks would be trimmed from a plain scalar.
-  return text.front() == ' ' || text.back() == ' ' || text.front() == '\t' || text.back() == '\t';
+  if (text.front() == ' ' || text.back() == ' ' || text.front() == '\t' || text.back() == '\t')
+    return true;
+  // A line break or other control character in a plain scalar is folded or trimmed when read
+  // back ("a\r" came back as "a"); a double-quoted one keeps it as an escape.
+  return std::any_of(text.begin(), text.end(),
+                     [](unsigned char c) { return c < 0x20 && c != '\t'; });
 }
 
 void emit(YAML::Emitter& out, const nlohmann::json& value) {

@@ -140,4 +140,20 @@ TEST_CASE("emitYaml writes YAML that parses back to the same JSON", "[controller
   CHECK(documents.documents[1].value == nlohmann::json{{"b", 2}});
 }
 
+TEST_CASE("emitYaml keeps line breaks and control characters a plain scalar would lose",
+          "[controller][manifest]") {
+  // Found by the manifest_decoder fuzzer: "/contoso.p11\r" came back as "/contoso.p11".
+  const nlohmann::json value = {
+      {"strings",
+       {"crlf\r\n", "cr\r", "\rlead", "mid\rdle", "bell\x07", "esc\x1b[0m", "tab\tinside"}},
+      {"key\r", "a key with a carriage return"},
+  };
+  const std::string text = emitYaml(value);
+  INFO(text);
+  auto parsed = parseYaml(text, "emitted.yaml");
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed.documents.size() == 1);
+  CHECK(parsed.documents[0].value == value);
+}
+
 }  // namespace siteplane::manifest
