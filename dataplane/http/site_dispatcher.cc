@@ -48,6 +48,12 @@ Decision forSite(Decision decision, const table::Route& route, std::string_view 
   return decision;
 }
 
+// A rejection by the site the Host selected: counted and logged against it.
+Decision rejectFor(const table::Route& route, std::string_view host, int status, int substatus,
+                   std::string_view message) {
+  return forSite(respond(status, substatus, message), route, host);
+}
+
 // The client certificate the connection holds for this site's trust, against its
 // clientCertificate mode. `madeForThisSite`: the handshake ended on this site's own context.
 std::optional<Decision> checkClientCertificate(const TlsFacts& tls, const table::Route& route,
@@ -80,7 +86,7 @@ std::optional<Decision> checkTls(const table::BindingTable& table,
                                  const ConnectionFacts& connection, const TlsFacts& tls,
                                  const table::Route& route, std::string_view host) {
   const table::SitePolicy& site = *route.site;
-  if (route.tls == nullptr) return forSite(respond(421, 0, "Misdirected Request"), route, host);
+  if (route.tls == nullptr) return rejectFor(route, host, 421, 0, "Misdirected Request");
   std::string_view sni = tls.serverName;
   // The usual case, SNI and Host naming the same host, needs no second lookup.
   const bool sameName =
@@ -89,9 +95,8 @@ std::optional<Decision> checkTls(const table::BindingTable& table,
     // Re-resolved in the current table, so a certificate renewed by a swap still matches.
     const table::Route* sniRoute = table.route(connection.localAddress, connection.localPort, sni);
     if (!sniRoute || !sameCertificate(*sniRoute, route))
-      return forSite(
-          respond(421, 0, "Misdirected Request - the certificate does not cover this host"), route,
-          host);
+      return rejectFor(route, host, 421, 0,
+                       "Misdirected Request - the certificate does not cover this host");
   }
   // The handshake enforced the policy of the context it ended on. A request whose Host selects a
   // site with another context (two sites sharing a certificate, a swap since the handshake) is
@@ -178,26 +183,23 @@ Decision dispatch(const table::BindingTable& table, const ConnectionFacts& conne
   const table::SitePolicy& site = *route->site;
 
   // Past this point the request belongs to a site: rejections are counted and logged against it.
+  auto reject = [&](int status, int substatus, std::string_view message) {
+    return rejectFor(*route, host, status, substatus, message);
+  };
   if (connection.tls) {
     if (auto rejected = checkTls(table, connection, *connection.tls, *route, host))
       return *rejected;
   } else if (site.requireSSL) {
     if (!site.redirectHTTP)
-      return forSite(respond(403, 4,
-                             "403.4 - SSL required: this site requires a secure (https) "
-                             "connection"),
-                     *route, host);
+      return reject(403, 4, "403.4 - SSL required: this site requires a secure (https) connection");
     return forSite(httpsRedirect(connection, request, site, host), *route, host);
   }
 
-  if (request.upgrade)
-    return forSite(respond(501, 0, "Not Implemented - protocol upgrades are not served"), *route,
-                   host);
+  if (request.upgrade) return reject(501, 0, "Not Implemented - protocol upgrades are not served");
   if (request.method != HTTP_GET && request.method != HTTP_HEAD)
-    return forSite(respond(405, 0, "Method Not Allowed"), *route, host);
+    return reject(405, 0, "Method Not Allowed");
   if (!site.upstream.empty() && site.root.empty())
-    return forSite(respond(501, 0, "Not Implemented - this data plane serves static sites only"),
-                   *route, host);
+    return reject(501, 0, "Not Implemented - this data plane serves static sites only");
   Decision decision;
   decision.route = route;
   decision.host = host;
