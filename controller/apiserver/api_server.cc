@@ -1,7 +1,5 @@
 #include "controller/apiserver/api_server.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/event_loop/event_loop_thread.h"
 #include "common/logging.h"
 #include "controller/apiserver/embedded_crds.h"
 #include "controller/apiserver/request_executor.h"
@@ -135,22 +134,27 @@ class ApiServer::Impl {
   int port_ = 0;
   std::filesystem::path kubeconfig_;
 
-  uv_loop_t loop_{};
-  RequestExecutor executor_{&loop_};
-  uv_tcp_t listener_{};
-  uv_async_t stopAsync_{};
-  uv_timer_t bookmarkTimer_{};
+  // Declared before the loop's handles and connections, so that it outlives them.
+  std::unique_ptr<event_loop::EventLoopThread> thread_;
+  std::unique_ptr<RequestExecutor> executor_;  // on thread_'s loop
+  event_loop::UvHandle<uv_tcp_t> listener_;
+  event_loop::UvHandle<uv_timer_t> bookmarkTimer_;
   loop::StreamBuffers buffers_;
-  std::thread thread_;
   bool started_ = false;
   bool stopped_ = false;
   uint64_t nextId_ = 1;
   std::list<std::unique_ptr<ApiConnection>> connections_;  // loop thread only
   uint64_t refusedConnections_ = 0;                        // loop thread only, for the log
 
+  uv_loop_t* loop() { return thread_->loop(); }
+
  private:
+  Status listen(const ListenAddress& address);
+  // On the loop's thread (or before it runs): everything but the loop's own handle.
+  void closeLoopHandles();
+  // start() failed at `failure`: what it set up goes, before the thread ever ran.
+  Status abandon(Status failure);
   static void onConnection(uv_stream_t* server, int status) noexcept;
-  static void onStop(uv_async_t* async) noexcept;
   static void onBookmarkTimer(uv_timer_t* timer) noexcept;
 };
 
@@ -160,7 +164,7 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
  public:
   ApiConnection(ApiServer::Impl& server, uint64_t id)
       : server_(server),
-        stream_(&server.loop_, *this, server.buffers_, id),
+        stream_(server.loop(), *this, server.buffers_, id),
         parser_(kMaxHeaderBytes, server.options_.maxBodyBytes) {}
 
   void begin(uv_stream_t* listener) {
@@ -336,10 +340,7 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     watch_.reset();
     sink_->close();
     sink_.reset();
-    async_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
-    async_ = nullptr;
+    async_.close();
   }
 
   // Asks the handler about a request whose head has arrived, before its body is read; answers
@@ -430,7 +431,7 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     auto lane = request->method == "GET" || request->method == "HEAD"
                     ? RequestExecutor::Lane::kRead
                     : RequestExecutor::Lane::kWrite;
-    server_.executor_.submit(lane, [request, handler, alive, self, keepAlive] {
+    server_.executor_->submit(lane, [request, handler, alive, self, keepAlive] {
       auto reply = std::make_shared<ApiReply>(handler->handle(*request));
       return [request, reply, alive, self, keepAlive] {
         if (alive.expired()) {
@@ -472,10 +473,19 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
     std::string out = "HTTP/1.1 200 OK\r\nContent-Type: " + reply.response.contentType +
                       "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n";
     stream_.write(out);
-    async_ = new uv_async_t;
-    uv_async_init(&server_.loop_, async_, &ApiConnection::onAsync);
-    async_->data = this;
-    sink_ = std::make_shared<PipeSink>(async_);
+    auto async = event_loop::UvHandle<uv_async_t>::create(uv_async_init, server_.loop(), this,
+                                                          &ApiConnection::onAsync);
+    if (!async) {
+      // Out of file descriptors for libuv's wake-up: the watch cannot be fed. End the response
+      // at once; the client watches again.
+      log()->warn("[C{}] api_watch_failed error=\"{}\"", stream_.id(), async.message());
+      reply.watch->cancel();
+      stream_.write("0\r\n\r\n");
+      stream_.close(loop::Stream::CloseMode::kGraceful);
+      return;
+    }
+    async_ = std::move(async).value();
+    sink_ = std::make_shared<PipeSink>(async_.get());
     watch_ = reply.watch;
     // No idle timeout while watching; only the requested timeoutSeconds ends the response.
     stream_.setTimer(reply.watch->timeout());
@@ -488,13 +498,13 @@ class ApiConnection final : public loop::StreamHandler, public tls::TlsSession::
   http::RequestParser parser_;
   std::shared_ptr<WatchStream> watch_;
   std::shared_ptr<PipeSink> sink_;
-  uv_async_t* async_ = nullptr;     // owned; freed in its close callback
-  bool busy_ = false;               // a request is with the handler
-  std::string pending_;             // bytes received while busy_
-  bool peerEnded_ = false;          // the client's FIN came while busy_
-  bool headChecked_ = false;        // this request's head went through refuseBeforeBody()
-  bool requestTimerArmed_ = false;  // the timer runs for the request being received
-  bool addressHeld_ = false;        // counted in the server's AddressLimiter
+  event_loop::UvHandle<uv_async_t> async_;  // feeds the watch's events to this loop
+  bool busy_ = false;                       // a request is with the handler
+  std::string pending_;                     // bytes received while busy_
+  bool peerEnded_ = false;                  // the client's FIN came while busy_
+  bool headChecked_ = false;                // this request's head went through refuseBeforeBody()
+  bool requestTimerArmed_ = false;          // the timer runs for the request being received
+  bool addressHeld_ = false;                // counted in the server's AddressLimiter
   std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);  // see dispatch()
 };
 
@@ -534,79 +544,63 @@ void ApiServer::Impl::onBookmarkTimer(uv_timer_t* timer) noexcept {
   for (auto& connection : self->connections_) connection->bookmark();
 }
 
-void ApiServer::Impl::onStop(uv_async_t* async) noexcept {
-  auto* self = static_cast<Impl*>(async->data);
-  uv_close(reinterpret_cast<uv_handle_t*>(&self->listener_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&self->stopAsync_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&self->bookmarkTimer_), nullptr);
-  self->executor_.stop();
+void ApiServer::Impl::closeLoopHandles() {
+  listener_.close();
+  bookmarkTimer_.close();
+  if (executor_) executor_->stop();
   // shutdown() may release the connection (and erase it) later, from its close callback.
-  for (auto it = self->connections_.begin(); it != self->connections_.end();) {
+  for (auto it = connections_.begin(); it != connections_.end();) {
     ApiConnection* connection = (it++)->get();
     connection->shutdown();
   }
 }
 
-Status ApiServer::Impl::start() {
-  auto listen = parseListen(options_.listen);
-  if (!listen) return listen.status();
-  host_ = listen->host;
-  uv_loop_init(&loop_);
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
-  int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&listen->address), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, &Impl::onConnection);
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-    return Status::error("API server cannot listen on " + options_.listen + ": " + uv_strerror(rc));
-  }
+Status ApiServer::Impl::abandon(Status failure) {
+  thread_->stop([this] { closeLoopHandles(); });  // not started: runs here
+  return failure;
+}
+
+Status ApiServer::Impl::listen(const ListenAddress& address) {
+  auto listener = event_loop::UvHandle<uv_tcp_t>::create(uv_tcp_init, loop(), this);
+  if (!listener) return listener.status();
+  listener_ = std::move(listener).value();
+  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address.address), 0);
+  if (rc == 0) rc = uv_listen(listener_.stream(), 128, &Impl::onConnection);
+  if (rc != 0) return event_loop::uvError(options_.listen.c_str(), rc);
   sockaddr_storage bound{};
   int length = sizeof bound;
-  uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+  uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound), &length);
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  uv_async_init(&loop_, &stopAsync_, &Impl::onStop);
-  stopAsync_.data = this;
-  if (Status started = executor_.start(options_.readThreads, options_.writeThreads); !started) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-    return started;
-  }
-  uv_timer_init(&loop_, &bookmarkTimer_);
-  bookmarkTimer_.data = this;
+  return Status::ok();
+}
+
+Status ApiServer::Impl::start() {
+  auto address = parseListen(options_.listen);
+  if (!address) return address.status();
+  host_ = address->host;
+  auto thread = event_loop::EventLoopThread::create("api");
+  if (!thread) return thread.status().withContext("API server");
+  thread_ = std::move(thread).value();
+  if (Status listening = listen(*address); !listening)
+    return abandon(std::move(listening).withContext("API server cannot listen"));
+  executor_ = std::make_unique<RequestExecutor>(loop());
+  if (Status started = executor_->start(options_.readThreads, options_.writeThreads); !started)
+    return abandon(std::move(started));
+  auto timer = event_loop::UvHandle<uv_timer_t>::create(uv_timer_init, loop(), this);
+  if (!timer) return abandon(timer.status().withContext("API server"));
+  bookmarkTimer_ = std::move(timer).value();
   uint64_t interval =
       static_cast<uint64_t>(std::max<int64_t>(1, options_.bookmarkInterval.count()));
-  uv_timer_start(&bookmarkTimer_, &Impl::onBookmarkTimer, interval, interval);
+  uv_timer_start(bookmarkTimer_.get(), &Impl::onBookmarkTimer, interval, interval);
 
   std::string hostForUrl = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
   auto kubeconfig = writeKubeconfig(
       options_.stateDir, "https://" + hostForUrl + ":" + std::to_string(port_), credentials_);
-  if (!kubeconfig) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&stopAsync_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&bookmarkTimer_), nullptr);
-    executor_.stop();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-    return kubeconfig.status();
-  }
+  if (!kubeconfig) return abandon(kubeconfig.status());
   kubeconfig_ = *kubeconfig;
+  if (Status running = thread_->start(); !running) return abandon(std::move(running));
   started_ = true;
-  thread_ = std::thread([this] {
-    // As the data plane's workers do: a client that closed or reset its connection makes a write
-    // fail with EPIPE (that connection closes) instead of raising SIGPIPE, whatever the embedding
-    // program's disposition (siteplane's main ignores it too).
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
-  });
   log()->info("api_listening address={}:{} kubeconfig={}", hostForUrl, port_, kubeconfig_.string());
   return Status::ok();
 }
@@ -614,8 +608,7 @@ Status ApiServer::Impl::start() {
 void ApiServer::Impl::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  uv_async_send(&stopAsync_);
-  thread_.join();
+  thread_->stop([this] { closeLoopHandles(); });
   log()->info("api_stopped");
 }
 

@@ -15,10 +15,10 @@ RequestExecutor::~RequestExecutor() {
 }
 
 Status RequestExecutor::start(unsigned readThreads, unsigned writeThreads) {
-  if (int rc = uv_async_init(loop_, &async_, &RequestExecutor::onAsync); rc != 0) {
-    return Status::error(std::string("API request executor: ") + uv_strerror(rc));
-  }
-  async_.data = this;
+  auto async = event_loop::UvHandle<uv_async_t>::create(uv_async_init, loop_, this,
+                                                        &RequestExecutor::onAsync);
+  if (!async) return async.status().withContext("API request executor");
+  async_ = std::move(async).value();
   started_ = true;
   try {
     for (unsigned i = 0; i < std::max(1u, readThreads); ++i)
@@ -61,7 +61,7 @@ void RequestExecutor::stop() {
     std::lock_guard lock(mutex_);
     completions_.clear();
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  async_.close();
 }
 
 void RequestExecutor::work(Lane lane) noexcept {
@@ -87,7 +87,7 @@ void RequestExecutor::work(Lane lane) noexcept {
       if (stopping_) return;
       completions_.push_back(std::move(completion));
     }
-    uv_async_send(&async_);
+    uv_async_send(async_.get());
   }
 }
 

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/event_loop/handle.h"
 #include "common/status.h"
 
 namespace siteplane::apiserver {
@@ -62,7 +63,7 @@ class RequestExecutor {
   void work(Lane lane) noexcept;
 
   uv_loop_t* loop_;
-  uv_async_t async_{};
+  event_loop::UvHandle<uv_async_t> async_;
   bool started_ = false;
   bool stopped_ = false;
   std::vector<std::thread> threads_;

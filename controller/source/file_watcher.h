@@ -24,14 +24,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "common/event_loop/directory_watches.h"
+#include "common/event_loop/event_loop_thread.h"
 #include "common/status.h"
 
 namespace siteplane::source {
@@ -67,8 +70,15 @@ class FileWatcher {
   bool applied() const;
 
  private:
-  struct Loop;
   explicit FileWatcher(FileWatcherOptions options);
+
+  // The watching thread's side.
+  void applyPending();
+  void apply(const std::string& owner, const std::vector<std::filesystem::path>& files);
+  bool attach(const std::string& owner, const std::string& directory,
+              const std::set<std::string>& names);
+  void detach(const std::string& owner, const std::string& directory);
+  void onDirectoryEvent(const std::string& directory, std::string_view name, int status);
 
   const FileWatcherOptions options_;
   mutable std::mutex mutex_;  // guards pending_, stopped_, watchedCount_ and the counters
@@ -78,8 +88,13 @@ class FileWatcher {
   size_t watchedCount_ = 0;
   uint64_t requested_ = 0;  // watch() calls
   uint64_t applied_ = 0;    // of them, applied by the watching thread
-  std::unique_ptr<Loop> loop_;
-  std::thread thread_;
+
+  std::unique_ptr<event_loop::EventLoopThread> thread_;
+  // Touched on the watching thread only.
+  std::unique_ptr<event_loop::DirectoryWatches> watches_;
+  // Directory -> owner -> the names of its files there.
+  std::map<std::string, std::map<std::string, std::set<std::string>>> owners_;
+  std::unordered_map<std::string, std::set<std::string>> ownerDirectories_;
 };
 
 }  // namespace siteplane::source

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
-#include <uv.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -35,123 +34,6 @@ bool isManifestName(const std::string& name) {
 
 }  // namespace
 
-// The watching thread's libuv state. Every handle is embedded here and closed before the loop is
-// closed; callbacks find the source through `data`.
-struct ManifestSource::Loop {
-  struct DirectoryWatch {
-    uv_fs_event_t handle;
-    Loop* loop = nullptr;
-    dev_t device = 0;
-    ino_t inode = 0;
-  };
-
-  uv_loop_t loop;
-  uv_async_t stopAsync;
-  uv_async_t rescanAsync;
-  uv_timer_t debounce;
-  uv_timer_t rescan;
-  ManifestSource* source = nullptr;
-  // Watches by directory path; each is heap-allocated and freed in its close callback.
-  std::map<std::string, DirectoryWatch*> watches;
-  uint64_t firstPendingMs = 0;  // when the oldest event not yet scanned arrived, 0 when none
-
-  static void onFsEvent(uv_fs_event_t* handle, const char*, int, int status) noexcept {
-    auto* watch = static_cast<DirectoryWatch*>(handle->data);
-    Loop& self = *watch->loop;
-    if (status < 0)
-      logger("controller.source")->warn("watch_error error=\"{}\"", uv_strerror(status));
-    self.schedule();
-  }
-
-  // Debounce: every event restarts the timer, so an editor's temp-file-and-rename is one scan; a
-  // never-ending stream of events still gets a scan every ten debounce periods.
-  void schedule() {
-    uint64_t now = uv_now(&loop);
-    uint64_t delay = static_cast<uint64_t>(source->options_.debounce.count());
-    if (firstPendingMs == 0) firstPendingMs = now;
-    if (now - firstPendingMs >= 10 * delay &&
-        uv_is_active(reinterpret_cast<uv_handle_t*>(&debounce)))
-      return;
-    uv_timer_start(&debounce, onScanTimer, delay, 0);
-  }
-
-  static void onScanTimer(uv_timer_t* timer) noexcept {
-    Loop& self = *static_cast<Loop*>(timer->data);
-    self.firstPendingMs = 0;
-    self.scan();
-  }
-
-  void scan() noexcept {
-    try {
-      source->syncNow();
-    } catch (const std::exception& error) {
-      logger("controller.source")->error("scan_failed error=\"{}\"", error.what());
-    }
-    updateWatches();
-  }
-
-  // Watches exactly the directories of the last walk; a path whose directory was replaced (a
-  // ConfigMap flip re-points it) gets a fresh watch.
-  void updateWatches() {
-    std::set<std::string> wanted;
-    for (const auto& directory : source->directories_) {
-      std::string path = directory.path.string();
-      wanted.insert(path);
-      auto found = watches.find(path);
-      if (found != watches.end()) {
-        if (found->second->device == directory.device && found->second->inode == directory.inode)
-          continue;
-        closeWatch(found->second);
-        watches.erase(found);
-      }
-      auto* watch = new DirectoryWatch();
-      watch->loop = this;
-      watch->device = directory.device;
-      watch->inode = directory.inode;
-      uv_fs_event_init(&loop, &watch->handle);
-      watch->handle.data = watch;
-      int rc = uv_fs_event_start(&watch->handle, onFsEvent, path.c_str(), 0);
-      if (rc < 0) {
-        logger("controller.source")
-            ->warn("watch_failed directory={} error=\"{}\"", path, uv_strerror(rc));
-        closeWatch(watch);
-        continue;
-      }
-      watches.emplace(path, watch);
-    }
-    for (auto it = watches.begin(); it != watches.end();) {
-      if (wanted.count(it->first)) {
-        ++it;
-        continue;
-      }
-      closeWatch(it->second);
-      it = watches.erase(it);
-    }
-  }
-
-  static void closeWatch(DirectoryWatch* watch) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle),
-             [](uv_handle_t* handle) { delete static_cast<DirectoryWatch*>(handle->data); });
-  }
-
-  static void onRescan(uv_async_t* async) noexcept {
-    Loop& self = *static_cast<Loop*>(async->data);
-    logger("controller.source")
-        ->info("rescan_requested dir={}", self.source->options_.directory.string());
-    self.scan();
-  }
-
-  static void onStop(uv_async_t* async) noexcept {
-    Loop& self = *static_cast<Loop*>(async->data);
-    for (auto& [path, watch] : self.watches) closeWatch(watch);
-    self.watches.clear();
-    uv_close(reinterpret_cast<uv_handle_t*>(&self.debounce), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self.rescan), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self.rescanAsync), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self.stopAsync), nullptr);
-  }
-};
-
 Result<std::unique_ptr<ManifestSource>> ManifestSource::create(store::Store& store,
                                                                ManifestSourceOptions options) {
   std::error_code ec;
@@ -175,44 +57,88 @@ Status ManifestSource::start() {
       ->info("manifests_loaded dir={} files={} invalid={}", options_.directory.string(),
              report.files, report.invalidFiles);
 
-  loop_ = std::make_unique<Loop>();
-  Loop& loop = *loop_;
-  loop.source = this;
-  int rc = uv_loop_init(&loop.loop);
-  if (rc < 0) {
-    loop_.reset();
-    return Status::error(std::string("manifest source: uv_loop_init: ") + uv_strerror(rc));
-  }
-  uv_async_init(&loop.loop, &loop.stopAsync, Loop::onStop);
-  loop.stopAsync.data = &loop;
-  uv_async_init(&loop.loop, &loop.rescanAsync, Loop::onRescan);
-  loop.rescanAsync.data = &loop;
-  uv_timer_init(&loop.loop, &loop.debounce);
-  loop.debounce.data = &loop;
-  uv_timer_init(&loop.loop, &loop.rescan);
-  loop.rescan.data = &loop;
+  auto thread = event_loop::EventLoopThread::create("manifests");
+  if (!thread) return thread.status().withContext("manifest source");
+  uv_loop_t* loop = (*thread)->loop();
+  auto debounce = event_loop::UvHandle<uv_timer_t>::create(uv_timer_init, loop, this);
+  if (!debounce) return debounce.status().withContext("manifest source");
+  auto rescan = event_loop::UvHandle<uv_timer_t>::create(uv_timer_init, loop, this);
+  if (!rescan) return rescan.status().withContext("manifest source");
+  thread_ = std::move(thread).value();
+  debounce_ = std::move(debounce).value();
+  rescanTimer_ = std::move(rescan).value();
+  watches_ = std::make_unique<event_loop::DirectoryWatches>(
+      loop, "controller.source",
+      [this](const std::string&, std::string_view, int) { scheduleScan(); });
   auto interval = static_cast<uint64_t>(options_.rescanInterval.count());
-  uv_timer_start(&loop.rescan, Loop::onScanTimer, interval, interval);
-  loop.updateWatches();
-  thread_ = std::thread([&loop] {
-    uv_run(&loop.loop, UV_RUN_DEFAULT);
-    // Every handle is closed by onStop; the loop has nothing left.
-    uv_loop_close(&loop.loop);
-  });
+  uv_timer_start(rescanTimer_.get(), &ManifestSource::onScanTimer, interval, interval);
+  updateWatches();
+  if (Status started = thread_->start(); !started) {
+    closeLoopHandles();
+    thread_.reset();
+    return std::move(started).withContext("manifest source");
+  }
   return Status::ok();
 }
 
 void ManifestSource::rescan() {
-  // loop_ is set by start() and reset by stop(), both on the owner's thread, which is also the
+  // thread_ is set by start() and reset by stop(), both on the owner's thread, which is also the
   // thread that calls this (serve's signal loop): no race with the reset.
-  if (loop_) uv_async_send(&loop_->rescanAsync);
+  if (!thread_) return;
+  thread_->post([this] {
+    logger("controller.source")->info("rescan_requested dir={}", options_.directory.string());
+    scan();
+  });
 }
 
 void ManifestSource::stop() {
-  if (!loop_) return;
-  uv_async_send(&loop_->stopAsync);
-  if (thread_.joinable()) thread_.join();
-  loop_.reset();
+  if (!thread_) return;
+  thread_->stop([this] { closeLoopHandles(); });
+  thread_.reset();
+}
+
+void ManifestSource::closeLoopHandles() {
+  watches_.reset();
+  debounce_.close();
+  rescanTimer_.close();
+}
+
+// Debounce: every event restarts the timer, so an editor's temp-file-and-rename is one scan; a
+// never-ending stream of events still gets a scan every ten debounce periods.
+void ManifestSource::scheduleScan() {
+  uint64_t now = uv_now(thread_->loop());
+  uint64_t delay = static_cast<uint64_t>(options_.debounce.count());
+  if (firstPendingMs_ == 0) firstPendingMs_ = now;
+  if (now - firstPendingMs_ >= 10 * delay && uv_is_active(debounce_.base())) return;
+  uv_timer_start(debounce_.get(), &ManifestSource::onScanTimer, delay, 0);
+}
+
+void ManifestSource::onScanTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<ManifestSource*>(timer->data);
+  self->firstPendingMs_ = 0;
+  self->scan();
+}
+
+void ManifestSource::scan() noexcept {
+  try {
+    syncNow();
+  } catch (const std::exception& error) {
+    logger("controller.source")->error("scan_failed error=\"{}\"", error.what());
+  }
+  updateWatches();
+}
+
+// Watches exactly the directories of the last walk; a path whose directory was replaced (a
+// ConfigMap flip re-points it) gets a fresh watch.
+void ManifestSource::updateWatches() {
+  std::map<std::string, event_loop::DirectoryIdentity> wanted;
+  {
+    std::lock_guard lock(syncMutex_);
+    for (const auto& directory : directories_)
+      wanted.emplace(directory.path.string(),
+                     event_loop::DirectoryIdentity{directory.device, directory.inode});
+  }
+  watches_->watchExactly(wanted);
 }
 
 void ManifestSource::walk(std::vector<std::string>& files,

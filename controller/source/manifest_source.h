@@ -37,10 +37,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 #include "common/annotations.h"
+#include "common/event_loop/directory_watches.h"
+#include "common/event_loop/event_loop_thread.h"
 #include "common/file_stamp.h"
 #include "common/status.h"
 #include "controller/events/event_recorder.h"
@@ -96,7 +98,6 @@ class ManifestSource final : public Source {
   const std::filesystem::path& directory() const { return options_.directory; }
 
  private:
-  struct Loop;
   struct FileState {
     FileStamp signature;  // all zero when the file could not be stat()ed
     bool ok = false;
@@ -132,14 +133,26 @@ class ManifestSource final : public Source {
   void clearErrors(const std::string& relative, FileState& state);
   std::string eventName(const std::string& relative) const;
 
+  // The watching thread's side: debounced scans on directory events and the periodic rescan.
+  void scheduleScan();
+  static void onScanTimer(uv_timer_t* timer) noexcept;
+  void scan() noexcept;
+  void updateWatches();
+  void closeLoopHandles();
+
   store::Store& store_;
   const ManifestSourceOptions options_;
   events::EventRecorder events_;               // the InvalidManifest Events, one per broken file
   std::map<std::string, FileState> files_;     // by relative path; guarded by syncMutex_
   std::vector<WatchedDirectory> directories_;  // of the last scan; guarded by syncMutex_
   std::mutex syncMutex_;                       // one scan at a time
-  std::unique_ptr<Loop> loop_;
-  std::thread thread_;
+
+  std::unique_ptr<event_loop::EventLoopThread> thread_;
+  // Touched on the watching thread only (and by start() before it runs).
+  std::unique_ptr<event_loop::DirectoryWatches> watches_;
+  event_loop::UvHandle<uv_timer_t> debounce_;
+  event_loop::UvHandle<uv_timer_t> rescanTimer_;
+  uint64_t firstPendingMs_ = 0;  // when the oldest event not yet scanned arrived, 0 when none
 };
 
 }  // namespace siteplane::source

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "common/logging.h"
@@ -41,8 +42,13 @@ const std::shared_ptr<spdlog::logger>& log() {
 
 Stream::Stream(uv_loop_t* loop, StreamHandler& handler, StreamBuffers& buffers, uint64_t id)
     : loop_(loop), handler_(handler), buffers_(buffers), id_(id) {
-  uv_tcp_init(loop_, &tcp_);
-  uv_timer_init(loop_, &timer_);
+  // Neither can fail: uv_tcp_init without an address family opens no socket, and uv_timer_init
+  // only links the handle into the loop (libuv returns 0 from both unconditionally on Unix).
+  // Embedded rather than UvHandles, as a connection allocates once: the connection itself is
+  // freed only in the close callback of the last of them (closeHandles).
+  [[maybe_unused]] int tcpInit = uv_tcp_init(loop_, &tcp_);
+  [[maybe_unused]] int timerInit = uv_timer_init(loop_, &timer_);
+  assert(tcpInit == 0 && timerInit == 0);
   tcp_.data = this;
   timer_.data = this;
   writeRequest_.data = this;

@@ -1,7 +1,5 @@
 #include "dataplane/loop/worker.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "common/logging.h"
@@ -57,98 +55,67 @@ Worker::Worker(DataPlane& owner, unsigned index, const DataPlaneOptions& options
       options_(options),
       accessLog_(accessLog),
       // Connection ids are unique across workers: the worker index in the top bits.
-      nextConnectionId_((static_cast<uint64_t>(index) << 48) + 1) {
-  uv_loop_init(&loop_);
-  uv_async_init(&loop_, &wake_, &Worker::onWake);
-  wake_.data = this;
-  uv_timer_init(&loop_, &drainTimer_);
-  drainTimer_.data = this;
-}
+      nextConnectionId_((static_cast<uint64_t>(index) << 48) + 1) {}
 
 Worker::~Worker() {
-  join();
-  // The loop ran to completion (every handle closed) unless the thread never started.
-  if (!running_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-  }
-  uv_loop_close(&loop_);
+  // A worker that ran was stopped by the data plane, and this joins it. One that never started
+  // runs what was posted to it here, while its members still exist.
+  if (thread_) thread_->stop();
 }
 
 Status Worker::start() {
-  try {
-    thread_ = std::thread([this] { run(); });
-  } catch (const std::exception& error) {
-    return Status::error(std::string("cannot start worker thread: ") + error.what());
-  }
-  running_ = true;
-  return Status::ok();
-}
-
-void Worker::run() noexcept {
-  // libuv writes with write(2): a peer that reset its connection would raise SIGPIPE and kill the
-  // process. Blocked in this thread only, the write fails with EPIPE (one connection closes) and
-  // the embedding program's own SIGPIPE disposition is left alone.
-  sigset_t pipe;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  log()->debug("worker_stopped index={}", index_);
+  auto thread = event_loop::EventLoopThread::create("worker-" + std::to_string(index_));
+  if (!thread) return thread.status();
+  auto timer = event_loop::UvHandle<uv_timer_t>::create(uv_timer_init, (*thread)->loop(), this);
+  if (!timer) return timer.status().withContext("worker " + std::to_string(index_));
+  thread_ = std::move(thread).value();
+  drainTimer_ = std::move(timer).value();
+  return thread_->start();
 }
 
 AddressLimiter& Worker::addressLimiter() { return *owner_.addressLimiter_; }
 
 void Worker::join() {
-  if (thread_.joinable()) thread_.join();
+  if (thread_) thread_->join();
 }
 
 void Worker::post(std::shared_ptr<Publication> publication) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(publication));
-  }
-  uv_async_send(&wake_);
+  if (thread_ && thread_->post([this, publication] { receive(*publication); })) return;
+  // This worker is gone (stopped, or it never started): it has nothing to apply, but the
+  // publisher still waits for every worker to count in.
+  countIn(*publication);
 }
 
 void Worker::postStop(std::chrono::milliseconds drain) {
-  {
-    std::lock_guard lock(mutex_);
-    stopRequested_ = true;
-    stopDrain_ = drain;
-  }
-  uv_async_send(&wake_);
+  if (!thread_) return;
+  thread_->post([this, drain] {
+    if (!stopping_) beginStop(drain);
+  });
 }
 
-void Worker::onWake(uv_async_t* async) noexcept {
-  auto* self = static_cast<Worker*>(async->data);
-  std::deque<std::shared_ptr<Publication>> queue;
-  bool stop = false;
-  std::chrono::milliseconds drain{0};
-  {
-    std::lock_guard lock(self->mutex_);
-    queue.swap(self->queue_);
-    stop = self->stopRequested_;
-    drain = self->stopDrain_;
+void Worker::receive(Publication& publication) {
+  // While draining for a stop, nothing new is applied; the worker still counts in.
+  if (stopping_) {
+    countIn(publication);
+    return;
   }
-  for (auto& publication : queue) {
-    if (self->stopping_) {
-      // Still count the worker in, so onApplied is not lost for a publish racing with stop.
-      if (publication->remaining.fetch_sub(1) == 1) {
-        self->owner_.applied(publication->table, publication->report);
-        if (publication->onApplied) publication->onApplied(publication->report);
-      }
-      continue;
-    }
-    self->apply(*publication);
+  apply(publication);
+}
+
+void Worker::countIn(Publication& publication) {
+  if (publication.remaining.fetch_sub(1) != 1) return;
+  owner_.applied(publication.table, publication.report);
+  if (!publication.onApplied) return;
+  try {
+    publication.onApplied(publication.report);
+  } catch (...) {
+    log()->error("publish_callback_threw generation={}", publication.report.generation);
   }
-  if (stop && !self->stopping_) self->beginStop(drain);
 }
 
 void Worker::apply(Publication& publication) {
   for (auto& opened : publication.opened) openListener(opened);
-  const uint64_t deadline = uv_now(&loop_) + static_cast<uint64_t>(options_.drainTimeout.count());
+  const uint64_t deadline = uv_now(loop()) + static_cast<uint64_t>(options_.drainTimeout.count());
   for (const auto& key : publication.removed) {
     auto it = listeners_.find(key);
     if (it == listeners_.end()) continue;
@@ -168,16 +135,7 @@ void Worker::apply(Publication& publication) {
   previous.reset();
   log()->debug("table_applied worker={} generation={} connections={}", index_,
                table_ ? table_->generation() : 0, connections_.size());
-  if (publication.remaining.fetch_sub(1) == 1) {
-    owner_.applied(publication.table, publication.report);
-    if (publication.onApplied) {
-      try {
-        publication.onApplied(publication.report);
-      } catch (...) {
-        log()->error("publish_callback_threw generation={}", publication.report.generation);
-      }
-    }
-  }
+  countIn(publication);
 }
 
 void Worker::openListener(Publication::Opened& opened) {
@@ -186,35 +144,28 @@ void Worker::openListener(Publication::Opened& opened) {
   listener->worker = this;
   listener->key = opened.key;
   for (int fd : fds) {
-    auto* handle = new uv_tcp_t;
-    uv_tcp_init(&loop_, handle);
-    handle->data = listener.get();
-    int rc = uv_tcp_open(handle, fd);
-    if (rc == 0)
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, &Worker::onConnection);
+    auto handle = event_loop::UvHandle<uv_tcp_t>::create(uv_tcp_init, loop(), listener.get());
+    int rc = handle ? uv_tcp_open(handle->get(), fd) : UV_ENOMEM;
+    if (rc == 0) rc = uv_listen(handle->stream(), 1024, &Worker::onConnection);
     if (rc != 0) {
       // The socket was bound and listening when the publisher checked it; this only fails when
       // the process is out of resources. The other workers still serve the listener.
       log()->error("listener_open_failed worker={} address={} port={} error={}", index_,
                    opened.key.address, opened.key.port, uv_strerror(rc));
-      if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle), nullptr) != 0) ::close(fd);
-      uv_close(reinterpret_cast<uv_handle_t*>(handle),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-      continue;
+      if (!handle || uv_fileno(handle->base(), nullptr) != 0) ::close(fd);
+      continue;  // the handle closes as it goes out of scope
     }
-    listener->handles.push_back(handle);
+    listener->handles.push_back(std::move(handle).value());
   }
   listeners_[opened.key] = std::move(listener);
 }
 
 void Worker::closeListener(WorkerListener& listener) {
   listener.removed = true;
-  for (auto* handle : listener.handles) {
-    std::erase_if(deferred_, [handle](const auto& entry) {
-      return entry.first == reinterpret_cast<uv_stream_t*>(handle);
-    });
-    uv_close(reinterpret_cast<uv_handle_t*>(handle),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  for (auto& handle : listener.handles) {
+    std::erase_if(deferred_,
+                  [&handle](const auto& entry) { return entry.first == handle.stream(); });
+    handle.close();
   }
   listener.handles.clear();
 }
@@ -269,13 +220,14 @@ void Worker::release(HttpConnection* connection) {
 void Worker::scheduleDrainDeadline(uint64_t deadlineMs) {
   if (drainDeadline_ != 0 && drainDeadline_ <= deadlineMs) return;
   drainDeadline_ = deadlineMs;
-  uint64_t now = uv_now(&loop_);
-  uv_timer_start(&drainTimer_, &Worker::onDrainTimer, deadlineMs > now ? deadlineMs - now : 0, 0);
+  uint64_t now = uv_now(loop());
+  uv_timer_start(drainTimer_.get(), &Worker::onDrainTimer, deadlineMs > now ? deadlineMs - now : 0,
+                 0);
 }
 
 void Worker::onDrainTimer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Worker*>(timer->data);
-  uint64_t now = uv_now(&self->loop_);
+  uint64_t now = uv_now(self->loop());
   uint64_t next = 0;
   self->drainDeadline_ = 0;
   for (auto& connection : self->connections_) {
@@ -296,7 +248,7 @@ void Worker::beginStop(std::chrono::milliseconds drain) {
   for (auto& [key, listener] : listeners_) closeListener(*listener);
   listeners_.clear();
   deferred_.clear();
-  const uint64_t deadline = uv_now(&loop_) + static_cast<uint64_t>(drain.count());
+  const uint64_t deadline = uv_now(loop()) + static_cast<uint64_t>(drain.count());
   for (auto& connection : connections_) connection->drain(deadline);
   maybeFinishStop();
 }
@@ -304,9 +256,10 @@ void Worker::beginStop(std::chrono::milliseconds drain) {
 void Worker::maybeFinishStop() {
   if (stopped_ || !connections_.empty()) return;
   stopped_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), nullptr);
+  drainTimer_.close();
   table_.reset();
+  // Publications posted before this still run (and count in); the loop ends with this.
+  thread_->close();
 }
 
 }  // namespace siteplane::loop

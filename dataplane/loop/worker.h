@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/event_loop/event_loop_thread.h"
 #include "dataplane/http/access_log.h"
 #include "dataplane/http/response.h"
 #include "dataplane/loop/data_plane.h"
@@ -48,7 +49,7 @@ struct Publication {
 struct WorkerListener {
   Worker* worker = nullptr;
   table::ListenerKey key;
-  std::vector<uv_tcp_t*> handles;  // freed in their close callbacks
+  std::vector<event_loop::UvHandle<uv_tcp_t>> handles;
   bool removed = false;
 };
 
@@ -79,6 +80,7 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Creates the loop and starts its thread.
   Status start();
   // Any thread.
   void post(std::shared_ptr<Publication> publication);
@@ -88,7 +90,7 @@ class Worker {
 
   // Loop thread only.
   unsigned index() const { return index_; }
-  uv_loop_t* loop() { return &loop_; }
+  uv_loop_t* loop() { return thread_->loop(); }
   const std::shared_ptr<const table::BindingTable>& table() const { return table_; }
   const Limits& limits() const { return options_.limits; }
   std::chrono::milliseconds drainTimeout() const { return options_.drainTimeout; }
@@ -111,10 +113,10 @@ class Worker {
   void scheduleDrainDeadline(uint64_t deadlineMs);
 
  private:
-  static void onWake(uv_async_t* async) noexcept;
   static void onConnection(uv_stream_t* server, int status) noexcept;
   static void onDrainTimer(uv_timer_t* timer) noexcept;
-  void run() noexcept;
+  void receive(Publication& publication);
+  void countIn(Publication& publication);
   void apply(Publication& publication);
   void openListener(Publication::Opened& opened);
   void closeListener(WorkerListener& listener);
@@ -127,16 +129,10 @@ class Worker {
   unsigned index_;
   DataPlaneOptions options_;
   const http::AccessLog& accessLog_;
-  uv_loop_t loop_;
-  uv_async_t wake_;
-  uv_timer_t drainTimer_;
-  std::thread thread_;
-  bool running_ = false;
-
-  std::mutex mutex_;  // guards queue_, stopRequested_, stopDrain_
-  std::deque<std::shared_ptr<Publication>> queue_;
-  bool stopRequested_ = false;
-  std::chrono::milliseconds stopDrain_{0};
+  // Declared before every handle of the loop, so that it is destroyed after them: a handle that
+  // is still open then is closed and freed by the loop's last run.
+  std::unique_ptr<event_loop::EventLoopThread> thread_;
+  event_loop::UvHandle<uv_timer_t> drainTimer_;
 
   std::shared_ptr<const table::BindingTable> table_;
   std::unordered_map<table::ListenerKey, std::shared_ptr<WorkerListener>, table::ListenerKeyHash>
