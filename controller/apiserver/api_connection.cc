@@ -23,9 +23,9 @@ void ApiConnection::begin(uv_stream_t* listener) {
   bool overTotal = server_.connections_.size() > server_.options_.maxConnections;
   if (overTotal || !server_.addressLimiter_.acquire(stream_.peerAddress())) {
     if (server_.refusedConnections_++ % 1000 == 0) {
-      log()->warn("[C{}] api_connection_refused peer={} reason={} refused_so_far={}",
-                  stream_.id(), stream_.peerAddress(),
-                  overTotal ? "total_limit" : "address_limit", server_.refusedConnections_);
+      log()->warn("[C{}] api_connection_refused peer={} reason={} refused_so_far={}", stream_.id(),
+                  stream_.peerAddress(), overTotal ? "total_limit" : "address_limit",
+                  server_.refusedConnections_);
     }
     stream_.close(loop::Stream::CloseMode::kAbort);
     return;
@@ -214,15 +214,14 @@ Headers ApiConnection::headersOf(const http::Request& raw) {
 }
 
 void ApiConnection::failRequest(http::RequestParser::Error error) {
-  ApiError status =
-      error == http::RequestParser::Error::kBodyTooLarge
-          ? ApiError::requestEntityTooLarge("the request body is larger than " +
-                                            std::to_string(server_.options_.maxBodyBytes) +
-                                            " bytes")
-      : error == http::RequestParser::Error::kHeaderTooLarge
-          ? ApiError::headerFieldsTooLarge("the request headers are larger than " +
-                                           std::to_string(kMaxHeaderBytes) + " bytes")
-          : ApiError::badRequest("malformed HTTP request");
+  ApiError status = error == http::RequestParser::Error::kBodyTooLarge
+                        ? ApiError::requestEntityTooLarge(
+                              "the request body is larger than " +
+                              std::to_string(server_.options_.maxBodyBytes) + " bytes")
+                    : error == http::RequestParser::Error::kHeaderTooLarge
+                        ? ApiError::headerFieldsTooLarge("the request headers are larger than " +
+                                                         std::to_string(kMaxHeaderBytes) + " bytes")
+                        : ApiError::badRequest("malformed HTTP request");
   ApiResponse response = status.toResponse();
   log()->info("[C{}] api_bad_request peer={} code={}", stream_.id(), stream_.peerAddress(),
               response.status);
@@ -265,9 +264,8 @@ void ApiConnection::dispatch(const http::Request& raw) {
   // whether it still exists before `self` is touched.
   std::weak_ptr<void> alive = lifetime_;
   ApiConnection* self = this;
-  auto lane = request->method == "GET" || request->method == "HEAD"
-                  ? RequestExecutor::Lane::kRead
-                  : RequestExecutor::Lane::kWrite;
+  auto lane = request->method == "GET" || request->method == "HEAD" ? RequestExecutor::Lane::kRead
+                                                                    : RequestExecutor::Lane::kWrite;
   server_.executor_->submit(lane, [request, handler, alive, self, keepAlive] {
     auto reply = std::make_shared<ApiReply>(handler->handle(*request));
     return [request, reply, alive, self, keepAlive] {

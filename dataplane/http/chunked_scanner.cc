@@ -4,6 +4,8 @@
 #include <cctype>
 #include <string_view>
 
+#include "dataplane/http/token_chars.h"
+
 namespace siteplane::http {
 namespace {
 
@@ -12,31 +14,6 @@ int hexValue(unsigned char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// RFC 9110 §5.6.2 tchar.
-bool isTchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
 }
 
 // Neither CR, LF nor another control character (HTAB is allowed): what a chunk extension or a

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "dataplane/http/token_chars.h"
+
 namespace siteplane::http {
 namespace {
 
@@ -22,25 +24,8 @@ constexpr std::array<Class, 256> makeClasses() {
   for (int c = 0; c < 256; ++c) {
     Class value = kVisible;
     if (c < 0x20 || c == 0x7f) value = kControl;
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) value = kTchar;
+    if (isTchar(static_cast<unsigned char>(c))) value = kTchar;
     switch (c) {
-      case '!':
-      case '#':
-      case '$':
-      case '%':
-      case '&':
-      case '\'':
-      case '*':
-      case '+':
-      case '-':
-      case '.':
-      case '^':
-      case '_':
-      case '`':
-      case '|':
-      case '~':
-        value = kTchar;
-        break;
       case ' ':
         value = kSpace;
         break;
