@@ -14,6 +14,8 @@
 #include "controller/certs/certificate_template.h"
 #include "controller/certs/issuance.h"
 #include "controller/certs/private_key.h"
+#include "controller/reconcile/certificate_staleness.h"
+#include "controller/reconcile/certificate_status.h"
 #include "controller/reconcile/status_writer.h"
 
 namespace siteplane::reconcile {
@@ -22,57 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace reason = certificate_reason;
 using std::chrono::system_clock;
-
-api::Time toTime(system_clock::time_point time) {
-  return std::chrono::floor<std::chrono::seconds>(time);
-}
-
-std::string formatTime(system_clock::time_point time) { return api::formatTime(toTime(time)); }
-
-// Sets one condition of the Certificate's status at this reconcile's time and generation.
-auto conditionSetter(api::Certificate& certificate, system_clock::time_point now) {
-  return [&status = certificate.status, generation = certificate.metadata.generation, now](
-             const char* type, bool isTrue, const char* why, std::string message) {
-    api::setCondition(status.conditions,
-                      {type,
-                       isTrue ? api::ConditionStatus::kTrue : api::ConditionStatus::kFalse,
-                       why,
-                       std::move(message),
-                       {},
-                       generation},
-                      toTime(now));
-  };
-}
-
-certs::KeyAlgorithm keyAlgorithm(api::KeyAlgorithm algorithm) {
-  switch (algorithm) {
-    case api::KeyAlgorithm::kRSA:
-      return certs::KeyAlgorithm::kRsa;
-    case api::KeyAlgorithm::kEd25519:
-      return certs::KeyAlgorithm::kEd25519;
-    case api::KeyAlgorithm::kECDSA:
-      break;
-  }
-  return certs::KeyAlgorithm::kEcdsa;
-}
-
-// The key size spec.privateKey asks for, in the bits PrivateKey::bits() reports; 0 for Ed25519,
-// whose size is fixed.
-int wantedKeyBits(const api::PrivateKeySpec& spec) {
-  auto algorithm = keyAlgorithm(spec.algorithm);
-  if (algorithm == certs::KeyAlgorithm::kEd25519) return 0;
-  return spec.size > 0 ? spec.size : certs::defaultKeySize(algorithm);
-}
-
-bool keyFitsSpec(const certs::PrivateKey& key, const api::PrivateKeySpec& spec) {
-  return key.matchesSpec(keyAlgorithm(spec.algorithm), wantedKeyBits(spec));
-}
-
-std::string describeKey(certs::KeyAlgorithm algorithm, int bits) {
-  std::string name(certs::keyAlgorithmName(algorithm));
-  return bits > 0 && algorithm != certs::KeyAlgorithm::kEd25519 ? fmt::format("{} {}", name, bits)
-                                                                : name;
-}
 
 // spec -> what to issue (the validity window is set at issuance).
 Result<certs::CertificateTemplate> templateFor(const api::CertificateSpec& spec) {
@@ -89,121 +40,6 @@ Result<certs::CertificateTemplate> templateFor(const api::CertificateSpec& spec)
     request.usages.push_back(*usage);
   }
   return request;
-}
-
-// Why a piece of stored material no longer is what is wanted: the Issuing condition's reason
-// and message.
-struct Staleness {
-  const char* reason;
-  std::string message;
-};
-
-// Differences between the stored certificate and what spec asks for. `caLeaf` is the signing
-// CA's certificate when known: a leaf's notAfter is shortened to its CA's, which is not a change
-// of spec.duration.
-std::optional<Staleness> specMismatch(const certs::CertificateBundle& bundle,
-                                      const api::CertificateSpec& spec,
-                                      const certs::CertificateTemplate& request,
-                                      const certs::Certificate* caLeaf) {
-  const certs::CertificateInfo& info = bundle.leaf().info();
-  if (!keyFitsSpec(bundle.key, spec.privateKey))
-    return Staleness{reason::kSpecChanged,
-                     fmt::format("the private key is {}, spec.privateKey asks for {}",
-                                 describeKey(bundle.key.algorithm(), bundle.key.bits()),
-                                 describeKey(keyAlgorithm(spec.privateKey.algorithm),
-                                             wantedKeyBits(spec.privateKey)))};
-  std::vector<std::string> differences =
-      certs::differencesFrom(request, bundle.key.algorithm(), info);
-  if (!differences.empty())
-    return Staleness{reason::kSpecChanged, fmt::format("{}", fmt::join(differences, "; "))};
-
-  auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(info.notAfter - info.notBefore);
-  if (lifetime != spec.duration) {
-    // Shortened to the CA's notAfter (or, with the CA unknown right now, possibly so).
-    bool shortenedByCA = lifetime < spec.duration &&
-                         (!caLeaf || toTime(info.notAfter) == toTime(caLeaf->info().notAfter));
-    if (!shortenedByCA)
-      return Staleness{
-          reason::kSpecChanged,
-          fmt::format("the certificate is valid for {}, spec.duration is {}",
-                      api::formatDuration(lifetime), api::formatDuration(spec.duration))};
-  }
-  return std::nullopt;
-}
-
-// Whether `signer` (ready) is what signed the stored chain.
-std::optional<Staleness> issuerMismatch(const certs::CertificateBundle& bundle,
-                                        const Signer& signer, const std::string& issuerName) {
-  const certs::Certificate& leaf = bundle.leaf();
-  if (signer.selfSigned) {
-    if (!leaf.info().selfSigned || bundle.chain.size() != 1)
-      return Staleness{reason::kIssuerChanged,
-                       fmt::format("the certificate is signed by \"{}\", Issuer {} is self-signed",
-                                   leaf.info().issuer, issuerName)};
-    return std::nullopt;
-  }
-  const std::vector<certs::Certificate>& caChain = signer.ca->chain;
-  bool sameChain = bundle.chain.size() == caChain.size() + 1 &&
-                   std::equal(caChain.begin(), caChain.end(), bundle.chain.begin() + 1);
-  if (!sameChain || !leaf.isSignedBy(signer.ca->leaf()))
-    return Staleness{reason::kIssuerChanged,
-                     fmt::format("the certificate is not signed by the current CA certificate {} "
-                                 "of Issuer {}",
-                                 signer.ca->leaf().thumbprint(), issuerName)};
-  return std::nullopt;
-}
-
-// renewBefore as the spec says, unless the certificate is shorter-lived than that (its CA
-// expires sooner): then a third of its actual lifetime, so that renewal never falls before
-// notBefore and re-issues in a loop.
-system_clock::time_point renewalOf(const certs::CertificateInfo& info,
-                                   const api::CertificateSpec& spec) {
-  std::optional<std::chrono::seconds> renewBefore = spec.renewBefore;
-  if (info.notAfter - info.notBefore <= spec.renewBefore) renewBefore.reset();
-  return certs::renewalTime(info, renewBefore);
-}
-
-std::optional<Staleness> timeMismatch(const certs::Certificate& leaf,
-                                      system_clock::time_point renewal,
-                                      system_clock::time_point now) {
-  switch (leaf.validityAt(now)) {
-    case certs::Validity::kExpired:
-      return Staleness{reason::kExpired, fmt::format("the certificate expired at {}",
-                                                     formatTime(leaf.info().notAfter))};
-    case certs::Validity::kNotYetValid:
-      return Staleness{reason::kNotYetValid, fmt::format("the certificate is not valid before {}",
-                                                         formatTime(leaf.info().notBefore))};
-    case certs::Validity::kValid:
-      break;
-  }
-  if (now >= renewal)
-    return Staleness{reason::kRenewing,
-                     fmt::format("renewal time {} reached", formatTime(renewal))};
-  return std::nullopt;
-}
-
-// Status fields describing the stored leaf; revision counts the distinct certificates issued or
-// imported for this object.
-void describe(api::CertificateStatus& status, const certs::Certificate& leaf,
-              std::optional<system_clock::time_point> renewal) {
-  const certs::CertificateInfo& info = leaf.info();
-  if (status.thumbprint != info.thumbprint) status.revision += 1;
-  status.thumbprint = info.thumbprint;
-  status.sha256Fingerprint = info.sha256Fingerprint;
-  status.serialNumber = info.serialNumber;
-  status.issuer = info.issuer;
-  status.subject = info.subject;
-  status.dnsNames = info.dnsNames;
-  status.notBefore = toTime(info.notBefore);
-  status.notAfter = toTime(info.notAfter);
-  status.renewalTime = renewal ? std::optional<api::Time>(toTime(*renewal)) : std::nullopt;
-}
-
-// At least a second, so that a time already reached is looked at again soon rather than in a
-// tight loop, and rounded up, so the reconcile happens at or after `when`, never just before.
-ReconcileResult requeueAt(system_clock::time_point when, system_clock::time_point now) {
-  auto delay = std::chrono::ceil<std::chrono::seconds>(when - now);
-  return ReconcileResult::requeueAfter(std::max(delay, std::chrono::seconds(1)));
 }
 
 // The Ready reason for files that import refused: the failures a user acts on differently have
@@ -445,7 +281,7 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
   const std::string& ns = certificate.metadata.namespaceName;
   const int64_t generation = certificate.metadata.generation;
   api::CertificateStatus& status = certificate.status;
-  auto setCondition = conditionSetter(certificate, now);
+  ConditionSetter setCondition(certificate, now);
   // No longer imported (if it ever was): forget what the import saw.
   forgetImport(storeKey);
 
@@ -458,11 +294,10 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
 
   // What is stored now.
   std::optional<certs::CertificateBundle> current;
-  Staleness missing{reason::kDoesNotExist, "no certificate has been issued yet"};
+  std::string unreadable;
   auto storedBundle = certificates_.get(storeKey);
   if (!storedBundle) {
-    missing = {reason::kInvalidMaterial,
-               fmt::format("the stored key pair cannot be used: {}", storedBundle.message())};
+    unreadable = storedBundle.message();
   } else if (storedBundle->has_value()) {
     current = std::move(**storedBundle);
   }
@@ -492,17 +327,15 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
   }
 
   // Does the stored material still do?
-  std::optional<Staleness> stale;
+  std::optional<Staleness> stale = firstStaleness({.current = current ? &*current : nullptr,
+                                                   .unreadable = unreadable,
+                                                   .spec = spec,
+                                                   .request = *request,
+                                                   .signer = signer,
+                                                   .issuerRef = issuerRef,
+                                                   .now = now});
   std::optional<system_clock::time_point> renewal;
-  if (!current) {
-    stale = missing;
-  } else {
-    const certs::Certificate* caLeaf = signer.ca ? &signer.ca->leaf() : nullptr;
-    renewal = renewalOf(current->leaf().info(), spec);
-    stale = specMismatch(*current, spec, *request, caLeaf);
-    if (!stale && signer.ready) stale = issuerMismatch(*current, signer, issuerRef);
-    if (!stale) stale = timeMismatch(current->leaf(), *renewal, now);
-  }
+  if (current) renewal = renewalOf(current->leaf().info(), spec);
 
   if (!stale) {
     describe(status, current->leaf(), renewal);
@@ -597,7 +430,7 @@ ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
   const api::CertificateSource& source = *certificate.spec.source;
   const int64_t generation = certificate.metadata.generation;
   api::CertificateStatus& status = certificate.status;
-  auto setCondition = conditionSetter(certificate, now);
+  ConditionSetter setCondition(certificate, now);
   // What keeps serving while the files cannot be used: the certificate status describes, Ready,
   // still in the store and valid now (the last good import, or what was issued before the
   // Certificate switched to spec.source).
