@@ -11,10 +11,6 @@
 #include "common/logging.h"
 #include "controller/api/object_codec.h"
 #include "controller/certs/certificate_import.h"
-#include "controller/certs/certificate_template.h"
-#include "controller/certs/issuance.h"
-#include "controller/certs/private_key.h"
-#include "controller/reconcile/certificate_staleness.h"
 #include "controller/reconcile/certificate_status.h"
 #include "controller/reconcile/status_writer.h"
 
@@ -24,23 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace reason = certificate_reason;
 using std::chrono::system_clock;
-
-// spec -> what to issue (the validity window is set at issuance).
-Result<certs::CertificateTemplate> templateFor(const api::CertificateSpec& spec) {
-  certs::CertificateTemplate request;
-  request.commonName = spec.commonName;
-  request.dnsNames = spec.dnsNames;
-  request.ipAddresses = spec.ipAddresses;
-  request.isCA = spec.isCA;
-  for (size_t i = 0; i < spec.usages.size(); ++i) {
-    auto usage = certs::parseUsage(spec.usages[i]);
-    if (!usage)
-      return Result<certs::CertificateTemplate>::error(
-          fmt::format("spec.usages[{}]: unknown usage \"{}\"", i, spec.usages[i]));
-    request.usages.push_back(*usage);
-  }
-  return request;
-}
 
 // The Ready reason for files that import refused: the failures a user acts on differently have
 // their own code in certs::.
@@ -271,156 +250,6 @@ void CertificateReconciler::recordTransitions(const api::Certificate& certificat
       object, events::EventType::kWarning,
       imported ? certificate_event::kImportFailed : certificate_event::kIssueFailed,
       fmt::format("{}: {}", why, issuing->message));
-}
-
-ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
-                                             const std::string& storeKey,
-                                             system_clock::time_point now) {
-  auto log = logger("controller.reconcile");
-  const api::CertificateSpec& spec = certificate.spec;
-  const std::string& ns = certificate.metadata.namespaceName;
-  const int64_t generation = certificate.metadata.generation;
-  api::CertificateStatus& status = certificate.status;
-  ConditionSetter setCondition(certificate, now);
-  // No longer imported (if it ever was): forget what the import saw.
-  forgetImport(storeKey);
-
-  auto request = templateFor(spec);
-  if (!request) {
-    setCondition("Ready", false, reason::kIssuanceFailed, request.message());
-    setCondition("Issuing", false, reason::kFailed, request.message());
-    return ReconcileResult::done();
-  }
-
-  // What is stored now.
-  std::optional<certs::CertificateBundle> current;
-  std::string unreadable;
-  auto storedBundle = certificates_.get(storeKey);
-  if (!storedBundle) {
-    unreadable = storedBundle.message();
-  } else if (storedBundle->has_value()) {
-    current = std::move(**storedBundle);
-  }
-
-  // Who signs.
-  const std::string& issuerName = spec.issuerRef->name;
-  const std::string issuerRef = ns + "/" + issuerName;
-  Signer signer;
-  bool issuerFound = true;
-  auto issuerObject = store_.get({IssuerReconciler::kKind, ns, issuerName});
-  if (!issuerObject) {
-    if (issuerObject.code() != ErrorCode::kNotFound)
-      return ReconcileResult::retry(issuerObject.message());
-    issuerFound = false;
-    signer.message = fmt::format("Issuer {} not found", issuerRef);
-  } else {
-    api::DecodeResult decoded = api::decodeObject(**issuerObject);
-    const auto* issuer = decoded.ok() ? std::get_if<api::Issuer>(&*decoded.object) : nullptr;
-    if (!issuer) {
-      signer.message = fmt::format("Issuer {} is stored in a form that does not decode", issuerRef);
-    } else {
-      signer = resolveSigner(store_, certificates_, ns, issuer->spec, now);
-      if (!signer.ready)
-        signer.message =
-            fmt::format("Issuer {} cannot sign: {}: {}", issuerRef, signer.reason, signer.message);
-    }
-  }
-
-  // Does the stored material still do?
-  std::optional<Staleness> stale = firstStaleness({.current = current ? &*current : nullptr,
-                                                   .unreadable = unreadable,
-                                                   .spec = spec,
-                                                   .request = *request,
-                                                   .signer = signer,
-                                                   .issuerRef = issuerRef,
-                                                   .now = now});
-  std::optional<system_clock::time_point> renewal;
-  if (current) renewal = renewalOf(current->leaf().info(), spec);
-
-  if (!stale) {
-    describe(status, current->leaf(), renewal);
-    setCondition("Ready", true, reason::kIssued,
-                 fmt::format("certificate {} issued by Issuer {}, valid until {}",
-                             current->leaf().thumbprint(), issuerRef,
-                             formatTime(current->leaf().info().notAfter)));
-    setCondition(
-        "Issuing", false, reason::kUpToDate,
-        fmt::format("the certificate matches the spec; renewal at {}", formatTime(*renewal)));
-    return requeueAt(*renewal, now);
-  }
-
-  if (!signer.ready) {
-    const char* why = issuerFound ? reason::kIssuerNotReady : reason::kIssuerNotFound;
-    // A valid certificate that is merely due for renewal keeps serving while the issuer cannot
-    // sign; one that is missing, expired or no longer what the spec says does not.
-    bool keepServing = current && std::string_view(stale->reason) == reason::kRenewing;
-    if (current) describe(status, current->leaf(), renewal);
-    if (keepServing) {
-      setCondition(
-          "Ready", true, reason::kIssued,
-          fmt::format("certificate {} issued by Issuer {}, valid until {}; renewal waits: {}",
-                      current->leaf().thumbprint(), issuerRef,
-                      formatTime(current->leaf().info().notAfter), signer.message));
-    } else {
-      setCondition("Ready", false, why, signer.message);
-    }
-    setCondition("Issuing", true, stale->reason,
-                 fmt::format("{}; waiting: {}", stale->message, signer.message));
-    log->debug("certificate_issue_blocked key={}/{} generation={} reason={} message=\"{}\"", kKind,
-               storeKey, generation, why, signer.message);
-    if (signer.changesAt && *signer.changesAt > now &&
-        *signer.changesAt - now < options_.blockedRetry)
-      return requeueAt(*signer.changesAt, now);
-    return ReconcileResult::requeueAfter(options_.blockedRetry);
-  }
-
-  // (Re-)issue. The key stays unless the policy rotates it or it no longer fits the spec.
-  const bool reuseKey = current && spec.privateKey.rotationPolicy == api::RotationPolicy::kNever &&
-                        keyFitsSpec(current->key, spec.privateKey);
-  auto fail = [&](const std::string& message) {
-    if (current) describe(status, current->leaf(), renewal);
-    setCondition("Ready", false, reason::kIssuanceFailed, message);
-    setCondition("Issuing", false, reason::kFailed, message);
-    log->warn("certificate_issue_failed key={}/{} generation={} error=\"{}\"", kKind, storeKey,
-              generation, message);
-    return ReconcileResult::retry(message);
-  };
-  std::optional<certs::PrivateKey> key;
-  if (reuseKey) {
-    key = current->key;
-  } else {
-    auto generated = certs::PrivateKey::generate(keyAlgorithm(spec.privateKey.algorithm),
-                                                 wantedKeyBits(spec.privateKey));
-    if (!generated) return fail(fmt::format("generating the private key: {}", generated.message()));
-    key = std::move(*generated);
-  }
-  request->validFor(toTime(now), spec.duration);
-  auto leaf = signer.selfSigned ? certs::issueSelfSigned(*request, *key)
-                                : certs::issueSignedBy(*request, key->publicKey(),
-                                                       signer.ca->leaf(), signer.ca->key, now);
-  if (!leaf) return fail(fmt::format("issuing: {}", leaf.message()));
-  certs::CertificateBundle bundle{{*leaf}, *key};
-  if (signer.ca)
-    bundle.chain.insert(bundle.chain.end(), signer.ca->chain.begin(), signer.ca->chain.end());
-  // The store first, status second: see the class comment.
-  Status put = certificates_.put(storeKey, bundle);
-  if (!put.isOk())
-    return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
-
-  auto newRenewal = renewalOf(leaf->info(), spec);
-  describe(status, *leaf, newRenewal);
-  log->info(
-      "certificate_issued key={}/{} generation={} revision={} thumbprint={} reason={} "
-      "key_reused={} not_after={} renewal={} issuer={}",
-      kKind, storeKey, generation, status.revision, leaf->thumbprint(), stale->reason, reuseKey,
-      formatTime(leaf->info().notAfter), formatTime(newRenewal), issuerRef);
-  setCondition("Ready", true, reason::kIssued,
-               fmt::format("certificate {} issued by Issuer {}, valid until {}", leaf->thumbprint(),
-                           issuerRef, formatTime(leaf->info().notAfter)));
-  setCondition(
-      "Issuing", false, reason::kUpToDate,
-      fmt::format("the certificate matches the spec; renewal at {}", formatTime(newRenewal)));
-  return requeueAt(newRenewal, now);
 }
 
 ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
