@@ -1,50 +1,21 @@
+// The Certificate reconciler's entry points: which keys a store change queues, and one reconcile
+// (read, issue or import, write status, record Events). Issuing is certificate_issue.cc, importing
+// certificate_import.cc, and what makes issued material stale certificate_staleness.cc.
+
 #include "controller/reconcile/certificate_reconciler.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <exception>
 
 #include "common/logging.h"
 #include "controller/api/object_codec.h"
-#include "controller/certs/certificate_import.h"
 #include "controller/reconcile/certificate_status.h"
 #include "controller/reconcile/status_writer.h"
 
 namespace siteplane::reconcile {
-namespace {
 
-namespace fs = std::filesystem;
 namespace reason = certificate_reason;
-using std::chrono::system_clock;
-
-// The Ready reason for files that import refused: the failures a user acts on differently have
-// their own code in certs::.
-const char* importFailureReason(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kPathNotAllowed:
-      // The policy checks again at read time (a symlink swapped in after the check).
-      return reason::kPathNotAllowed;
-    case ErrorCode::kKeyMismatch:
-      return reason::kKeyMismatch;
-    case ErrorCode::kInvalidChain:
-      return reason::kInvalidChain;
-    default:
-      return reason::kInvalidSource;
-  }
-}
-
-std::vector<std::string> thumbprints(const std::vector<certs::Certificate>& chain) {
-  std::vector<std::string> out;
-  out.reserve(chain.size());
-  for (const auto& certificate : chain) out.push_back(certificate.thumbprint());
-  return out;
-}
-
-}  // namespace
 
 CertificateReconciler::CertificateReconciler(store::Store& store,
                                              certs::CertificateStore& certificates,
@@ -85,23 +56,6 @@ ReconcileResult CertificateReconciler::reconcile(const std::string& key) noexcep
   } catch (const std::exception& error) {
     return ReconcileResult::retry(fmt::format("reconciling {}: {}", key, error.what()));
   }
-}
-
-void CertificateReconciler::forgetImport(const std::string& storeKey) {
-  bool watched = false;
-  {
-    std::lock_guard lock(importsMutex_);
-    imports_.erase(storeKey);
-    watched = watched_.erase(storeKey) > 0;
-  }
-  if (watched && options_.watchSourceFiles)
-    options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, {});
-}
-
-fs::path CertificateReconciler::resolve(const std::string& path) const {
-  fs::path file(path);
-  if (file.is_relative() && !options_.manifestsDir.empty()) return options_.manifestsDir / file;
-  return file;
 }
 
 ReconcileResult CertificateReconciler::run(const std::string& key) {
@@ -152,57 +106,6 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
   return next;
 }
 
-std::optional<ReconcileResult> CertificateReconciler::steadyImport(const std::string& storeKey,
-                                                                   const nlohmann::json& stored,
-                                                                   system_clock::time_point now) {
-  std::vector<SourceFile> files;
-  system_clock::time_point until;
-  {
-    std::lock_guard lock(importsMutex_);
-    auto found = imports_.find(storeKey);
-    if (found == imports_.end() || found->second.steadyResourceVersion.empty()) return std::nullopt;
-    const std::string* version =
-        stored["metadata"]["resourceVersion"].get_ptr<const std::string*>();
-    if (!version || *version != found->second.steadyResourceVersion) return std::nullopt;
-    files = found->second.files;
-    until = found->second.steadyUntil;
-  }
-  if (now >= until) return std::nullopt;
-  if (options_.watchSourceFiles) {
-    // As every look does (see import): it also re-arms the watch of a replaced directory.
-    std::vector<fs::path> paths;
-    for (const auto& file : files) paths.emplace_back(file.path);
-    options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, std::move(paths));
-  }
-  for (const auto& file : files) {
-    auto current = FileStamp::of(file.path);
-    if (!current || !(*current == file.stamp)) return std::nullopt;
-  }
-  auto next =
-      std::min(std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval),
-               std::chrono::ceil<std::chrono::seconds>(until - now) + std::chrono::seconds(1));
-  return ReconcileResult::requeueAfter(std::max(next, std::chrono::seconds(1)));
-}
-
-void CertificateReconciler::markSteady(const std::string& storeKey, const nlohmann::json& stored,
-                                       system_clock::time_point now) {
-  const std::string* version = stored["metadata"]["resourceVersion"].get_ptr<const std::string*>();
-  if (!version) return;
-  std::lock_guard lock(importsMutex_);
-  auto found = imports_.find(storeKey);
-  if (found == imports_.end()) return;  // the import failed: every look reads the files again
-  // Ready flips at notBefore and after notAfter; an expired certificate stays expired.
-  const certs::CertificateInfo& info = found->second.leaf.info();
-  system_clock::time_point until = system_clock::time_point::max();
-  if (now < info.notBefore) {
-    until = info.notBefore;
-  } else if (now <= info.notAfter) {
-    until = info.notAfter + std::chrono::seconds(1);
-  }
-  found->second.steadyResourceVersion = *version;
-  found->second.steadyUntil = until;
-}
-
 void CertificateReconciler::recordTransitions(const api::Certificate& certificate,
                                               const api::CertificateStatus& before) const {
   if (!options_.events) return;
@@ -250,198 +153,6 @@ void CertificateReconciler::recordTransitions(const api::Certificate& certificat
       object, events::EventType::kWarning,
       imported ? certificate_event::kImportFailed : certificate_event::kIssueFailed,
       fmt::format("{}: {}", why, issuing->message));
-}
-
-ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
-                                              const std::string& storeKey,
-                                              system_clock::time_point now) {
-  auto log = logger("controller.reconcile");
-  const api::CertificateSource& source = *certificate.spec.source;
-  const int64_t generation = certificate.metadata.generation;
-  api::CertificateStatus& status = certificate.status;
-  ConditionSetter setCondition(certificate, now);
-  // What keeps serving while the files cannot be used: the certificate status describes, Ready,
-  // still in the store and valid now (the last good import, or what was issued before the
-  // Certificate switched to spec.source).
-  auto lastGood = [&]() -> std::optional<certs::Certificate> {
-    const api::Condition* ready = api::findCondition(status.conditions, "Ready");
-    if (status.thumbprint.empty() || !ready || ready->status != api::ConditionStatus::kTrue)
-      return std::nullopt;
-    auto stored = certificates_.get(storeKey);
-    if (!stored || !stored->has_value()) return std::nullopt;
-    const certs::Certificate& kept = (**stored).leaf();
-    if (kept.thumbprint() != status.thumbprint || kept.validityAt(now) != certs::Validity::kValid)
-      return std::nullopt;
-    return kept;
-  };
-  // Files that cannot be used never take away a good certificate (as a broken manifest keeps its
-  // objects' last good version): with one, it stays Ready and Issuing says what is wrong.
-  auto refuse = [&](const char* why, const std::string& message) {
-    if (auto kept = lastGood()) {
-      describe(status, *kept, std::nullopt);
-      setCondition("Ready", true, reason::kImported,
-                   fmt::format("certificate {} (the last good import) is served, valid until {}; "
-                               "the files are not taken: {}",
-                               kept->thumbprint(), formatTime(kept->info().notAfter), message));
-      setCondition("Issuing", true, why, message);
-      log->warn("certificate_import_refused key={}/{} generation={} reason={} kept={} error=\"{}\"",
-                kKind, storeKey, generation, why, kept->thumbprint(), message);
-      auto untilExpiry = std::chrono::ceil<std::chrono::seconds>(kept->info().notAfter - now) +
-                         std::chrono::seconds(1);
-      return ReconcileResult::requeueAfter(
-          std::min<Clock::Duration>(options_.sourceCheckInterval, untilExpiry));
-    }
-    setCondition("Ready", false, why, message);
-    setCondition("Issuing", false, reason::kFailed, message);
-    log->warn("certificate_import_failed key={}/{} generation={} reason={} error=\"{}\"", kKind,
-              storeKey, generation, why, message);
-    // A fixed file is picked up by its watch or the next look.
-    return ReconcileResult::requeueAfter(options_.sourceCheckInterval);
-  };
-
-  const bool pkcs12 = !source.pkcs12File.empty();
-  std::vector<std::pair<std::string, fs::path>> files;  // field -> resolved path
-  if (pkcs12) {
-    files.emplace_back("spec.source.pkcs12File", resolve(source.pkcs12File));
-    if (!source.pkcs12PasswordFile.empty())
-      files.emplace_back("spec.source.pkcs12PasswordFile", resolve(source.pkcs12PasswordFile));
-  } else {
-    files.emplace_back("spec.source.certificateFile", resolve(source.certificateFile));
-    files.emplace_back("spec.source.privateKeyFile", resolve(source.privateKeyFile));
-  }
-  std::string fileList;
-  for (const auto& [field, path] : files) {
-    if (pkcs12 && field == "spec.source.pkcs12PasswordFile") continue;
-    fileList += (fileList.empty() ? "" : " + ") + path.string();
-  }
-
-  // The operator's directories first, before any file is watched, stat()ed or read. A refused
-  // path keeps nothing: material stored from it (before the policy, or by a spec that names
-  // a forbidden file now) is removed, so that it cannot be served under any condition.
-  const certs::ImportOrigin origin = certs::importOriginOf(certificate.metadata.annotations);
-  if (options_.importPolicy) {
-    for (const auto& [field, path] : files) {
-      Status allowed = options_.importPolicy->check(path, origin);
-      if (allowed) continue;
-      forgetImport(storeKey);
-      if (Status removed = certificates_.remove(storeKey); !removed)
-        return ReconcileResult::retry(fmt::format("certificate store: {}", removed.message()));
-      // Nothing is served, so status describes no certificate (revision is a counter: kept).
-      api::CertificateStatus cleared;
-      cleared.conditions = std::move(status.conditions);
-      cleared.revision = status.revision;
-      status = std::move(cleared);
-      std::string message = fmt::format("{}: {}", field, allowed.message());
-      setCondition("Ready", false, reason::kPathNotAllowed, message);
-      setCondition("Issuing", false, reason::kFailed, message);
-      log->warn("certificate_import_refused key={}/{} generation={} reason={} error=\"{}\"", kKind,
-                storeKey, generation, reason::kPathNotAllowed, message);
-      return ReconcileResult::requeueAfter(options_.sourceCheckInterval);
-    }
-  }
-  certs::FileReader readFile = certs::readSmallFile;
-  if (options_.importPolicy) {
-    readFile = [policy = options_.importPolicy, origin](const fs::path& path) {
-      return policy->read(path, origin);
-    };
-  }
-
-  if (options_.watchSourceFiles) {
-    // Registered on every look, which also re-arms the watch of a directory that was replaced.
-    {
-      std::lock_guard lock(importsMutex_);
-      watched_.insert(storeKey);
-    }
-    std::vector<fs::path> paths;
-    for (const auto& [field, path] : files) paths.push_back(path);
-    options_.watchSourceFiles(std::string(kKind) + "/" + storeKey, std::move(paths));
-  }
-
-  // stat() before reading: a file replaced between the two is seen as changed by the next look.
-  std::vector<SourceFile> stamps;
-  for (const auto& [field, path] : files) {
-    auto stamp = FileStamp::of(path);
-    if (!stamp)
-      return refuse(reason::kInvalidSource, fmt::format("{}: cannot read {}: {}", field,
-                                                        path.string(), std::strerror(errno)));
-    stamps.push_back({path.string(), *stamp});
-  }
-
-  std::optional<certs::Certificate> leaf;
-  {
-    std::lock_guard lock(importsMutex_);
-    auto cached = imports_.find(storeKey);
-    if (cached != imports_.end() && cached->second.files == stamps &&
-        cached->second.leaf.thumbprint() == status.thumbprint)
-      leaf = cached->second.leaf;
-  }
-  if (!leaf) {
-    auto bundle =
-        pkcs12 ? certs::importPkcs12File(
-                     files[0].second,
-                     files.size() > 1 ? std::optional<fs::path>(files[1].second) : std::nullopt,
-                     readFile)
-               : certs::importPemFiles(files[0].second, files[1].second, readFile);
-    if (!bundle) {
-      {
-        std::lock_guard lock(importsMutex_);
-        imports_.erase(storeKey);
-      }
-      return refuse(importFailureReason(bundle.code()),
-                    fmt::format("spec.source: {}", bundle.message()));
-    }
-    // An expired or not yet valid certificate in the files does not replace a valid one.
-    const certs::Validity validity = bundle->leaf().validityAt(now);
-    if (validity != certs::Validity::kValid && lastGood()) {
-      const certs::CertificateInfo& offered = bundle->leaf().info();
-      return refuse(
-          validity == certs::Validity::kExpired ? reason::kExpired : reason::kNotYetValid,
-          fmt::format("certificate {} in {} is {} (valid from {} to {})", offered.thumbprint,
-                      fileList, validity == certs::Validity::kExpired ? "expired" : "not yet valid",
-                      formatTime(offered.notBefore), formatTime(offered.notAfter)));
-    }
-    auto chain = thumbprints(bundle->chain);
-    auto existing = certificates_.get(storeKey);
-    const bool same = existing && existing->has_value() && thumbprints((*existing)->chain) == chain;
-    if (!same) {
-      Status put = certificates_.put(storeKey, *bundle);
-      if (!put.isOk())
-        return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
-      log->info(
-          "certificate_imported key={}/{} generation={} thumbprint={} chain_length={} from={}",
-          kKind, storeKey, generation, bundle->leaf().thumbprint(), chain.size(), fileList);
-    }
-    leaf = bundle->leaf();
-    std::lock_guard lock(importsMutex_);
-    imports_.insert_or_assign(storeKey, ImportedSource{stamps, std::move(chain), *leaf, "", {}});
-  }
-
-  describe(status, *leaf, std::nullopt);
-  const certs::CertificateInfo& info = leaf->info();
-  auto next = std::chrono::duration_cast<std::chrono::seconds>(options_.sourceCheckInterval);
-  switch (leaf->validityAt(now)) {
-    case certs::Validity::kValid:
-      setCondition("Ready", true, reason::kImported,
-                   fmt::format("certificate {} imported from {}, valid until {}", info.thumbprint,
-                               fileList, formatTime(info.notAfter)));
-      next = std::min(next, std::chrono::ceil<std::chrono::seconds>(info.notAfter - now) +
-                                std::chrono::seconds(1));
-      break;
-    case certs::Validity::kExpired:
-      setCondition("Ready", false, reason::kExpired,
-                   fmt::format("certificate {} imported from {} expired at {}", info.thumbprint,
-                               fileList, formatTime(info.notAfter)));
-      break;
-    case certs::Validity::kNotYetValid:
-      setCondition("Ready", false, reason::kNotYetValid,
-                   fmt::format("certificate {} imported from {} is not valid before {}",
-                               info.thumbprint, fileList, formatTime(info.notBefore)));
-      next = std::min(next, std::chrono::ceil<std::chrono::seconds>(info.notBefore - now));
-      break;
-  }
-  setCondition("Issuing", false, reason::kImported,
-               "imported from spec.source; siteplane does not renew imported certificates");
-  return ReconcileResult::requeueAfter(std::max(next, std::chrono::seconds(1)));
 }
 
 }  // namespace siteplane::reconcile
