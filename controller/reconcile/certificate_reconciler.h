@@ -162,12 +162,31 @@ class CertificateReconciler final : public Reconciler {
                         std::chrono::system_clock::time_point now);
   ReconcileResult import(api::Certificate& certificate, const std::string& storeKey,
                          std::chrono::system_clock::time_point now);
-  std::filesystem::path resolve(const std::string& path) const;
   // Records the Events for what changed from `before` to the status just written.
   void recordTransitions(const api::Certificate& certificate,
                          const api::CertificateStatus& before) const;
   // Forgets what the import of `storeKey` saw and stops watching its files.
   void forgetImport(const std::string& storeKey);
+
+  // One look at an import's files, and the steps import() takes with it (certificate_import.cc).
+  struct ImportAttempt;
+  // A spec.source file outside the import policy's directories: nothing from it is kept, and
+  // status says PathNotAllowed. nullopt when every file is allowed.
+  std::optional<ReconcileResult> refuseForbiddenPaths(ImportAttempt& attempt);
+  // Hands `paths` to watchSourceFiles (when set) and remembers that storeKey's files are watched.
+  void watchFiles(const std::string& storeKey, std::vector<std::filesystem::path> paths);
+  // The leaf the last import of `storeKey` took, when its files are as `stamps` says and status
+  // still shows that leaf: nothing to read again.
+  std::optional<certs::Certificate> cachedLeaf(const std::string& storeKey,
+                                               const std::vector<SourceFile>& stamps,
+                                               const std::string& thumbprint);
+  // Reads and checks the files, stores what they hold when it changed, then status.
+  ReconcileResult takeFiles(ImportAttempt& attempt, std::vector<SourceFile> stamps);
+  // Status for files that cannot be used: the last good certificate keeps serving if there is
+  // one (Issuing=True says why), otherwise Ready=False `why`.
+  ReconcileResult refuse(ImportAttempt& attempt, const char* why, const std::string& message) const;
+  // Status describing `leaf`, taken from the files: Ready as its validity says.
+  ReconcileResult markImported(ImportAttempt& attempt, const certs::Certificate& leaf) const;
 
   store::Store& store_;
   certs::CertificateStore& certificates_;
