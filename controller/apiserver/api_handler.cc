@@ -45,6 +45,28 @@ bool acceptsJson(const std::string& accept) {
   return false;
 }
 
+bool isGet(const ApiRequest& request) {
+  return request.method == "GET" || request.method == "HEAD";
+}
+
+// The path segments up to the resources: /api/{version} (core) or /apis/{group}/{version}.
+size_t groupVersionEnd(bool core) { return core ? 2 : 3; }
+
+// The 404 for a path that names nothing served, in Kubernetes' words.
+ApiError resourceNotFound(const ApiRequest& request) {
+  return ApiError::notFound("the server could not find the requested resource (" + request.path +
+                            ")");
+}
+
+// GET /version, as Kubernetes' version.Info: the Kubernetes API version siteplane speaks, with
+// siteplane's own version in gitVersion.
+nlohmann::json versionInfo(const std::string& version) {
+  return {
+      {"major", "1"},    {"minor", "32"},           {"gitVersion", "v1.32.0+siteplane." + version},
+      {"gitCommit", ""}, {"gitTreeState", "clean"}, {"buildDate", ""},
+      {"goVersion", ""}, {"compiler", "gcc"},       {"platform", "linux/amd64"}};
+}
+
 }  // namespace
 
 ApiHandler::ApiHandler(store::Store& store, ResourceRegistry registry, ApiHandlerOptions options)
@@ -111,9 +133,6 @@ std::optional<ApiReply> ApiHandler::authenticate(const ApiRequest& request) cons
 }
 
 ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
-  const std::vector<std::string> segments = splitPath(request.path);
-  const std::string first = segments.empty() ? "" : segments[0];
-
   if (auto refused = authenticate(request)) {
     verb = "unauthorized";
     return std::move(*refused);
@@ -124,8 +143,32 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
         "the request body is " + std::to_string(request.body.size()) + " bytes; the limit is " +
         std::to_string(options_.maxBodyBytes)));
   }
+  const std::vector<std::string> segments = splitPath(request.path);
+  if (auto answered = serveNonResource(request, segments, verb)) return std::move(*answered);
 
-  bool isGet = request.method == "GET" || request.method == "HEAD";
+  const std::string first = segments.empty() ? "" : segments[0];
+  const bool core = first == "api";
+  if (!core && first != "apis") {
+    verb = "notfound";
+    return reply(resourceNotFound(request));
+  }
+  // Discovery: /api, /apis, /apis/{group}, /apis/{group}/{version}, /api/{version}.
+  if (segments.size() <= groupVersionEnd(core)) {
+    verb = "discovery";
+    return serveDiscovery(request, segments, core);
+  }
+  std::optional<Target> target = resolveTarget(segments, core);
+  if (!target) {
+    verb = "notfound";
+    return reply(resourceNotFound(request));
+  }
+  return serveResource(request, *target, verb);
+}
+
+std::optional<ApiReply> ApiHandler::serveNonResource(const ApiRequest& request,
+                                                     const std::vector<std::string>& segments,
+                                                     std::string& verb) {
+  const std::string first = segments.empty() ? "" : segments[0];
   if (first == "healthz" || first == "livez") {
     verb = "health";
     return reply(textResponse(200, "ok"));
@@ -144,76 +187,65 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
   }
   if (first == "version") {
     verb = "version";
-    return reply(jsonResponse(200, {{"major", "1"},
-                                    {"minor", "32"},
-                                    {"gitVersion", "v1.32.0+siteplane." + options_.version},
-                                    {"gitCommit", ""},
-                                    {"gitTreeState", "clean"},
-                                    {"buildDate", ""},
-                                    {"goVersion", ""},
-                                    {"compiler", "gcc"},
-                                    {"platform", "linux/amd64"}}));
+    return reply(jsonResponse(200, versionInfo(options_.version)));
   }
-  if (first == "swagger-2.0.0.pb-v1" && segments.size() == 1) {
+  if ((first == "swagger-2.0.0.pb-v1" && segments.size() == 1) || first == "openapi") {
     verb = "openapi";
-    if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
-    return reply(openApiV2_.respond(request, true));
+    return serveOpenApi(request, segments);
   }
-  if (first == "openapi") {
-    verb = "openapi";
-    if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
-    if (segments.size() == 2 && segments[1] == "v3")
-      return reply(jsonResponse(200, openApi_.index()));
-    if (segments.size() == 2 && segments[1] == "v2")
-      return reply(openApiV2_.respond(request, false));
-    if (segments.size() > 2 && segments[1] == "v3") {
-      std::string key;
-      for (size_t i = 2; i < segments.size(); ++i) key += (i > 2 ? "/" : "") + segments[i];
-      if (const nlohmann::json* document = openApi_.document(key)) {
-        return reply(jsonResponse(200, *document));
-      }
-    }
-    return reply(ApiError::notFound("no OpenAPI document at " + request.path));
-  }
+  return std::nullopt;
+}
 
-  bool core = first == "api";
-  if (!core && first != "apis") {
-    verb = "notfound";
-    return reply(ApiError::notFound("the server could not find the requested resource (" +
-                                    request.path + ")"));
+ApiReply ApiHandler::serveOpenApi(const ApiRequest& request,
+                                  const std::vector<std::string>& segments) {
+  if (!isGet(request)) {
+    return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
   }
-  // Discovery: /api, /apis, /apis/{group}, /apis/{group}/{version}, /api/{version}.
-  size_t groupVersionEnd = core ? 2 : 3;
-  if (segments.size() <= groupVersionEnd) {
-    verb = "discovery";
-    if (!isGet) return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
-    nlohmann::json document;
-    if (segments.size() == 1) {
-      std::string aggregated = aggregatedDiscoveryVersion(request);
-      if (!aggregated.empty()) {
-        return reply(jsonResponse(200, aggregatedDiscovery(registry_, core, aggregated),
-                                  "application/json;g=apidiscovery.k8s.io;v=" + aggregated +
-                                      ";as=APIGroupDiscoveryList"));
-      }
-      document = core ? apiVersions(registry_) : apiGroupList(registry_);
-    } else if (core) {
-      document = apiResourceList(registry_, "", segments[1]);
-    } else if (segments.size() == 2) {
-      document = apiGroup(registry_, segments[1]);
-    } else {
-      document = apiResourceList(registry_, segments[1], segments[2]);
+  if (segments[0] == "swagger-2.0.0.pb-v1") return reply(openApiV2_.respond(request, true));
+  if (segments.size() == 2 && segments[1] == "v3")
+    return reply(jsonResponse(200, openApi_.index()));
+  if (segments.size() == 2 && segments[1] == "v2") return reply(openApiV2_.respond(request, false));
+  if (segments.size() > 2 && segments[1] == "v3") {
+    std::string key;
+    for (size_t i = 2; i < segments.size(); ++i) key += (i > 2 ? "/" : "") + segments[i];
+    if (const nlohmann::json* document = openApi_.document(key)) {
+      return reply(jsonResponse(200, *document));
     }
-    if (document.is_null()) {
-      return reply(ApiError::notFound("the server could not find the requested resource (" +
-                                      request.path + ")"));
-    }
-    return reply(jsonResponse(200, document));
   }
+  return reply(ApiError::notFound("no OpenAPI document at " + request.path));
+}
 
-  // Resources: {gv}/{plural} or {gv}/namespaces/{ns}/{plural}[/{name}[/status]].
-  std::string group = core ? "" : segments[1];
-  std::string version = core ? segments[1] : segments[2];
-  std::vector<std::string> rest(segments.begin() + static_cast<long>(groupVersionEnd),
+ApiReply ApiHandler::serveDiscovery(const ApiRequest& request,
+                                    const std::vector<std::string>& segments, bool core) {
+  if (!isGet(request)) {
+    return reply(ApiError::methodNotAllowed(request.method + " is not supported"));
+  }
+  nlohmann::json document;
+  if (segments.size() == 1) {
+    std::string aggregated = aggregatedDiscoveryVersion(request);
+    if (!aggregated.empty()) {
+      return reply(jsonResponse(
+          200, aggregatedDiscovery(registry_, core, aggregated),
+          "application/json;g=apidiscovery.k8s.io;v=" + aggregated + ";as=APIGroupDiscoveryList"));
+    }
+    document = core ? apiVersions(registry_) : apiGroupList(registry_);
+  } else if (core) {
+    document = apiResourceList(registry_, "", segments[1]);
+  } else if (segments.size() == 2) {
+    document = apiGroup(registry_, segments[1]);
+  } else {
+    document = apiResourceList(registry_, segments[1], segments[2]);
+  }
+  if (document.is_null()) return reply(resourceNotFound(request));
+  return reply(jsonResponse(200, document));
+}
+
+std::optional<ApiHandler::Target> ApiHandler::resolveTarget(
+    const std::vector<std::string>& segments, bool core) const {
+  // {gv}/{plural} or {gv}/namespaces/{ns}/{plural}[/{name}[/status]].
+  const std::string group = core ? "" : segments[1];
+  const std::string version = core ? segments[1] : segments[2];
+  std::vector<std::string> rest(segments.begin() + static_cast<long>(groupVersionEnd(core)),
                                 segments.end());
   Target target;
   if (rest.size() >= 3 && rest[0] == "namespaces") {
@@ -223,20 +255,14 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
   if (!rest.empty()) target.type = registry_.findByPlural(group, version, rest[0]);
   if (!target.type || rest.size() > 3 ||
       (target.type->namespaced && !target.ns && rest.size() > 1)) {
-    verb = "notfound";
-    return reply(ApiError::notFound("the server could not find the requested resource (" +
-                                    request.path + ")"));
+    return std::nullopt;
   }
   if (rest.size() >= 2) target.name = rest[1];
   if (rest.size() == 3) {
-    if (rest[2] != "status" || !target.type->statusSubresource) {
-      verb = "notfound";
-      return reply(ApiError::notFound("the server could not find the requested resource (" +
-                                      request.path + ")"));
-    }
+    if (rest[2] != "status" || !target.type->statusSubresource) return std::nullopt;
     target.subresource = "status";
   }
-  return serveResource(request, target, verb);
+  return target;
 }
 
 ApiReply ApiHandler::serveResource(const ApiRequest& request, const Target& target,

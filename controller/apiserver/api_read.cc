@@ -24,6 +24,22 @@ std::optional<long long> nonNegative(const std::string& text) {
   return value;
 }
 
+// labelSelector and fieldSelector, as list and watch take them; an empty one selects everything.
+std::optional<ApiError> parseSelectors(const ApiRequest& request, store::LabelSelector& labels,
+                                       FieldSelector& fields) {
+  if (auto selector = request.param("labelSelector"); selector && !selector->empty()) {
+    auto parsed = store::LabelSelector::parse(*selector);
+    if (!parsed) return ApiError::badRequest("labelSelector: " + parsed.message());
+    labels = std::move(parsed).value();
+  }
+  if (auto selector = request.param("fieldSelector"); selector && !selector->empty()) {
+    auto parsed = FieldSelector::parse(*selector);
+    if (!parsed) return ApiError::badRequest(parsed.message());
+    fields = std::move(parsed).value();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ApiReply ApiHandler::get(const Target& target, const Output& output) {
@@ -47,19 +63,8 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   store::ListOptions options;
   options.kind = target.type->kind;
   options.ns = target.ns;
-  std::string labelText = request.param("labelSelector").value_or("");
-  if (!labelText.empty()) {
-    auto parsed = store::LabelSelector::parse(labelText);
-    if (!parsed) return reply(ApiError::badRequest("labelSelector: " + parsed.message()));
-    options.selector = std::move(parsed).value();
-  }
   FieldSelector fields;
-  std::string fieldText = request.param("fieldSelector").value_or("");
-  if (!fieldText.empty()) {
-    auto parsed = FieldSelector::parse(fieldText);
-    if (!parsed) return reply(ApiError::badRequest(parsed.message()));
-    fields = std::move(parsed).value();
-  }
+  if (auto error = parseSelectors(request, options.selector, fields)) return reply(*error);
   size_t limit = 0;
   if (auto text = request.param("limit"); text && !text->empty()) {
     auto value = nonNegative(*text);
@@ -70,7 +75,8 @@ ApiReply ApiHandler::list(const ApiRequest& request, const Target& target, const
   }
   // A continue token is good only for the list that issued it.
   std::string query = target.type->groupResource() + " namespace=" + target.ns.value_or("") +
-                      " labelSelector=" + labelText + " fieldSelector=" + fieldText;
+                      " labelSelector=" + request.param("labelSelector").value_or("") +
+                      " fieldSelector=" + request.param("fieldSelector").value_or("");
   ListPage page;
   if (std::string token = request.param("continue").value_or(""); !token.empty()) {
     if (!request.param("resourceVersion").value_or("").empty()) {
@@ -136,136 +142,118 @@ std::chrono::seconds watchTimeout(long long requestedSeconds) {
   return std::chrono::seconds(spread(random));
 }
 
-}  // namespace
-
-ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, const Output& output) {
-  store::LabelSelector labels;
-  if (auto selector = request.param("labelSelector"); selector && !selector->empty()) {
-    auto parsed = store::LabelSelector::parse(*selector);
-    if (!parsed) return reply(ApiError::badRequest("labelSelector: " + parsed.message()));
-    labels = std::move(parsed).value();
-  }
-  FieldSelector fields;
-  if (auto selector = request.param("fieldSelector"); selector && !selector->empty()) {
-    auto parsed = FieldSelector::parse(*selector);
-    if (!parsed) return reply(ApiError::badRequest(parsed.message()));
-    fields = std::move(parsed).value();
-  }
-  long long timeoutSeconds = 0;
+// ?timeoutSeconds: a whole number of seconds, 0 when absent.
+std::optional<ApiError> parseTimeoutSeconds(const ApiRequest& request, long long& seconds) {
+  seconds = 0;
   if (auto timeout = request.param("timeoutSeconds"); timeout && !timeout->empty()) {
     auto value = nonNegative(*timeout);
     if (!value) {
-      return reply(ApiError::badRequest("timeoutSeconds: \"" + *timeout +
-                                        "\" is not a non-negative number of seconds"));
+      return ApiError::badRequest("timeoutSeconds: \"" + *timeout +
+                                  "\" is not a non-negative number of seconds");
     }
-    timeoutSeconds = *value;
+    seconds = *value;
+  }
+  return std::nullopt;
+}
+
+// Renders one watch's store events for its client. Everything the subscription callback needs is
+// in here, by value: the callback runs on store threads and may outlive the request.
+struct WatchEncoder {
+  ResourceType type;
+  std::optional<std::string> ns;
+  store::LabelSelector labels;
+  FieldSelector fields;
+  bool table = false;
+  const Clock* clock = nullptr;  // the handler's
+  bool headersSent = false;      // touched only by the thread delivering events (one at a time)
+
+  // Objects the client currently sees as matching the selectors (namespace/name): a change
+  // that makes one stop matching is a DELETED for this watch, one that makes it start
+  // matching an ADDED, as Kubernetes reports them.
+  std::set<std::string> visible;
+
+  // The list a watch starts from: its kind, namespace and label selector (fields are matched by
+  // the encoder).
+  store::ListOptions listOptions() const {
+    store::ListOptions options;
+    options.kind = type.kind;
+    options.ns = ns;
+    options.selector = labels;
+    return options;
   }
 
-  // Everything the callback needs is captured by value: it runs on store threads and may
-  // outlive this call.
-  struct Encoder {
-    ResourceType type;
-    std::optional<std::string> ns;
-    store::LabelSelector labels;
-    FieldSelector fields;
-    bool table = false;
-    const Clock* clock = nullptr;  // the handler's
-    bool headersSent = false;      // touched only by the thread delivering events (one at a time)
-
-    // Objects the client currently sees as matching the selectors (namespace/name): a change
-    // that makes one stop matching is a DELETED for this watch, one that makes it start
-    // matching an ADDED, as Kubernetes reports them.
-    std::set<std::string> visible;
-
-    std::optional<std::string> encode(const char* type, const nlohmann::json& object) {
-      if (topString(object, "kind") != this->type.kind) return std::nullopt;
-      if (ns && metaString(object, "namespace") != *ns) return std::nullopt;
-      std::string key = metaString(object, "namespace") + "/" + metaString(object, "name");
-      bool matches = labels.matchesObject(object) && fields.matches(object);
-      bool deleted = std::string_view(type) == "DELETED";
-      bool seen = visible.count(key) > 0;
-      if (!matches && !seen) return std::nullopt;
-      if (!matches || deleted) {
-        visible.erase(key);
-        type = "DELETED";
-      } else {
-        if (!seen) type = "ADDED";
-        visible.insert(key);
-      }
-      nlohmann::json event = {{"type", type}};
-      if (table) {
-        // Like Kubernetes, only the first event carries the column definitions.
-        TableConverter converter(this->type, clock->wallNow());
-        event["object"] =
-            converter.table({object}, metaString(object, "resourceVersion"), !headersSent);
-        headersSent = true;
-      } else {
-        event["object"] = object;
-      }
-      return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // The event line for `object`, or nothing when the client is not to see it.
+  std::optional<std::string> encode(const char* type, const nlohmann::json& object) {
+    if (topString(object, "kind") != this->type.kind) return std::nullopt;
+    if (ns && metaString(object, "namespace") != *ns) return std::nullopt;
+    std::string key = metaString(object, "namespace") + "/" + metaString(object, "name");
+    bool matches = labels.matchesObject(object) && fields.matches(object);
+    bool deleted = std::string_view(type) == "DELETED";
+    bool seen = visible.count(key) > 0;
+    if (!matches && !seen) return std::nullopt;
+    if (!matches || deleted) {
+      visible.erase(key);
+      type = "DELETED";
+    } else {
+      if (!seen) type = "ADDED";
+      visible.insert(key);
     }
-  };
-  auto encoder = std::make_shared<Encoder>();
-  encoder->type = *target.type;
-  encoder->ns = target.ns;
-  encoder->labels = labels;
-  encoder->fields = fields;
-  encoder->table = output.form == Output::Form::kTable;
-  encoder->clock = options_.clock;
+    nlohmann::json event = {{"type", type}};
+    if (table) {
+      // Like Kubernetes, only the first event carries the column definitions.
+      TableConverter converter(this->type, clock->wallNow());
+      event["object"] =
+          converter.table({object}, metaString(object, "resourceVersion"), !headersSent);
+      headersSent = true;
+    } else {
+      event["object"] = object;
+    }
+    return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+};
 
-  auto stream = std::make_shared<WatchStream>(watchTimeout(timeoutSeconds));
-  uint64_t from = 0;
+// Where a watch starts, returned as the resourceVersion it continues after. Without a
+// resourceVersion (or with "0") the current state goes to the stream as synthetic ADDED events,
+// then every change follows. With one, the client listed there; what matches now is the best
+// estimate of what it saw, so a later change that makes one of those stop matching reports
+// DELETED.
+Result<uint64_t> startWatch(store::Store& store, const ApiRequest& request, WatchEncoder& encoder,
+                            WatchStream& stream) {
   std::string resourceVersion = request.param("resourceVersion").value_or("");
   if (resourceVersion.empty() || resourceVersion == "0") {
-    // No starting point: the current state as synthetic ADDED events, then every change.
-    store::ListOptions options;
-    options.kind = target.type->kind;
-    options.ns = target.ns;
-    options.selector = labels;
-    store::ObjectList current = store_.list(options);
+    store::ObjectList current = store.list(encoder.listOptions());
     for (const auto& object : current.items) {
-      if (auto chunk = encoder->encode("ADDED", *object)) stream->push(std::move(*chunk));
+      if (auto chunk = encoder.encode("ADDED", *object)) stream.push(std::move(*chunk));
     }
-    from = current.resourceVersion;
-  } else {
-    auto parsed = store::parseResourceVersion(resourceVersion);
-    if (!parsed) return reply(ApiError::badRequest("resourceVersion: " + parsed.message()));
-    from = *parsed;
-    // The client listed at `from`; what matches now is the best estimate of what it saw, so a
-    // later change that makes one of those stop matching reports DELETED.
-    store::ListOptions options;
-    options.kind = target.type->kind;
-    options.ns = target.ns;
-    options.selector = labels;
-    for (const auto& object : store_.list(options).items) {
-      if (fields.matches(*object)) {
-        encoder->visible.insert(metaString(*object, "namespace") + "/" +
-                                metaString(*object, "name"));
-      }
+    return current.resourceVersion;
+  }
+  auto from = store::parseResourceVersion(resourceVersion);
+  if (!from) return from.status();
+  for (const auto& object : store.list(encoder.listOptions()).items) {
+    if (encoder.fields.matches(*object)) {
+      encoder.visible.insert(metaString(*object, "namespace") + "/" + metaString(*object, "name"));
     }
   }
-  if (request.flag("allowWatchBookmarks")) {
-    nlohmann::json object = {{"apiVersion", target.type->apiVersion()},
-                             {"kind", target.type->kind}};
-    if (output.form == Output::Form::kTable) {
-      object = {{"apiVersion", "meta.k8s.io/v1"},
-                {"kind", "Table"},
-                {"columnDefinitions", nlohmann::json::array()},
-                {"rows", nlohmann::json::array()}};
-    } else if (output.form == Output::Form::kPartialMetadata) {
-      object = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "PartialObjectMetadata"}};
-    }
-    stream->enableBookmarks(
-        [object](uint64_t resourceVersion) {
-          nlohmann::json event = {{"type", "BOOKMARK"}, {"object", object}};
-          event["object"]["metadata"] = {
-              {"resourceVersion", store::formatResourceVersion(resourceVersion)}};
-          return event.dump() + "\n";
-        },
-        from);
-  }
+  return *from;
+}
+
+// A BOOKMARK event at a resourceVersion: `object` (of the watch's kind, or a Table or
+// PartialObjectMetadata) carrying only metadata.resourceVersion.
+std::function<std::string(uint64_t)> bookmarkEncoder(nlohmann::json object) {
+  return [object](uint64_t resourceVersion) {
+    nlohmann::json event = {{"type", "BOOKMARK"}, {"object", object}};
+    event["object"]["metadata"] = {
+        {"resourceVersion", store::formatResourceVersion(resourceVersion)}};
+    return event.dump() + "\n";
+  };
+}
+
+// Feeds `stream` with the store's events after `from`, encoded for its client, for as long as
+// the stream lives.
+Status subscribe(store::Store& store, std::shared_ptr<WatchEncoder> encoder,
+                 const std::shared_ptr<WatchStream>& stream, uint64_t from) {
   std::weak_ptr<WatchStream> weak = stream;
-  auto subscription = store_.watch(from, [weak, encoder](const store::WatchEvent& event) {
+  auto subscription = store.watch(from, [weak, encoder](const store::WatchEvent& event) {
     auto stream = weak.lock();
     if (!stream) return;
     // Runs on a store thread: nothing may escape it.
@@ -277,8 +265,42 @@ ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, cons
       log()->error("watch_event_dropped kind={} error=\"{}\"", event.key.kind, error.what());
     }
   });
-  if (!subscription) return reply(fromStoreError(subscription.status(), *target.type, ""));
+  if (!subscription) return subscription.status();
   stream->adopt(std::move(subscription).value());
+  return Status::ok();
+}
+
+}  // namespace
+
+ApiReply ApiHandler::watch(const ApiRequest& request, const Target& target, const Output& output) {
+  auto encoder = std::make_shared<WatchEncoder>();
+  encoder->type = *target.type;
+  encoder->ns = target.ns;
+  encoder->table = output.form == Output::Form::kTable;
+  encoder->clock = options_.clock;
+  if (auto error = parseSelectors(request, encoder->labels, encoder->fields)) return reply(*error);
+  long long timeoutSeconds = 0;
+  if (auto error = parseTimeoutSeconds(request, timeoutSeconds)) return reply(*error);
+
+  auto stream = std::make_shared<WatchStream>(watchTimeout(timeoutSeconds));
+  Result<uint64_t> from = startWatch(store_, request, *encoder, *stream);
+  if (!from) return reply(ApiError::badRequest("resourceVersion: " + from.message()));
+  if (request.flag("allowWatchBookmarks")) {
+    nlohmann::json object = {{"apiVersion", target.type->apiVersion()},
+                             {"kind", target.type->kind}};
+    if (output.form == Output::Form::kTable) {
+      object = {{"apiVersion", "meta.k8s.io/v1"},
+                {"kind", "Table"},
+                {"columnDefinitions", nlohmann::json::array()},
+                {"rows", nlohmann::json::array()}};
+    } else if (output.form == Output::Form::kPartialMetadata) {
+      object = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "PartialObjectMetadata"}};
+    }
+    stream->enableBookmarks(bookmarkEncoder(std::move(object)), *from);
+  }
+  if (Status subscribed = subscribe(store_, std::move(encoder), stream, *from); !subscribed) {
+    return reply(fromStoreError(subscribed, *target.type, ""));
+  }
   ApiResponse head;
   head.status = 200;
   head.contentType = "application/json";
