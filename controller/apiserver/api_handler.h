@@ -110,7 +110,19 @@ class ApiHandler {
   struct Target;  // a parsed resource URL
   struct Output;  // how the client wants objects rendered
 
+  // api_handler.cc: authentication, routing, dispatch to a verb.
   ApiReply route(const ApiRequest& request, std::string& verb);
+  // The paths that are not /api or /apis: probes, /metrics, /runtime, /version, OpenAPI.
+  // Nothing when the path is none of them.
+  std::optional<ApiReply> serveNonResource(const ApiRequest& request,
+                                           const std::vector<std::string>& segments,
+                                           std::string& verb);
+  ApiReply serveOpenApi(const ApiRequest& request, const std::vector<std::string>& segments);
+  ApiReply serveDiscovery(const ApiRequest& request, const std::vector<std::string>& segments,
+                          bool core);
+  // The resource an /api or /apis path below the group version names; nothing when it names
+  // none that is served.
+  std::optional<Target> resolveTarget(const std::vector<std::string>& segments, bool core) const;
   // The 401 for a request that needs the token and lacks it; nothing for an open path
   // (probes, /version) or a valid token.
   std::optional<ApiReply> authenticate(const ApiRequest& request) const;
