@@ -15,6 +15,7 @@
 
 #include "common/durable_file.h"
 #include "common/logging.h"
+#include "common/names.h"
 #include "common/unique_fd.h"
 #include "controller/certs/certificate_import.h"
 #include "controller/certs/openssl_util.h"
@@ -107,13 +108,6 @@ Status writeVersionFiles(const fs::path& versionDir, const CertificateBundle& bu
   return wrote;
 }
 
-bool isDnsLabel(std::string_view label) {
-  if (label.empty() || label.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(label.front()) || !alnum(label.back())) return false;
-  return std::all_of(label.begin(), label.end(), [&](char c) { return alnum(c) || c == '-'; });
-}
-
 std::pair<std::string, std::string> splitKey(const std::string& key) {
   size_t slash = key.find('/');
   return {key.substr(0, slash), key.substr(slash + 1)};
@@ -127,7 +121,7 @@ Status validateStoreKey(const std::string& key) {
     return Status::error("certificate store key '" + key + "' must be namespace/name");
   }
   auto [space, name] = splitKey(key);
-  if (!isDnsLabel(space) || !isDnsLabel(name)) {
+  if (!isDns1123Label(space) || !isDns1123Label(name)) {
     return Status::error("certificate store key '" + key +
                          "': namespace and name must be DNS-1123 labels");
   }
