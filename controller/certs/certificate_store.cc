@@ -15,6 +15,7 @@
 
 #include "common/durable_file.h"
 #include "common/logging.h"
+#include "common/names.h"
 #include "common/unique_fd.h"
 #include "controller/certs/certificate_import.h"
 #include "controller/certs/openssl_util.h"
@@ -92,11 +93,19 @@ Result<CertificateBundle> parseStored(const std::string& chainPem, const std::st
   return CertificateBundle{std::move(chain).value(), std::move(key).value()};
 }
 
-bool isDnsLabel(std::string_view label) {
-  if (label.empty() || label.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(label.front()) || !alnum(label.back())) return false;
-  return std::all_of(label.begin(), label.end(), [&](char c) { return alnum(c) || c == '-'; });
+// A version's two files: the key 0600 from creation (its PEM wiped from memory once written),
+// then the chain. A put alone syncs each file and the version directory itself; a group syncs the
+// file system once instead (see commitPuts).
+Status writeVersionFiles(const fs::path& versionDir, const CertificateBundle& bundle, bool alone) {
+  std::string keyPem = bundle.key.toPem();
+  Status wrote = durable::writeFile(versionDir / CertificateStore::kKeyFile, keyPem,
+                                    {kKeyMode, /*exclusive=*/true, alone});
+  OPENSSL_cleanse(keyPem.data(), keyPem.size());
+  if (wrote)
+    wrote = durable::writeFile(versionDir / CertificateStore::kChainFile, bundle.chainPem(),
+                               {kChainMode, /*exclusive=*/true, alone});
+  if (wrote && alone) wrote = durable::syncDirectory(versionDir);
+  return wrote;
 }
 
 std::pair<std::string, std::string> splitKey(const std::string& key) {
@@ -112,7 +121,7 @@ Status validateStoreKey(const std::string& key) {
     return Status::error("certificate store key '" + key + "' must be namespace/name");
   }
   auto [space, name] = splitKey(key);
-  if (!isDnsLabel(space) || !isDnsLabel(name)) {
+  if (!isDns1123Label(space) || !isDns1123Label(name)) {
     return Status::error("certificate store key '" + key +
                          "': namespace and name must be DNS-1123 labels");
   }
@@ -196,97 +205,14 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
   // Several sync the file system once instead: the same guarantee for all of them at the cost of
   // one sync, which is what makes importing thousands of certificates at once take seconds.
   const bool alone = group.size() == 1;
-  struct Staged {
-    PendingPut* put;
-    fs::path spaceDir;
-    std::string name;
-    std::string versionName;
-    std::string previous;  // the version the link pointed to before this put
-    bool linked = false;
-  };
-  std::vector<Staged> staged;
-  staged.reserve(group.size());
-  auto fail = [](PendingPut& put, Status status) {
-    put.status = std::move(status).withContext("certificate store " + put.key);
-  };
-  auto discard = [](const Staged& version) {
-    std::error_code ignored;
-    fs::remove(version.spaceDir / (version.versionName + kLinkSuffix), ignored);
-    fs::remove_all(version.spaceDir / version.versionName, ignored);
-  };
   try {
     // 1. Each new version in a directory whose name no reader looks at.
-    for (PendingPut* put : group) {
-      auto [space, name] = splitKey(put->key);
-      Staged version{put, dir_ / space, name, "." + name + "." + randomSuffix(), "", false};
-      if (auto made = durable::makeDirectory(version.spaceDir, kDirectoryMode); !made) {
-        fail(*put, std::move(made));
-        continue;
-      }
-      const fs::path versionDir = version.spaceDir / version.versionName;
-      if (::mkdir(versionDir.c_str(), kDirectoryMode) != 0) {
-        fail(*put, errnoError("cannot create " + versionDir.string()));
-        continue;
-      }
-      std::string keyPem = put->bundle->key.toPem();
-      Status wrote =
-          durable::writeFile(versionDir / kKeyFile, keyPem, {kKeyMode, /*exclusive=*/true, alone});
-      OPENSSL_cleanse(keyPem.data(), keyPem.size());
-      if (wrote)
-        wrote = durable::writeFile(versionDir / kChainFile, put->bundle->chainPem(),
-                                   {kChainMode, /*exclusive=*/true, alone});
-      // The version directory's own entry must be durable before any link to it can be: POSIX
-      // does not order the two otherwise, and a durable link to a lost directory would lose both
-      // versions.
-      if (wrote && alone) wrote = durable::syncDirectory(versionDir);
-      if (wrote && alone) wrote = durable::syncDirectory(version.spaceDir);
-      if (!wrote) {
-        discard(version);
-        fail(*put, std::move(wrote));
-        continue;
-      }
-      staged.push_back(std::move(version));
-    }
-    if (!alone && !staged.empty()) {
-      if (Status synced = durable::syncFileSystem(dir_); !synced) {
-        for (const auto& version : staged) {
-          discard(version);
-          fail(*version.put, synced);
-        }
-        return;
-      }
-    }
+    std::vector<StagedVersion> staged = stageVersions(group, alone);
 
     // 2. The swaps, in queue order (two puts of one key in a group apply in the order they came).
     std::set<fs::path> swappedDirs;
     for (auto& version : staged) {
-      std::lock_guard keyLock(writeMutexFor(version.put->key));
-      const fs::path link = version.spaceDir / version.name;
-      const fs::path tempLink = version.spaceDir / (version.versionName + kLinkSuffix);
-      auto previous = readLink(link);
-      if (!previous) {
-        discard(version);
-        fail(*version.put, previous.status());
-        continue;
-      }
-      if (::symlink(version.versionName.c_str(), tempLink.c_str()) != 0) {
-        discard(version);
-        fail(*version.put, errnoError("cannot create " + tempLink.string()));
-        continue;
-      }
-      if (::rename(tempLink.c_str(), link.c_str()) != 0) {
-        Status status = errnoError("cannot replace " + link.string());
-        discard(version);
-        fail(*version.put, std::move(status));
-        continue;
-      }
-      // From here the new version is the store's content; what follows only makes it durable
-      // and tidies up, and must not remove the new version on failure.
-      version.previous = std::move(previous).value();
-      version.linked = true;
-      remember(version.put->key, version.versionName, version.spaceDir / version.versionName,
-               *version.put->bundle);
-      swappedDirs.insert(version.spaceDir);
+      if (swapIn(version)) swappedDirs.insert(version.spaceDir);
     }
     std::map<fs::path, Status> syncs;
     for (const auto& spaceDir : swappedDirs)
@@ -294,24 +220,7 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
 
     // 3. Old versions go once the new links are durable.
     for (const auto& version : staged) {
-      if (!version.linked) continue;
-      const Status& synced = syncs.at(version.spaceDir);
-      if (!synced) {
-        fail(*version.put, synced);
-        continue;
-      }
-      const std::string& previous = version.previous;
-      if (previous.empty() || previous == version.versionName || previous.starts_with("/") ||
-          previous.find('/') != std::string::npos)
-        continue;
-      std::error_code error;
-      fs::remove_all(version.spaceDir / previous, error);
-      if (error) {
-        // Harmless: open() sweeps unreferenced versions.
-        logger("controller.certs")
-            ->warn("event=store_cleanup_failed key={} path={} error={}", version.put->key,
-                   (version.spaceDir / previous).string(), error.message());
-      }
+      if (version.linked) retirePrevious(version, syncs.at(version.spaceDir));
     }
   } catch (const std::exception& error) {
     // Out of memory: no put may wait for a commit that never ends. What was staged and not
@@ -320,6 +229,104 @@ void CertificateStore::commitPuts(const std::vector<PendingPut*>& group) noexcep
       if (put->status.isOk())
         put->status = Status::error("certificate store " + put->key + ": " + error.what());
     }
+  }
+}
+
+void CertificateStore::StagedVersion::discard() const {
+  std::error_code ignored;
+  fs::remove(spaceDir / (versionName + kLinkSuffix), ignored);
+  fs::remove_all(spaceDir / versionName, ignored);
+}
+
+std::vector<CertificateStore::StagedVersion> CertificateStore::stageVersions(
+    const std::vector<PendingPut*>& group, bool alone) const {
+  std::vector<StagedVersion> staged;
+  staged.reserve(group.size());
+  for (PendingPut* put : group) {
+    if (auto version = stage(*put, alone)) staged.push_back(std::move(*version));
+  }
+  if (alone || staged.empty()) return staged;
+  if (Status synced = durable::syncFileSystem(dir_); !synced) {
+    for (const auto& version : staged) {
+      version.discard();
+      version.put->fail(synced);
+    }
+    return {};
+  }
+  return staged;
+}
+
+std::optional<CertificateStore::StagedVersion> CertificateStore::stage(PendingPut& put,
+                                                                       bool alone) const {
+  auto [space, name] = splitKey(put.key);
+  StagedVersion version{&put, dir_ / space, name, "." + name + "." + randomSuffix(), "", false};
+  if (auto made = durable::makeDirectory(version.spaceDir, kDirectoryMode); !made) {
+    put.fail(std::move(made));
+    return std::nullopt;
+  }
+  const fs::path versionDir = version.spaceDir / version.versionName;
+  if (::mkdir(versionDir.c_str(), kDirectoryMode) != 0) {
+    put.fail(errnoError("cannot create " + versionDir.string()));
+    return std::nullopt;
+  }
+  Status wrote = writeVersionFiles(versionDir, *put.bundle, alone);
+  // The version directory's own entry must be durable before any link to it can be: POSIX does
+  // not order the two otherwise, and a durable link to a lost directory would lose both versions.
+  if (wrote && alone) wrote = durable::syncDirectory(version.spaceDir);
+  if (!wrote) {
+    version.discard();
+    put.fail(std::move(wrote));
+    return std::nullopt;
+  }
+  return version;
+}
+
+bool CertificateStore::swapIn(StagedVersion& version) {
+  std::lock_guard keyLock(writeMutexFor(version.put->key));
+  const fs::path link = version.spaceDir / version.name;
+  const fs::path tempLink = version.spaceDir / (version.versionName + kLinkSuffix);
+  auto previous = readLink(link);
+  if (!previous) {
+    version.discard();
+    version.put->fail(previous.status());
+    return false;
+  }
+  if (::symlink(version.versionName.c_str(), tempLink.c_str()) != 0) {
+    version.discard();
+    version.put->fail(errnoError("cannot create " + tempLink.string()));
+    return false;
+  }
+  if (::rename(tempLink.c_str(), link.c_str()) != 0) {
+    Status status = errnoError("cannot replace " + link.string());
+    version.discard();
+    version.put->fail(std::move(status));
+    return false;
+  }
+  // From here the new version is the store's content; what follows only makes it durable and
+  // tidies up, and must not remove the new version on failure.
+  version.previous = std::move(previous).value();
+  version.linked = true;
+  remember(version.put->key, version.versionName, version.spaceDir / version.versionName,
+           *version.put->bundle);
+  return true;
+}
+
+void CertificateStore::retirePrevious(const StagedVersion& version, const Status& synced) {
+  if (!synced) {
+    version.put->fail(synced);
+    return;
+  }
+  const std::string& previous = version.previous;
+  if (previous.empty() || previous == version.versionName || previous.starts_with("/") ||
+      previous.find('/') != std::string::npos)
+    return;
+  std::error_code error;
+  fs::remove_all(version.spaceDir / previous, error);
+  if (error) {
+    // Harmless: open() sweeps unreferenced versions.
+    logger("controller.certs")
+        ->warn("event=store_cleanup_failed key={} path={} error={}", version.put->key,
+               (version.spaceDir / previous).string(), error.message());
   }
 }
 

@@ -87,9 +87,33 @@ class CertificateStore {
     const CertificateBundle* bundle;  // the caller's, alive until done
     Status status;
     bool committed = false;  // GroupCommit's
+
+    // Records why this put failed, naming its key.
+    void fail(Status why) { status = std::move(why).withContext("certificate store " + key); }
+  };
+  // A put's new version: a directory whose name no reader looks at, then linked in as <name>.
+  struct StagedVersion {
+    PendingPut* put;
+    std::filesystem::path spaceDir;
+    std::string name;
+    std::string versionName;
+    std::string previous;  // the version the link pointed to before this put
+    bool linked = false;
+    // Removes the version and its temporary link (a put that failed before its link was swapped).
+    void discard() const;
   };
   // Writes, syncs and swaps in every put of `group`, in order, setting each one's status.
   void commitPuts(const std::vector<PendingPut*>& group) noexcept;
+  // Step 1: the staged version of each put of `group` whose files were written (durable: each
+  // synced when alone, else one file-system sync for all); the others have failed.
+  std::vector<StagedVersion> stageVersions(const std::vector<PendingPut*>& group, bool alone) const;
+  std::optional<StagedVersion> stage(PendingPut& put, bool alone) const;
+  // Step 2: renames a link to the staged version over <name> (under the key's write mutex);
+  // false, with the version discarded and the put failed, when that fails.
+  bool swapIn(StagedVersion& version);
+  // Step 3: once the new link is durable (`synced`, its directory's sync), removes the version
+  // it replaced; a failed sync fails the put.
+  static void retirePrevious(const StagedVersion& version, const Status& synced);
 
   // A version's bundle as decoded, with what its two files looked like then: a file replaced or
   // edited in place by hand changes its stamp.
