@@ -3,10 +3,10 @@
 #include <string>
 #include <variant>
 
+#include "common/object_key.h"
 #include "controller/api/binding.h"
 #include "controller/api/certificate.h"
 #include "controller/api/issuer.h"
-#include "controller/api/object_key.h"
 #include "controller/api/site.h"
 
 namespace siteplane::api {

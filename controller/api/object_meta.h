@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "common/object_key.h"
 #include "controller/api/time.h"
 
 namespace siteplane::api {
@@ -12,13 +13,12 @@ namespace siteplane::api {
 inline constexpr const char* kApiVersion = "siteplane.io/v1alpha1";
 inline constexpr const char* kGroup = "siteplane.io";
 inline constexpr const char* kVersion = "v1alpha1";
-inline constexpr const char* kDefaultNamespace = "default";
 
 // Kubernetes ObjectMeta, the part siteplane uses. name/namespace/labels/annotations come from the
 // user; generation, resourceVersion, uid and creationTimestamp are set by the store.
 struct ObjectMeta {
   std::string name;
-  std::string namespaceName = kDefaultNamespace;  // "namespace" in YAML
+  std::string namespaceName{kDefaultNamespace};  // "namespace" in YAML
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   int64_t generation = 0;       // bumped on every spec change

@@ -5,11 +5,11 @@
 #include <random>
 #include <set>
 
+#include "common/object_key.h"
 #include "controller/apiserver/api_handler.h"
 #include "controller/apiserver/api_handler_support.h"
 #include "controller/apiserver/field_selector.h"
 #include "controller/apiserver/table_converter.h"
-#include "controller/store/object_key.h"
 
 namespace siteplane::apiserver {
 namespace {
@@ -43,7 +43,7 @@ std::optional<ApiError> parseSelectors(const ApiRequest& request, store::LabelSe
 }  // namespace
 
 ApiReply ApiHandler::get(const Target& target, const Output& output) {
-  auto object = store_.get(store::ObjectKey{target.type->kind, *target.ns, target.name});
+  auto object = store_.get(ObjectKey{target.type->kind, *target.ns, target.name});
   if (!object) return reply(fromStoreError(object.status(), *target.type, target.name));
   const nlohmann::json& value = **object;
   if (output.form == Output::Form::kTable) {

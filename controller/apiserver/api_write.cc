@@ -2,13 +2,13 @@
 
 #include <openssl/rand.h>
 
+#include "common/object_key.h"
 #include "controller/apiserver/api_handler.h"
 #include "controller/apiserver/api_handler_support.h"
 #include "controller/apiserver/field_manager.h"
 #include "controller/apiserver/json_bounds.h"
 #include "controller/apiserver/table_converter.h"
 #include "controller/apiserver/yaml_body.h"
-#include "controller/store/object_key.h"
 
 namespace siteplane::apiserver {
 namespace {
@@ -154,7 +154,7 @@ ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
   object["metadata"]["namespace"] = *target.ns;
   bool clientPrecondition = !metaString(object, "resourceVersion").empty();
   for (int attempt = 0;; ++attempt) {
-    auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
+    auto current = store_.get(ObjectKey{type.kind, *target.ns, target.name});
     if (!current) return reply(fromStoreError(current.status(), type, target.name));
     if (auto error = checkOwnership(target, **current)) return reply(*error);
     nlohmann::json candidate = object;
@@ -208,7 +208,7 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
                           patchBody["metadata"].is_object() &&
                           patchBody["metadata"].contains("resourceVersion");
   for (int attempt = 0;; ++attempt) {
-    auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
+    auto current = store_.get(ObjectKey{type.kind, *target.ns, target.name});
     if (!current) return reply(fromStoreError(current.status(), type, target.name));
     if (auto error = checkOwnership(target, **current)) return reply(*error);
     nlohmann::json patched = **current;
@@ -272,7 +272,7 @@ ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
   }
   bool force = request.flag("force");
   for (int attempt = 0;; ++attempt) {
-    auto current = store_.get(store::ObjectKey{type.kind, *target.ns, target.name});
+    auto current = store_.get(ObjectKey{type.kind, *target.ns, target.name});
     bool exists = current.isOk();
     if (!exists && current.code() != ErrorCode::kNotFound) {
       return reply(fromStoreError(current.status(), type, target.name));
@@ -337,7 +337,7 @@ ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
       dryRun = true;
     }
   }
-  store::ObjectKey key{type.kind, *target.ns, target.name};
+  ObjectKey key{type.kind, *target.ns, target.name};
   auto current = store_.get(key);
   if (!current) return reply(fromStoreError(current.status(), type, target.name));
   if (auto error = checkOwnership(target, **current)) return reply(*error);

@@ -13,9 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/object_key.h"
 #include "controller/api/binding.h"
 #include "controller/api/certificate.h"
-#include "controller/api/object_key.h"
 #include "controller/api/site.h"
 #include "controller/certs/import_path_policy.h"
 #include "controller/compile/binding_refs.h"
@@ -45,7 +45,7 @@ struct CompileInput {
 };
 
 struct BindingPlan {
-  api::ObjectKey key;
+  ObjectKey key;
   // Accepted, ResolvedRefs, Conflicted, and Programmed=False when the binding is not in the table.
   // Programmed for a binding in the table is decided by the data plane's report.
   std::vector<ConditionPlan> conditions;
@@ -55,7 +55,7 @@ struct BindingPlan {
 };
 
 struct SitePlan {
-  api::ObjectKey key;
+  ObjectKey key;
   std::optional<int64_t> siteId;
   ConditionPlan ready;
 };

@@ -175,13 +175,13 @@ LoadResult loadManifests(const std::vector<fs::path>& paths, const YamlLimits& l
     result.errors.insert(result.errors.end(), errors.begin(), errors.end());
   }
 
-  std::map<api::ObjectKey, const LoadedObject*> declared;
+  std::map<ObjectKey, const LoadedObject*> declared;
   // Site IDs are global, like IIS site IDs: logs and the access log name a site by it.
   std::map<int64_t, const LoadedObject*> siteIds;
   for (auto& file : result.files) {
     std::vector<api::Diagnostic> conflicts;
     for (const auto& object : file.objects) {
-      api::ObjectKey key = api::keyOf(object.object);
+      ObjectKey key = api::keyOf(object.object);
       auto [it, inserted] = declared.emplace(key, &object);
       if (!inserted) {
         conflicts.push_back({object.file, positionAt(object, "/metadata/name"), key.kind, key.name,

@@ -28,7 +28,7 @@ void CertificateReconciler::keysFor(const store::WatchEvent& event,
     dependencies_.observe(event);
     const std::string& ns = event.key.ns;
     auto certificateKey = [&](const std::string& name) {
-      return store::ObjectKey{kKind, ns, name}.toString();
+      return ObjectKey{kKind, ns, name}.toString();
     };
     if (event.key.kind == kKind) {
       if (generations_.changed(event)) keys.push_back({event.key.toString(), {}});
@@ -60,7 +60,7 @@ ReconcileResult CertificateReconciler::reconcile(const std::string& key) noexcep
 
 ReconcileResult CertificateReconciler::run(const std::string& key) {
   auto log = logger("controller.reconcile");
-  auto parsed = store::ObjectKey::parse(key);
+  auto parsed = ObjectKey::parse(key);
   if (!parsed || parsed->kind != kKind) {
     log->error("certificate_key_invalid key={}", key);
     return ReconcileResult::done();

@@ -141,7 +141,7 @@ void IssuerReconciler::keysFor(const store::WatchEvent& event,
       // Any change of a CA Certificate (re-issued, expired, deleted) can change what the Issuers
       // signing with it can do.
       for (const auto& issuer : dependencies_.issuersUsingCA(event.key.ns, event.key.name))
-        keys.push_back({store::ObjectKey{kKind, event.key.ns, issuer}.toString(), {}});
+        keys.push_back({ObjectKey{kKind, event.key.ns, issuer}.toString(), {}});
     }
   } catch (const std::exception& error) {
     logger("controller.reconcile")
@@ -159,7 +159,7 @@ ReconcileResult IssuerReconciler::reconcile(const std::string& key) noexcept {
 
 ReconcileResult IssuerReconciler::run(const std::string& key) {
   auto log = logger("controller.reconcile");
-  auto parsed = store::ObjectKey::parse(key);
+  auto parsed = ObjectKey::parse(key);
   if (!parsed || parsed->kind != kKind) {
     log->error("issuer_key_invalid key={}", key);
     return ReconcileResult::done();

@@ -318,8 +318,8 @@ void ManifestSource::scanFiles() {
   }
 }
 
-std::map<store::ObjectKey, store::ObjectPtr> ManifestSource::storedObjects() const {
-  std::map<store::ObjectKey, store::ObjectPtr> stored;
+std::map<ObjectKey, store::ObjectPtr> ManifestSource::storedObjects() const {
+  std::map<ObjectKey, store::ObjectPtr> stored;
   for (const auto& kind : kKinds) {
     for (auto& object : store_.list({kind, std::nullopt, {}}).items)
       stored.emplace(declaredKey(*object), object);

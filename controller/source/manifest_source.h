@@ -125,7 +125,7 @@ class ManifestSource final : public Source {
             std::map<std::string, std::string>& unusable) const;
   // The walk, then each new or changed file loaded; files_ then holds what the directory does.
   void scanFiles();
-  std::map<store::ObjectKey, store::ObjectPtr> storedObjects() const;
+  std::map<ObjectKey, store::ObjectPtr> storedObjects() const;
   void applyWrites(std::vector<PlannedWrite> writes, SyncReport& report);
   void loadFile(const std::string& relative, FileState& state);
   void reportErrors(const std::string& relative, FileState& state, const std::string& errorText,

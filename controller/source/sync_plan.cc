@@ -43,11 +43,11 @@ bool sameDeclaration(const nlohmann::json& stored, const nlohmann::json& desired
 }
 
 // The one declaration of each object that counts; the others are conflicts of their files.
-std::map<store::ObjectKey, const nlohmann::json*> chooseDeclarations(
-    const std::map<store::ObjectKey, std::vector<Claimant>>& claims,
-    const std::map<store::ObjectKey, store::ObjectPtr>& stored,
-    const std::filesystem::path& directory, std::map<std::string, std::string>& conflicts) {
-  std::map<store::ObjectKey, const nlohmann::json*> desired;
+std::map<ObjectKey, const nlohmann::json*> chooseDeclarations(
+    const std::map<ObjectKey, std::vector<Claimant>>& claims,
+    const std::map<ObjectKey, store::ObjectPtr>& stored, const std::filesystem::path& directory,
+    std::map<std::string, std::string>& conflicts) {
+  std::map<ObjectKey, const nlohmann::json*> desired;
   for (const auto& [key, claimants] : claims) {
     size_t winner = 0;
     if (claimants.size() > 1) {
@@ -74,8 +74,8 @@ std::map<store::ObjectKey, const nlohmann::json*> chooseDeclarations(
   return desired;
 }
 
-void planDeclared(const std::map<store::ObjectKey, const nlohmann::json*>& desired,
-                  const std::map<store::ObjectKey, store::ObjectPtr>& stored, SyncPlan& plan) {
+void planDeclared(const std::map<ObjectKey, const nlohmann::json*>& desired,
+                  const std::map<ObjectKey, store::ObjectPtr>& stored, SyncPlan& plan) {
   using Action = PlannedWrite::Action;
   for (const auto& [key, object] : desired) {
     auto current = stored.find(key);
@@ -94,8 +94,8 @@ void planDeclared(const std::map<store::ObjectKey, const nlohmann::json*>& desir
   }
 }
 
-void planPrunes(const std::map<store::ObjectKey, const nlohmann::json*>& desired,
-                const std::map<store::ObjectKey, store::ObjectPtr>& stored,
+void planPrunes(const std::map<ObjectKey, const nlohmann::json*>& desired,
+                const std::map<ObjectKey, store::ObjectPtr>& stored,
                 const std::set<std::string>& protectedFiles, SyncPlan& plan) {
   for (const auto& [key, object] : stored) {
     if (desired.count(key)) continue;
@@ -110,19 +110,19 @@ void planPrunes(const std::map<store::ObjectKey, const nlohmann::json*>& desired
 
 }  // namespace
 
-store::ObjectKey declaredKey(const nlohmann::json& object) {
+ObjectKey declaredKey(const nlohmann::json& object) {
   const nlohmann::json& metadata = object.at("metadata");
   return {object.value("kind", ""), metadata.value("namespace", "default"),
           metadata.value("name", "")};
 }
 
 SyncPlan planSync(const std::map<std::string, DeclaringFile>& files,
-                  const std::map<store::ObjectKey, store::ObjectPtr>& stored,
+                  const std::map<ObjectKey, store::ObjectPtr>& stored,
                   const std::filesystem::path& directory) {
   SyncPlan plan;
   // Who declares what. A file that does not load declares its last good objects; a file that has
   // never loaded protects the objects already annotated with it.
-  std::map<store::ObjectKey, std::vector<Claimant>> claims;
+  std::map<ObjectKey, std::vector<Claimant>> claims;
   std::set<std::string> protectedFiles;
   for (const auto& [relative, file] : files) {
     if (!file.ok) {

@@ -34,7 +34,7 @@ struct DeclaringFile {
 struct PlannedWrite {
   enum class Action { kCreate, kUpdate, kPrune };
   Action action = Action::kCreate;
-  store::ObjectKey key;
+  ObjectKey key;
   std::string detail;  // the declaring file (create) or the former owner (prune), for the log
   store::WriteOp op;
 };
@@ -49,10 +49,10 @@ struct SyncPlan {
 // `files` by path relative to `directory` (which only words the conflict messages); `stored`
 // every object of the manifest kinds in the store.
 SyncPlan planSync(const std::map<std::string, DeclaringFile>& files,
-                  const std::map<store::ObjectKey, store::ObjectPtr>& stored,
+                  const std::map<ObjectKey, store::ObjectPtr>& stored,
                   const std::filesystem::path& directory);
 
 // The store key of an object as a file declares it.
-store::ObjectKey declaredKey(const nlohmann::json& object);
+ObjectKey declaredKey(const nlohmann::json& object);
 
 }  // namespace siteplane::source

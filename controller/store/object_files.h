@@ -7,8 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "common/object_key.h"
 #include "common/status.h"
-#include "controller/store/object_key.h"
 
 namespace siteplane::store {
 

@@ -16,11 +16,11 @@
 
 #include "common/clock.h"
 #include "common/group_commit.h"
+#include "common/object_key.h"
 #include "common/status.h"
 #include "controller/store/event_dispatcher.h"
 #include "controller/store/label_selector.h"
 #include "controller/store/object_files.h"
-#include "controller/store/object_key.h"
 #include "controller/store/resource_version.h"
 #include "controller/store/watch_event.h"
 

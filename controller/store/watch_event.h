@@ -5,7 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "controller/store/object_key.h"
+#include "common/object_key.h"
 
 namespace siteplane::store {
 

@@ -30,10 +30,10 @@ store::ObjectPtr stored(json object, const std::string& resourceVersion = "7") {
   return std::make_shared<const json>(std::move(object));
 }
 
-std::map<store::ObjectKey, store::ObjectPtr> storeOf(std::vector<json> objects) {
-  std::map<store::ObjectKey, store::ObjectPtr> out;
+std::map<ObjectKey, store::ObjectPtr> storeOf(std::vector<json> objects) {
+  std::map<ObjectKey, store::ObjectPtr> out;
   for (auto& object : objects) {
-    store::ObjectKey key = declaredKey(object);
+    ObjectKey key = declaredKey(object);
     out.emplace(std::move(key), stored(std::move(object)));
   }
   return out;

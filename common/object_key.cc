@@ -1,6 +1,8 @@
-#include "controller/store/object_key.h"
+#include "common/object_key.h"
 
-namespace siteplane::store {
+#include <functional>
+
+namespace siteplane {
 namespace {
 
 constexpr size_t kMaxLabelLength = 63;
@@ -8,6 +10,16 @@ constexpr size_t kMaxLabelLength = 63;
 }  // namespace
 
 std::string ObjectKey::toString() const { return kind + "/" + ns + "/" + name; }
+
+std::string ObjectKey::namespacedName() const { return ns + "/" + name; }
+
+size_t ObjectKeyHash::operator()(const ObjectKey& key) const noexcept {
+  std::hash<std::string> hash;
+  size_t seed = hash(key.kind);
+  seed ^= hash(key.ns) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+  seed ^= hash(key.name) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+  return seed;
+}
 
 Result<ObjectKey> ObjectKey::parse(std::string_view text) {
   size_t first = text.find('/');
@@ -40,4 +52,4 @@ bool isValidKind(std::string_view kind) {
   return true;
 }
 
-}  // namespace siteplane::store
+}  // namespace siteplane
