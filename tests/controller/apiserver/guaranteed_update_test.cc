@@ -74,6 +74,13 @@ struct RacingHarness {
   std::unique_ptr<ApiHandler> handler;
 };
 
+// A server-side apply configuration of the Site "web", sent with kApply.
+std::string siteConfiguration(const std::string& root) {
+  return "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: web\nspec:\n  root: " +
+         root + "\n";
+}
+const Headers kApply = {{"Content-Type", "application/apply-patch+yaml"}};
+
 }  // namespace
 
 TEST_CASE("Update, patch and apply start over on the new state when another write lands first",
@@ -99,12 +106,9 @@ TEST_CASE("Update, patch and apply start over on the new state when another writ
     CHECK(labels["other"] == "2");  // the patch went onto the second write's state
   }
   SECTION("server-side apply") {
-    Headers apply = {{"Content-Type", "application/apply-patch+yaml"}};
-    std::string yaml =
-        "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: web\n"
-        "spec:\n  root: /srv/applied\n";
     // force: spec.root belongs to the manager that created the Site.
-    auto applied = r.call("PATCH", kSites + "/web?fieldManager=ops&force=true", yaml, apply);
+    auto applied = r.call("PATCH", kSites + "/web?fieldManager=ops&force=true",
+                          siteConfiguration("/srv/applied"), kApply);
     REQUIRE(applied.response.status == 200);
     CHECK(r.clock.interfered == 2);
     json stored = r.stored();
@@ -123,11 +127,8 @@ TEST_CASE("Server-side apply that finds no object applies again when another cli
                                    {"spec", {{"root", "/srv/theirs"}}}}));
   };
   r.clock.interferences = 1;
-  Headers apply = {{"Content-Type", "application/apply-patch+yaml"}};
-  std::string yaml =
-      "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: web\n"
-      "spec:\n  root: /srv/mine\n";
-  auto applied = r.call("PATCH", kSites + "/web?fieldManager=ops", yaml, apply);
+  auto applied =
+      r.call("PATCH", kSites + "/web?fieldManager=ops", siteConfiguration("/srv/mine"), kApply);
   // The create lost the race; applied again, it updates the object the other client created.
   REQUIRE(applied.response.status == 200);
   CHECK(r.clock.interfered == 1);
