@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/object_key.h"
 #include "controller/api/object_codec.h"
 #include "controller/api/object_meta.h"
 #include "controller/apiserver/api_handler.h"
@@ -167,8 +168,9 @@ const std::string* manifestFileOf(const nlohmann::json& object) {
 
 }  // namespace
 
-ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
-                            const nlohmann::json& current, nlohmann::json object, int successCode) {
+ApiHandler::Committed ApiHandler::commit(const ApiRequest& request, const Target& target,
+                                         const nlohmann::json& current, nlohmann::json object,
+                                         int successCode) {
   if (auto dryRun = request.param("dryRun"); dryRun && *dryRun != "All") {
     return reply(ApiError::badRequest("dryRun: the only supported value is \"All\", got \"" +
                                       *dryRun + "\""));
@@ -193,19 +195,19 @@ ApiReply ApiHandler::commit(const ApiRequest& request, const Target& target,
   if (auto error = validateObject(target, object, fieldValidation != "Strict", warnings)) {
     return reply(*error);
   }
-  ApiReply result = commitValidated(request, target, current, std::move(object), successCode);
+  Committed result = commitValidated(request, target, current, std::move(object), successCode);
   if (fieldValidation == "Warn") {
     for (const auto& warning : warnings) {
       nlohmann::json quoted = warning;
-      result.response.headers.emplace_back("Warning", "299 - " + quoted.dump());
+      result.reply.response.headers.emplace_back("Warning", "299 - " + quoted.dump());
     }
   }
   return result;
 }
 
-ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& target,
-                                     const nlohmann::json& current, nlohmann::json object,
-                                     int successCode) {
+ApiHandler::Committed ApiHandler::commitValidated(const ApiRequest& request, const Target& target,
+                                                  const nlohmann::json& current,
+                                                  nlohmann::json object, int successCode) {
   if (request.param("dryRun")) {
     // Validated and not stored: answer with what would have been stored.
     if (current.is_object()) {
@@ -224,8 +226,20 @@ ApiReply ApiHandler::commitValidated(const ApiRequest& request, const Target& ta
                                     : target.subresource == "status"
                                         ? store_.updateStatus(std::move(object))
                                         : store_.updateObject(std::move(object));
-  if (!stored) return reply(fromStoreError(stored.status(), *target.type, target.name));
+  if (!stored) {
+    return {reply(fromStoreError(stored.status(), *target.type, target.name)), stored.code()};
+  }
   return reply(jsonResponse(successCode, **stored));
+}
+
+ApiHandler::Committed ApiHandler::commitRemoval(const Target& target,
+                                                const std::string& resourceVersion) {
+  auto removed =
+      store_.removeObject(ObjectKey{target.type->kind, *target.ns, target.name}, resourceVersion);
+  if (!removed) {
+    return {reply(fromStoreError(removed.status(), *target.type, target.name)), removed.code()};
+  }
+  return reply(jsonResponse(200, **removed));
 }
 
 }  // namespace siteplane::apiserver

@@ -86,7 +86,7 @@ struct ApiReply {
   // (WatchStream::start) until the client goes away or the timeout passes.
   std::shared_ptr<WatchStream> watch;
   // The Kubernetes StatusReason of a failure ("AlreadyExists", "Conflict", ...; "" on success),
-  // for the handler's own decisions: server-side apply applies again when its create raced.
+  // as the body's Status names it, for callers that tell failures apart without parsing it.
   std::string reason;
 };
 
@@ -112,6 +112,11 @@ class ApiHandler {
 
   // api_handler.cc: authentication, routing, dispatch to a verb.
   ApiReply route(const ApiRequest& request, std::string& verb);
+  // The 401 for a request that needs the token and lacks it; nothing for an open path
+  // (probes, /version) or a valid token.
+  std::optional<ApiReply> authenticate(const ApiRequest& request) const;
+  void logOutcome(const ApiRequest& request, const std::string& verb, int code,
+                  const ApiResponse& response);
   // The paths that are not /api or /apis: probes, /metrics, /runtime, /version, OpenAPI.
   // Nothing when the path is none of them.
   std::optional<ApiReply> serveNonResource(const ApiRequest& request,
@@ -123,40 +128,63 @@ class ApiHandler {
   // The resource an /api or /apis path below the group version names; nothing when it names
   // none that is served.
   std::optional<Target> resolveTarget(const std::vector<std::string>& segments, bool core) const;
-  // The 401 for a request that needs the token and lacks it; nothing for an open path
-  // (probes, /version) or a valid token.
-  std::optional<ApiReply> authenticate(const ApiRequest& request) const;
-  void logOutcome(const ApiRequest& request, const std::string& verb, int code,
-                  const ApiResponse& response);
   ApiReply serveResource(const ApiRequest& request, const Target& target, std::string& verb);
 
+  // api_read.cc
   ApiReply list(const ApiRequest& request, const Target& target, const Output& output);
   ApiReply watch(const ApiRequest& request, const Target& target, const Output& output);
   ApiReply get(const Target& target, const Output& output);
+
+  // api_write.cc: the write verbs, and the read-modify-write every write of a stored object
+  // goes through.
   ApiReply create(const ApiRequest& request, const Target& target);
   ApiReply update(const ApiRequest& request, const Target& target);
   ApiReply patch(const ApiRequest& request, const Target& target);
   ApiReply apply(const ApiRequest& request, const Target& target, const nlohmann::json& applied);
   ApiReply remove(const ApiRequest& request, const Target& target);
 
+  struct Mutation;  // what one attempt of a read-modify-write writes
+  // What guaranteedUpdate does with a Mutation.
+  enum class WriteKind {
+    kUpdate,  // the object must exist; Mutation::object is committed as its new state
+    kUpsert,  // server-side apply: an object that does not exist is created (not for /status)
+    kRemove,  // the object must exist and is deleted
+  };
+  // Fills `mutation` from `current` (null when there is none and the write may create it), or
+  // returns the reply to answer instead: an error, or what a dry run answers.
+  using Mutate =
+      std::function<std::optional<ApiReply>(const nlohmann::json& current, Mutation& mutation)>;
+  // Kubernetes' GuaranteedUpdate: reads the object, applies the ownership rule, lets `mutate`
+  // make the write and commits it with the resourceVersion it read as precondition (unless the
+  // client sent its own). When another write came in between (the store answers Conflict, or
+  // AlreadyExists for a create) it reads again and starts over, at most kUpdateAttempts times.
+  ApiReply guaranteedUpdate(const ApiRequest& request, const Target& target, WriteKind kind,
+                            const Mutate& mutate);
+  std::string now() const;
+
+  // api_commit.cc: what every write goes through before the store, and the store call.
+  struct Committed;  // a write's reply, and the store's code when the store refused it
   // Validates `object` with the decoder (422 with field paths; ?fieldValidation=Strict by
   // default) and stores it: created when `current` is null, otherwise updated (status only for
   // the status subresource). Honors dryRun.
-  ApiReply commit(const ApiRequest& request, const Target& target, const nlohmann::json& current,
-                  nlohmann::json object, int successCode);
-  ApiReply commitValidated(const ApiRequest& request, const Target& target,
-                           const nlohmann::json& current, nlohmann::json object, int successCode);
+  Committed commit(const ApiRequest& request, const Target& target, const nlohmann::json& current,
+                   nlohmann::json object, int successCode);
+  Committed commitValidated(const ApiRequest& request, const Target& target,
+                            const nlohmann::json& current, nlohmann::json object, int successCode);
+  // Deletes the object, if it is still at `resourceVersion` ("": whatever it is at).
+  Committed commitRemoval(const Target& target, const std::string& resourceVersion);
   // 422 with every field path the decoder reports. With dropUnknown (fieldValidation Warn or
   // Ignore) unknown fields are removed from `object` and listed in `warnings` instead.
   std::optional<ApiError> validateObject(const Target& target, nlohmann::json& object,
                                          bool dropUnknown, std::vector<std::string>& warnings);
+  // The 403 for an API write to an object a manifest file declares (unless allowApiOverride).
   std::optional<ApiError> checkOwnership(const Target& target, const nlohmann::json& current);
 
+  // api_probes.cc: /readyz, /metrics and the request counters, /runtime.
   ApiResponse readyResponse(const ApiRequest& request) const;
   ApiResponse metricsResponse();
   ApiReply runtime(const ApiRequest& request, const std::vector<std::string>& segments);
   void count(const std::string& verb, int code);
-  std::string now() const;
 
   store::Store& store_;
   const ResourceRegistry registry_;

@@ -32,6 +32,17 @@ struct ApiHandler::Output {
   enum class Form { kObject, kTable, kPartialMetadata } form = Form::kObject;
 };
 
+struct ApiHandler::Committed {
+  // Implicit, so that a write refused before it reaches the store returns its reply as it is.
+  Committed(ApiReply reply, std::optional<ErrorCode> storeError = std::nullopt)  // NOLINT
+      : reply(std::move(reply)), storeError(storeError) {}
+
+  ApiReply reply;
+  // The store's code when the store refused the write (guaranteedUpdate starts over on
+  // kConflict and kAlreadyExists); nothing when it stored it or the write was refused before.
+  std::optional<ErrorCode> storeError;
+};
+
 // The handler's logger, "controller.apiserver".
 std::shared_ptr<spdlog::logger> log();
 

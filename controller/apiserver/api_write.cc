@@ -11,8 +11,20 @@
 #include "controller/apiserver/yaml_body.h"
 
 namespace siteplane::apiserver {
+
+struct ApiHandler::Mutation {
+  // The object to commit: created when guaranteedUpdate found none, otherwise the new state of
+  // the one it read. A remove uses only its metadata.resourceVersion, as the precondition.
+  nlohmann::json object;
+  // The client sent a resourceVersion of its own: the write is checked against that one, and a
+  // conflict is the client's to resolve (answered, not retried). Otherwise guaranteedUpdate pins
+  // the write to the resourceVersion it read.
+  bool clientPrecondition = false;
+};
+
 namespace {
 
+// How often guaranteedUpdate reads and tries again when other writes keep coming in between.
 constexpr int kUpdateAttempts = 5;
 
 // The field manager of a non-apply write: ?fieldManager, else the User-Agent's product name
@@ -92,9 +104,163 @@ std::optional<ApiError> readObjectBody(const ApiRequest& request, const Resource
   return std::nullopt;
 }
 
+// The 400 for a body whose metadata.name is not the name on the URL.
+std::optional<ApiError> nameMismatch(const nlohmann::json& object, const std::string& name) {
+  std::string sent = metaString(object, "name");
+  if (sent == name) return std::nullopt;
+  return ApiError::badRequest("the name of the object (" + sent +
+                              ") does not match the name on the URL (" + name + ")");
+}
+
+// The 400 for a body whose metadata.namespace, when it has one, is not the namespace on the URL.
+std::optional<ApiError> namespaceMismatch(const nlohmann::json& object, const std::string& ns) {
+  std::string sent = metaString(object, "namespace");
+  if (sent.empty() || sent == ns) return std::nullopt;
+  return ApiError::badRequest("the namespace of the provided object (" + sent +
+                              ") does not match the namespace sent on the request (" + ns + ")");
+}
+
+// Whether `object` carries the annotation only the manifest source sets (with any value).
+bool declaresManifestFile(const nlohmann::json& object) {
+  return object.contains("metadata") && object["metadata"].contains("annotations") &&
+         object["metadata"]["annotations"].is_object() &&
+         object["metadata"]["annotations"].contains(kManifestFileAnnotation);
+}
+
+// A merge or JSON patch body: 415 for another Content-Type, 400 when it does not parse or is not
+// an object (merge) or an array of operations (JSON patch).
+std::optional<ApiError> readPatchBody(const ApiRequest& request, const std::string& contentType,
+                                      nlohmann::json& patch) {
+  static const char* kAccepted =
+      "accepted media types include: application/json-patch+json, application/merge-patch+json, "
+      "application/apply-patch+yaml";
+  bool merge = contentType == "application/merge-patch+json";
+  bool jsonPatch = contentType == "application/json-patch+json";
+  if (!merge && !jsonPatch) {
+    return ApiError::unsupportedMediaType(
+        "the body of the request was in an unknown format (" +
+        (contentType.empty() ? std::string("no Content-Type") : contentType) + ") - " + kAccepted);
+  }
+  auto parsed = parseJsonBounded(request.body, "the patch");
+  if (!parsed) return ApiError::badRequest(parsed.message());
+  patch = std::move(parsed).value();
+  if (merge && !patch.is_object()) {
+    return ApiError::badRequest("a merge patch must be a JSON object");
+  }
+  if (jsonPatch && !patch.is_array()) {
+    return ApiError::badRequest("a JSON patch must be an array of operations");
+  }
+  return std::nullopt;
+}
+
+// The 422 for a patch that changed what names the object (or left no object).
+std::optional<ApiError> identityChanged(const nlohmann::json& patched, const ResourceType& type,
+                                        const std::string& name, const std::string& ns) {
+  if (patched.is_object() && metaString(patched, "name") == name &&
+      metaString(patched, "namespace") == ns && topString(patched, "kind") == type.kind &&
+      topString(patched, "apiVersion") == type.apiVersion()) {
+    return std::nullopt;
+  }
+  return invalidObject(type, name,
+                       {{"FieldValueInvalid",
+                         "apiVersion, kind, metadata.name and metadata.namespace "
+                         "cannot be changed by a patch",
+                         "metadata"}});
+}
+
+// The 400 for a server-side apply configuration that is not an object of the URL's resource.
+std::optional<ApiError> checkApplyConfiguration(const nlohmann::json& applied,
+                                                const ResourceType& type, const std::string& name,
+                                                const std::string& ns) {
+  if (!applied.is_object()) {
+    return ApiError::badRequest("the apply configuration must be an object, got " +
+                                std::string(applied.type_name()));
+  }
+  if (topString(applied, "apiVersion") != type.apiVersion() ||
+      topString(applied, "kind") != type.kind) {
+    return ApiError::badRequest("the apply configuration must have apiVersion \"" +
+                                type.apiVersion() + "\" and kind \"" + type.kind + "\"");
+  }
+  if (auto error = nameMismatch(applied, name)) return error;
+  return namespaceMismatch(applied, ns);
+}
+
+// The 409 for an apply that sets fields other managers own, one cause per field.
+ApiError applyConflicts(const ResourceType& type, const std::string& name,
+                        const std::vector<FieldConflict>& conflicts) {
+  ApiError error = ApiError::conflict(conflictMessage(conflicts));
+  for (const auto& conflict : conflicts) {
+    error.causes.push_back(
+        {"FieldManagerConflict",
+         "conflict with \"" + conflict.manager + "\" using " + conflict.apiVersion,
+         formatFieldPath(conflict.path)});
+  }
+  error.name = name;
+  error.group = type.group;
+  error.kind = type.plural;
+  return error;
+}
+
+// A DELETE's optional DeleteOptions body: preconditions.resourceVersion and dryRun.
+std::optional<ApiError> readDeleteOptions(const ApiRequest& request,
+                                          std::optional<std::string>& precondition, bool& dryRun) {
+  if (request.body.empty()) return std::nullopt;
+  auto parsed = parseJsonBounded(request.body, "the DeleteOptions body");
+  if (!parsed) return ApiError::badRequest(parsed.message());
+  const nlohmann::json& options = *parsed;
+  if (!options.is_object()) {
+    return ApiError::badRequest("the DeleteOptions body is not a JSON object");
+  }
+  if (options.contains("preconditions") && options["preconditions"].is_object() &&
+      options["preconditions"].contains("resourceVersion") &&
+      options["preconditions"]["resourceVersion"].is_string()) {
+    precondition = options["preconditions"]["resourceVersion"].get<std::string>();
+  }
+  if (options.contains("dryRun") && options["dryRun"].is_array() && !options["dryRun"].empty()) {
+    dryRun = true;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string ApiHandler::now() const { return formatRfc3339(options_.clock->wallNow()); }
+
+ApiReply ApiHandler::guaranteedUpdate(const ApiRequest& request, const Target& target,
+                                      WriteKind kind, const Mutate& mutate) {
+  const ResourceType& type = *target.type;
+  const ObjectKey key{type.kind, *target.ns, target.name};
+  // Server-side apply creates what it does not find; a status write never creates.
+  const bool mayCreate = kind == WriteKind::kUpsert && target.subresource.empty();
+  const nlohmann::json absent;
+  for (int attempt = 1;; ++attempt) {
+    Result<store::ObjectPtr> read = store_.get(key);
+    if (!read && !(mayCreate && read.code() == ErrorCode::kNotFound)) {
+      return reply(fromStoreError(read.status(), type, target.name));
+    }
+    const nlohmann::json& current = read ? **read : absent;
+    if (read) {
+      if (auto error = checkOwnership(target, current)) return reply(*error);
+    }
+    Mutation mutation;
+    if (auto answer = mutate(current, mutation)) return std::move(*answer);
+    // Without a client precondition the write would be unconditional, but the mutation (its
+    // managedFields, a patch) was computed from `current`: pin it, and start over if someone
+    // wrote in between.
+    if (read && !mutation.clientPrecondition) {
+      mutation.object["metadata"]["resourceVersion"] = metaString(current, "resourceVersion");
+    }
+    Committed written =
+        kind == WriteKind::kRemove
+            ? commitRemoval(target, metaString(mutation.object, "resourceVersion"))
+            : commit(request, target, current, std::move(mutation.object), read ? 200 : 201);
+    // Raced: the object moved on from `current`, or was created after it was found missing.
+    bool raced = written.storeError == (read ? ErrorCode::kConflict : ErrorCode::kAlreadyExists);
+    if (!raced || mutation.clientPrecondition || attempt >= kUpdateAttempts) {
+      return std::move(written.reply);
+    }
+  }
+}
 
 ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
   nlohmann::json object;
@@ -104,12 +270,7 @@ ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
     object["metadata"] = nlohmann::json::object();
   }
   nlohmann::json& metadata = object["metadata"];
-  std::string ns = metaString(object, "namespace");
-  if (!ns.empty() && ns != *target.ns) {
-    return reply(ApiError::badRequest("the namespace of the provided object (" + ns +
-                                      ") does not match the namespace sent on the request (" +
-                                      *target.ns + ")"));
-  }
+  if (auto error = namespaceMismatch(object, *target.ns)) return reply(*error);
   metadata["namespace"] = *target.ns;
   if (metaString(object, "name").empty() && !metaString(object, "generateName").empty()) {
     metadata["name"] = metaString(object, "generateName") + randomSuffix();
@@ -123,62 +284,38 @@ ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
   clearServerMetadata(object);
   Target named = target;
   named.name = metaString(object, "name");
-  if (!options_.allowApiOverride && metadata.contains("annotations") &&
-      metadata["annotations"].is_object() &&
-      metadata["annotations"].contains(kManifestFileAnnotation)) {
+  if (!options_.allowApiOverride && declaresManifestFile(object)) {
     return reply(ApiError::forbidden(
         std::string("the annotation ") + kManifestFileAnnotation +
         " is set only by the manifest source; objects created through the API are owned by "
         "their field manager (run siteplane serve with --allow-api-override to allow it)"));
   }
   recordUpdate(nlohmann::json(), object, fieldManagerOf(request), "", type.apiVersion(), now());
-  return commit(request, named, nlohmann::json(), std::move(object), 201);
+  return commit(request, named, nlohmann::json(), std::move(object), 201).reply;
 }
 
 ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
   nlohmann::json object;
   if (auto error = readObjectBody(request, *target.type, object)) return reply(*error);
-  const ResourceType& type = *target.type;
-  std::string name = metaString(object, "name");
-  if (name != target.name) {
-    return reply(ApiError::badRequest("the name of the object (" + name +
-                                      ") does not match the name on the URL (" + target.name +
-                                      ")"));
-  }
-  std::string ns = metaString(object, "namespace");
-  if (!ns.empty() && ns != *target.ns) {
-    return reply(ApiError::badRequest("the namespace of the provided object (" + ns +
-                                      ") does not match the namespace sent on the request (" +
-                                      *target.ns + ")"));
-  }
+  if (auto error = nameMismatch(object, target.name)) return reply(*error);
+  if (auto error = namespaceMismatch(object, *target.ns)) return reply(*error);
   object["metadata"]["namespace"] = *target.ns;
-  bool clientPrecondition = !metaString(object, "resourceVersion").empty();
-  for (int attempt = 0;; ++attempt) {
-    auto current = store_.get(ObjectKey{type.kind, *target.ns, target.name});
-    if (!current) return reply(fromStoreError(current.status(), type, target.name));
-    if (auto error = checkOwnership(target, **current)) return reply(*error);
-    nlohmann::json candidate = object;
-    clearServerMetadata(candidate);
-    // Without a client precondition the write is unconditional, but managedFields were computed
-    // from `current`: pin it, and start over if someone wrote in between.
-    if (!clientPrecondition)
-      candidate["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
-    recordUpdate(**current, candidate, fieldManagerOf(request), target.subresource,
-                 type.apiVersion(), now());
-    ApiReply result = commit(request, target, **current, std::move(candidate), 200);
-    if (result.response.status != 409 || clientPrecondition || attempt + 1 >= kUpdateAttempts) {
-      return result;
-    }
-  }
+  const bool clientPrecondition = !metaString(object, "resourceVersion").empty();
+  return guaranteedUpdate(
+      request, target, WriteKind::kUpdate,
+      [&](const nlohmann::json& current, Mutation& mutation) -> std::optional<ApiReply> {
+        mutation.object = object;
+        mutation.clientPrecondition = clientPrecondition;
+        clearServerMetadata(mutation.object);
+        recordUpdate(current, mutation.object, fieldManagerOf(request), target.subresource,
+                     target.type->apiVersion(), now());
+        return std::nullopt;
+      });
 }
 
 ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
   auto types = parseMediaTypes(request.header("Content-Type"));
   std::string contentType = types.empty() ? "" : types.front().type;
-  const ResourceType& type = *target.type;
-  static const char* kAccepted =
-      "accepted media types include: application/json-patch+json, application/merge-patch+json, "
-      "application/apply-patch+yaml";
   if (contentType == "application/apply-patch+yaml") {
     auto applied = parseYamlBody(request.body);
     if (!applied)
@@ -188,163 +325,85 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
                                applied.message()));
     return apply(request, target, *applied);
   }
-  bool merge = contentType == "application/merge-patch+json";
-  bool jsonPatch = contentType == "application/json-patch+json";
-  if (!merge && !jsonPatch) {
-    return reply(ApiError::unsupportedMediaType(
-        "the body of the request was in an unknown format (" +
-        (contentType.empty() ? std::string("no Content-Type") : contentType) + ") - " + kAccepted));
-  }
-  auto parsedPatch = parseJsonBounded(request.body, "the patch");
-  if (!parsedPatch) return reply(ApiError::badRequest(parsedPatch.message()));
-  nlohmann::json patchBody = std::move(parsedPatch).value();
-  if (merge && !patchBody.is_object()) {
-    return reply(ApiError::badRequest("a merge patch must be a JSON object"));
-  }
-  if (jsonPatch && !patchBody.is_array()) {
-    return reply(ApiError::badRequest("a JSON patch must be an array of operations"));
-  }
-  bool patchSetsVersion = merge && patchBody.contains("metadata") &&
-                          patchBody["metadata"].is_object() &&
-                          patchBody["metadata"].contains("resourceVersion");
-  for (int attempt = 0;; ++attempt) {
-    auto current = store_.get(ObjectKey{type.kind, *target.ns, target.name});
-    if (!current) return reply(fromStoreError(current.status(), type, target.name));
-    if (auto error = checkOwnership(target, **current)) return reply(*error);
-    nlohmann::json patched = **current;
-    if (merge) {
-      patched.merge_patch(patchBody);
-    } else {
-      // Applied in place on the copy, each operation checked first, so that a few bytes of
-      // `copy` operations cannot grow the object past what a body could hold.
-      JsonPatchBounds bounds;
-      bounds.maxObjectBytes = options_.maxBodyBytes;
-      if (auto error = applyJsonPatchBounded(patched, patchBody, bounds)) return reply(*error);
-    }
-    if (!patched.is_object() || metaString(patched, "name") != target.name ||
-        metaString(patched, "namespace") != *target.ns || topString(patched, "kind") != type.kind ||
-        topString(patched, "apiVersion") != type.apiVersion()) {
-      return reply(invalidObject(type, target.name,
-                                 {{"FieldValueInvalid",
-                                   "apiVersion, kind, metadata.name and metadata.namespace "
-                                   "cannot be changed by a patch",
-                                   "metadata"}}));
-    }
-    bool pinned = patchSetsVersion || (jsonPatch && metaString(patched, "resourceVersion") !=
-                                                        metaString(**current, "resourceVersion"));
-    if (!pinned) patched["metadata"]["resourceVersion"] = metaString(**current, "resourceVersion");
-    clearServerMetadata(patched);
-    recordUpdate(**current, patched, fieldManagerOf(request), target.subresource, type.apiVersion(),
-                 now());
-    ApiReply result = commit(request, target, **current, std::move(patched), 200);
-    if (result.response.status != 409 || pinned || attempt + 1 >= kUpdateAttempts) return result;
-  }
+  nlohmann::json patchBody;
+  if (auto error = readPatchBody(request, contentType, patchBody)) return reply(*error);
+  const bool merge = contentType == "application/merge-patch+json";
+  const bool patchSetsVersion = merge && patchBody.contains("metadata") &&
+                                patchBody["metadata"].is_object() &&
+                                patchBody["metadata"].contains("resourceVersion");
+  return guaranteedUpdate(
+      request, target, WriteKind::kUpdate,
+      [&](const nlohmann::json& current, Mutation& mutation) -> std::optional<ApiReply> {
+        nlohmann::json& patched = mutation.object = current;
+        if (merge) {
+          patched.merge_patch(patchBody);
+        } else {
+          // Applied in place on the copy, each operation checked first, so that a few bytes of
+          // `copy` operations cannot grow the object past what a body could hold.
+          JsonPatchBounds bounds;
+          bounds.maxObjectBytes = options_.maxBodyBytes;
+          if (auto error = applyJsonPatchBounded(patched, patchBody, bounds)) return reply(*error);
+        }
+        if (auto error = identityChanged(patched, *target.type, target.name, *target.ns)) {
+          return reply(*error);
+        }
+        mutation.clientPrecondition =
+            patchSetsVersion || (!merge && metaString(patched, "resourceVersion") !=
+                                               metaString(current, "resourceVersion"));
+        clearServerMetadata(patched);
+        recordUpdate(current, patched, fieldManagerOf(request), target.subresource,
+                     target.type->apiVersion(), now());
+        return std::nullopt;
+      });
 }
 
 ApiReply ApiHandler::apply(const ApiRequest& request, const Target& target,
                            const nlohmann::json& applied) {
-  const ResourceType& type = *target.type;
   auto manager = request.param("fieldManager");
   if (!manager || manager->empty()) {
     return reply(
         ApiError::badRequest("PATCH with application/apply-patch+yaml requires the "
                              "fieldManager parameter"));
   }
-  if (!applied.is_object()) {
-    return reply(ApiError::badRequest("the apply configuration must be an object, got " +
-                                      std::string(applied.type_name())));
+  if (auto error = checkApplyConfiguration(applied, *target.type, target.name, *target.ns)) {
+    return reply(*error);
   }
-  if (topString(applied, "apiVersion") != type.apiVersion() ||
-      topString(applied, "kind") != type.kind) {
-    return reply(ApiError::badRequest("the apply configuration must have apiVersion \"" +
-                                      type.apiVersion() + "\" and kind \"" + type.kind + "\""));
-  }
-  if (metaString(applied, "name") != target.name) {
-    return reply(ApiError::badRequest("the name of the object (" + metaString(applied, "name") +
-                                      ") does not match the name on the URL (" + target.name +
-                                      ")"));
-  }
-  std::string ns = metaString(applied, "namespace");
-  if (!ns.empty() && ns != *target.ns) {
-    return reply(ApiError::badRequest("the namespace of the provided object (" + ns +
-                                      ") does not match the namespace sent on the request (" +
-                                      *target.ns + ")"));
-  }
-  bool force = request.flag("force");
-  for (int attempt = 0;; ++attempt) {
-    auto current = store_.get(ObjectKey{type.kind, *target.ns, target.name});
-    bool exists = current.isOk();
-    if (!exists && current.code() != ErrorCode::kNotFound) {
-      return reply(fromStoreError(current.status(), type, target.name));
-    }
-    if (!exists && target.subresource == "status") {
-      return reply(fromStoreError(current.status(), type, target.name));
-    }
-    nlohmann::json base = exists ? **current : nlohmann::json();
-    if (exists) {
-      if (auto error = checkOwnership(target, base)) return reply(*error);
-    } else if (!options_.allowApiOverride && applied.contains("metadata") &&
-               applied["metadata"].contains("annotations") &&
-               applied["metadata"]["annotations"].is_object() &&
-               applied["metadata"]["annotations"].contains(kManifestFileAnnotation)) {
-      return reply(ApiError::forbidden(std::string("the annotation ") + kManifestFileAnnotation +
-                                       " is set only by the manifest source"));
-    }
-    ApplyOutcome outcome = applyConfiguration(base, applied, *manager, force, target.subresource,
-                                              type.apiVersion(), now());
-    if (!outcome.conflicts.empty()) {
-      ApiError error = ApiError::conflict(conflictMessage(outcome.conflicts));
-      for (const auto& conflict : outcome.conflicts) {
-        error.causes.push_back(
-            {"FieldManagerConflict",
-             "conflict with \"" + conflict.manager + "\" using " + conflict.apiVersion,
-             formatFieldPath(conflict.path)});
-      }
-      error.name = target.name;
-      error.group = type.group;
-      error.kind = type.plural;
-      return reply(error);
-    }
-    nlohmann::json object = std::move(outcome.object);
-    object["metadata"]["namespace"] = *target.ns;
-    object["metadata"]["name"] = target.name;
-    if (exists) object["metadata"]["resourceVersion"] = metaString(base, "resourceVersion");
-    ApiReply result = commit(request, target, base, std::move(object), exists ? 200 : 201);
-    // A concurrent write moved the object (or created it): apply again on the new state.
-    bool raced = result.response.status == 409 &&
-                 (exists || result.reason == reasonOf(ErrorCode::kAlreadyExists));
-    if (!raced || attempt + 1 >= kUpdateAttempts) return result;
-  }
+  const bool force = request.flag("force");
+  return guaranteedUpdate(
+      request, target, WriteKind::kUpsert,
+      [&](const nlohmann::json& current, Mutation& mutation) -> std::optional<ApiReply> {
+        if (current.is_null() && !options_.allowApiOverride && declaresManifestFile(applied)) {
+          return reply(ApiError::forbidden(std::string("the annotation ") +
+                                           kManifestFileAnnotation +
+                                           " is set only by the manifest source"));
+        }
+        ApplyOutcome outcome =
+            applyConfiguration(current, applied, *manager, force, target.subresource,
+                               target.type->apiVersion(), now());
+        if (!outcome.conflicts.empty()) {
+          return reply(applyConflicts(*target.type, target.name, outcome.conflicts));
+        }
+        mutation.object = std::move(outcome.object);
+        mutation.object["metadata"]["namespace"] = *target.ns;
+        mutation.object["metadata"]["name"] = target.name;
+        return std::nullopt;
+      });
 }
 
 ApiReply ApiHandler::remove(const ApiRequest& request, const Target& target) {
-  const ResourceType& type = *target.type;
   std::optional<std::string> precondition;
   bool dryRun = request.param("dryRun").has_value();
-  if (!request.body.empty()) {
-    auto parsedOptions = parseJsonBounded(request.body, "the DeleteOptions body");
-    if (!parsedOptions) return reply(ApiError::badRequest(parsedOptions.message()));
-    nlohmann::json options = std::move(parsedOptions).value();
-    if (!options.is_object()) {
-      return reply(ApiError::badRequest("the DeleteOptions body is not a JSON object"));
-    }
-    if (options.contains("preconditions") && options["preconditions"].is_object() &&
-        options["preconditions"].contains("resourceVersion") &&
-        options["preconditions"]["resourceVersion"].is_string()) {
-      precondition = options["preconditions"]["resourceVersion"].get<std::string>();
-    }
-    if (options.contains("dryRun") && options["dryRun"].is_array() && !options["dryRun"].empty()) {
-      dryRun = true;
-    }
-  }
-  ObjectKey key{type.kind, *target.ns, target.name};
-  auto current = store_.get(key);
-  if (!current) return reply(fromStoreError(current.status(), type, target.name));
-  if (auto error = checkOwnership(target, **current)) return reply(*error);
-  if (dryRun) return reply(jsonResponse(200, **current));
-  auto removed = store_.removeObject(key, precondition);
-  if (!removed) return reply(fromStoreError(removed.status(), type, target.name));
-  return reply(jsonResponse(200, **removed));
+  if (auto error = readDeleteOptions(request, precondition, dryRun)) return reply(*error);
+  return guaranteedUpdate(
+      request, target, WriteKind::kRemove,
+      [&](const nlohmann::json& current, Mutation& mutation) -> std::optional<ApiReply> {
+        if (dryRun) return reply(jsonResponse(200, current));
+        if (precondition && !precondition->empty()) {
+          mutation.object["metadata"]["resourceVersion"] = *precondition;
+          mutation.clientPrecondition = true;
+        }
+        return std::nullopt;
+      });
 }
 
 }  // namespace siteplane::apiserver

@@ -29,19 +29,20 @@ nlohmann::json stringProperty(const std::string& description) {
   return {{"type", "string"}, {"description", description}};
 }
 
-// The standard meta.k8s.io/v1 definitions the resource schemas point at, trimmed to the fields
-// siteplane serves but spelled exactly as the Kubernetes API publishes them.
-nlohmann::json metaDefinitions() {
-  nlohmann::json schemas;
-  schemas[std::string(kMeta) + "Time"] = {
-      {"type", "string"},
-      {"format", "date-time"},
-      {"description", "Time is a wrapper around time.Time, serialized as RFC 3339."}};
-  schemas[std::string(kMeta) + "FieldsV1"] = {
-      {"type", "object"},
-      {"description",
-       "FieldsV1 stores a set of fields in a data structure like a Trie, in JSON format."}};
-  schemas[std::string(kMeta) + "ManagedFieldsEntry"] = {
+nlohmann::json timeSchema() {
+  return {{"type", "string"},
+          {"format", "date-time"},
+          {"description", "Time is a wrapper around time.Time, serialized as RFC 3339."}};
+}
+
+nlohmann::json fieldsV1Schema() {
+  return {{"type", "object"},
+          {"description",
+           "FieldsV1 stores a set of fields in a data structure like a Trie, in JSON format."}};
+}
+
+nlohmann::json managedFieldsEntrySchema() {
+  return {
       {"type", "object"},
       {"description",
        "ManagedFieldsEntry is a workflow-id, a FieldSet and the group version of the resource "
@@ -66,27 +67,32 @@ nlohmann::json metaDefinitions() {
         {"time", allOfRef(metaRef("Time"),
                           "Time is the timestamp of when the ManagedFields "
                           "entry was added.")}}}};
-  schemas[std::string(kMeta) + "OwnerReference"] = {
-      {"type", "object"},
-      {"description",
-       "OwnerReference contains enough information to let you identify an owning "
-       "object."},
-      {"required", {"apiVersion", "kind", "name", "uid"}},
-      {"properties",
-       {{"apiVersion", stringProperty("API version of the referent.")},
-        {"blockOwnerDeletion", {{"type", "boolean"}, {"description", "Unused by siteplane."}}},
-        {"controller",
-         {{"type", "boolean"},
+}
+
+nlohmann::json ownerReferenceSchema() {
+  return {{"type", "object"},
           {"description",
-           "If true, this reference points to the managing "
-           "controller."}}},
-        {"kind", stringProperty("Kind of the referent.")},
-        {"name", stringProperty("Name of the referent.")},
-        {"uid", stringProperty("UID of the referent.")}}},
-      {"x-kubernetes-map-type", "atomic"}};
-  nlohmann::json stringMap = {{"type", "object"},
-                              {"additionalProperties", {{"type", "string"}, {"default", ""}}}};
-  schemas[std::string(kMeta) + "ObjectMeta"] = {
+           "OwnerReference contains enough information to let you identify an owning "
+           "object."},
+          {"required", {"apiVersion", "kind", "name", "uid"}},
+          {"properties",
+           {{"apiVersion", stringProperty("API version of the referent.")},
+            {"blockOwnerDeletion", {{"type", "boolean"}, {"description", "Unused by siteplane."}}},
+            {"controller",
+             {{"type", "boolean"},
+              {"description",
+               "If true, this reference points to the managing "
+               "controller."}}},
+            {"kind", stringProperty("Kind of the referent.")},
+            {"name", stringProperty("Name of the referent.")},
+            {"uid", stringProperty("UID of the referent.")}}},
+          {"x-kubernetes-map-type", "atomic"}};
+}
+
+nlohmann::json objectMetaSchema() {
+  const nlohmann::json stringMap = {
+      {"type", "object"}, {"additionalProperties", {{"type", "string"}, {"default", ""}}}};
+  return {
       {"type", "object"},
       {"description",
        "ObjectMeta is metadata that all persisted resources must have, which "
@@ -139,86 +145,125 @@ nlohmann::json metaDefinitions() {
         {"selfLink", stringProperty("Deprecated.")},
         {"uid", stringProperty("UID is the unique in time and space value for this object. "
                                "Read-only.")}}}};
-  schemas[std::string(kMeta) + "ListMeta"] = {
-      {"type", "object"},
-      {"description", "ListMeta describes metadata that synthetic resources must have."},
-      {"properties",
-       {{"continue", stringProperty("Set when more results are available; unused by "
-                                    "siteplane.")},
-        {"remainingItemCount", {{"type", "integer"}, {"format", "int64"}}},
-        {"resourceVersion", stringProperty("String that identifies the server's internal "
-                                           "version of this object.")},
-        {"selfLink", stringProperty("Deprecated.")}}}};
-  schemas[std::string(kMeta) + "StatusCause"] = {
-      {"type", "object"},
-      {"description", "StatusCause provides more information about an api.Status failure."},
-      {"properties",
-       {{"field", stringProperty("The field of the resource that has caused this error.")},
-        {"message", stringProperty("A human-readable description of the cause of the error.")},
-        {"reason", stringProperty("A machine-readable description of the cause of the "
-                                  "error.")}}}};
-  schemas[std::string(kMeta) + "StatusDetails"] = {
-      {"type", "object"},
-      {"description",
-       "StatusDetails is a set of additional properties that MAY be set by the "
-       "server to provide additional information about a response."},
-      {"properties",
-       {{"causes", {{"type", "array"}, {"items", allOfRef(metaRef("StatusCause"), "")}}},
-        {"group", stringProperty("The group attribute of the resource.")},
-        {"kind", stringProperty("The kind attribute of the resource.")},
-        {"name", stringProperty("The name attribute of the resource.")},
-        {"retryAfterSeconds", {{"type", "integer"}, {"format", "int32"}}},
-        {"uid", stringProperty("UID of the resource.")}}}};
-  schemas[std::string(kMeta) + "Status"] = {
-      {"type", "object"},
-      {"description", "Status is a return value for calls that don't return other objects."},
-      {"properties",
-       {{"apiVersion", stringProperty("APIVersion defines the versioned schema of this "
-                                      "representation of an object.")},
-        {"code",
-         {{"type", "integer"},
-          {"format", "int32"},
+}
+
+nlohmann::json listMetaSchema() {
+  return {{"type", "object"},
+          {"description", "ListMeta describes metadata that synthetic resources must have."},
+          {"properties",
+           {{"continue", stringProperty("Set when more results are available; unused by "
+                                        "siteplane.")},
+            {"remainingItemCount", {{"type", "integer"}, {"format", "int64"}}},
+            {"resourceVersion", stringProperty("String that identifies the server's internal "
+                                               "version of this object.")},
+            {"selfLink", stringProperty("Deprecated.")}}}};
+}
+
+nlohmann::json statusCauseSchema() {
+  return {{"type", "object"},
+          {"description", "StatusCause provides more information about an api.Status failure."},
+          {"properties",
+           {{"field", stringProperty("The field of the resource that has caused this error.")},
+            {"message", stringProperty("A human-readable description of the cause of the error.")},
+            {"reason", stringProperty("A machine-readable description of the cause of the "
+                                      "error.")}}}};
+}
+
+nlohmann::json statusDetailsSchema() {
+  return {{"type", "object"},
           {"description",
-           "Suggested HTTP "
-           "return code."}}},
-        {"details", allOfRef(metaRef("StatusDetails"),
-                             "Extended data associated with the "
-                             "reason.")},
-        {"kind", stringProperty("Kind is a string value representing the REST resource this "
-                                "object represents.")},
-        {"message", stringProperty("A human-readable description of the status of this "
-                                   "operation.")},
-        {"metadata", allOfRef(metaRef("ListMeta"), "Standard list metadata.")},
-        {"reason", stringProperty("A machine-readable description of why this operation is in "
-                                  "the \"Failure\" status.")},
-        {"status", stringProperty("Status of the operation. One of: \"Success\" or "
-                                  "\"Failure\".")}}},
-      {"x-kubernetes-group-version-kind",
-       nlohmann::json::array({{{"group", ""}, {"kind", "Status"}, {"version", "v1"}}})}};
-  schemas[std::string(kMeta) + "Preconditions"] = {
-      {"type", "object"},
-      {"description", "Preconditions must be fulfilled before an operation is carried out."},
-      {"properties",
-       {{"resourceVersion", stringProperty("Specifies the target ResourceVersion")},
-        {"uid", stringProperty("Specifies the target UID.")}}}};
-  schemas[std::string(kMeta) + "DeleteOptions"] = {
-      {"type", "object"},
-      {"description", "DeleteOptions may be provided when deleting an API object."},
-      {"properties",
-       {{"apiVersion", stringProperty("APIVersion of this representation.")},
-        {"dryRun", {{"type", "array"}, {"items", {{"type", "string"}, {"default", ""}}}}},
-        {"gracePeriodSeconds", {{"type", "integer"}, {"format", "int64"}}},
-        {"kind", stringProperty("Kind of this representation.")},
-        {"preconditions", allOfRef(metaRef("Preconditions"),
-                                   "Must be fulfilled before a "
-                                   "deletion is carried out.")},
-        {"propagationPolicy", stringProperty("Whether and how garbage collection will be "
-                                             "performed.")}}}};
-  schemas[std::string(kMeta) + "Patch"] = {
-      {"type", "object"},
-      {"description",
-       "Patch is provided to give a concrete name and type to the Kubernetes "
-       "PATCH request body."}};
+           "StatusDetails is a set of additional properties that MAY be set by the "
+           "server to provide additional information about a response."},
+          {"properties",
+           {{"causes", {{"type", "array"}, {"items", allOfRef(metaRef("StatusCause"), "")}}},
+            {"group", stringProperty("The group attribute of the resource.")},
+            {"kind", stringProperty("The kind attribute of the resource.")},
+            {"name", stringProperty("The name attribute of the resource.")},
+            {"retryAfterSeconds", {{"type", "integer"}, {"format", "int32"}}},
+            {"uid", stringProperty("UID of the resource.")}}}};
+}
+
+nlohmann::json statusSchema() {
+  return {{"type", "object"},
+          {"description", "Status is a return value for calls that don't return other objects."},
+          {"properties",
+           {{"apiVersion", stringProperty("APIVersion defines the versioned schema of this "
+                                          "representation of an object.")},
+            {"code",
+             {{"type", "integer"},
+              {"format", "int32"},
+              {"description",
+               "Suggested HTTP "
+               "return code."}}},
+            {"details", allOfRef(metaRef("StatusDetails"),
+                                 "Extended data associated with the "
+                                 "reason.")},
+            {"kind", stringProperty("Kind is a string value representing the REST resource this "
+                                    "object represents.")},
+            {"message", stringProperty("A human-readable description of the status of this "
+                                       "operation.")},
+            {"metadata", allOfRef(metaRef("ListMeta"), "Standard list metadata.")},
+            {"reason", stringProperty("A machine-readable description of why this operation is in "
+                                      "the \"Failure\" status.")},
+            {"status", stringProperty("Status of the operation. One of: \"Success\" or "
+                                      "\"Failure\".")}}},
+          {"x-kubernetes-group-version-kind",
+           nlohmann::json::array({{{"group", ""}, {"kind", "Status"}, {"version", "v1"}}})}};
+}
+
+nlohmann::json preconditionsSchema() {
+  return {{"type", "object"},
+          {"description", "Preconditions must be fulfilled before an operation is carried out."},
+          {"properties",
+           {{"resourceVersion", stringProperty("Specifies the target ResourceVersion")},
+            {"uid", stringProperty("Specifies the target UID.")}}}};
+}
+
+nlohmann::json deleteOptionsSchema() {
+  return {{"type", "object"},
+          {"description", "DeleteOptions may be provided when deleting an API object."},
+          {"properties",
+           {{"apiVersion", stringProperty("APIVersion of this representation.")},
+            {"dryRun", {{"type", "array"}, {"items", {{"type", "string"}, {"default", ""}}}}},
+            {"gracePeriodSeconds", {{"type", "integer"}, {"format", "int64"}}},
+            {"kind", stringProperty("Kind of this representation.")},
+            {"preconditions", allOfRef(metaRef("Preconditions"),
+                                       "Must be fulfilled before a "
+                                       "deletion is carried out.")},
+            {"propagationPolicy", stringProperty("Whether and how garbage collection will be "
+                                                 "performed.")}}}};
+}
+
+nlohmann::json patchSchema() {
+  return {{"type", "object"},
+          {"description",
+           "Patch is provided to give a concrete name and type to the Kubernetes "
+           "PATCH request body."}};
+}
+
+// The standard meta.k8s.io/v1 definitions the resource schemas point at, trimmed to the fields
+// siteplane serves but spelled exactly as the Kubernetes API publishes them.
+nlohmann::json metaDefinitions() {
+  const std::pair<const char*, nlohmann::json> definitions[] = {
+      // ObjectMeta and the types it refers to.
+      {"Time", timeSchema()},
+      {"FieldsV1", fieldsV1Schema()},
+      {"ManagedFieldsEntry", managedFieldsEntrySchema()},
+      {"OwnerReference", ownerReferenceSchema()},
+      {"ObjectMeta", objectMetaSchema()},
+      // The metadata of a list.
+      {"ListMeta", listMetaSchema()},
+      // The answer to a failure (and to a delete without an object to return).
+      {"StatusCause", statusCauseSchema()},
+      {"StatusDetails", statusDetailsSchema()},
+      {"Status", statusSchema()},
+      // Request bodies.
+      {"Preconditions", preconditionsSchema()},
+      {"DeleteOptions", deleteOptionsSchema()},
+      {"Patch", patchSchema()},
+  };
+  nlohmann::json schemas;
+  for (const auto& [name, schema] : definitions) schemas[std::string(kMeta) + name] = schema;
   return schemas;
 }
 
