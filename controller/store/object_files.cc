@@ -81,6 +81,53 @@ std::string checkObject(const nlohmann::json& object, const ObjectKey& key) {
   return "";
 }
 
+void skip(ObjectFiles::Loaded& loaded, const fs::path& path, const std::string& why) {
+  logger("controller.store")->error("state_file_skipped path={} error=\"{}\"", path.string(), why);
+  ++loaded.skipped;
+}
+
+// An interrupted write: it never reached its rename, so it was never acknowledged.
+void removeTemp(const fs::path& path) {
+  logger("controller.store")->warn("state_temp_file_removed path={}", path.string());
+  std::error_code ignored;
+  fs::remove(path, ignored);
+}
+
+// One entry of the directory <kind>/<ns>: the object of a <name>.json that holds the object its
+// path names, else skipped (and logged); a temporary file is removed.
+void loadObjectFile(const fs::path& filePath, const std::string& kind, const std::string& ns,
+                    ObjectFiles::Loaded& loaded) {
+  std::string fileName = filePath.filename().string();
+  if (endsWith(fileName, kTempSuffix)) {
+    removeTemp(filePath);
+    return;
+  }
+  std::string name = fileName.substr(0, fileName.size() - std::string_view(kObjectSuffix).size());
+  if (!endsWith(fileName, kObjectSuffix) || !isDns1123Label(name)) {
+    skip(loaded, filePath, "not an object file");
+    return;
+  }
+  auto content = durable::readFile(filePath);
+  if (!content) {
+    skip(loaded, filePath, content.message());
+    return;
+  }
+  nlohmann::json object = nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) {
+    skip(loaded, filePath, "not valid JSON (corrupt or partial file)");
+    return;
+  }
+  std::string problem = checkObject(object, ObjectKey{kind, ns, name});
+  if (!problem.empty()) {
+    skip(loaded, filePath, problem);
+    return;
+  }
+  uint64_t version =
+      *toResourceVersion(object["metadata"]["resourceVersion"].get_ref<const std::string&>());
+  loaded.resourceVersion = std::max(loaded.resourceVersion, version);
+  loaded.objects.push_back(std::move(object));
+}
+
 }  // namespace
 
 Result<ObjectFiles> ObjectFiles::create(const fs::path& stateDir) {
@@ -239,36 +286,13 @@ Result<ObjectFiles::Loaded> ObjectFiles::load() {
 }
 
 Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
-  auto log = logger("controller.store");
   Loaded loaded;
-  auto skip = [&](const fs::path& path, const std::string& why) {
-    log->error("state_file_skipped path={} error=\"{}\"", path.string(), why);
-    ++loaded.skipped;
-  };
-  auto removeTemp = [&](const fs::path& path) {
-    // An interrupted write: it never reached its rename, so it was never acknowledged.
-    log->warn("state_temp_file_removed path={}", path.string());
-    std::error_code ignored;
-    fs::remove(path, ignored);
-  };
-
   std::error_code error;
   for (const auto& kindEntry : fs::directory_iterator(root_, error)) {
     const fs::path& kindPath = kindEntry.path();
     std::string kindName = kindPath.filename().string();
     if (kindName == kCounterFile) {
-      auto content = durable::readFile(kindPath);
-      std::string text = content ? *content : "";
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-      auto counter = toResourceVersion(text);
-      if (!content) {
-        skip(kindPath, content.message());
-      } else if (!counter) {
-        skip(kindPath, "not a resourceVersion");
-      } else {
-        reservedThrough_ = *counter;
-        loaded.resourceVersion = std::max(loaded.resourceVersion, *counter);
-      }
+      loadCounter(kindPath, loaded);
       continue;
     }
     if (kindName == kLockFile) continue;
@@ -278,63 +302,51 @@ Result<ObjectFiles::Loaded> ObjectFiles::loadEntries() {
     }
     std::error_code typeError;
     if (!kindEntry.is_directory(typeError) || !isValidKind(kindName)) {
-      skip(kindPath, "not a kind directory");
+      skip(loaded, kindPath, "not a kind directory");
       continue;
     }
-    std::error_code kindError;
-    for (const auto& nsEntry : fs::directory_iterator(kindPath, kindError)) {
-      const fs::path& nsPath = nsEntry.path();
-      std::string nsName = nsPath.filename().string();
-      if (!nsEntry.is_directory(typeError) || !isDns1123Label(nsName)) {
-        skip(nsPath, "not a namespace directory");
-        continue;
-      }
-      std::error_code nsError;
-      for (const auto& fileEntry : fs::directory_iterator(nsPath, nsError)) {
-        const fs::path& filePath = fileEntry.path();
-        std::string fileName = filePath.filename().string();
-        if (endsWith(fileName, kTempSuffix)) {
-          removeTemp(filePath);
-          continue;
-        }
-        std::string name =
-            fileName.substr(0, fileName.size() - std::string_view(kObjectSuffix).size());
-        if (!endsWith(fileName, kObjectSuffix) || !isDns1123Label(name)) {
-          skip(filePath, "not an object file");
-          continue;
-        }
-        auto content = durable::readFile(filePath);
-        if (!content) {
-          skip(filePath, content.message());
-          continue;
-        }
-        nlohmann::json object =
-            nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
-        if (object.is_discarded()) {
-          skip(filePath, "not valid JSON (corrupt or partial file)");
-          continue;
-        }
-        std::string problem = checkObject(object, ObjectKey{kindName, nsName, name});
-        if (!problem.empty()) {
-          skip(filePath, problem);
-          continue;
-        }
-        uint64_t version =
-            *toResourceVersion(object["metadata"]["resourceVersion"].get_ref<const std::string&>());
-        loaded.resourceVersion = std::max(loaded.resourceVersion, version);
-        loaded.objects.push_back(std::move(object));
-      }
-      if (nsError)
-        skip(nsPath, nsError.message());
-      else
-        knownDirectories_.insert(nsPath);
-    }
-    if (kindError) skip(kindPath, kindError.message());
+    loadKind(kindPath, kindName, loaded);
   }
   if (error) {
     return Result<Loaded>::error("read state directory " + root_.string() + ": " + error.message());
   }
   return loaded;
+}
+
+void ObjectFiles::loadCounter(const fs::path& path, Loaded& loaded) {
+  auto content = durable::readFile(path);
+  std::string text = content ? *content : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  auto counter = toResourceVersion(text);
+  if (!content) {
+    skip(loaded, path, content.message());
+  } else if (!counter) {
+    skip(loaded, path, "not a resourceVersion");
+  } else {
+    reservedThrough_ = *counter;
+    loaded.resourceVersion = std::max(loaded.resourceVersion, *counter);
+  }
+}
+
+void ObjectFiles::loadKind(const fs::path& kindPath, const std::string& kind, Loaded& loaded) {
+  std::error_code kindError;
+  for (const auto& nsEntry : fs::directory_iterator(kindPath, kindError)) {
+    const fs::path& nsPath = nsEntry.path();
+    std::string nsName = nsPath.filename().string();
+    std::error_code typeError;
+    if (!nsEntry.is_directory(typeError) || !isDns1123Label(nsName)) {
+      skip(loaded, nsPath, "not a namespace directory");
+      continue;
+    }
+    std::error_code nsError;
+    for (const auto& fileEntry : fs::directory_iterator(nsPath, nsError))
+      loadObjectFile(fileEntry.path(), kind, nsName, loaded);
+    if (nsError)
+      skip(loaded, nsPath, nsError.message());
+    else
+      knownDirectories_.insert(nsPath);
+  }
+  if (kindError) skip(loaded, kindPath, kindError.message());
 }
 
 }  // namespace siteplane::store

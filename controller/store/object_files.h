@@ -84,6 +84,10 @@ class ObjectFiles {
   ObjectFiles(std::filesystem::path root, int lockFd) : root_(std::move(root)), lockFd_(lockFd) {}
 
   Result<Loaded> loadEntries();
+  // The resource-version file: the reserved ceiling.
+  void loadCounter(const std::filesystem::path& path, Loaded& loaded);
+  // <root>/<kind>: every namespace directory and its object files.
+  void loadKind(const std::filesystem::path& kindPath, const std::string& kind, Loaded& loaded);
   std::filesystem::path pathOf(const ObjectKey& key) const;
   // Creates <root>/<kind>/<namespace> (fsyncing each parent it adds an entry to).
   Status ensureDirectory(const ObjectKey& key);
