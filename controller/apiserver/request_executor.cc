@@ -3,6 +3,7 @@
 #include <cassert>
 #include <exception>
 #include <string>
+#include <utility>
 
 #include "common/logging.h"
 
@@ -20,15 +21,21 @@ Status RequestExecutor::start(unsigned readThreads, unsigned writeThreads) {
   if (!async) return async.status().withContext("API request executor");
   async_ = std::move(async).value();
   started_ = true;
-  try {
-    for (unsigned i = 0; i < std::max(1u, readThreads); ++i)
-      threads_.emplace_back([this] { work(Lane::kRead); });
-    for (unsigned i = 0; i < std::max(1u, writeThreads); ++i)
-      threads_.emplace_back([this] { work(Lane::kWrite); });
-  } catch (const std::exception& error) {
-    stop();
-    return Status::error(std::string("API request executor: cannot start a thread: ") +
-                         error.what());
+  // The pool threads decode, patch and encode client JSON, nested up to kMaxJsonDepth levels by
+  // recursive code: their stack is sized for that, not left to RLIMIT_STACK.
+  auto startLane = [this](Lane lane, unsigned count) -> Status {
+    for (unsigned i = 0; i < std::max(1u, count); ++i) {
+      auto thread = SizedThread::start(kDeepJsonStackBytes, [this, lane] { work(lane); });
+      if (!thread) return thread.status().withContext("API request executor");
+      threads_.push_back(std::move(thread).value());
+    }
+    return Status::ok();
+  };
+  for (auto [lane, count] : {std::pair{Lane::kRead, readThreads}, {Lane::kWrite, writeThreads}}) {
+    if (auto started = startLane(lane, count); !started) {
+      stop();
+      return started;
+    }
   }
   return Status::ok();
 }

@@ -31,10 +31,10 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "common/event_loop/handle.h"
+#include "common/sized_thread.h"
 #include "common/status.h"
 
 namespace siteplane::apiserver {
@@ -66,7 +66,7 @@ class RequestExecutor {
   event_loop::UvHandle<uv_async_t> async_;
   bool started_ = false;
   bool stopped_ = false;
-  std::vector<std::thread> threads_;
+  std::vector<SizedThread> threads_;
 
   std::mutex mutex_;                             // guards everything below
   std::array<std::condition_variable, 2> wake_;  // by lane

@@ -6,9 +6,11 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/sized_thread.h"
 #include "controller/apiserver/api_handler.h"
 #include "controller/apiserver/embedded_crds.h"
 #include "controller/store/store.h"
@@ -35,7 +37,13 @@ struct Harness {
                 Headers headers = {}) {
     if (!body.empty() && !headers.count("Content-Type"))
       headers["Content-Type"] = "application/json";
-    return handler->handle(ApiRequest::make(method, target, body, std::move(headers)));
+    // On a thread like the API server's pool threads: deep bodies need their stack size.
+    std::optional<ApiReply> reply;
+    auto ran = runWithStack(kDeepJsonStackBytes, [&] {
+      reply = handler->handle(ApiRequest::make(method, target, body, std::move(headers)));
+    });
+    if (!ran) throw std::runtime_error(ran.message());
+    return std::move(*reply);
   }
   nlohmann::json json(const ApiReply& reply) { return nlohmann::json::parse(reply.response.body); }
 
