@@ -133,6 +133,26 @@ Status writeController(
   return check.take();
 }
 
+namespace {
+
+// A time field of a Certificate's status; nullopt when absent (not issued yet, or an imported
+// certificate that is never renewed), an error when unreadable.
+Result<std::optional<api::Time>> statusTime(const nlohmann::json& object, const char* field) {
+  const std::string text =
+      object.value(nlohmann::json::json_pointer(std::string("/status/") + field), std::string());
+  if (text.empty()) return std::optional<api::Time>();
+  auto parsed = api::parseTime(text);
+  if (!parsed) {
+    return Status::error("Certificate " +
+                         object.value("/metadata/namespace"_json_pointer, std::string()) + "/" +
+                         object.value("/metadata/name"_json_pointer, std::string()) + " status." +
+                         field + ": " + parsed.message());
+  }
+  return std::optional<api::Time>(*parsed);
+}
+
+}  // namespace
+
 Status writeCertificates(const store::ObjectList& certificates, api::Time now,
                          ExpositionWriter& out) {
   FirstError check;
@@ -141,23 +161,28 @@ Status writeCertificates(const store::ObjectList& certificates, api::Time now,
                     "Certificate."));
   check(out.declare("siteplane_certificate_not_after_timestamp_seconds", MetricType::kGauge,
                     "The certificate's notAfter as a Unix timestamp, by Certificate."));
+  check(out.declare("siteplane_certificate_renewal_timestamp_seconds", MetricType::kGauge,
+                    "When the issuer is due to renew the certificate (status.renewalTime) as a "
+                    "Unix timestamp, by Certificate; absent for imported ones."));
   for (const auto& object : certificates.items) {
-    const std::string notAfter = object->value("/status/notAfter"_json_pointer, std::string());
+    metrics::Labels labels = {
+        {"namespace", object->value("/metadata/namespace"_json_pointer, std::string())},
+        {"name", object->value("/metadata/name"_json_pointer, std::string())}};
     // A Certificate not issued or imported yet has no notAfter: nothing expires.
-    if (notAfter.empty()) continue;
-    auto parsed = api::parseTime(notAfter);
-    const std::string ns = object->value("/metadata/namespace"_json_pointer, std::string());
-    const std::string name = object->value("/metadata/name"_json_pointer, std::string());
-    if (!parsed) {
-      check(Status::error("Certificate " + ns + "/" + name +
-                          " status.notAfter: " + parsed.message()));
-      continue;
+    auto notAfter = statusTime(*object, "notAfter");
+    if (!notAfter) check(notAfter.status());
+    if (notAfter && *notAfter) {
+      check(out.add("siteplane_certificate_expiry_seconds", labels,
+                    static_cast<double>((**notAfter - now).count())));
+      check(out.add("siteplane_certificate_not_after_timestamp_seconds", labels,
+                    static_cast<double>((*notAfter)->time_since_epoch().count())));
     }
-    metrics::Labels labels = {{"namespace", ns}, {"name", name}};
-    check(out.add("siteplane_certificate_expiry_seconds", labels,
-                  static_cast<double>((*parsed - now).count())));
-    check(out.add("siteplane_certificate_not_after_timestamp_seconds", labels,
-                  static_cast<double>(parsed->time_since_epoch().count())));
+    auto renewal = statusTime(*object, "renewalTime");
+    if (!renewal) check(renewal.status());
+    if (renewal && *renewal) {
+      check(out.add("siteplane_certificate_renewal_timestamp_seconds", labels,
+                    static_cast<double>((*renewal)->time_since_epoch().count())));
+    }
   }
   return check.take();
 }

@@ -177,6 +177,19 @@ TEST_CASE("Certificate expiry is seconds until status.notAfter, negative once ex
   CHECK_THAT(text, !Contains("pending"));  // not issued yet: nothing expires
 }
 
+TEST_CASE("An issued Certificate's renewalTime is exposed as a timestamp, an imported one has none",
+          "[controller][monitoring]") {
+  auto issued = certificate("issued", "2026-12-25T00:00:00Z");
+  issued["status"]["renewalTime"] = "2026-12-15T00:00:00Z";
+  auto list = listOf({issued, certificate("imported", "2026-12-25T00:00:00Z")});
+  ExpositionWriter out;
+  REQUIRE(writeCertificates(list, at("2026-11-25T00:00:00Z"), out));
+  std::string text = out.text();
+  CHECK_THAT(text, Contains("siteplane_certificate_renewal_timestamp_seconds{namespace="
+                            "\"default\",name=\"issued\"} 1797292800\n"));
+  CHECK_THAT(text, !Contains("renewal_timestamp_seconds{namespace=\"default\",name=\"imported\"}"));
+}
+
 TEST_CASE("A Certificate with an unreadable notAfter is named, and the others are still written",
           "[controller][monitoring]") {
   auto list =
