@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 FUZZ_DIR     ?= build-fuzz
 
-.PHONY: all build run test deps test-deps bench asan asan-subset fuzz format format-check tidy clean
+.PHONY: all build run test deps test-deps test-tools bench asan asan-subset fuzz format format-check tidy clean
 
 all: build
 
@@ -26,6 +26,11 @@ deps:
 
 test-deps:
 	@scripts/install-deps test
+
+# kube-apiserver, etcd, kubectl and helm for tests/kubernetes, built once from the pinned Go
+# modules in scripts/go-tools and cached outside the work tree (scripts/test-cluster).
+test-tools:
+	@scripts/test-cluster tools >/dev/null
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
@@ -36,7 +41,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 run: build
 	$(BUILD_DIR)/siteplane serve --manifests $(MANIFESTS) --state $(STATE_DIR)
 
-test: test-deps format-check $(BUILD_DIR)/CMakeCache.txt
+test: test-deps test-tools format-check $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
