@@ -15,7 +15,7 @@ FROM debian:bookworm-slim
 # servers and the Kubernetes API.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       ca-certificates libssl3 libyaml-cpp0.7 libprotobuf32 libuv1 libhttp-parser2.9 \
-      libspdlog1.10 libfmt9 zlib1g \
+      libspdlog1.10 libfmt9 zlib1g libcurl4 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/siteplane /usr/bin/siteplane
 # The chart's pod runs as 65532 with a read-only root filesystem: state and /tmp are emptyDirs.

@@ -33,6 +33,10 @@ enum class ErrorCode {
   // 415 UnsupportedMediaType: a request body in a format the API server does not read, which it
   // answers differently from a body that does not parse.
   kUnsupportedMediaType,
+
+  // Calls to another server (the Kubernetes API in Kubernetes mode, controller/kube).
+  kUnavailable,  // 503 ServiceUnavailable: it could not be reached or answered 5xx; retry later
+  kCancelled,    // the call was ended by shutdown, not by the other end
 };
 
 // The result of an operation that can fail. Fallible functions return Status or Result<T> rather

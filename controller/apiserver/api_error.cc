@@ -99,7 +99,10 @@ int httpStatusOf(ErrorCode code) {
       return 410;
     case ErrorCode::kUnsupportedMediaType:
       return 415;
+    case ErrorCode::kUnavailable:
+      return 503;
     case ErrorCode::kInternal:
+    case ErrorCode::kCancelled:
     case ErrorCode::kUnspecified:
     case ErrorCode::kPathNotAllowed:
     case ErrorCode::kKeyMismatch:
@@ -123,7 +126,10 @@ std::string_view reasonOf(ErrorCode code) {
       return "Expired";
     case ErrorCode::kUnsupportedMediaType:
       return "UnsupportedMediaType";
+    case ErrorCode::kUnavailable:
+      return "ServiceUnavailable";
     case ErrorCode::kInternal:
+    case ErrorCode::kCancelled:
     case ErrorCode::kUnspecified:
     case ErrorCode::kPathNotAllowed:
     case ErrorCode::kKeyMismatch:

@@ -106,7 +106,7 @@ def container(workload):
     return workload["spec"]["template"]["spec"]["containers"][0]
 
 
-def check_workload(check, objects, expect_kind, values_name):
+def check_workload(check, objects, expect_kind, values_name, health_port=8081):
     workloads = kinds(objects, expect_kind)
     if len(workloads) != 1:
         check.problem("%s: expected one %s, got %d" % (values_name, expect_kind, len(workloads)))
@@ -114,7 +114,7 @@ def check_workload(check, objects, expect_kind, values_name):
     pod = workloads[0]["spec"]["template"]["spec"]
     c = container(workloads[0])
     args = c["args"]
-    for wanted in ("serve", "--source=kubernetes", "--health-listen=:8081"):
+    for wanted in ("serve", "--source=kubernetes", "--health-listen=:%d" % health_port):
         if wanted not in args:
             check.problem("%s: container args lack %s: %s" % (values_name, wanted, args))
     security = c["securityContext"]
@@ -167,7 +167,7 @@ def check_render(check):
     # Non-default: a DaemonSet on the host network, two namespaces, everything optional on.
     values = yaml.safe_load(open(NONDEFAULT))
     objects = check.rendered(NONDEFAULT)
-    result = check_workload(check, objects, "DaemonSet", "non-default")
+    result = check_workload(check, objects, "DaemonSet", "non-default", values["health"]["port"])
     if result:
         pod, args = result
         namespaces = sorted(a.split("=", 1)[1] for a in args if a.startswith("--namespace="))

@@ -38,6 +38,8 @@ TEST_CASE("Error codes without an API reason of their own are an InternalError",
   }
   CHECK(httpStatusOf(ErrorCode::kUnsupportedMediaType) == 415);
   CHECK(reasonOf(ErrorCode::kUnsupportedMediaType) == "UnsupportedMediaType");
+  CHECK(httpStatusOf(ErrorCode::kUnavailable) == 503);
+  CHECK(reasonOf(ErrorCode::kUnavailable) == "ServiceUnavailable");
 }
 
 }  // namespace

@@ -1,0 +1,72 @@
+#pragma once
+
+// Requests to the Kubernetes API server over HTTPS (libcurl), authenticated as the KubeConfig
+// says: a bearer token (a token file is re-read before each request, since the kubelet rotates
+// projected service-account tokens), or a client certificate.
+//
+//   auto client = KubeClient::create(config);
+//   auto got = (*client)->request("GET", "/apis/siteplane.io/v1alpha1/sites?limit=500");
+//   if (got && got->status == 200) ... got->body ...
+//   (*client)->watch("/api/v1/secrets?watch=1&resourceVersion=42", [](std::string_view line) {
+//     ... one JSON watch event per line ...
+//     return true;  // false ends the watch
+//   });
+//
+// Thread-safety: any thread; each call has its own connection state. cancel() ends every call
+// in flight and every later one with ErrorCode::kCancelled (for shutdown).
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "controller/kube/kube_config.h"
+
+namespace siteplane::kube {
+
+struct KubeResponse {
+  long status = 0;
+  std::string body;
+};
+
+struct KubeRequestOptions {
+  std::string contentType = "application/json";
+  // The whole request, for non-watch calls; a watch is bounded by idleTimeout instead.
+  std::chrono::seconds timeout{30};
+};
+
+class KubeClient {
+ public:
+  static Result<std::unique_ptr<KubeClient>> create(KubeConfig config);
+  ~KubeClient();
+  KubeClient(const KubeClient&) = delete;
+  KubeClient& operator=(const KubeClient&) = delete;
+
+  // A transport failure (connection refused, TLS, timeout) is an error Status; any HTTP answer,
+  // 4xx and 5xx included, is a KubeResponse for the caller to read.
+  Result<KubeResponse> request(const std::string& method, const std::string& path,
+                               const std::string& body = "",
+                               const KubeRequestOptions& options = {});
+
+  // GETs `path` (a watch=1 URL) and calls onLine for each newline-terminated line of the body as
+  // it arrives. Returns ok when the server ends the stream (its timeoutSeconds) or onLine returns
+  // false; an HTTP status other than 200 is an error carrying the body's message (410 Gone has
+  // ErrorCode::kGone). A stream silent for longer than idleTimeout is a dead connection: error.
+  Status watch(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
+               std::chrono::seconds idleTimeout = std::chrono::seconds(90));
+
+  void cancel();
+  const KubeConfig& config() const { return config_; }
+
+ private:
+  explicit KubeClient(KubeConfig config) : config_(std::move(config)) {}
+  Result<std::string> authorization() const;
+
+  KubeConfig config_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace siteplane::kube
