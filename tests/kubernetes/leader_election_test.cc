@@ -3,6 +3,7 @@
 
 #include "controller/kube/leader_election.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -95,24 +96,36 @@ TEST_CASE(
     "[kube][cluster][leader]") {
   auto admin = adminClient();
   const std::string lease = uniqueLeaseName("silent");
+  using Clock = std::chrono::steady_clock;
+  std::atomic<Clock::rep> bStarted{0};
+  std::atomic<bool> aLeadingWhenBStarted{false};
   auto clientA = adminClient();
   LeaderElector a(*clientA, fast(lease, "replica-a"));
   REQUIRE(a.start());
   REQUIRE(eventually([&] { return a.isLeader(); }, 5s));
   auto clientB = adminClient();
-  LeaderElector b(*clientB, fast(lease, "replica-b"));
+  auto optionsB = fast(lease, "replica-b");
+  optionsB.onStartedLeading = [&] {
+    aLeadingWhenBStarted = a.isLeader();
+    bStarted = Clock::now().time_since_epoch().count();
+  };
+  LeaderElector b(*clientB, optionsB);
   REQUIRE(b.start());
   std::this_thread::sleep_for(1500ms);
   CHECK_FALSE(b.isLeader());  // a renews: b must not take it
 
   // a's connection to the API server is gone (as if partitioned): it cannot renew.
-  auto cut = std::chrono::steady_clock::now();
+  auto cut = Clock::now();
   clientA->cancel();
+  // a stops leading by its last renewal + the 3 s renew deadline; it renewed at most one jittered
+  // retry (1.1 s) before the cut.
   REQUIRE(eventually([&] { return !a.isLeader(); }, 3500ms));
-  CHECK(std::chrono::steady_clock::now() - cut <= 3500ms);
-  // b waits a full lease duration from when it last saw the record change, then takes it.
+  // b takes it no sooner than a full 4 s lease after it saw a's last renewal, so never while a
+  // may still write, and no sooner than 4 - 1.1 s after the cut.
   REQUIRE(eventually([&] { return b.isLeader(); }, 8s));
-  CHECK(std::chrono::steady_clock::now() - cut >= 3s);
+  REQUIRE(bStarted != 0);
+  CHECK_FALSE(aLeadingWhenBStarted);  // never two leaders at once
+  CHECK(Clock::time_point(Clock::duration(bStarted.load())) - cut >= 2800ms);
   CHECK(holderOf(*admin, lease) == "replica-b");
   a.stop();
   CHECK(holderOf(*admin, lease) == "replica-b");  // a, no longer the holder, releases nothing
