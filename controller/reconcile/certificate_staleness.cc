@@ -86,10 +86,11 @@ std::optional<Staleness> durationMismatch(const StalenessInput& input) {
   const auto& duration = input.spec.duration;
   auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(info.notAfter - info.notBefore);
   if (lifetime == duration) return std::nullopt;
-  // Shortened to the CA's notAfter (or, with the CA unknown right now, possibly so).
+  // Shortened to the CA's notAfter (or, with the CA unknown right now, possibly so). A
+  // self-signed certificate has no CA to be shortened by: shorter than asked is stale.
   const certs::Certificate* caLeaf = input.signer.ca ? &input.signer.ca->leaf() : nullptr;
-  bool shortenedByCA =
-      lifetime < duration && (!caLeaf || toTime(info.notAfter) == toTime(caLeaf->info().notAfter));
+  bool shortenedByCA = lifetime < duration && !input.signer.selfSigned &&
+                       (!caLeaf || toTime(info.notAfter) == toTime(caLeaf->info().notAfter));
   if (shortenedByCA) return std::nullopt;
   return Staleness{reason::kSpecChanged,
                    fmt::format("the certificate is valid for {}, spec.duration is {}",

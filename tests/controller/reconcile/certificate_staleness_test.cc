@@ -216,6 +216,9 @@ TEST_CASE("durationMismatch compares the lifetime with spec.duration unless the 
              c.spec.duration = 48h;
            },
            Expected{"SpecChanged", "the certificate is valid for 24h, spec.duration is 48h"}},
+          {"longer asked of a self-signed Issuer: no CA shortens it",
+           [](Case& c) { c.spec.duration = 48h; },
+           Expected{"SpecChanged", "the certificate is valid for 24h, spec.duration is 48h"}},
           {"shorter asked", [](Case& c) { c.spec.duration = 90min; },
            Expected{"SpecChanged", "the certificate is valid for 24h, spec.duration is 1h30m"}},
           {"shortened to the CA's notAfter",
