@@ -4,7 +4,6 @@
 
 #include <cassert>
 #include <cstring>
-#include <exception>
 #include <string>
 
 namespace siteplane {
@@ -68,21 +67,6 @@ void SizedThread::join() {
   assert(joinable_);
   pthread_join(static_cast<pthread_t>(handle_), nullptr);
   joinable_ = false;
-}
-
-Status runWithStack(size_t stackBytes, const std::function<void()>& body) {
-  std::exception_ptr thrown;
-  auto thread = SizedThread::start(stackBytes, [&] {
-    try {
-      body();
-    } catch (...) {
-      thrown = std::current_exception();
-    }
-  });
-  if (!thread) return thread.status();
-  thread->join();
-  if (thrown) std::rethrow_exception(thrown);
-  return Status::ok();
 }
 
 }  // namespace siteplane

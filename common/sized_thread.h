@@ -45,9 +45,4 @@ class SizedThread {
   bool joinable_ = false;
 };
 
-// Runs `body` on a fresh thread with `stackBytes` of stack and waits for it: for callers on a
-// thread whose stack they do not control (a test's main thread) that must run what the API's
-// pool threads run. An exception `body` throws is rethrown here.
-Status runWithStack(size_t stackBytes, const std::function<void()>& body);
-
 }  // namespace siteplane

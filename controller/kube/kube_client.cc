@@ -2,10 +2,10 @@
 
 #include <curl/curl.h>
 
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "common/durable_file.h"
 
 namespace siteplane::kube {
 
@@ -105,11 +105,12 @@ void KubeClient::cancel() { cancelled_ = true; }
 
 Result<std::string> KubeClient::authorization() const {
   if (!config_.tokenFile.empty()) {
-    std::ifstream in(config_.tokenFile);
-    if (!in) return Status::error("cannot read the token file " + config_.tokenFile.string());
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string token = text.str();
+    auto read = durable::readFile(config_.tokenFile);
+    if (!read) {
+      return Status::error("cannot read the token file " + config_.tokenFile.string() + ": " +
+                           read.message());
+    }
+    std::string token = std::move(read).value();
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
     return "Authorization: Bearer " + token;
   }

@@ -4,8 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "common/durable_file.h"
 
 namespace siteplane::kube {
 
@@ -14,11 +14,9 @@ namespace fs = std::filesystem;
 namespace {
 
 Result<std::string> readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto read = durable::readFile(path);
+  if (!read) return Status::error("cannot read " + path.string() + ": " + read.message());
+  return read;
 }
 
 Result<std::string> decodeBase64(const std::string& encoded, const std::string& field) {

@@ -170,7 +170,6 @@ LeaderElector::Attempt LeaderElector::tryAcquireOrRenew() {
       observedTime_ = now;
     }
     observedHolder_ = holder;
-    observedResourceVersion_ = lease["metadata"].value("resourceVersion", std::string());
     if (!holder.empty() && holder != options_.identity && observedTime_ + duration > now)
       return Attempt::kHeldByOther;
   }
@@ -203,14 +202,11 @@ LeaderElector::Attempt LeaderElector::tryAcquireOrRenew() {
 
 // client-go's ReleaseOnCancel: holder "" and a 1 s duration, so the next replica need not wait.
 void LeaderElector::release() {
-  json spec;
-  std::string resourceVersion;
   {
     std::lock_guard lock(mutex_);
-    spec = observedSpec_;
-    resourceVersion = observedResourceVersion_;
+    if (observedHolder_ != options_.identity) return;
   }
-  if (!spec.is_object() || spec.value("holderIdentity", std::string()) != options_.identity) return;
+  // Read again for the current resourceVersion: the release is a compare-and-swap too.
   auto got = client_.request("GET", leasePath(), "", {.timeout = options_.renewDeadline / 2});
   if (!got || got->status != 200) return;
   json lease = json::parse(got->body, nullptr, false);

@@ -82,7 +82,6 @@ class LeaderElector {
   std::condition_variable wake_;
   bool stopping_ = false;
   nlohmann::json observedSpec_;
-  std::string observedResourceVersion_;
   Clock::TimePoint observedTime_{};
   std::string observedHolder_;
 

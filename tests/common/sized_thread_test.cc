@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 #include <stdexcept>
 
-using siteplane::runWithStack;
+#include "tests/support/test_support.h"
+
 using siteplane::SizedThread;
+using siteplane::testing::runWithStack;
 
 namespace {
 

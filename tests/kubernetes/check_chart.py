@@ -70,9 +70,9 @@ class Check:
     def kubectl(self, *args, stdin=None, expect_ok=True):
         return self.run([self.tools["KUBECTL"]] + list(args), stdin=stdin, expect_ok=expect_ok)
 
-    def template(self, values=None, extra=()):
+    def template(self, values=None):
         argv = ["template", RELEASE, self.chart, "--namespace", NAMESPACE, "--kube-version",
-                "1.34.4"] + (["--values", values] if values else []) + list(extra)
+                "1.34.4"] + (["--values", values] if values else [])
         return self.helm(*argv)
 
     def rendered(self, values=None):

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <random>
@@ -20,9 +21,27 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/sized_thread.h"
+
 extern char** environ;
 
 namespace siteplane::testing {
+
+Status runWithStack(size_t stackBytes, const std::function<void()>& body) {
+  std::exception_ptr thrown;
+  auto thread = SizedThread::start(stackBytes, [&] {
+    try {
+      body();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+  });
+  if (!thread) return thread.status();
+  thread->join();
+  if (thrown) std::rethrow_exception(thrown);
+  return Status::ok();
+}
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 

@@ -12,7 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+
 namespace siteplane::testing {
+
+// Runs `body` on a fresh thread with `stackBytes` of stack (SizedThread) and waits for it: what
+// the API server's pool threads run needs their stack, not the test's main thread's. An exception
+// `body` throws is rethrown here.
+Status runWithStack(size_t stackBytes, const std::function<void()>& body);
 
 // The repository root and the CMake build directory (from SITEPLANE_SOURCE_DIR/BINARY_DIR).
 std::filesystem::path sourceDir();

@@ -39,7 +39,7 @@ struct Harness {
       headers["Content-Type"] = "application/json";
     // On a thread like the API server's pool threads: deep bodies need their stack size.
     std::optional<ApiReply> reply;
-    auto ran = runWithStack(kDeepJsonStackBytes, [&] {
+    auto ran = siteplane::testing::runWithStack(kDeepJsonStackBytes, [&] {
       reply = handler->handle(ApiRequest::make(method, target, body, std::move(headers)));
     });
     if (!ran) throw std::runtime_error(ran.message());
