@@ -31,6 +31,9 @@ struct Transfer {
   std::string body;
   const std::function<bool(std::string_view)>* onLine = nullptr;
   bool stoppedByCaller = false;
+  // What body may hold: the whole answer, or for a watch the line not yet complete.
+  size_t limit = 0;
+  bool tooLarge = false;
   long status = 0;
   CURL* curl = nullptr;
 };
@@ -38,6 +41,10 @@ struct Transfer {
 size_t onData(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t length = size * count;
+  if (transfer->body.size() + length > transfer->limit) {
+    transfer->tooLarge = true;
+    return 0;  // ends the transfer (CURLE_WRITE_ERROR)
+  }
   transfer->body.append(data, length);
   if (!transfer->onLine) return length;
   if (transfer->status == 0)
@@ -176,6 +183,7 @@ Result<KubeResponse> KubeClient::request(const std::string& method, const std::s
   Transfer transfer;
   transfer.cancelled = &cancelled_;
   transfer.curl = curl;
+  transfer.limit = options.maxResponseBytes;
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -189,6 +197,11 @@ Result<KubeResponse> KubeClient::request(const std::string& method, const std::s
   CURLcode result = curl_easy_perform(curl);
   if (result == CURLE_ABORTED_BY_CALLBACK)
     return Status::error(ErrorCode::kCancelled, "Kubernetes client stopped");
+  if (transfer.tooLarge) {
+    return Status::error(ErrorCode::kUnavailable,
+                         method + " " + config_.server + path + ": the answer is larger than " +
+                             std::to_string(options.maxResponseBytes) + " bytes");
+  }
   if (result != CURLE_OK) {
     return Status::error(ErrorCode::kUnavailable,
                          method + " " + config_.server + path + ": " + curl_easy_strerror(result));
@@ -201,7 +214,7 @@ Result<KubeResponse> KubeClient::request(const std::string& method, const std::s
 
 Status KubeClient::watch(const std::string& path,
                          const std::function<bool(std::string_view line)>& onLine,
-                         std::chrono::seconds idleTimeout) {
+                         std::chrono::seconds idleTimeout, size_t maxEventBytes) {
   if (cancelled_) return Status::error(ErrorCode::kCancelled, "Kubernetes client stopped");
   auto authorization = this->authorization();
   if (!authorization) return authorization.status();
@@ -213,6 +226,7 @@ Status KubeClient::watch(const std::string& path,
   transfer.cancelled = &cancelled_;
   transfer.curl = curl;
   transfer.onLine = &onLine;
+  transfer.limit = maxEventBytes;
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &onData);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -226,6 +240,10 @@ Status KubeClient::watch(const std::string& path,
   if (result == CURLE_ABORTED_BY_CALLBACK)
     return Status::error(ErrorCode::kCancelled, "Kubernetes client stopped");
   const std::string where = "watch " + path;
+  if (transfer.tooLarge) {
+    return Status::error(ErrorCode::kUnavailable, where + ": an event is larger than " +
+                                                      std::to_string(maxEventBytes) + " bytes");
+  }
   if (result != CURLE_OK)
     return Status::error(ErrorCode::kUnavailable, where + ": " + curl_easy_strerror(result));
   long status = 0;

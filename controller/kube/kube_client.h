@@ -36,7 +36,14 @@ struct KubeRequestOptions {
   std::string contentType = "application/json";
   // The whole request, for non-watch calls; a watch is bounded by idleTimeout instead.
   std::chrono::seconds timeout{30};
+  // A larger answer ends the call with an error instead of growing without bound: a list page
+  // of 500 objects of etcd's 1.5 MiB maximum stays under it.
+  size_t maxResponseBytes = size_t{1} << 30;
 };
+
+// One watch event (an object of at most etcd's 1.5 MiB, in its envelope) is far below this; a
+// longer line is refused, whoever sends it.
+inline constexpr size_t kMaxWatchEventBytes = size_t{16} << 20;
 
 class KubeClient {
  public:
@@ -54,9 +61,11 @@ class KubeClient {
   // GETs `path` (a watch=1 URL) and calls onLine for each newline-terminated line of the body as
   // it arrives. Returns ok when the server ends the stream (its timeoutSeconds) or onLine returns
   // false; an HTTP status other than 200 is an error carrying the body's message (410 Gone has
-  // ErrorCode::kGone). A stream silent for longer than idleTimeout is a dead connection: error.
+  // ErrorCode::kExpired). A stream silent for longer than idleTimeout is a dead connection, and a
+  // line longer than maxEventBytes is refused: both errors (kUnavailable), for a retry.
   Status watch(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
-               std::chrono::seconds idleTimeout = std::chrono::seconds(90));
+               std::chrono::seconds idleTimeout = std::chrono::seconds(90),
+               size_t maxEventBytes = kMaxWatchEventBytes);
 
   void cancel();
   const KubeConfig& config() const { return config_; }
