@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <random>
 
 #include "common/logging.h"
@@ -97,7 +98,15 @@ void LeaderElector::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
-    Attempt attempt = tryAcquireOrRenew();
+    Attempt attempt = Attempt::kFailed;
+    try {
+      attempt = tryAcquireOrRenew();
+    } catch (const std::exception& error) {
+      // A Lease whose fields have the wrong types (nlohmann's value() throws): whoever wrote it,
+      // it costs this round, not the process.
+      logger()->warn("lease_unreadable lease={}/{} error=\"{}\"", options_.ns, options_.name,
+                     error.what());
+    }
     lock.lock();
     if (stopping_) break;
     if (attempt == Attempt::kAcquired) {
@@ -111,7 +120,12 @@ void LeaderElector::run() {
   }
   lock.unlock();
   if (leading_) {
-    release();
+    try {
+      release();
+    } catch (const std::exception& error) {
+      logger()->warn("lease_release_failed lease={}/{} error=\"{}\"", options_.ns, options_.name,
+                     error.what());
+    }
     setLeading(false);
   }
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "controller/kube/kube_client.h"
+#include "controller/kube/leader_election.h"
 #include "tests/support/test_support.h"
 
 using namespace siteplane;
@@ -79,4 +80,35 @@ TEST_CASE("An answer larger than maxResponseBytes is an error, not a buffer with
   REQUIRE_FALSE(answered);
   CHECK(answered.code() == ErrorCode::kUnavailable);
   CHECK_THAT(answered.message(), Catch::Contains("the answer is larger than 1048576 bytes"));
+}
+
+TEST_CASE("A Lease with fields of the wrong type costs the elector a round, not the process",
+          "[kube][leader][bounds]") {
+  TempDir dir;
+  int port = siteplane::testing::freePort();
+  auto certificate = siteplane::testing::makeCertificate(dir.path(), "server", {"localhost"});
+  const std::string lease =
+      R"({"metadata":{"resourceVersion":"7"},"spec":{"holderIdentity":"other",)"
+      R"("leaseDurationSeconds":"fifteen"}})";
+  dir.write("answer", "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(lease.size()) +
+                          "\r\n\r\n" + lease);
+  Process server({"sh", "-c",
+                  "exec openssl s_server -quiet -naccept 1 -accept 127.0.0.1:" +
+                      std::to_string(port) + " -cert " + certificate.cert.string() + " -key " +
+                      certificate.key.string() + " < " + (dir.path() / "answer").string()});
+  auto client = clientFor(port);
+  LeaderElectionOptions options;
+  options.ns = "default";
+  options.name = "edge";
+  options.identity = "me";
+  options.leaseDuration = std::chrono::seconds(4);
+  options.renewDeadline = std::chrono::seconds(3);
+  options.retryPeriod = std::chrono::milliseconds(200);
+  LeaderElector elector(*client, options);
+  REQUIRE(elector.start());
+  // The elector keeps trying until the malformed Lease has been read, and is still alive after.
+  REQUIRE(siteplane::testing::waitUntil(
+      [&] { return elector.observedHolder().empty() && !server.running(); }));
+  CHECK_FALSE(elector.isLeader());
+  elector.stop();
 }
