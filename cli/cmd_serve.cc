@@ -2,7 +2,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -12,7 +15,9 @@
 #include "cli/commands.h"
 #include "cli/serve_hint.h"
 #include "common/logging.h"
+#include "common/names.h"
 #include "controller/apiserver/api_server.h"
+#include "controller/kube/kube_config.h"
 #include "dataplane/loop/data_plane.h"
 #include "server/server.h"
 
@@ -20,14 +25,22 @@ namespace siteplane::cli {
 namespace {
 
 struct ServeOptions {
+  std::string source = "manifests";  // or "kubernetes"
   std::string manifests;
   std::string state;
+  // Kubernetes mode.
+  std::string kubeconfig;  // empty: in-cluster
+  std::string context;
+  std::vector<std::string> namespaces;
+  std::string leaseName = "siteplane";
+  std::string leaseNamespace;
+  std::string healthListen;
   unsigned workers = 0;
   std::string logLevel = "info";
   std::string logFormat = "text";
   std::string accessLogFormat = "w3c";
   double drainSeconds = 10;
-  std::string apiListen = "127.0.0.1:6443";  // "off": no API server
+  std::string apiListen;  // "off": no API server; empty: 127.0.0.1:6443 in the embedded mode
   bool allowApiOverride = false;
   // Data-plane limits; the defaults are loop::Limits' and loop::DataPlaneOptions' own.
   size_t maxHeaderBytes = loop::Limits{}.maxHeaderBytes;
@@ -66,16 +79,87 @@ loop::DataPlaneOptions dataPlaneOptions(const ServeOptions& options,
   return plane;
 }
 
+// Which flags go with which source; the error names the flag.
+Status checkSourceFlags(const ServeOptions& options) {
+  if (options.source == "manifests") {
+    if (options.manifests.empty()) return Status::error("--manifests DIR is required");
+    if (options.state.empty()) return Status::error("--state DIR is required");
+    const std::pair<const char*, bool> kubernetesOnly[] = {
+        {"--kubeconfig", !options.kubeconfig.empty()},
+        {"--context", !options.context.empty()},
+        {"--namespace", !options.namespaces.empty()},
+        {"--lease-namespace", !options.leaseNamespace.empty()}};
+    for (const auto& [flag, given] : kubernetesOnly) {
+      if (given) return Status::error(std::string(flag) + " needs --source kubernetes");
+    }
+    return Status::ok();
+  }
+  if (!options.manifests.empty())
+    return Status::error(
+        "--manifests is not read with --source kubernetes: the cluster is the "
+        "source of truth (kubectl apply -f DIR)");
+  if (!options.apiListen.empty() && options.apiListen != "off")
+    return Status::error(
+        "--api-listen is not served with --source kubernetes: the cluster's API "
+        "server is the API (probes and metrics: --health-listen)");
+  if (!options.context.empty() && options.kubeconfig.empty())
+    return Status::error("--context needs --kubeconfig");
+  for (const auto& ns : options.namespaces) {
+    if (!isDns1123Label(ns))
+      return Status::error("--namespace \"" + ns + "\" is not a namespace name");
+  }
+  return Status::ok();
+}
+
+// Kubernetes mode's settings from the flags: the kubeconfig (or the pod's service account).
+Result<server::KubernetesOptions> kubernetesOptions(const ServeOptions& options) {
+  server::KubernetesOptions out;
+  auto config = options.kubeconfig.empty()
+                    ? kube::inClusterConfig()
+                    : kube::loadKubeconfig(options.kubeconfig, options.context);
+  if (!config) return config.status();
+  out.config = std::move(config).value();
+  out.namespaces = options.namespaces;
+  out.leaseName = options.leaseName;
+  out.leaseNamespace = options.leaseNamespace;
+  return out;
+}
+
+// The state directory of Kubernetes mode without --state: a private one for this process, since
+// the cluster holds everything that must survive it.
+Result<std::string> privateStateDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/siteplane-state-XXXXXX";
+  if (!mkdtemp(pattern.data()))
+    return Status::error("cannot create a state directory under " + pattern + ": " +
+                         std::strerror(errno));
+  return pattern;
+}
+
 // The flags, as the server core's options.
-server::ServerOptions serverOptions(const ServeOptions& options, http::AccessLogFormat accessLog) {
+Result<server::ServerOptions> serverOptions(const ServeOptions& options,
+                                            http::AccessLogFormat accessLog) {
+  if (Status flags = checkSourceFlags(options); !flags) return flags;
   server::ServerOptions out;
   out.manifests = options.manifests;
   out.state = options.state;
   out.dataPlane = dataPlaneOptions(options, accessLog);
   out.importRoots.assign(options.importRoots.begin(), options.importRoots.end());
+  out.healthListen = options.healthListen;
+  if (options.source == "kubernetes") {
+    auto kubernetes = kubernetesOptions(options);
+    if (!kubernetes) return kubernetes.status();
+    out.kubernetes = std::move(kubernetes).value();
+    if (out.state.empty()) {
+      auto state = privateStateDir();
+      if (!state) return state.status();
+      out.state = *state;
+    }
+    return out;
+  }
   if (options.apiListen != "off") {
     apiserver::ApiServerOptions api;
-    api.listen = options.apiListen;
+    api.listen = options.apiListen.empty() ? "127.0.0.1:6443" : options.apiListen;
     api.allowApiOverride = options.allowApiOverride;
     api.maxConnections = options.apiMaxConnections;
     api.maxConnectionsPerAddress = options.apiMaxConnectionsPerAddress;
@@ -136,7 +220,12 @@ int serve(const ServeOptions& options) {
   auto log = logger("cli.serve");
   const sigset_t signals = blockServeSignals();
 
-  auto created = server::Server::create(serverOptions(options, accessLog));
+  auto settings = serverOptions(options, accessLog);
+  if (!settings) {
+    std::cerr << "siteplane serve: " << settings.message() << "\n";
+    return kExitUsage;
+  }
+  auto created = server::Server::create(std::move(settings).value());
   if (!created) {
     std::cerr << "siteplane serve: " << created.message() << "\n";
     return kExitFailure;
@@ -147,8 +236,9 @@ int serve(const ServeOptions& options) {
     return kExitFailure;
   }
   if (server.api()) announceApi(*server.api(), *log);
-  log->info("serve_started manifests={} state={} workers={} pid={}", server.manifestsDir().string(),
-            server.stateDir().string(), server.dataPlane().workers(), ::getpid());
+  log->info("serve_started source={} manifests={} state={} workers={} pid={}", options.source,
+            server.manifestsDir().string(), server.stateDir().string(),
+            server.dataPlane().workers(), ::getpid());
 
   // Say how to try it once the first table is live (an empty one when nothing is declared).
   std::atomic<bool> stopping{false};
@@ -169,13 +259,42 @@ int serve(const ServeOptions& options) {
 
 void registerServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
-  auto* command = app.add_subcommand("serve", "Serve the sites declared in a manifest directory");
-  command->add_option("--manifests", options->manifests, "Directory of manifest files (watched)")
-      ->required();
+  auto* command = app.add_subcommand(
+      "serve", "Serve the sites declared in a manifest directory or a Kubernetes cluster");
   command
-      ->add_option("--state", options->state,
-                   "Directory for persistent state (objects, certificates)")
-      ->required();
+      ->add_option("--source", options->source,
+                   "Where objects come from: a manifest directory, or the Kubernetes API "
+                   "(the chart's mode)")
+      ->check(CLI::IsMember({"manifests", "kubernetes"}))
+      ->capture_default_str();
+  command->add_option("--manifests", options->manifests,
+                      "Directory of manifest files (watched); required with --source manifests");
+  command->add_option("--state", options->state,
+                      "Directory for persistent state (objects, certificates); required with "
+                      "--source manifests, a local cache with --source kubernetes");
+  command
+      ->add_option("--kubeconfig", options->kubeconfig,
+                   "Kubeconfig of the cluster (--source kubernetes); default: the pod's service "
+                   "account")
+      ->check(CLI::ExistingFile)
+      ->group("Kubernetes");
+  command->add_option("--context", options->context, "Kubeconfig context (default: its current)")
+      ->group("Kubernetes");
+  command
+      ->add_option("--namespace", options->namespaces,
+                   "Namespace to serve; repeatable (default: every namespace)")
+      ->group("Kubernetes");
+  command->add_option("--lease-name", options->leaseName, "Name of the leader Lease")
+      ->capture_default_str()
+      ->group("Kubernetes");
+  command
+      ->add_option("--lease-namespace", options->leaseNamespace,
+                   "Namespace of the leader Lease (default: the pod's or the context's)")
+      ->group("Kubernetes");
+  command
+      ->add_option("--health-listen", options->healthListen,
+                   "host:port of plain-HTTP /healthz, /readyz and /metrics (e.g. 0.0.0.0:8081)")
+      ->group("Kubernetes");
   command->add_option("--workers", options->workers, "Data plane worker threads (0: one per core)")
       ->capture_default_str();
   command
@@ -193,10 +312,10 @@ void registerServeCommand(CLI::App& app) {
                    "How long connections may take to finish on shutdown")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  command
-      ->add_option("--api-listen", options->apiListen,
-                   "host:port of the Kubernetes-compatible API (loopback by default), or off")
-      ->capture_default_str();
+  command->add_option(
+      "--api-listen", options->apiListen,
+      "host:port of the Kubernetes-compatible API (default 127.0.0.1:6443), or off; "
+      "embedded mode only");
   command->add_flag("--allow-api-override", options->allowApiOverride,
                     "Let API writes change objects a manifest file declares (the file wins again "
                     "on its next change)");

@@ -31,6 +31,8 @@ std::unique_ptr<reconcile::CertificateReconciler> certificateReconciler(
   options.sourceCheckInterval = std::chrono::seconds(30);
   options.watchSourceFiles = watchWith(&context.sourceFiles);
   options.clock = &context.clock;
+  options.mayWrite = context.mayWrite;
+  options.publishMaterial = context.publishMaterial;
   options.events = std::make_shared<events::EventRecorder>(
       context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller",
                                                   .clock = &context.clock});

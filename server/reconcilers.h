@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "common/status.h"
@@ -24,6 +25,11 @@ struct ControllerContext {
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;  // what spec.source may read
   std::filesystem::path stateDir;                               // no Site may serve it
   const Clock& clock;
+  // Kubernetes mode (null otherwise): whether this replica leads, and the Certificate Secret
+  // writer (CertificateReconcilerOptions::mayWrite, publishMaterial).
+  std::function<bool()> mayWrite = nullptr;
+  std::function<Status(const std::string&, const certs::CertificateBundle&)> publishMaterial =
+      nullptr;
 };
 
 // Registers every reconciler of the controller, by kind: Certificate, Issuer and the compile

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "controller/certs/import_path_policy.h"
+#include "controller/compile/compile_reconciler.h"
 #include "controller/source/manifest_source.h"
 #include "dataplane/static/protected_directories.h"
 #include "server/reconcilers.h"
@@ -18,7 +19,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   std::unique_ptr<Server> server(new Server(std::move(options)));
   // Each step needs the parts before it; the first failure is the answer.
   for (auto step : {&Server::prepareDirectories, &Server::createStores, &Server::createDataPlane,
-                    &Server::createSource, &Server::createController, &Server::createApi}) {
+                    &Server::createSource, &Server::createController, &Server::createApi,
+                    &Server::createHealth}) {
     if (Status created = (server.get()->*step)(); !created) return created;
   }
   return server;
@@ -30,7 +32,9 @@ Server::~Server() {
 
 Status Server::prepareDirectories() {
   std::error_code ec;
-  options_.manifests = fs::absolute(options_.manifests, ec);
+  // Kubernetes mode has no manifest directory, and an empty path must stay empty: made absolute
+  // it would name the working directory, which objects claiming a manifest file could import from.
+  if (!options_.manifests.empty()) options_.manifests = fs::absolute(options_.manifests, ec);
   options_.state = fs::absolute(options_.state, ec);
   fs::create_directories(options_.state, ec);
   if (ec) return Status::error("state directory " + options_.state.string() + ": " + ec.message());
@@ -59,12 +63,39 @@ Status Server::createDataPlane() {
   return Status::ok();
 }
 
-// The one place a source is chosen: the manifest directory today.
+// The one place a source is chosen: the manifest directory, or the Kubernetes API.
 Status Server::createSource() {
+  if (options_.kubernetes) return createKubernetesSource();
   auto source = source::ManifestSource::create(*store_, {options_.manifests});
   if (!source) return source.status();
   source_ = std::move(source).value();
   return Status::ok();
+}
+
+Status Server::createKubernetesSource() {
+  KubernetesMode::Hooks hooks;
+  // The manager is created next and stopped after the source, so it exists whenever a hook runs.
+  hooks.materialChanged = [this](const ObjectKey& certificate) {
+    if (!manager_) return;
+    manager_->enqueue({certificate.toString()});
+    manager_->enqueue({compile::CompileReconciler::kKey});
+  };
+  hooks.startedLeading = [this] { requeueCertificates(); };
+  auto mode =
+      KubernetesMode::create(*options_.kubernetes, *store_, *certificates_, std::move(hooks));
+  if (!mode) return mode.status().withContext("Kubernetes");
+  kubernetes_ = std::move(mode).value();
+  source_ = kubernetes_->takeSource();
+  return Status::ok();
+}
+
+void Server::requeueCertificates() {
+  if (!manager_) return;
+  for (const auto& object : store_->list({"Certificate", std::nullopt, {}}).items) {
+    const auto& metadata = (*object)["metadata"];
+    manager_->enqueue(
+        {"Certificate/" + metadata.value("namespace", "") + "/" + metadata.value("name", "")});
+  }
 }
 
 Status Server::createController() {
@@ -83,8 +114,45 @@ Status Server::createController() {
       options_.manifests, options_.importRoots, {options_.state}};
   auto importPolicy = std::make_shared<const certs::ImportPathPolicy>(
       certs::ImportPathPolicy::create(importOptions));
-  return addReconcilers({*store_, *certificates_, *dataPlane_, *manager_, options_.manifests,
-                         *sourceFiles_, importPolicy, options_.state, *options_.clock});
+  ControllerContext context{*store_,      *certificates_,     *dataPlane_,
+                            *manager_,    options_.manifests, *sourceFiles_,
+                            importPolicy, options_.state,     *options_.clock};
+  if (kubernetes_) {
+    KubernetesMode* mode = kubernetes_.get();
+    context.mayWrite = [mode] { return mode->isLeader(); };
+    context.publishMaterial = [mode](const std::string& key, const certs::CertificateBundle& b) {
+      return mode->writeSecret(key, b);
+    };
+  }
+  return addReconcilers(context);
+}
+
+// The store has loaded (the source synced it before the API starts); ready once the data plane
+// serves a first table. The compile pass publishes one at start even when nothing is declared.
+// The listeners stop before the data plane, the metrics and the Kubernetes parts go, so the
+// pointers outlive every call.
+std::vector<apiserver::ReadyCheck> Server::readyChecks() const {
+  const loop::DataPlane* plane = dataPlane_.get();
+  std::vector<apiserver::ReadyCheck> checks = {
+      {"binding-table",
+       [plane] {
+         return plane->currentTable() ? std::string() : std::string("no binding table is live yet");
+       },
+       nullptr}};
+  if (kubernetes_) {
+    for (auto& check : kubernetes_->readyChecks()) checks.push_back(std::move(check));
+  }
+  return checks;
+}
+
+std::function<Status(metrics::ExpositionWriter&)> Server::metricsWriter() const {
+  const monitoring::ServeMetrics* metrics = metrics_.get();
+  const KubernetesMode* mode = kubernetes_.get();
+  return [metrics, mode](metrics::ExpositionWriter& out) {
+    Status written = metrics->write(out);
+    if (written && mode) written = mode->writeMetrics(out);
+    return written;
+  };
 }
 
 Status Server::createApi() {
@@ -94,21 +162,29 @@ Status Server::createApi() {
   apiserver::ApiServerOptions apiOptions = *options_.api;
   apiOptions.stateDir = options_.state;
   apiOptions.clock = options_.clock;
-  // The store has loaded (the source synced it before the API starts); ready once the data plane
-  // serves a first table. The compile pass publishes one at start even when nothing is declared.
-  // The API server stops before the data plane and the metrics go, so the pointers outlive it.
-  const loop::DataPlane* plane = dataPlane_.get();
-  apiOptions.readyChecks = {{"binding-table", [plane] {
-                               return plane->currentTable()
-                                          ? std::string()
-                                          : std::string("no binding table is live yet");
-                             }}};
-  const monitoring::ServeMetrics* metrics = metrics_.get();
-  apiOptions.metrics = [metrics](metrics::ExpositionWriter& out) { return metrics->write(out); };
-  apiOptions.runtime = runtimeView(plane);
+  apiOptions.readyChecks = readyChecks();
+  apiOptions.metrics = metricsWriter();
+  apiOptions.runtime = runtimeView(dataPlane_.get());
   auto api = apiserver::ApiServer::create(apiOptions, *store_);
   if (!api) return api.status().withContext("API server");
   api_ = std::move(api).value();
+  return Status::ok();
+}
+
+// Kubernetes mode's probes and metrics, since its API server is off.
+Status Server::createHealth() {
+  if (options_.healthListen.empty()) return Status::ok();
+  apiserver::ApiServerOptions healthOptions;
+  // ":8081" (the chart's form, Go's convention) is every address: the kubelet probes the pod's IP.
+  healthOptions.listen = options_.healthListen.starts_with(':') ? "0.0.0.0" + options_.healthListen
+                                                                : options_.healthListen;
+  healthOptions.probesOnly = true;
+  healthOptions.clock = options_.clock;
+  healthOptions.readyChecks = readyChecks();
+  healthOptions.metrics = metricsWriter();
+  auto health = apiserver::ApiServer::create(healthOptions, *store_);
+  if (!health) return health.status().withContext("health listener");
+  health_ = std::move(health).value();
   return Status::ok();
 }
 
@@ -120,6 +196,18 @@ Status Server::start() {
   }
   manager_->start(options_.controllerWorkers);
   started_ = true;
+  if (kubernetes_) {
+    if (Status started = kubernetes_->start(); !started) {
+      stop(std::chrono::milliseconds(0));
+      return started;
+    }
+  }
+  if (health_) {
+    if (Status started = health_->start(); !started) {
+      stop(std::chrono::milliseconds(0));
+      return std::move(started).withContext("health listener");
+    }
+  }
   if (api_) {
     if (Status started = api_->start(); !started) {
       stop(std::chrono::milliseconds(0));
@@ -133,6 +221,9 @@ void Server::stop(std::chrono::milliseconds drain) {
   if (!started_ || stopped_) return;
   stopped_ = true;
   if (api_) api_->stop();
+  if (health_) health_->stop();
+  // A leader releases its Lease first, so another replica takes over without waiting for it.
+  if (kubernetes_) kubernetes_->stop();
   source_->stop();
   sourceFiles_->stop();
   manager_->stop();

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "common/status.h"
 #include "controller/apiserver/api_server.h"
@@ -13,6 +15,7 @@
 #include "controller/source/source.h"
 #include "controller/store/store.h"
 #include "dataplane/loop/data_plane.h"
+#include "server/kubernetes_mode.h"
 #include "server/server_options.h"
 
 namespace siteplane::server {
@@ -54,6 +57,10 @@ class Server {
   reconcile::ControllerManager& controller() { return *manager_; }
   // Null without an API server (ServerOptions::api unset).
   apiserver::ApiServer* api() { return api_.get(); }
+  // Null without a health listener (ServerOptions::healthListen empty).
+  apiserver::ApiServer* health() { return health_.get(); }
+  // Null in the embedded mode.
+  KubernetesMode* kubernetes() { return kubernetes_.get(); }
   // The API's bound port once started; 0 without an API server.
   int apiPort() const { return api_ ? api_->port() : 0; }
   // Absolute.
@@ -68,7 +75,13 @@ class Server {
   Status createDataPlane();
   Status createSource();
   Status createController();
+  Status createKubernetesSource();
   Status createApi();
+  Status createHealth();
+  std::vector<apiserver::ReadyCheck> readyChecks() const;
+  std::function<Status(metrics::ExpositionWriter&)> metricsWriter() const;
+  // Every Certificate again, after this replica became leader (Kubernetes mode).
+  void requeueCertificates();
   void stopStarted(std::chrono::milliseconds drain);
 
   ServerOptions options_;
@@ -77,11 +90,13 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<certs::CertificateStore> certificates_;
   std::unique_ptr<loop::DataPlane> dataPlane_;
+  std::unique_ptr<KubernetesMode> kubernetes_;  // outlives the source, which shares its statuses
   std::unique_ptr<source::Source> source_;
   std::unique_ptr<reconcile::ControllerManager> manager_;
   std::unique_ptr<source::FileWatcher> sourceFiles_;
   std::unique_ptr<monitoring::ServeMetrics> metrics_;
   std::unique_ptr<apiserver::ApiServer> api_;
+  std::unique_ptr<apiserver::ApiServer> health_;
   bool started_ = false;
   bool stopped_ = false;
 };

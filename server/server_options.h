@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -7,9 +8,31 @@
 
 #include "common/clock.h"
 #include "controller/apiserver/api_server.h"
+#include "controller/kube/kube_config.h"
+#include "controller/kube/reflector.h"
 #include "dataplane/loop/data_plane.h"
 
 namespace siteplane::server {
+
+// `serve --source kubernetes`: the cluster is the source of truth (server/README.md).
+struct KubernetesOptions {
+  kube::KubeConfig config;
+  // Namespaces whose objects are served; empty: every namespace.
+  std::vector<std::string> namespaces;
+  // The leader Lease: its namespace (empty: the config's namespace, else "default"), name, and
+  // this replica's holder identity.
+  std::string leaseNamespace;
+  std::string leaseName = "siteplane";
+  std::string identity;
+  // client-go's defaults (15 s, 10 s, 2 s); tests may shorten them.
+  std::chrono::seconds leaseDuration{15};
+  std::chrono::seconds renewDeadline{10};
+  std::chrono::milliseconds retryPeriod{2000};
+  // How long start() waits for the first lists before serving the local cache.
+  std::chrono::milliseconds syncTimeout{std::chrono::seconds(30)};
+  // Reflector backoff and watch timeouts (path and callbacks are the source's).
+  kube::ReflectorOptions reflector;
+};
 
 // Everything a Server is made from: what `siteplane serve`'s flags say, or what an in-process
 // test asks for.
@@ -24,6 +47,10 @@ struct ServerOptions {
   // stateDir, readyChecks, metrics and runtime; the rest is the caller's (listen, limits,
   // version, allowApiOverride).
   std::optional<apiserver::ApiServerOptions> api;
+  // Set: Kubernetes mode (the manifest directory is not read).
+  std::optional<KubernetesOptions> kubernetes;
+  // The plain-HTTP probes and metrics listener (host:port); empty: none.
+  std::string healthListen;
   // Directories Certificates may import files from, besides the manifest directory (which only
   // objects declared by manifest files may).
   std::vector<std::filesystem::path> importRoots;

@@ -1,11 +1,10 @@
 #include "cli/client/kubeconfig.h"
 
-#include <openssl/evp.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "common/base64.h"
 #include "controller/manifest/yaml_document.h"
 
 namespace siteplane::cli {
@@ -13,25 +12,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-Result<std::string> decodeBase64(const std::string& text) {
-  std::string compact;
-  for (char c : text) {
-    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') compact.push_back(c);
-  }
-  if (compact.size() % 4 != 0) return Result<std::string>::error("not valid base64");
-  std::string out(compact.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(compact.data()),
-                          static_cast<int>(compact.size()));
-  if (n < 0) return Result<std::string>::error("not valid base64");
-  // EVP_DecodeBlock counts the padding as zero bytes; drop them.
-  size_t padding = 0;
-  if (!compact.empty() && compact.back() == '=') ++padding;
-  if (compact.size() > 1 && compact[compact.size() - 2] == '=') ++padding;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
 
 Result<std::string> readText(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -110,7 +90,7 @@ Result<Kubeconfig> Kubeconfig::load(const fs::path& path) {
   config.server = stringAt(clusterBody, "server");
   if (config.server.empty()) return R::error(label + ": clusters[].cluster.server is missing");
   if (std::string data = stringAt(clusterBody, "certificate-authority-data"); !data.empty()) {
-    auto decoded = decodeBase64(data);
+    auto decoded = base64Decode(data);
     if (!decoded) {
       return R::error(label +
                       ": clusters[].cluster.certificate-authority-data: " + decoded.message());

@@ -243,6 +243,12 @@ CertificateSpec decodeCertificateSpec(ObjectReader& spec) {
   out.isCA = spec.boolean("isCA").value_or(false);
   decodeUsages(spec, out);
   decodeOrigin(spec, out);
+  if (auto secretName = spec.string("secretName")) {
+    if (!isDns1123Label(*secretName)) {
+      spec.error("secretName", std::string(kDns1123LabelRule) + ", got \"" + *secretName + "\"");
+    }
+    out.secretName = *secretName;
+  }
   return out;
 }
 
@@ -270,6 +276,7 @@ CertificateStatus decodeCertificateStatus(ObjectReader& status) {
 
 nlohmann::json encodeCertificateSpec(const CertificateSpec& spec) {
   nlohmann::json out = nlohmann::json::object();
+  if (!spec.secretName.empty()) out["secretName"] = spec.secretName;
   if (!spec.commonName.empty()) out["commonName"] = spec.commonName;
   if (!spec.dnsNames.empty()) out["dnsNames"] = spec.dnsNames;
   if (!spec.ipAddresses.empty()) out["ipAddresses"] = spec.ipAddresses;

@@ -63,6 +63,8 @@ struct CertificateSpec {
   // Exactly one of issuerRef and source is set.
   std::optional<IssuerReference> issuerRef;
   std::optional<CertificateSource> source;
+  // Kubernetes mode: the Secret that holds the material; empty: "<name>-tls".
+  std::string secretName;
 
   bool operator==(const CertificateSpec&) const = default;
 };

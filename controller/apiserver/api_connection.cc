@@ -31,10 +31,13 @@ void ApiConnection::begin(uv_stream_t* listener) {
     return;
   }
   addressHeld_ = true;
-  if (auto enabled = stream_.enableTls(server_.context_, *this); !enabled) {
-    log()->warn("[C{}] api_tls_setup_failed error={}", stream_.id(), enabled.message());
-    stream_.close(loop::Stream::CloseMode::kAbort);
-    return;
+  // No context: the probes-only listener, plain HTTP.
+  if (server_.context_) {
+    if (auto enabled = stream_.enableTls(server_.context_, *this); !enabled) {
+      log()->warn("[C{}] api_tls_setup_failed error={}", stream_.id(), enabled.message());
+      stream_.close(loop::Stream::CloseMode::kAbort);
+      return;
+    }
   }
   stream_.setTimer(std::chrono::seconds(10));  // the handshake must not take longer
   stream_.start();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/base64.h"
 #include "common/logging.h"
 #include "controller/certs/certificate.h"
 #include "controller/certs/certificate_template.h"
@@ -34,15 +35,6 @@ Result<std::string> readFile(const fs::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-std::string base64(const std::string& data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                               reinterpret_cast<const unsigned char*>(data.data()),
-                               static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(length));
-  return out;
 }
 
 Result<std::string> loadOrCreateToken(const fs::path& path) {
@@ -206,7 +198,8 @@ Result<fs::path> writeKubeconfig(const fs::path& stateDir, const std::string& se
       {"clusters",
        {{{"name", "siteplane"},
          {"cluster",
-          {{"server", serverUrl}, {"certificate-authority-data", base64(credentials.caPem)}}}}}},
+          {{"server", serverUrl},
+           {"certificate-authority-data", base64Encode(credentials.caPem)}}}}}},
       {"users", {{{"name", "siteplane"}, {"user", {{"token", credentials.token}}}}}},
       {"contexts",
        {{{"name", "siteplane"},

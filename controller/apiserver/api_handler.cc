@@ -144,6 +144,7 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
         std::to_string(options_.maxBodyBytes)));
   }
   const std::vector<std::string> segments = splitPath(request.path);
+  if (options_.probesOnly) return serveProbe(request, segments, verb);
   if (auto answered = serveNonResource(request, segments, verb)) return std::move(*answered);
 
   const std::string first = segments.empty() ? "" : segments[0];
@@ -163,6 +164,19 @@ ApiReply ApiHandler::route(const ApiRequest& request, std::string& verb) {
     return reply(resourceNotFound(request));
   }
   return serveResource(request, *target, verb);
+}
+
+ApiReply ApiHandler::serveProbe(const ApiRequest& request, const std::vector<std::string>& segments,
+                                std::string& verb) {
+  const std::string first = segments.empty() ? "" : segments[0];
+  if (segments.size() == 1 &&
+      (first == "healthz" || first == "livez" || first == "readyz" || first == "metrics")) {
+    return std::move(*serveNonResource(request, segments, verb));
+  }
+  verb = "notfound";
+  return reply(
+      ApiError::notFound("the health listener serves /healthz, /livez, /readyz and "
+                         "/metrics only"));
 }
 
 std::optional<ApiReply> ApiHandler::serveNonResource(const ApiRequest& request,

@@ -46,7 +46,9 @@ inline constexpr size_t kDefaultMaxBodyBytes = 3 * 1024 * 1024;
 // (several /readyz may run at once); should be quick and must not throw.
 struct ReadyCheck {
   std::string name;
-  std::function<std::string()> check;
+  std::function<std::string()> check;  // "" passes; otherwise why not
+  // What /readyz?verbose adds to a passing line, "[+]name ok (detail)"; may be null.
+  std::function<std::string()> detail = nullptr;
 };
 
 // The data plane's live binding table, for /runtime/sslcert and /runtime/explain (`siteplane show
@@ -65,6 +67,8 @@ struct ApiHandlerOptions {
   // Bearer token every request must present (Authorization: Bearer ...); empty disables the
   // check (tests). /healthz, /livez, /readyz and /version are open, as in Kubernetes.
   std::string token;
+  // Only /healthz, /livez, /readyz and /metrics; every other path is 404 (ApiServerOptions).
+  bool probesOnly = false;
   bool allowApiOverride = false;
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
   // managedFields times (wallNow) and the age of list snapshots (now). Must outlive the handler.
@@ -119,6 +123,9 @@ class ApiHandler {
                   const ApiResponse& response);
   // The paths that are not /api or /apis: probes, /metrics, /runtime, /version, OpenAPI.
   // Nothing when the path is none of them.
+  // The probes-only listener's paths (ApiHandlerOptions::probesOnly).
+  ApiReply serveProbe(const ApiRequest& request, const std::vector<std::string>& segments,
+                      std::string& verb);
   std::optional<ApiReply> serveNonResource(const ApiRequest& request,
                                            const std::vector<std::string>& segments,
                                            std::string& verb);

@@ -19,7 +19,8 @@ ApiResponse ApiHandler::readyResponse(const ApiRequest& request) const {
   for (const auto& check : options_.readyChecks) {
     std::string failure = check.check ? check.check() : std::string();
     if (failure.empty()) {
-      lines += "[+]" + check.name + " ok\n";
+      std::string detail = check.detail ? check.detail() : std::string();
+      lines += "[+]" + check.name + " ok" + (detail.empty() ? "" : " (" + detail + ")") + "\n";
     } else {
       ready = false;
       lines += "[-]" + check.name + " failed: " + failure + "\n";

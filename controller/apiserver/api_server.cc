@@ -130,13 +130,20 @@ Status ApiServer::Impl::start() {
   uv_timer_start(bookmarkTimer_.get(), &Impl::onBookmarkTimer, interval, interval);
 
   std::string hostForUrl = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
-  auto kubeconfig = writeKubeconfig(
-      options_.stateDir, "https://" + hostForUrl + ":" + std::to_string(port_), credentials_);
-  if (!kubeconfig) return abandon(kubeconfig.status());
-  kubeconfig_ = *kubeconfig;
+  if (!options_.probesOnly) {
+    auto kubeconfig = writeKubeconfig(
+        options_.stateDir, "https://" + hostForUrl + ":" + std::to_string(port_), credentials_);
+    if (!kubeconfig) return abandon(kubeconfig.status());
+    kubeconfig_ = *kubeconfig;
+  }
   if (Status running = thread_->start(); !running) return abandon(std::move(running));
   started_ = true;
-  log()->info("api_listening address={}:{} kubeconfig={}", hostForUrl, port_, kubeconfig_.string());
+  if (options_.probesOnly) {
+    log()->info("health_listening address={}:{}", hostForUrl, port_);
+  } else {
+    log()->info("api_listening address={}:{} kubeconfig={}", hostForUrl, port_,
+                kubeconfig_.string());
+  }
   return Status::ok();
 }
 
@@ -152,6 +159,7 @@ ApiServer::~ApiServer() { stop(); }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::create(ApiServerOptions options,
                                                      store::Store& store) {
+  if (options.probesOnly) return createProbesOnly(std::move(options), store);
   if (options.stateDir.empty()) {
     return Result<std::unique_ptr<ApiServer>>::error("the API server needs a state directory");
   }
@@ -170,6 +178,15 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(ApiServerOptions options,
   if (!context) return context.status().withContext("API TLS context");
   auto impl = std::make_unique<Impl>(std::move(options), store, std::move(registry).value(),
                                      std::move(credentials).value(), std::move(context).value());
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::createProbesOnly(ApiServerOptions options,
+                                                               store::Store& store) {
+  auto listen = parseListen(options.listen);
+  if (!listen) return listen.status();
+  auto impl = std::make_unique<Impl>(std::move(options), store, ResourceRegistry(),
+                                     ApiCredentials{}, nullptr);
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
 }
 

@@ -44,6 +44,10 @@ struct ApiServerOptions {
   // anything else listens beyond this machine, which the operator must ask for.
   std::string listen = "127.0.0.1:6443";
   std::filesystem::path stateDir;
+  // The health listener of Kubernetes mode (`--health-listen`), where the kubelet probes and
+  // Prometheus scrapes: plain HTTP, no credentials and no kubeconfig, and only /healthz, /livez,
+  // /readyz and /metrics are answered (everything else is 404). No state directory is needed.
+  bool probesOnly = false;
   bool allowApiOverride = false;
   size_t maxBodyBytes = kDefaultMaxBodyBytes;
   std::vector<ReadyCheck> readyChecks;                        // see ApiHandlerOptions
@@ -103,6 +107,8 @@ class ApiServer {
 
  private:
   explicit ApiServer(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<ApiServer>> createProbesOnly(ApiServerOptions options,
+                                                             store::Store& store);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -48,6 +48,7 @@ class ApiServer::Impl {
                                           const ApiCredentials& credentials) {
     ApiHandlerOptions out;
     out.token = credentials.token;
+    out.probesOnly = options.probesOnly;
     out.allowApiOverride = options.allowApiOverride;
     out.maxBodyBytes = options.maxBodyBytes;
     out.readyChecks = options.readyChecks;

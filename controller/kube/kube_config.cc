@@ -1,10 +1,10 @@
 #include "controller/kube/kube_config.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 
+#include "common/base64.h"
 #include "common/durable_file.h"
 
 namespace siteplane::kube {
@@ -20,20 +20,8 @@ Result<std::string> readFile(const fs::path& path) {
 }
 
 Result<std::string> decodeBase64(const std::string& encoded, const std::string& field) {
-  std::string compact;
-  for (char c : encoded)
-    if (c != '\n' && c != '\r' && c != ' ') compact += c;
-  if (compact.size() % 4 != 0) return Status::error(field + ": not base64");
-  std::string decoded(compact.size() / 4 * 3, '\0');
-  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                               reinterpret_cast<const unsigned char*>(compact.data()),
-                               static_cast<int>(compact.size()));
-  if (length < 0) return Status::error(field + ": not base64");
-  // EVP_DecodeBlock counts padding as output bytes.
-  size_t padding = 0;
-  while (padding < 2 && compact.size() > padding && compact[compact.size() - 1 - padding] == '=')
-    ++padding;
-  decoded.resize(static_cast<size_t>(length) - padding);
+  auto decoded = base64Decode(encoded);
+  if (!decoded) return Status::error(field + ": not base64");
   return decoded;
 }
 

@@ -230,7 +230,7 @@ ReconcileResult CertificateReconciler::takeFiles(ImportAttempt& attempt,
   auto existing = certificates_.get(storeKey);
   const bool same = existing && existing->has_value() && thumbprints((*existing)->chain) == chain;
   if (!same) {
-    Status put = certificates_.put(storeKey, *bundle);
+    Status put = storeMaterial(storeKey, *bundle);
     if (!put.isOk())
       return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
     logger("controller.reconcile")

@@ -149,7 +149,8 @@ Result<certs::CertificateBundle> sign(const certs::CertificateTemplate& request,
 
 // Issues anew (the signer is ready) and stores the result, then status: see the class comment.
 ReconcileResult reissue(IssueAttempt& attempt, const Staleness& stale,
-                        certs::CertificateTemplate request, certs::CertificateStore& certificates) {
+                        certs::CertificateTemplate request,
+                        const std::function<Status(const certs::CertificateBundle&)>& store) {
   auto log = logger("controller.reconcile");
   const api::CertificateSpec& spec = attempt.certificate.spec;
   api::CertificateStatus& status = attempt.certificate.status;
@@ -173,7 +174,7 @@ ReconcileResult reissue(IssueAttempt& attempt, const Staleness& stale,
   request.validFor(toTime(attempt.now), spec.duration);
   auto bundle = sign(request, *key, attempt.issuer.signer, attempt.now);
   if (!bundle) return fail(fmt::format("issuing: {}", bundle.message()));
-  Status put = certificates.put(attempt.storeKey, *bundle);
+  Status put = store(*bundle);
   if (!put.isOk())
     return ReconcileResult::retry(fmt::format("certificate store: {}", put.message()));
 
@@ -232,7 +233,10 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
     return markIssued(attempt, attempt.current->leaf(), *attempt.renewal);
   }
   if (!attempt.issuer.signer.ready) return waitForIssuer(attempt, *stale, options_.blockedRetry);
-  return reissue(attempt, *stale, std::move(*request), certificates_);
+  return reissue(attempt, *stale, std::move(*request),
+                 [this, &storeKey](const certs::CertificateBundle& bundle) {
+                   return storeMaterial(storeKey, bundle);
+                 });
 }
 
 }  // namespace siteplane::reconcile

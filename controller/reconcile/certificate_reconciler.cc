@@ -76,6 +76,10 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
     log->debug("certificate_removed key={}", key);
     return ReconcileResult::done();
   }
+  if (options_.mayWrite && !options_.mayWrite()) {
+    log->debug("certificate_not_leader key={}", key);
+    return ReconcileResult::done();
+  }
   if (auto steady = steadyImport(storeKey, **stored, options_.clock->wallNow())) return *steady;
   api::DecodeResult decoded = api::decodeObject(**stored);
   if (!decoded.ok() || !std::holds_alternative<api::Certificate>(*decoded.object)) {
@@ -153,6 +157,14 @@ void CertificateReconciler::recordTransitions(const api::Certificate& certificat
       object, events::EventType::kWarning,
       imported ? certificate_event::kImportFailed : certificate_event::kIssueFailed,
       fmt::format("{}: {}", why, issuing->message));
+}
+
+Status CertificateReconciler::storeMaterial(const std::string& storeKey,
+                                            const certs::CertificateBundle& bundle) {
+  if (options_.publishMaterial) {
+    if (Status published = options_.publishMaterial(storeKey, bundle); !published) return published;
+  }
+  return certificates_.put(storeKey, bundle);
 }
 
 }  // namespace siteplane::reconcile

@@ -91,6 +91,15 @@ struct CertificateReconcilerOptions {
   // import reads goes through it. Null: no restriction (the process's own permissions only), for
   // tests and embedders that trust every writer of the store.
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;
+  // Kubernetes mode: keeps issued or imported material where every replica finds it (the
+  // Certificate's Secret), before the certificate store and before status names it, so that a
+  // failure leaves nothing half done. Null: the certificate store only.
+  std::function<Status(const std::string& storeKey, const certs::CertificateBundle& bundle)>
+      publishMaterial;
+  // Whether this replica may issue, import and write status (Kubernetes mode: it holds the
+  // leader Lease). A Certificate reconciled while it may not is left as its source has it; the
+  // caller queues every Certificate again when the answer turns true. Null: always.
+  std::function<bool()> mayWrite;
 };
 
 // Issues, renews and imports Certificates; keys are "Certificate/namespace/name". The chain and
@@ -185,6 +194,8 @@ class CertificateReconciler final : public Reconciler {
   // Status for files that cannot be used: the last good certificate keeps serving if there is
   // one (Issuing=True says why), otherwise Ready=False `why`.
   ReconcileResult refuse(ImportAttempt& attempt, const char* why, const std::string& message) const;
+  // publishMaterial (when set), then the certificate store.
+  Status storeMaterial(const std::string& storeKey, const certs::CertificateBundle& bundle);
   // Status describing `leaf`, taken from the files: Ready as its validity says.
   ReconcileResult markImported(ImportAttempt& attempt, const certs::Certificate& leaf) const;
 

@@ -247,7 +247,7 @@ Result<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectK
     // A resourceVersion says the caller expects the object to exist: then it is an update.
     type = current || (requested && !requested->empty()) ? Type::kUpdate : Type::kCreate;
   }
-  if (type != Type::kCreate && !current)
+  if (type != Type::kCreate && type != Type::kMirror && !current)
     return Status::error(ErrorCode::kNotFound, describe(key) + " not found");
 
   switch (type) {
@@ -302,6 +302,16 @@ Result<std::optional<Store::Prepared>> Store::prepare(WriteOp& op, const ObjectK
       if (next == *current) return std::optional<Prepared>();
       next["metadata"]["resourceVersion"] = formatResourceVersion(version);
       return serialize(key, WatchEvent::Type::kModified, std::move(next));
+    }
+    case Type::kMirror: {
+      json& metadata = object["metadata"];
+      if (current) {
+        metadata["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
+        if (object == *current) return std::optional<Prepared>();
+      }
+      metadata["resourceVersion"] = formatResourceVersion(version);
+      return serialize(key, current ? WatchEvent::Type::kModified : WatchEvent::Type::kAdded,
+                       std::move(object));
     }
     case Type::kRemove: {
       json request = {{"metadata", json::object()}};

@@ -45,7 +45,7 @@ struct ListOptions {
 
 // One write of a batch (Store::writeBatch); the factories mirror Store's single-object methods.
 struct WriteOp {
-  enum class Type { kCreate, kUpdate, kUpsert, kUpdateStatus, kRemove };
+  enum class Type { kCreate, kUpdate, kUpsert, kUpdateStatus, kMirror, kRemove };
 
   Type type = Type::kCreate;
   nlohmann::json object;                       // every type but kRemove
@@ -63,6 +63,12 @@ struct WriteOp {
   }
   static WriteOp updateStatus(nlohmann::json object) {
     return {Type::kUpdateStatus, std::move(object), {}, {}};
+  }
+  // The object as another server stores it (Kubernetes mode: the cluster is the source of truth):
+  // created or replaced whole, its uid, creationTimestamp, generation and status kept as given;
+  // only resourceVersion is this store's. A mirror that changes nothing is not written.
+  static WriteOp mirror(nlohmann::json object) {
+    return {Type::kMirror, std::move(object), {}, {}};
   }
   static WriteOp remove(ObjectKey key, std::optional<std::string> resourceVersion = std::nullopt) {
     return {Type::kRemove, nullptr, std::move(key), std::move(resourceVersion)};

@@ -1,0 +1,269 @@
+#include "controller/kube/kubernetes_source.h"
+
+#include <set>
+#include <utility>
+
+#include "common/logging.h"
+#include "controller/kube/tls_secret.h"
+
+namespace siteplane::kube {
+namespace {
+
+using nlohmann::json;
+
+auto logger() { return siteplane::logger("controller.kube"); }
+
+constexpr const char* kGroupVersion = "siteplane.io/v1alpha1";
+
+struct Kind {
+  const char* kind;
+  const char* resource;
+};
+constexpr Kind kMirroredKinds[] = {{"Site", "sites"},
+                                   {"Binding", "bindings"},
+                                   {"Certificate", "certificates"},
+                                   {"Issuer", "issuers"}};
+
+std::string collectionPath(const std::string& prefix, const std::string& ns,
+                           const std::string& resource) {
+  return prefix + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + resource;
+}
+
+std::string metadataString(const json& object, const char* field) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "";
+  auto value = metadata->find(field);
+  return value != metadata->end() && value->is_string() ? value->get<std::string>() : "";
+}
+
+Result<ObjectKey> keyOf(const json& object) {
+  return ObjectKey::parse(object.value("kind", "") + "/" + metadataString(object, "namespace") +
+                          "/" + metadataString(object, "name"));
+}
+
+// What the local store keeps of a cluster object: what reconcilers and the compile pass read.
+// The cluster's resourceVersion and managedFields stay behind (the store has its own versions).
+json localCopy(const json& cluster) {
+  json copy = {{"apiVersion", cluster.value("apiVersion", kGroupVersion)},
+               {"kind", cluster.value("kind", "")}};
+  json metadata = json::object();
+  const json& source = cluster["metadata"];
+  for (const char* field : {"name", "namespace", "uid", "generation", "creationTimestamp",
+                            "deletionTimestamp", "labels", "annotations"}) {
+    if (source.contains(field)) metadata[field] = source[field];
+  }
+  copy["metadata"] = std::move(metadata);
+  for (const char* section : {"spec", "status"}) {
+    if (cluster.contains(section)) copy[section] = cluster[section];
+  }
+  return copy;
+}
+
+json statusOf(const json& object) {
+  auto status = object.find("status");
+  return status != object.end() ? *status : json();
+}
+
+void logFailures(const std::vector<Result<store::ObjectPtr>>& results, const char* what) {
+  for (const auto& result : results) {
+    if (!result && result.status().code() != ErrorCode::kNotFound)
+      logger()->warn("mirror_write_failed what={} error=\"{}\"", what, result.message());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KubernetesSource>> KubernetesSource::create(
+    const KubeConfig& config, store::Store& store, certs::CertificateStore& certificates,
+    ClusterStatuses& statuses, KubernetesSourceOptions options) {
+  std::unique_ptr<KubernetesSource> source(
+      new KubernetesSource(store, certificates, statuses, std::move(options)));
+  std::vector<std::string> scopes = source->options_.namespaces;
+  if (scopes.empty()) scopes.push_back("");  // one cluster-wide watch
+  for (const std::string& ns : scopes) {
+    for (const Kind& kind : kMirroredKinds) {
+      if (Status added = source->addObjectReflector(config, kind.kind, kind.resource, ns); !added)
+        return added;
+    }
+    if (Status added = source->addSecretReflector(config, ns); !added) return added;
+  }
+  return source;
+}
+
+KubernetesSource::~KubernetesSource() { stop(); }
+
+Status KubernetesSource::addObjectReflector(const KubeConfig& config, const std::string& kind,
+                                            const std::string& resource, const std::string& ns) {
+  ReflectorOptions options = options_.reflector;
+  options.path = collectionPath(std::string("/apis/") + kGroupVersion, ns, resource);
+  options.onReplace = [this, kind, ns](std::vector<json> items) {
+    replaceObjects(kind, ns, std::move(items));
+  };
+  options.onEvent = [this](WatchEventType type, const json& object) {
+    applyObjectEvent(type, object);
+  };
+  auto reflector = Reflector::create(config, std::move(options));
+  if (!reflector) return reflector.status();
+  reflectors_.push_back(std::move(reflector).value());
+  return Status::ok();
+}
+
+Status KubernetesSource::addSecretReflector(const KubeConfig& config, const std::string& ns) {
+  ReflectorOptions options = options_.reflector;
+  options.path = collectionPath("/api/v1", ns, "secrets");
+  // Only the Secrets siteplane writes: never every Secret of the cluster into memory.
+  options.labelSelector = kCertificateLabel;
+  options.onReplace = [this, ns](std::vector<json> items) { replaceSecrets(ns, std::move(items)); };
+  options.onEvent = [this](WatchEventType type, const json& secret) {
+    applySecretEvent(type, secret);
+  };
+  auto reflector = Reflector::create(config, std::move(options));
+  if (!reflector) return reflector.status();
+  reflectors_.push_back(std::move(reflector).value());
+  return Status::ok();
+}
+
+Status KubernetesSource::start() {
+  for (auto& reflector : reflectors_) reflector->start();
+  auto deadline = std::chrono::steady_clock::now() + options_.syncTimeout;
+  for (auto& reflector : reflectors_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!reflector->waitForSync(std::max(left, std::chrono::milliseconds(0)))) {
+      logger()->warn("kubernetes_sync_pending path={} error=\"{}\" serving=local-cache",
+                     reflector->path(), reflector->health().lastError);
+    }
+  }
+  logger()->info("kubernetes_source_started reflectors={} synced={}", reflectors_.size(), synced());
+  return Status::ok();
+}
+
+void KubernetesSource::stop() {
+  for (auto& reflector : reflectors_) reflector->stop();
+}
+
+std::vector<WatchHealth> KubernetesSource::health() const {
+  std::vector<WatchHealth> all;
+  for (const auto& reflector : reflectors_) all.push_back({reflector->path(), reflector->health()});
+  return all;
+}
+
+bool KubernetesSource::synced() const {
+  for (const auto& reflector : reflectors_) {
+    if (!reflector->health().synced) return false;
+  }
+  return true;
+}
+
+void KubernetesSource::replaceObjects(const std::string& kind, const std::string& ns,
+                                      std::vector<json> items) {
+  std::vector<store::WriteOp> writes;
+  std::set<ObjectKey> listed;
+  for (json& item : items) {
+    auto key = keyOf(item);
+    if (!key || key->kind != kind) {
+      logger()->warn("mirror_object_skipped kind={} error=\"{}\"", kind,
+                     key ? "unexpected kind " + key->kind : key.message());
+      continue;
+    }
+    statuses_.set(*key, statusOf(item));
+    listed.insert(*key);
+    writes.push_back(store::WriteOp::mirror(localCopy(item)));
+  }
+  // What the cluster no longer has (deleted while no watch was open) goes too.
+  store::ListOptions scope{kind, ns.empty() ? std::nullopt : std::optional<std::string>(ns), {}};
+  for (const auto& stored : store_.list(scope).items) {
+    auto key = keyOf(*stored);
+    if (key && !listed.count(*key)) {
+      statuses_.erase(*key);
+      writes.push_back(store::WriteOp::remove(*key));
+    }
+  }
+  logFailures(store_.writeBatch(std::move(writes)), "list");
+}
+
+void KubernetesSource::applyObjectEvent(WatchEventType type, const json& object) {
+  auto key = keyOf(object);
+  if (!key) {
+    logger()->warn("mirror_object_skipped error=\"{}\"", key.message());
+    return;
+  }
+  if (type == WatchEventType::kDeleted) {
+    statuses_.erase(*key);
+    logFailures({store_.removeObject(*key)}, "delete");
+    return;
+  }
+  statuses_.set(*key, statusOf(object));
+  logFailures(store_.writeBatch({store::WriteOp::mirror(localCopy(object))}), "watch");
+}
+
+void KubernetesSource::replaceSecrets(const std::string& ns, std::vector<json> items) {
+  std::set<std::string> listed;
+  for (const json& secret : items) {
+    listed.insert(metadataString(secret, "namespace") + "/" + metadataString(secret, "name"));
+    takeSecret(secret);
+  }
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(secretsMutex_);
+    for (const auto& [name, owner] : secretOwners_) {
+      bool inScope = ns.empty() || owner.ns == ns;
+      if (inScope && !listed.count(name)) gone.push_back(name);
+    }
+  }
+  for (const std::string& name : gone) dropSecret(name);
+}
+
+void KubernetesSource::applySecretEvent(WatchEventType type, const json& secret) {
+  std::string name = metadataString(secret, "namespace") + "/" + metadataString(secret, "name");
+  if (type == WatchEventType::kDeleted) {
+    dropSecret(name);
+  } else {
+    takeSecret(secret);
+  }
+}
+
+void KubernetesSource::takeSecret(const json& secret) {
+  std::string name = metadataString(secret, "namespace") + "/" + metadataString(secret, "name");
+  auto material = materialOf(secret);
+  if (!material) {
+    // What was taken before keeps serving; the leader re-issues when the Certificate reconciles.
+    logger()->warn("secret_skipped secret={} error=\"{}\"", name, material.message());
+    return;
+  }
+  const std::string storeKey = material->certificate.namespacedName();
+  auto stored = certificates_.get(storeKey);
+  bool same = stored && *stored && (*stored)->chain == material->bundle.chain &&
+              (*stored)->key.toPem() == material->bundle.key.toPem();
+  {
+    std::lock_guard lock(secretsMutex_);
+    secretOwners_[name] = material->certificate;
+  }
+  if (same) return;
+  if (Status put = certificates_.put(storeKey, material->bundle); !put) {
+    logger()->error("secret_store_failed secret={} error=\"{}\"", name, put.message());
+    return;
+  }
+  logger()->info("secret_taken secret={} certificate={} thumbprint={}", name, storeKey,
+                 material->bundle.chain.front().thumbprint());
+  if (options_.onMaterialChanged) options_.onMaterialChanged(material->certificate);
+}
+
+void KubernetesSource::dropSecret(const std::string& secretName) {
+  ObjectKey owner;
+  {
+    std::lock_guard lock(secretsMutex_);
+    auto found = secretOwners_.find(secretName);
+    if (found == secretOwners_.end()) return;
+    owner = found->second;
+    secretOwners_.erase(found);
+  }
+  if (Status removed = certificates_.remove(owner.namespacedName()); !removed) {
+    logger()->error("secret_remove_failed secret={} error=\"{}\"", secretName, removed.message());
+    return;
+  }
+  logger()->info("secret_removed secret={} certificate={}", secretName, owner.namespacedName());
+  if (options_.onMaterialChanged) options_.onMaterialChanged(owner);
+}
+
+}  // namespace siteplane::kube
