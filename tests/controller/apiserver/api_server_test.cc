@@ -612,3 +612,32 @@ TEST_CASE("API connections beyond the limits are reset as they are accepted, and
     tryLimit([](ApiServerOptions& options) { options.maxConnectionsPerAddress = 2; }, 2);
   }
 }
+
+TEST_CASE(
+    "The probes-only listener answers /healthz, /readyz and /metrics over plain HTTP, "
+    "and nothing else",
+    "[controller][apiserver]") {
+  Server s([](ApiServerOptions& options) {
+    options.probesOnly = true;
+    options.stateDir.clear();  // needs none
+    options.readyChecks = {{"leader", [] { return std::string(); }, [] { return "leader: a"; }}};
+  });
+  const std::string base = "http://127.0.0.1:" + std::to_string(s.server->port());
+  auto get = [&](const std::string& path) {
+    return run({"curl", "-sS", "-w", "\n%{http_code}", base + path});
+  };
+  CHECK(Server::code(get("/healthz")) == 200);
+  auto ready = get("/readyz?verbose");
+  CHECK(Server::code(ready) == 200);
+  CHECK_THAT(ready.out, Catch::Contains("[+]leader ok (leader: a)"));
+  auto metrics = get("/metrics");
+  CHECK(Server::code(metrics) == 200);
+  CHECK_THAT(metrics.out, Catch::Contains("siteplane_api_requests_total"));
+  // No objects, no discovery, no runtime view: it is open to whoever reaches the port.
+  for (const char* path : {"/apis/siteplane.io/v1alpha1/sites", "/api", "/version",
+                           "/runtime/sslcert", "/healthz/extra"}) {
+    INFO(path);
+    CHECK(Server::code(get(path)) == 404);
+  }
+  CHECK_FALSE(std::filesystem::exists(s.state.path() / "kubeconfig"));
+}

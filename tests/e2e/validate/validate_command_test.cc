@@ -130,4 +130,40 @@ TEST_CASE("siteplane serve refuses unknown log settings before starting", "[e2e]
   CHECK(badLevel.err.find("unknown --log-level \"loud\"") != std::string::npos);
 }
 
+TEST_CASE("siteplane serve says which flags go with which source, before starting",
+          "[e2e][serve]") {
+  TempDir dir;
+  dir.write("manifests/contoso.yaml", kValid);
+  dir.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+  auto manifests = (dir.path() / "manifests").string();
+  auto state = (dir.path() / "state").string();
+  auto kubeconfig = (dir.path() / "kubeconfig").string();
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const Case cases[] = {
+      {{"--state", state}, "--manifests DIR is required"},
+      {{"--manifests", manifests}, "--state DIR is required"},
+      {{"--manifests", manifests, "--state", state, "--namespace", "shop"},
+       "--namespace needs --source kubernetes"},
+      {{"--source", "kubernetes", "--kubeconfig", kubeconfig, "--manifests", manifests},
+       "--manifests is not read with --source kubernetes"},
+      {{"--source", "kubernetes", "--kubeconfig", kubeconfig, "--api-listen", "127.0.0.1:0"},
+       "--api-listen is not served with --source kubernetes"},
+      {{"--source", "kubernetes", "--kubeconfig", kubeconfig, "--namespace", "Not_A_Name"},
+       "--namespace \"Not_A_Name\" is not a namespace name"},
+      {{"--source", "kubernetes", "--context", "prod"}, "--context needs --kubeconfig"},
+      {{"--source", "kubernetes", "--kubeconfig", kubeconfig}, kubeconfig},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {siteplane(), "serve"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto result = run(argv);
+    INFO(result.err);
+    CHECK(result.exitCode == 2);
+    CHECK(result.err.find(c.says) != std::string::npos);
+  }
+}
+
 }  // namespace siteplane::testing
