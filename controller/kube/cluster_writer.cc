@@ -38,8 +38,16 @@ std::string messageOf(const KubeResponse& response) {
   return response.body.substr(0, 300);
 }
 
+std::string stringField(const json& object, const char* field) {
+  auto found = object.is_object() ? object.find(field) : object.end();
+  return object.is_object() && found != object.end() && found->is_string()
+             ? found->get<std::string>()
+             : "";
+}
+
 std::string labelOf(const json& object, const char* label) {
-  const json& labels = object["metadata"].value("labels", json::object());
+  const json metadata = object.is_object() ? object.value("metadata", json::object()) : json();
+  const json labels = metadata.is_object() ? metadata.value("labels", json::object()) : json();
   return labels.is_object() && labels.contains(label) && labels[label].is_string()
              ? labels[label].get<std::string>()
              : "";
@@ -86,9 +94,9 @@ void ClusterWriter::onStoreEvent(const store::WatchEvent& event) {
 void ClusterWriter::publishAll() {
   for (const char* kind : {"Site", "Binding", "Certificate", "Issuer"}) {
     for (const auto& object : store_.list({kind, std::nullopt, {}}).items) {
-      auto key =
-          ObjectKey::parse(std::string(kind) + "/" + object->at("metadata").value("namespace", "") +
-                           "/" + object->at("metadata").value("name", ""));
+      const json metadata = object->value("metadata", json::object());
+      auto key = ObjectKey::parse(std::string(kind) + "/" + stringField(metadata, "namespace") +
+                                  "/" + stringField(metadata, "name"));
       if (!key) continue;
       auto cluster = statuses_.get(*key);
       if (cluster && *cluster != statusOf(*object)) queue(*key);
@@ -130,7 +138,14 @@ bool ClusterWriter::publish(const ObjectKey& key) {
   if (!options_.isLeader()) return true;  // dropped: the next leader publishes it
   auto object = store_.get(key);
   if (!object) return true;  // deleted meanwhile
-  return key.kind == "Event" ? publishEvent(key, **object) : publishStatus(key, **object);
+  try {
+    return key.kind == "Event" ? publishEvent(key, **object) : publishStatus(key, **object);
+  } catch (const std::exception& error) {
+    // A stored object this cannot encode is logged, never the end of the writing thread.
+    logger()->error("cluster_write_failed key={} error=\"{}\"", key.toString(), error.what());
+    count(&ClusterWriterCounts::failures);
+    return true;
+  }
 }
 
 bool ClusterWriter::publishStatus(const ObjectKey& key, const json& object) {

@@ -47,7 +47,7 @@ json localCopy(const json& cluster) {
   json copy = {{"apiVersion", cluster.value("apiVersion", kGroupVersion)},
                {"kind", cluster.value("kind", "")}};
   json metadata = json::object();
-  const json& source = cluster["metadata"];
+  const json source = cluster.value("metadata", json::object());
   for (const char* field : {"name", "namespace", "uid", "generation", "creationTimestamp",
                             "deletionTimestamp", "labels", "annotations"}) {
     if (source.contains(field)) metadata[field] = source[field];

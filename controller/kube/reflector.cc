@@ -182,7 +182,7 @@ Result<std::string> Reflector::listAll() {
     resourceVersion = stringAt(list, "metadata", "resourceVersion");
   } while (!continueToken.empty());
 
-  options_.onReplace(std::move(items));
+  deliver([&] { options_.onReplace(std::move(items)); });
   std::lock_guard lock(mutex_);
   health_.synced = true;
   health_.lastError.clear();
@@ -254,9 +254,19 @@ bool Reflector::onWatchLine(std::string_view line) {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
   }
-  options_.onEvent(kind, object);
+  deliver([&] { options_.onEvent(kind, object); });
   if (!version.empty()) resourceVersion_ = version;
   return true;
+}
+
+void Reflector::deliver(const std::function<void()>& callback) {
+  // What the API server sent is decoded by the callbacks; an object they cannot handle (a field
+  // of an unexpected type) must not end the process from this thread.
+  try {
+    callback();
+  } catch (const std::exception& error) {
+    logger()->error("reflector_callback_failed path={} error=\"{}\"", options_.path, error.what());
+  }
 }
 
 void Reflector::recordFailure(const Status& failure) {

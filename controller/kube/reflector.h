@@ -97,6 +97,8 @@ class Reflector {
   void backOff(unsigned failures);
   std::string query(const std::string& extra) const;
   void recordFailure(const Status& failure);
+  // Runs a callback, logging what it throws.
+  void deliver(const std::function<void()>& callback);
 
   std::unique_ptr<KubeClient> client_;
   ReflectorOptions options_;
