@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -252,6 +253,13 @@ int serve(const ServeOptions& options) {
   hint.join();
   server.stop(milliseconds(options.drainSeconds));
   log->info("serve_stopped");
+  if (options.source == "kubernetes" && options.state.empty()) {
+    // The private cache holds private keys copied from Secrets: it goes with the process.
+    std::filesystem::path cache = server.stateDir();
+    created->reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(cache, ignored);
+  }
   return kExitOk;
 }
 

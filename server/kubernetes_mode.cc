@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "common/logging.h"
@@ -62,6 +64,7 @@ Result<std::unique_ptr<KubernetesMode>> KubernetesMode::create(
     if (self->hooks_.materialChanged) self->hooks_.materialChanged(certificate);
   };
   sourceOptions.syncTimeout = options.syncTimeout;
+  sourceOptions.keepsLocalStatus = [self] { return self->isLeader(); };
   sourceOptions.reflector = options.reflector;
   auto source = kube::KubernetesSource::create(options.config, store, certificates, mode->statuses_,
                                                std::move(sourceOptions));
@@ -77,18 +80,34 @@ std::unique_ptr<source::Source> KubernetesMode::takeSource() { return std::move(
 
 Status KubernetesMode::start() {
   writer_->start();
-  if (Status elected = elector_->start(); !elected) {
-    writer_->stop();
-    return std::move(elected).withContext("leader election");
-  }
   started_ = true;
+  if (source_->synced()) return startElection();
+  // A replica that could lead before its Secrets are mirrored would find no material and issue
+  // every Certificate again: it stands for election only once every first list has arrived.
+  electionWaiter_ = std::thread([this] {
+    while (!stopping_ && !source_->synced())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (stopping_) return;
+    if (Status elected = startElection(); !elected)
+      logger("server")->error("leader_election_failed error=\"{}\"", elected.message());
+  });
+  return Status::ok();
+}
+
+Status KubernetesMode::startElection() {
+  if (Status elected = elector_->start(); !elected)
+    return std::move(elected).withContext("leader election");
   return Status::ok();
 }
 
 void KubernetesMode::stop() {
   if (!started_) return;
   started_ = false;
+  stopping_ = true;
+  if (electionWaiter_.joinable()) electionWaiter_.join();
   elector_->stop();
+  // A status or Secret write in flight ends now rather than at its timeout.
+  writerClient_->cancel();
   writer_->stop();
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/metrics/exposition_writer.h"
@@ -60,6 +62,7 @@ class KubernetesMode {
 
  private:
   KubernetesMode() = default;
+  Status startElection();
 
   Hooks hooks_;
   kube::ClusterStatuses statuses_;
@@ -70,6 +73,8 @@ class KubernetesMode {
   std::unique_ptr<kube::KubernetesSource> ownedSource_;  // until takeSource()
   kube::KubernetesSource* source_ = nullptr;  // owned by the Server, destroyed before this
   bool started_ = false;
+  std::atomic<bool> stopping_{false};
+  std::thread electionWaiter_;  // until the first lists arrived (start())
 };
 
 }  // namespace siteplane::server

@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "common/annotations.h"
 #include "common/logging.h"
 #include "controller/kube/tls_secret.h"
 
@@ -52,6 +53,11 @@ json localCopy(const json& cluster) {
                             "deletionTimestamp", "labels", "annotations"}) {
     if (source.contains(field)) metadata[field] = source[field];
   }
+  // Objects from the cluster are API objects, whatever they claim: the manifest-file annotation
+  // would let a cluster user's Site serve (or a Certificate import) any file the process can read,
+  // as if the operator's manifest directory had declared it.
+  if (metadata.contains("annotations") && metadata["annotations"].is_object())
+    metadata["annotations"].erase(kManifestFileAnnotation);
   copy["metadata"] = std::move(metadata);
   for (const char* section : {"spec", "status"}) {
     if (cluster.contains(section)) copy[section] = cluster[section];
@@ -180,6 +186,9 @@ void KubernetesSource::replaceObjects(const std::string& kind, const std::string
     }
   }
   logFailures(store_.writeBatch(std::move(writes)), "list");
+  if (kind == "Certificate") {
+    for (const ObjectKey& key : listed) retryWaitingSecret(key);
+  }
 }
 
 void KubernetesSource::applyObjectEvent(WatchEventType type, const json& object) {
@@ -194,7 +203,27 @@ void KubernetesSource::applyObjectEvent(WatchEventType type, const json& object)
     return;
   }
   statuses_.set(*key, statusOf(object));
-  logFailures(store_.writeBatch({store::WriteOp::mirror(localCopy(object))}), "watch");
+  json local = localCopy(object);
+  keepLeaderStatus(*key, local);
+  logFailures(store_.writeBatch({store::WriteOp::mirror(std::move(local))}), "watch");
+  if (key->kind == "Certificate") retryWaitingSecret(*key);
+}
+
+// The watch echo of an earlier status write can arrive after the leader's reconcilers wrote a
+// newer one that is not published yet: for the same generation, the leader keeps what it wrote
+// (the writer publishes it, since it now differs from the cluster's); a new generation is taken
+// whole, and reconciled again anyway.
+void KubernetesSource::keepLeaderStatus(const ObjectKey& key, json& mirrored) const {
+  if (!options_.keepsLocalStatus || !options_.keepsLocalStatus()) return;
+  auto stored = store_.get(key);
+  if (!stored) return;
+  const json storedMetadata = (*stored)->value("metadata", json::object());
+  if (storedMetadata.value("generation", json()) !=
+      mirrored["metadata"].value("generation", json()))
+    return;
+  auto status = (*stored)->find("status");
+  if (status == (*stored)->end()) return;
+  mirrored["status"] = *status;
 }
 
 void KubernetesSource::replaceSecrets(const std::string& ns, std::vector<json> items) {
@@ -223,9 +252,50 @@ void KubernetesSource::applySecretEvent(WatchEventType type, const json& secret)
   }
 }
 
+// A Secret's material is taken for the Certificate its label names only when that Certificate
+// names this Secret (spec.secretName, default <name>-tls) and owns it (a controller
+// ownerReference with its uid): a label alone, which anyone who can write Secrets can set, must
+// not replace a Certificate's key on every replica. A Secret seen before its Certificate waits.
+bool KubernetesSource::ownedByItsCertificate(const json& secret, const ObjectKey& certificate) {
+  auto stored = store_.get(certificate);
+  if (!stored) {
+    std::lock_guard lock(secretsMutex_);
+    waitingSecrets_[certificate] = secret;
+    return false;
+  }
+  const json uid = metadataString(**stored, "uid");
+  bool owned = false;
+  const json metadata = secret.value("metadata", json::object());
+  const json owners =
+      metadata.is_object() ? metadata.value("ownerReferences", json::array()) : json::array();
+  for (const json& owner : owners.is_array() ? owners : json::array()) {
+    owned = owned || (owner.is_object() && owner.value("uid", json()) == uid &&
+                      owner.value("controller", json()) == true &&
+                      owner.value("kind", json()) == "Certificate");
+  }
+  return owned && metadataString(secret, "name") == secretNameOf(**stored);
+}
+
+void KubernetesSource::retryWaitingSecret(const ObjectKey& certificate) {
+  std::optional<json> secret;
+  {
+    std::lock_guard lock(secretsMutex_);
+    auto found = waitingSecrets_.find(certificate);
+    if (found == waitingSecrets_.end()) return;
+    secret = std::move(found->second);
+    waitingSecrets_.erase(found);
+  }
+  takeSecret(*secret);
+}
+
 void KubernetesSource::takeSecret(const json& secret) {
   std::string name = metadataString(secret, "namespace") + "/" + metadataString(secret, "name");
   auto material = materialOf(secret);
+  if (material && !ownedByItsCertificate(secret, material->certificate)) {
+    logger()->debug("secret_not_taken secret={} certificate={} reason=not-its-secret-or-owner",
+                    name, material->certificate.toString());
+    return;
+  }
   if (!material) {
     // What was taken before keeps serving; the leader re-issues when the Certificate reconciles.
     logger()->warn("secret_skipped secret={} error=\"{}\"", name, material.message());

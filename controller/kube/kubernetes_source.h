@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct KubernetesSourceOptions {
   // How long start() waits for the first lists before going on with what the local store holds
   // (the cache of an earlier run, when --state is kept); /readyz stays failing until they arrive.
   std::chrono::milliseconds syncTimeout{std::chrono::seconds(30)};
+  // Whether this replica's reconcilers write the status the cluster should get (the leader):
+  // then a watch event of the same generation does not replace the local status.
+  std::function<bool()> keepsLocalStatus;
   // Reflector backoff and watch timeouts (tests shorten them).
   ReflectorOptions reflector;
 };
@@ -84,11 +88,14 @@ class KubernetesSource final : public source::Source {
   void replaceObjects(const std::string& kind, const std::string& ns,
                       std::vector<nlohmann::json> items);
   void applyObjectEvent(WatchEventType type, const nlohmann::json& object);
+  void keepLeaderStatus(const ObjectKey& key, nlohmann::json& mirrored) const;
   void replaceSecrets(const std::string& ns, std::vector<nlohmann::json> items);
   void applySecretEvent(WatchEventType type, const nlohmann::json& secret);
   // Puts a Secret's material into the certificate store when it differs from what is there.
   void takeSecret(const nlohmann::json& secret);
   void dropSecret(const std::string& secretName);
+  bool ownedByItsCertificate(const nlohmann::json& secret, const ObjectKey& certificate);
+  void retryWaitingSecret(const ObjectKey& certificate);
 
   store::Store& store_;
   certs::CertificateStore& certificates_;
@@ -99,6 +106,8 @@ class KubernetesSource final : public source::Source {
   std::mutex secretsMutex_;  // guards secretOwners_ (Secret reflectors of several namespaces)
   // "namespace/secret" → the Certificate whose material it holds, for the Secrets taken.
   std::map<std::string, ObjectKey> secretOwners_;
+  // Secrets seen before the Certificate they name, taken once it is mirrored.
+  std::map<ObjectKey, nlohmann::json> waitingSecrets_;
 };
 
 }  // namespace siteplane::kube

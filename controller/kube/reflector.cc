@@ -114,14 +114,19 @@ void Reflector::run() {
       resourceVersion_ = *listed;
       needList = false;
     }
+    auto watchStarted = std::chrono::steady_clock::now();
     Status watched = watchOnce();
+    auto watchLasted = std::chrono::steady_clock::now() - watchStarted;
     {
       std::lock_guard lock(mutex_);
       health_.watching = false;
       health_.resourceVersion = resourceVersion_;
     }
     if (watched) {
-      failures = 0;  // the server ended the watch on time: resume at once
+      // The server ended the watch on time: resume at once, unless it ends them as soon as they
+      // start (a proxy), which must not become a busy loop.
+      failures = watchLasted < std::chrono::seconds(1) ? failures + 1 : 0;
+      if (failures > 0) backOff(failures);
       continue;
     }
     if (watched.code() == ErrorCode::kCancelled) return;
@@ -146,7 +151,7 @@ Result<std::string> Reflector::listAll() {
   std::vector<json> items;
   std::string continueToken;
   std::string resourceVersion;
-  do {
+  for (;;) {
     std::string page = "limit=" + std::to_string(options_.pageSize);
     if (!continueToken.empty()) page += "&continue=" + escaped(continueToken);
     auto answer = client_->request("GET", query(page));
@@ -170,8 +175,9 @@ Result<std::string> Reflector::listAll() {
         !(list["items"].is_array() || list["items"].is_null()))
       return Status::error(ErrorCode::kUnavailable,
                            "list " + options_.path + ": the answer is not a list");
-    std::string apiVersion = list.value("apiVersion", "");
-    std::string listKind = list.value("kind", "");
+    std::string apiVersion =
+        list["apiVersion"].is_string() ? list["apiVersion"].get<std::string>() : "";
+    std::string listKind = list["kind"].is_string() ? list["kind"].get<std::string>() : "";
     if (list["items"].is_null()) list["items"] = json::array();
     for (json& item : list["items"]) {
       if (!item.is_object()) continue;
@@ -180,7 +186,8 @@ Result<std::string> Reflector::listAll() {
     }
     continueToken = stringAt(list, "metadata", "continue");
     resourceVersion = stringAt(list, "metadata", "resourceVersion");
-  } while (!continueToken.empty());
+    if (continueToken.empty()) break;  // the last page: only a whole list is delivered
+  }
 
   deliver([&] { options_.onReplace(std::move(items)); });
   std::lock_guard lock(mutex_);
@@ -207,9 +214,18 @@ Status Reflector::watchOnce() {
   }
   // The server sends a bookmark about every minute; twice the requested timeout of silence means
   // the connection is gone without a FIN.
-  Status ended = client_->watch(
-      path, [this](std::string_view line) { return onWatchLine(line); },
-      std::chrono::seconds(std::max<long long>(90, timeoutSeconds + 30)));
+  auto onLine = [this](std::string_view line) {
+    // Runs inside libcurl's write callback: nothing may unwind through its C frames.
+    try {
+      return onWatchLine(line);
+    } catch (const std::exception& error) {
+      watchFailure_ = Status::error(ErrorCode::kUnavailable,
+                                    "a watch event of " + options_.path + ": " + error.what());
+      return false;
+    }
+  };
+  Status ended = client_->watch(path, onLine,
+                                std::chrono::seconds(std::max<long long>(90, timeoutSeconds + 30)));
   if (!ended) return ended;
   if (!watchFailure_) return watchFailure_;
   std::lock_guard lock(mutex_);
@@ -226,7 +242,7 @@ bool Reflector::onWatchLine(std::string_view line) {
                           : Status::error(ErrorCode::kUnavailable, event.message());
     return false;
   }
-  std::string type = event->value("type", "");
+  std::string type = (*event)["type"].is_string() ? (*event)["type"].get<std::string>() : "";
   json& object = (*event)["object"];
   if (type == "ERROR") {
     int code = statusCode(object);
