@@ -86,7 +86,7 @@ std::optional<FieldPath> ownedFieldPath(const nlohmann::json& object,
 std::optional<ApiError> ApiHandler::validateObject(const Target& target, nlohmann::json& object,
                                                    bool dropUnknown,
                                                    std::vector<std::string>& warnings) {
-  std::string name = metaString(object, "name");
+  std::string name = metadataString(object, "name");
   if (target.type->group != api::kGroup) {
     if (name.empty()) {
       return invalidObject(

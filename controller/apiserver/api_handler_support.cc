@@ -40,21 +40,6 @@ ApiReply reply(const ApiError& error) {
   return ApiReply{error.toResponse(), nullptr, error.reason};
 }
 
-std::string topString(const nlohmann::json& object, const char* field) {
-  if (!object.is_object()) return "";
-  auto it = object.find(field);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-std::string metaString(const nlohmann::json& object, const char* field) {
-  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
-    return "";
-  }
-  const auto& metadata = object["metadata"];
-  auto it = metadata.find(field);
-  return it != metadata.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 ApiError fromStoreError(const Status& error, const ResourceType& type, const std::string& name) {
   ErrorCode code = error.code();
   std::string message;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_fields.h"
 #include "common/status.h"
 #include "controller/apiserver/api_error.h"
 #include "controller/apiserver/api_handler.h"
@@ -51,12 +52,6 @@ ApiResponse jsonResponse(int status, const nlohmann::json& body,
 ApiResponse textResponse(int status, std::string body);
 ApiReply reply(ApiResponse response);
 ApiReply reply(const ApiError& error);
-
-// A top-level string field, "" when it is absent or not a string: nlohmann's value() throws for a
-// field that is present with another type ({"kind": null}), which a client's body may be.
-std::string topString(const nlohmann::json& object, const char* field);
-// The same for a field of metadata.
-std::string metaString(const nlohmann::json& object, const char* field);
 
 // The answer to a failed store operation on `name`, in Kubernetes' wording; the HTTP status and
 // reason follow from the code (httpStatusOf, reasonOf).

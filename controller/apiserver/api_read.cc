@@ -48,7 +48,8 @@ ApiReply ApiHandler::get(const Target& target, const Output& output) {
   const nlohmann::json& value = **object;
   if (output.form == Output::Form::kTable) {
     TableConverter converter(*target.type, options_.clock->wallNow());
-    return reply(jsonResponse(200, converter.table({value}, metaString(value, "resourceVersion")),
+    return reply(jsonResponse(200,
+                              converter.table({value}, metadataString(value, "resourceVersion")),
                               kTableContentType));
   }
   if (output.form == Output::Form::kPartialMetadata) {
@@ -184,9 +185,9 @@ struct WatchEncoder {
 
   // The event line for `object`, or nothing when the client is not to see it.
   std::optional<std::string> encode(const char* type, const nlohmann::json& object) {
-    if (topString(object, "kind") != this->type.kind) return std::nullopt;
-    if (ns && metaString(object, "namespace") != *ns) return std::nullopt;
-    std::string key = metaString(object, "namespace") + "/" + metaString(object, "name");
+    if (stringMember(object, "kind") != this->type.kind) return std::nullopt;
+    if (ns && metadataString(object, "namespace") != *ns) return std::nullopt;
+    std::string key = metadataString(object, "namespace") + "/" + metadataString(object, "name");
     bool matches = labels.matchesObject(object) && fields.matches(object);
     bool deleted = std::string_view(type) == "DELETED";
     bool seen = visible.count(key) > 0;
@@ -203,7 +204,7 @@ struct WatchEncoder {
       // Like Kubernetes, only the first event carries the column definitions.
       TableConverter converter(this->type, clock->wallNow());
       event["object"] =
-          converter.table({object}, metaString(object, "resourceVersion"), !headersSent);
+          converter.table({object}, metadataString(object, "resourceVersion"), !headersSent);
       headersSent = true;
     } else {
       event["object"] = object;
@@ -231,7 +232,8 @@ Result<uint64_t> startWatch(store::Store& store, const ApiRequest& request, Watc
   if (!from) return from.status();
   for (const auto& object : store.list(encoder.listOptions()).items) {
     if (encoder.fields.matches(*object)) {
-      encoder.visible.insert(metaString(*object, "namespace") + "/" + metaString(*object, "name"));
+      encoder.visible.insert(metadataString(*object, "namespace") + "/" +
+                             metadataString(*object, "name"));
     }
   }
   return *from;

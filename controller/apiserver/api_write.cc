@@ -106,7 +106,7 @@ std::optional<ApiError> readObjectBody(const ApiRequest& request, const Resource
 
 // The 400 for a body whose metadata.name is not the name on the URL.
 std::optional<ApiError> nameMismatch(const nlohmann::json& object, const std::string& name) {
-  std::string sent = metaString(object, "name");
+  std::string sent = metadataString(object, "name");
   if (sent == name) return std::nullopt;
   return ApiError::badRequest("the name of the object (" + sent +
                               ") does not match the name on the URL (" + name + ")");
@@ -114,7 +114,7 @@ std::optional<ApiError> nameMismatch(const nlohmann::json& object, const std::st
 
 // The 400 for a body whose metadata.namespace, when it has one, is not the namespace on the URL.
 std::optional<ApiError> namespaceMismatch(const nlohmann::json& object, const std::string& ns) {
-  std::string sent = metaString(object, "namespace");
+  std::string sent = metadataString(object, "namespace");
   if (sent.empty() || sent == ns) return std::nullopt;
   return ApiError::badRequest("the namespace of the provided object (" + sent +
                               ") does not match the namespace sent on the request (" + ns + ")");
@@ -156,9 +156,9 @@ std::optional<ApiError> readPatchBody(const ApiRequest& request, const std::stri
 // The 422 for a patch that changed what names the object (or left no object).
 std::optional<ApiError> identityChanged(const nlohmann::json& patched, const ResourceType& type,
                                         const std::string& name, const std::string& ns) {
-  if (patched.is_object() && metaString(patched, "name") == name &&
-      metaString(patched, "namespace") == ns && topString(patched, "kind") == type.kind &&
-      topString(patched, "apiVersion") == type.apiVersion()) {
+  if (patched.is_object() && metadataString(patched, "name") == name &&
+      metadataString(patched, "namespace") == ns && stringMember(patched, "kind") == type.kind &&
+      stringMember(patched, "apiVersion") == type.apiVersion()) {
     return std::nullopt;
   }
   return invalidObject(type, name,
@@ -176,8 +176,8 @@ std::optional<ApiError> checkApplyConfiguration(const nlohmann::json& applied,
     return ApiError::badRequest("the apply configuration must be an object, got " +
                                 std::string(applied.type_name()));
   }
-  if (topString(applied, "apiVersion") != type.apiVersion() ||
-      topString(applied, "kind") != type.kind) {
+  if (stringMember(applied, "apiVersion") != type.apiVersion() ||
+      stringMember(applied, "kind") != type.kind) {
     return ApiError::badRequest("the apply configuration must have apiVersion \"" +
                                 type.apiVersion() + "\" and kind \"" + type.kind + "\"");
   }
@@ -248,11 +248,11 @@ ApiReply ApiHandler::guaranteedUpdate(const ApiRequest& request, const Target& t
     // managedFields, a patch) was computed from `current`: pin it, and start over if someone
     // wrote in between.
     if (read && !mutation.clientPrecondition) {
-      mutation.object["metadata"]["resourceVersion"] = metaString(current, "resourceVersion");
+      mutation.object["metadata"]["resourceVersion"] = metadataString(current, "resourceVersion");
     }
     Committed written =
         kind == WriteKind::kRemove
-            ? commitRemoval(target, metaString(mutation.object, "resourceVersion"))
+            ? commitRemoval(target, metadataString(mutation.object, "resourceVersion"))
             : commit(request, target, current, std::move(mutation.object), read ? 200 : 201);
     // Raced: the object moved on from `current`, or was created after it was found missing.
     bool raced = written.storeError == (read ? ErrorCode::kConflict : ErrorCode::kAlreadyExists);
@@ -272,10 +272,10 @@ ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
   nlohmann::json& metadata = object["metadata"];
   if (auto error = namespaceMismatch(object, *target.ns)) return reply(*error);
   metadata["namespace"] = *target.ns;
-  if (metaString(object, "name").empty() && !metaString(object, "generateName").empty()) {
-    metadata["name"] = metaString(object, "generateName") + randomSuffix();
+  if (metadataString(object, "name").empty() && !metadataString(object, "generateName").empty()) {
+    metadata["name"] = metadataString(object, "generateName") + randomSuffix();
   }
-  if (!metaString(object, "resourceVersion").empty()) {
+  if (!metadataString(object, "resourceVersion").empty()) {
     return reply(
         ApiError::badRequest("metadata.resourceVersion must not be set on an object to "
                              "be created"));
@@ -283,7 +283,7 @@ ApiReply ApiHandler::create(const ApiRequest& request, const Target& target) {
   metadata.erase("resourceVersion");
   clearServerMetadata(object);
   Target named = target;
-  named.name = metaString(object, "name");
+  named.name = metadataString(object, "name");
   if (!options_.allowApiOverride && declaresManifestFile(object)) {
     return reply(ApiError::forbidden(
         std::string("the annotation ") + kManifestFileAnnotation +
@@ -300,7 +300,7 @@ ApiReply ApiHandler::update(const ApiRequest& request, const Target& target) {
   if (auto error = nameMismatch(object, target.name)) return reply(*error);
   if (auto error = namespaceMismatch(object, *target.ns)) return reply(*error);
   object["metadata"]["namespace"] = *target.ns;
-  const bool clientPrecondition = !metaString(object, "resourceVersion").empty();
+  const bool clientPrecondition = !metadataString(object, "resourceVersion").empty();
   return guaranteedUpdate(
       request, target, WriteKind::kUpdate,
       [&](const nlohmann::json& current, Mutation& mutation) -> std::optional<ApiReply> {
@@ -348,8 +348,8 @@ ApiReply ApiHandler::patch(const ApiRequest& request, const Target& target) {
           return reply(*error);
         }
         mutation.clientPrecondition =
-            patchSetsVersion || (!merge && metaString(patched, "resourceVersion") !=
-                                               metaString(current, "resourceVersion"));
+            patchSetsVersion || (!merge && metadataString(patched, "resourceVersion") !=
+                                               metadataString(current, "resourceVersion"));
         clearServerMetadata(patched);
         recordUpdate(current, patched, fieldManagerOf(request), target.subresource,
                      target.type->apiVersion(), now());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/json_fields.h"
+
 namespace siteplane::apiserver {
 namespace {
 
@@ -12,12 +14,6 @@ std::vector<std::string> stringList(const nlohmann::json& value) {
     if (item.is_string()) out.push_back(item.get<std::string>());
   }
   return out;
-}
-
-std::string stringField(const nlohmann::json& object, const char* name) {
-  if (!object.is_object()) return "";
-  auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 std::string lowerCase(std::string text) {
@@ -43,22 +39,22 @@ std::string ResourceType::groupVersionPath() const {
 Result<ResourceRegistry> ResourceRegistry::fromCrds(const std::vector<nlohmann::json>& crds) {
   ResourceRegistry registry;
   for (const auto& crd : crds) {
-    std::string crdName = crd.contains("metadata") ? stringField(crd["metadata"], "name") : "";
+    std::string crdName = crd.contains("metadata") ? stringMember(crd["metadata"], "name") : "";
     std::string where = "CustomResourceDefinition \"" + crdName + "\"";
-    if (stringField(crd, "kind") != "CustomResourceDefinition") {
+    if (stringMember(crd, "kind") != "CustomResourceDefinition") {
       return Result<ResourceRegistry>::error(where + ": kind is not CustomResourceDefinition");
     }
     const nlohmann::json spec = crd.value("spec", nlohmann::json::object());
     const nlohmann::json names = spec.value("names", nlohmann::json::object());
     ResourceType base;
-    base.group = stringField(spec, "group");
-    base.kind = stringField(names, "kind");
-    base.plural = stringField(names, "plural");
-    base.singular = stringField(names, "singular");
-    base.listKind = stringField(names, "listKind");
+    base.group = stringMember(spec, "group");
+    base.kind = stringMember(names, "kind");
+    base.plural = stringMember(names, "plural");
+    base.singular = stringMember(names, "singular");
+    base.listKind = stringMember(names, "listKind");
     base.shortNames = stringList(names.value("shortNames", nlohmann::json()));
     base.categories = stringList(names.value("categories", nlohmann::json()));
-    base.namespaced = stringField(spec, "scope") != "Cluster";
+    base.namespaced = stringMember(spec, "scope") != "Cluster";
     if (base.group.empty()) return Result<ResourceRegistry>::error(where + ": spec.group is empty");
     if (base.kind.empty() || base.plural.empty()) {
       return Result<ResourceRegistry>::error(where + ": spec.names.kind and plural are required");
@@ -75,7 +71,7 @@ Result<ResourceRegistry> ResourceRegistry::fromCrds(const std::vector<nlohmann::
       std::string at = where + ": spec.versions[" + std::to_string(i) + "]";
       if (!version.value("served", true)) continue;
       ResourceType type = base;
-      type.version = stringField(version, "name");
+      type.version = stringMember(version, "name");
       if (type.version.empty()) return Result<ResourceRegistry>::error(at + ".name is empty");
       if (version.contains("schema") && version["schema"].contains("openAPIV3Schema")) {
         type.schema = version["schema"]["openAPIV3Schema"];
@@ -89,11 +85,11 @@ Result<ResourceRegistry> ResourceRegistry::fromCrds(const std::vector<nlohmann::
         const auto& column = columns[c];
         std::string columnAt = at + ".additionalPrinterColumns[" + std::to_string(c) + "]";
         PrinterColumn printer;
-        printer.name = stringField(column, "name");
-        printer.type = stringField(column, "type");
-        printer.format = stringField(column, "format");
-        printer.description = stringField(column, "description");
-        printer.jsonPath = stringField(column, "jsonPath");
+        printer.name = stringMember(column, "name");
+        printer.type = stringMember(column, "type");
+        printer.format = stringMember(column, "format");
+        printer.description = stringMember(column, "description");
+        printer.jsonPath = stringMember(column, "jsonPath");
         if (column.contains("priority") && column["priority"].is_number_integer()) {
           printer.priority = column["priority"].get<int>();
         }

@@ -9,6 +9,12 @@
 
 namespace siteplane::kube {
 
+// An object's status, null when it has none.
+inline nlohmann::json statusOf(const nlohmann::json& object) {
+  auto status = object.is_object() ? object.find("status") : object.end();
+  return object.is_object() && status != object.end() ? *status : nlohmann::json();
+}
+
 // The status each mirrored object has in the cluster, as the source last saw it or the writer
 // last wrote it: the writer publishes a local status only when it differs from this, so what the
 // source mirrors in is never written back. Thread-safe.

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/json_bounds.h"
+#include "common/json_fields.h"
 #include "common/logging.h"
 #include "controller/kube/tls_secret.h"
 
@@ -25,25 +26,6 @@ const char* resourceOf(const std::string& kind) {
 }
 
 std::string applyQuery() { return std::string("?fieldManager=") + kFieldManager + "&force=true"; }
-
-json statusOf(const json& object) {
-  auto status = object.find("status");
-  return status != object.end() ? *status : json();
-}
-
-std::string messageOf(const KubeResponse& response) {
-  auto body = parseJsonBounded(response.body, "the answer", 64);
-  if (body && body->is_object() && (*body)["message"].is_string())
-    return (*body)["message"].get<std::string>();
-  return response.body.substr(0, 300);
-}
-
-std::string stringField(const json& object, const char* field) {
-  auto found = object.is_object() ? object.find(field) : object.end();
-  return object.is_object() && found != object.end() && found->is_string()
-             ? found->get<std::string>()
-             : "";
-}
 
 std::string labelOf(const json& object, const char* label) {
   const json metadata = object.is_object() ? object.value("metadata", json::object()) : json();
@@ -95,8 +77,8 @@ void ClusterWriter::publishAll() {
   for (const char* kind : {"Site", "Binding", "Certificate", "Issuer"}) {
     for (const auto& object : store_.list({kind, std::nullopt, {}}).items) {
       const json metadata = object->value("metadata", json::object());
-      auto key = ObjectKey::parse(std::string(kind) + "/" + stringField(metadata, "namespace") +
-                                  "/" + stringField(metadata, "name"));
+      auto key = ObjectKey::parse(std::string(kind) + "/" + stringMember(metadata, "namespace") +
+                                  "/" + stringMember(metadata, "name"));
       if (!key) continue;
       auto cluster = statuses_.get(*key);
       if (cluster && *cluster != statusOf(*object)) queue(*key);
@@ -162,9 +144,10 @@ bool ClusterWriter::publishStatus(const ObjectKey& key, const json& object) {
   auto answer = client_.request("PATCH", path, apply.dump(), {.contentType = kApplyPatch});
   if (!answer || (answer->status != 200 && answer->status != 201)) {
     if (answer && answer->status == 404) return true;  // gone from the cluster
-    logger()->warn("status_write_failed key={} error=\"{}\"", key.toString(),
-                   answer ? "HTTP " + std::to_string(answer->status) + ": " + messageOf(*answer)
-                          : answer.message());
+    logger()->warn(
+        "status_write_failed key={} error=\"{}\"", key.toString(),
+        answer ? "HTTP " + std::to_string(answer->status) + ": " + statusMessage(answer->body)
+               : answer.message());
     count(&ClusterWriterCounts::failures);
     return false;
   }
@@ -189,9 +172,10 @@ bool ClusterWriter::publishEvent(const ObjectKey& key, const json& object) {
   if (!options_.isLeader()) return true;
   auto answer = client_.request("PATCH", path, apply.dump(), {.contentType = kApplyPatch});
   if (!answer || (answer->status != 200 && answer->status != 201)) {
-    logger()->warn("event_write_failed key={} error=\"{}\"", key.toString(),
-                   answer ? "HTTP " + std::to_string(answer->status) + ": " + messageOf(*answer)
-                          : answer.message());
+    logger()->warn(
+        "event_write_failed key={} error=\"{}\"", key.toString(),
+        answer ? "HTTP " + std::to_string(answer->status) + ": " + statusMessage(answer->body)
+               : answer.message());
     count(&ClusterWriterCounts::failures);
     return false;
   }
@@ -203,40 +187,47 @@ bool ClusterWriter::publishEvent(const ObjectKey& key, const json& object) {
 
 Status ClusterWriter::writeSecret(const std::string& storeKey,
                                   const certs::CertificateBundle& bundle) {
-  auto slash = storeKey.find('/');
   auto key = ObjectKey::parse("Certificate/" + storeKey);
-  if (slash == std::string::npos || !key) return Status::error("no Certificate " + storeKey);
+  if (!key) return Status::error("no Certificate " + storeKey);
   auto certificate = store_.get(*key);
   if (!certificate) return certificate.status();
   const std::string secretName = secretNameOf(**certificate);
   const std::string path = "/api/v1/namespaces/" + key->ns + "/secrets/" + secretName;
   if (!options_.isLeader())
     return Status::error(ErrorCode::kUnavailable, "this replica does not hold the leader Lease");
-  // A Secret of that name that is not this Certificate's is never taken over.
+  // A Secret of that name that is not this Certificate's is never taken over: a new one is
+  // created (a Secret made meanwhile by someone else is a Conflict, not ours), an existing one of
+  // ours is applied at the version checked, so one replaced meanwhile is a Conflict too.
   auto existing = client_.request("GET", path);
   if (!existing) return existing.status();
+  json secret = tlsSecretFor(**certificate, bundle);
   if (existing->status == 200) {
     auto parsed = parseJsonBounded(existing->body, "Secret " + secretName, 64);
     if (!parsed || labelOf(*parsed, kCertificateLabel) != key->name)
       return Status::error("Secret " + key->ns + "/" + secretName +
                            " exists and does not belong to Certificate " + key->name + " (label " +
                            kCertificateLabel + ")");
+    secret["metadata"]["resourceVersion"] = metadataString(*parsed, "resourceVersion");
   } else if (existing->status != 404) {
     return Status::error(ErrorCode::kUnavailable, "reading Secret " + secretName + ": HTTP " +
                                                       std::to_string(existing->status) + ": " +
-                                                      messageOf(*existing));
+                                                      statusMessage(existing->body));
   }
-  json apply = tlsSecretFor(**certificate, bundle);
   if (!options_.isLeader())
     return Status::error(ErrorCode::kUnavailable, "this replica does not hold the leader Lease");
   auto answer =
-      client_.request("PATCH", path + applyQuery(), apply.dump(), {.contentType = kApplyPatch});
+      existing->status == 404
+          ? client_.request(
+                "POST", "/api/v1/namespaces/" + key->ns + "/secrets?fieldManager=" + kFieldManager,
+                secret.dump())
+          : client_.request("PATCH", path + applyQuery(), secret.dump(),
+                            {.contentType = kApplyPatch});
   if (!answer) return answer.status();
   if (answer->status != 200 && answer->status != 201) {
     count(&ClusterWriterCounts::failures);
     return Status::error(ErrorCode::kUnavailable, "writing Secret " + key->ns + "/" + secretName +
                                                       ": HTTP " + std::to_string(answer->status) +
-                                                      ": " + messageOf(*answer));
+                                                      ": " + statusMessage(answer->body));
   }
   count(&ClusterWriterCounts::secretWrites);
   logger()->info("secret_written secret={}/{} certificate={} thumbprint={}", key->ns, secretName,

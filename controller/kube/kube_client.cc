@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
+#include "common/json_bounds.h"
+#include "common/json_fields.h"
 
 namespace siteplane::kube {
 
@@ -67,14 +69,6 @@ int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<Transfer*>(user)->cancelled->load() ? 1 : 0;
 }
 
-// The message of a Kubernetes Status body, or the body itself.
-std::string statusMessage(const std::string& body) {
-  auto parsed = nlohmann::json::parse(body, nullptr, false);
-  if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string())
-    return parsed["message"].get<std::string>();
-  return body.substr(0, 200);
-}
-
 ErrorCode codeOfHttpStatus(long status) {
   switch (status) {
     case 404:
@@ -95,6 +89,12 @@ curl_blob blobOf(const std::string& pem) {
 }
 
 }  // namespace
+
+std::string statusMessage(const std::string& body) {
+  auto parsed = parseJsonBounded(body, "the answer", 64);
+  std::string message = parsed ? stringMember(*parsed, "message") : "";
+  return message.empty() ? body.substr(0, 200) : message;
+}
 
 Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config) {
   initCurlOnce();

@@ -45,6 +45,9 @@ struct KubeRequestOptions {
 // longer line is refused, whoever sends it.
 inline constexpr size_t kMaxWatchEventBytes = size_t{16} << 20;
 
+// The message of a Kubernetes Status body (what a refusal says), or the start of the body.
+std::string statusMessage(const std::string& body);
+
 class KubeClient {
  public:
   static Result<std::unique_ptr<KubeClient>> create(KubeConfig config);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/annotations.h"
+#include "common/json_fields.h"
 #include "common/logging.h"
 #include "controller/kube/tls_secret.h"
 
@@ -28,13 +29,6 @@ constexpr Kind kMirroredKinds[] = {{"Site", "sites"},
 std::string collectionPath(const std::string& prefix, const std::string& ns,
                            const std::string& resource) {
   return prefix + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + resource;
-}
-
-std::string metadataString(const json& object, const char* field) {
-  auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return "";
-  auto value = metadata->find(field);
-  return value != metadata->end() && value->is_string() ? value->get<std::string>() : "";
 }
 
 Result<ObjectKey> keyOf(const json& object) {
@@ -65,11 +59,6 @@ json localCopy(const json& cluster) {
   return copy;
 }
 
-json statusOf(const json& object) {
-  auto status = object.find("status");
-  return status != object.end() ? *status : json();
-}
-
 void logFailures(const std::vector<Result<store::ObjectPtr>>& results, const char* what) {
   for (const auto& result : results) {
     if (!result && result.status().code() != ErrorCode::kNotFound)
@@ -87,42 +76,39 @@ Result<std::unique_ptr<KubernetesSource>> KubernetesSource::create(
   std::vector<std::string> scopes = source->options_.namespaces;
   if (scopes.empty()) scopes.push_back("");  // one cluster-wide watch
   for (const std::string& ns : scopes) {
+    KubernetesSource* self = source.get();
     for (const Kind& kind : kMirroredKinds) {
-      if (Status added = source->addObjectReflector(config, kind.kind, kind.resource, ns); !added)
-        return added;
+      Status added = self->addReflector(
+          config, collectionPath(std::string("/apis/") + kGroupVersion, ns, kind.resource), "",
+          [self, kind = std::string(kind.kind), ns](std::vector<json> items) {
+            self->replaceObjects(kind, ns, std::move(items));
+          },
+          [self](WatchEventType type, const json& object) {
+            self->applyObjectEvent(type, object);
+          });
+      if (!added) return added;
     }
-    if (Status added = source->addSecretReflector(config, ns); !added) return added;
+    // Only the Secrets siteplane writes: never every Secret of the cluster into memory.
+    Status added = self->addReflector(
+        config, collectionPath("/api/v1", ns, "secrets"), kCertificateLabel,
+        [self, ns](std::vector<json> items) { self->replaceSecrets(ns, std::move(items)); },
+        [self](WatchEventType type, const json& secret) { self->applySecretEvent(type, secret); });
+    if (!added) return added;
   }
   return source;
 }
 
 KubernetesSource::~KubernetesSource() { stop(); }
 
-Status KubernetesSource::addObjectReflector(const KubeConfig& config, const std::string& kind,
-                                            const std::string& resource, const std::string& ns) {
+Status KubernetesSource::addReflector(const KubeConfig& config, std::string path,
+                                      std::string labelSelector,
+                                      std::function<void(std::vector<json>)> onReplace,
+                                      std::function<void(WatchEventType, const json&)> onEvent) {
   ReflectorOptions options = options_.reflector;
-  options.path = collectionPath(std::string("/apis/") + kGroupVersion, ns, resource);
-  options.onReplace = [this, kind, ns](std::vector<json> items) {
-    replaceObjects(kind, ns, std::move(items));
-  };
-  options.onEvent = [this](WatchEventType type, const json& object) {
-    applyObjectEvent(type, object);
-  };
-  auto reflector = Reflector::create(config, std::move(options));
-  if (!reflector) return reflector.status();
-  reflectors_.push_back(std::move(reflector).value());
-  return Status::ok();
-}
-
-Status KubernetesSource::addSecretReflector(const KubeConfig& config, const std::string& ns) {
-  ReflectorOptions options = options_.reflector;
-  options.path = collectionPath("/api/v1", ns, "secrets");
-  // Only the Secrets siteplane writes: never every Secret of the cluster into memory.
-  options.labelSelector = kCertificateLabel;
-  options.onReplace = [this, ns](std::vector<json> items) { replaceSecrets(ns, std::move(items)); };
-  options.onEvent = [this](WatchEventType type, const json& secret) {
-    applySecretEvent(type, secret);
-  };
+  options.path = std::move(path);
+  options.labelSelector = std::move(labelSelector);
+  options.onReplace = std::move(onReplace);
+  options.onEvent = std::move(onEvent);
   auto reflector = Reflector::create(config, std::move(options));
   if (!reflector) return reflector.status();
   reflectors_.push_back(std::move(reflector).value());
@@ -235,6 +221,11 @@ void KubernetesSource::replaceSecrets(const std::string& ns, std::vector<json> i
   std::vector<std::string> gone;
   {
     std::lock_guard lock(secretsMutex_);
+    std::vector<std::string> vanished;
+    for (const auto& [name, owner] : waitingFor_) {
+      if ((ns.empty() || owner.ns == ns) && !listed.count(name)) vanished.push_back(name);
+    }
+    for (const std::string& name : vanished) stopWaiting(name);
     for (const auto& [name, owner] : secretOwners_) {
       bool inScope = ns.empty() || owner.ns == ns;
       if (inScope && !listed.count(name)) gone.push_back(name);
@@ -260,7 +251,8 @@ bool KubernetesSource::ownedByItsCertificate(const json& secret, const ObjectKey
   auto stored = store_.get(certificate);
   if (!stored) {
     std::lock_guard lock(secretsMutex_);
-    waitingSecrets_[certificate] = secret;
+    waitFor(certificate, metadataString(secret, "namespace") + "/" + metadataString(secret, "name"),
+            secret);
     return false;
   }
   const json uid = metadataString(**stored, "uid");
@@ -276,16 +268,35 @@ bool KubernetesSource::ownedByItsCertificate(const json& secret, const ObjectKey
   return owned && metadataString(secret, "name") == secretNameOf(**stored);
 }
 
+void KubernetesSource::waitFor(const ObjectKey& certificate, const std::string& secretName,
+                               const json& secret) {
+  stopWaiting(secretName);  // it may have named another Certificate before
+  waitingSecrets_[certificate][secretName] = secret;
+  waitingFor_[secretName] = certificate;
+}
+
+void KubernetesSource::stopWaiting(const std::string& secretName) {
+  auto owner = waitingFor_.find(secretName);
+  if (owner == waitingFor_.end()) return;
+  auto secrets = waitingSecrets_.find(owner->second);
+  if (secrets != waitingSecrets_.end()) {
+    secrets->second.erase(secretName);
+    if (secrets->second.empty()) waitingSecrets_.erase(secrets);
+  }
+  waitingFor_.erase(owner);
+}
+
 void KubernetesSource::retryWaitingSecret(const ObjectKey& certificate) {
-  std::optional<json> secret;
+  std::map<std::string, json> secrets;
   {
     std::lock_guard lock(secretsMutex_);
     auto found = waitingSecrets_.find(certificate);
     if (found == waitingSecrets_.end()) return;
-    secret = std::move(found->second);
+    secrets = std::move(found->second);
     waitingSecrets_.erase(found);
+    for (const auto& [name, secret] : secrets) waitingFor_.erase(name);
   }
-  takeSecret(*secret);
+  for (const auto& [name, secret] : secrets) takeSecret(secret);
 }
 
 void KubernetesSource::takeSecret(const json& secret) {
@@ -323,6 +334,7 @@ void KubernetesSource::dropSecret(const std::string& secretName) {
   ObjectKey owner;
   {
     std::lock_guard lock(secretsMutex_);
+    stopWaiting(secretName);
     auto found = secretOwners_.find(secretName);
     if (found == secretOwners_.end()) return;
     owner = found->second;

@@ -80,9 +80,9 @@ class KubernetesSource final : public source::Source {
         certificates_(certificates),
         statuses_(statuses),
         options_(std::move(options)) {}
-  Status addObjectReflector(const KubeConfig& config, const std::string& kind,
-                            const std::string& resource, const std::string& ns);
-  Status addSecretReflector(const KubeConfig& config, const std::string& ns);
+  Status addReflector(const KubeConfig& config, std::string path, std::string labelSelector,
+                      std::function<void(std::vector<nlohmann::json>)> onReplace,
+                      std::function<void(WatchEventType, const nlohmann::json&)> onEvent);
 
   // Objects of `kind` (in `ns`, or all namespaces when empty).
   void replaceObjects(const std::string& kind, const std::string& ns,
@@ -96,6 +96,10 @@ class KubernetesSource final : public source::Source {
   void dropSecret(const std::string& secretName);
   bool ownedByItsCertificate(const nlohmann::json& secret, const ObjectKey& certificate);
   void retryWaitingSecret(const ObjectKey& certificate);
+  // Both under secretsMutex_.
+  void waitFor(const ObjectKey& certificate, const std::string& secretName,
+               const nlohmann::json& secret);
+  void stopWaiting(const std::string& secretName);
 
   store::Store& store_;
   certs::CertificateStore& certificates_;
@@ -106,8 +110,11 @@ class KubernetesSource final : public source::Source {
   std::mutex secretsMutex_;  // guards secretOwners_ (Secret reflectors of several namespaces)
   // "namespace/secret" → the Certificate whose material it holds, for the Secrets taken.
   std::map<std::string, ObjectKey> secretOwners_;
-  // Secrets seen before the Certificate they name, taken once it is mirrored.
-  std::map<ObjectKey, nlohmann::json> waitingSecrets_;
+  // Secrets seen before the Certificate they name, taken once it is mirrored: by Certificate,
+  // then "namespace/secret"; and the Certificate each waits for, so a deleted Secret stops waiting
+  // without a scan.
+  std::map<ObjectKey, std::map<std::string, nlohmann::json>> waitingSecrets_;
+  std::map<std::string, ObjectKey> waitingFor_;
 };
 
 }  // namespace siteplane::kube

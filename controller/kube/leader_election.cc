@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
-#include <random>
 
 #include "common/logging.h"
+#include "controller/kube/jitter.h"
 
 namespace siteplane::kube {
 
@@ -25,15 +25,6 @@ std::string microTime(Clock::WallTime time) {
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<long long>(micros % 1000000));
   return text;
-}
-
-// client-go's wait.Jitter(retryPeriod, 1.2): up to 120% longer, so that replicas started together
-// do not ask in lockstep.
-std::chrono::milliseconds jittered(std::chrono::milliseconds period) {
-  thread_local std::mt19937 random{std::random_device{}()};
-  std::uniform_real_distribution<double> extra(0.0, 1.2);
-  return std::chrono::milliseconds(
-      static_cast<long long>(static_cast<double>(period.count()) * (1.0 + extra(random))));
 }
 
 auto logger() { return siteplane::logger("controller.kube"); }
@@ -116,7 +107,8 @@ void LeaderElector::run() {
       // Another holder, or no renewal within the deadline: stop writing now.
       setLeading(false);
     }
-    options_.clock->waitUntil(lock, wake_, options_.clock->now() + jittered(options_.retryPeriod));
+    options_.clock->waitUntil(lock, wake_,
+                              options_.clock->now() + jittered(options_.retryPeriod, 1.2));
   }
   lock.unlock();
   if (leading_) {

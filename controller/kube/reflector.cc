@@ -7,7 +7,9 @@
 #include <utility>
 
 #include "common/json_bounds.h"
+#include "common/json_fields.h"
 #include "common/logging.h"
+#include "controller/kube/jitter.h"
 
 namespace siteplane::kube {
 namespace {
@@ -18,19 +20,15 @@ auto logger() { return siteplane::logger("controller.kube"); }
 
 // Kubernetes objects nest a few dozen levels; anything near this is not an object we can use.
 constexpr int kMaxObjectDepth = 512;
+// Far beyond any real collection of these kinds (etcd's own guidance ends near a million objects
+// in all): a list longer than this is refused rather than held in memory.
+constexpr size_t kMaxListItems = 1'000'000;
 
 std::string escaped(const std::string& value) {
   char* encoded = curl_easy_escape(nullptr, value.data(), static_cast<int>(value.size()));
   std::string text = encoded ? encoded : "";
   curl_free(encoded);
   return text;
-}
-
-std::string stringAt(const json& object, const char* section, const char* field) {
-  auto outer = object.find(section);
-  if (outer == object.end() || !outer->is_object()) return "";
-  auto inner = outer->find(field);
-  return inner != outer->end() && inner->is_string() ? inner->get<std::string>() : "";
 }
 
 // The message of a Kubernetes Status object, or what there is.
@@ -175,18 +173,23 @@ Result<std::string> Reflector::listAll() {
         !(list["items"].is_array() || list["items"].is_null()))
       return Status::error(ErrorCode::kUnavailable,
                            "list " + options_.path + ": the answer is not a list");
-    std::string apiVersion =
-        list["apiVersion"].is_string() ? list["apiVersion"].get<std::string>() : "";
-    std::string listKind = list["kind"].is_string() ? list["kind"].get<std::string>() : "";
+    std::string apiVersion = stringMember(list, "apiVersion");
+    std::string listKind = stringMember(list, "kind");
     if (list["items"].is_null()) list["items"] = json::array();
     for (json& item : list["items"]) {
       if (!item.is_object()) continue;
       completeItem(item, apiVersion, listKind);
       items.push_back(std::move(item));
     }
-    continueToken = stringAt(list, "metadata", "continue");
-    resourceVersion = stringAt(list, "metadata", "resourceVersion");
-    if (continueToken.empty()) break;  // the last page: only a whole list is delivered
+    std::string next = metadataString(list, "continue");
+    resourceVersion = metadataString(list, "resourceVersion");
+    if (next.empty()) break;  // the last page: only a whole list is delivered
+    // A server that hands back the token it was given, or pages without end, is not listing.
+    if (next == continueToken || items.size() > kMaxListItems)
+      return Status::error(ErrorCode::kUnavailable,
+                           "list " + options_.path + ": the pages do not end (" +
+                               std::to_string(items.size()) + " items so far)");
+    continueToken = std::move(next);
   }
 
   deliver([&] { options_.onReplace(std::move(items)); });
@@ -242,7 +245,7 @@ bool Reflector::onWatchLine(std::string_view line) {
                           : Status::error(ErrorCode::kUnavailable, event.message());
     return false;
   }
-  std::string type = (*event)["type"].is_string() ? (*event)["type"].get<std::string>() : "";
+  std::string type = stringMember(*event, "type");
   json& object = (*event)["object"];
   if (type == "ERROR") {
     int code = statusCode(object);
@@ -250,7 +253,7 @@ bool Reflector::onWatchLine(std::string_view line) {
                                   "watch " + options_.path + ": " + statusText(object));
     return false;
   }
-  std::string version = stringAt(object, "metadata", "resourceVersion");
+  std::string version = metadataString(object, "resourceVersion");
   if (type == "BOOKMARK") {
     if (!version.empty()) resourceVersion_ = version;
     return true;
@@ -293,13 +296,9 @@ void Reflector::recordFailure(const Status& failure) {
 }
 
 void Reflector::backOff(unsigned failures) {
-  thread_local std::mt19937 random{std::random_device{}()};
-  auto base = options_.initialBackoff.count();
-  for (unsigned i = 1; i < failures && base < options_.maxBackoff.count(); ++i) base *= 2;
-  base = std::min<long long>(base, options_.maxBackoff.count());
-  std::uniform_real_distribution<double> extra(0.0, 1.0);
-  auto wait = std::chrono::milliseconds(
-      static_cast<long long>(static_cast<double>(base) * (1.0 + extra(random))));
+  auto base = options_.initialBackoff;
+  for (unsigned i = 1; i < failures && base < options_.maxBackoff; ++i) base *= 2;
+  auto wait = jittered(std::min(base, options_.maxBackoff), 1.0);
   std::unique_lock lock(mutex_);
   Clock::TimePoint deadline = options_.clock->now() + wait;
   while (!stopping_ && options_.clock->now() < deadline)

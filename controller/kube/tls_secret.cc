@@ -1,17 +1,13 @@
 #include "controller/kube/tls_secret.h"
 
 #include "common/base64.h"
+#include "common/json_fields.h"
 #include "controller/certs/certificate_import.h"
 
 namespace siteplane::kube {
 namespace {
 
 using nlohmann::json;
-
-std::string stringOf(const json& object, const char* field) {
-  auto found = object.find(field);
-  return found != object.end() && found->is_string() ? found->get<std::string>() : "";
-}
 
 Result<std::string> dataField(const json& data, const char* field, const std::string& secret) {
   auto found = data.find(field);
@@ -27,25 +23,25 @@ Result<std::string> dataField(const json& data, const char* field, const std::st
 std::string secretNameOf(const json& certificate) {
   auto spec = certificate.find("spec");
   if (spec != certificate.end() && spec->is_object()) {
-    std::string named = stringOf(*spec, "secretName");
+    std::string named = stringMember(*spec, "secretName");
     if (!named.empty()) return named;
   }
-  return stringOf(certificate["metadata"], "name") + "-tls";
+  return stringMember(certificate["metadata"], "name") + "-tls";
 }
 
 json tlsSecretFor(const json& certificate, const certs::CertificateBundle& bundle) {
   const json& metadata = certificate["metadata"];
-  std::string name = stringOf(metadata, "name");
-  json owner = {{"apiVersion", stringOf(certificate, "apiVersion")},
+  std::string name = stringMember(metadata, "name");
+  json owner = {{"apiVersion", stringMember(certificate, "apiVersion")},
                 {"kind", "Certificate"},
                 {"name", name},
-                {"uid", stringOf(metadata, "uid")},
+                {"uid", stringMember(metadata, "uid")},
                 {"controller", true}};
   return {{"apiVersion", "v1"},
           {"kind", "Secret"},
           {"metadata",
            {{"name", secretNameOf(certificate)},
-            {"namespace", stringOf(metadata, "namespace")},
+            {"namespace", stringMember(metadata, "namespace")},
             {"labels", {{kCertificateLabel, name}}},
             {"ownerReferences", json::array({owner})}}},
           {"type", "kubernetes.io/tls"},
@@ -57,11 +53,11 @@ json tlsSecretFor(const json& certificate, const certs::CertificateBundle& bundl
 
 Result<SecretMaterial> materialOf(const json& secret) {
   const json& metadata = secret.value("metadata", json::object());
-  std::string ns = stringOf(metadata, "namespace");
-  std::string name = ns + "/" + stringOf(metadata, "name");
+  std::string ns = stringMember(metadata, "namespace");
+  std::string name = ns + "/" + stringMember(metadata, "name");
   std::string certificate;
   if (auto labels = metadata.find("labels"); labels != metadata.end() && labels->is_object())
-    certificate = stringOf(*labels, kCertificateLabel);
+    certificate = stringMember(*labels, kCertificateLabel);
   auto key = ObjectKey::parse("Certificate/" + ns + "/" + certificate);
   if (!key)
     return Status::error("Secret " + name + ": label " + kCertificateLabel +
