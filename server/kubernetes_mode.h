@@ -53,6 +53,9 @@ class KubernetesMode {
   Status writeSecret(const std::string& storeKey, const certs::CertificateBundle& bundle) {
     return writer_->writeSecret(storeKey, bundle);
   }
+  Result<certs::CertificateBundle> readSecret(const std::string& ns, const std::string& name) {
+    return writer_->readSecret(ns, name);
+  }
   // /readyz: the first lists arrived (a broken watch later does not take a serving replica out
   // of its Service: the last table keeps serving); the leader line says who leads.
   std::vector<apiserver::ReadyCheck> readyChecks() const;

@@ -33,6 +33,7 @@ std::unique_ptr<reconcile::CertificateReconciler> certificateReconciler(
   options.clock = &context.clock;
   options.mayWrite = context.mayWrite;
   options.publishMaterial = context.publishMaterial;
+  options.readSecret = context.readSecret;
   options.events = std::make_shared<events::EventRecorder>(
       context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller",
                                                   .clock = &context.clock});

@@ -30,6 +30,8 @@ struct ControllerContext {
   std::function<bool()> mayWrite = nullptr;
   std::function<Status(const std::string&, const certs::CertificateBundle&)> publishMaterial =
       nullptr;
+  std::function<Result<certs::CertificateBundle>(const std::string&, const std::string&)>
+      readSecret = nullptr;
 };
 
 // Registers every reconciler of the controller, by kind: Certificate, Issuer and the compile

@@ -123,6 +123,9 @@ Status Server::createController() {
     context.publishMaterial = [mode](const std::string& key, const certs::CertificateBundle& b) {
       return mode->writeSecret(key, b);
     };
+    context.readSecret = [mode](const std::string& ns, const std::string& name) {
+      return mode->readSecret(ns, name);
+    };
   }
   return addReconcilers(context);
 }

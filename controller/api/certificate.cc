@@ -87,6 +87,14 @@ void decodeSource(ObjectReader& source, CertificateSource& out) {
   out.pkcs12PasswordFile = context.resolvePath(source.string("pkcs12PasswordFile").value_or(""));
   bool pem = source.has("certificateFile") || source.has("privateKeyFile");
   bool pkcs12 = source.has("pkcs12File");
+  if (auto secretName = source.string("secretName")) {
+    out.secretName = *secretName;
+    if (!isDns1123Label(*secretName))
+      source.error("secretName", std::string(kDns1123LabelRule) + ", got \"" + *secretName + "\"");
+    if (pem || pkcs12 || source.has("pkcs12PasswordFile"))
+      source.error("secretName", "cannot be set together with files; a Secret or files");
+    return;
+  }
   if (pem && pkcs12) {
     source.error("pkcs12File", "cannot be set together with certificateFile/privateKeyFile");
     return;
@@ -104,7 +112,8 @@ void decodeSource(ObjectReader& source, CertificateSource& out) {
     source.error("pkcs12PasswordFile", "requires pkcs12File");
     return;
   }
-  context.error(source.path(), "one of certificateFile + privateKeyFile or pkcs12File is required");
+  context.error(source.path(),
+                "one of certificateFile + privateKeyFile, pkcs12File or secretName is required");
 }
 
 void decodeSubject(ObjectReader& spec, CertificateSpec& out) {
@@ -298,6 +307,7 @@ nlohmann::json encodeCertificateSpec(const CertificateSpec& spec) {
     if (!s.privateKeyFile.empty()) source["privateKeyFile"] = s.privateKeyFile;
     if (!s.pkcs12File.empty()) source["pkcs12File"] = s.pkcs12File;
     if (!s.pkcs12PasswordFile.empty()) source["pkcs12PasswordFile"] = s.pkcs12PasswordFile;
+    if (!s.secretName.empty()) source["secretName"] = s.secretName;
     out["source"] = std::move(source);
   }
   return out;

@@ -46,6 +46,9 @@ struct CertificateSource {
   std::string privateKeyFile;
   std::string pkcs12File;
   std::string pkcs12PasswordFile;
+  // Kubernetes mode: an existing kubernetes.io/tls Secret in the Certificate's namespace, instead
+  // of files.
+  std::string secretName;
 
   bool operator==(const CertificateSource&) const = default;
 };

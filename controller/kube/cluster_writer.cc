@@ -235,6 +235,20 @@ Status ClusterWriter::writeSecret(const std::string& storeKey,
   return Status::ok();
 }
 
+Result<certs::CertificateBundle> ClusterWriter::readSecret(const std::string& ns,
+                                                           const std::string& name) {
+  auto answer = client_.request("GET", "/api/v1/namespaces/" + ns + "/secrets/" + name);
+  if (!answer) return answer.status();
+  if (answer->status == 404) return Status::error("Secret " + ns + "/" + name + " not found");
+  if (answer->status != 200) {
+    return Status::error("reading Secret " + ns + "/" + name + ": HTTP " +
+                         std::to_string(answer->status) + ": " + statusMessage(answer->body));
+  }
+  auto secret = parseJsonBounded(answer->body, "Secret " + ns + "/" + name, 64);
+  if (!secret) return secret.status();
+  return bundleOf(*secret);
+}
+
 ClusterWriterCounts ClusterWriter::counts() const {
   std::lock_guard lock(mutex_);
   return counts_;

@@ -63,6 +63,11 @@ class ClusterWriter {
   // something else (a Certificate may not overwrite another application's Secret).
   Status writeSecret(const std::string& storeKey, const certs::CertificateBundle& bundle);
 
+  // The certificate and key of the existing kubernetes.io/tls Secret `ns`/`name` that a
+  // Certificate imports (spec.source.secretName). Not found, forbidden or malformed: an error
+  // naming the Secret.
+  Result<certs::CertificateBundle> readSecret(const std::string& ns, const std::string& name);
+
   ClusterWriterCounts counts() const;
 
  private:

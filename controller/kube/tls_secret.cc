@@ -62,15 +62,23 @@ Result<SecretMaterial> materialOf(const json& secret) {
   if (!key)
     return Status::error("Secret " + name + ": label " + kCertificateLabel +
                          " does not name a Certificate");
-  json data = secret.value("data", json::object());
+  auto bundle = bundleOf(secret);
+  if (!bundle) return bundle.status();
+  return SecretMaterial{*key, std::move(bundle).value()};
+}
+
+Result<certs::CertificateBundle> bundleOf(const json& secret) {
+  const std::string name =
+      metadataString(secret, "namespace") + "/" + metadataString(secret, "name");
+  json data = secret.is_object() ? secret.value("data", json::object()) : json();
   if (!data.is_object()) return Status::error("Secret " + name + ": data is not a map");
   auto chain = dataField(data, "tls.crt", name);
   if (!chain) return chain.status();
   auto privateKey = dataField(data, "tls.key", name);
   if (!privateKey) return privateKey.status();
   auto bundle = certs::importPem(*chain, *privateKey);
-  if (!bundle) return bundle.status().withContext("Secret " + name);
-  return SecretMaterial{*key, std::move(bundle).value()};
+  if (!bundle) return std::move(bundle).status().withContext("Secret " + name);
+  return bundle;
 }
 
 }  // namespace siteplane::kube

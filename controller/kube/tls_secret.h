@@ -33,6 +33,11 @@ struct SecretMaterial {
   certs::CertificateBundle bundle;
 };
 
+// The certificate and key of a kubernetes.io/tls Secret (tls.crt, chain in any order, and
+// tls.key), checked as an import is: the key matches the leaf, the chain is one chain. Errors name
+// the Secret, never key material.
+Result<certs::CertificateBundle> bundleOf(const nlohmann::json& secret);
+
 // The Certificate key and bundle of a Secret written by tlsSecretFor (or by hand, in that form).
 // An error names the Secret and what is wrong (no label, missing field, not base64, a key that
 // does not match the leaf); key material never appears in it.

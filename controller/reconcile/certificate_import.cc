@@ -122,6 +122,7 @@ struct CertificateReconciler::ImportAttempt {
 ReconcileResult CertificateReconciler::import(api::Certificate& certificate,
                                               const std::string& storeKey,
                                               system_clock::time_point now) {
+  if (!certificate.spec.source->secretName.empty()) return importSecret(certificate, storeKey, now);
   auto files = sourceFiles(*certificate.spec.source, options_.manifestsDir);
   std::string fileList = fileListOf(files);
   ImportAttempt attempt{certificate,
@@ -191,7 +192,6 @@ std::optional<certs::Certificate> CertificateReconciler::cachedLeaf(
 
 ReconcileResult CertificateReconciler::takeFiles(ImportAttempt& attempt,
                                                  std::vector<SourceFile> stamps) {
-  const std::string& storeKey = attempt.storeKey;
   certs::FileReader readFile = certs::readSmallFile;
   if (options_.importPolicy) {
     readFile = [policy = options_.importPolicy, origin = attempt.origin](const fs::path& path) {
@@ -199,13 +199,21 @@ ReconcileResult CertificateReconciler::takeFiles(ImportAttempt& attempt,
     };
   }
   const auto& files = attempt.files;
-  auto bundle =
+  return takeBundle(
+      attempt,
       attempt.pkcs12()
           ? certs::importPkcs12File(
                 files[0].second,
                 files.size() > 1 ? std::optional<fs::path>(files[1].second) : std::nullopt,
                 readFile)
-          : certs::importPemFiles(files[0].second, files[1].second, readFile);
+          : certs::importPemFiles(files[0].second, files[1].second, readFile),
+      std::move(stamps));
+}
+
+ReconcileResult CertificateReconciler::takeBundle(ImportAttempt& attempt,
+                                                  Result<certs::CertificateBundle> bundle,
+                                                  std::optional<std::vector<SourceFile>> stamps) {
+  const std::string& storeKey = attempt.storeKey;
   if (!bundle) {
     {
       std::lock_guard lock(importsMutex_);
@@ -238,12 +246,44 @@ ReconcileResult CertificateReconciler::takeFiles(ImportAttempt& attempt,
                kKind, storeKey, attempt.generation(), bundle->leaf().thumbprint(), chain.size(),
                attempt.fileList);
   }
-  {
+  if (stamps) {
     std::lock_guard lock(importsMutex_);
     imports_.insert_or_assign(
-        storeKey, ImportedSource{std::move(stamps), std::move(chain), bundle->leaf(), "", {}});
+        storeKey, ImportedSource{std::move(*stamps), std::move(chain), bundle->leaf(), "", {}});
   }
   return markImported(attempt, bundle->leaf());
+}
+
+ReconcileResult CertificateReconciler::importSecret(api::Certificate& certificate,
+                                                    const std::string& storeKey,
+                                                    system_clock::time_point now) {
+  // No files (any more): nothing to watch or remember; a Secret is read again on every look.
+  forgetImport(storeKey);
+  const std::string& secret = certificate.spec.source->secretName;
+  ImportAttempt attempt{certificate,
+                        storeKey,
+                        now,
+                        ConditionSetter(certificate, now),
+                        {},
+                        "Secret " + certificate.metadata.namespaceName + "/" + secret,
+                        certs::importOriginOf(certificate.metadata.annotations)};
+  if (!options_.readSecret) {
+    return refuse(attempt, reason::kInvalidSource,
+                  "spec.source.secretName: Secrets are read only by serve --source kubernetes; "
+                  "the embedded server imports files (certificateFile, pkcs12File)");
+  }
+  const std::string& own = certificate.spec.secretName;
+  if (secret == (own.empty() ? certificate.metadata.name + "-tls" : own)) {
+    return refuse(attempt, reason::kInvalidSource,
+                  "spec.source.secretName names the Secret siteplane writes for this "
+                  "Certificate (spec.secretName); name the Secret to import from");
+  }
+  auto bundle = options_.readSecret(certificate.metadata.namespaceName, secret);
+  if (bundle) {
+    logger("controller.reconcile")
+        ->debug("certificate_secret_read key={}/{} secret={}", kKind, storeKey, secret);
+  }
+  return takeBundle(attempt, std::move(bundle), std::nullopt);
 }
 
 ReconcileResult CertificateReconciler::refuse(ImportAttempt& attempt, const char* why,

@@ -100,6 +100,11 @@ struct CertificateReconcilerOptions {
   // leader Lease). A Certificate reconciled while it may not is left as its source has it; the
   // caller queues every Certificate again when the answer turns true. Null: always.
   std::function<bool()> mayWrite;
+  // Kubernetes mode: reads the kubernetes.io/tls Secret `name` in namespace `ns` that
+  // spec.source.secretName names (the leader, through the cluster's API). Null: such a
+  // Certificate is refused (InvalidSource), since the embedded server has no Secrets.
+  std::function<Result<certs::CertificateBundle>(const std::string& ns, const std::string& name)>
+      readSecret;
 };
 
 // Issues, renews and imports Certificates; keys are "Certificate/namespace/name". The chain and
@@ -194,6 +199,14 @@ class CertificateReconciler final : public Reconciler {
   // Status for files that cannot be used: the last good certificate keeps serving if there is
   // one (Issuing=True says why), otherwise Ready=False `why`.
   ReconcileResult refuse(ImportAttempt& attempt, const char* why, const std::string& message) const;
+  // The bundle read (or why not), checked and stored when it changed, then status. `stamps`: the
+  // files it came from, remembered so that a look at unchanged files reads nothing; nullopt for
+  // a Secret, read again on every look.
+  ReconcileResult takeBundle(ImportAttempt& attempt, Result<certs::CertificateBundle> bundle,
+                             std::optional<std::vector<SourceFile>> stamps);
+  // spec.source.secretName: the Secret through readSecret, then as takeBundle.
+  ReconcileResult importSecret(api::Certificate& certificate, const std::string& storeKey,
+                               std::chrono::system_clock::time_point now);
   // publishMaterial (when set), then the certificate store.
   Status storeMaterial(const std::string& storeKey, const certs::CertificateBundle& bundle);
   // Status describing `leaf`, taken from the files: Ready as its validity says.

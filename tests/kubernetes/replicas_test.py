@@ -321,6 +321,30 @@ def run(cluster, replicas, root):
     assert len(issued) == 1 and issued[0].get("count", 1) == 1, issued
     secret_before = secret_data(cluster, "site-a-tls")
 
+    # An existing TLS Secret, made with kubectl, imported by a Certificate and served by all.
+    port_s = free_port()
+    cert, key = os.path.join(cluster.work, "corp.crt"), os.path.join(cluster.work, "corp.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=s.e2e.test", "-addext",
+                    "subjectAltName=DNS:s.e2e.test", "-days", "2", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    cluster.kubectl("create", "secret", "tls", "corp-cert", "-n", NS, "--cert", cert, "--key", key)
+    corp = objects("s.e2e.test", port_s, "site-s", root)[1:]
+    corp[1]["spec"] = {"source": {"secretName": "corp-cert"}}
+    cluster.apply(corp)
+    eventually("binding site-s Programmed", lambda: programmed(cluster, "site-s"), within=90)
+    fingerprint = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in",
+                                  cert], capture_output=True, text=True, check=True).stdout
+    imported = fingerprint.strip().split("=", 1)[1].replace(":", "")
+    eventually("every replica serves site-s",
+               lambda: all(r.metric("siteplane_table_bindings") == 2 for r in replicas))
+    served_by_all(replicas, port_s, "s.e2e.test", imported)
+    copied = cluster.json("get", "secret", "site-s-tls", "-n", NS)
+    assert copied["metadata"]["labels"]["siteplane.io/certificate"] == "site-s", copied["metadata"]
+    cluster.kubectl("delete", "bindings.siteplane.io", "site-s", "-n", NS)
+    eventually("every replica drops site-s",
+               lambda: all(r.metric("siteplane_table_bindings") == 1 for r in replicas))
+
     # 2. kill -9 the leader: another takes the Lease within its duration and goes on.
     dead = next(r for r in replicas if r.name == holder)
     dead.kill()

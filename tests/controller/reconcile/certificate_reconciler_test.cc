@@ -548,6 +548,63 @@ TEST_CASE("An import whose key belongs to another certificate is Ready=False Key
             ": No such file or directory");
 }
 
+TEST_CASE(
+    "A Certificate imported from a Secret takes what the Secret holds, follows it, and is "
+    "refused where there are no Secrets or it names its own",
+    "[controller][reconcile][certificate][import]") {
+  ReconcileFixture fixture;
+  fixture.create(certificateObject("corp", {{"source", {{"secretName", "corp-cert"}}}}));
+  fixture.settle();
+  api::Certificate embedded = fixture.certificate("corp");
+  CHECK(stateOf(embedded.status.conditions, "Ready") == "False/InvalidSource");
+  CHECK_THAT(condition(embedded.status.conditions, "Ready").message,
+             Catch::Contains("Secrets are read only by serve --source kubernetes"));
+
+  // Kubernetes mode: the leader reads the Secret through the cluster.
+  auto one = makeCertificate(fixture.manifests.path(), "one", {"one.example.test"});
+  auto two = makeCertificate(fixture.manifests.path(), "two", {"two.example.test"});
+  std::filesystem::path served = one.cert, servedKey = one.key;
+  std::vector<std::string> reads;
+  fixture.readSecret = [&](const std::string& ns, const std::string& name) {
+    reads.push_back(ns + "/" + name);
+    return certs::importPemFiles(served, servedKey);
+  };
+  fixture.restart();
+  fixture.settle();
+  api::Certificate imported = fixture.certificate("corp");
+  CHECK(stateOf(imported.status.conditions, "Ready") == "True/Imported");
+  CHECK_THAT(condition(imported.status.conditions, "Ready").message,
+             Catch::Contains("imported from Secret default/corp-cert"));
+  REQUIRE_FALSE(reads.empty());
+  CHECK(reads.front() == "default/corp-cert");
+  auto first = imported.status.thumbprint;
+
+  // The Secret is read again on every look, so a replaced one is taken.
+  served = two.cert;
+  servedKey = two.key;
+  fixture.advance(std::chrono::seconds(31));
+  fixture.settle();
+  CHECK(fixture.certificate("corp").status.thumbprint != first);
+  CHECK(fixture.certificate("corp").status.thumbprint ==
+        fixture.bundle("corp").leaf().thumbprint());
+
+  // A Secret that cannot be used keeps the last good one serving.
+  fixture.readSecret = [](const std::string& ns, const std::string& name) {
+    return Result<certs::CertificateBundle>(
+        Status::error("Secret " + ns + "/" + name + " not found"));
+  };
+  fixture.restart();
+  fixture.settle();
+  api::Certificate missing = fixture.certificate("corp");
+  CHECK(stateOf(missing.status.conditions, "Ready") == "True/Imported");
+  CHECK(stateOf(missing.status.conditions, "Issuing") == "True/InvalidSource");
+
+  fixture.create(certificateObject("self", {{"source", {{"secretName", "self-tls"}}}}));
+  fixture.settle();
+  CHECK_THAT(condition(fixture.certificate("self").status.conditions, "Ready").message,
+             Catch::Contains("names the Secret siteplane writes for this Certificate"));
+}
+
 // Writes a self-signed certificate valid from `start` for `lifetime`, made with siteplane's own
 // issuance (the openssl CLI of this machine cannot backdate), and its key.
 void writeDated(const std::filesystem::path& certificateFile, const std::filesystem::path& keyFile,

@@ -61,6 +61,9 @@ struct ReconcileFixture {
   std::function<void(const std::string&, std::vector<std::filesystem::path>)> watchSourceFiles;
   // Handed to the Certificate reconciler by open() (null: no restriction); set it, then restart().
   std::shared_ptr<const certs::ImportPathPolicy> importPolicy;
+  // CertificateReconcilerOptions::readSecret (null: the embedded server); set it, then restart().
+  std::function<Result<certs::CertificateBundle>(const std::string&, const std::string&)>
+      readSecret;
 
   ReconcileFixture() { open(); }
 
@@ -80,6 +83,7 @@ struct ReconcileFixture {
     options.clock = &clock;
     options.watchSourceFiles = watchSourceFiles;
     options.importPolicy = importPolicy;
+    options.readSecret = readSecret;
     events = std::make_shared<events::EventRecorder>(
         *store, events::EventRecorderOptions{.component = "test", .clock = &clock});
     options.events = events;
