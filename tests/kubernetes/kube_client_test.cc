@@ -9,46 +9,15 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/kubernetes/cluster_support.h"
 #include "tests/support/test_support.h"
 
 using namespace siteplane;
 using namespace siteplane::kube;
 using nlohmann::json;
+using namespace siteplane::testing;
 
-namespace {
-
-std::filesystem::path clusterDir() {
-  const char* dir = std::getenv("SITEPLANE_TEST_CLUSTER");
-  REQUIRE(dir != nullptr);
-  return dir;
-}
-
-KubeConfig adminConfig() {
-  auto config = loadKubeconfig(clusterDir() / "kubeconfig", "");
-  REQUIRE(config);
-  return *config;
-}
-
-std::unique_ptr<KubeClient> clientOf(KubeConfig config) {
-  auto client = KubeClient::create(std::move(config));
-  REQUIRE(client);
-  return std::move(client).value();
-}
-
-// A fresh namespace per test: no controller deletes namespaces in the test cluster.
-std::string freshNamespace(KubeClient& client, const std::string& prefix) {
-  std::string name =
-      prefix + "-" +
-      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000000);
-  auto created = client.request(
-      "POST", "/api/v1/namespaces",
-      json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}}.dump());
-  REQUIRE(created);
-  REQUIRE(created->status == 201);
-  return name;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("KubeClient reaches kube-apiserver with the kubeconfig's client certificate",
           "[kube][cluster]") {

@@ -14,25 +14,15 @@
 #include "controller/certs/issuance.h"
 #include "controller/certs/private_key.h"
 #include "controller/kube/tls_secret.h"
+#include "tests/kubernetes/cluster_support.h"
 #include "tests/support/test_support.h"
 
 using namespace siteplane;
 using namespace siteplane::kube;
 using nlohmann::json;
+using namespace siteplane::testing;
 
 namespace {
-
-std::filesystem::path clusterDir() {
-  const char* dir = std::getenv("SITEPLANE_TEST_CLUSTER");
-  REQUIRE(dir != nullptr);
-  return dir;
-}
-
-KubeConfig adminConfig() {
-  auto config = loadKubeconfig(clusterDir() / "kubeconfig", "");
-  REQUIRE(config);
-  return *config;
-}
 
 // The CRDs, applied with the cluster's kubectl (idempotent: other tests apply them too).
 void installCrds() {
@@ -63,15 +53,6 @@ json post(KubeClient& client, const std::string& path, const json& object) {
   return json::parse(created->body);
 }
 
-std::string freshNamespace(KubeClient& client) {
-  std::string name =
-      "source-" +
-      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000000);
-  post(client, "/api/v1/namespaces",
-       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
-  return name;
-}
-
 certs::CertificateBundle selfSigned(const std::string& host) {
   auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
   REQUIRE(key);
@@ -97,31 +78,30 @@ TEST_CASE(
     "from the Certificate that names and owns it",
     "[kube][cluster][source]") {
   installCrds();
-  auto admin = KubeClient::create(adminConfig());
-  REQUIRE(admin);
-  const std::string ns = freshNamespace(**admin);
+  auto admin = adminClient();
+  const std::string ns = freshNamespace(*admin, "source");
   const std::string apis = "/apis/siteplane.io/v1alpha1/namespaces/" + ns;
 
   // A Site that claims a manifest file: from the cluster, that claim must not hold.
-  post(**admin, apis + "/sites",
+  post(*admin, apis + "/sites",
        {{"apiVersion", "siteplane.io/v1alpha1"},
         {"kind", "Site"},
         {"metadata",
          {{"name", "web"}, {"annotations", {{kManifestFileAnnotation, "/etc/manifests/x.yaml"}}}}},
         {"spec", {{"root", "/var/run/secrets/kubernetes.io/serviceaccount"}}}});
-  json web = post(**admin, apis + "/certificates", certificate(ns, "web"));
-  json api = post(**admin, apis + "/certificates", certificate(ns, "api"));
+  json web = post(*admin, apis + "/certificates", certificate(ns, "web"));
+  json api = post(*admin, apis + "/certificates", certificate(ns, "api"));
 
   auto owned = selfSigned("web.test");
-  post(**admin, "/api/v1/namespaces/" + ns + "/secrets", tlsSecretFor(web, owned));
+  post(*admin, "/api/v1/namespaces/" + ns + "/secrets", tlsSecretFor(web, owned));
   // Labelled and even owned by web, but not the Secret web names.
   json decoy = tlsSecretFor(web, selfSigned("decoy.test"));
   decoy["metadata"]["name"] = "web-decoy";
-  post(**admin, "/api/v1/namespaces/" + ns + "/secrets", decoy);
+  post(*admin, "/api/v1/namespaces/" + ns + "/secrets", decoy);
   // The Secret api names, labelled for api, but owned by nobody.
   json impostor = tlsSecretFor(api, selfSigned("api.test"));
   impostor["metadata"].erase("ownerReferences");
-  post(**admin, "/api/v1/namespaces/" + ns + "/secrets", impostor);
+  post(*admin, "/api/v1/namespaces/" + ns + "/secrets", impostor);
 
   testing::TempDir state;
   auto store = store::Store::create(state.path());

@@ -10,21 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/kubernetes/cluster_support.h"
+
 using namespace siteplane;
 using namespace siteplane::kube;
 using namespace std::chrono_literals;
+using namespace siteplane::testing;
 
 namespace {
-
-std::unique_ptr<KubeClient> adminClient() {
-  const char* dir = std::getenv("SITEPLANE_TEST_CLUSTER");
-  REQUIRE(dir != nullptr);
-  auto config = loadKubeconfig(std::filesystem::path(dir) / "kubeconfig", "");
-  REQUIRE(config);
-  auto client = KubeClient::create(*config);
-  REQUIRE(client);
-  return std::move(client).value();
-}
 
 std::string uniqueLeaseName(const std::string& prefix) {
   return prefix + "-" +
