@@ -256,7 +256,8 @@ TEST_CASE("decodeObject reports each validation rule with its exact path and mes
       {withSpec("Certificate", {{"source", {{"certificateFile", "a.crt"}}}}),
        {c + "spec.source.privateKeyFile: is required with certificateFile"}},
       {withSpec("Certificate", {{"source", nlohmann::json::object()}}),
-       {c + "spec.source: one of certificateFile + privateKeyFile or pkcs12File is required"}},
+       {c + "spec.source: one of certificateFile + privateKeyFile, pkcs12File or secretName is "
+            "required"}},
       {withSpec("Certificate",
                 {{"commonName", "a"}, {"issuerRef", {{"name", "ca"}}}, {"duration", "3 months"}}),
        {c + "spec.duration: must be a duration such as \"90d\", \"2160h\", \"30m\" or \"1h30m\", "

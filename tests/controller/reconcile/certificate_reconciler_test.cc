@@ -563,6 +563,7 @@ TEST_CASE(
   // Kubernetes mode: the leader reads the Secret through the cluster.
   auto one = makeCertificate(fixture.manifests.path(), "one", {"one.example.test"});
   auto two = makeCertificate(fixture.manifests.path(), "two", {"two.example.test"});
+  fixture.advance(std::chrono::minutes(1));  // past the openssl CLI's notBefore (real time)
   std::filesystem::path served = one.cert, servedKey = one.key;
   std::vector<std::string> reads;
   fixture.readSecret = [&](const std::string& ns, const std::string& name) {
