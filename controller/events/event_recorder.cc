@@ -48,6 +48,11 @@ uint64_t resourceVersionOf(const nlohmann::json& object) {
 }  // namespace
 
 EventRecorder::EventRecorder(store::Store& store, EventRecorderOptions options)
+    : ownedStore_(std::make_unique<StoreEventStore>(store)),
+      store_(*ownedStore_),
+      options_(std::move(options)) {}
+
+EventRecorder::EventRecorder(EventStore& store, EventRecorderOptions options)
     : store_(store), options_(std::move(options)) {}
 
 std::string EventRecorder::correlatedName(const InvolvedObject& object, EventType type,
@@ -78,7 +83,8 @@ void EventRecorder::recordNamed(const std::string& eventName, const InvolvedObje
 }
 
 void EventRecorder::remove(const std::string& ns, const std::string& eventName) {
-  auto removed = store_.removeObject({"Event", ns, eventName});
+  forget(ns, eventName);
+  auto removed = store_.remove({"Event", ns, eventName});
   if (!removed && removed.code() != ErrorCode::kNotFound)
     logger("controller.events")
         ->warn("event_not_removed event={}/{} error=\"{}\"", ns, eventName, removed.message());
@@ -89,7 +95,7 @@ void EventRecorder::write(const std::string& eventName, const InvolvedObject& ob
                           const std::map<std::string, std::string>& annotations) {
   auto log = logger("controller.events");
   try {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(lockFor(object.ns, eventName));
     const std::string now = api::formatTime(
         std::chrono::time_point_cast<std::chrono::seconds>(options_.clock->wallNow()));
     auto existing = store_.get({"Event", object.ns, eventName});
@@ -121,13 +127,15 @@ void EventRecorder::write(const std::string& eventName, const InvolvedObject& ob
     event["type"] = typeName(type);
     event["source"] = {{"component", options_.component}};
     event["lastTimestamp"] = now;
-    auto written = existing ? store_.updateObject(event) : store_.createObject(event);
+    auto written = existing ? store_.update(std::move(event)) : store_.create(std::move(event));
+    lock.unlock();
     if (!written) {
       log->warn("event_not_written event={}/{} reason={} error=\"{}\"", object.ns, eventName,
                 reason, written.message());
       return;
     }
-    if (!existing) prune(object);
+    for (const std::string& stale : index(object, eventName, resourceVersionOf(**written)))
+      remove(object.ns, stale);
   } catch (const std::exception& e) {
     // Recording never fails the caller (see the class comment).
     log->warn("event_not_written event={}/{} reason={} error=\"{}\"", object.ns, eventName, reason,
@@ -135,20 +143,70 @@ void EventRecorder::write(const std::string& eventName, const InvolvedObject& ob
   }
 }
 
-void EventRecorder::prune(const InvolvedObject& object) {
-  store::ObjectList events = store_.list({"Event", object.ns, {}});
-  std::vector<std::pair<uint64_t, std::string>> mine;  // (resourceVersion, name)
-  for (const auto& item : events.items) {
-    const auto& involved = item->value("involvedObject", nlohmann::json::object());
-    if (involved.value("kind", std::string()) != object.kind ||
-        involved.value("name", std::string()) != object.name)
-      continue;
-    mine.emplace_back(resourceVersionOf(*item), (*item)["metadata"].value("name", std::string()));
+std::mutex& EventRecorder::lockFor(const std::string& ns, const std::string& eventName) {
+  return eventLocks_[fnv1a({ns, eventName}) % eventLocks_.size()];
+}
+
+std::vector<std::string> EventRecorder::index(const InvolvedObject& object,
+                                              const std::string& eventName,
+                                              uint64_t resourceVersion) {
+  std::lock_guard lock(indexMutex_);
+  loadNamespace(object.ns);
+  const ObjectRef ref{object.ns, object.kind, object.name};
+  note(ref, eventName, resourceVersion);
+
+  Written& mine = written_[ref];
+  std::vector<std::string> stale;
+  while (mine.byVersion.size() > options_.maxEventsPerObject) {
+    auto oldest = mine.byVersion.begin();
+    stale.push_back(oldest->second);
+    objectOf_.erase({object.ns, oldest->second});
+    mine.versionOf.erase(oldest->second);
+    mine.byVersion.erase(oldest);
   }
-  if (mine.size() <= options_.maxEventsPerObject) return;
-  std::sort(mine.begin(), mine.end());
-  const size_t excess = mine.size() - options_.maxEventsPerObject;
-  for (size_t i = 0; i < excess; ++i) remove(object.ns, mine[i].second);
+  return stale;
+}
+
+void EventRecorder::note(const ObjectRef& object, const std::string& eventName,
+                         uint64_t resourceVersion) {
+  auto [owner, added] = objectOf_.try_emplace({std::get<0>(object), eventName}, object);
+  if (!added && owner->second != object) {
+    // A named Event now about another object (recordNamed reuses names).
+    Written& before = written_[owner->second];
+    before.byVersion.erase({before.versionOf[eventName], eventName});
+    before.versionOf.erase(eventName);
+    owner->second = object;
+  }
+  Written& mine = written_[object];
+  if (auto known = mine.versionOf.find(eventName); known != mine.versionOf.end()) {
+    // Two writers of one Event may reach here out of order; the later version stands.
+    if (known->second >= resourceVersion) return;
+    mine.byVersion.erase({known->second, eventName});
+    known->second = resourceVersion;
+  } else {
+    mine.versionOf.emplace(eventName, resourceVersion);
+  }
+  mine.byVersion.emplace(resourceVersion, eventName);
+}
+
+void EventRecorder::forget(const std::string& ns, const std::string& eventName) {
+  std::lock_guard lock(indexMutex_);
+  auto owner = objectOf_.find({ns, eventName});
+  if (owner == objectOf_.end()) return;
+  Written& theirs = written_[owner->second];
+  theirs.byVersion.erase({theirs.versionOf[eventName], eventName});
+  theirs.versionOf.erase(eventName);
+  if (theirs.versionOf.empty()) written_.erase(owner->second);
+  objectOf_.erase(owner);
+}
+
+void EventRecorder::loadNamespace(const std::string& ns) {
+  if (!loadedNamespaces_.insert(ns).second) return;
+  for (const auto& item : store_.list(ns).items) {
+    const auto& involved = item->value("involvedObject", nlohmann::json::object());
+    note({ns, involved.value("kind", std::string()), involved.value("name", std::string())},
+         (*item)["metadata"].value("name", std::string()), resourceVersionOf(*item));
+  }
 }
 
 }  // namespace siteplane::events

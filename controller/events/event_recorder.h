@@ -1,11 +1,17 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 
+#include "controller/events/event_store.h"
 #include "controller/store/store.h"
 
 namespace siteplane::events {
@@ -36,11 +42,18 @@ struct EventRecorderOptions {
 // involvedObject. Recording is best effort: it never fails the caller (an Event that cannot be
 // written is logged and dropped), because what an Event reports has already happened and is in
 // the object's status. It is a synchronous store write, so call it once per transition, never on
-// every resync. Thread-safe.
+// every resync.
+//
+// Thread-safe, and recording costs the same however many Events exist: writers of different
+// Events do not wait for each other (the store commits them together), and the Events of each
+// involved object are indexed in memory — filled from one list of a namespace the first time it
+// is written to, then kept by this recorder's own writes — so pruning lists nothing. Events that
+// others write for the same object after that list are not counted towards its limit.
 class EventRecorder {
  public:
   // `store` must outlive the recorder.
   EventRecorder(store::Store& store, EventRecorderOptions options);
+  EventRecorder(EventStore& store, EventRecorderOptions options);
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
 
@@ -65,15 +78,37 @@ class EventRecorder {
                                     std::string_view reason, std::string_view message);
 
  private:
+  using ObjectRef = std::tuple<std::string, std::string, std::string>;  // namespace, kind, name
+  struct Written {
+    std::map<std::string, uint64_t> versionOf;             // event name -> resourceVersion
+    std::set<std::pair<uint64_t, std::string>> byVersion;  // (resourceVersion, event name)
+  };
+
   void write(const std::string& eventName, const InvolvedObject& object, EventType type,
              std::string_view reason, std::string_view message,
              const std::map<std::string, std::string>& annotations);
-  // Deletes the object's least recently written Events beyond maxEventsPerObject.
-  void prune(const InvolvedObject& object);
+  // Notes the Event as the object's most recently written one; returns the object's least
+  // recently written Events beyond maxEventsPerObject, taken out of the index, to delete.
+  std::vector<std::string> index(const InvolvedObject& object, const std::string& eventName,
+                                 uint64_t resourceVersion);
+  // Takes one Event out of the index (it was deleted).
+  void forget(const std::string& ns, const std::string& eventName);
+  // Adds one Event to the index, or moves it to `resourceVersion`. Called with indexMutex_ held.
+  void note(const ObjectRef& object, const std::string& eventName, uint64_t resourceVersion);
+  // Fills the index from the store's Events of `ns`, once per namespace. Called with
+  // indexMutex_ held.
+  void loadNamespace(const std::string& ns);
+  // The lock of one Event's read-modify-write (count aggregation), chosen by its name.
+  std::mutex& lockFor(const std::string& ns, const std::string& eventName);
 
-  store::Store& store_;
+  std::unique_ptr<EventStore> ownedStore_;  // the adapter of a store::Store, if given one
+  EventStore& store_;
   const EventRecorderOptions options_;
-  std::mutex mutex_;  // serializes read-modify-write of one Event (count aggregation)
+  std::array<std::mutex, 64> eventLocks_;
+  std::mutex indexMutex_;  // guards the three below
+  std::map<ObjectRef, Written> written_;
+  std::map<std::pair<std::string, std::string>, ObjectRef> objectOf_;  // (namespace, event name)
+  std::set<std::string> loadedNamespaces_;
 };
 
 }  // namespace siteplane::events

@@ -169,5 +169,112 @@ TEST_CASE("EventRecorder drops an Event the store refuses without failing the ca
   CHECK(fixture.eventsOf("www").size() == 1);
 }
 
+// Counts what the recorder asks of the store, and how many Events the store hands back.
+class CountingEventStore final : public EventStore {
+ public:
+  explicit CountingEventStore(store::Store& store) : real_(store) {}
+  Result<store::ObjectPtr> get(const ObjectKey& key) override {
+    ++calls;
+    return real_.get(key);
+  }
+  Result<store::ObjectPtr> create(json event) override {
+    ++calls;
+    return real_.create(std::move(event));
+  }
+  Result<store::ObjectPtr> update(json event) override {
+    ++calls;
+    return real_.update(std::move(event));
+  }
+  Result<store::ObjectPtr> remove(const ObjectKey& key) override {
+    ++calls;
+    ++removes;
+    return real_.remove(key);
+  }
+  store::ObjectList list(const std::string& ns) override {
+    ++calls;
+    auto listed = real_.list(ns);
+    eventsListed += listed.items.size();
+    return listed;
+  }
+
+  size_t calls = 0, removes = 0, eventsListed = 0;
+
+ private:
+  StoreEventStore real_;
+};
+
+InvolvedObject certificate(int i) {
+  return {"siteplane.io/v1alpha1", "Certificate", "default", "site-" + std::to_string(i),
+          "uid-" + std::to_string(i)};
+}
+
+TEST_CASE("EventRecorder costs the same store work per Event however many Events exist",
+          "[controller][events]") {
+  RecorderFixture fixture;
+  CountingEventStore counted(*fixture.store);
+  EventRecorder recorder(counted, {.component = "test-controller", .clock = &fixture.clock});
+
+  // What one new Event costs once `existing` Events are stored.
+  auto costOfOneMore = [&](int existing) {
+    const auto stored = fixture.store->list({"Event", std::nullopt, {}}).items.size();
+    for (int i = static_cast<int>(stored); i < existing; ++i)
+      recorder.record(certificate(i), EventType::kNormal, "Issued", "issued");
+    const size_t callsBefore = counted.calls, listedBefore = counted.eventsListed;
+    recorder.record(certificate(100000 + existing), EventType::kNormal, "Issued", "issued");
+    return std::pair(counted.calls - callsBefore, counted.eventsListed - listedBefore);
+  };
+  const auto few = costOfOneMore(5);
+  const auto many = costOfOneMore(300);
+  CHECK(few == many);
+  CHECK(many.first == 2);   // read it, create it
+  CHECK(many.second == 0);  // no list
+}
+
+TEST_CASE("EventRecorder prunes by the Events a previous recorder left in the store",
+          "[controller][events]") {
+  RecorderFixture fixture;
+  {
+    EventRecorder before = fixture.recorder(3);
+    for (int i = 0; i < 3; ++i)
+      before.record(kWww, EventType::kNormal, "Renewed", "revision " + std::to_string(i));
+  }
+  CountingEventStore counted(*fixture.store);
+  EventRecorder after(
+      counted, {.component = "test-controller", .maxEventsPerObject = 3, .clock = &fixture.clock});
+  after.record(kWww, EventType::kNormal, "Renewed", "revision 3");
+  after.record(certificate(1), EventType::kNormal, "Issued", "issued");
+
+  std::set<std::string> messages;
+  for (const auto& event : fixture.eventsOf("www"))
+    messages.insert(event["message"].get<std::string>());
+  CHECK(messages == std::set<std::string>{"revision 1", "revision 2", "revision 3"});
+  CHECK(counted.removes == 1);
+  CHECK(counted.eventsListed == 4);  // the namespace, listed once when first written to
+}
+
+TEST_CASE("EventRecorder counts an aggregated repeat as the object's newest Event",
+          "[controller][events]") {
+  RecorderFixture fixture;
+  EventRecorder recorder = fixture.recorder(2);
+  recorder.record(kWww, EventType::kWarning, "ImportFailed", "a");
+  recorder.record(kWww, EventType::kWarning, "ImportFailed", "b");
+  recorder.record(kWww, EventType::kWarning, "ImportFailed", "a");  // "a" is newest now
+  recorder.record(kWww, EventType::kWarning, "ImportFailed", "c");  // "b" goes
+
+  std::set<std::string> messages;
+  for (const auto& event : fixture.eventsOf("www"))
+    messages.insert(event["message"].get<std::string>());
+  CHECK(messages == std::set<std::string>{"a", "c"});
+
+  // A named Event that is removed no longer counts: "d" fits beside "c".
+  recorder.recordNamed("tracked", kWww, EventType::kWarning, "Broken", "x");  // "a" goes
+  recorder.remove("default", "tracked");
+  recorder.record(kWww, EventType::kWarning, "ImportFailed", "d");
+  messages.clear();
+  for (const auto& event : fixture.eventsOf("www"))
+    messages.insert(event["message"].get<std::string>());
+  CHECK(messages == std::set<std::string>{"c", "d"});
+}
+
 }  // namespace
 }  // namespace siteplane::events
