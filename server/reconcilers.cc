@@ -34,6 +34,7 @@ std::unique_ptr<reconcile::CertificateReconciler> certificateReconciler(
   options.mayWrite = context.mayWrite;
   options.publishMaterial = context.publishMaterial;
   options.readSecret = context.readSecret;
+  options.acme = context.acme;
   options.events = std::make_shared<events::EventRecorder>(
       context.store, events::EventRecorderOptions{.component = "siteplane-certificate-controller",
                                                   .clock = &context.clock});
@@ -66,7 +67,9 @@ Status addReconcilers(const ControllerContext& context) {
   bool added = context.manager.add(certificateReconciler(context)) &&
                context.manager.add(std::make_unique<reconcile::IssuerReconciler>(
                    context.store, context.certificates,
-                   reconcile::IssuerReconcilerOptions{.clock = &context.clock})) &&
+                   reconcile::IssuerReconcilerOptions{.clock = &context.clock,
+                                                      .acmeAccounts = context.acme.accounts,
+                                                      .mayWrite = context.mayWrite})) &&
                context.manager.add(compileReconciler(context));
   if (!added) return Status::error("two reconcilers registered for one kind");
   return Status::ok();

@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "controller/certs/certificate_store.h"
 #include "controller/certs/import_path_policy.h"
+#include "controller/reconcile/certificate_acme.h"
 #include "controller/reconcile/controller_manager.h"
 #include "controller/source/file_watcher.h"
 #include "controller/store/store.h"
@@ -32,6 +33,8 @@ struct ControllerContext {
       nullptr;
   std::function<Result<certs::CertificateBundle>(const std::string&, const std::string&)>
       readSecret = nullptr;
+  reconcile::AcmeServices acme =
+      {};  // ACME Issuers' accounts and the data plane's challenge answers
 };
 
 // Registers every reconciler of the controller, by kind: Certificate, Issuer and the compile

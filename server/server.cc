@@ -57,7 +57,13 @@ Status Server::createStores() {
 }
 
 Status Server::createDataPlane() {
-  auto dataPlane = loop::DataPlane::create(options_.dataPlane);
+  // ACME challenge answers: the Certificate reconciler adds them, every worker reads them.
+  acme_.challenges = std::make_shared<table::ChallengeAnswers>();
+  acme_.accounts = std::make_shared<acme::AccountRegistry>(options_.state / "acme" / "accounts");
+  acme_.pendingKeys = options_.state / "acme" / "pending-keys";
+  loop::DataPlaneOptions planeOptions = options_.dataPlane;
+  planeOptions.challenges = acme_.challenges;
+  auto dataPlane = loop::DataPlane::create(std::move(planeOptions));
   if (!dataPlane) return dataPlane.status();
   dataPlane_ = std::move(dataPlane).value();
   return Status::ok();
@@ -117,6 +123,19 @@ Status Server::createController() {
   ControllerContext context{*store_,      *certificates_,     *dataPlane_,
                             *manager_,    options_.manifests, *sourceFiles_,
                             importPolicy, options_.state,     *options_.clock};
+  context.acme = acme_;
+  loop::DataPlane* plane = dataPlane_.get();
+  context.acme.servesHttp = [plane](const std::string& name) {
+    auto live = plane->liveTable();
+    if (!live.table) return false;
+    for (const auto& report : live.listeners) {
+      const table::Listener* listener = live.table->findListener(report.key);
+      if (report.listening && listener && listener->protocol() == table::Protocol::kHttp &&
+          listener->findHost(name))
+        return true;
+    }
+    return false;
+  };
   if (kubernetes_) {
     KubernetesMode* mode = kubernetes_.get();
     context.mayWrite = [mode] { return mode->isLeader(); };

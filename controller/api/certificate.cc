@@ -280,6 +280,22 @@ CertificateStatus decodeCertificateStatus(ObjectReader& status) {
       out.revision = *revision;
     }
   }
+  if (auto acme = status.object("acme")) {
+    if (auto order = acme->object("order")) {
+      AcmeOrderStatus progress;
+      progress.url = order->string("url").value_or("");
+      progress.state = order->string("state").value_or("");
+      progress.dnsNames = order->stringList("dnsNames").value_or(std::vector<std::string>{});
+      order->objectList("authorizations", [&](ObjectReader& item, size_t) {
+        progress.authorizations.push_back(
+            {item.string("identifier").value_or(""), item.string("url").value_or(""),
+             item.string("state").value_or(""), item.string("challenge").value_or("")});
+      });
+      order->finish();
+      out.acmeOrder = std::move(progress);
+    }
+    acme->finish();
+  }
   return out;
 }
 
@@ -329,6 +345,21 @@ nlohmann::json encodeCertificateStatus(const CertificateStatus& status) {
   if (status.notAfter) out["notAfter"] = formatTime(*status.notAfter);
   if (status.renewalTime) out["renewalTime"] = formatTime(*status.renewalTime);
   if (status.revision) out["revision"] = status.revision;
+  if (status.acmeOrder) {
+    const AcmeOrderStatus& order = *status.acmeOrder;
+    nlohmann::json authorizations = nlohmann::json::array();
+    for (const auto& authorization : order.authorizations) {
+      nlohmann::json item = {{"identifier", authorization.identifier},
+                             {"url", authorization.url},
+                             {"state", authorization.state}};
+      if (!authorization.challenge.empty()) item["challenge"] = authorization.challenge;
+      authorizations.push_back(std::move(item));
+    }
+    out["acme"]["order"] = {{"url", order.url},
+                            {"state", order.state},
+                            {"dnsNames", order.dnsNames},
+                            {"authorizations", std::move(authorizations)}};
+  }
   return out;
 }
 

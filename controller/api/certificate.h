@@ -72,6 +72,25 @@ struct CertificateSpec {
   bool operator==(const CertificateSpec&) const = default;
 };
 
+// One authorization of an ACME order, as last seen.
+struct AcmeAuthorizationStatus {
+  std::string identifier;  // the DNS name ("*.example.com" for a wildcard)
+  std::string url;
+  std::string state;      // pending, valid, invalid, ...
+  std::string challenge;  // the challenge type answered: http-01, tls-alpn-01
+  bool operator==(const AcmeAuthorizationStatus&) const = default;
+};
+
+// The ACME order in progress for a Certificate whose Issuer is ACME. Persisted so that a restart
+// resumes the order instead of placing another one.
+struct AcmeOrderStatus {
+  std::string url;
+  std::string state;                  // pending, ready, processing, valid, invalid
+  std::vector<std::string> dnsNames;  // what the order is for
+  std::vector<AcmeAuthorizationStatus> authorizations;
+  bool operator==(const AcmeOrderStatus&) const = default;
+};
+
 struct CertificateStatus {
   std::vector<Condition> conditions;  // Ready, Issuing
   std::string thumbprint;             // SHA-1 of the DER certificate, upper-case hex
@@ -84,6 +103,7 @@ struct CertificateStatus {
   std::optional<Time> notAfter;
   std::optional<Time> renewalTime;
   int64_t revision = 0;
+  std::optional<AcmeOrderStatus> acmeOrder;  // status.acme.order
 
   bool operator==(const CertificateStatus&) const = default;
 };

@@ -1,5 +1,7 @@
 #include "controller/api/issuer.h"
 
+#include <cctype>
+
 #include "controller/api/codec_internal.h"
 
 namespace siteplane::api::codec {
@@ -18,6 +20,91 @@ bool isHttpsUrl(std::string_view url) {
     if (c <= ' ' || c == '\x7f') return false;
   }
   return true;
+}
+
+bool isDnsNameOrZone(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// One solver's challenge type. http01 is the only one implemented; tls-alpn-01 and dns-01 are
+// refused as unknown fields rather than accepted and ignored.
+void decodeSolverType(ObjectReader& solver, AcmeSolver& out, bool required) {
+  if (auto http01 = solver.object("http01")) {
+    http01->finish();
+    out.type = AcmeChallengeType::kHttp01;
+  } else if (required) {
+    solver.context().error(solver.path(), "a solver type is required: http01: {}");
+  }
+}
+
+void decodeSelectorNames(ObjectReader& selector, const char* field, std::vector<std::string>& out) {
+  auto names = selector.stringList(field);
+  if (!names) return;
+  for (size_t i = 0; i < names->size(); ++i) {
+    std::string name = (*names)[i];
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!isDnsNameOrZone(name))
+      selector.context().error(selector.pathOf(field).index(i),
+                               "must be a DNS name, got \"" + (*names)[i] + "\"");
+    out.push_back(name);
+  }
+}
+
+AcmeIssuer decodeAcme(ObjectReader& acme) {
+  AcmeIssuer issuer;
+  if (acme.require("server")) {
+    if (auto server = acme.string("server")) {
+      if (!isHttpsUrl(*server)) {
+        acme.error("server", "must be an https URL, got \"" + *server + "\"");
+      }
+      issuer.server = *server;
+    }
+  }
+  if (auto email = acme.string("email")) {
+    auto at = email->find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == email->size()) {
+      acme.error("email", "must be an email address, got \"" + *email + "\"");
+    }
+    issuer.email = *email;
+  }
+  if (auto caBundle = acme.string("caBundle")) {
+    if (caBundle->find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      acme.error("caBundle", "must be PEM text with at least one CERTIFICATE block");
+    issuer.caBundle = *caBundle;
+  }
+  issuer.preferredChain = acme.string("preferredChain").value_or("");
+  const bool shorthand = acme.has("http01");
+  if (shorthand) {
+    AcmeSolver solver;
+    decodeSolverType(acme, solver, /*required=*/false);
+    issuer.solvers.push_back(solver);
+  }
+  if (acme.has("solvers") && shorthand)
+    acme.error("solvers",
+               "cannot be set together with http01 (the shorthand for one http-01 "
+               "solver for every name)");
+  acme.objectList("solvers", [&](ObjectReader& item, size_t) {
+    AcmeSolver solver;
+    if (auto selector = item.object("selector")) {
+      decodeSelectorNames(*selector, "dnsNames", solver.dnsNames);
+      decodeSelectorNames(*selector, "dnsZones", solver.dnsZones);
+      selector->finish();
+    }
+    decodeSolverType(item, solver, /*required=*/true);
+    issuer.solvers.push_back(solver);
+  });
+  // Neither: http-01 for every name, as the shorthand says (the form before solvers existed).
+  if (!shorthand && !acme.has("solvers")) issuer.solvers.push_back(AcmeSolver{});
+  return issuer;
+}
+
+nlohmann::json encodeSolverType(const AcmeSolver&) {
+  return {{"http01", nlohmann::json::object()}};
 }
 
 }  // namespace
@@ -41,26 +128,8 @@ IssuerSpec decodeIssuerSpec(ObjectReader& spec) {
     out.ca = issuer;
   }
   if (auto acme = spec.object("acme")) {
-    AcmeIssuer issuer;
-    if (acme->require("server")) {
-      if (auto server = acme->string("server")) {
-        if (!isHttpsUrl(*server)) {
-          acme->error("server", "must be an https URL, got \"" + *server + "\"");
-        }
-        issuer.server = *server;
-      }
-    }
-    if (auto email = acme->string("email")) {
-      auto at = email->find('@');
-      if (at == std::string::npos || at == 0 || at + 1 == email->size()) {
-        acme->error("email", "must be an email address, got \"" + *email + "\"");
-      }
-      issuer.email = *email;
-    }
-    // http01 is the one solver and always on; the field exists so manifests can say so.
-    if (auto http01 = acme->object("http01")) http01->finish();
+    out.acme = decodeAcme(*acme);
     acme->finish();
-    out.acme = issuer;
   }
   if (present.empty()) {
     spec.context().error(spec.path(), "exactly one of selfSigned, ca or acme is required");
@@ -75,6 +144,13 @@ IssuerSpec decodeIssuerSpec(ObjectReader& spec) {
 IssuerStatus decodeIssuerStatus(ObjectReader& status) {
   IssuerStatus out;
   out.conditions = decodeConditions(status);
+  if (auto acme = status.object("acme")) {
+    AcmeIssuerStatus account;
+    account.uri = acme->string("uri").value_or("");
+    account.lastRegisteredEmail = acme->string("lastRegisteredEmail").value_or("");
+    acme->finish();
+    out.acme = account;
+  }
   return out;
 }
 
@@ -83,8 +159,21 @@ nlohmann::json encodeIssuerSpec(const IssuerSpec& spec) {
   if (spec.selfSigned) out["selfSigned"] = nlohmann::json::object();
   if (spec.ca) out["ca"] = {{"certificateRef", encodeReference(spec.ca->certificateRef)}};
   if (spec.acme) {
-    nlohmann::json acme = {{"server", spec.acme->server}, {"http01", nlohmann::json::object()}};
-    if (!spec.acme->email.empty()) acme["email"] = spec.acme->email;
+    const AcmeIssuer& issuer = *spec.acme;
+    nlohmann::json acme = {{"server", issuer.server}};
+    if (!issuer.email.empty()) acme["email"] = issuer.email;
+    if (!issuer.caBundle.empty()) acme["caBundle"] = issuer.caBundle;
+    if (!issuer.preferredChain.empty()) acme["preferredChain"] = issuer.preferredChain;
+    nlohmann::json solvers = nlohmann::json::array();
+    for (const AcmeSolver& solver : issuer.solvers) {
+      nlohmann::json item = encodeSolverType(solver);
+      nlohmann::json selector = nlohmann::json::object();
+      if (!solver.dnsNames.empty()) selector["dnsNames"] = solver.dnsNames;
+      if (!solver.dnsZones.empty()) selector["dnsZones"] = solver.dnsZones;
+      if (!selector.empty()) item["selector"] = std::move(selector);
+      solvers.push_back(std::move(item));
+    }
+    acme["solvers"] = std::move(solvers);
     out["acme"] = std::move(acme);
   }
   return out;
@@ -93,6 +182,13 @@ nlohmann::json encodeIssuerSpec(const IssuerSpec& spec) {
 nlohmann::json encodeIssuerStatus(const IssuerStatus& status) {
   nlohmann::json out = nlohmann::json::object();
   if (!status.conditions.empty()) out["conditions"] = encodeConditions(status.conditions);
+  if (status.acme) {
+    nlohmann::json acme = nlohmann::json::object();
+    if (!status.acme->uri.empty()) acme["uri"] = status.acme->uri;
+    if (!status.acme->lastRegisteredEmail.empty())
+      acme["lastRegisteredEmail"] = status.acme->lastRegisteredEmail;
+    out["acme"] = std::move(acme);
+  }
   return out;
 }
 

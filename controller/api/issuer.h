@@ -19,10 +19,31 @@ struct CAIssuer {
   bool operator==(const CAIssuer&) const = default;
 };
 
-// RFC 8555. The only solver is http01, served by the data plane itself.
+// How the ACME server's challenges for some names are answered, all by siteplane's own data plane.
+enum class AcmeChallengeType { kHttp01 };
+
+// One solver of spec.acme.solvers, for the names its selector picks: dnsNames exactly, or every
+// name in (or equal to) one of dnsZones. An empty selector picks every name. A name picked by
+// several solvers takes the most specific: a dnsNames match, then the longest dnsZones match,
+// then a solver without selector (cert-manager's rule).
+struct AcmeSolver {
+  std::vector<std::string> dnsNames;
+  std::vector<std::string> dnsZones;
+  AcmeChallengeType type = AcmeChallengeType::kHttp01;
+  bool operator==(const AcmeSolver&) const = default;
+};
+
+// RFC 8555. `http01: {}` alone is one http-01 solver for every name.
 struct AcmeIssuer {
   std::string server;  // https URL of the directory
   std::string email;
+  // PEM the ACME server's TLS certificate must chain to (a private ACME CA); empty: the system's
+  // roots.
+  std::string caBundle;
+  // The chain whose topmost certificate's issuer CN is this is served, when the server offers it
+  // (as the default or an alternate); otherwise the default chain.
+  std::string preferredChain;
+  std::vector<AcmeSolver> solvers;
   bool operator==(const AcmeIssuer&) const = default;
 };
 
@@ -35,8 +56,16 @@ struct IssuerSpec {
   bool operator==(const IssuerSpec&) const = default;
 };
 
+// An ACME Issuer's registered account.
+struct AcmeIssuerStatus {
+  std::string uri;  // the account URL
+  std::string lastRegisteredEmail;
+  bool operator==(const AcmeIssuerStatus&) const = default;
+};
+
 struct IssuerStatus {
   std::vector<Condition> conditions;  // Ready
+  std::optional<AcmeIssuerStatus> acme;
   bool operator==(const IssuerStatus&) const = default;
 };
 

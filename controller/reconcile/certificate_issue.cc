@@ -219,6 +219,11 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
   if (!issuer) return ReconcileResult::retry(issuer.message());
   attempt.issuer = std::move(*issuer);
 
+  const bool acmeIssuer = attempt.issuer.signer.acme.has_value();
+  if (!acmeIssuer && certificate.status.acmeOrder) {
+    certificate.status.acmeOrder.reset();
+    abandonAcmeOrder(options_.acme, storeKey);
+  }
   // Does the stored material still do?
   std::optional<Staleness> stale =
       firstStaleness({.current = attempt.current ? &*attempt.current : nullptr,
@@ -227,12 +232,41 @@ ReconcileResult CertificateReconciler::issue(api::Certificate& certificate,
                       .request = *request,
                       .signer = attempt.issuer.signer,
                       .issuerRef = attempt.issuer.ref,
-                      .now = now});
+                      .now = now},
+                     acmeIssuer ? std::span<const StalenessPolicy>(kAcmeStalenessPolicies)
+                                : std::span<const StalenessPolicy>(kStalenessPolicies));
   if (!stale) {
+    if (certificate.status.acmeOrder) {
+      certificate.status.acmeOrder.reset();
+      abandonAcmeOrder(options_.acme, storeKey);
+    }
     describe(certificate.status, attempt.current->leaf(), attempt.renewal);
     return markIssued(attempt, attempt.current->leaf(), *attempt.renewal);
   }
   if (!attempt.issuer.signer.ready) return waitForIssuer(attempt, *stale, options_.blockedRetry);
+  if (attempt.issuer.signer.acme) {
+    if (!options_.acme.accounts || !options_.acme.challenges) {
+      const std::string message = "this server has no ACME client configured";
+      setCondition("Ready", false, reason::kIssuanceFailed, message);
+      setCondition("Issuing", false, reason::kFailed, message);
+      return ReconcileResult::done();
+    }
+    AcmeOrderStep step{certificate,
+                       storeKey,
+                       now,
+                       setCondition,
+                       attempt.current ? &*attempt.current : nullptr,
+                       attempt.renewal,
+                       *stale,
+                       *request,
+                       attempt.issuer.ref,
+                       *attempt.issuer.signer.acme,
+                       options_.acme,
+                       [this, &storeKey](const certs::CertificateBundle& bundle) {
+                         return storeMaterial(storeKey, bundle);
+                       }};
+    return advanceAcmeOrder(step);
+  }
   return reissue(attempt, *stale, std::move(*request),
                  [this, &storeKey](const certs::CertificateBundle& bundle) {
                    return storeMaterial(storeKey, bundle);

@@ -71,6 +71,7 @@ ReconcileResult CertificateReconciler::run(const std::string& key) {
     if (stored.code() != ErrorCode::kNotFound) return ReconcileResult::retry(stored.message());
     // Deleted: its key pair goes with it, so no private key outlives the object that owned it.
     forgetImport(storeKey);
+    abandonAcmeOrder(options_.acme, storeKey);
     Status removed = certificates_.remove(storeKey);
     if (!removed.isOk()) return ReconcileResult::retry(removed.message());
     log->debug("certificate_removed key={}", key);

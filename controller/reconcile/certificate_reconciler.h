@@ -20,6 +20,7 @@
 #include "controller/certs/certificate_store.h"
 #include "controller/certs/import_path_policy.h"
 #include "controller/events/event_recorder.h"
+#include "controller/reconcile/certificate_acme.h"
 #include "controller/reconcile/certificate_dependencies.h"
 #include "controller/reconcile/generation_filter.h"
 #include "controller/reconcile/issuer_reconciler.h"
@@ -52,6 +53,8 @@ inline constexpr const char* kInvalidChain = "InvalidChain";
 // A spec.source file outside the directories the operator allows (certs::ImportPathPolicy).
 inline constexpr const char* kPathNotAllowed = "PathNotAllowed";
 inline constexpr const char* kIssuanceFailed = "IssuanceFailed";
+// Ready=False while the first ACME order for the Certificate runs (Issuing says how far).
+inline constexpr const char* kOrderPending = "OrderPending";
 // Issuing: False once the material matches the spec, True (with why) while a re-issue waits.
 inline constexpr const char* kUpToDate = "UpToDate";
 inline constexpr const char* kDoesNotExist = "DoesNotExist";
@@ -105,6 +108,9 @@ struct CertificateReconcilerOptions {
   // Certificate is refused (InvalidSource), since the embedded server has no Secrets.
   std::function<Result<certs::CertificateBundle>(const std::string& ns, const std::string& name)>
       readSecret;
+  // ACME Issuers: the accounts, the data plane's challenge answers and where an order's new key
+  // waits. Without accounts and challenges, a Certificate of an ACME Issuer is IssuanceFailed.
+  AcmeServices acme;
 };
 
 // Issues, renews and imports Certificates; keys are "Certificate/namespace/name". The chain and

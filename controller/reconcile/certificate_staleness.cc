@@ -117,6 +117,35 @@ std::optional<Staleness> issuerMismatch(const StalenessInput& input) {
                                ca.leaf().thumbprint(), input.issuerRef)};
 }
 
+std::vector<std::string> acmeIdentifiers(const certs::CertificateTemplate& request) {
+  std::vector<std::string> names = request.dnsNames;
+  if (!request.commonName.empty()) names.push_back(request.commonName);
+  for (std::string& name : names)
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+std::optional<Staleness> acmeNamesMismatch(const StalenessInput& input) {
+  if (!input.current) return std::nullopt;
+  std::vector<std::string> wanted = acmeIdentifiers(input.request);
+  certs::CertificateTemplate held;
+  held.dnsNames = input.current->leaf().info().dnsNames;
+  std::vector<std::string> have = acmeIdentifiers(held);
+  if (have == wanted) return std::nullopt;
+  return Staleness{reason::kSpecChanged,
+                   fmt::format("the certificate is for {}, the spec asks for {}",
+                               fmt::join(have, ", "), fmt::join(wanted, ", "))};
+}
+
+std::optional<Staleness> acmeIssuerMismatch(const StalenessInput& input) {
+  if (!input.current || !input.current->leaf().info().selfSigned) return std::nullopt;
+  return Staleness{
+      reason::kIssuerChanged,
+      fmt::format("the certificate is self-signed, Issuer {} is an ACME issuer", input.issuerRef)};
+}
+
 std::optional<Staleness> expired(const StalenessInput& input) {
   if (!input.current) return std::nullopt;
   const certs::Certificate& leaf = input.current->leaf();

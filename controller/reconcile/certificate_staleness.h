@@ -77,6 +77,23 @@ inline constexpr std::array<StalenessPolicy, 8> kStalenessPolicies = {
     expired,         notYetValid,        renewalDue,
 };
 
+// ACME: the names the stored certificate carries are not the ones to order (acmeIdentifiers):
+// SpecChanged. The rest of what requestMismatch compares is the CA's to decide.
+std::optional<Staleness> acmeNamesMismatch(const StalenessInput& input);
+// ACME: the stored certificate is self-signed (the Certificate had a selfSigned Issuer before):
+// IssuerChanged.
+std::optional<Staleness> acmeIssuerMismatch(const StalenessInput& input);
+
+// The chain for an ACME Issuer, whose CA chooses usages, lifetime and intermediates.
+inline constexpr std::array<StalenessPolicy, 7> kAcmeStalenessPolicies = {
+    materialMissing, privateKeyMismatch, acmeNamesMismatch, acmeIssuerMismatch,
+    expired,         notYetValid,        renewalDue,
+};
+
+// The DNS names an ACME order for `request` asks for, sorted and without duplicates: dnsNames
+// and the commonName (lower case).
+std::vector<std::string> acmeIdentifiers(const certs::CertificateTemplate& request);
+
 // What the first policy of `chain` that finds the material stale says; nullopt when none does.
 std::optional<Staleness> firstStaleness(
     const StalenessInput& input, std::span<const StalenessPolicy> chain = kStalenessPolicies);

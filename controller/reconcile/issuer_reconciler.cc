@@ -115,13 +115,15 @@ Signer resolveSigner(const store::Store& store, const certs::CertificateStore& c
     return signer;
   }
   if (spec.ca) return resolveCA(store, certificates, ns, spec.ca->certificateRef.name, now);
-  if (spec.acme)
-    return notReady(
-        issuer_reason::kACMENotSupported,
-        fmt::format("ACME (RFC 8555) issuance from {} is not implemented in this build; "
-                    "use a selfSigned or ca Issuer, or import the certificate with "
-                    "Certificate spec.source",
-                    spec.acme->server));
+  if (spec.acme) {
+    Signer signer;
+    signer.ready = true;
+    signer.reason = issuer_reason::kACMEAccountRegistered;
+    signer.message =
+        fmt::format("certificates are ordered from the ACME server {}", spec.acme->server);
+    signer.acme = spec.acme;
+    return signer;
+  }
   // The decoder enforces exactly one of the three, so this is an object stored by other means.
   return notReady(issuer_reason::kCertificateNotReady,
                   "the Issuer sets none of selfSigned, ca and acme");
@@ -157,6 +159,26 @@ ReconcileResult IssuerReconciler::reconcile(const std::string& key) noexcept {
   }
 }
 
+void IssuerReconciler::registerAcmeAccount(const std::string& issuerKey, api::Issuer& issuer,
+                                           Signer& signer) {
+  if (!options_.acmeAccounts) {
+    signer.ready = false;
+    signer.reason = issuer_reason::kACMERegistrationFailed;
+    signer.message = "this server has no ACME client configured";
+    return;
+  }
+  auto account = options_.acmeAccounts->account(issuerKey, *issuer.spec.acme);
+  if (!account) {
+    signer.ready = false;
+    signer.reason = issuer_reason::kACMERegistrationFailed;
+    signer.message = fmt::format("{}: {}", issuer.spec.acme->server, account.message());
+    return;
+  }
+  signer.message =
+      fmt::format("ACME account {} registered with {}", (*account)->url, issuer.spec.acme->server);
+  issuer.status.acme = api::AcmeIssuerStatus{(*account)->url, (*account)->email};
+}
+
 ReconcileResult IssuerReconciler::run(const std::string& key) {
   auto log = logger("controller.reconcile");
   auto parsed = ObjectKey::parse(key);
@@ -166,8 +188,9 @@ ReconcileResult IssuerReconciler::run(const std::string& key) {
   }
   auto stored = store_.get(*parsed);
   if (!stored) {
-    if (stored.code() == ErrorCode::kNotFound) return ReconcileResult::done();
-    return ReconcileResult::retry(stored.message());
+    if (stored.code() != ErrorCode::kNotFound) return ReconcileResult::retry(stored.message());
+    if (options_.acmeAccounts) options_.acmeAccounts->forget(parsed->ns + "/" + parsed->name);
+    return ReconcileResult::done();
   }
   api::DecodeResult decoded = api::decodeObject(**stored);
   if (!decoded.ok() || !std::holds_alternative<api::Issuer>(*decoded.object)) {
@@ -179,6 +202,12 @@ ReconcileResult IssuerReconciler::run(const std::string& key) {
   auto& issuer = std::get<api::Issuer>(object);
   const auto now = options_.clock->wallNow();
   Signer signer = resolveSigner(store_, certificates_, parsed->ns, issuer.spec, now);
+  if (signer.acme) {
+    if (options_.mayWrite && !options_.mayWrite()) return ReconcileResult::done();
+    registerAcmeAccount(parsed->ns + "/" + parsed->name, issuer, signer);
+  } else {
+    issuer.status.acme.reset();
+  }
 
   api::Condition ready;
   ready.type = "Ready";
@@ -197,6 +226,7 @@ ReconcileResult IssuerReconciler::run(const std::string& key) {
     log->info("issuer_ready key={} generation={} ready={} reason={} message=\"{}\"", key,
               issuer.metadata.generation, signer.ready, signer.reason, signer.message);
   }
+  if (signer.acme && !signer.ready) return ReconcileResult::retry(signer.message);
   // A CA that is valid now expires later (and one not yet valid becomes valid): look again then,
   // on a timer rather than by polling.
   if (signer.changesAt && *signer.changesAt >= now) {

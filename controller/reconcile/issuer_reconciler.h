@@ -1,11 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "controller/acme/account_registry.h"
 #include "controller/api/issuer.h"
 #include "controller/certs/certificate_bundle.h"
 #include "controller/certs/certificate_store.h"
@@ -24,7 +27,10 @@ inline constexpr const char* kCertificateNotFound = "CertificateNotFound";
 inline constexpr const char* kNotCA = "NotCA";
 inline constexpr const char* kCertificateNotReady = "CertificateNotReady";
 inline constexpr const char* kExpired = "Expired";
-inline constexpr const char* kACMENotSupported = "ACMENotSupported";
+// ACME: Ready=True once the account is registered; False when the server refused it or cannot be
+// reached (the message is the problem document or the transport error).
+inline constexpr const char* kACMEAccountRegistered = "ACMEAccountRegistered";
+inline constexpr const char* kACMERegistrationFailed = "ACMERegistrationFailed";
 }  // namespace issuer_reason
 
 // What an Issuer can do right now: sign (self-signed, or with its CA's chain and key), or why not.
@@ -36,6 +42,8 @@ struct Signer {
   // A ready `ca` Issuer: the CA certificate's chain (leaf first) and key from the certificate
   // store.
   std::optional<certs::CertificateBundle> ca;
+  // A ready `acme` Issuer: its settings; certificates are ordered through its account.
+  std::optional<api::AcmeIssuer> acme;
   // When the answer changes without any object changing: the CA certificate's notAfter (or its
   // notBefore while it is not yet valid).
   std::optional<std::chrono::system_clock::time_point> changesAt;
@@ -46,7 +54,8 @@ struct Signer {
 //   ca          ready when the referenced Certificate exists, has spec.isCA, is Ready with its
 //               status.thumbprint the one in the certificate store, is a CA certificate and is
 //               valid at `now`; else CertificateNotFound / NotCA / CertificateNotReady / Expired;
-//   acme        not ready: ACMENotSupported (this build implements no RFC 8555 client).
+//   acme        ready (orders are placed through the Issuer's account; whether the account can be
+//               registered is the Issuer's Ready condition and each order's outcome).
 Signer resolveSigner(const store::Store& store, const certs::CertificateStore& certificates,
                      const std::string& ns, const api::IssuerSpec& spec,
                      std::chrono::system_clock::time_point now);
@@ -55,6 +64,12 @@ struct IssuerReconcilerOptions {
   // Its wallNow() for validity checks and lastTransitionTime; tests inject a fake one. Must
   // outlive the reconciler.
   const Clock* clock = &Clock::real();
+  // Registers the accounts of ACME Issuers (Ready=True ACMEAccountRegistered with the account
+  // URL in status.acme.uri, or False ACMERegistrationFailed with the server's problem). Null: an
+  // ACME Issuer is Ready=False, since nothing here can order from it.
+  std::shared_ptr<acme::AccountRegistry> acmeAccounts = nullptr;
+  // Whether this replica may register accounts (Kubernetes mode: it leads). Null: always.
+  std::function<bool()> mayWrite = nullptr;
 };
 
 // Keeps each Issuer's Ready condition true to whether it can sign (see resolveSigner). Keys are
@@ -73,6 +88,8 @@ class IssuerReconciler final : public Reconciler {
 
  private:
   ReconcileResult run(const std::string& key);
+  // An ACME Issuer's signer made ready by its registered account, or not ready with why.
+  void registerAcmeAccount(const std::string& issuerKey, api::Issuer& issuer, Signer& signer);
 
   store::Store& store_;
   const certs::CertificateStore& certificates_;

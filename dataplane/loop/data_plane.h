@@ -28,6 +28,7 @@
 #include "common/status.h"
 #include "dataplane/http/access_log.h"
 #include "dataplane/table/binding_table.h"
+#include "dataplane/table/challenge_answers.h"
 #include "dataplane/table/publish_report.h"
 
 namespace siteplane::loop {
@@ -52,6 +53,9 @@ struct DataPlaneOptions {
   Limits limits;
   http::AccessLogFormat accessLog = http::AccessLogFormat::kW3C;
   std::chrono::milliseconds drainTimeout{10000};  // removed listeners' connections
+  // ACME http-01 answers, given before any site policy to requests under
+  // /.well-known/acme-challenge/ (null: none). The controller adds and removes them.
+  std::shared_ptr<const table::ChallengeAnswers> challenges;
 };
 
 struct Stats {

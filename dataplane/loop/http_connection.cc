@@ -224,6 +224,7 @@ void HttpConnection::handleRequest() {
   if (session) tlsFacts = http::tlsFactsOf(*session);
   http::ConnectionFacts facts{stream_.localAddress(), stream_.localPort(),
                               session ? &tlsFacts : nullptr};
+  if (answerAcmeChallenge(request)) return;
   http::Decision decision = http::dispatch(*table, facts, request);
   keepAlive_ = request.keepAlive && !closeAfterResponse_ && !worker_.stopping() &&
                !request.upgrade && decision.status != 400;
@@ -242,6 +243,22 @@ void HttpConnection::handleRequest() {
     respond(&request, decision.status, decision.substatus, decision.message, {}, decision.route);
   }
   if (!responding_) finishResponse();
+}
+
+bool HttpConnection::answerAcmeChallenge(const http::Request& request) {
+  const table::ChallengeAnswers* challenges = worker_.challenges();
+  if (!challenges || (request.method != HTTP_GET && request.method != HTTP_HEAD) ||
+      request.path.substr(0, table::kAcmeChallengePath.size()) != table::kAcmeChallengePath)
+    return false;
+  auto answer =
+      challenges->http01(request.host, request.path.substr(table::kAcmeChallengePath.size()));
+  if (!answer) return false;
+  keepAlive_ = request.keepAlive && !closeAfterResponse_ && !worker_.stopping();
+  log()->debug("[C{}] acme_http01_answered host={} peer={}", stream_.id(), request.host,
+               stream_.peerAddress());
+  respond(&request, 200, 0, *answer, {}, nullptr);
+  if (!responding_) finishResponse();
+  return true;
 }
 
 void HttpConnection::serveStatic(const http::Request& request, const http::Decision& decision) {

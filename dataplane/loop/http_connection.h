@@ -57,6 +57,9 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
  private:
   void parse(const char* data, size_t length);
   void handleRequest();
+  // An ACME http-01 request the controller has an answer for, answered before any site policy
+  // (so requireSSL and redirectHTTP sites still validate). False: not one; dispatch as usual.
+  bool answerAcmeChallenge(const http::Request& request);
   void serveStatic(const http::Request& request, const http::Decision& decision);
   // A complete text response (error pages, redirects).
   void respond(const http::Request* request, int status, int substatus, std::string_view body,

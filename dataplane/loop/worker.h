@@ -95,6 +95,7 @@ class Worker {
   const Limits& limits() const { return options_.limits; }
   std::chrono::milliseconds drainTimeout() const { return options_.drainTimeout; }
   const http::AccessLog& accessLog() const { return accessLog_; }
+  const table::ChallengeAnswers* challenges() const { return options_.challenges.get(); }
   WorkerStats& mutableStats() { return stats_; }
   // Process-wide: every worker counts into the same one (any thread may call it).
   AddressLimiter& addressLimiter();

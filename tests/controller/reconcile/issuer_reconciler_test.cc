@@ -94,17 +94,33 @@ TEST_CASE("A CA Issuer reports why its CA Certificate cannot sign",
   }
 }
 
-TEST_CASE("An ACME Issuer is Ready=False ACMENotSupported", "[controller][reconcile][issuer]") {
+TEST_CASE("An ACME Issuer is Ready only once its account is registered",
+          "[controller][reconcile][issuer]") {
   ReconcileFixture fixture;
-  fixture.create(issuerObject("letsencrypt", {{"acme",
-                                               {{"server", "https://acme.example.test/directory"},
-                                                {"email", "ops@example.test"},
-                                                {"http01", json::object()}}}}));
+  // Nothing listens there: the registration fails, and the condition says with what.
+  const std::string server =
+      "https://127.0.0.1:" + std::to_string(siteplane::testing::freePort()) + "/directory";
+  fixture.create(issuerObject(
+      "letsencrypt",
+      {{"acme", {{"server", server}, {"email", "ops@example.test"}, {"http01", json::object()}}}}));
+  // Without an ACME client nothing can order from it.
   (void)fixture.reconcileIssuer("letsencrypt");
+  CHECK(stateOf(fixture.issuer("letsencrypt").status.conditions, "Ready") ==
+        "False/ACMERegistrationFailed");
+
+  siteplane::testing::TempDir accounts;
+  IssuerReconciler withClient(
+      *fixture.store, *fixture.certificates,
+      IssuerReconcilerOptions{
+          .clock = &fixture.clock,
+          .acmeAccounts = std::make_shared<acme::AccountRegistry>(accounts.path()),
+          .mayWrite = nullptr});
+  ReconcileResult result = withClient.reconcile("Issuer/default/letsencrypt");
+  CHECK(result.action == ReconcileResult::Action::kRetry);
   api::Issuer issuer = fixture.issuer("letsencrypt");
-  CHECK(stateOf(issuer.status.conditions, "Ready") == "False/ACMENotSupported");
-  CHECK(condition(issuer.status.conditions, "Ready")
-            .message.find("https://acme.example.test/directory") != std::string::npos);
+  CHECK(stateOf(issuer.status.conditions, "Ready") == "False/ACMERegistrationFailed");
+  CHECK(condition(issuer.status.conditions, "Ready").message.find(server) != std::string::npos);
+  CHECK_FALSE(issuer.status.acme.has_value());
 }
 
 TEST_CASE("A CA Certificate change queues the Issuers that sign with it",

@@ -1,0 +1,87 @@
+#include "controller/acme/account_registry.h"
+
+#include <fmt/format.h>
+
+#include <system_error>
+
+#include "common/durable_file.h"
+#include "common/logging.h"
+
+namespace siteplane::acme {
+
+std::string AccountRegistry::settingsOf(const api::AcmeIssuer& spec) {
+  return spec.server + '\n' + spec.email + '\n' + spec.caBundle;
+}
+
+Result<certs::PrivateKey> AccountRegistry::loadOrCreateKey(const std::string& issuerKey) {
+  const size_t slash = issuerKey.find('/');
+  if (slash == std::string::npos) return Status::error("invalid Issuer key " + issuerKey);
+  const std::filesystem::path dir = directory_ / issuerKey.substr(0, slash);
+  const std::filesystem::path path = dir / (issuerKey.substr(slash + 1) + ".key");
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) {
+    auto pem = durable::readFile(path);
+    if (!pem) return pem.status();
+    auto key = certs::PrivateKey::fromPem(*pem);
+    if (!key) return std::move(key).status().withContext("ACME account key " + path.string());
+    return key;
+  }
+  for (const auto& level : {directory_.parent_path(), directory_, dir}) {
+    if (Status made = durable::makeDirectory(level, 0700); !made) return made;
+  }
+  auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
+  if (!key) return key.status();
+  std::filesystem::path temp = path;
+  temp += ".tmp";
+  if (Status written = durable::replaceFile(path, temp, key->toPem(), 0600); !written)
+    return written;
+  logger("controller.acme")
+      ->info("acme_account_key_created issuer={} path={}", issuerKey, path.string());
+  return key;
+}
+
+Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(const std::string& issuerKey,
+                                                                    const api::AcmeIssuer& spec) {
+  const std::string settings = settingsOf(spec);
+  Result<certs::PrivateKey> key = Status::error("unset");
+  {
+    std::lock_guard lock(mutex_);
+    if (auto known = accounts_.find(issuerKey);
+        known != accounts_.end() && known->second.first == settings)
+      return known->second.second;
+    key = loadOrCreateKey(issuerKey);
+  }
+  if (!key) return key.status();
+  auto client = AcmeClient::create({.directoryUrl = spec.server,
+                                    .caBundle = spec.caBundle,
+                                    .timeout = std::chrono::seconds(30)});
+  if (!client) return client.status();
+  auto answer = (*client)->registerAccount(
+      *key, {.email = spec.email, .externalAccountBinding = std::nullopt});
+  if (!answer) return answer.status();
+  if (!answer->ok()) {
+    const Problem problem = answer->failure();
+    const bool transient = answer->status >= 500 || answer->status == 429;
+    return Status::error(transient ? ErrorCode::kUnavailable : ErrorCode::kInvalid,
+                         "ACME account registration: " + problem.describe());
+  }
+  if (answer->location.empty())
+    return Status::error(
+        ErrorCode::kUnavailable,
+        fmt::format("ACME newAccount answered {} without a Location", answer->status));
+  auto account = std::make_shared<AcmeAccount>(AcmeAccount{
+      std::shared_ptr<AcmeClient>(std::move(*client)), *key, answer->location, spec.email});
+  logger("controller.acme")
+      ->info("acme_account_registered issuer={} server={} account={} new={}", issuerKey,
+             spec.server, account->url, answer->status == 201);
+  std::lock_guard lock(mutex_);
+  accounts_[issuerKey] = {settings, account};
+  return std::shared_ptr<const AcmeAccount>(account);
+}
+
+void AccountRegistry::forget(const std::string& issuerKey) {
+  std::lock_guard lock(mutex_);
+  accounts_.erase(issuerKey);
+}
+
+}  // namespace siteplane::acme

@@ -1,0 +1,182 @@
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include "tests/e2e/acme/pebble_fixture.h"
+#include "tests/e2e/serve/serve_fixture.h"
+
+namespace siteplane::testing {
+namespace {
+
+constexpr std::chrono::seconds kIssueDeadline{60};
+
+// A Site that requires SSL, its http binding (where the VA asks for http-01) and its https
+// binding for `name` with the Certificate `web` of the ACME Issuer `pebble`.
+std::string acmeSiteYaml(const Server& server, const Pebble& pebble, int httpPort, int httpsPort,
+                         const std::string& name) {
+  return documents(
+      {"apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: web\n"
+       "spec:\n  root: " +
+           server.root().string() + "\n  ssl:\n    requireSSL: true\n",
+       bindingYaml("web-http", "web", "http", httpPort),
+       bindingYaml("web-https", "web", "https", httpsPort, name, "web"),
+       acmeIssuerYaml("pebble", pebble), issuedCertificateYaml("web", "pebble", {name})});
+}
+
+// Whether `name` on 127.0.0.1:port serves a certificate that verifies against `rootFile` alone
+// (openssl s_client with the name checked).
+bool servesTrusted(int port, const std::string& name, const std::string& rootFile) {
+  auto handshake =
+      run({"openssl", "s_client", "-connect", fmt::format("127.0.0.1:{}", port), "-servername",
+           name, "-CAfile", rootFile, "-verify_return_error", "-verify_hostname", name},
+          "", std::chrono::seconds(10));
+  return handshake.exitCode == 0 &&
+         handshake.out.find("Verify return code: 0 (ok)") != std::string::npos;
+}
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::seconds deadline = kIssueDeadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return predicate();
+}
+
+std::string conditionOf(const std::optional<json>& object, const std::string& type) {
+  if (!object) return "";
+  const json conditions = object->value(json::json_pointer("/status/conditions"), json::array());
+  for (const auto& condition : conditions)
+    if (condition.value("type", "") == type)
+      return condition.value("status", "") + "/" + condition.value("reason", "") + ": " +
+             condition.value("message", "");
+  return "";
+}
+
+TEST_CASE("An ACME Issuer orders a certificate over http-01 that is served and trusted",
+          "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 0});
+  REQUIRE_FALSE(pebble.rootPem().empty());
+  Server server;
+  server.write("site.yaml", acmeSiteYaml(server, pebble, httpPort, httpsPort, "www.acme.test"));
+  server.start();
+
+  const std::string root = pebble.rootFile();
+  if (!eventually([&] { return servesTrusted(httpsPort, "www.acme.test", root); }))
+    FAIL(server.log() + "\n---- pebble ----\n" + pebble.log());
+  auto curl = run({"curl", "-s", "--cacert", root, "--resolve",
+                   fmt::format("www.acme.test:{}:127.0.0.1", httpsPort),
+                   fmt::format("https://www.acme.test:{}/", httpsPort)});
+  CHECK(curl.exitCode == 0);
+  CHECK(curl.out == "hello from siteplane\n");
+
+  // The account is in the Issuer's status; the Certificate says who issued it, and the order is
+  // gone from status once done.
+  auto issuer = server.object("Issuer", "pebble");
+  REQUIRE(issuer);
+  CHECK(conditionOf(issuer, "Ready").rfind("True/ACMEAccountRegistered", 0) == 0);
+  CHECK((*issuer)["status"]["acme"].value("uri", "").find("127.0.0.1") != std::string::npos);
+  REQUIRE(eventually([&] {
+    return conditionOf(server.object("Certificate", "web"), "Ready").rfind("True/Issued", 0) == 0;
+  }));
+  auto certificate = server.object("Certificate", "web");
+  CHECK_FALSE((*certificate)["status"].contains("acme"));
+  CHECK(servedThumbprint(httpsPort, "www.acme.test") ==
+        (*certificate)["status"].value("thumbprint", ""));
+  CHECK(pebble.count("Issued certificate serial") == 1);
+
+  // requireSSL still refuses plain http for everything but the challenges.
+  CHECK(httpGet(httpPort, "www.acme.test").find("403") != std::string::npos);
+  // The account key is private.
+  auto key = server.state() / "acme" / "accounts" / "default" / "pebble.key";
+  REQUIRE(std::filesystem::exists(key));
+  CHECK((std::filesystem::status(key).permissions() & std::filesystem::perms::group_all) ==
+        std::filesystem::perms::none);
+  CHECK(server.log().find("PRIVATE KEY") == std::string::npos);
+}
+
+TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});
+  Server server;
+  server.write("site.yaml", acmeSiteYaml(server, pebble, httpPort, httpsPort, "nonce.acme.test"));
+  server.start();
+  INFO(server.log());
+  CHECK(eventually([&] { return servesTrusted(httpsPort, "nonce.acme.test", pebble.rootFile()); }));
+}
+
+TEST_CASE(
+    "A challenge the ACME server cannot validate fails with its problem and is retried "
+    "with backoff",
+    "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 0});
+  // The VA dials 127.0.0.2 for this name, where nothing answers.
+  pebble.addA("unreachable.acme.test", "127.0.0.2");
+  Server server;
+  server.write("site.yaml",
+               acmeSiteYaml(server, pebble, httpPort, httpsPort, "unreachable.acme.test"));
+  server.start();
+  INFO(server.log());
+
+  REQUIRE(eventually([&] {
+    return conditionOf(server.object("Certificate", "web"), "Issuing").rfind("False/Failed", 0) ==
+           0;
+  }));
+  const std::string issuing = conditionOf(server.object("Certificate", "web"), "Issuing");
+  CHECK(issuing.find("urn:ietf:params:acme:error:connection") != std::string::npos);
+  CHECK(issuing.find("unreachable.acme.test") != std::string::npos);
+  CHECK(
+      conditionOf(server.object("Certificate", "web"), "Ready").rfind("False/IssuanceFailed", 0) ==
+      0);
+  // The IssueFailed Event carries the problem too.
+  bool recorded = false;
+  for (const auto& [name, event] : server.objects("Event"))
+    if (event.value("reason", "") == "IssueFailed" &&
+        event.value("message", "").find("acme:error:connection") != std::string::npos)
+      recorded = true;
+  CHECK(recorded);
+
+  // Retried, but with backoff: a few orders in ten seconds, not hundreds.
+  const int before = pebble.count("Added order");
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  const int placed = pebble.count("Added order") - before;
+  CHECK(placed >= 1);
+  CHECK(placed <= 2);
+}
+
+TEST_CASE(
+    "An ACME order interrupted by kill -9 resumes after a restart: one order, one "
+    "certificate",
+    "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 0});
+  Server server;
+  server.write("site.yaml", acmeSiteYaml(server, pebble, httpPort, httpsPort, "resume.acme.test"));
+  server.start();
+  std::string orderUrl;
+  REQUIRE(eventually([&] {
+    auto certificate = server.object("Certificate", "web");
+    if (!certificate) return false;
+    orderUrl = certificate->value(json::json_pointer("/status/acme/order/url"), "");
+    return !orderUrl.empty() || certificate->contains(json::json_pointer("/status/thumbprint"));
+  }));
+  server.process().stop(SIGKILL);
+
+  server.start();
+  if (!eventually([&] { return servesTrusted(httpsPort, "resume.acme.test", pebble.rootFile()); }))
+    FAIL(server.log());
+  INFO(server.log());
+  INFO(orderUrl);
+  CHECK(pebble.count("Added order") == 1);
+  CHECK(pebble.count("Issued certificate serial") == 1);
+}
+
+}  // namespace
+}  // namespace siteplane::testing
