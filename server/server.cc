@@ -125,13 +125,17 @@ Status Server::createController() {
                             importPolicy, options_.state,     *options_.clock};
   context.acme = acme_;
   loop::DataPlane* plane = dataPlane_.get();
-  context.acme.servesHttp = [plane](const std::string& name) {
+  context.acme.listensFor = [plane](const std::string& name, bool https) {
     auto live = plane->liveTable();
     if (!live.table) return false;
     for (const auto& report : live.listeners) {
       const table::Listener* listener = live.table->findListener(report.key);
-      if (report.listening && listener && listener->protocol() == table::Protocol::kHttp &&
-          listener->findHost(name))
+      if (!report.listening || !listener) continue;
+      // An http binding of the name is in the table from the start. An https one is only once
+      // its certificate exists, so for tls-alpn-01 (answered before any route is looked up) any
+      // open https listener will do.
+      if (https ? listener->protocol() == table::Protocol::kHttps
+                : listener->protocol() == table::Protocol::kHttp && listener->findHost(name))
         return true;
     }
     return false;

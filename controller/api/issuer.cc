@@ -31,15 +31,24 @@ bool isDnsNameOrZone(const std::string& name) {
   return true;
 }
 
-// One solver's challenge type. http01 is the only one implemented; tls-alpn-01 and dns-01 are
-// refused as unknown fields rather than accepted and ignored.
+// One solver's challenge type: exactly one of http01 and tlsAlpn01 (dns01 is not implemented and
+// is refused as an unknown field rather than accepted and ignored).
 void decodeSolverType(ObjectReader& solver, AcmeSolver& out, bool required) {
+  std::vector<const char*> present;
   if (auto http01 = solver.object("http01")) {
     http01->finish();
     out.type = AcmeChallengeType::kHttp01;
-  } else if (required) {
-    solver.context().error(solver.path(), "a solver type is required: http01: {}");
+    present.push_back("http01");
   }
+  if (auto tlsAlpn01 = solver.object("tlsAlpn01")) {
+    tlsAlpn01->finish();
+    out.type = AcmeChallengeType::kTlsAlpn01;
+    present.push_back("tlsAlpn01");
+  }
+  if (present.empty() && required)
+    solver.context().error(solver.path(), "a solver type is required: http01: {} or tlsAlpn01: {}");
+  if (present.size() > 1)
+    solver.error(present[1], "cannot be set together with http01; a solver has one type");
 }
 
 void decodeSelectorNames(ObjectReader& selector, const char* field, std::vector<std::string>& out) {
@@ -103,8 +112,9 @@ AcmeIssuer decodeAcme(ObjectReader& acme) {
   return issuer;
 }
 
-nlohmann::json encodeSolverType(const AcmeSolver&) {
-  return {{"http01", nlohmann::json::object()}};
+nlohmann::json encodeSolverType(const AcmeSolver& solver) {
+  return {{solver.type == AcmeChallengeType::kTlsAlpn01 ? "tlsAlpn01" : "http01",
+           nlohmann::json::object()}};
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ struct CAIssuer {
 };
 
 // How the ACME server's challenges for some names are answered, all by siteplane's own data plane.
-enum class AcmeChallengeType { kHttp01 };
+enum class AcmeChallengeType { kHttp01, kTlsAlpn01 };
 
 // One solver of spec.acme.solvers, for the names its selector picks: dnsNames exactly, or every
 // name in (or equal to) one of dnsZones. An empty selector picks every name. A name picked by

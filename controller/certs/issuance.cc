@@ -40,7 +40,8 @@ Status addConfiguredExtension(X509V3_CTX* context, X509* x509, int nid, const ch
 // Builds and signs the certificate. `issuer` is nullptr for a self-signed certificate.
 Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectKey,
                           KeyAlgorithm subjectAlgorithm, X509* issuer, EVP_PKEY* signingKey,
-                          std::chrono::system_clock::time_point notAfter) {
+                          std::chrono::system_clock::time_point notAfter,
+                          X509_EXTENSION* extra = nullptr) {
   ERR_clear_error();
   detail::X509Ptr x509(X509_new());
   if (!x509 || X509_set_version(x509.get(), X509_VERSION_3) != 1)
@@ -67,6 +68,7 @@ Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectK
       return failure("cannot add an extension");
     }
   }
+  if (extra && X509_add_ext(x509.get(), extra, -1) != 1) return failure("cannot add an extension");
   // Key identifiers are derived from the keys (RFC 5280 4.2.1.2 method 1), so they go through
   // OpenSSL's own code with a context naming subject and issuer. The subject key identifier must
   // exist first: for a self-signed certificate the authority key identifier copies it.
@@ -93,6 +95,34 @@ Result<Certificate> build(const CertificateTemplate& request, EVP_PKEY* subjectK
 Result<Certificate> issueSelfSigned(const CertificateTemplate& request, const PrivateKey& key) {
   if (auto valid = validateTemplate(request); !valid) return valid;
   return build(request, key.native(), key.algorithm(), nullptr, key.native(), request.notAfter);
+}
+
+Result<Certificate> issueAcmeChallengeCertificate(const std::string& dnsName,
+                                                  std::string_view keyAuthorizationDigest,
+                                                  const PrivateKey& key,
+                                                  std::chrono::system_clock::time_point now) {
+  if (keyAuthorizationDigest.size() != 32)
+    return Result<Certificate>::error("the key authorization digest must be 32 bytes");
+  CertificateTemplate request;
+  request.dnsNames = {dnsName};
+  request.notBefore = now - std::chrono::hours(1);
+  request.notAfter = now + std::chrono::hours(24 * 7);
+  if (auto valid = validateTemplate(request); !valid) return valid;
+  // id-pe-acmeIdentifier (RFC 8737 §6.1): critical; its value is the DER of an OCTET STRING
+  // holding the digest.
+  detail::Asn1ObjectPtr oid(OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1));
+  std::string value = {'\x04', '\x20'};
+  value.append(keyAuthorizationDigest);
+  detail::Asn1OctetStringPtr content(ASN1_OCTET_STRING_new());
+  if (!oid || !content ||
+      ASN1_OCTET_STRING_set(content.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                            static_cast<int>(value.size())) != 1)
+    return failure("cannot encode the acmeIdentifier extension");
+  detail::X509ExtensionPtr extension(
+      X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), /*critical=*/1, content.get()));
+  if (!extension) return failure("cannot encode the acmeIdentifier extension");
+  return build(request, key.native(), key.algorithm(), nullptr, key.native(), request.notAfter,
+               extension.get());
 }
 
 Result<Certificate> issueSignedBy(const CertificateTemplate& request, const PublicKey& subjectKey,

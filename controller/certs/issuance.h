@@ -6,6 +6,8 @@
 // subjectAltName, subjectKeyIdentifier and authorityKeyIdentifier.
 
 #include <chrono>
+#include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "controller/certs/certificate.h"
@@ -17,6 +19,15 @@ namespace siteplane::certs {
 // A certificate for `key`, signed by `key`. Fails with validateTemplate's message for a bad
 // template.
 Result<Certificate> issueSelfSigned(const CertificateTemplate& request, const PrivateKey& key);
+
+// The self-signed certificate a tls-alpn-01 challenge is answered with (RFC 8737 §3): `dnsName`
+// as its only subjectAltName and the critical acmeIdentifier extension holding
+// `keyAuthorizationDigest` (SHA-256 of the key authorization, 32 bytes). Valid for a week from an
+// hour before `now`.
+Result<Certificate> issueAcmeChallengeCertificate(const std::string& dnsName,
+                                                  std::string_view keyAuthorizationDigest,
+                                                  const PrivateKey& key,
+                                                  std::chrono::system_clock::time_point now);
 
 // A certificate for `subjectKey`, signed by `caKey` as `caCertificate`. Before signing it checks
 // that caCertificate is a CA (basicConstraints CA:TRUE, and keyUsage allows cert sign when

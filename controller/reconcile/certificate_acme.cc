@@ -13,8 +13,10 @@
 #include "common/json_fields.h"
 #include "common/logging.h"
 #include "controller/certs/certificate_request.h"
+#include "controller/certs/issuance.h"
 #include "controller/certs/jose_signing.h"
 #include "controller/reconcile/certificate_reconciler.h"
+#include "dataplane/tls/server_context.h"
 
 namespace siteplane::reconcile {
 namespace {
@@ -27,7 +29,9 @@ using std::chrono::system_clock;
 constexpr std::chrono::seconds kPollInterval{1};
 constexpr std::chrono::seconds kMaxRetryAfter{3600};
 
-const char* challengeTypeName(api::AcmeChallengeType) { return "http-01"; }
+const char* challengeTypeName(api::AcmeChallengeType type) {
+  return type == api::AcmeChallengeType::kTlsAlpn01 ? "tls-alpn-01" : "http-01";
+}
 
 bool inZone(const std::string& name, const std::string& zone) {
   return name == zone || (name.size() > zone.size() &&
@@ -285,12 +289,19 @@ class OrderWalk {
     const std::string token = stringMember(*chosen, "token");
     auto keyAuthorization = acme::keyAuthorization(account_->key, token);
     if (!keyAuthorization) return fail(keyAuthorization.message(), std::nullopt);
-    if (solver->type == api::AcmeChallengeType::kHttp01) {
+    const bool https = solver->type == api::AcmeChallengeType::kTlsAlpn01;
+    if (https) {
+      if (Status placed = placeTlsAlpn01(host, *keyAuthorization); !placed)
+        return fail("the tls-alpn-01 certificate: " + placed.message(), std::nullopt);
+    } else {
       step_.services.challenges->setHttp01(step_.storeKey, host, token, *keyAuthorization);
-      if (step_.services.servesHttp && !step_.services.servesHttp(host)) {
-        authorization.challenge += ", waiting for an http binding of " + host + " to listen";
-        return std::nullopt;
-      }
+    }
+    if (step_.services.listensFor && !step_.services.listensFor(host, https)) {
+      authorization.challenge +=
+          https ? ", waiting for an https listener to open (one opens once a binding on it has a "
+                  "certificate: use http01 for the first certificate of a port of its own)"
+                : ", waiting for an http binding of " + host + " to listen";
+      return std::nullopt;
     }
     if (stringMember(*chosen, "status") != "pending") return std::nullopt;  // already told
     auto told = post(stringMember(*chosen, "url"), nlohmann::json::object());
@@ -300,6 +311,24 @@ class OrderWalk {
         ->info("acme_challenge_answered key={}/{} name={} type={}", CertificateReconciler::kKind,
                step_.storeKey, authorization.identifier, type);
     return std::nullopt;
+  }
+
+  // The challenge certificate for `host` handed to the data plane, unless it has it already.
+  Status placeTlsAlpn01(const std::string& host, const std::string& keyAuthorization) {
+    const std::string digest = certs::sha256(keyAuthorization);
+    if (step_.services.challenges->hasTlsAlpn01(host, digest)) return Status::ok();
+    auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
+    if (!key) return key.status();
+    auto certificate = certs::issueAcmeChallengeCertificate(host, digest, *key, step_.now);
+    if (!certificate) return certificate.status();
+    tls::ServerContextOptions options;
+    options.name = step_.storeKey + " tls-alpn-01 " + host;
+    options.certificateChainPem = certificate->toPem();
+    options.privateKeyPem = key->toPem();
+    auto context = tls::ServerContext::create(options);
+    if (!context) return context.status();
+    step_.services.challenges->setTlsAlpn01(step_.storeKey, host, digest, std::move(*context));
+    return Status::ok();
   }
 
   // The key the certificate is for: the current one when it is kept, else the waiting one

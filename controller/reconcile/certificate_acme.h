@@ -60,10 +60,10 @@ struct AcmeServices {
   // Where a new key waits between finalize and download: <dir>/<namespace>/<name>.key (0600).
   std::filesystem::path pendingKeys;
   std::shared_ptr<AcmeBackoff> backoff = std::make_shared<AcmeBackoff>();
-  // Whether an http listener that serves `name` is open now: an http-01 challenge is not given
-  // to the CA to validate before (a Binding created with its Certificate may not be listening
-  // yet). Null: assumed.
-  std::function<bool(const std::string& name)> servesHttp;
+  // Whether a listener of the protocol (https: true) that serves `name` is open now: a
+  // challenge is not given to the CA to validate before (a Binding created with its Certificate
+  // may not be listening yet). Null: assumed.
+  std::function<bool(const std::string& name, bool https)> listensFor;
 };
 
 struct AcmeOrderStep {

@@ -83,7 +83,25 @@ std::shared_ptr<const tls::ServerContext> HttpConnection::selectContext(
   return route ? route->tls : nullptr;
 }
 
+std::shared_ptr<const tls::ServerContext> HttpConnection::selectAcmeChallengeContext(
+    std::string_view serverName) noexcept {
+  const table::ChallengeAnswers* challenges = worker_.challenges();
+  if (!challenges || serverName.empty()) return nullptr;
+  try {
+    return challenges->tlsAlpn01(serverName);
+  } catch (const std::exception&) {
+    return nullptr;  // out of memory copying the name: an ordinary handshake
+  }
+}
+
 void HttpConnection::onStreamOpen() noexcept {
+  if (const auto* tls = stream_.tls(); tls && tls->acmeChallenge()) {
+    // RFC 8737 §3: the validation is the handshake itself; nothing follows it.
+    log()->debug("[C{}] acme_tls_alpn01_answered sni={} peer={}", stream_.id(), tls->serverName(),
+                 stream_.peerAddress());
+    stream_.close(Stream::CloseMode::kGraceful);
+    return;
+  }
   if (const auto* tls = stream_.tls()) {
     auto& stats = worker_.mutableStats();
     stats.handshakes.fetch_add(1, std::memory_order_relaxed);

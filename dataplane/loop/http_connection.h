@@ -51,6 +51,8 @@ class HttpConnection final : public StreamHandler, public tls::TlsSession::Conte
   void onStreamHandshakeFailed(const std::string& reason) noexcept override;
   void onStreamClosed() noexcept override;
   // ContextSelector
+  std::shared_ptr<const tls::ServerContext> selectAcmeChallengeContext(
+      std::string_view serverName) noexcept override;
   std::shared_ptr<const tls::ServerContext> selectContext(
       std::string_view serverName) noexcept override;
 

@@ -26,10 +26,31 @@ void ChallengeAnswers::setHttp01(const std::string& owner, std::string_view host
   http01_[{hostName(host), token}] = Http01{owner, std::move(keyAuthorization)};
 }
 
+void ChallengeAnswers::setTlsAlpn01(const std::string& owner, std::string_view host,
+                                    std::string digest,
+                                    std::shared_ptr<const tls::ServerContext> context) {
+  std::unique_lock lock(mutex_);
+  tlsAlpn01_[hostName(host)] = TlsAlpn01{owner, std::move(digest), std::move(context)};
+}
+
+bool ChallengeAnswers::hasTlsAlpn01(std::string_view host, const std::string& digest) const {
+  std::shared_lock lock(mutex_);
+  auto found = tlsAlpn01_.find(hostName(host));
+  return found != tlsAlpn01_.end() && found->second.digest == digest;
+}
+
+std::shared_ptr<const tls::ServerContext> ChallengeAnswers::tlsAlpn01(std::string_view host) const {
+  std::shared_lock lock(mutex_);
+  auto found = tlsAlpn01_.find(hostName(host));
+  return found == tlsAlpn01_.end() ? nullptr : found->second.context;
+}
+
 void ChallengeAnswers::removeOwner(const std::string& owner) {
   std::unique_lock lock(mutex_);
   for (auto it = http01_.begin(); it != http01_.end();)
     it = it->second.owner == owner ? http01_.erase(it) : std::next(it);
+  for (auto it = tlsAlpn01_.begin(); it != tlsAlpn01_.end();)
+    it = it->second.owner == owner ? tlsAlpn01_.erase(it) : std::next(it);
 }
 
 std::optional<std::string> ChallengeAnswers::http01(std::string_view host,
@@ -42,7 +63,7 @@ std::optional<std::string> ChallengeAnswers::http01(std::string_view host,
 
 size_t ChallengeAnswers::size() const {
   std::shared_lock lock(mutex_);
-  return http01_.size();
+  return http01_.size() + tlsAlpn01_.size();
 }
 
 }  // namespace siteplane::table

@@ -48,9 +48,18 @@ std::string openSslError(const std::string& what) {
   return message;
 }
 
-int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLength, const unsigned char* in,
-               unsigned int inLength, void*) noexcept {
+int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outLength,
+               const unsigned char* in, unsigned int inLength, void*) noexcept {
   unsigned char* selected = nullptr;
+  const TlsSession* session = TlsSession::fromSsl(ssl);
+  if (session && session->acmeChallenge()) {
+    // The challenge context was chosen because the client offered acme-tls/1 (RFC 8737 §3).
+    if (SSL_select_next_proto(&selected, outLength, kAlpnAcmeTls, sizeof kAlpnAcmeTls, in,
+                              inLength) != OPENSSL_NPN_NEGOTIATED)
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
   if (SSL_select_next_proto(&selected, outLength, kAlpnHttp11, sizeof kAlpnHttp11, in, inLength) ==
       OPENSSL_NPN_NEGOTIATED) {
     *out = selected;

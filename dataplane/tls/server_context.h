@@ -20,6 +20,10 @@ typedef struct stack_st_X509 STACK_OF_X509;
 
 namespace siteplane::tls {
 
+// ALPN "acme-tls/1" in wire form (RFC 8737 §6.2).
+inline constexpr unsigned char kAlpnAcmeTls[] = {10,  'a', 'c', 'm', 'e', '-',
+                                                 't', 'l', 's', '/', '1'};
+
 // What a client proved with its certificate, for IIS's 403.7 / 403.13 / 403.16 / 403.17.
 // kRevoked also covers a revocation status that cannot be decided (a CRL past its nextUpdate).
 enum class ClientCertificateState { kNone, kValid, kUntrusted, kExpired, kRevoked };

@@ -98,6 +98,17 @@ bool parseServerName(const unsigned char* data, size_t length, std::string& name
   return length == 0;
 }
 
+// Whether a client hello's ALPN extension (RFC 7301: a 2-byte length, then the protocol list)
+// offers acme-tls/1. OpenSSL scans the list.
+bool offersAcmeTls(const unsigned char* data, size_t length) {
+  if (length < 2 || ((static_cast<size_t>(data[0]) << 8) | data[1]) + 2 != length) return false;
+  unsigned char* selected = nullptr;
+  unsigned char selectedLength = 0;
+  return SSL_select_next_proto(&selected, &selectedLength, kAlpnAcmeTls, sizeof kAlpnAcmeTls,
+                               data + 2,
+                               static_cast<unsigned>(length - 2)) == OPENSSL_NPN_NEGOTIATED;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const ServerContext> initial,
@@ -142,6 +153,22 @@ bool TlsSession::onClientHello(int* alert) noexcept {
     *alert = SSL_AD_DECODE_ERROR;
     failureReason_ = "malformed server_name";
     return false;
+  }
+  // RFC 8737: a validation handshake offers acme-tls/1 and gets the challenge certificate when
+  // one is pending for the name; every other client goes on as usual.
+  if (SSL_client_hello_get0_ext(ssl_, TLSEXT_TYPE_application_layer_protocol_negotiation,
+                                &extension, &length) == 1 &&
+      offersAcmeTls(extension, length)) {
+    if (auto challenge = selector_->selectAcmeChallengeContext(serverName_)) {
+      if (!challenge->applyTo(ssl_)) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        failureReason_ = "context switch failed";
+        return false;
+      }
+      context_ = std::move(challenge);
+      acmeChallenge_ = true;
+      return true;
+    }
   }
   auto chosen = selector_->selectContext(serverName_);
   if (!chosen) {

@@ -28,6 +28,12 @@ class TlsSession {
    public:
     virtual std::shared_ptr<const ServerContext> selectContext(
         std::string_view serverName) noexcept = 0;
+    // The tls-alpn-01 challenge context (RFC 8737) for a client hello that offers acme-tls/1,
+    // or nullptr when no challenge is pending for the name (the handshake then goes on as any).
+    virtual std::shared_ptr<const ServerContext> selectAcmeChallengeContext(
+        std::string_view) noexcept {
+      return nullptr;
+    }
 
    protected:
     ~ContextSelector() = default;
@@ -77,6 +83,9 @@ class TlsSession {
   const char* cipher() const;   // "TLS_AES_128_GCM_SHA256"
   int cipherBits() const;
   bool resumed() const;
+  // The handshake answered an ACME tls-alpn-01 validation (ALPN acme-tls/1): no application data
+  // follows, the connection is closed.
+  bool acmeChallenge() const { return acmeChallenge_; }
   // As the handshake context verified it. For a resumed session that is the verification of
   // the handshake that created the session, possibly by another context.
   ClientCertificateState clientCertificate() const;
@@ -110,6 +119,7 @@ class TlsSession {
   const char* input_ = nullptr;
   size_t inputLength_ = 0;
   bool handshakeDone_ = false;
+  bool acmeChallenge_ = false;
   int verifyError_ = 0;  // most severe X509_V_ERR_* seen: untrusted, then revoked, then expiry
   // clientCertificateFor's last answer and the context it was for; kept as a shared_ptr so that
   // a context freed and another allocated at the same address cannot match.

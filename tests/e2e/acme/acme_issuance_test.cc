@@ -101,6 +101,38 @@ TEST_CASE("An ACME Issuer orders a certificate over http-01 that is served and t
   CHECK(server.log().find("PRIVATE KEY") == std::string::npos);
 }
 
+TEST_CASE("An ACME Issuer orders a certificate over tls-alpn-01 on the https binding itself",
+          "[e2e][acme]") {
+  const int httpsPort = freePort();
+  // The VA's tls-alpn-01 connections go to the https port, which another site's binding (with a
+  // self-signed certificate) keeps open; there is no http binding at all.
+  Pebble pebble({.httpPort = freePort(), .tlsPort = httpsPort, .nonceRejectPercent = 0});
+  Server server;
+  server.write(
+      "site.yaml",
+      documents({siteYaml("web", server.root().string()), selfSignedIssuerYaml(),
+                 issuedCertificateYaml("other", "self", {"other.acme.test"}),
+                 bindingYaml("other-https", "web", "https", httpsPort, "other.acme.test", "other"),
+                 bindingYaml("web-https", "web", "https", httpsPort, "alpn.acme.test", "web"),
+                 acmeIssuerYaml("pebble", pebble,
+                                "    solvers:\n      - selector:\n          dnsZones: "
+                                "[acme.test]\n        tlsAlpn01: {}\n"),
+                 issuedCertificateYaml("web", "pebble", {"alpn.acme.test"})}));
+  server.start();
+  const std::string root = pebble.rootFile();
+  if (!eventually([&] { return servesTrusted(httpsPort, "alpn.acme.test", root); }))
+    FAIL(server.log() + "\n---- pebble ----\n" + pebble.log());
+  CHECK(server.log().find("type=tls-alpn-01") != std::string::npos);
+  // Once issued, acme-tls/1 gets no challenge certificate any more: the handshake is refused
+  // (no such protocol) or made with the site's certificate, never with a self-signed one.
+  auto probe =
+      run({"openssl", "s_client", "-connect", fmt::format("127.0.0.1:{}", httpsPort), "-servername",
+           "alpn.acme.test", "-alpn", "acme-tls/1", "-CAfile", root, "-verify_return_error"},
+          "", std::chrono::seconds(10));
+  CHECK(probe.out.find("1.3.6.1.5.5.7.1.31") == std::string::npos);
+  CHECK(probe.out.find("ALPN protocol: acme-tls/1") == std::string::npos);
+}
+
 TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
   const int httpPort = freePort(), httpsPort = freePort();
   Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});
