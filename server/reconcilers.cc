@@ -69,6 +69,7 @@ Status addReconcilers(const ControllerContext& context) {
                    context.store, context.certificates,
                    reconcile::IssuerReconcilerOptions{.clock = &context.clock,
                                                       .acmeAccounts = context.acme.accounts,
+                                                      .importPolicy = context.importPolicy,
                                                       .mayWrite = context.mayWrite})) &&
                context.manager.add(compileReconciler(context));
   if (!added) return Status::error("two reconcilers registered for one kind");

@@ -66,6 +66,10 @@ Status Server::createDataPlane() {
   auto dataPlane = loop::DataPlane::create(std::move(planeOptions));
   if (!dataPlane) return dataPlane.status();
   dataPlane_ = std::move(dataPlane).value();
+  challengeSync_ = std::make_unique<reconcile::AcmeChallengeSync>(acme_.challenges);
+  challengeSubscription_ = store_->subscribe(
+      [sync = challengeSync_.get()](const store::WatchEvent& event) { sync->observe(event); });
+  challengeSync_->applyAll(*store_);
   return Status::ok();
 }
 
@@ -125,20 +129,29 @@ Status Server::createController() {
                             importPolicy, options_.state,     *options_.clock};
   context.acme = acme_;
   loop::DataPlane* plane = dataPlane_.get();
-  context.acme.listensFor = [plane](const std::string& name, bool https) {
+  context.acme.reach = [plane](const std::string& name, bool https, const std::string& ns) {
+    reconcile::ChallengeReach reach;
     auto live = plane->liveTable();
-    if (!live.table) return false;
+    if (!live.table) return reach;
     for (const auto& report : live.listeners) {
       const table::Listener* listener = live.table->findListener(report.key);
-      if (!report.listening || !listener) continue;
+      if (!listener ||
+          listener->protocol() != (https ? table::Protocol::kHttps : table::Protocol::kHttp))
+        continue;
+      const table::Route* route = listener->findHost(name);
+      // A Binding that names the host (exactly or by wildcard) in another namespace owns it; a
+      // catch-all binding (no hostName) claims no name.
+      if (route && !route->hostName.empty() &&
+          route->binding.substr(0, route->binding.find('/')) != ns) {
+        reach.otherNamespaceBinding = route->binding;
+        return reach;
+      }
       // An http binding of the name is in the table from the start. An https one is only once
-      // its certificate exists, so for tls-alpn-01 (answered before any route is looked up) any
-      // open https listener will do.
-      if (https ? listener->protocol() == table::Protocol::kHttps
-                : listener->protocol() == table::Protocol::kHttp && listener->findHost(name))
-        return true;
+      // its certificate exists, so for tls-alpn-01 (answered before any route is looked up)
+      // any open https listener will do.
+      if (report.listening && (route || https)) reach.listening = true;
     }
-    return false;
+    return reach;
   };
   if (kubernetes_) {
     KubernetesMode* mode = kubernetes_.get();

@@ -10,6 +10,7 @@
 #include "controller/apiserver/api_server.h"
 #include "controller/certs/certificate_store.h"
 #include "controller/monitoring/serve_metrics.h"
+#include "controller/reconcile/acme_challenge_sync.h"
 #include "controller/reconcile/certificate_acme.h"
 #include "controller/reconcile/controller_manager.h"
 #include "controller/source/file_watcher.h"
@@ -91,7 +92,10 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<certs::CertificateStore> certificates_;
   std::unique_ptr<loop::DataPlane> dataPlane_;
-  reconcile::AcmeServices acme_;                // ACME accounts and challenge answers
+  reconcile::AcmeServices acme_;  // ACME accounts and challenge answers
+  // Fills acme_.challenges from the Certificates' status on every replica.
+  std::unique_ptr<reconcile::AcmeChallengeSync> challengeSync_;
+  store::Subscription challengeSubscription_;
   std::unique_ptr<KubernetesMode> kubernetes_;  // outlives the source, which shares its statuses
   std::unique_ptr<source::Source> source_;
   std::unique_ptr<reconcile::ControllerManager> manager_;

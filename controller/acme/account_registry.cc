@@ -10,7 +10,18 @@
 namespace siteplane::acme {
 
 std::string AccountRegistry::settingsOf(const api::AcmeIssuer& spec) {
-  return spec.server + '\n' + spec.email + '\n' + spec.caBundle;
+  return spec.server + '\n' + spec.email + '\n' + spec.caBundle + '\n' +
+         (spec.externalAccountBinding ? spec.externalAccountBinding->keyID : "");
+}
+
+Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::registered(
+    const std::string& issuerKey, const api::AcmeIssuer& spec) {
+  std::lock_guard lock(mutex_);
+  auto known = accounts_.find(issuerKey);
+  if (known == accounts_.end() || known->second.first != settingsOf(spec))
+    return Status::error(ErrorCode::kNotFound,
+                         "the ACME account of Issuer " + issuerKey + " is not registered yet");
+  return known->second.second;
 }
 
 Result<certs::PrivateKey> AccountRegistry::loadOrCreateKey(const std::string& issuerKey) {
@@ -28,6 +39,8 @@ Result<certs::PrivateKey> AccountRegistry::loadOrCreateKey(const std::string& is
   }
   for (const auto& level : {directory_.parent_path(), directory_, dir}) {
     if (Status made = durable::makeDirectory(level, 0700); !made) return made;
+    // An existing directory keeps the mode it had: tighten it.
+    std::filesystem::permissions(level, std::filesystem::perms::owner_all, error);
   }
   auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
   if (!key) return key.status();
@@ -40,8 +53,9 @@ Result<certs::PrivateKey> AccountRegistry::loadOrCreateKey(const std::string& is
   return key;
 }
 
-Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(const std::string& issuerKey,
-                                                                    const api::AcmeIssuer& spec) {
+Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(
+    const std::string& issuerKey, const api::AcmeIssuer& spec,
+    const std::optional<ExternalAccountBinding>& binding) {
   const std::string settings = settingsOf(spec);
   Result<certs::PrivateKey> key = Status::error("unset");
   {
@@ -56,8 +70,14 @@ Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(const std::s
                                     .caBundle = spec.caBundle,
                                     .timeout = std::chrono::seconds(30)});
   if (!client) return client.status();
-  auto answer = (*client)->registerAccount(
-      *key, {.email = spec.email, .externalAccountBinding = std::nullopt});
+  auto directory = (*client)->directory();
+  if (!directory) return directory.status();
+  if (directory->externalAccountRequired && !binding)
+    return Status::error(ErrorCode::kInvalid,
+                         "the ACME server requires an external account binding: set "
+                         "spec.acme.externalAccountBinding (keyID and keyFile from the CA)");
+  auto answer =
+      (*client)->registerAccount(*key, {.email = spec.email, .externalAccountBinding = binding});
   if (!answer) return answer.status();
   if (!answer->ok()) {
     const Problem problem = answer->failure();

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -38,8 +39,14 @@ class AccountRegistry {
   // when it is not yet (or the spec's server, email or caBundle changed). A refusal by the server
   // is an error whose message is its problem document, verbatim; kUnavailable when it could not
   // be reached or answered 5xx/429, so a caller retries with backoff.
-  Result<std::shared_ptr<const AcmeAccount>> account(const std::string& issuerKey,
-                                                     const api::AcmeIssuer& spec);
+  // `binding`: the external account binding with its key read (spec.externalAccountBinding).
+  Result<std::shared_ptr<const AcmeAccount>> account(
+      const std::string& issuerKey, const api::AcmeIssuer& spec,
+      const std::optional<ExternalAccountBinding>& binding);
+  // The account account() registered for this spec, without any request; kNotFound when there
+  // is none yet (the Issuer reconciler registers it).
+  Result<std::shared_ptr<const AcmeAccount>> registered(const std::string& issuerKey,
+                                                        const api::AcmeIssuer& spec);
   // Forgets the Issuer's registration (it was deleted); its key file stays, so recreating the
   // Issuer finds the same account.
   void forget(const std::string& issuerKey);

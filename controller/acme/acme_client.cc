@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/json_bounds.h"
@@ -21,14 +22,15 @@ constexpr size_t kMaxPooledNonces = 16;
 // Retry-After: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
 std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value) {
   if (value.empty()) return std::nullopt;
-  if (value.find_first_not_of("0123456789") == std::string::npos && value.size() < 10)
+  if (value.find_first_not_of("0123456789") == std::string::npos && value.size() < 9)
     return std::chrono::seconds(std::stol(value));
   std::tm parts{};
   if (!strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parts)) return std::nullopt;
-  const auto at = std::chrono::system_clock::from_time_t(timegm(&parts));
-  const auto delta =
-      std::chrono::duration_cast<std::chrono::seconds>(at - std::chrono::system_clock::now());
-  return std::max(delta, std::chrono::seconds(0));
+  // In time_t seconds: a date centuries away would overflow the clock's nanoseconds. Callers cap
+  // the wait far below a year anyway.
+  constexpr std::time_t kYear = 366 * 24 * 3600;
+  const std::time_t delta = timegm(&parts) - std::time(nullptr);
+  return std::chrono::seconds(std::clamp<std::time_t>(delta, 0, kYear));
 }
 
 // `<url>;rel="alternate", <url2>;rel="up"` (RFC 8288), as far as ACME uses it.

@@ -289,7 +289,9 @@ CertificateStatus decodeCertificateStatus(ObjectReader& status) {
       order->objectList("authorizations", [&](ObjectReader& item, size_t) {
         progress.authorizations.push_back(
             {item.string("identifier").value_or(""), item.string("url").value_or(""),
-             item.string("state").value_or(""), item.string("challenge").value_or("")});
+             item.string("state").value_or(""), item.string("challenge").value_or(""),
+             item.string("token").value_or(""), item.string("keyAuthorization").value_or(""),
+             item.string("waitingFor").value_or("")});
       });
       order->finish();
       out.acmeOrder = std::move(progress);
@@ -353,6 +355,10 @@ nlohmann::json encodeCertificateStatus(const CertificateStatus& status) {
                              {"url", authorization.url},
                              {"state", authorization.state}};
       if (!authorization.challenge.empty()) item["challenge"] = authorization.challenge;
+      if (!authorization.token.empty()) item["token"] = authorization.token;
+      if (!authorization.keyAuthorization.empty())
+        item["keyAuthorization"] = authorization.keyAuthorization;
+      if (!authorization.waitingFor.empty()) item["waitingFor"] = authorization.waitingFor;
       authorizations.push_back(std::move(item));
     }
     out["acme"]["order"] = {{"url", order.url},

@@ -78,6 +78,12 @@ struct AcmeAuthorizationStatus {
   std::string url;
   std::string state;      // pending, valid, invalid, ...
   std::string challenge;  // the challenge type answered: http-01, tls-alpn-01
+  // What every replica's data plane answers the challenge with (public values: the CA's
+  // validator reads them over plain http). Set while the authorization is pending.
+  std::string token;
+  std::string keyAuthorization;
+  // The note of what the challenge waits for, if anything ("an http binding of x to listen").
+  std::string waitingFor;
   bool operator==(const AcmeAuthorizationStatus&) const = default;
 };
 

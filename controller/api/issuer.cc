@@ -87,6 +87,15 @@ AcmeIssuer decodeAcme(ObjectReader& acme) {
     issuer.caBundle = *caBundle;
   }
   issuer.preferredChain = acme.string("preferredChain").value_or("");
+  if (auto eab = acme.object("externalAccountBinding")) {
+    AcmeExternalAccountBinding binding;
+    if (eab->require("keyID")) binding.keyID = eab->string("keyID").value_or("");
+    if (eab->require("keyFile"))
+      binding.keyFile = eab->context().resolvePath(eab->string("keyFile").value_or(""));
+    if (binding.keyID.empty() && eab->has("keyID")) eab->error("keyID", "must not be empty");
+    eab->finish();
+    issuer.externalAccountBinding = binding;
+  }
   const bool shorthand = acme.has("http01");
   if (shorthand) {
     AcmeSolver solver;
@@ -174,6 +183,9 @@ nlohmann::json encodeIssuerSpec(const IssuerSpec& spec) {
     if (!issuer.email.empty()) acme["email"] = issuer.email;
     if (!issuer.caBundle.empty()) acme["caBundle"] = issuer.caBundle;
     if (!issuer.preferredChain.empty()) acme["preferredChain"] = issuer.preferredChain;
+    if (issuer.externalAccountBinding)
+      acme["externalAccountBinding"] = {{"keyID", issuer.externalAccountBinding->keyID},
+                                        {"keyFile", issuer.externalAccountBinding->keyFile}};
     nlohmann::json solvers = nlohmann::json::array();
     for (const AcmeSolver& solver : issuer.solvers) {
       nlohmann::json item = encodeSolverType(solver);

@@ -33,6 +33,16 @@ struct AcmeSolver {
   bool operator==(const AcmeSolver&) const = default;
 };
 
+// RFC 8555 §7.3.4: the key id and MAC key a CA hands out to bind a new account to an account of
+// its own (ZeroSSL, Google Trust Services, many private CAs).
+struct AcmeExternalAccountBinding {
+  std::string keyID;
+  // A file holding the HMAC key, base64url as CAs hand it out; read like spec.source files (the
+  // operator's import roots, or the manifest's directory for an Issuer declared by a manifest).
+  std::string keyFile;
+  bool operator==(const AcmeExternalAccountBinding&) const = default;
+};
+
 // RFC 8555. `http01: {}` alone is one http-01 solver for every name.
 struct AcmeIssuer {
   std::string server;  // https URL of the directory
@@ -44,6 +54,7 @@ struct AcmeIssuer {
   // (as the default or an alternate); otherwise the default chain.
   std::string preferredChain;
   std::vector<AcmeSolver> solvers;
+  std::optional<AcmeExternalAccountBinding> externalAccountBinding;
   bool operator==(const AcmeIssuer&) const = default;
 };
 

@@ -13,10 +13,8 @@
 #include "common/json_fields.h"
 #include "common/logging.h"
 #include "controller/certs/certificate_request.h"
-#include "controller/certs/issuance.h"
 #include "controller/certs/jose_signing.h"
 #include "controller/reconcile/certificate_reconciler.h"
-#include "dataplane/tls/server_context.h"
 
 namespace siteplane::reconcile {
 namespace {
@@ -24,10 +22,17 @@ namespace {
 namespace reason = certificate_reason;
 using std::chrono::system_clock;
 
-// How soon a pending or processing order is looked at again when the server sends no
-// Retry-After, and the longest a Retry-After is waited for.
+// How soon a pending or processing order is looked at again at least, and the longest a
+// Retry-After is waited for.
 constexpr std::chrono::seconds kPollInterval{1};
 constexpr std::chrono::seconds kMaxRetryAfter{3600};
+// How soon a Certificate whose names are not reachable yet looks again (no ACME request).
+constexpr std::chrono::seconds kReachRetry{2};
+// Problem documents are the server's words: kept verbatim, but no longer than this in a
+// condition or Event.
+constexpr size_t kMaxProblemBytes = 1024;
+// Alternate chains fetched at most, looking for preferredChain.
+constexpr size_t kMaxAlternates = 4;
 
 const char* challengeTypeName(api::AcmeChallengeType type) {
   return type == api::AcmeChallengeType::kTlsAlpn01 ? "tls-alpn-01" : "http-01";
@@ -74,9 +79,58 @@ Result<std::string> derOfPem(const std::string& pem) {
   return base64Decode(pem.substr(begin + 6, end - begin - 6));
 }
 
-std::chrono::seconds retryAfterOr(const acme::AcmeResponse& response, std::chrono::seconds other) {
-  if (!response.retryAfter) return other;
-  return std::clamp(*response.retryAfter, std::chrono::seconds(1), kMaxRetryAfter);
+// The server's text as it may go into status: valid UTF-8 (anything else replaced by '?'), at
+// most kMaxProblemBytes.
+std::string sanitized(const std::string& text) {
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxProblemBytes));
+  for (size_t i = 0; i < text.size() && out.size() < kMaxProblemBytes;) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    bool valid = length > 0 && i + length <= text.size();
+    for (size_t j = 1; valid && j < length; ++j)
+      valid = (static_cast<unsigned char>(text[i + j]) & 0xC0) == 0x80;
+    if (valid && length == 1 && c < 0x20 && c != '\n' && c != '\t') valid = false;
+    if (valid) {
+      out.append(text, i, length);
+      i += length;
+    } else {
+      out += '?';
+      i += 1;
+    }
+  }
+  if (out.size() >= kMaxProblemBytes && text.size() > out.size()) out += "...";
+  return out;
+}
+
+// "https://host:port" of an https URL, "" for anything else.
+std::string originOf(const std::string& url) {
+  constexpr std::string_view kScheme = "https://";
+  if (url.rfind(kScheme, 0) != 0) return "";
+  const size_t end = url.find_first_of("/?#", kScheme.size());
+  return url.substr(0, end);
+}
+
+const nlohmann::json* member(const nlohmann::json& object, const char* name) {
+  if (!object.is_object()) return nullptr;
+  auto found = object.find(name);
+  return found == object.end() ? nullptr : &*found;
+}
+
+// A member that is an array, or an empty one.
+const nlohmann::json& arrayMember(const nlohmann::json& object, const char* name) {
+  static const nlohmann::json kEmpty = nlohmann::json::array();
+  const nlohmann::json* value = member(object, name);
+  return value && value->is_array() ? *value : kEmpty;
+}
+
+std::optional<acme::Problem> problemMember(const nlohmann::json& object, const char* name) {
+  const nlohmann::json* value = member(object, name);
+  return value ? acme::parseProblem(*value) : std::nullopt;
 }
 
 // One reconcile's walk through the order.
@@ -85,22 +139,95 @@ class OrderWalk {
   explicit OrderWalk(AcmeOrderStep& step) : step_(step), status_(step.certificate.status) {}
 
   ReconcileResult run() {
-    auto account = step_.services.accounts->account(step_.issuerRef, step_.issuer);
-    if (!account)
-      return fail(fmt::format("Issuer {}: {}", step_.issuerRef, account.message()), std::nullopt,
-                  /*keepOrder=*/true);
-    account_ = *account;
     names_ = acmeIdentifiers(step_.request);
+    if (auto refusal = refuseUnorderable()) return *refusal;
+    // The Issuer reconciler registers the account (reading the external account binding's key
+    // as its origin allows); an order waits for it.
+    auto account = step_.services.accounts->registered(step_.issuerRef, step_.issuer);
+    if (!account) return waitFor(reason::kIssuerNotReady, account.message(), kReachRetry);
+    account_ = *account;
+    origin_ = originOf(step_.issuer.server);
     auto& order = status_.acmeOrder;
     if (order && order->dnsNames != names_) dropOrder();
-    if (!order) return placeOrder();
+    if (!order) {
+      if (auto waiting = waitForReach()) return *waiting;
+      return placeOrder();
+    }
     return advance();
   }
 
  private:
   Result<acme::AcmeResponse> post(const std::string& url,
                                   const std::optional<nlohmann::json>& payload) {
-    return account_->client->post(account_->key, account_->url, url, payload);
+    // Every URL the server hands out must be its own: a hostile directory cannot make this
+    // controller send signed requests elsewhere.
+    if (originOf(url).empty() || originOf(url) != origin_)
+      return Status::error(
+          ErrorCode::kInvalid,
+          fmt::format("the ACME server named a URL outside {}: \"{}\"", origin_, sanitized(url)));
+    auto answer = account_->client->post(account_->key, account_->url, url, payload);
+    if (answer && answer->problem) {
+      const std::string type = answer->problem->shortType();
+      // The account is gone at the server (deactivated, or the CA was reset): register again.
+      if (type == "accountDoesNotExist" || type == "unauthorized")
+        step_.services.accounts->forget(step_.issuerRef);
+    }
+    return answer;
+  }
+
+  // Names no solver here can validate: a wildcard needs dns-01, and IP addresses (RFC 8738) are
+  // not ordered.
+  std::optional<ReconcileResult> refuseUnorderable() {
+    if (!step_.request.ipAddresses.empty())
+      return fail("ACME Issuers order DNS names only; remove spec.ipAddresses", std::nullopt);
+    for (const std::string& name : names_)
+      if (name.rfind("*.", 0) == 0)
+        return fail(fmt::format("{} is a wildcard, which only dns-01 can validate; Issuer {} "
+                                "has no dns-01 solver",
+                                name, step_.issuerRef),
+                    std::nullopt);
+    for (const std::string& name : names_)
+      if (!solverFor(step_.issuer, name))
+        return fail(fmt::format("Issuer {} has no solver for {}", step_.issuerRef, name),
+                    std::nullopt);
+    return std::nullopt;
+  }
+
+  // Before an order is placed: every name's challenge can be answered here, and none belongs
+  // to another namespace's Binding.
+  std::optional<ReconcileResult> waitForReach() {
+    if (!step_.services.reach) return std::nullopt;
+    std::vector<std::string> waiting;
+    for (const std::string& name : names_) {
+      const bool https = solverFor(step_.issuer, name)->type == api::AcmeChallengeType::kTlsAlpn01;
+      ChallengeReach reach =
+          step_.services.reach(name, https, step_.certificate.metadata.namespaceName);
+      if (!reach.otherNamespaceBinding.empty())
+        return fail(fmt::format("{} is served by Binding {} of another namespace; a Certificate "
+                                "may only be ordered for its own namespace's names",
+                                name, reach.otherNamespaceBinding),
+                    std::nullopt);
+      if (!reach.listening) waiting.push_back(waitingNote(name, https));
+    }
+    if (waiting.empty()) return std::nullopt;
+    return waitFor(reason::kOrderPending,
+                   fmt::format("no ACME order yet: {}", fmt::join(waiting, "; ")), kReachRetry);
+  }
+
+  // Nothing asked of the CA yet, and nothing failed: Issuing=True says what is awaited.
+  ReconcileResult waitFor(const char* readyReason, const std::string& what,
+                          std::chrono::seconds again) {
+    const std::string message = fmt::format("{}; {}", step_.stale.message, what);
+    if (step_.current) describe(status_, step_.current->leaf(), step_.currentRenewal);
+    if (!keepsServing()) step_.setCondition("Ready", false, readyReason, message);
+    step_.setCondition("Issuing", true, step_.stale.reason, message);
+    return ReconcileResult::requeueAfter(again);
+  }
+
+  static std::string waitingNote(const std::string& name, bool https) {
+    return https ? "waiting for an https listener to open (one opens once a binding on it has a "
+                   "certificate: use http01 for the first certificate of a port of its own)"
+                 : "waiting for an http binding of " + name + " to listen";
   }
 
   void dropOrder() {
@@ -113,10 +240,12 @@ class OrderWalk {
   ReconcileResult progress(std::chrono::seconds again) {
     const auto& order = *status_.acmeOrder;
     std::vector<std::string> parts;
-    for (const auto& authorization : order.authorizations)
-      parts.push_back(fmt::format(
-          "{} {}{}", authorization.identifier, authorization.state,
-          authorization.challenge.empty() ? std::string() : " (" + authorization.challenge + ")"));
+    for (const auto& authorization : order.authorizations) {
+      std::string part = authorization.identifier + " " + authorization.state;
+      if (!authorization.challenge.empty()) part += " (" + authorization.challenge + ")";
+      if (!authorization.waitingFor.empty()) part += ", " + authorization.waitingFor;
+      parts.push_back(std::move(part));
+    }
     const std::string message =
         fmt::format("{}; ACME order {} is {}{}{}", step_.stale.message, order.url, order.state,
                     parts.empty() ? "" : ": ", fmt::join(parts, ", "));
@@ -132,15 +261,22 @@ class OrderWalk {
     return ReconcileResult::requeueAfter(again);
   }
 
+  std::chrono::seconds nextPoll(const std::optional<std::chrono::seconds>& retryAfter) {
+    const auto poll = step_.services.backoff->poll(step_.storeKey);
+    return retryAfter ? std::clamp(std::max(*retryAfter, poll), kPollInterval, kMaxRetryAfter)
+                      : poll;
+  }
+
   bool keepsServing() const {
     return step_.current && std::string_view(step_.stale.reason) == reason::kRenewing;
   }
 
   // A refusal or an invalid order: the problem verbatim on the conditions (and so in the
-  // IssueFailed Event), the order dropped unless `keepOrder`, the next attempt after Retry-After
-  // or the key's backoff.
-  ReconcileResult fail(const std::string& message, std::optional<std::chrono::seconds> retryAfter,
+  // IssueFailed Event), the order dropped unless `keepOrder`, the next attempt after the
+  // longer of Retry-After and the backoff.
+  ReconcileResult fail(const std::string& why, std::optional<std::chrono::seconds> retryAfter,
                        bool keepOrder = false) {
+    const std::string message = sanitized(why);
     logger("controller.acme")
         ->warn("acme_order_failed key={}/{} issuer={} error=\"{}\"", CertificateReconciler::kKind,
                step_.storeKey, step_.issuerRef, message);
@@ -155,21 +291,20 @@ class OrderWalk {
       step_.setCondition("Ready", false, reason::kIssuanceFailed, message);
     }
     step_.setCondition("Issuing", false, reason::kFailed, message);
-    if (retryAfter) return ReconcileResult::requeueAfter(*retryAfter);
     // A transient failure (the server unreachable, 5xx, a nonce refused twice) keeps the order
     // and takes the work queue's backoff; a refused or invalid order waits longer (AcmeBackoff).
-    if (keepOrder) return ReconcileResult::retry(message);
-    return ReconcileResult::requeueAfter(step_.services.backoff->failed(step_.storeKey));
+    if (keepOrder && !retryAfter) return ReconcileResult::retry(message);
+    const auto backoff = step_.services.backoff->failed(step_.storeKey);
+    return ReconcileResult::requeueAfter(
+        std::min(std::max(backoff, retryAfter.value_or(backoff)), kMaxRetryAfter));
   }
 
   ReconcileResult refused(const char* what, const acme::AcmeResponse& response) {
     const std::string type = response.problem ? response.problem->shortType() : "";
     const bool transient = response.status >= 500 || response.status == 429 ||
                            type == "rateLimited" || type == "badNonce";
-    std::optional<std::chrono::seconds> after;
-    if (response.retryAfter) after = retryAfterOr(response, kPollInterval);
-    return fail(fmt::format("ACME {}: {}", what, response.failure().describe()), after,
-                /*keepOrder=*/transient);
+    return fail(fmt::format("ACME {}: {}", what, response.failure().describe()),
+                response.retryAfter, /*keepOrder=*/transient);
   }
 
   ReconcileResult placeOrder() {
@@ -177,12 +312,12 @@ class OrderWalk {
     for (const std::string& name : names_)
       identifiers.push_back({{"type", "dns"}, {"value", name}});
     auto directory = account_->client->directory();
-    if (!directory) return fail(directory.message(), std::nullopt);
+    if (!directory) return fail(directory.message(), std::nullopt, true);
     auto answer = post(directory->newOrder, nlohmann::json{{"identifiers", identifiers}});
-    if (!answer) return fail("ACME newOrder: " + answer.message(), std::nullopt);
+    if (!answer) return fail("ACME newOrder: " + answer.message(), std::nullopt, true);
     if (!answer->ok()) return refused("newOrder", *answer);
-    if (answer->location.empty())
-      return fail("ACME newOrder answered without the order's Location", std::nullopt);
+    if (originOf(answer->location) != origin_)
+      return fail("ACME newOrder answered without an order URL of the server's own", std::nullopt);
     api::AcmeOrderStatus order;
     order.url = answer->location;
     order.state = stringMember(answer->body, "status");
@@ -200,36 +335,43 @@ class OrderWalk {
     auto answer = post(order.url, std::nullopt);
     if (!answer) return fail("ACME order: " + answer.message(), std::nullopt, true);
     if (answer->status == 404) {
-      // Expired and forgotten by the server: place another.
-      dropOrder();
-      return ReconcileResult::requeueAfter(std::chrono::seconds(0));
+      // Expired and forgotten by the server: another order, after the backoff.
+      return fail(fmt::format("ACME order {} no longer exists", order.url), std::nullopt);
     }
     if (!answer->ok()) return refused("order", *answer);
+    if (!answer->body.is_object())
+      return fail(fmt::format("ACME order {}: the answer is not a JSON object", order.url),
+                  std::nullopt, true);
     const nlohmann::json& body = answer->body;
-    order.state = stringMember(body, "status");
+    const std::string before = order.state;
+    order.state = sanitized(stringMember(body, "status"));
+    if (order.state != before) step_.services.backoff->succeeded(step_.storeKey);
     if (order.state == "invalid") return invalidOrder(body);
-    if (order.state == "pending") return authorize(body);
+    if (order.state == "pending") return authorize(body, answer->retryAfter);
     if (order.state == "ready") return finalize(body);
-    if (order.state == "processing") return progress(retryAfterOr(*answer, kPollInterval));
+    if (order.state == "processing") return progress(nextPoll(answer->retryAfter));
     if (order.state == "valid") return download(body);
     return fail(fmt::format("ACME order {} has an unknown status \"{}\"", order.url, order.state),
                 std::nullopt);
   }
 
-  // The problem of an invalid order: its own error, else the failed challenges'.
+  // The problem of an invalid order: its own error, and every failed challenge's.
   ReconcileResult invalidOrder(const nlohmann::json& body) {
     std::string message;
-    if (auto problem = acme::parseProblem(body.value("error", nlohmann::json())))
-      message = problem->describe();
-    for (const auto& authorization : status_.acmeOrder->authorizations) {
-      if (authorization.state != "invalid") continue;
-      auto fetched = post(authorization.url, std::nullopt);
+    if (auto problem = problemMember(body, "error")) message = problem->describe();
+    for (const auto& url : arrayMember(body, "authorizations")) {
+      if (!url.is_string()) continue;
+      auto fetched = post(url.get<std::string>(), std::nullopt);
       if (!fetched || !fetched->ok()) continue;
-      for (const auto& challenge : fetched->body.value("challenges", nlohmann::json::array())) {
-        if (auto problem = acme::parseProblem(challenge.value("error", nlohmann::json())))
-          message += (message.empty() ? "" : "; ") +
-                     fmt::format("{} {}: {}", authorization.identifier,
-                                 stringMember(challenge, "type"), problem->describe());
+      const std::string identifier =
+          stringMember(member(fetched->body, "identifier") ? *member(fetched->body, "identifier")
+                                                           : nlohmann::json(),
+                       "value");
+      for (const auto& challenge : arrayMember(fetched->body, "challenges")) {
+        if (auto problem = problemMember(challenge, "error"))
+          message += (message.empty() ? "" : "; ") + fmt::format("{} {}: {}", identifier,
+                                                                 stringMember(challenge, "type"),
+                                                                 problem->describe());
       }
     }
     if (message.empty()) message = "the ACME server marked the order invalid";
@@ -237,24 +379,38 @@ class OrderWalk {
                 std::nullopt);
   }
 
-  ReconcileResult authorize(const nlohmann::json& body) {
+  ReconcileResult authorize(const nlohmann::json& body,
+                            const std::optional<std::chrono::seconds>& retryAfter) {
     auto& order = *status_.acmeOrder;
+    const std::vector<api::AcmeAuthorizationStatus> before = order.authorizations;
     std::vector<api::AcmeAuthorizationStatus> seen;
-    const auto urls = body.value("authorizations", nlohmann::json::array());
-    for (const auto& url : urls) {
+    for (const auto& url : arrayMember(body, "authorizations")) {
       if (!url.is_string()) continue;
       auto fetched = post(url.get<std::string>(), std::nullopt);
       if (!fetched) return fail("ACME authorization: " + fetched.message(), std::nullopt, true);
       if (!fetched->ok()) return refused("authorization", *fetched);
+      if (!fetched->body.is_object())
+        return fail("ACME authorization: the answer is not a JSON object", std::nullopt, true);
       api::AcmeAuthorizationStatus authorization;
       authorization.url = url.get<std::string>();
-      authorization.state = stringMember(fetched->body, "status");
-      const std::string value =
-          stringMember(fetched->body.value("identifier", nlohmann::json()), "value");
-      const bool wildcard = fetched->body.value("wildcard", false);
-      authorization.identifier = wildcard ? "*." + value : value;
+      authorization.state = sanitized(stringMember(fetched->body, "status"));
+      const nlohmann::json* identifier = member(fetched->body, "identifier");
+      const std::string value = identifier ? stringMember(*identifier, "value") : "";
+      const nlohmann::json* wildcard = member(fetched->body, "wildcard");
+      const bool isWildcard = wildcard && wildcard->is_boolean() && wildcard->get<bool>();
+      authorization.identifier = isWildcard ? "*." + value : value;
+      // The server answers for the names ordered, nothing else: no answer is ever published
+      // for a host the Certificate does not name.
+      if (std::find(names_.begin(), names_.end(), authorization.identifier) == names_.end())
+        return fail(fmt::format("the ACME server sent an authorization for \"{}\", which the "
+                                "order does not name",
+                                sanitized(authorization.identifier)),
+                    std::nullopt);
       if (authorization.state == "pending") {
-        if (auto refusal = answer(authorization, value, fetched->body)) return *refusal;
+        const api::AcmeAuthorizationStatus* earlier = nullptr;
+        for (const auto& known : before)
+          if (known.url == authorization.url) earlier = &known;
+        if (auto refusal = answer(authorization, value, fetched->body, earlier)) return *refusal;
       }
       seen.push_back(std::move(authorization));
     }
@@ -264,12 +420,15 @@ class OrderWalk {
         order.state = "invalid";
         return invalidOrder(body);
       }
-    return progress(kPollInterval);
+    return progress(nextPoll(retryAfter));
   }
 
-  // Answers one pending authorization with its solver's challenge; a refusal when it cannot.
+  // Answers one pending authorization with its solver's challenge: the answer goes into status
+  // (every replica's data plane takes it from there, see AcmeChallengeSync), and the CA is told
+  // to validate on the next look, once status has carried it out. A refusal when it cannot.
   std::optional<ReconcileResult> answer(api::AcmeAuthorizationStatus& authorization,
-                                        const std::string& host, const nlohmann::json& body) {
+                                        const std::string& host, const nlohmann::json& body,
+                                        const api::AcmeAuthorizationStatus* earlier) {
     const api::AcmeSolver* solver = solverFor(step_.issuer, authorization.identifier);
     if (!solver)
       return fail(
@@ -278,32 +437,43 @@ class OrderWalk {
     const char* type = challengeTypeName(solver->type);
     authorization.challenge = type;
     const nlohmann::json* chosen = nullptr;
-    if (auto challenges = body.find("challenges");
-        challenges != body.end() && challenges->is_array())
-      for (const auto& challenge : *challenges)
-        if (stringMember(challenge, "type") == type) chosen = &challenge;
+    for (const auto& challenge : arrayMember(body, "challenges"))
+      if (stringMember(challenge, "type") == type) chosen = &challenge;
     if (!chosen)
       return fail(fmt::format("the ACME server offers no {} challenge for {}", type,
                               authorization.identifier),
                   std::nullopt);
     const std::string token = stringMember(*chosen, "token");
+    // RFC 8555 §8.1: base64url, at least 128 bits of entropy.
+    if (token.size() < 22 || token.size() > 256 ||
+        token.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            std::string::npos)
+      return fail(fmt::format("the ACME server sent a malformed {} token for {}", type,
+                              authorization.identifier),
+                  std::nullopt);
     auto keyAuthorization = acme::keyAuthorization(account_->key, token);
     if (!keyAuthorization) return fail(keyAuthorization.message(), std::nullopt);
+    authorization.token = token;
+    authorization.keyAuthorization = *keyAuthorization;
     const bool https = solver->type == api::AcmeChallengeType::kTlsAlpn01;
-    if (https) {
-      if (Status placed = placeTlsAlpn01(host, *keyAuthorization); !placed)
-        return fail("the tls-alpn-01 certificate: " + placed.message(), std::nullopt);
-    } else {
-      step_.services.challenges->setHttp01(step_.storeKey, host, token, *keyAuthorization);
-    }
-    if (step_.services.listensFor && !step_.services.listensFor(host, https)) {
-      authorization.challenge +=
-          https ? ", waiting for an https listener to open (one opens once a binding on it has a "
-                  "certificate: use http01 for the first certificate of a port of its own)"
-                : ", waiting for an http binding of " + host + " to listen";
-      return std::nullopt;
+    if (step_.services.reach) {
+      ChallengeReach reach =
+          step_.services.reach(host, https, step_.certificate.metadata.namespaceName);
+      if (!reach.otherNamespaceBinding.empty())
+        return fail(fmt::format("{} is served by Binding {} of another namespace", host,
+                                reach.otherNamespaceBinding),
+                    std::nullopt);
+      if (!reach.listening) {
+        authorization.waitingFor = waitingNote(host, https);
+        return std::nullopt;
+      }
     }
     if (stringMember(*chosen, "status") != "pending") return std::nullopt;  // already told
+    const bool published = earlier && earlier->token == authorization.token &&
+                           earlier->keyAuthorization == authorization.keyAuthorization &&
+                           earlier->waitingFor.empty();
+    if (!published) return std::nullopt;  // status carries the answer out first
     auto told = post(stringMember(*chosen, "url"), nlohmann::json::object());
     if (!told) return fail("ACME challenge: " + told.message(), std::nullopt, true);
     if (!told->ok()) return refused("challenge", *told);
@@ -311,24 +481,6 @@ class OrderWalk {
         ->info("acme_challenge_answered key={}/{} name={} type={}", CertificateReconciler::kKind,
                step_.storeKey, authorization.identifier, type);
     return std::nullopt;
-  }
-
-  // The challenge certificate for `host` handed to the data plane, unless it has it already.
-  Status placeTlsAlpn01(const std::string& host, const std::string& keyAuthorization) {
-    const std::string digest = certs::sha256(keyAuthorization);
-    if (step_.services.challenges->hasTlsAlpn01(host, digest)) return Status::ok();
-    auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
-    if (!key) return key.status();
-    auto certificate = certs::issueAcmeChallengeCertificate(host, digest, *key, step_.now);
-    if (!certificate) return certificate.status();
-    tls::ServerContextOptions options;
-    options.name = step_.storeKey + " tls-alpn-01 " + host;
-    options.certificateChainPem = certificate->toPem();
-    options.privateKeyPem = key->toPem();
-    auto context = tls::ServerContext::create(options);
-    if (!context) return context.status();
-    step_.services.challenges->setTlsAlpn01(step_.storeKey, host, digest, std::move(*context));
-    return Status::ok();
   }
 
   // The key the certificate is for: the current one when it is kept, else the waiting one
@@ -349,9 +501,12 @@ class OrderWalk {
     if (!create) return Status::error(ErrorCode::kNotFound, "the order's private key is gone");
     auto key = certs::PrivateKey::generate(keyAlgorithm(wanted.algorithm), wantedKeyBits(wanted));
     if (!key) return key.status();
-    for (const auto& dir :
-         {step_.services.pendingKeys.parent_path(), step_.services.pendingKeys, path.parent_path()})
+    for (const auto& dir : {step_.services.pendingKeys.parent_path(), step_.services.pendingKeys,
+                            path.parent_path()}) {
       if (Status made = durable::makeDirectory(dir, 0700); !made) return made;
+      // An existing directory keeps the mode it had: tighten it.
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, error);
+    }
     std::filesystem::path temp = path;
     temp += ".tmp";
     if (Status written = durable::replaceFile(path, temp, key->toPem(), 0600); !written)
@@ -372,8 +527,8 @@ class OrderWalk {
         post(stringMember(body, "finalize"), nlohmann::json{{"csr", certs::base64UrlEncode(*der)}});
     if (!finalized) return fail("ACME finalize: " + finalized.message(), std::nullopt, true);
     if (!finalized->ok()) return refused("finalize", *finalized);
-    status_.acmeOrder->state = stringMember(finalized->body, "status");
-    return progress(retryAfterOr(*finalized, kPollInterval));
+    status_.acmeOrder->state = sanitized(stringMember(finalized->body, "status"));
+    return progress(nextPoll(finalized->retryAfter));
   }
 
   // The chain at `url`, leaf first.
@@ -382,9 +537,13 @@ class OrderWalk {
     auto fetched = post(url, std::nullopt);
     if (!fetched) return fetched.status();
     if (!fetched->ok())
-      return Status::error("ACME certificate download: " + fetched->failure().describe());
+      return Status::error(fetched->status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInvalid,
+                           "ACME certificate download: " + fetched->failure().describe());
     if (response) *response = *fetched;
-    return certs::Certificate::chainFromPem(fetched->rawBody);
+    auto chain = certs::Certificate::chainFromPem(fetched->rawBody);
+    if (!chain)
+      return Status::error(ErrorCode::kInvalid, "ACME certificate download: " + chain.message());
+    return chain;
   }
 
   static std::string topIssuerCommonName(const std::vector<certs::Certificate>& chain) {
@@ -402,7 +561,8 @@ class OrderWalk {
         topIssuerCommonName(*chain) == step_.issuer.preferredChain)
       return chain;
     auto [from, to] = first.links.equal_range("alternate");
-    for (auto it = from; it != to; ++it) {
+    size_t tried = 0;
+    for (auto it = from; it != to && tried < kMaxAlternates; ++it, ++tried) {
       auto alternate = fetchChain(it->second, nullptr);
       if (alternate && !alternate->empty() &&
           topIssuerCommonName(*alternate) == step_.issuer.preferredChain)
@@ -411,24 +571,38 @@ class OrderWalk {
     return chain;
   }
 
+  // Whether the leaf is what was ordered: the order's key, every name.
+  std::optional<std::string> wrongLeaf(const certs::PrivateKey& key,
+                                       const std::vector<certs::Certificate>& chain) const {
+    if (chain.empty()) return "the ACME server's download holds no certificate";
+    if (!key.matches(chain.front()))
+      return "the ACME server's certificate is not for the order's key";
+    certs::CertificateTemplate held;
+    held.dnsNames = chain.front().info().dnsNames;
+    const auto have = acmeIdentifiers(held);
+    for (const std::string& name : names_)
+      if (std::find(have.begin(), have.end(), name) == have.end())
+        return fmt::format("the ACME server's certificate does not name {}", name);
+    if (chain.front().validityAt(step_.now) != certs::Validity::kValid)
+      return "the ACME server's certificate is not valid now";
+    return std::nullopt;
+  }
+
   ReconcileResult download(const nlohmann::json& body) {
     auto key = orderKey(/*create=*/false);
     if (!key) {
       // Finalized with a key this replica does not have (another one finalized, or the file
       // was lost): the certificate is of no use, order another.
-      dropOrder();
       return fail("the finalized order's private key is not here; ordering again", std::nullopt);
     }
     auto chain = preferredChain(stringMember(body, "certificate"));
-    if (!chain) return fail(chain.message(), std::nullopt, true);
-    if (chain->empty() || !key->matches(chain->front()))
-      return fail("the ACME server's certificate is not for the order's key", std::nullopt);
+    if (!chain) return fail(chain.message(), std::nullopt, chain.code() == ErrorCode::kUnavailable);
+    if (auto wrong = wrongLeaf(*key, *chain)) return fail(*wrong, std::nullopt);
     certs::CertificateBundle bundle{std::move(*chain), *key};
     Status stored = step_.store(bundle);
     if (!stored) return ReconcileResult::retry("certificate store: " + stored.message());
     const std::string orderUrl = status_.acmeOrder->url;
     abandonAcmeOrder(step_.services, step_.storeKey);
-    step_.services.backoff->succeeded(step_.storeKey);
     status_.acmeOrder.reset();
     const certs::Certificate& leaf = bundle.leaf();
     const auto renewal = renewalOf(leaf.info(), step_.certificate.spec);
@@ -451,25 +625,16 @@ class OrderWalk {
   api::CertificateStatus& status_;
   std::shared_ptr<const acme::AcmeAccount> account_;
   std::vector<std::string> names_;
+  std::string origin_;  // "https://host:port" of the directory
 };
 
 }  // namespace
-
-std::chrono::seconds AcmeBackoff::failed(const std::string& storeKey) {
-  std::lock_guard lock(mutex_);
-  const int failures = std::min(++failures_[storeKey], 10);
-  return std::min(std::chrono::seconds(10) * (1 << (failures - 1)), std::chrono::seconds(3600));
-}
-
-void AcmeBackoff::succeeded(const std::string& storeKey) {
-  std::lock_guard lock(mutex_);
-  failures_.erase(storeKey);
-}
 
 ReconcileResult advanceAcmeOrder(AcmeOrderStep& step) { return OrderWalk(step).run(); }
 
 void abandonAcmeOrder(const AcmeServices& services, const std::string& storeKey) {
   if (services.challenges) services.challenges->removeOwner(storeKey);
+  if (services.backoff) services.backoff->succeeded(storeKey);
   if (services.pendingKeys.empty() || storeKey.find('/') == std::string::npos) return;
   std::error_code ignored;
   std::filesystem::remove(pendingKeyPath(services, storeKey), ignored);

@@ -33,6 +33,7 @@
 #include "controller/api/issuer.h"
 #include "controller/certs/certificate_bundle.h"
 #include "controller/certs/certificate_template.h"
+#include "controller/reconcile/acme_backoff.h"
 #include "controller/reconcile/certificate_staleness.h"
 #include "controller/reconcile/certificate_status.h"
 #include "controller/reconcile/reconciler.h"
@@ -40,17 +41,13 @@
 
 namespace siteplane::reconcile {
 
-// How long a Certificate whose order failed waits before the next: 10 s, doubling with every
-// failure in a row up to an hour, forgotten on success. A public CA counts failed validations
-// (Let's Encrypt allows 5 per name an hour), so this is slower than the work queue's backoff.
-class AcmeBackoff {
- public:
-  std::chrono::seconds failed(const std::string& storeKey);
-  void succeeded(const std::string& storeKey);
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, int> failures_;
+// Whether a challenge for a name can be answered from here now.
+struct ChallengeReach {
+  bool listening = false;  // a listener the CA can be sent to is open
+  // The Binding ("namespace/name") serving the name from another namespace than the
+  // Certificate's: its challenges are not answered for this Certificate (nobody may obtain a
+  // certificate for another namespace's host), so the order is refused.
+  std::string otherNamespaceBinding;
 };
 
 // What the ACME parts of the reconciler share across reconciles.
@@ -60,10 +57,10 @@ struct AcmeServices {
   // Where a new key waits between finalize and download: <dir>/<namespace>/<name>.key (0600).
   std::filesystem::path pendingKeys;
   std::shared_ptr<AcmeBackoff> backoff = std::make_shared<AcmeBackoff>();
-  // Whether a listener of the protocol (https: true) that serves `name` is open now: a
-  // challenge is not given to the CA to validate before (a Binding created with its Certificate
-  // may not be listening yet). Null: assumed.
-  std::function<bool(const std::string& name, bool https)> listensFor;
+  // What reaches `name` over the protocol (https: true) from this data plane, for a Certificate
+  // in namespace `ns`: no order is placed and no challenge given to the CA before a listener is
+  // open (a Binding created with its Certificate may not be listening yet). Null: assumed.
+  std::function<ChallengeReach(const std::string& name, bool https, const std::string& ns)> reach;
 };
 
 struct AcmeOrderStep {

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <exception>
 
+#include "common/durable_file.h"
 #include "common/logging.h"
 #include "controller/api/certificate.h"
 #include "controller/api/object_codec.h"
+#include "controller/certs/jose_signing.h"
 #include "controller/reconcile/status_writer.h"
 
 namespace siteplane::reconcile {
@@ -159,6 +162,27 @@ ReconcileResult IssuerReconciler::reconcile(const std::string& key) noexcept {
   }
 }
 
+Result<std::optional<acme::ExternalAccountBinding>> IssuerReconciler::externalAccountBinding(
+    const api::Issuer& issuer) const {
+  const auto& spec = issuer.spec.acme->externalAccountBinding;
+  if (!spec) return std::optional<acme::ExternalAccountBinding>();
+  auto text = options_.importPolicy
+                  ? options_.importPolicy->read(
+                        spec->keyFile, certs::importOriginOf(issuer.metadata.annotations), 4096)
+                  : durable::readFile(spec->keyFile);
+  if (!text)
+    return std::move(text).status().withContext("spec.acme.externalAccountBinding.keyFile");
+  std::string encoded = *text;
+  while (!encoded.empty() && std::isspace(static_cast<unsigned char>(encoded.back())))
+    encoded.pop_back();
+  auto key = certs::base64UrlDecode(encoded);
+  if (!key || key->empty())
+    return Status::error(fmt::format(
+        "spec.acme.externalAccountBinding.keyFile {}: not a base64url HMAC key", spec->keyFile));
+  return std::optional<acme::ExternalAccountBinding>(
+      acme::ExternalAccountBinding{spec->keyID, std::move(*key)});
+}
+
 void IssuerReconciler::registerAcmeAccount(const std::string& issuerKey, api::Issuer& issuer,
                                            Signer& signer) {
   if (!options_.acmeAccounts) {
@@ -167,7 +191,14 @@ void IssuerReconciler::registerAcmeAccount(const std::string& issuerKey, api::Is
     signer.message = "this server has no ACME client configured";
     return;
   }
-  auto account = options_.acmeAccounts->account(issuerKey, *issuer.spec.acme);
+  auto binding = externalAccountBinding(issuer);
+  if (!binding) {
+    signer.ready = false;
+    signer.reason = issuer_reason::kACMERegistrationFailed;
+    signer.message = binding.message();
+    return;
+  }
+  auto account = options_.acmeAccounts->account(issuerKey, *issuer.spec.acme, *binding);
   if (!account) {
     signer.ready = false;
     signer.reason = issuer_reason::kACMERegistrationFailed;
@@ -226,7 +257,10 @@ ReconcileResult IssuerReconciler::run(const std::string& key) {
     log->info("issuer_ready key={} generation={} ready={} reason={} message=\"{}\"", key,
               issuer.metadata.generation, signer.ready, signer.reason, signer.message);
   }
-  if (signer.acme && !signer.ready) return ReconcileResult::retry(signer.message);
+  // A registration that failed is tried again after 10 s, doubling to an hour: the ACME server
+  // is not asked again and again by the work queue's milliseconds.
+  if (signer.acme && !signer.ready) return ReconcileResult::requeueAfter(acmeBackoff_.failed(key));
+  if (signer.acme) acmeBackoff_.succeeded(key);
   // A CA that is valid now expires later (and one not yet valid becomes valid): look again then,
   // on a timer rather than by polling.
   if (signer.changesAt && *signer.changesAt >= now) {

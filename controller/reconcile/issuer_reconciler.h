@@ -12,6 +12,8 @@
 #include "controller/api/issuer.h"
 #include "controller/certs/certificate_bundle.h"
 #include "controller/certs/certificate_store.h"
+#include "controller/certs/import_path_policy.h"
+#include "controller/reconcile/acme_backoff.h"
 #include "controller/reconcile/certificate_dependencies.h"
 #include "controller/reconcile/generation_filter.h"
 #include "controller/reconcile/reconciler.h"
@@ -68,6 +70,9 @@ struct IssuerReconcilerOptions {
   // URL in status.acme.uri, or False ACMERegistrationFailed with the server's problem). Null: an
   // ACME Issuer is Ready=False, since nothing here can order from it.
   std::shared_ptr<acme::AccountRegistry> acmeAccounts = nullptr;
+  // Which files spec.acme.externalAccountBinding.keyFile may name (as for Certificate
+  // spec.source). Null: no restriction.
+  std::shared_ptr<const certs::ImportPathPolicy> importPolicy = nullptr;
   // Whether this replica may register accounts (Kubernetes mode: it leads). Null: always.
   std::function<bool()> mayWrite = nullptr;
 };
@@ -90,10 +95,14 @@ class IssuerReconciler final : public Reconciler {
   ReconcileResult run(const std::string& key);
   // An ACME Issuer's signer made ready by its registered account, or not ready with why.
   void registerAcmeAccount(const std::string& issuerKey, api::Issuer& issuer, Signer& signer);
+  // spec.acme.externalAccountBinding with its key read from keyFile; nullopt without one.
+  Result<std::optional<acme::ExternalAccountBinding>> externalAccountBinding(
+      const api::Issuer& issuer) const;
 
   store::Store& store_;
   const certs::CertificateStore& certificates_;
   const IssuerReconcilerOptions options_;
+  AcmeBackoff acmeBackoff_;  // of failed ACME account registrations, by Issuer key
   CertificateDependencies dependencies_;
   GenerationFilter generations_;
 };

@@ -116,7 +116,9 @@ TEST_CASE("An ACME Issuer is Ready only once its account is registered",
           .acmeAccounts = std::make_shared<acme::AccountRegistry>(accounts.path()),
           .mayWrite = nullptr});
   ReconcileResult result = withClient.reconcile("Issuer/default/letsencrypt");
-  CHECK(result.action == ReconcileResult::Action::kRetry);
+  // Tried again after 10 s, not at the work queue's milliseconds.
+  CHECK(result.action == ReconcileResult::Action::kRequeueAfter);
+  CHECK(result.after == std::chrono::seconds(10));
   api::Issuer issuer = fixture.issuer("letsencrypt");
   CHECK(stateOf(issuer.status.conditions, "Ready") == "False/ACMERegistrationFailed");
   CHECK(condition(issuer.status.conditions, "Ready").message.find(server) != std::string::npos);

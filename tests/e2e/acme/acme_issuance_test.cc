@@ -133,6 +133,43 @@ TEST_CASE("An ACME Issuer orders a certificate over tls-alpn-01 on the https bin
   CHECK(probe.out.find("ALPN protocol: acme-tls/1") == std::string::npos);
 }
 
+TEST_CASE("An ACME server that requires external account binding gets one", "[e2e][acme]") {
+  // Debian's example EAB configuration of pebble.
+  const std::string keyId = "kid-1";
+  const std::string hmacKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort,
+                 .tlsPort = freePort(),
+                 .nonceRejectPercent = 0,
+                 .eabKeyId = keyId,
+                 .eabHmacKey = hmacKey});
+  Server server;
+  std::string site = acmeSiteYaml(server, pebble, httpPort, httpsPort, "eab.acme.test");
+
+  SECTION("without one the Issuer says what is missing") {
+    server.write("site.yaml", site);
+    server.start();
+    REQUIRE(eventually([&] {
+      return conditionOf(server.object("Issuer", "pebble"), "Ready")
+                 .rfind("False/ACMERegistrationFailed", 0) == 0;
+    }));
+    CHECK(conditionOf(server.object("Issuer", "pebble"), "Ready").find("externalAccountBinding") !=
+          std::string::npos);
+  }
+  SECTION("with the CA's key id and HMAC key the account is bound and the certificate issued") {
+    const auto keyFile = server.dir().write("eab.key", hmacKey + "\n");
+    const std::string binding = "    externalAccountBinding:\n      keyID: " + keyId +
+                                "\n      keyFile: " + keyFile.string() + "\n";
+    site.replace(site.find("    http01: {}\n"), 0, binding);
+    server.write("site.yaml", site);
+    server.start();
+    if (!eventually([&] { return servesTrusted(httpsPort, "eab.acme.test", pebble.rootFile()); }))
+      FAIL(server.log() + "\n---- pebble ----\n" + pebble.log());
+    CHECK(pebble.log().find("Successful newAccount Binding with CA using kid \"kid-1\"") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
   const int httpPort = freePort(), httpsPort = freePort();
   Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});

@@ -22,6 +22,9 @@ struct PebbleOptions {
   int httpPort = 0;  // where the VA dials http-01 (siteplane's http binding)
   int tlsPort = 0;   // where it dials tls-alpn-01
   int nonceRejectPercent = 0;
+  // External account binding required, with this key id and base64url HMAC key ("" : none).
+  std::string eabKeyId = "";
+  std::string eabHmacKey = "";
 };
 
 class Pebble {
@@ -39,9 +42,14 @@ class Pebble {
     const std::string config = fmt::format(
         R"({{"pebble": {{"listenAddress": "127.0.0.1:{}", "managementListenAddress": "127.0.0.1:{}",
         "certificate": "{}", "privateKey": "{}", "httpPort": {}, "tlsPort": {},
-        "ocspResponderURL": "", "externalAccountBindingRequired": false}}}})",
+        "ocspResponderURL": "", "externalAccountBindingRequired": {},
+        "externalAccountMACKeys": {{{}}}}}}})",
         port_, managementPort_, (dir_.path() / "cert.pem").string(),
-        (dir_.path() / "key.pem").string(), options_.httpPort, options_.tlsPort);
+        (dir_.path() / "key.pem").string(), options_.httpPort, options_.tlsPort,
+        options_.eabKeyId.empty() ? "false" : "true",
+        options_.eabKeyId.empty()
+            ? std::string()
+            : fmt::format(R"("{}": "{}")", options_.eabKeyId, options_.eabHmacKey));
     const auto configPath = dir_.write("pebble.json", config);
     pebble_ = std::make_unique<Process>(std::vector<std::string>{
         "env", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_VA_ALWAYS_VALID=0",

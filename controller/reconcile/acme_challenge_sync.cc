@@ -1,0 +1,108 @@
+#include "controller/reconcile/acme_challenge_sync.h"
+
+#include <chrono>
+#include <exception>
+#include <vector>
+
+#include "common/logging.h"
+#include "controller/certs/issuance.h"
+#include "controller/certs/jose_signing.h"
+#include "controller/certs/private_key.h"
+#include "dataplane/tls/server_context.h"
+
+namespace siteplane::reconcile {
+namespace {
+
+const nlohmann::json* member(const nlohmann::json& object, const char* name) {
+  if (!object.is_object()) return nullptr;
+  auto found = object.find(name);
+  return found == object.end() ? nullptr : &*found;
+}
+
+std::string text(const nlohmann::json& object, const char* name) {
+  const nlohmann::json* value = member(object, name);
+  return value && value->is_string() ? value->get<std::string>() : "";
+}
+
+// The RFC 8737 challenge certificate for `host`, in a context of its own.
+Result<std::shared_ptr<const tls::ServerContext>> challengeContext(const std::string& host,
+                                                                   const std::string& digest) {
+  auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
+  if (!key) return key.status();
+  auto certificate =
+      certs::issueAcmeChallengeCertificate(host, digest, *key, std::chrono::system_clock::now());
+  if (!certificate) return certificate.status();
+  tls::ServerContextOptions options;
+  options.name = "tls-alpn-01 " + host;
+  options.certificateChainPem = certificate->toPem();
+  options.privateKeyPem = key->toPem();
+  return tls::ServerContext::create(options);
+}
+
+}  // namespace
+
+void AcmeChallengeSync::observe(const store::WatchEvent& event) noexcept {
+  if (event.key.kind != "Certificate") return;
+  try {
+    const std::string owner = event.key.ns + "/" + event.key.name;
+    apply(owner, event.type == store::WatchEvent::Type::kDeleted || !event.object
+                     ? nullptr
+                     : event.object.get());
+  } catch (const std::exception& error) {
+    logger("controller.acme")
+        ->warn("acme_challenges_not_synced key={} error=\"{}\"", event.key.toString(),
+               error.what());
+  }
+}
+
+void AcmeChallengeSync::applyAll(const store::Store& store) noexcept {
+  try {
+    for (const auto& object : store.list({"Certificate", std::nullopt, {}}).items) {
+      const nlohmann::json* metadata = member(*object, "metadata");
+      if (!metadata) continue;
+      apply(text(*metadata, "namespace") + "/" + text(*metadata, "name"), object.get());
+    }
+  } catch (const std::exception& error) {
+    logger("controller.acme")->warn("acme_challenges_not_synced error=\"{}\"", error.what());
+  }
+}
+
+void AcmeChallengeSync::apply(const std::string& owner, const nlohmann::json* certificate) {
+  std::vector<table::Http01Answer> http01;
+  std::vector<table::TlsAlpn01Answer> tlsAlpn01;
+  const nlohmann::json* status = certificate ? member(*certificate, "status") : nullptr;
+  const nlohmann::json* acme = status ? member(*status, "acme") : nullptr;
+  const nlohmann::json* order = acme ? member(*acme, "order") : nullptr;
+  const nlohmann::json* authorizations = order ? member(*order, "authorizations") : nullptr;
+  if (authorizations && authorizations->is_array()) {
+    for (const auto& authorization : *authorizations) {
+      const std::string token = text(authorization, "token");
+      const std::string keyAuthorization = text(authorization, "keyAuthorization");
+      const std::string host = text(authorization, "identifier");
+      if (text(authorization, "state") != "pending" || token.empty() || keyAuthorization.empty() ||
+          host.empty() || host.rfind("*.", 0) == 0)
+        continue;
+      const std::string type = text(authorization, "challenge");
+      if (type == "http-01") {
+        http01.push_back({host, token, keyAuthorization});
+      } else if (type == "tls-alpn-01") {
+        const std::string digest = certs::sha256(keyAuthorization);
+        auto context = answers_->tlsAlpn01Of(owner, host, digest);
+        if (!context) {
+          auto built = challengeContext(host, digest);
+          if (!built) {
+            logger("controller.acme")
+                ->warn("acme_tls_alpn01_not_built owner={} host={} error=\"{}\"", owner, host,
+                       built.message());
+            continue;
+          }
+          context = std::move(*built);
+        }
+        tlsAlpn01.push_back({host, digest, std::move(context)});
+      }
+    }
+  }
+  answers_->replace(owner, std::move(http01), std::move(tlsAlpn01));
+}
+
+}  // namespace siteplane::reconcile
