@@ -170,6 +170,104 @@ TEST_CASE("An ACME server that requires external account binding gets one", "[e2
   }
 }
 
+TEST_CASE("An ACME certificate is renewed before it expires and the new one is served",
+          "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  // 45 s certificates: renewal comes a third of the lifetime before notAfter (spec.renewBefore,
+  // 720h by default, is longer than the certificate lives).
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .validitySeconds = 45});
+  Server server;
+  server.write("site.yaml", acmeSiteYaml(server, pebble, httpPort, httpsPort, "renew.acme.test"));
+  server.start();
+  const std::string root = pebble.rootFile();
+  if (!eventually([&] { return servesTrusted(httpsPort, "renew.acme.test", root); }))
+    FAIL(server.log());
+  const std::string first = servedThumbprint(httpsPort, "renew.acme.test");
+  REQUIRE_FALSE(first.empty());
+  std::string second;
+  if (!eventually(
+          [&] {
+            second = servedThumbprint(httpsPort, "renew.acme.test");
+            return !second.empty() && second != first;
+          },
+          std::chrono::seconds(90)))
+    FAIL(server.log());
+  CHECK(servesTrusted(httpsPort, "renew.acme.test", root));
+  CHECK(pebble.count("Issued certificate serial") >= 2);
+  bool renewed = false;
+  for (const auto& [name, event] : server.objects("Event"))
+    if (event.value("reason", "") == "Renewed") renewed = true;
+  CHECK(renewed);
+}
+
+TEST_CASE("A Certificate deleted in the middle of its order leaves no challenge answered",
+          "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  // The VA waits up to 20 s before it validates: the order stays pending meanwhile.
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .vaSleepSeconds = 20});
+  Server server;
+  const std::string site = acmeSiteYaml(server, pebble, httpPort, httpsPort, "gone.acme.test");
+  server.write("site.yaml", site);
+  server.start();
+  std::string token, keyAuthorization;
+  REQUIRE(eventually([&] {
+    auto certificate = server.object("Certificate", "web");
+    if (!certificate) return false;
+    const json authorizations =
+        certificate->value(json::json_pointer("/status/acme/order/authorizations"), json::array());
+    for (const auto& authorization : authorizations) {
+      token = authorization.value("token", "");
+      keyAuthorization = authorization.value("keyAuthorization", "");
+    }
+    return !token.empty();
+  }));
+  auto challenge = [&] {
+    return run({"curl", "-s", "-H", "Host: gone.acme.test",
+                fmt::format("http://127.0.0.1:{}/.well-known/acme-challenge/{}", httpPort, token)})
+        .out;
+  };
+  REQUIRE(eventually([&] { return challenge() == keyAuthorization + "\n"; }));
+
+  // The Certificate goes; the site and its bindings stay.
+  server.write("site.yaml", site.substr(0, site.rfind("---\n")));
+  REQUIRE(eventually([&] { return !server.object("Certificate", "web"); }));
+  CHECK(eventually([&] { return challenge().find(keyAuthorization) == std::string::npos; },
+                   std::chrono::seconds(10)));
+  CHECK_FALSE(
+      std::filesystem::exists(server.state() / "acme" / "pending-keys" / "default" / "web.key"));
+}
+
+TEST_CASE("An ACME server that cannot be reached leaves the Issuer not ready, with the reason",
+          "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort()});
+  Server server;
+  std::string site = acmeSiteYaml(server, pebble, httpPort, httpsPort, "down.acme.test");
+  // The same Issuer, pointed at a port where nothing listens.
+  const std::string unreachable = fmt::format("https://127.0.0.1:{}/dir", freePort());
+  site.replace(site.find(pebble.directoryUrl()), pebble.directoryUrl().size(), unreachable);
+  server.write("site.yaml", site);
+  server.start();
+  REQUIRE(eventually([&] {
+    return conditionOf(server.object("Issuer", "pebble"), "Ready")
+               .rfind("False/ACMERegistrationFailed", 0) == 0;
+  }));
+  CHECK(conditionOf(server.object("Issuer", "pebble"), "Ready").find(unreachable) !=
+        std::string::npos);
+  REQUIRE(eventually([&] {
+    return conditionOf(server.object("Certificate", "web"), "Ready")
+               .rfind("False/IssuerNotReady", 0) == 0;
+  }));
+  // Tried again after 10 s, 20 s, ...: a handful of attempts in 15 s, not thousands.
+  std::this_thread::sleep_for(std::chrono::seconds(15));
+  int attempts = 0;
+  const std::string log = server.log();
+  for (size_t at = log.find("reconcile_failed key=Issuer"); at != std::string::npos;
+       at = log.find("reconcile_failed key=Issuer", at + 1))
+    ++attempts;
+  CHECK(attempts <= 3);
+}
+
 TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
   const int httpPort = freePort(), httpsPort = freePort();
   Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});

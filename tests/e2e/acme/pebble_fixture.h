@@ -25,6 +25,10 @@ struct PebbleOptions {
   // External account binding required, with this key id and base64url HMAC key ("" : none).
   std::string eabKeyId = "";
   std::string eabHmacKey = "";
+  // Lifetime of issued certificates in seconds (0: pebble's five years).
+  int validitySeconds = 0;
+  // The VA sleeps up to this many seconds before validating (0: not at all).
+  int vaSleepSeconds = 0;
 };
 
 class Pebble {
@@ -43,10 +47,10 @@ class Pebble {
         R"({{"pebble": {{"listenAddress": "127.0.0.1:{}", "managementListenAddress": "127.0.0.1:{}",
         "certificate": "{}", "privateKey": "{}", "httpPort": {}, "tlsPort": {},
         "ocspResponderURL": "", "externalAccountBindingRequired": {},
-        "externalAccountMACKeys": {{{}}}}}}})",
+        "certificateValidityPeriod": {}, "externalAccountMACKeys": {{{}}}}}}})",
         port_, managementPort_, (dir_.path() / "cert.pem").string(),
         (dir_.path() / "key.pem").string(), options_.httpPort, options_.tlsPort,
-        options_.eabKeyId.empty() ? "false" : "true",
+        options_.eabKeyId.empty() ? "false" : "true", options_.validitySeconds,
         options_.eabKeyId.empty()
             ? std::string()
             : fmt::format(R"("{}": "{}")", options_.eabKeyId, options_.eabHmacKey));
