@@ -55,14 +55,20 @@ Result<certs::PrivateKey> AccountRegistry::loadOrCreateKey(const std::string& is
 
 Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(
     const std::string& issuerKey, const api::AcmeIssuer& spec,
-    const std::optional<ExternalAccountBinding>& binding) {
+    const std::optional<ExternalAccountBinding>& binding, std::vector<std::string> tsigSecrets) {
   const std::string settings = settingsOf(spec);
   Result<certs::PrivateKey> key = Status::error("unset");
   {
     std::lock_guard lock(mutex_);
     if (auto known = accounts_.find(issuerKey);
-        known != accounts_.end() && known->second.first == settings)
+        known != accounts_.end() && known->second.first == settings) {
+      if (known->second.second->tsigSecrets != tsigSecrets) {
+        auto updated = std::make_shared<AcmeAccount>(*known->second.second);
+        updated->tsigSecrets = std::move(tsigSecrets);
+        known->second.second = updated;
+      }
       return known->second.second;
+    }
     key = loadOrCreateKey(issuerKey);
   }
   if (!key) return key.status();
@@ -89,8 +95,9 @@ Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(
     return Status::error(
         ErrorCode::kUnavailable,
         fmt::format("ACME newAccount answered {} without a Location", answer->status));
-  auto account = std::make_shared<AcmeAccount>(AcmeAccount{
-      std::shared_ptr<AcmeClient>(std::move(*client)), *key, answer->location, spec.email});
+  auto account = std::make_shared<AcmeAccount>(
+      AcmeAccount{std::shared_ptr<AcmeClient>(std::move(*client)), *key, answer->location,
+                  spec.email, std::move(tsigSecrets)});
   logger("controller.acme")
       ->info("acme_account_registered issuer={} server={} account={} new={}", issuerKey,
              spec.server, account->url, answer->status == 201);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "controller/acme/acme_client.h"
@@ -28,6 +29,9 @@ struct AcmeAccount {
   certs::PrivateKey key;
   std::string url;    // the account URL: the "kid" of every request
   std::string email;  // as registered
+  // Per solver of the Issuer (by index), the TSIG secret of a dns01.rfc2136 solver ("" for
+  // others); read by the Issuer reconciler, never logged.
+  std::vector<std::string> tsigSecrets;
 };
 
 class AccountRegistry {
@@ -40,9 +44,12 @@ class AccountRegistry {
   // is an error whose message is its problem document, verbatim; kUnavailable when it could not
   // be reached or answered 5xx/429, so a caller retries with backoff.
   // `binding`: the external account binding with its key read (spec.externalAccountBinding).
+  // `tsigSecrets`: AcmeAccount::tsigSecrets, kept with the account (and replaced when they
+  // change, without registering again).
   Result<std::shared_ptr<const AcmeAccount>> account(
       const std::string& issuerKey, const api::AcmeIssuer& spec,
-      const std::optional<ExternalAccountBinding>& binding);
+      const std::optional<ExternalAccountBinding>& binding,
+      std::vector<std::string> tsigSecrets = {});
   // The account account() registered for this spec, without any request; kNotFound when there
   // is none yet (the Issuer reconciler registers it).
   Result<std::shared_ptr<const AcmeAccount>> registered(const std::string& issuerKey,

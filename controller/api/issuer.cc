@@ -31,8 +31,7 @@ bool isDnsNameOrZone(const std::string& name) {
   return true;
 }
 
-// One solver's challenge type: exactly one of http01 and tlsAlpn01 (dns01 is not implemented and
-// is refused as an unknown field rather than accepted and ignored).
+// One solver's challenge type: exactly one of http01, tlsAlpn01 and dns01 (with rfc2136).
 void decodeSolverType(ObjectReader& solver, AcmeSolver& out, bool required) {
   std::vector<const char*> present;
   if (auto http01 = solver.object("http01")) {
@@ -45,10 +44,34 @@ void decodeSolverType(ObjectReader& solver, AcmeSolver& out, bool required) {
     out.type = AcmeChallengeType::kTlsAlpn01;
     present.push_back("tlsAlpn01");
   }
+  if (auto dns01 = solver.object("dns01")) {
+    out.type = AcmeChallengeType::kDns01;
+    present.push_back("dns01");
+    if (dns01->require("rfc2136")) {
+      if (auto rfc2136 = dns01->object("rfc2136")) {
+        AcmeRfc2136 server;
+        if (rfc2136->require("nameserver"))
+          server.nameserver = rfc2136->string("nameserver").value_or("");
+        if (rfc2136->require("tsigKeyName"))
+          server.tsigKeyName = rfc2136->string("tsigKeyName").value_or("");
+        if (auto algorithm = rfc2136->enumeration(
+                "tsigAlgorithm", {"HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"}))
+          server.tsigAlgorithm = *algorithm;
+        if (rfc2136->require("tsigSecretFile"))
+          server.tsigSecretFile =
+              rfc2136->context().resolvePath(rfc2136->string("tsigSecretFile").value_or(""));
+        rfc2136->finish();
+        out.rfc2136 = server;
+      }
+    }
+    dns01->finish();
+  }
   if (present.empty() && required)
-    solver.context().error(solver.path(), "a solver type is required: http01: {} or tlsAlpn01: {}");
+    solver.context().error(solver.path(),
+                           "a solver type is required: http01: {}, tlsAlpn01: {} or dns01");
   if (present.size() > 1)
-    solver.error(present[1], "cannot be set together with http01; a solver has one type");
+    solver.error(present[1], std::string("cannot be set together with ") + present[0] +
+                                 "; a solver has one type");
 }
 
 void decodeSelectorNames(ObjectReader& selector, const char* field, std::vector<std::string>& out) {
@@ -122,6 +145,15 @@ AcmeIssuer decodeAcme(ObjectReader& acme) {
 }
 
 nlohmann::json encodeSolverType(const AcmeSolver& solver) {
+  if (solver.type == AcmeChallengeType::kDns01 && solver.rfc2136) {
+    const AcmeRfc2136& server = *solver.rfc2136;
+    return {{"dns01",
+             {{"rfc2136",
+               {{"nameserver", server.nameserver},
+                {"tsigKeyName", server.tsigKeyName},
+                {"tsigAlgorithm", server.tsigAlgorithm},
+                {"tsigSecretFile", server.tsigSecretFile}}}}}};
+  }
   return {{solver.type == AcmeChallengeType::kTlsAlpn01 ? "tlsAlpn01" : "http01",
            nlohmann::json::object()}};
 }

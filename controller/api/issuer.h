@@ -20,7 +20,18 @@ struct CAIssuer {
 };
 
 // How the ACME server's challenges for some names are answered, all by siteplane's own data plane.
-enum class AcmeChallengeType { kHttp01, kTlsAlpn01 };
+enum class AcmeChallengeType { kHttp01, kTlsAlpn01, kDns01 };
+
+// dns-01 through RFC 2136 dynamic updates to the names' primary server, signed with TSIG.
+struct AcmeRfc2136 {
+  std::string nameserver;  // "192.0.2.53" or "192.0.2.53:5353"
+  std::string tsigKeyName;
+  std::string tsigAlgorithm = "HMACSHA256";  // HMACMD5, HMACSHA1, HMACSHA256, HMACSHA512
+  // A file holding the TSIG secret (base64, as tsig-keygen prints it), read like spec.source
+  // files.
+  std::string tsigSecretFile;
+  bool operator==(const AcmeRfc2136&) const = default;
+};
 
 // One solver of spec.acme.solvers, for the names its selector picks: dnsNames exactly, or every
 // name in (or equal to) one of dnsZones. An empty selector picks every name. A name picked by
@@ -30,6 +41,7 @@ struct AcmeSolver {
   std::vector<std::string> dnsNames;
   std::vector<std::string> dnsZones;
   AcmeChallengeType type = AcmeChallengeType::kHttp01;
+  std::optional<AcmeRfc2136> rfc2136;  // type kDns01
   bool operator==(const AcmeSolver&) const = default;
 };
 

@@ -12,6 +12,7 @@
 #include "common/durable_file.h"
 #include "common/json_fields.h"
 #include "common/logging.h"
+#include "controller/acme/rfc2136.h"
 #include "controller/certs/certificate_request.h"
 #include "controller/certs/jose_signing.h"
 #include "controller/reconcile/certificate_reconciler.h"
@@ -35,7 +36,22 @@ constexpr size_t kMaxProblemBytes = 1024;
 constexpr size_t kMaxAlternates = 4;
 
 const char* challengeTypeName(api::AcmeChallengeType type) {
-  return type == api::AcmeChallengeType::kTlsAlpn01 ? "tls-alpn-01" : "http-01";
+  switch (type) {
+    case api::AcmeChallengeType::kTlsAlpn01:
+      return "tls-alpn-01";
+    case api::AcmeChallengeType::kDns01:
+      return "dns-01";
+    case api::AcmeChallengeType::kHttp01:
+      break;
+  }
+  return "http-01";
+}
+
+// The TXT record a dns-01 challenge for `identifier` ("*.example.com" or "www.example.com")
+// is answered with (RFC 8555 §8.4).
+std::string dnsRecordName(const std::string& identifier) {
+  const std::string base = identifier.rfind("*.", 0) == 0 ? identifier.substr(2) : identifier;
+  return "_acme-challenge." + base + ".";
 }
 
 bool inZone(const std::string& name, const std::string& zone) {
@@ -181,7 +197,8 @@ class OrderWalk {
     if (!step_.request.ipAddresses.empty())
       return fail("ACME Issuers order DNS names only; remove spec.ipAddresses", std::nullopt);
     for (const std::string& name : names_)
-      if (name.rfind("*.", 0) == 0)
+      if (name.rfind("*.", 0) == 0 && solverFor(step_.issuer, name) &&
+          solverFor(step_.issuer, name)->type != api::AcmeChallengeType::kDns01)
         return fail(fmt::format("{} is a wildcard, which only dns-01 can validate; Issuer {} "
                                 "has no dns-01 solver",
                                 name, step_.issuerRef),
@@ -199,7 +216,9 @@ class OrderWalk {
     if (!step_.services.reach) return std::nullopt;
     std::vector<std::string> waiting;
     for (const std::string& name : names_) {
-      const bool https = solverFor(step_.issuer, name)->type == api::AcmeChallengeType::kTlsAlpn01;
+      const auto type = solverFor(step_.issuer, name)->type;
+      if (type == api::AcmeChallengeType::kDns01) continue;  // answered by the DNS server
+      const bool https = type == api::AcmeChallengeType::kTlsAlpn01;
       ChallengeReach reach =
           step_.services.reach(name, https, step_.certificate.metadata.namespaceName);
       if (!reach.otherNamespaceBinding.empty())
@@ -231,8 +250,47 @@ class OrderWalk {
   }
 
   void dropOrder() {
+    if (status_.acmeOrder) removeDnsRecords(status_.acmeOrder->authorizations, /*all=*/true);
     status_.acmeOrder.reset();
     step_.services.challenges->removeOwner(step_.storeKey);
+  }
+
+  // The RFC 2136 server of the dns-01 solver for `identifier`, with its TSIG secret.
+  std::optional<acme::Rfc2136Server> dnsServerFor(const std::string& identifier) const {
+    const api::AcmeSolver* solver = solverFor(step_.issuer, identifier);
+    if (!solver || !solver->rfc2136) return std::nullopt;
+    const size_t index = static_cast<size_t>(solver - step_.issuer.solvers.data());
+    acme::Rfc2136Server server{solver->rfc2136->nameserver, solver->rfc2136->tsigKeyName,
+                               solver->rfc2136->tsigAlgorithm, ""};
+    if (account_ && index < account_->tsigSecrets.size())
+      server.tsigSecret = account_->tsigSecrets[index];
+    return server;
+  }
+
+  // Takes away the TXT records of dns-01 authorizations that no longer need them (no longer
+  // pending), or of every one (`all`: the order ended). A failure is logged: the record holds
+  // only a digest, and the next answer for the name adds its own value.
+  void removeDnsRecords(const std::vector<api::AcmeAuthorizationStatus>& authorizations, bool all,
+                        const std::vector<api::AcmeAuthorizationStatus>* now = nullptr) {
+    for (const auto& authorization : authorizations) {
+      if (authorization.challenge != "dns-01" || authorization.keyAuthorization.empty()) continue;
+      if (!all && now) {
+        bool stillPending = false;
+        for (const auto& current : *now)
+          if (current.url == authorization.url && current.state == "pending") stillPending = true;
+        if (stillPending) continue;
+      }
+      auto server = dnsServerFor(authorization.identifier);
+      if (!server) continue;
+      Status removed = acme::removeTxtRecord(
+          *server, dnsRecordName(authorization.identifier),
+          certs::base64UrlEncode(certs::sha256(authorization.keyAuthorization)));
+      if (!removed)
+        logger("controller.acme")
+            ->warn("acme_dns01_record_not_removed key={}/{} name={} error=\"{}\"",
+                   CertificateReconciler::kKind, step_.storeKey, authorization.identifier,
+                   removed.message());
+    }
   }
 
   // The Ready/Issuing conditions while an order runs: a valid certificate that is only due for
@@ -414,6 +472,7 @@ class OrderWalk {
       }
       seen.push_back(std::move(authorization));
     }
+    removeDnsRecords(before, /*all=*/false, &seen);
     order.authorizations = std::move(seen);
     for (const auto& authorization : order.authorizations)
       if (authorization.state == "invalid") {
@@ -457,7 +516,24 @@ class OrderWalk {
     authorization.token = token;
     authorization.keyAuthorization = *keyAuthorization;
     const bool https = solver->type == api::AcmeChallengeType::kTlsAlpn01;
-    if (step_.services.reach) {
+    const bool sameAsBefore = earlier && earlier->token == authorization.token &&
+                              earlier->keyAuthorization == authorization.keyAuthorization;
+    if (solver->type == api::AcmeChallengeType::kDns01) {
+      // The leader adds the record itself; the CA is told on the next look.
+      if (!sameAsBefore) {
+        auto server = dnsServerFor(authorization.identifier);
+        if (!server)
+          return fail("no RFC 2136 server for " + authorization.identifier, std::nullopt);
+        Status added = acme::addTxtRecord(*server, dnsRecordName(authorization.identifier),
+                                          certs::base64UrlEncode(certs::sha256(*keyAuthorization)));
+        if (!added)
+          return fail(added.message(), std::nullopt, added.code() == ErrorCode::kUnavailable);
+        logger("controller.acme")
+            ->info("acme_dns01_record_added key={}/{} name={}", CertificateReconciler::kKind,
+                   step_.storeKey, dnsRecordName(authorization.identifier));
+        return std::nullopt;
+      }
+    } else if (step_.services.reach) {
       ChallengeReach reach =
           step_.services.reach(host, https, step_.certificate.metadata.namespaceName);
       if (!reach.otherNamespaceBinding.empty())
@@ -470,9 +546,7 @@ class OrderWalk {
       }
     }
     if (stringMember(*chosen, "status") != "pending") return std::nullopt;  // already told
-    const bool published = earlier && earlier->token == authorization.token &&
-                           earlier->keyAuthorization == authorization.keyAuthorization &&
-                           earlier->waitingFor.empty();
+    const bool published = sameAsBefore && earlier->waitingFor.empty();
     if (!published) return std::nullopt;  // status carries the answer out first
     auto told = post(stringMember(*chosen, "url"), nlohmann::json::object());
     if (!told) return fail("ACME challenge: " + told.message(), std::nullopt, true);
@@ -602,6 +676,7 @@ class OrderWalk {
     Status stored = step_.store(bundle);
     if (!stored) return ReconcileResult::retry("certificate store: " + stored.message());
     const std::string orderUrl = status_.acmeOrder->url;
+    removeDnsRecords(status_.acmeOrder->authorizations, /*all=*/true);
     abandonAcmeOrder(step_.services, step_.storeKey);
     status_.acmeOrder.reset();
     const certs::Certificate& leaf = bundle.leaf();

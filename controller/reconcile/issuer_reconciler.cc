@@ -5,6 +5,7 @@
 #include <cctype>
 #include <exception>
 
+#include "common/base64.h"
 #include "common/durable_file.h"
 #include "common/logging.h"
 #include "controller/api/certificate.h"
@@ -183,6 +184,38 @@ Result<std::optional<acme::ExternalAccountBinding>> IssuerReconciler::externalAc
       acme::ExternalAccountBinding{spec->keyID, std::move(*key)});
 }
 
+Result<std::string> IssuerReconciler::readSecretFile(const api::Issuer& issuer,
+                                                     const std::string& path) const {
+  auto text = options_.importPolicy
+                  ? options_.importPolicy->read(
+                        path, certs::importOriginOf(issuer.metadata.annotations), 4096)
+                  : durable::readFile(path);
+  if (!text) return text.status();
+  std::string trimmed = std::move(*text);
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+    trimmed.pop_back();
+  return trimmed;
+}
+
+Result<std::vector<std::string>> IssuerReconciler::tsigSecrets(const api::Issuer& issuer) const {
+  std::vector<std::string> secrets;
+  const auto& solvers = issuer.spec.acme->solvers;
+  for (size_t i = 0; i < solvers.size(); ++i) {
+    secrets.emplace_back();
+    if (!solvers[i].rfc2136) continue;
+    auto secret = readSecretFile(issuer, solvers[i].rfc2136->tsigSecretFile);
+    if (!secret)
+      return std::move(secret).status().withContext(
+          fmt::format("spec.acme.solvers[{}].dns01.rfc2136.tsigSecretFile", i));
+    if (secret->empty() || !base64Decode(*secret))
+      return Status::error(fmt::format(
+          "spec.acme.solvers[{}].dns01.rfc2136.tsigSecretFile {}: not a base64 TSIG secret", i,
+          solvers[i].rfc2136->tsigSecretFile));
+    secrets.back() = std::move(*secret);
+  }
+  return secrets;
+}
+
 void IssuerReconciler::registerAcmeAccount(const std::string& issuerKey, api::Issuer& issuer,
                                            Signer& signer) {
   if (!options_.acmeAccounts) {
@@ -198,7 +231,15 @@ void IssuerReconciler::registerAcmeAccount(const std::string& issuerKey, api::Is
     signer.message = binding.message();
     return;
   }
-  auto account = options_.acmeAccounts->account(issuerKey, *issuer.spec.acme, *binding);
+  auto secrets = tsigSecrets(issuer);
+  if (!secrets) {
+    signer.ready = false;
+    signer.reason = issuer_reason::kACMERegistrationFailed;
+    signer.message = secrets.message();
+    return;
+  }
+  auto account =
+      options_.acmeAccounts->account(issuerKey, *issuer.spec.acme, *binding, std::move(*secrets));
   if (!account) {
     signer.ready = false;
     signer.reason = issuer_reason::kACMERegistrationFailed;

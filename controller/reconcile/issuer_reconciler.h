@@ -98,6 +98,10 @@ class IssuerReconciler final : public Reconciler {
   // spec.acme.externalAccountBinding with its key read from keyFile; nullopt without one.
   Result<std::optional<acme::ExternalAccountBinding>> externalAccountBinding(
       const api::Issuer& issuer) const;
+  // The TSIG secret of each dns01.rfc2136 solver, by solver index ("" for other solvers).
+  Result<std::vector<std::string>> tsigSecrets(const api::Issuer& issuer) const;
+  // A small secret file named by the Issuer, read as its origin allows, trailing space trimmed.
+  Result<std::string> readSecretFile(const api::Issuer& issuer, const std::string& path) const;
 
   store::Store& store_;
   const certs::CertificateStore& certificates_;

@@ -268,6 +268,40 @@ TEST_CASE("An ACME server that cannot be reached leaves the Issuer not ready, wi
   CHECK(attempts <= 3);
 }
 
+TEST_CASE("A wildcard certificate is ordered over dns-01 through RFC 2136 updates to BIND",
+          "[e2e][acme]") {
+  Bind bind("wild.test");
+  const int httpsPort = freePort();
+  Pebble pebble({.httpPort = freePort(), .tlsPort = freePort(), .dnsServer = bind.address()});
+  Server server;
+  const auto secretFile = server.dir().write("tsig.secret", bind.secret() + "\n");
+  const std::string solvers =
+      "    solvers:\n      - selector:\n          dnsZones: [wild.test]\n        dns01:\n"
+      "          rfc2136:\n            nameserver: \"" +
+      bind.address() +
+      "\"\n            tsigKeyName: acme-test-key\n            tsigAlgorithm: HMACSHA256\n"
+      "            tsigSecretFile: " +
+      secretFile.string() + "\n";
+  server.write(
+      "site.yaml",
+      documents({siteYaml("web", server.root().string()),
+                 bindingYaml("wild-https", "web", "https", httpsPort, "*.wild.test", "web"),
+                 acmeIssuerYaml("pebble", pebble, solvers),
+                 issuedCertificateYaml("web", "pebble", {"*.wild.test", "wild.test"})}));
+  server.start();
+  const std::string root = pebble.rootFile();
+  if (!eventually([&] { return servesTrusted(httpsPort, "a.wild.test", root); }))
+    FAIL("---- named ----\n" + bind.log());
+  CHECK(servesTrusted(httpsPort, "b.wild.test", root));
+  CHECK(factsOf(servedChain(httpsPort, "a.wild.test").front()).subjectAltName.find("*.wild.test") !=
+        std::string::npos);
+  CHECK(server.log().find("acme_dns01_record_added") != std::string::npos);
+  // The records are taken away once validated; the secret never reaches the log.
+  CHECK(eventually([&] { return bind.txt("_acme-challenge.wild.test").empty(); },
+                   std::chrono::seconds(10)));
+  CHECK(server.log().find(bind.secret()) == std::string::npos);
+}
+
 TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
   const int httpPort = freePort(), httpsPort = freePort();
   Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});

@@ -6,6 +6,7 @@
 // comes from pebble's management API.
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/support/test_support.h"
 
@@ -29,6 +31,9 @@ struct PebbleOptions {
   int validitySeconds = 0;
   // The VA sleeps up to this many seconds before validating (0: not at all).
   int vaSleepSeconds = 0;
+  // The DNS server the VA asks ("127.0.0.1:PORT"); "" : pebble-challtestsrv, which resolves
+  // every name to 127.0.0.1.
+  std::string dnsServer = "";
 };
 
 class Pebble {
@@ -56,10 +61,14 @@ class Pebble {
             : fmt::format(R"("{}": "{}")", options_.eabKeyId, options_.eabHmacKey));
     const auto configPath = dir_.write("pebble.json", config);
     pebble_ = std::make_unique<Process>(std::vector<std::string>{
-        "env", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_VA_ALWAYS_VALID=0",
+        "env",
+        options_.vaSleepSeconds > 0 ? fmt::format("PEBBLE_VA_SLEEPTIME={}", options_.vaSleepSeconds)
+                                    : std::string("PEBBLE_VA_NOSLEEP=1"),
+        "PEBBLE_VA_ALWAYS_VALID=0",
         fmt::format("PEBBLE_WFE_NONCEREJECT={}", options_.nonceRejectPercent),
         "PEBBLE_AUTHZREUSE=0", "pebble", "-config", configPath.string(), "-dnsserver",
-        fmt::format("127.0.0.1:{}", dnsPort_), "-strict=false"});
+        options_.dnsServer.empty() ? fmt::format("127.0.0.1:{}", dnsPort_) : options_.dnsServer,
+        "-strict=false"});
     // "Listening on" is logged before the bind: wait for the directory to answer.
     for (int i = 0; i < 100 && !ready(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -118,6 +127,47 @@ class Pebble {
   std::unique_ptr<Process> challtestsrv_;
   std::unique_ptr<Process> pebble_;
   std::string root_;
+};
+
+// BIND 9 on loopback as the primary server of one zone, updatable with a TSIG key (RFC 2136):
+// where a dns-01 solver adds its records and pebble's VA looks them up.
+class Bind {
+ public:
+  explicit Bind(const std::string& zone) : zone_(zone), port_(freePort()) {
+    const std::string d = dir_.path().string();
+    auto key = run({"tsig-keygen", "-a", "hmac-sha256", "acme-test-key"});
+    dir_.write("tsig.key", key.out);
+    const size_t quote = key.out.find("secret \"");
+    secret_ = key.out.substr(quote + 8, key.out.find('"', quote + 8) - quote - 8);
+    dir_.write("zone.db", "$TTL 60\n@ IN SOA ns1." + zone + ". hostmaster." + zone +
+                              ". 1 60 60 600 60\n@ IN NS ns1." + zone +
+                              ".\nns1 IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n");
+    dir_.write("named.conf", fmt::format(R"(include "{0}/tsig.key";
+options {{ directory "{0}"; pid-file "{0}/named.pid"; listen-on port {1} {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }}; recursion no; allow-query {{ 127.0.0.1; }}; dnssec-validation no; }};
+controls {{ }};
+zone "{2}" {{ type primary; file "{0}/zone.db"; allow-update {{ key "acme-test-key"; }}; }};
+)",
+                                         d, port_, zone));
+    std::vector<std::string> argv{"named", "-g", "-c", d + "/named.conf"};
+    if (geteuid() == 0) argv.insert(argv.end(), {"-u", "root"});
+    named_ = std::make_unique<Process>(argv);
+    named_->waitForOutput("running", std::chrono::seconds(20));
+  }
+  std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
+  const std::string& secret() const { return secret_; }
+  std::string log() const { return named_->output(); }
+  // The TXT values of `name` (dig +short), one per line.
+  std::string txt(const std::string& name) const {
+    return run({"dig", "+short", "@127.0.0.1", "-p", std::to_string(port_), name, "TXT"}).out;
+  }
+
+ private:
+  TempDir dir_;
+  std::string zone_;
+  int port_;
+  std::string secret_;
+  std::unique_ptr<Process> named_;
 };
 
 // An ACME Issuer for `pebble`, `solvers` as YAML lines under spec.acme (default: http01: {}).
