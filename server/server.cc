@@ -1,9 +1,11 @@
 #include "server/server.h"
 
+#include <cctype>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "common/json_fields.h"
 #include "controller/certs/import_path_policy.h"
 #include "controller/compile/compile_reconciler.h"
 #include "controller/source/manifest_source.h"
@@ -12,6 +14,30 @@
 #include "server/runtime_view.h"
 
 namespace siteplane::server {
+namespace {
+
+std::string lowered(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Whether a Binding's hostName and a name to order cover a common host: equal, or one a
+// wildcard ("*.example.com") over the other (one label more).
+bool hostNamesOverlap(const std::string& hostName, const std::string& orderedName) {
+  const std::string a = lowered(hostName), b = lowered(orderedName);
+  if (a.empty() || b.empty()) return false;
+  if (a == b) return true;
+  auto under = [](const std::string& wildcard, const std::string& host) {
+    if (wildcard.rfind("*.", 0) != 0) return false;
+    const std::string suffix = wildcard.substr(1);  // ".example.com"
+    return host.size() > suffix.size() &&
+           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+           host.substr(0, host.size() - suffix.size()).find('.') == std::string::npos;
+  };
+  return under(a, b) || under(b, a);
+}
+
+}  // namespace
 
 namespace fs = std::filesystem;
 
@@ -61,15 +87,23 @@ Status Server::createDataPlane() {
   acme_.challenges = std::make_shared<table::ChallengeAnswers>();
   acme_.accounts = std::make_shared<acme::AccountRegistry>(options_.state / "acme" / "accounts");
   acme_.pendingKeys = options_.state / "acme" / "pending-keys";
+  // An account the CA no longer knows is registered again by its Issuer's next reconcile.
+  acme_.accounts->onForget([this](const std::string& issuerKey) {
+    if (manager_) manager_->enqueue({"Issuer/" + issuerKey});
+  });
   loop::DataPlaneOptions planeOptions = options_.dataPlane;
   planeOptions.challenges = acme_.challenges;
   auto dataPlane = loop::DataPlane::create(std::move(planeOptions));
   if (!dataPlane) return dataPlane.status();
   dataPlane_ = std::move(dataPlane).value();
   challengeSync_ = std::make_unique<reconcile::AcmeChallengeSync>(acme_.challenges);
-  challengeSubscription_ = store_->subscribe(
+  // What is stored, then every change after that snapshot (none lost, none applied twice).
+  const uint64_t synced = challengeSync_->applyAll(*store_);
+  auto watched = store_->watch(
+      synced,
       [sync = challengeSync_.get()](const store::WatchEvent& event) { sync->observe(event); });
-  challengeSync_->applyAll(*store_);
+  if (!watched) return watched.status().withContext("ACME challenge answers");
+  challengeSubscription_ = std::move(*watched);
   return Status::ok();
 }
 
@@ -101,10 +135,13 @@ Status Server::createKubernetesSource() {
 
 void Server::requeueCertificates() {
   if (!manager_) return;
-  for (const auto& object : store_->list({"Certificate", std::nullopt, {}}).items) {
-    const auto& metadata = (*object)["metadata"];
-    manager_->enqueue(
-        {"Certificate/" + metadata.value("namespace", "") + "/" + metadata.value("name", "")});
+  // Issuers first: an ACME Issuer registers its account only while this replica leads.
+  for (const char* kind : {"Issuer", "Certificate"}) {
+    for (const auto& object : store_->list({kind, std::nullopt, {}}).items) {
+      const auto& metadata = (*object)["metadata"];
+      manager_->enqueue({std::string(kind) + "/" + metadata.value("namespace", "") + "/" +
+                         metadata.value("name", "")});
+    }
   }
 }
 
@@ -129,8 +166,22 @@ Status Server::createController() {
                             importPolicy, options_.state,     *options_.clock};
   context.acme = acme_;
   loop::DataPlane* plane = dataPlane_.get();
-  context.acme.reach = [plane](const std::string& name, bool https, const std::string& ns) {
+  store::Store* objects = store_.get();
+  context.acme.reach = [plane, objects](const std::string& name, bool https,
+                                        const std::string& ns) {
     reconcile::ChallengeReach reach;
+    // Any Binding of another namespace that names the host (programmed or not, either
+    // protocol, exactly or by wildcard) owns it: no certificate for it is ordered here.
+    for (const auto& binding : objects->list({"Binding", std::nullopt, {}}).items) {
+      const std::string bindingNs = metadataString(*binding, "namespace");
+      if (bindingNs == ns) continue;
+      const auto spec = binding->find("spec");
+      if (spec == binding->end()) continue;
+      if (hostNamesOverlap(stringMember(*spec, "hostName"), name)) {
+        reach.otherNamespaceBinding = bindingNs + "/" + metadataString(*binding, "name");
+        return reach;
+      }
+    }
     auto live = plane->liveTable();
     if (!live.table) return reach;
     for (const auto& report : live.listeners) {

@@ -107,8 +107,12 @@ Result<std::shared_ptr<const AcmeAccount>> AccountRegistry::account(
 }
 
 void AccountRegistry::forget(const std::string& issuerKey) {
-  std::lock_guard lock(mutex_);
-  accounts_.erase(issuerKey);
+  bool dropped = false;
+  {
+    std::lock_guard lock(mutex_);
+    dropped = accounts_.erase(issuerKey) > 0;
+  }
+  if (dropped && onForget_) onForget_(issuerKey);
 }
 
 }  // namespace siteplane::acme

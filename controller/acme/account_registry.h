@@ -10,6 +10,7 @@
 // one Issuer both register (the server answers both with the same account).
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,12 +58,18 @@ class AccountRegistry {
   // Forgets the Issuer's registration (it was deleted); its key file stays, so recreating the
   // Issuer finds the same account.
   void forget(const std::string& issuerKey);
+  // Called (outside the registry's lock) with the Issuer key whenever forget() drops a
+  // registration, so that the Issuer registers again. Set once, before use.
+  void onForget(std::function<void(const std::string& issuerKey)> listener) {
+    onForget_ = std::move(listener);
+  }
 
  private:
   Result<certs::PrivateKey> loadOrCreateKey(const std::string& issuerKey);
   static std::string settingsOf(const api::AcmeIssuer& spec);
 
   const std::filesystem::path directory_;
+  std::function<void(const std::string&)> onForget_;
   std::mutex mutex_;  // guards accounts_ and key creation
   // By issuer key: the settings registered with, and the account.
   std::map<std::string, std::pair<std::string, std::shared_ptr<const AcmeAccount>>> accounts_;

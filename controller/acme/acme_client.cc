@@ -77,6 +77,14 @@ AcmeResponse toAcmeResponse(HttpsResponse&& http) {
 
 std::string jwsPart(std::string_view text) { return certs::base64UrlEncode(text); }
 
+// RFC 8555 §6.5.1: a nonce is base64url; anything else is ignored, never echoed into a request.
+bool isNonce(const std::string& nonce) {
+  return !nonce.empty() && nonce.size() <= 256 &&
+         nonce.find_first_not_of(
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+             std::string::npos;
+}
+
 }  // namespace
 
 std::string Problem::shortType() const {
@@ -198,7 +206,7 @@ Result<std::string> AcmeClient::takeNonce() {
   auto answer = transport_.head(directory->newNonce);
   if (!answer) return std::move(answer).status().withContext("ACME newNonce");
   std::string nonce = answer->header("replay-nonce");
-  if (nonce.empty())
+  if (!isNonce(nonce))
     return Status::error(ErrorCode::kUnavailable,
                          fmt::format("ACME newNonce {} answered {} without a Replay-Nonce",
                                      directory->newNonce, answer->status));
@@ -207,7 +215,7 @@ Result<std::string> AcmeClient::takeNonce() {
 
 void AcmeClient::keepNonce(const HttpsResponse& response) {
   const std::string& nonce = response.header("replay-nonce");
-  if (nonce.empty()) return;
+  if (!isNonce(nonce)) return;
   std::lock_guard lock(mutex_);
   if (nonces_.size() < kMaxPooledNonces) nonces_.push_back(nonce);
 }

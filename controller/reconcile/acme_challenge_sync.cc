@@ -55,9 +55,12 @@ void AcmeChallengeSync::observe(const store::WatchEvent& event) noexcept {
   }
 }
 
-void AcmeChallengeSync::applyAll(const store::Store& store) noexcept {
+uint64_t AcmeChallengeSync::applyAll(const store::Store& store) noexcept {
+  uint64_t version = 0;
   try {
-    for (const auto& object : store.list({"Certificate", std::nullopt, {}}).items) {
+    const store::ObjectList list = store.list({"Certificate", std::nullopt, {}});
+    version = list.resourceVersion;
+    for (const auto& object : list.items) {
       const nlohmann::json* metadata = member(*object, "metadata");
       if (!metadata) continue;
       apply(text(*metadata, "namespace") + "/" + text(*metadata, "name"), object.get());
@@ -65,6 +68,7 @@ void AcmeChallengeSync::applyAll(const store::Store& store) noexcept {
   } catch (const std::exception& error) {
     logger("controller.acme")->warn("acme_challenges_not_synced error=\"{}\"", error.what());
   }
+  return version;
 }
 
 void AcmeChallengeSync::apply(const std::string& owner, const nlohmann::json* certificate) {

@@ -7,8 +7,8 @@
 // validator reaches; a restart finds them again in the store.
 //
 //   AcmeChallengeSync sync(answers);
-//   auto subscription = store.subscribe([&](const store::WatchEvent& e) { sync.observe(e); });
-//   sync.applyAll(store);  // what was stored before the subscription
+//   uint64_t version = sync.applyAll(store);  // what is stored now
+//   auto subscription = store.watch(version, [&](const store::WatchEvent& e) { sync.observe(e); });
 //
 // Thread-safety: observe() and applyAll() from any thread (the store serializes its callbacks).
 
@@ -28,7 +28,8 @@ class AcmeChallengeSync {
       : answers_(std::move(answers)) {}
 
   void observe(const store::WatchEvent& event) noexcept;
-  void applyAll(const store::Store& store) noexcept;
+  // Returns the resourceVersion of the snapshot applied, to watch from.
+  uint64_t applyAll(const store::Store& store) noexcept;
 
  private:
   // `certificate` as stored now, or null when deleted. `owner`: "namespace/name".

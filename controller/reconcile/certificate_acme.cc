@@ -101,16 +101,25 @@ std::string sanitized(const std::string& text) {
   std::string out;
   out.reserve(std::min(text.size(), kMaxProblemBytes));
   for (size_t i = 0; i < text.size() && out.size() < kMaxProblemBytes;) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 0;
+    const auto at = [&](size_t j) { return static_cast<unsigned char>(text[i + j]); };
+    const unsigned char c = at(0);
+    size_t length = 0;
+    // RFC 3629's table: no overlong forms, no surrogates, nothing above U+10FFFF.
+    if (c >= 0x20 && c < 0x7F) {
+      length = 1;
+    } else if (c == '\n' || c == '\t') {
+      length = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+    }
     bool valid = length > 0 && i + length <= text.size();
-    for (size_t j = 1; valid && j < length; ++j)
-      valid = (static_cast<unsigned char>(text[i + j]) & 0xC0) == 0x80;
-    if (valid && length == 1 && c < 0x20 && c != '\n' && c != '\t') valid = false;
+    for (size_t j = 1; valid && j < length; ++j) valid = (at(j) & 0xC0) == 0x80;
+    if (valid && length == 3) valid = !(c == 0xE0 && at(1) < 0xA0) && !(c == 0xED && at(1) >= 0xA0);
+    if (valid && length == 4) valid = !(c == 0xF0 && at(1) < 0x90) && !(c == 0xF4 && at(1) >= 0x90);
     if (valid) {
       out.append(text, i, length);
       i += length;
@@ -123,10 +132,22 @@ std::string sanitized(const std::string& text) {
   return out;
 }
 
-// "https://host:port" of an https URL, "" for anything else.
+// A status the server reports, as one of RFC 8555's words ("unknown" for anything else), so
+// that nothing longer or stranger reaches status.
+std::string knownState(const std::string& state) {
+  for (const char* known :
+       {"pending", "ready", "processing", "valid", "invalid", "deactivated", "expired", "revoked"})
+    if (state == known) return state;
+  return "unknown";
+}
+
+// "https://host:port" of an https URL of printable ASCII and at most 2048 bytes (what status and
+// the CRD keep), "" for anything else.
 std::string originOf(const std::string& url) {
   constexpr std::string_view kScheme = "https://";
-  if (url.rfind(kScheme, 0) != 0) return "";
+  if (url.rfind(kScheme, 0) != 0 || url.size() > 2048) return "";
+  for (char c : url)
+    if (c <= ' ' || c >= 0x7F) return "";
   const size_t end = url.find_first_of("/?#", kScheme.size());
   return url.substr(0, end);
 }
@@ -184,9 +205,9 @@ class OrderWalk {
     auto answer = account_->client->post(account_->key, account_->url, url, payload);
     if (answer && answer->problem) {
       const std::string type = answer->problem->shortType();
-      // The account is gone at the server (deactivated, or the CA was reset): register again.
-      if (type == "accountDoesNotExist" || type == "unauthorized")
-        step_.services.accounts->forget(step_.issuerRef);
+      // The account is gone at the server (the CA was reset): register again. ("unauthorized"
+      // also means a failed validation or another account's order, so it forgets nothing.)
+      if (type == "accountDoesNotExist") step_.services.accounts->forget(step_.issuerRef);
     }
     return answer;
   }
@@ -378,7 +399,7 @@ class OrderWalk {
       return fail("ACME newOrder answered without an order URL of the server's own", std::nullopt);
     api::AcmeOrderStatus order;
     order.url = answer->location;
-    order.state = stringMember(answer->body, "status");
+    order.state = knownState(stringMember(answer->body, "status"));
     order.dnsNames = names_;
     status_.acmeOrder = std::move(order);
     logger("controller.acme")
@@ -402,7 +423,7 @@ class OrderWalk {
                   std::nullopt, true);
     const nlohmann::json& body = answer->body;
     const std::string before = order.state;
-    order.state = sanitized(stringMember(body, "status"));
+    order.state = knownState(stringMember(body, "status"));
     if (order.state != before) step_.services.backoff->succeeded(step_.storeKey);
     if (order.state == "invalid") return invalidOrder(body);
     if (order.state == "pending") return authorize(body, answer->retryAfter);
@@ -451,7 +472,7 @@ class OrderWalk {
         return fail("ACME authorization: the answer is not a JSON object", std::nullopt, true);
       api::AcmeAuthorizationStatus authorization;
       authorization.url = url.get<std::string>();
-      authorization.state = sanitized(stringMember(fetched->body, "status"));
+      authorization.state = knownState(stringMember(fetched->body, "status"));
       const nlohmann::json* identifier = member(fetched->body, "identifier");
       const std::string value = identifier ? stringMember(*identifier, "value") : "";
       const nlohmann::json* wildcard = member(fetched->body, "wildcard");
@@ -601,7 +622,7 @@ class OrderWalk {
         post(stringMember(body, "finalize"), nlohmann::json{{"csr", certs::base64UrlEncode(*der)}});
     if (!finalized) return fail("ACME finalize: " + finalized.message(), std::nullopt, true);
     if (!finalized->ok()) return refused("finalize", *finalized);
-    status_.acmeOrder->state = sanitized(stringMember(finalized->body, "status"));
+    status_.acmeOrder->state = knownState(stringMember(finalized->body, "status"));
     return progress(nextPoll(finalized->retryAfter));
   }
 

@@ -302,6 +302,36 @@ TEST_CASE("A wildcard certificate is ordered over dns-01 through RFC 2136 update
   CHECK(server.log().find(bind.secret()) == std::string::npos);
 }
 
+TEST_CASE("No ACME certificate is ordered for a host another namespace's Binding claims",
+          "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort()});
+  Server server;
+  // tenant-a serves shop.acme.test; default asks an ACME CA for a certificate of it.
+  const std::string tenantSite =
+      "apiVersion: siteplane.io/v1alpha1\nkind: Site\nmetadata:\n  name: shop\n  namespace: "
+      "tenant-a\nspec:\n  root: " +
+      server.root().string() + "\n";
+  std::string tenantBinding = bindingYaml("shop-http", "shop", "http", httpPort, "shop.acme.test");
+  tenantBinding.replace(tenantBinding.find("  name: shop-http\n"), 18,
+                        "  name: shop-http\n  namespace: tenant-a\n");
+  server.write("tenant.yaml", documents({tenantSite, tenantBinding}));
+  server.write(
+      "site.yaml",
+      documents({siteYaml("web", server.root().string()),
+                 bindingYaml("web-https", "web", "https", httpsPort, "shop.acme.test", "web"),
+                 acmeIssuerYaml("pebble", pebble),
+                 issuedCertificateYaml("web", "pebble", {"shop.acme.test"})}));
+  server.start();
+  REQUIRE(eventually([&] {
+    return conditionOf(server.object("Certificate", "web"), "Issuing").rfind("False/Failed", 0) ==
+           0;
+  }));
+  CHECK(conditionOf(server.object("Certificate", "web"), "Issuing")
+            .find("Binding tenant-a/shop-http of another namespace") != std::string::npos);
+  CHECK(pebble.count("Added order") == 0);
+}
+
 TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
   const int httpPort = freePort(), httpsPort = freePort();
   Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});
