@@ -332,6 +332,30 @@ TEST_CASE("No ACME certificate is ordered for a host another namespace's Binding
   CHECK(pebble.count("Added order") == 0);
 }
 
+TEST_CASE("preferredChain picks the alternate chain whose root it names", "[e2e][acme]") {
+  const int httpPort = freePort(), httpsPort = freePort();
+  Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .alternateRoots = 1});
+  const std::string alternateRoot = pebble.rootPem(1);
+  REQUIRE_FALSE(alternateRoot.empty());
+  auto subject =
+      run({"openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"}, alternateRoot);
+  const size_t cn = subject.out.find("commonName");
+  REQUIRE(cn != std::string::npos);
+  std::string commonName = subject.out.substr(subject.out.find("= ", cn) + 2);
+  commonName = commonName.substr(0, commonName.find('\n'));
+  Server server;
+  std::string site = acmeSiteYaml(server, pebble, httpPort, httpsPort, "chain.acme.test");
+  site.replace(site.find("    http01: {}\n"), 0, "    preferredChain: " + commonName + "\n");
+  server.write("site.yaml", site);
+  server.start();
+  const auto alternateFile = server.dir().write("alternate-root.pem", alternateRoot);
+  if (!eventually(
+          [&] { return servesTrusted(httpsPort, "chain.acme.test", alternateFile.string()); }))
+    FAIL(server.log());
+  // The default chain's root does not verify what is served.
+  CHECK_FALSE(servesTrusted(httpsPort, "chain.acme.test", pebble.rootFile()));
+}
+
 TEST_CASE("ACME requests survive rejected nonces", "[e2e][acme]") {
   const int httpPort = freePort(), httpsPort = freePort();
   Pebble pebble({.httpPort = httpPort, .tlsPort = freePort(), .nonceRejectPercent = 20});

@@ -34,6 +34,8 @@ struct PebbleOptions {
   // The DNS server the VA asks ("127.0.0.1:PORT"); "" : pebble-challtestsrv, which resolves
   // every name to 127.0.0.1.
   std::string dnsServer = "";
+  // Extra chains pebble offers (Link rel="alternate"), each to a root of its own.
+  int alternateRoots = 0;
 };
 
 class Pebble {
@@ -65,6 +67,7 @@ class Pebble {
         options_.vaSleepSeconds > 0 ? fmt::format("PEBBLE_VA_SLEEPTIME={}", options_.vaSleepSeconds)
                                     : std::string("PEBBLE_VA_NOSLEEP=1"),
         "PEBBLE_VA_ALWAYS_VALID=0",
+        fmt::format("PEBBLE_ALTERNATE_ROOTS={}", options_.alternateRoots),
         fmt::format("PEBBLE_WFE_NONCEREJECT={}", options_.nonceRejectPercent),
         "PEBBLE_AUTHZREUSE=0", "pebble", "-config", configPath.string(), "-dnsserver",
         options_.dnsServer.empty() ? fmt::format("127.0.0.1:{}", dnsPort_) : options_.dnsServer,
@@ -77,6 +80,12 @@ class Pebble {
                 .out;
   }
 
+  // The PEM of root `index` (0: the default chain's), from the management API.
+  std::string rootPem(int index) const {
+    return run({"curl", "-sf", "--cacert", listenerCa(),
+                fmt::format("https://127.0.0.1:{}/roots/{}", managementPort_, index)})
+        .out;
+  }
   std::string directoryUrl() const { return fmt::format("https://127.0.0.1:{}/dir", port_); }
   // The CA of pebble's own listeners, the Issuer's caBundle.
   std::string listenerCaPem() const { return readFile(dir_.path() / "ca.pem"); }
