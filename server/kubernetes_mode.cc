@@ -185,4 +185,18 @@ Status KubernetesMode::writeMetrics(metrics::ExpositionWriter& out) const {
   return written;
 }
 
+bool KubernetesMode::clusterCarriesChallenge(const std::string& storeKey,
+                                             const std::string& token) const {
+  const size_t slash = storeKey.find('/');
+  auto status =
+      statuses_.get({"Certificate", storeKey.substr(0, slash), storeKey.substr(slash + 1)});
+  if (!status || !status->is_object()) return false;
+  const nlohmann::json authorizations = status->value(
+      nlohmann::json::json_pointer("/acme/order/authorizations"), nlohmann::json::array());
+  if (!authorizations.is_array()) return false;
+  for (const auto& authorization : authorizations)
+    if (authorization.is_object() && authorization.value("token", "") == token) return true;
+  return false;
+}
+
 }  // namespace siteplane::server

@@ -56,6 +56,10 @@ class KubernetesMode {
   Result<certs::CertificateBundle> readSecret(const std::string& ns, const std::string& name) {
     return writer_->readSecret(ns, name);
   }
+  // Whether the cluster has acknowledged a status of the Certificate `storeKey`
+  // ("namespace/name") that carries the ACME challenge `token`: from then on every replica's
+  // watch brings it the answer.
+  bool clusterCarriesChallenge(const std::string& storeKey, const std::string& token) const;
   // /readyz: the first lists arrived (a broken watch later does not take a serving replica out
   // of its Service: the last table keeps serving); the leader line says who leads.
   std::vector<apiserver::ReadyCheck> readyChecks() const;

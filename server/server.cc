@@ -207,6 +207,9 @@ Status Server::createController() {
   if (kubernetes_) {
     KubernetesMode* mode = kubernetes_.get();
     context.mayWrite = [mode] { return mode->isLeader(); };
+    context.acme.answerPublished = [mode](const std::string& storeKey, const std::string& token) {
+      return mode->clusterCarriesChallenge(storeKey, token);
+    };
     context.publishMaterial = [mode](const std::string& key, const certs::CertificateBundle& b) {
       return mode->writeSecret(key, b);
     };

@@ -569,6 +569,11 @@ class OrderWalk {
     if (stringMember(*chosen, "status") != "pending") return std::nullopt;  // already told
     const bool published = sameAsBefore && earlier->waitingFor.empty();
     if (!published) return std::nullopt;  // status carries the answer out first
+    if (solver->type != api::AcmeChallengeType::kDns01 && step_.services.answerPublished &&
+        !step_.services.answerPublished(step_.storeKey, token)) {
+      authorization.waitingFor = "the cluster to carry the answer to every replica";
+      return std::nullopt;
+    }
     auto told = post(stringMember(*chosen, "url"), nlohmann::json::object());
     if (!told) return fail("ACME challenge: " + told.message(), std::nullopt, true);
     if (!told->ok()) return refused("challenge", *told);

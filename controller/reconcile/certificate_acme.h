@@ -61,6 +61,10 @@ struct AcmeServices {
   // in namespace `ns`: no order is placed and no challenge given to the CA before a listener is
   // open (a Binding created with its Certificate may not be listening yet). Null: assumed.
   std::function<ChallengeReach(const std::string& name, bool https, const std::string& ns)> reach;
+  // Kubernetes mode: whether the cluster holds the status that carries the answer with `token`
+  // for the Certificate `storeKey`, so that every replica answers it; the CA is told only then.
+  // Null: the local store is every replica there is.
+  std::function<bool(const std::string& storeKey, const std::string& token)> answerPublished;
 };
 
 struct AcmeOrderStep {
