@@ -569,6 +569,16 @@ class OrderWalk {
     if (stringMember(*chosen, "status") != "pending") return std::nullopt;  // already told
     const bool published = sameAsBefore && earlier->waitingFor.empty();
     if (!published) return std::nullopt;  // status carries the answer out first
+    if (https) {
+      // One tls-alpn-01 answer per host: while another Certificate's is served, this one waits.
+      const auto mine = step_.services.challenges->tlsAlpn01Of(
+          step_.storeKey, host, certs::sha256(authorization.keyAuthorization));
+      if (!mine || mine != step_.services.challenges->tlsAlpn01(host)) {
+        authorization.waitingFor = "another Certificate's tls-alpn-01 challenge for " + host +
+                                   " to end (or this one's answer to be served)";
+        return std::nullopt;
+      }
+    }
     if (solver->type != api::AcmeChallengeType::kDns01 && step_.services.answerPublished &&
         !step_.services.answerPublished(step_.storeKey, token)) {
       authorization.waitingFor = "the cluster to carry the answer to every replica";
