@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -77,6 +78,23 @@ Status makeDirectory(const std::filesystem::path& dir, mode_t mode) {
   if (::lstat(dir.c_str(), &info) != 0) return errnoError("cannot stat " + dir.string());
   if (!S_ISDIR(info.st_mode)) return Status::error(dir.string() + " exists and is not a directory");
   return Status::ok();
+}
+
+Status writePrivateFile(const std::filesystem::path& root, const std::filesystem::path& path,
+                        std::string_view content) {
+  std::vector<std::filesystem::path> levels;
+  for (auto dir = path.parent_path(); !dir.empty() && dir != root.parent_path();
+       dir = dir.parent_path()) {
+    levels.push_back(dir);
+    if (dir == root) break;
+  }
+  for (auto level = levels.rbegin(); level != levels.rend(); ++level) {
+    if (Status made = makeDirectory(*level, 0700); !made) return made;
+    if (::chmod(level->c_str(), 0700) != 0) return errnoError("cannot chmod " + level->string());
+  }
+  std::filesystem::path temp = path;
+  temp += ".tmp";
+  return replaceFile(path, temp, content, 0600);
 }
 
 Result<std::string> readFile(const std::filesystem::path& path) {

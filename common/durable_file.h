@@ -40,6 +40,12 @@ Status syncFileSystem(const std::filesystem::path& dir);
 // Creates `dir` with `mode` unless it exists as a directory, and makes its creation durable.
 Status makeDirectory(const std::filesystem::path& dir, mode_t mode = 0700);
 
+// A secret (a private key): `path` replaced atomically and durably by `content` with mode 0600,
+// after the directories from `root` down to its parent are made with mode 0700 (one that exists
+// is tightened to it). `path` must lie below `root`.
+Status writePrivateFile(const std::filesystem::path& root, const std::filesystem::path& path,
+                        std::string_view content);
+
 // The whole content of a regular file.
 Result<std::string> readFile(const std::filesystem::path& path);
 

@@ -9,6 +9,13 @@
 
 namespace siteplane {
 
+// object[field] when `object` is an object that has it; null otherwise.
+inline const nlohmann::json* memberOf(const nlohmann::json& object, const char* field) {
+  if (!object.is_object()) return nullptr;
+  auto found = object.find(field);
+  return found == object.end() ? nullptr : &*found;
+}
+
 // object[field] when `object` is an object and that member is a string; "" otherwise.
 inline std::string stringMember(const nlohmann::json& object, const char* field) {
   if (!object.is_object()) return "";

@@ -1,43 +1,18 @@
 #include "server/server.h"
 
-#include <cctype>
 #include <string>
 #include <system_error>
 #include <utility>
 
-#include "common/json_fields.h"
 #include "controller/certs/import_path_policy.h"
 #include "controller/compile/compile_reconciler.h"
 #include "controller/source/manifest_source.h"
 #include "dataplane/static/protected_directories.h"
+#include "server/acme_reach.h"
 #include "server/reconcilers.h"
 #include "server/runtime_view.h"
 
 namespace siteplane::server {
-namespace {
-
-std::string lowered(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-// Whether a Binding's hostName and a name to order cover a common host: equal, or one a
-// wildcard ("*.example.com") over the other (one label more).
-bool hostNamesOverlap(const std::string& hostName, const std::string& orderedName) {
-  const std::string a = lowered(hostName), b = lowered(orderedName);
-  if (a.empty() || b.empty()) return false;
-  if (a == b) return true;
-  auto under = [](const std::string& wildcard, const std::string& host) {
-    if (wildcard.rfind("*.", 0) != 0) return false;
-    const std::string suffix = wildcard.substr(1);  // ".example.com"
-    return host.size() > suffix.size() &&
-           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-           host.substr(0, host.size() - suffix.size()).find('.') == std::string::npos;
-  };
-  return under(a, b) || under(b, a);
-}
-
-}  // namespace
 
 namespace fs = std::filesystem;
 
@@ -167,42 +142,12 @@ Status Server::createController() {
   context.acme = acme_;
   loop::DataPlane* plane = dataPlane_.get();
   store::Store* objects = store_.get();
-  context.acme.reach = [plane, objects](const std::string& name, bool https,
-                                        const std::string& ns) {
-    reconcile::ChallengeReach reach;
-    // Any Binding of another namespace that names the host (programmed or not, either
-    // protocol, exactly or by wildcard) owns it: no certificate for it is ordered here.
-    for (const auto& binding : objects->list({"Binding", std::nullopt, {}}).items) {
-      const std::string bindingNs = metadataString(*binding, "namespace");
-      if (bindingNs == ns) continue;
-      const auto spec = binding->find("spec");
-      if (spec == binding->end()) continue;
-      if (hostNamesOverlap(stringMember(*spec, "hostName"), name)) {
-        reach.otherNamespaceBinding = bindingNs + "/" + metadataString(*binding, "name");
-        return reach;
-      }
-    }
-    auto live = plane->liveTable();
-    if (!live.table) return reach;
-    for (const auto& report : live.listeners) {
-      const table::Listener* listener = live.table->findListener(report.key);
-      if (!listener ||
-          listener->protocol() != (https ? table::Protocol::kHttps : table::Protocol::kHttp))
-        continue;
-      const table::Route* route = listener->findHost(name);
-      // A Binding that names the host (exactly or by wildcard) in another namespace owns it; a
-      // catch-all binding (no hostName) claims no name.
-      if (route && !route->hostName.empty() &&
-          route->binding.substr(0, route->binding.find('/')) != ns) {
-        reach.otherNamespaceBinding = route->binding;
-        return reach;
-      }
-      // An http binding of the name is in the table from the start. An https one is only once
-      // its certificate exists, so for tls-alpn-01 (answered before any route is looked up)
-      // any open https listener will do.
-      if (report.listening && (route || https)) reach.listening = true;
-    }
-    return reach;
+  context.acme.claimedElsewhere = [objects](const std::vector<std::string>& names,
+                                            const std::string& ns) {
+    return bindingClaimingElsewhere(*objects, names, ns);
+  };
+  context.acme.listening = [plane](const std::string& name, bool https) {
+    return challengeListenerOpen(*plane, name, https);
   };
   if (kubernetes_) {
     KubernetesMode* mode = kubernetes_.get();

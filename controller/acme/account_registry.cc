@@ -37,16 +37,10 @@ Result<certs::PrivateKey> AccountRegistry::loadOrCreateKey(const std::string& is
     if (!key) return std::move(key).status().withContext("ACME account key " + path.string());
     return key;
   }
-  for (const auto& level : {directory_.parent_path(), directory_, dir}) {
-    if (Status made = durable::makeDirectory(level, 0700); !made) return made;
-    // An existing directory keeps the mode it had: tighten it.
-    std::filesystem::permissions(level, std::filesystem::perms::owner_all, error);
-  }
   auto key = certs::PrivateKey::generate(certs::KeyAlgorithm::kEcdsa, 256);
   if (!key) return key.status();
-  std::filesystem::path temp = path;
-  temp += ".tmp";
-  if (Status written = durable::replaceFile(path, temp, key->toPem(), 0600); !written)
+  if (Status written = durable::writePrivateFile(directory_.parent_path(), path, key->toPem());
+      !written)
     return written;
   logger("controller.acme")
       ->info("acme_account_key_created issuer={} path={}", issuerKey, path.string());

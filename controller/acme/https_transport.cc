@@ -6,6 +6,9 @@
 #include <cctype>
 #include <mutex>
 
+#include "common/ascii.h"
+#include "common/curl_global.h"
+
 namespace siteplane::acme {
 namespace {
 
@@ -13,11 +16,6 @@ struct CurlFree {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
-
-void initCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // Headers are bounded like the body: a server cannot make the client hold more than this.
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
@@ -64,9 +62,7 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
   }
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos) return length;
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string name = toLowerAscii(line.substr(0, colon));
   collected->response.headers[name].push_back(trimmed(line.substr(colon + 1)));
   return length;
 }

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/ascii.h"
 #include "controller/api/codec_internal.h"
 
 namespace siteplane::api::codec {
@@ -78,8 +79,7 @@ void decodeSelectorNames(ObjectReader& selector, const char* field, std::vector<
   auto names = selector.stringList(field);
   if (!names) return;
   for (size_t i = 0; i < names->size(); ++i) {
-    std::string name = (*names)[i];
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string name = toLowerAscii((*names)[i]);
     if (!isDnsNameOrZone(name))
       selector.context().error(selector.pathOf(field).index(i),
                                "must be a DNS name, got \"" + (*names)[i] + "\"");

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/curl_global.h"
 #include "common/durable_file.h"
 #include "common/json_bounds.h"
 #include "common/json_fields.h"
@@ -21,11 +22,6 @@ struct SlistDeleter {
 };
 using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
-
-void initCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // What one transfer writes into and checks: the body (or the line splitter), the cancel flag.
 struct Transfer {

@@ -4,6 +4,7 @@
 #include <exception>
 #include <vector>
 
+#include "common/json_fields.h"
 #include "common/logging.h"
 #include "controller/certs/issuance.h"
 #include "controller/certs/jose_signing.h"
@@ -12,17 +13,6 @@
 
 namespace siteplane::reconcile {
 namespace {
-
-const nlohmann::json* member(const nlohmann::json& object, const char* name) {
-  if (!object.is_object()) return nullptr;
-  auto found = object.find(name);
-  return found == object.end() ? nullptr : &*found;
-}
-
-std::string text(const nlohmann::json& object, const char* name) {
-  const nlohmann::json* value = member(object, name);
-  return value && value->is_string() ? value->get<std::string>() : "";
-}
 
 // The RFC 8737 challenge certificate for `host`, in a context of its own.
 Result<std::shared_ptr<const tls::ServerContext>> challengeContext(const std::string& host,
@@ -61,9 +51,10 @@ uint64_t AcmeChallengeSync::applyAll(const store::Store& store) noexcept {
     const store::ObjectList list = store.list({"Certificate", std::nullopt, {}});
     version = list.resourceVersion;
     for (const auto& object : list.items) {
-      const nlohmann::json* metadata = member(*object, "metadata");
+      const nlohmann::json* metadata = memberOf(*object, "metadata");
       if (!metadata) continue;
-      apply(text(*metadata, "namespace") + "/" + text(*metadata, "name"), object.get());
+      apply(stringMember(*metadata, "namespace") + "/" + stringMember(*metadata, "name"),
+            object.get());
     }
   } catch (const std::exception& error) {
     logger("controller.acme")->warn("acme_challenges_not_synced error=\"{}\"", error.what());
@@ -74,19 +65,19 @@ uint64_t AcmeChallengeSync::applyAll(const store::Store& store) noexcept {
 void AcmeChallengeSync::apply(const std::string& owner, const nlohmann::json* certificate) {
   std::vector<table::Http01Answer> http01;
   std::vector<table::TlsAlpn01Answer> tlsAlpn01;
-  const nlohmann::json* status = certificate ? member(*certificate, "status") : nullptr;
-  const nlohmann::json* acme = status ? member(*status, "acme") : nullptr;
-  const nlohmann::json* order = acme ? member(*acme, "order") : nullptr;
-  const nlohmann::json* authorizations = order ? member(*order, "authorizations") : nullptr;
+  const nlohmann::json* status = certificate ? memberOf(*certificate, "status") : nullptr;
+  const nlohmann::json* acme = status ? memberOf(*status, "acme") : nullptr;
+  const nlohmann::json* order = acme ? memberOf(*acme, "order") : nullptr;
+  const nlohmann::json* authorizations = order ? memberOf(*order, "authorizations") : nullptr;
   if (authorizations && authorizations->is_array()) {
     for (const auto& authorization : *authorizations) {
-      const std::string token = text(authorization, "token");
-      const std::string keyAuthorization = text(authorization, "keyAuthorization");
-      const std::string host = text(authorization, "identifier");
-      if (text(authorization, "state") != "pending" || token.empty() || keyAuthorization.empty() ||
-          host.empty() || host.rfind("*.", 0) == 0)
+      const std::string token = stringMember(authorization, "token");
+      const std::string keyAuthorization = stringMember(authorization, "keyAuthorization");
+      const std::string host = stringMember(authorization, "identifier");
+      if (stringMember(authorization, "state") != "pending" || token.empty() ||
+          keyAuthorization.empty() || host.empty() || host.rfind("*.", 0) == 0)
         continue;
-      const std::string type = text(authorization, "challenge");
+      const std::string type = stringMember(authorization, "challenge");
       if (type == "http-01") {
         http01.push_back({host, token, keyAuthorization});
       } else if (type == "tls-alpn-01") {

@@ -152,21 +152,15 @@ std::string originOf(const std::string& url) {
   return url.substr(0, end);
 }
 
-const nlohmann::json* member(const nlohmann::json& object, const char* name) {
-  if (!object.is_object()) return nullptr;
-  auto found = object.find(name);
-  return found == object.end() ? nullptr : &*found;
-}
-
 // A member that is an array, or an empty one.
 const nlohmann::json& arrayMember(const nlohmann::json& object, const char* name) {
   static const nlohmann::json kEmpty = nlohmann::json::array();
-  const nlohmann::json* value = member(object, name);
+  const nlohmann::json* value = memberOf(object, name);
   return value && value->is_array() ? *value : kEmpty;
 }
 
 std::optional<acme::Problem> problemMember(const nlohmann::json& object, const char* name) {
-  const nlohmann::json* value = member(object, name);
+  const nlohmann::json* value = memberOf(object, name);
   return value ? acme::parseProblem(*value) : std::nullopt;
 }
 
@@ -234,20 +228,25 @@ class OrderWalk {
   // Before an order is placed: every name's challenge can be answered here, and none belongs
   // to another namespace's Binding.
   std::optional<ReconcileResult> waitForReach() {
-    if (!step_.services.reach) return std::nullopt;
-    std::vector<std::string> waiting;
-    for (const std::string& name : names_) {
-      const auto type = solverFor(step_.issuer, name)->type;
-      if (type == api::AcmeChallengeType::kDns01) continue;  // answered by the DNS server
-      const bool https = type == api::AcmeChallengeType::kTlsAlpn01;
-      ChallengeReach reach =
-          step_.services.reach(name, https, step_.certificate.metadata.namespaceName);
-      if (!reach.otherNamespaceBinding.empty())
-        return fail(fmt::format("{} is served by Binding {} of another namespace; a Certificate "
-                                "may only be ordered for its own namespace's names",
-                                name, reach.otherNamespaceBinding),
+    std::vector<std::string> answeredHere;  // dns-01 names are answered by the DNS server
+    for (const std::string& name : names_)
+      if (solverFor(step_.issuer, name)->type != api::AcmeChallengeType::kDns01)
+        answeredHere.push_back(name);
+    if (step_.services.claimedElsewhere) {
+      const std::string binding =
+          step_.services.claimedElsewhere(answeredHere, step_.certificate.metadata.namespaceName);
+      if (!binding.empty())
+        return fail(fmt::format("a name of this Certificate is served by Binding {} of another "
+                                "namespace; a Certificate may only be ordered for its own "
+                                "namespace's names",
+                                binding),
                     std::nullopt);
-      if (!reach.listening) waiting.push_back(waitingNote(name, https));
+    }
+    if (!step_.services.listening) return std::nullopt;
+    std::vector<std::string> waiting;
+    for (const std::string& name : answeredHere) {
+      const bool https = solverFor(step_.issuer, name)->type == api::AcmeChallengeType::kTlsAlpn01;
+      if (!step_.services.listening(name, https)) waiting.push_back(waitingNote(name, https));
     }
     if (waiting.empty()) return std::nullopt;
     return waitFor(reason::kOrderPending,
@@ -442,10 +441,10 @@ class OrderWalk {
       if (!url.is_string()) continue;
       auto fetched = post(url.get<std::string>(), std::nullopt);
       if (!fetched || !fetched->ok()) continue;
-      const std::string identifier =
-          stringMember(member(fetched->body, "identifier") ? *member(fetched->body, "identifier")
-                                                           : nlohmann::json(),
-                       "value");
+      const std::string identifier = stringMember(memberOf(fetched->body, "identifier")
+                                                      ? *memberOf(fetched->body, "identifier")
+                                                      : nlohmann::json(),
+                                                  "value");
       for (const auto& challenge : arrayMember(fetched->body, "challenges")) {
         if (auto problem = problemMember(challenge, "error"))
           message += (message.empty() ? "" : "; ") + fmt::format("{} {}: {}", identifier,
@@ -473,9 +472,9 @@ class OrderWalk {
       api::AcmeAuthorizationStatus authorization;
       authorization.url = url.get<std::string>();
       authorization.state = knownState(stringMember(fetched->body, "status"));
-      const nlohmann::json* identifier = member(fetched->body, "identifier");
+      const nlohmann::json* identifier = memberOf(fetched->body, "identifier");
       const std::string value = identifier ? stringMember(*identifier, "value") : "";
-      const nlohmann::json* wildcard = member(fetched->body, "wildcard");
+      const nlohmann::json* wildcard = memberOf(fetched->body, "wildcard");
       const bool isWildcard = wildcard && wildcard->is_boolean() && wildcard->get<bool>();
       authorization.identifier = isWildcard ? "*." + value : value;
       // The server answers for the names ordered, nothing else: no answer is ever published
@@ -554,17 +553,9 @@ class OrderWalk {
                    step_.storeKey, dnsRecordName(authorization.identifier));
         return std::nullopt;
       }
-    } else if (step_.services.reach) {
-      ChallengeReach reach =
-          step_.services.reach(host, https, step_.certificate.metadata.namespaceName);
-      if (!reach.otherNamespaceBinding.empty())
-        return fail(fmt::format("{} is served by Binding {} of another namespace", host,
-                                reach.otherNamespaceBinding),
-                    std::nullopt);
-      if (!reach.listening) {
-        authorization.waitingFor = waitingNote(host, https);
-        return std::nullopt;
-      }
+    } else if (step_.services.listening && !step_.services.listening(host, https)) {
+      authorization.waitingFor = waitingNote(host, https);
+      return std::nullopt;
     }
     if (stringMember(*chosen, "status") != "pending") return std::nullopt;  // already told
     const bool published = sameAsBefore && earlier->waitingFor.empty();
@@ -611,15 +602,9 @@ class OrderWalk {
     if (!create) return Status::error(ErrorCode::kNotFound, "the order's private key is gone");
     auto key = certs::PrivateKey::generate(keyAlgorithm(wanted.algorithm), wantedKeyBits(wanted));
     if (!key) return key.status();
-    for (const auto& dir : {step_.services.pendingKeys.parent_path(), step_.services.pendingKeys,
-                            path.parent_path()}) {
-      if (Status made = durable::makeDirectory(dir, 0700); !made) return made;
-      // An existing directory keeps the mode it had: tighten it.
-      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, error);
-    }
-    std::filesystem::path temp = path;
-    temp += ".tmp";
-    if (Status written = durable::replaceFile(path, temp, key->toPem(), 0600); !written)
+    if (Status written =
+            durable::writePrivateFile(step_.services.pendingKeys.parent_path(), path, key->toPem());
+        !written)
       return written;
     return key;
   }

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "controller/acme/account_registry.h"
 #include "controller/api/certificate.h"
@@ -41,15 +42,6 @@
 
 namespace siteplane::reconcile {
 
-// Whether a challenge for a name can be answered from here now.
-struct ChallengeReach {
-  bool listening = false;  // a listener the CA can be sent to is open
-  // The Binding ("namespace/name") serving the name from another namespace than the
-  // Certificate's: its challenges are not answered for this Certificate (nobody may obtain a
-  // certificate for another namespace's host), so the order is refused.
-  std::string otherNamespaceBinding;
-};
-
 // What the ACME parts of the reconciler share across reconciles.
 struct AcmeServices {
   std::shared_ptr<acme::AccountRegistry> accounts;
@@ -57,10 +49,15 @@ struct AcmeServices {
   // Where a new key waits between finalize and download: <dir>/<namespace>/<name>.key (0600).
   std::filesystem::path pendingKeys;
   std::shared_ptr<AcmeBackoff> backoff = std::make_shared<AcmeBackoff>();
-  // What reaches `name` over the protocol (https: true) from this data plane, for a Certificate
-  // in namespace `ns`: no order is placed and no challenge given to the CA before a listener is
-  // open (a Binding created with its Certificate may not be listening yet). Null: assumed.
-  std::function<ChallengeReach(const std::string& name, bool https, const std::string& ns)> reach;
+  // The Binding ("namespace/name") outside namespace `ns` that claims one of `names`, or "":
+  // nobody may obtain a certificate for another namespace's host, so the order is refused.
+  // Null: nothing is claimed.
+  std::function<std::string(const std::vector<std::string>& names, const std::string& ns)>
+      claimedElsewhere;
+  // Whether a listener the CA can be sent to for `name` (https: for tls-alpn-01) is open: no
+  // order is placed and no challenge given to the CA before (a Binding created with its
+  // Certificate may not be listening yet). Null: assumed.
+  std::function<bool(const std::string& name, bool https)> listening;
   // Kubernetes mode: whether the cluster holds the status that carries the answer with `token`
   // for the Certificate `storeKey`, so that every replica answers it; the CA is told only then.
   // Null: the local store is every replica there is.

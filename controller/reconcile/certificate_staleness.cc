@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/ascii.h"
 #include "controller/api/duration.h"
 #include "controller/reconcile/certificate_reconciler.h"
 #include "controller/reconcile/certificate_status.h"
@@ -120,8 +121,7 @@ std::optional<Staleness> issuerMismatch(const StalenessInput& input) {
 std::vector<std::string> acmeIdentifiers(const certs::CertificateTemplate& request) {
   std::vector<std::string> names = request.dnsNames;
   if (!request.commonName.empty()) names.push_back(request.commonName);
-  for (std::string& name : names)
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string& name : names) name = toLowerAscii(name);
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;

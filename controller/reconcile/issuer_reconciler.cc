@@ -167,16 +167,10 @@ Result<std::optional<acme::ExternalAccountBinding>> IssuerReconciler::externalAc
     const api::Issuer& issuer) const {
   const auto& spec = issuer.spec.acme->externalAccountBinding;
   if (!spec) return std::optional<acme::ExternalAccountBinding>();
-  auto text = options_.importPolicy
-                  ? options_.importPolicy->read(
-                        spec->keyFile, certs::importOriginOf(issuer.metadata.annotations), 4096)
-                  : durable::readFile(spec->keyFile);
-  if (!text)
-    return std::move(text).status().withContext("spec.acme.externalAccountBinding.keyFile");
-  std::string encoded = *text;
-  while (!encoded.empty() && std::isspace(static_cast<unsigned char>(encoded.back())))
-    encoded.pop_back();
-  auto key = certs::base64UrlDecode(encoded);
+  auto encoded = readSecretFile(issuer, spec->keyFile);
+  if (!encoded)
+    return std::move(encoded).status().withContext("spec.acme.externalAccountBinding.keyFile");
+  auto key = certs::base64UrlDecode(*encoded);
   if (!key || key->empty())
     return Status::error(fmt::format(
         "spec.acme.externalAccountBinding.keyFile {}: not a base64url HMAC key", spec->keyFile));

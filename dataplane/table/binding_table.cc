@@ -3,21 +3,10 @@
 #include <algorithm>
 #include <functional>
 
+#include "common/ascii.h"
+
 namespace siteplane::table {
 namespace {
-
-std::string lowerCase(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// A trailing dot names the same host ("www.contoso.com." == "www.contoso.com").
-std::string_view withoutTrailingDot(std::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  return host;
-}
 
 std::string describe(const ListenerKey& key) {
   bool ipv6 = key.address.find(':') != std::string::npos;
@@ -25,6 +14,12 @@ std::string describe(const ListenerKey& key) {
 }
 
 }  // namespace
+
+std::string hostKey(std::string_view host) {
+  // A trailing dot names the same host ("www.contoso.com." == "www.contoso.com").
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return toLowerAscii(host);
+}
 
 const char* toString(Protocol protocol) { return protocol == Protocol::kHttps ? "https" : "http"; }
 
@@ -47,7 +42,7 @@ size_t ListenerKeyHash::operator()(const ListenerKey& key) const noexcept {
 }
 
 const Route* Listener::findHost(std::string_view host) const {
-  std::string name = lowerCase(withoutTrailingDot(host));
+  std::string name = hostKey(host);
   if (!name.empty()) {
     if (auto exact = exactHosts_.find(name); exact != exactHosts_.end()) return exact->second;
     // "*.contoso.com" covers exactly one label in front of "contoso.com", as in RFC 6125.
@@ -66,7 +61,7 @@ Status BindingTable::Builder::add(Entry entry) {
   if (!https && entry.route.tls)
     return Status::error("binding " + entry.route.binding + ": http cannot carry a TLS context");
   if (!entry.route.site) return Status::error("binding " + entry.route.binding + ": no site");
-  entry.route.hostName = lowerCase(withoutTrailingDot(entry.route.hostName));
+  entry.route.hostName = hostKey(entry.route.hostName);
   auto [claim, isNewListener] = claims_.try_emplace(entry.listener, Claim{entry.protocol, {}});
   if (!isNewListener) {
     const Claim& existing = claim->second;

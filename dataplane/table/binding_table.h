@@ -60,6 +60,10 @@ struct Route {
   std::shared_ptr<const tls::ServerContext> tls;  // null for http
 };
 
+// How host names are compared (SNI, Host, hostName, ACME challenge names): lower case, without
+// a trailing dot.
+std::string hostKey(std::string_view host);
+
 // A socket the data plane listens on. address is a normalized IP literal ("127.0.0.1", "::1") or
 // "*" for all addresses (the data plane binds 0.0.0.0 and :: for it).
 struct ListenerKey {

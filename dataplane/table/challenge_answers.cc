@@ -1,8 +1,9 @@
 #include "dataplane/table/challenge_answers.h"
 
 #include <algorithm>
-#include <cctype>
 #include <mutex>
+
+#include "dataplane/table/binding_table.h"
 
 namespace siteplane::table {
 
@@ -11,10 +12,7 @@ std::string challengeHostName(std::string_view host) {
     const size_t colon = host.rfind(':');
     if (colon != std::string_view::npos) host = host.substr(0, colon);
   }
-  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  std::string out(host);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+  return hostKey(host);
 }
 
 void ChallengeAnswers::removeLocked(const std::string& owner) {

@@ -227,6 +227,20 @@ TEST_CASE("A Certificate deleted in the middle of its order leaves no challenge 
         .out;
   };
   REQUIRE(eventually([&] { return challenge() == keyAuthorization + "\n"; }));
+  // The token is no key to other sites: another host name, or the token with a path around it,
+  // gets no answer.
+  auto asked = [&](const std::string& host, const std::string& path) {
+    return run({"curl", "-s", "--path-as-is", "-H", "Host: " + host,
+                fmt::format("http://127.0.0.1:{}{}", httpPort, path)})
+        .out;
+  };
+  CHECK(asked("other.acme.test", "/.well-known/acme-challenge/" + token).find(keyAuthorization) ==
+        std::string::npos);
+  CHECK(asked("gone.acme.test", "/.well-known/acme-challenge/" + token + "/x")
+            .find(keyAuthorization) == std::string::npos);
+  CHECK(
+      asked("gone.acme.test", "/.well-known/acme-challenge/x/../" + token).find(keyAuthorization) ==
+      std::string::npos);
 
   // The Certificate goes; the site and its bindings stay.
   server.write("site.yaml", site.substr(0, site.rfind("---\n")));
